@@ -1,0 +1,25 @@
+# Everything a fresh machine (Python 3.11 and pip, nothing else) needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+# The torch build to install; override for another platform, e.g. TORCH="torch torchvision".
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install clean
+
+$(BIN)/ica: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/ica
+
+install: $(BIN)/ica
+
+demo: install
+	$(BIN)/ica run specs/quickstart.json --out runs/quickstart
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,120 @@
+"""Typer commands. Every user error becomes one message on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from ica.cli import render
+from ica.errors import IcaError
+
+app = typer.Typer(
+    name="ica",
+    help="Identifiable non-linear ICA with deep generative models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn `IcaError` into a clean message and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except IcaError as exc:
+            render.error(str(exc))
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command("list")
+@user_errors
+def list_components(
+    kind: Optional[str] = typer.Argument(None, help="Only this kind: dataset, encoder, decoder, prior, ..."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Every registered component, who provides it, and plugins that failed to load."""
+    from ica.protocols import KINDS
+    from ica.plugin_registry import registry
+
+    if kind is not None and kind not in KINDS:
+        raise IcaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}", where="KIND")
+    reg = registry()
+    if as_json:
+        typer.echo(json.dumps(render.registry_json(reg, kind), indent=2))
+    else:
+        render.registry_table(reg, kind)
+
+
+@app.command()
+@user_errors
+def show(
+    name: str = typer.Argument(..., help="A component name, e.g. gmm."),
+    kind: Optional[str] = typer.Option(None, help="Which kind, when several share the name (e.g. mlp)."),
+) -> None:
+    """A component's options: types, defaults and descriptions."""
+    from ica.plugin_registry import registry, unknown_name_message
+
+    reg = registry()
+    found = [c for c in reg.find(name) if kind is None or c.kind == kind]
+    if not found:
+        known = sorted({c.name for c in reg.of_kind(kind)})
+        raise IcaError(unknown_name_message(kind or "component", name, known), where="NAME")
+    for component in found:
+        render.component_options(reg, component)
+
+
+@app.command()
+@user_errors
+def validate(spec: Path = typer.Argument(..., help="The experiment spec (JSON).")) -> None:
+    """Check a spec completely (names, types, ranges, data files, shapes) without training or writing."""
+    from ica.validate import check
+
+    render.validation(check(spec))
+
+
+@app.command()
+@user_errors
+def schema(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """The JSON Schema of specs, including every installed plugin's options."""
+    from ica.plugin_registry import registry
+
+    text = json.dumps(registry().specs.experiment.model_json_schema(by_alias=True), indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        from ica.results import atomic_write
+
+        atomic_write(out, (text + "\n").encode())
+
+
+@app.command()
+@user_errors
+def run(
+    spec: Path = typer.Argument(..., help="The experiment spec (JSON)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<spec name>)."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
+) -> None:
+    """Train every model and seed of a spec, evaluate, and write the run directory (resumes if it exists)."""
+    import ica
+
+    if device is not None and device not in ("auto", "cpu", "cuda"):
+        raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
+    with render.RunProgress() as progress:
+        summary = ica.run(spec, out=out, device=device, on_event=progress.event)
+    render.summary_table(summary)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,177 @@
+"""How the CLI shows things: rich tables on a terminal, plain lines in logs and pipes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def error(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------ registry
+def registry_json(reg: Any, kind: str | None) -> dict[str, Any]:
+    return {
+        "components": [
+            {"kind": c.kind, "name": c.name, "plugin": c.plugin.name, "version": c.plugin.version,
+             "module": c.plugin.module, "description": c.description}
+            for c in reg.of_kind(kind)
+        ],
+        "failures": [{"plugin": f.plugin, "version": f.version, "error": f.error} for f in reg.failures],
+        "conflicts": [
+            {"kind": k, "name": n, "plugins": [p.name for p in ps]} for (k, n), ps in reg.conflicts.items()
+            if kind is None or k == kind
+        ],
+    }
+
+
+def registry_table(reg: Any, kind: str | None) -> None:
+    table = Table(title="Registered components", show_lines=False)
+    for col in ("kind", "name", "plugin", "version", "description"):
+        table.add_column(col, overflow="fold")
+    for c in reg.of_kind(kind):
+        table.add_row(c.kind, c.name, c.plugin.name, c.plugin.version, c.description)
+    console.print(table)
+    conflicts = [(k, n, ps) for (k, n), ps in reg.conflicts.items() if kind is None or k == kind]
+    if reg.failures or conflicts:
+        bad = Table(title="Plugins with problems", title_style="bold red")
+        bad.add_column("plugin")
+        bad.add_column("version")
+        bad.add_column("problem", overflow="fold")
+        for f in reg.failures:
+            bad.add_row(f.plugin, f.version, f.error)
+        for k, n, ps in conflicts:
+            bad.add_row(" & ".join(p.name for p in ps), "", f"both register {k} {n!r}; it cannot be used")
+        console.print(bad)
+
+
+def component_options(reg: Any, component: Any) -> None:
+    tagged = reg.specs.default(component.kind, component.name)
+    table = Table(title=f"{component.kind} [bold]{component.name}[/] ({component.plugin.name}) - {component.description}")
+    for col in ("option", "type", "default", "description"):
+        table.add_column(col, overflow="fold")
+    for name, field in type(tagged).model_fields.items():
+        if name == "name":
+            continue
+        default = getattr(tagged, name)
+        shown = default.model_dump(mode="json") if hasattr(default, "model_dump") else default
+        table.add_row(name, _type_name(field.annotation), repr(shown), field.description or "")
+    console.print(table)
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return text.replace("typing.", "")
+
+
+def validation(report: dict[str, Any]) -> None:
+    data = report["data"]
+    console.print(f"[green]valid[/]: data {data['name']} x{tuple(data['x_shape'])}, "
+                  f"{data['n_train']} train / {data['n_eval']} eval points, u values: {data['n_u']}, "
+                  f"sources: {data['sources']}")
+    for label, m in report["models"].items():
+        console.print(f"  model {label} ({m['model']}): {m['parameters']:,} parameters per seed")
+    console.print(f"  seeds: {report['seeds']}; metrics: {', '.join(report['metrics'])}")
+
+
+# ------------------------------------------------------------------------------------ progress
+class RunProgress:
+    """Progress bars on a terminal; otherwise a plain line about every 10% of each seed group."""
+
+    def __init__(self) -> None:
+        self.live = console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=False,
+        ) if self.live else None
+        self.tasks: dict[Any, Any] = {}
+        self.next_report: dict[Any, int] = {}
+
+    def __enter__(self) -> "RunProgress":
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def event(self, name: str, **info: Any) -> None:
+        key = (info.get("cell"), tuple(info.get("seeds", ())))
+        label = f"{info.get('cell')} seed{'s' if len(key[1]) > 1 else ''} {','.join(map(str, key[1]))}"
+        if name == "run_start":
+            self._say(f"run directory: {info['out']}")
+        elif name == "cell_start":
+            done = len(info["seeds"]) - len(info["todo"])
+            if done:
+                self._say(f"{info['cell']}: {done} seed(s) already finished, {len(info['todo'])} to train")
+        elif name == "train_start":
+            if self.progress:
+                self.tasks[key] = self.progress.add_task(label, total=info["steps"], completed=info["step"])
+            else:
+                self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
+                self._say(f"{label}: training from step {info['step']} to {info['steps']}")
+        elif name == "progress":
+            if self.progress and key in self.tasks:
+                self.progress.update(self.tasks[key], completed=info["step"])
+            elif not self.progress and info["step"] >= self.next_report.get(key, 0):
+                self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
+                losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
+                self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
+        elif name == "resumed":
+            self._say(f"{label}: resumed from the checkpoint at step {info['step']}")
+        elif name == "seed_failed":
+            self._say(f"[red]{info['cell']} seed {info['seed']} failed[/]: non-finite loss by step {info['step']}")
+        elif name == "train_end" and not self.progress:
+            self._say(f"{label}: trained in {info['seconds']:.1f} s")
+
+    def _say(self, text: str) -> None:
+        if self.progress:
+            self.progress.console.print(text, highlight=False)
+        else:
+            console.print(f"[{time.strftime('%H:%M:%S')}] {text}", highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------- summary
+def fmt(stats: dict[str, Any] | None, digits: int = 3) -> str:
+    """'0.912 [0.887, 0.934] n=5' (median [quartiles] count), with failures spelled out."""
+    if not stats:
+        return "-"
+    if stats["median"] is None:
+        return f"failed n={stats['n']}"
+    text = f"{stats['median']:.{digits}f} [{stats['q25']:.{digits}f}, {stats['q75']:.{digits}f}] n={stats['n']}"
+    return text + (f" ({stats['n_failed']} failed)" if stats["n_failed"] else "")
+
+
+def summary_table(summary: dict[str, Any]) -> None:
+    columns = [("mcc", "MCC to sources"), ("cca_mcc_in", "CCA-MCC in"), ("cca_mcc_out", "CCA-MCC out"),
+               ("elbo_train", "ELBO (train)")]
+    cells = summary["cells"]
+    shown = [(k, t) for k, t in columns if any(k in c["stats"] for c in cells.values())]
+    table = Table(title=f"{summary.get('name') or 'run'}: median [q25, q75] over seeds (pairs for CCA-MCC), "
+                        f"{summary['split']} split")
+    table.add_column("model")
+    for _, title in shown:
+        table.add_column(title)
+    for label, cell in cells.items():
+        table.add_row(f"{label} ({cell['model']})", *[fmt(cell["stats"].get(k), 2 if k == "elbo_train" else 3)
+                                                     for k, _ in shown])
+    console.print(table)
+    floors = {}
+    for cell in cells.values():
+        floors.update({k: v for k, v in cell["cell"].items() if k.startswith("mcc_")})
+    if floors:
+        names = {"mcc_observations": "observations themselves", "mcc_fastica": "FastICA"}
+        console.print("floors (same evaluation points): " + ", ".join(
+            f"{names.get(k, k)} {v:.3f}" for k, v in floors.items() if v is not None))
+    sys.stdout.flush()

@@ -1,0 +1,32 @@
+"""ica: identifiable non-linear ICA with deep generative models.
+
+Public API::
+
+    import ica
+    summary = ica.run("specs/quickstart.json", out="runs/quickstart")
+    spec = ica.load_spec("specs/quickstart.json")
+    ica.registry().names("prior")
+    ica.mcc(latents, sources)                      # mean correlation coefficient
+    ica.cca_mcc(z_seed0, z_seed1).out_of_sample    # between-seed MCC after CCA
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("ica-toolkit")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+from ica.errors import DataError, IcaError, RegistryError, SpecError  # noqa: E402
+from ica.measures import cca_mcc, mcc  # noqa: E402
+from ica.plugin_registry import registry  # noqa: E402
+from ica.runner import run  # noqa: E402
+from ica.spec import load_spec  # noqa: E402
+from ica.validate import check  # noqa: E402
+
+__all__ = [
+    "__version__", "run", "load_spec", "registry", "check", "mcc", "cca_mcc",
+    "IcaError", "SpecError", "DataError", "RegistryError",
+]

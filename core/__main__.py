@@ -1,0 +1,5 @@
+"""``python -m ica`` is the ``ica`` command."""
+
+from ica.cli import main
+
+main()

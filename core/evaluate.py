@@ -1,0 +1,134 @@
+"""Evaluation: representations of trained seeds on fixed data, the metrics over them, and their summary.
+
+Representations are always taken in eval mode (no dropout, batch-norm in inference mode), without
+gradients, on the same evaluation points for every seed. Failed seeds stay in the evaluation: their
+metrics are NaN records, counted as failures, never silently dropped from medians.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from ica.protocols import Batch, DataSplits, MetricRecord, Split
+
+
+@dataclass
+class SeedOutcome:
+    """What one trained seed leaves for evaluation."""
+
+    seed: int
+    status: str  # "finished" or "failed"
+    latents: np.ndarray | None = None  # [N, d_z] posterior means on the evaluation points
+    assignments: np.ndarray | None = None  # [N] discrete u per point, where the model has one
+    elbo: dict[str, float] = field(default_factory=dict)  # {"train": ..., "eval": ...} mean ELBO per example
+    error: str | None = None
+
+
+@dataclass
+class Evaluation:
+    """Everything a metric may look at for one cell: the data and every seed's outcome."""
+
+    data: DataSplits
+    split: str  # which split the latents were computed on: "eval" (held out) or "train"
+    seeds: list[SeedOutcome]
+
+    @property
+    def points(self) -> Split:
+        return self.data.eval if self.split == "eval" else self.data.train
+
+
+@torch.no_grad()
+def represent(model: torch.nn.Module, split: Split, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Latents ``[S, N, d_z]`` and assignments ``[S, N]`` (or None) of ``split`` for every seed of ``model``."""
+    was_training = model.training
+    model.eval()
+    seeds = _seed_count(model)
+    latents, assignments = [], []
+    try:
+        for start in range(0, len(split), chunk):
+            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
+            rep = model.represent(batch)
+            latents.append(rep.latents.float().cpu())
+            if rep.assignments is not None:
+                assignments.append(rep.assignments.cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(latents, 1), (torch.cat(assignments, 1) if assignments else None)
+
+
+@torch.no_grad()
+def mean_elbo(model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int = 4096) -> torch.Tensor:
+    """Mean ELBO per example over all of ``split``, per seed ``[S]``, in eval mode with seeded noise."""
+    was_training = model.training
+    model.eval()
+    seeds = _seed_count(model)
+    total = torch.zeros(seeds, dtype=torch.float64)
+    try:
+        for start in range(0, len(split), chunk):
+            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
+            n = batch.x.shape[1]
+            shape = model.noise_shape(n)
+            noise = None if shape is None else torch.stack(
+                [torch.randn(shape, generator=g, device=g.device) for g in generators]
+            ).to(batch.x.device)
+            total += (-model.loss(batch, noise).loss).double().sum(1).cpu()
+    finally:
+        model.train(was_training)
+    return total / len(split)
+
+
+def _broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
+    x = split.x[rows]
+    u = None if split.u is None else split.u[rows]
+    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), None if u is None else u.unsqueeze(0).expand(seeds, -1))
+
+
+def _seed_count(model: torch.nn.Module) -> int:
+    return next(iter(model.parameters())).shape[0]
+
+
+# ------------------------------------------------------------------------------------- summary
+def quartiles(values: Iterable[float]) -> dict[str, Any]:
+    """Median and quartiles of the finite values, with how many there were and how many failed."""
+    vals = [float(v) for v in values]
+    finite = np.array([v for v in vals if math.isfinite(v)], dtype=float)
+    stats: dict[str, Any] = {"n": len(vals), "n_failed": len(vals) - int(finite.size)}
+    if finite.size:
+        q25, med, q75 = np.percentile(finite, [25, 50, 75])
+        stats.update(median=float(med), q25=float(q25), q75=float(q75), mean=float(finite.mean()))
+    else:
+        stats.update(median=None, q25=None, q75=None, mean=None)
+    return stats
+
+
+def summarise(records: list[MetricRecord]) -> dict[str, Any]:
+    """Group records into per-seed, per-pair and per-cell values and the statistics of each metric."""
+    per_seed: dict[str, dict[str, Any]] = {}
+    per_pair: dict[str, dict[str, Any]] = {}
+    cell: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    by_metric: dict[str, list[float]] = {}
+    for r in records:
+        value = _json_float(r.value)
+        if r.seed is not None:
+            per_seed.setdefault(str(r.seed), {})[r.metric] = value
+        elif r.pair is not None:
+            per_pair.setdefault(f"{r.pair[0]}-{r.pair[1]}", {"seeds": list(r.pair)})[r.metric] = value
+        else:
+            cell[r.metric] = value
+        if r.error:
+            where = {"seed": r.seed} if r.seed is not None else {"pair": list(r.pair)} if r.pair else {}
+            errors.append({"metric": r.metric, **where, "error": r.error})
+        if r.seed is not None or r.pair is not None:
+            by_metric.setdefault(r.metric, []).append(r.value)
+    stats = {name: quartiles(vals) for name, vals in by_metric.items()}
+    return {"stats": stats, "seeds": per_seed, "pairs": list(per_pair.values()), "cell": cell, "errors": errors}
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None

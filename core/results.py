@@ -1,0 +1,130 @@
+"""The run directory: where each file lives, and writing every one of them atomically.
+
+A file is written to a temporary name in the same folder, flushed to disk, then renamed over the
+target, so a crash leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ica.errors import IcaError
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers only ever see a complete file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IcaError(f"cannot read {path.name}: {exc}", where=str(path)) from None
+
+
+def save_torch(path: Path, obj: Any) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+def load_torch(path: Path) -> Any:
+    """Load a checkpoint without executing code from it (``weights_only=True``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise IcaError(f"checkpoint is corrupt or unreadable ({type(exc).__name__}: {exc})", where=str(path)) from None
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def save_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save
+
+    atomic_write(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+
+
+@dataclass(frozen=True)
+class SeedFiles:
+    """The files of one seed of one cell."""
+
+    root: Path
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.pt"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "model.safetensors"
+
+    @property
+    def latents(self) -> Path:
+        return self.root / "latents.npz"
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result.json"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """``<out>/spec.json, env.json, summary.json`` and ``<out>/<label>/seeds/<seed>/...`` per cell."""
+
+    root: Path
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env.json"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    def cell(self, label: str) -> Path:
+        return self.root / label
+
+    def cell_summary(self, label: str) -> Path:
+        return self.cell(label) / "summary.json"
+
+    def seed(self, label: str, seed: int) -> SeedFiles:
+        return SeedFiles(self.cell(label) / "seeds" / str(seed))

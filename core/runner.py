@@ -1,0 +1,276 @@
+"""``ica.run``: from a validated spec to a finished run directory.
+
+For each model of the spec (a *cell*) every seed is trained, its representation of the evaluation
+points saved, and the cell's metrics computed over all seeds. Finished seeds are never trained again:
+running the same spec into the same directory resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ica.errors import IcaError, SpecError
+from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, represent, summarise
+from ica.protocols import BuildContext, DataSplits, Split
+from ica.plugin_registry import Registry, component_of, registry
+from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
+from ica.seeding import build_seeded, check_seed_axis, generator, seed_slice
+from ica.spec import load_spec, spec_hash, spec_json
+from ica.train import Trainer
+
+Event = Callable[..., None]
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when available, else the CPU; asking for CUDA without it is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
+    return torch.device(name)
+
+
+# ------------------------------------------------------------------------------------------ data
+def prepare_data(spec: Any, reg: Registry) -> DataSplits:
+    """Build the spec's data set and standardise it with training statistics when asked."""
+    data = reg.build(spec.data, BuildContext())
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
+    if getattr(spec.data, "standardize", False):
+        data = standardized(data)
+    return data
+
+
+def standardized(data: DataSplits) -> DataSplits:
+    """z-scores of every observed dimension, with means and deviations of the training split only."""
+    mean = data.train.x.mean(0, keepdim=True)
+    std = data.train.x.std(0, keepdim=True)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
+    return DataSplits(scale(data.train), scale(data.eval), data.n_u, {**data.info, "standardized": True})
+
+
+# ---------------------------------------------------------------------------------------- models
+def model_context(data: DataSplits) -> BuildContext:
+    return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
+
+
+def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int], label: str) -> torch.nn.Module:
+    """The model for ``seeds`` (one seed axis entry each), initialised per seed; errors name the model."""
+    ctx = model_context(data)
+
+    def build(n: int) -> torch.nn.Module:
+        model = reg.build(options, ctx.with_(seeds=n))
+        check_seed_axis(model, n)
+        return model
+
+    try:
+        return build_seeded(build, seeds)
+    except IcaError as exc:
+        raise type(exc)(exc.message, where=f"models.{label}") from None
+
+
+def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
+    """The metrics to compute: those named, or every registered one that applies to this data."""
+    ctx = BuildContext()
+    has_sources = data.eval.s is not None
+    if spec.evaluation.metrics is None:
+        chosen = [reg.specs.default("metric", c.name) for c in reg.of_kind("metric")]
+        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in chosen]
+        return [(n, m) for n, m in metrics if has_sources or not getattr(m, "requires_sources", False)]
+    metrics = []
+    for i, options in enumerate(spec.evaluation.metrics):
+        metric = reg.build(options, ctx)
+        name = component_of(options)[1]
+        if getattr(metric, "requires_sources", False) and not has_sources:
+            raise SpecError(f"{name} needs ground-truth sources and the data set has none",
+                            where=f"evaluation.metrics[{i}]")
+        metrics.append((name, metric))
+    return metrics
+
+
+# ------------------------------------------------------------------------------------------- run
+def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
+        on_event: Event | None = None, reg: Registry | None = None) -> dict[str, Any]:
+    """Train and evaluate every model and seed of ``spec`` into the run directory ``out``.
+
+    Args:
+        spec: a path to a JSON spec, a dict, or a validated spec.
+        out: the run directory (default ``runs/<spec file stem>``); an existing one is resumed.
+        device: overrides the spec's device ('auto', 'cpu', 'cuda').
+        on_event: progress callback ``on_event(name, **info)``.
+
+    Returns:
+        The summary also written to ``<out>/summary.json``.
+    """
+    reg = reg or registry()
+    validated = load_spec(spec, reg)
+    on_event = on_event or (lambda *a, **k: None)
+    torch_device = resolve_device(device or validated.device)
+    layout = RunLayout(Path(out) if out is not None else default_out(spec))
+    claim_directory(layout, validated)
+    data = prepare_data(validated, reg)
+    metrics = build_metrics(validated, reg, data)
+    for label, options in validated.models.items():  # fail before training anything if a model cannot be built
+        build_model(reg, options, data, validated.seed_list[:1], label)
+    write_json(layout.env, environment(torch_device, reg))
+    on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
+    cells = {}
+    device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)
+    for label, options in validated.models.items():
+        cells[label] = run_cell(reg, validated, label, options, device_data, metrics, layout, on_event)
+    summary = {
+        "name": validated.name,
+        "spec_hash": spec_hash(validated),
+        "device": str(torch_device),
+        "split": validated.evaluation.split,
+        "data": {"name": validated.data.name, "x_shape": list(data.x_shape), "n_u": data.n_u,
+                 "n_train": len(data.train), "n_eval": len(data.eval)},
+        "cells": cells,
+    }
+    write_json(layout.summary, summary)
+    on_event("run_end", out=str(layout.root), summary=summary)
+    return summary
+
+
+def default_out(spec: Any) -> Path:
+    stem = Path(spec).stem if isinstance(spec, (str, Path)) else "run"
+    return Path("runs") / stem
+
+
+def claim_directory(layout: RunLayout, spec: Any) -> None:
+    """Write spec.json, or check that the directory was made from this very spec (to resume it)."""
+    if layout.spec.exists():
+        existing = read_json(layout.spec)
+        if existing.get("spec_hash") != spec_hash(spec):
+            raise IcaError(
+                "this run directory was made from a different spec; choose another --out, or delete it",
+                where=str(layout.root),
+            )
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    write_json(layout.spec, {**spec_json(spec), "spec_hash": spec_hash(spec)})
+
+
+def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits,
+             metrics: list[tuple[str, Any]], layout: RunLayout, on_event: Event) -> dict[str, Any]:
+    """Train the seeds of one model that are not finished yet, then evaluate all of them."""
+    seeds = spec.seed_list
+    outcomes: dict[int, SeedOutcome] = {}
+    todo = []
+    for seed in seeds:
+        done = load_outcome(layout.seed(label, seed))
+        if done is not None:
+            outcomes[seed] = done
+        else:
+            todo.append(seed)
+    on_event("cell_start", cell=label, seeds=seeds, todo=todo)
+    points = data.eval if spec.evaluation.split == "eval" else data.train
+    for group in [[s] for s in todo]:
+        files = [layout.seed(label, s) for s in group]
+        for f in files:
+            f.root.mkdir(parents=True, exist_ok=True)
+        model = build_model(reg, options, data, group, label).to(data.train.x.device)
+        trainer = Trainer(model, data.train, group, spec.training, files,
+                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        statuses = trainer.run()
+        for outcome in finish_group(model, statuses, trainer, data, points, files):
+            outcomes[outcome.seed] = outcome
+    ordered = [outcomes[s] for s in seeds]
+    evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
+    records = [r for _, metric in metrics for r in metric(evaluation)]
+    cell = {"model": options.name, **summarise(records)}
+    cell["status"] = {str(o.seed): o.status for o in ordered}
+    write_json(layout.cell_summary(label), cell)
+    on_event("cell_end", cell=label, summary=cell)
+    return cell
+
+
+def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
+                 files: list[SeedFiles]) -> list[SeedOutcome]:
+    """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes."""
+    latents, assignments = represent(model, points)
+    generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
+    elbos = {name: mean_elbo(model, split, generators).tolist()
+             for name, split in (("train", data.train), ("eval", data.eval))}
+    state = model.state_dict()
+    outcomes = []
+    for i, (status, f) in enumerate(zip(statuses, files)):
+        result: dict[str, Any] = {"seed": status.seed, "steps": trainer.step,
+                                  "train_seconds": round(trainer.seconds, 3)}
+        z = latents[i].numpy()
+        elbo = {name: values[i] for name, values in elbos.items()}
+        if status.failed:
+            error = f"loss became non-finite by step {status.failed_at} (last finite loss {status.last_finite_loss})"
+            result.update(status="failed", failed_at=status.failed_at, last_finite_loss=status.last_finite_loss)
+        elif not (np.isfinite(z).all() and all(math.isfinite(v) for v in elbo.values())):
+            error = "non-finite latents or ELBO after training"
+            result.update(status="failed")
+        else:
+            error = None
+            arrays = {"latents": z}
+            if assignments is not None:
+                arrays["assignments"] = assignments[i].numpy()
+            save_safetensors(f.weights, seed_slice(state, i))
+            save_npz(f.latents, **arrays)
+            result.update(status="finished", elbo=elbo)
+        if error:
+            result["error"] = error
+        write_json(f.result, result)
+        outcomes.append(SeedOutcome(status.seed, result["status"], None if error else z,
+                                    None if error or assignments is None else assignments[i].numpy(),
+                                    {} if error else elbo, error))
+    return outcomes
+
+
+def load_outcome(files: SeedFiles) -> SeedOutcome | None:
+    """A seed finished in an earlier invocation, or None if it must (still) be trained."""
+    if not files.result.exists():
+        return None
+    result = read_json(files.result)
+    if result.get("status") != "finished":
+        return SeedOutcome(result["seed"], "failed", error=result.get("error"))
+    with np.load(files.latents) as z:
+        latents = z["latents"]
+        assignments = z["assignments"] if "assignments" in z.files else None
+    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"])
+
+
+def _cpu(data: DataSplits) -> DataSplits:
+    return DataSplits(data.train.to("cpu"), data.eval.to("cpu"), data.n_u, data.info)
+
+
+def environment(device: torch.device, reg: Registry) -> dict[str, Any]:
+    """Versions, device and code revision: what is needed to tell two runs' conditions apart."""
+    import ica
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "ica": ica.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "threads": torch.get_num_threads(),
+        "git_commit": _git_commit(),
+        "plugins": [{"name": p.name, "version": p.version, "module": p.module} for p in reg.plugins],
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=os.getcwd())
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,175 @@
+"""The pydantic models of an experiment spec, built from a registry once its plugins are loaded.
+
+Each kind becomes a union of its components' options discriminated by ``name``, so a third-party
+prior validates exactly like a built-in one, and ``ica schema`` describes whatever is installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+from ica.plugin import Options, slot_kind
+from ica.plugin_registry import tag_options
+
+if TYPE_CHECKING:
+    from ica.plugin_registry import Registry
+
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class PlateauSpec(BaseModel):
+    """ReduceLROnPlateau on the training loss averaged over each ``interval`` steps (per seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    factor: float = Field(0.5, gt=0, lt=1, description="Multiply the learning rate by this on a plateau.")
+    patience: int = Field(5, ge=0, description="Intervals without improvement before the rate is cut.")
+    interval: int = Field(1000, ge=1, description="Steps over which the loss is averaged between checks.")
+    threshold: float = Field(1e-4, ge=0, description="Relative improvement that counts as one.")
+    min_lr: float = Field(1e-6, ge=0, description="The learning rate never goes below this.")
+
+
+class TrainingSpec(BaseModel):
+    """How every seed is trained: Adam with the paper's betas, mini-batches drawn per seed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    steps: int = Field(70_000, ge=1, description="Optimisation steps per seed (the paper: 70,000 on TCL).")
+    batch_size: int = Field(64, ge=1, description="Examples per mini-batch (the paper: 64).")
+    lr: float = Field(1e-3, gt=0, description="Initial learning rate of Adam.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (beta1, beta2).")
+    scheduler: PlateauSpec | None = Field(
+        default_factory=PlateauSpec, description="Learning-rate decay on plateau; null for a constant rate."
+    )
+    log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
+    checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError("each beta must be in [0, 1)")
+        return v
+
+
+class SpecModels:
+    """Discriminated unions per kind and the top-level ``Experiment`` model, for one registry."""
+
+    def __init__(self, registry: "Registry"):
+        self.registry = registry
+        self._unions: dict[str, Any] = {}
+        self._building: set[str] = set()
+        self.tagged: dict[tuple[str, str], type[Options]] = {}
+        self.experiment = self._experiment_model()
+
+    # ------------------------------------------------------------------------------ unions
+    def union(self, kind: str) -> Any:
+        """The type accepting the options of every registered component of ``kind``."""
+        if kind in self._unions:
+            return self._unions[kind]
+        if kind in self._building:
+            raise TypeError(f"components of kind {kind!r} nest themselves; that cannot be validated")
+        self._building.add(kind)
+        members = [self._tagged(c.kind, c.name, c.options) for c in self.registry.of_kind(kind)]
+        self._building.discard(kind)
+        if not members:
+            union: Any = Annotated[dict[str, Any], Field(description=f"no {kind} is registered")]
+        elif len(members) == 1:
+            union = members[0]
+        else:
+            union = Annotated[Union[tuple(members)], Field(discriminator="name")]
+        self._unions[kind] = union
+        return union
+
+    def _tagged(self, kind: str, name: str, options: type[Options]) -> type[Options]:
+        """``options`` with a ``name: Literal[name]`` field and its slots resolved to unions."""
+        fields: dict[str, Any] = {"name": (Literal[name], Field(description=f"the {kind} {name!r}"))}
+        for field_name, info in options.model_fields.items():
+            sub_kind = slot_kind(info)
+            if sub_kind is None:
+                continue
+            default = info.default if info.default_factory is None else info.default_factory()
+            fields[field_name] = (
+                self.union(sub_kind),
+                Field(default, description=info.description, validate_default=True),
+            )
+        cls_name = f"{_camel(name)}{_camel(kind)}"
+        tagged = create_model(cls_name, __base__=options, __doc__=options.__doc__, **fields)
+        tag_options(tagged, kind, name)
+        self.tagged[(kind, name)] = tagged
+        return tagged
+
+    def default(self, kind: str, name: str) -> Options:
+        """The validated default options of a component."""
+        self.union(kind)
+        return self.tagged[(kind, name)].model_validate({"name": name})
+
+    # ------------------------------------------------------------------------- experiment
+    def _experiment_model(self) -> type[BaseModel]:
+        dataset, model, metric = self.union("dataset"), self.union("model"), self.union("metric")
+
+        class EvaluationSpec(BaseModel):
+            """What is measured, on which split."""
+
+            model_config = ConfigDict(extra="forbid", frozen=True)
+            metrics: list[metric] | None = Field(  # type: ignore[valid-type]
+                None, description="Metrics to compute; null means every registered metric that applies."
+            )
+            split: Literal["eval", "train"] = Field(
+                "eval", description="'eval' is the held-out split; 'train' is recorded as such in results."
+            )
+
+        class Experiment(BaseModel):
+            """An `ica` experiment: one data set, one or more models, each trained for every seed."""
+
+            model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+            schema_: str | None = Field(None, alias="$schema", description="Optional JSON Schema reference.")
+            name: str | None = Field(None, description="A name for people; not used to find anything.")
+            data: dataset = Field(description="The data set.")  # type: ignore[valid-type]
+            models: dict[Annotated[str, Field(pattern=LABEL_PATTERN)], model] = Field(  # type: ignore[valid-type]
+                description="Models to train, keyed by a label that names their sub-directory.", min_length=1
+            )
+            training: TrainingSpec = Field(default_factory=TrainingSpec)
+            seeds: int | list[int] = Field(
+                3, description="A count n (seeds 0..n-1) or an explicit list of distinct seeds."
+            )
+            evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+            device: Literal["auto", "cpu", "cuda"] = Field(
+                "auto", description="'auto' uses CUDA when present, the CPU otherwise."
+            )
+
+            @model_validator(mode="before")
+            @classmethod
+            def _single_model(cls, data: Any) -> Any:
+                if isinstance(data, dict) and "model" in data and "models" not in data:
+                    data = dict(data)
+                    single = data.pop("model")
+                    label = single.get("name", "model") if isinstance(single, dict) else "model"
+                    data["models"] = {str(label): single}
+                return data
+
+            @field_validator("seeds")
+            @classmethod
+            def _valid_seeds(cls, v: int | list[int]) -> int | list[int]:
+                if isinstance(v, int):
+                    if v < 1:
+                        raise ValueError("a seed count must be at least 1")
+                    return v
+                if not v:
+                    raise ValueError("the list of seeds is empty")
+                if any(s < 0 for s in v):
+                    raise ValueError("seeds must be non-negative")
+                if len(set(v)) != len(v):
+                    dup = sorted({s for s in v if v.count(s) > 1})
+                    raise ValueError(f"seeds must be distinct; repeated: {dup}")
+                return v
+
+            @property
+            def seed_list(self) -> list[int]:
+                return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+        return Experiment
+
+
+def _camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in text.replace("-", "_").split("_"))

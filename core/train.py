@@ -1,0 +1,268 @@
+"""The one training loop: any model honouring the ``Model`` contract, S seeds at once.
+
+Each seed keeps its own data order, reparameterisation noise, Adam state and learning-rate schedule,
+so a seed trained beside others follows the path it would follow alone. The loop avoids host-device
+synchronisation inside a step: losses are accumulated on the device and read every ``log_every``
+steps, which is also when non-finite seeds are detected and marked failed (the others go on).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ica.optim import SeedAdam, SeedPlateau
+from ica.protocols import Batch, Split
+from ica.results import SeedFiles, load_torch, save_torch
+from ica.seeding import generator, seed_slice
+
+CHECKPOINT_FORMAT = 1
+Event = Callable[..., None]
+
+
+class SeedSampler:
+    """Mini-batch indices ``[S, B]`` for S seeds: each seed shuffles its own epochs, without replacement."""
+
+    def __init__(self, n: int, batch_size: int, seeds: list[int], device: torch.device):
+        self.n, self.batch = n, min(batch_size, n)
+        self.per_epoch = max(1, n // self.batch)
+        self.generators = [generator(s, "order") for s in seeds]
+        self.device = device
+        self.perm: Tensor | None = None
+        self.position = self.per_epoch
+
+    def next(self) -> Tensor:
+        if self.position >= self.per_epoch:
+            perms = [torch.randperm(self.n, generator=g) for g in self.generators]
+            self.perm = torch.stack(perms).to(self.device, non_blocking=True)
+            self.position = 0
+        start = self.position * self.batch
+        self.position += 1
+        return self.perm[:, start : start + self.batch]
+
+    def seed_state(self, i: int) -> dict[str, Any]:
+        perm = None if self.perm is None else self.perm[i].cpu()
+        return {"perm": perm, "position": self.position, "generator": self.generators[i].get_state()}
+
+    def load_seed_states(self, states: list[dict[str, Any]]) -> None:
+        self.position = int(states[0]["position"])
+        for g, st in zip(self.generators, states):
+            g.set_state(st["generator"])
+        if states[0]["perm"] is not None:
+            self.perm = torch.stack([st["perm"] for st in states]).to(self.device)
+
+
+@dataclass
+class SeedStatus:
+    """Bookkeeping for one seed of a group."""
+
+    seed: int
+    failed_at: int | None = None
+    last_finite_loss: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_at is not None
+
+
+@dataclass
+class Accumulator:
+    """Per-seed sums of the loss and its terms over a window of steps, kept on the device."""
+
+    seeds: int
+    device: torch.device
+    sums: dict[str, Tensor] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, values: dict[str, Tensor]) -> None:
+        for k, v in values.items():
+            if k in self.sums:
+                self.sums[k] += v
+            else:
+                self.sums[k] = v.clone()
+        self.count += 1
+
+    def means(self) -> dict[str, Tensor]:
+        return {k: v / max(1, self.count) for k, v in self.sums.items()}
+
+    def reset(self) -> None:
+        self.sums, self.count = {}, 0
+
+    def seed_state(self, i: int) -> dict[str, Any]:
+        return {"count": self.count, "sums": {k: v[i : i + 1].cpu() for k, v in self.sums.items()}}
+
+    def load_seed_states(self, states: list[dict[str, Any]]) -> None:
+        self.count = int(states[0]["count"])
+        keys = states[0]["sums"].keys()
+        self.sums = {k: torch.cat([st["sums"][k] for st in states]).to(self.device) for k in keys}
+
+
+class Trainer:
+    """Trains one group of seeds of one model on one data set.
+
+    Args:
+        model: a model whose parameters all have leading size ``len(seeds)``.
+        train: the training split, already on the model's device.
+        seeds: the seeds in the group, in the order of the model's seed axis.
+        training: the spec's ``TrainingSpec``.
+        files: each seed's run files (metrics, checkpoints), or None to keep nothing on disk.
+        on_event: called as ``on_event(name, **info)`` for progress display.
+    """
+
+    def __init__(self, model: nn.Module, train: Split, seeds: list[int], training: Any,
+                 files: list[SeedFiles] | None = None, on_event: Event | None = None):
+        self.model, self.train, self.seeds, self.spec = model, train, seeds, training
+        self.files, self.on_event = files, on_event or (lambda *a, **k: None)
+        self.device = next(model.parameters()).device
+        self.optimizer = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
+        sched = training.scheduler
+        self.scheduler = (
+            SeedPlateau(self.optimizer, sched.factor, sched.patience, sched.threshold, sched.min_lr) if sched else None
+        )
+        self.sampler = SeedSampler(len(train), training.batch_size, seeds, self.device)
+        self.noise = [generator(s, "noise", self.device) for s in seeds]
+        self.log_window = Accumulator(len(seeds), self.device)
+        self.plateau_window = Accumulator(len(seeds), self.device)
+        self.status = [SeedStatus(s) for s in seeds]
+        self.step = 0
+
+    # ---------------------------------------------------------------------------------- loop
+    def run(self) -> list[SeedStatus]:
+        self.resume()
+        self.model.train()
+        self.on_event("train_start", seeds=self.seeds, step=self.step, steps=self.spec.steps)
+        started = time.perf_counter()
+        while self.step < self.spec.steps and not all(s.failed for s in self.status):
+            self.one_step()
+            self.step += 1
+            if self.step % self.spec.log_every == 0 or self.step == self.spec.steps:
+                self.log()
+            if self.scheduler and self.step % self.spec.scheduler.interval == 0:
+                self.scheduler.step(self.plateau_window.means()["loss"])
+                self.plateau_window.reset()
+            if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.spec.steps):
+                self.save_checkpoints()
+        self.seconds = time.perf_counter() - started
+        self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
+        return self.status
+
+    def one_step(self) -> None:
+        index = self.sampler.next()
+        x = self.train.x[index]
+        u = None if self.train.u is None else self.train.u[index]
+        shape = self.model.noise_shape(index.shape[1])
+        noise = None
+        if shape is not None:
+            noise = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
+        out = self.model.loss(Batch(x, u), noise)
+        per_seed = out.loss.mean(dim=1)
+        self.optimizer.zero_grad()
+        per_seed.sum().backward()
+        self.optimizer.step()
+        values = {"loss": per_seed.detach(), **{k: v.detach().mean(dim=1) for k, v in out.terms.items()}}
+        self.log_window.add(values)
+        if self.scheduler:
+            self.plateau_window.add({"loss": values["loss"]})
+
+    def log(self) -> None:
+        """Read the window's means (the one sync point), mark non-finite seeds failed, append to metrics.jsonl."""
+        means = {k: v.cpu().tolist() for k, v in self.log_window.means().items()}
+        lrs = self.optimizer.lr.cpu().tolist()
+        self.log_window.reset()
+        lines = []
+        for i, status in enumerate(self.status):
+            if status.failed:
+                lines.append(None)
+                continue
+            loss = means["loss"][i]
+            if not math.isfinite(loss):
+                status.failed_at = self.step
+                self.on_event("seed_failed", seed=status.seed, step=self.step, last=status.last_finite_loss)
+                lines.append({"step": self.step, "failed": True, "last_finite_loss": status.last_finite_loss})
+                continue
+            status.last_finite_loss = loss
+            lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i]})
+        if self.files:
+            for f, line in zip(self.files, lines):
+                if line is not None:
+                    with open(f.metrics, "a") as handle:
+                        handle.write(json.dumps(line) + "\n")
+        self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.spec.steps,
+                      loss=[line and line.get("loss") for line in lines])
+
+    # --------------------------------------------------------------------------- checkpoints
+    def save_checkpoints(self) -> None:
+        state = self.model.state_dict()
+        adam = self.optimizer.state_dict()
+        for i, files in enumerate(self.files):
+            checkpoint = {
+                "format": CHECKPOINT_FORMAT,
+                "seed": self.seeds[i],
+                "step": self.step,
+                "model": seed_slice(state, i),
+                "adam": {
+                    "lr": adam["lr"][i : i + 1].cpu(),
+                    "step": adam["step"],
+                    "exp_avg": [t[i : i + 1].cpu() for t in adam["exp_avg"]],
+                    "exp_avg_sq": [t[i : i + 1].cpu() for t in adam["exp_avg_sq"]],
+                },
+                "plateau": None if not self.scheduler else {
+                    "best": self.scheduler.best[i : i + 1].cpu(), "bad": self.scheduler.bad[i : i + 1].cpu()
+                },
+                "sampler": self.sampler.seed_state(i),
+                "noise": self.noise[i].get_state(),
+                "log_window": self.log_window.seed_state(i),
+                "plateau_window": self.plateau_window.seed_state(i),
+                "failed_at": self.status[i].failed_at,
+                "last_finite_loss": self.status[i].last_finite_loss,
+            }
+            save_torch(files.checkpoint, checkpoint)
+
+    def resume(self) -> None:
+        """Continue from the seeds' checkpoints when every seed of the group has one at the same step."""
+        if not self.files or not all(f.checkpoint.exists() for f in self.files):
+            for f in self.files or []:
+                f.metrics.unlink(missing_ok=True)  # a fresh start: no stale log lines
+            return
+        states = [load_torch(f.checkpoint) for f in self.files]
+        steps = {int(st["step"]) for st in states}
+        if len(steps) != 1 or any(st.get("format") != CHECKPOINT_FORMAT for st in states):
+            return
+        self.step = steps.pop()
+        stacked = {k: torch.cat([st["model"][k] for st in states]) for k in states[0]["model"]}
+        self.model.load_state_dict(stacked)
+        self.optimizer.load_state_dict({
+            "lr": torch.cat([st["adam"]["lr"] for st in states]),
+            "step": states[0]["adam"]["step"],
+            "exp_avg": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg"] for st in states])],
+            "exp_avg_sq": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg_sq"] for st in states])],
+        })
+        if self.scheduler and states[0]["plateau"] is not None:
+            self.scheduler.load_state_dict({
+                "best": torch.cat([st["plateau"]["best"] for st in states]),
+                "bad": torch.cat([st["plateau"]["bad"] for st in states]),
+            })
+        self.sampler.load_seed_states([st["sampler"] for st in states])
+        for g, st in zip(self.noise, states):
+            g.set_state(st["noise"])
+        self.log_window.load_seed_states([st["log_window"] for st in states])
+        self.plateau_window.load_seed_states([st["plateau_window"] for st in states])
+        for status, st in zip(self.status, states):
+            status.failed_at, status.last_finite_loss = st["failed_at"], st["last_finite_loss"]
+        for f in self.files:
+            truncate_log(f, self.step)
+        self.on_event("resumed", seeds=self.seeds, step=self.step)
+
+
+def truncate_log(files: SeedFiles, step: int) -> None:
+    """Drop metrics.jsonl lines written after ``step`` (they will be written again)."""
+    if not files.metrics.exists():
+        return
+    kept = [line for line in files.metrics.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    files.metrics.write_text("".join(line + "\n" for line in kept))

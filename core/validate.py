@@ -1,0 +1,61 @@
+"""``ica validate``: everything ``ica run`` would reject, found before any training.
+
+Beyond the spec's own schema this loads the data, builds every model for one seed and runs one
+forward pass on two training examples, so unknown names, bad files and shapes that do not fit all
+surface here, as one message with exit code 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ica.errors import IcaError
+from ica.protocols import Batch, count_parameters
+from ica.plugin_registry import Registry, registry
+from ica.runner import build_metrics, build_model, prepare_data
+from ica.spec import load_spec
+
+
+def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
+    """Validate ``spec`` completely; return what was checked, or raise `IcaError`."""
+    reg = reg or registry()
+    validated = load_spec(spec, reg)
+    data = prepare_data(validated, reg)
+    metrics = build_metrics(validated, reg, data)
+    models = {}
+    for label, options in validated.models.items():
+        model = build_model(reg, options, data, validated.seed_list[:1], label)
+        dry_run(model, data, label)
+        models[label] = {"model": options.name, "parameters": count_parameters(model)}
+    return {
+        "spec": validated,
+        "data": {"name": validated.data.name, "x_shape": data.x_shape, "n_u": data.n_u,
+                 "n_train": len(data.train), "n_eval": len(data.eval), "sources": data.source_dim},
+        "models": models,
+        "metrics": [name for name, _ in metrics],
+        "seeds": validated.seed_list,
+    }
+
+
+def dry_run(model: torch.nn.Module, data: Any, label: str) -> None:
+    """One loss and one representation on two training examples; any failure names the model."""
+    n = min(2, len(data.train))
+    x = data.train.x[:n].unsqueeze(0)
+    u = None if data.train.u is None else data.train.u[:n].unsqueeze(0)
+    try:
+        shape = model.noise_shape(n)
+        noise = None if shape is None else torch.zeros(1, *shape)
+        out = model.loss(Batch(x, u), noise)
+        if tuple(out.loss.shape) != (1, n):
+            raise ValueError(f"loss has shape {tuple(out.loss.shape)}, expected (seeds, batch) = (1, {n})")
+        model.eval()
+        with torch.no_grad():
+            rep = model.represent(Batch(x, u))
+        if rep.latents.dim() != 3 or rep.latents.shape[:2] != (1, n):
+            raise ValueError(f"latents have shape {tuple(rep.latents.shape)}, expected (1, {n}, d_z)")
+    except IcaError:
+        raise
+    except Exception as exc:
+        raise IcaError(f"the model does not fit the data: {type(exc).__name__}: {exc}", where=f"models.{label}") from None

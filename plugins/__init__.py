@@ -1,0 +1,1 @@
+"""The built-in plugins of ica, each registered through the same hook as third-party ones."""

@@ -1,0 +1,33 @@
+"""`ivae`: the identifiable VAE of Khemakhem et al. (2020a), given u: q(z|x,u), p(z|u), ELBO of Eq. 3."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ica.plugin import Field, Options, Slot, hookimpl
+from ica.protocols import BuildContext
+
+from .vae import VAE, build_vae
+
+
+class IVAEOptions(Options):
+    """An iVAE: its parts and latent size."""
+
+    latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
+    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x,u); u enters as one-hot.")
+    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="The mean of p(x|z).")
+    prior: Slot["prior"] = Field({"name": "conditional"}, description="p(z|u).")
+    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
+    kl: Literal["analytic", "sample"] = Field(
+        "analytic", description="KL in closed form where available, or the single-sample estimate."
+    )
+
+
+def build(options: IVAEOptions, ctx: BuildContext) -> VAE:
+    """iVAE: conditional prior and encoder, u given (Eq. 3)."""
+    return build_vae(options, ctx, condition_encoder=True, kl=options.kl, name="ivae")
+
+
+@hookimpl
+def ica_register(register):
+    register("model", "ivae", IVAEOptions, build, description="iVAE: p(z|u) with u given (Eq. 3).")

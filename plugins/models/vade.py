@@ -1,0 +1,42 @@
+"""`vade`: a VAE whose prior is a learnt mixture, so u is inferred rather than given (§3).
+
+q(z|x) from the encoder; q(u|x) is the Bayes-optimal posterior p(u|z) at the single sample, so the
+estimator is Eq. 6: log p(x|z) + log p(z) - log q(z|x) (following Falck et al., 2021). Cluster
+assignments for evaluation are the argmax of p(u|z) at the posterior mean.
+"""
+
+from __future__ import annotations
+
+from ica.distributions import is_mixture
+from ica.errors import SpecError
+from ica.plugin import Field, Options, Slot, hookimpl
+from ica.protocols import BuildContext
+
+from .vae import VAE, build_vae
+
+
+class VaDEOptions(Options):
+    """A VaDE: its parts and latent size."""
+
+    latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
+    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x).")
+    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="The mean of p(x|z).")
+    prior: Slot["prior"] = Field({"name": "gmm"}, description="A mixture prior p(z) = Σ_u p(u) p(z|u).")
+    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
+
+
+def build(options: VaDEOptions, ctx: BuildContext) -> VAE:
+    """VaDE: learnt mixture prior, u inferred (Eq. 6)."""
+    model = build_vae(options, ctx, condition_encoder=False, kl="sample", name="vade")
+    if model.prior.conditional or not is_mixture(model.prior(None)):
+        raise SpecError(
+            f"vade needs an unconditional mixture prior (one returning MixtureSameFamily); "
+            f"{options.prior.name!r} is not one",
+            where="vade.prior",
+        )
+    return model
+
+
+@hookimpl
+def ica_register(register):
+    register("model", "vade", VaDEOptions, build, description="VaDE: learnt mixture prior, no u (Eq. 6).")

@@ -1,0 +1,117 @@
+"""The one VAE that iVAE and VaDE are made of: encoder + decoder + prior + likelihood.
+
+iVAE and VaDE differ only in what the encoder and prior are conditioned on and in how u is read
+back (given, or the mixture's responsibilities), so the ELBO is written once, here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import kl_divergence
+
+from ica.distributions import diagonal_normal, is_mixture, responsibilities
+from ica.errors import SpecError
+from ica.nn import one_hot
+from ica.protocols import Batch, BuildContext, LossOutput, Representation
+
+
+class VAE(nn.Module):
+    """ELBO = E_q log p(x|z) - KL[q(z|x[,u]) || p(z[|u])], estimated with one reparameterised sample.
+
+    Args:
+        condition_encoder: q(z|x,u) (iVAE, Eq. 3) rather than q(z|x) (VaDE, Eq. 6).
+        kl: 'analytic' uses the closed form where torch has one (falls back to 'sample' otherwise);
+            'sample' uses log q(z|x) - log p(z) at the sample, the single-sample estimator of Eq. 6.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        prior: nn.Module,
+        likelihood: nn.Module,
+        *,
+        latent_dim: int,
+        n_u: int | None,
+        condition_encoder: bool,
+        kl: Literal["analytic", "sample"],
+    ):
+        super().__init__()
+        self.encoder, self.decoder, self.prior, self.likelihood = encoder, decoder, prior, likelihood
+        self.latent_dim, self.n_u = latent_dim, n_u
+        self.condition_encoder = condition_encoder
+        self.kl = kl
+        self.needs_u = condition_encoder or bool(getattr(prior, "conditional", False))
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, self.latent_dim)
+
+    def _cond(self, batch: Batch) -> Tensor | None:
+        if not self.needs_u:
+            return None
+        if batch.u is None:
+            raise ValueError("this model needs u, but the batch has none")
+        return one_hot(batch.u, self.n_u)
+
+    def posterior(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance of q(z|x[,u]), each ``[S, B, d_z]``."""
+        cond = self._cond(batch)
+        return self.encoder(batch.x, cond if self.condition_encoder else None)
+
+    def loss(self, batch: Batch, noise: Tensor | None) -> LossOutput:
+        cond = self._cond(batch)
+        mean, log_var = self.encoder(batch.x, cond if self.condition_encoder else None)
+        z = mean + torch.exp(0.5 * log_var) * noise
+        log_likelihood = self.likelihood.log_prob(batch.x, self.decoder(z))
+        q = diagonal_normal(mean, log_var)
+        p = self.prior(cond if self.prior.conditional else None)
+        kl = self._kl(q, p, z)
+        return LossOutput(kl - log_likelihood, {"log_likelihood": log_likelihood, "kl": kl})
+
+    def _kl(self, q, p, z: Tensor) -> Tensor:
+        if self.kl == "analytic":
+            try:
+                return kl_divergence(q, p)
+            except NotImplementedError:
+                self.kl = "sample"  # no closed form for this prior: the estimator of Eq. 6 instead
+        return q.log_prob(z) - p.log_prob(z)
+
+    def represent(self, batch: Batch) -> Representation:
+        mean, _ = self.posterior(batch)
+        if self.condition_encoder or self.prior.conditional:
+            assignments = batch.u  # iVAE: u is given, q(u|x) is a lookup (Eq. 4)
+        else:
+            prior = self.prior(None)
+            assignments = responsibilities(prior, mean).argmax(-1) if is_mixture(prior) else None
+        return Representation(mean, assignments)
+
+
+def resolve_latent_dim(requested: int | None, ctx: BuildContext, model: str) -> int:
+    """The model's latent size: as requested, else the data's number of sources (d_z = d_s)."""
+    if requested:
+        return requested
+    if ctx.latent_dim:
+        return ctx.latent_dim
+    raise SpecError(
+        "latent_dim is required: the data set has no ground-truth sources to take its size from", where=model
+    )
+
+
+def build_vae(options, ctx: BuildContext, *, condition_encoder: bool, kl: str, name: str) -> VAE:
+    """Build the parts named by a model's options and compose them into a VAE."""
+    latent_dim = resolve_latent_dim(options.latent_dim, ctx, name)
+    ctx = ctx.with_(latent_dim=latent_dim)
+    prior = ctx.build_part(options.prior)
+    needs_u = condition_encoder or prior.conditional
+    if needs_u and not ctx.n_u:
+        raise SpecError(f"{name} needs u (segment or class labels) and the data set provides none", where=name)
+    likelihood = ctx.build_part(options.likelihood)
+    encoder = ctx.build_part(options.encoder, cond_dim=ctx.n_u if condition_encoder else 0)
+    decoder = ctx.build_part(options.decoder, out_multiplier=likelihood.multiplier)
+    return VAE(
+        encoder, decoder, prior, likelihood,
+        latent_dim=latent_dim, n_u=ctx.n_u, condition_encoder=condition_encoder, kl=kl,
+    )

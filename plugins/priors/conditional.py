@@ -1,0 +1,69 @@
+"""`conditional`: the iVAE prior p(z|u), a diagonal Gaussian whose mean and log-variance depend on u.
+
+Eq. 1 with k = 2: the natural parameters are functions of u, here either a lookup table (one row per
+value of u) or an MLP of one-hot u. Both the mean and the variance are learnt.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import PositiveInt
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from ica.distributions import diagonal_normal, xavier_uniform_
+from ica.errors import DataError
+from ica.nn import SeedMLP
+from ica.plugin import Field, Options, hookimpl
+from ica.protocols import BuildContext
+
+
+class ConditionalOptions(Options):
+    """How p(z|u)'s parameters depend on u."""
+
+    parameterisation: Literal["table", "mlp"] = Field(
+        "table", description="'table': a learnt mean and log-variance per u; 'mlp': an MLP of one-hot u."
+    )
+    hidden: list[PositiveInt] = Field([50], description="Hidden widths of the MLP (parameterisation 'mlp').")
+
+
+class ConditionalPrior(nn.Module):
+    """p(z|u) = N(μ(u), diag σ²(u))."""
+
+    conditional = True
+
+    def __init__(self, options: ConditionalOptions, ctx: BuildContext):
+        super().__init__()
+        if not ctx.n_u:
+            raise DataError("the conditional prior needs u, and the data set provides none", where="prior")
+        self.n_u, self.latent_dim = ctx.n_u, ctx.latent_dim
+        self.parameterisation = options.parameterisation
+        if options.parameterisation == "table":
+            self.mean = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim)))
+            self.log_var = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim)))
+        else:
+            self.net = SeedMLP(ctx.n_u, options.hidden, 2 * ctx.latent_dim, ctx.seeds)
+
+    def parameters_for(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance for one-hot u ``[S, B, n_u]``."""
+        if self.parameterisation == "table":
+            return torch.bmm(cond, self.mean), torch.bmm(cond, self.log_var)
+        mean, log_var = self.net(cond).chunk(2, dim=-1)
+        return mean, log_var
+
+    def forward(self, cond: Tensor | None = None) -> Distribution:
+        if cond is None:
+            raise ValueError("the conditional prior p(z|u) needs u")
+        return diagonal_normal(*self.parameters_for(cond))
+
+
+def build(options: ConditionalOptions, ctx: BuildContext) -> ConditionalPrior:
+    """Conditional Gaussian prior p(z|u) (iVAE)."""
+    return ConditionalPrior(options, ctx)
+
+
+@hookimpl
+def ica_register(register):
+    register("prior", "conditional", ConditionalOptions, build, description="iVAE's p(z|u): Gaussian per u (Eq. 1).")

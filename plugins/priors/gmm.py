@@ -1,0 +1,55 @@
+"""`gmm`: VaDE's learnt Gaussian-mixture prior p(z) = Σ_u p(u) N(z; μ_u, diag σ²_u).
+
+§4.1: 40 components, means and log-variances Xavier-uniform initialised; mixture weights are learnt
+through a softmax of free logits (initially uniform).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, MixtureSameFamily
+
+from ica.distributions import diagonal_normal, xavier_uniform_
+from ica.plugin import Field, Options, hookimpl
+from ica.protocols import BuildContext
+
+
+class GMMOptions(Options):
+    """Size of the mixture."""
+
+    components: int = Field(40, ge=1, description="Number of mixture components K (the paper: 40 on TCL).")
+    learn_weights: bool = Field(True, description="Learn the mixture weights p(u); else keep them uniform.")
+
+
+class GMMPrior(nn.Module):
+    """A mixture of K diagonal Gaussians with learnt weights, means and variances."""
+
+    conditional = False
+
+    def __init__(self, options: GMMOptions, ctx: BuildContext):
+        super().__init__()
+        k, d = options.components, ctx.latent_dim
+        self.mean = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
+        self.log_var = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
+        logits = torch.zeros(ctx.seeds, k)
+        if options.learn_weights:
+            self.logits = nn.Parameter(logits)
+        else:
+            self.register_buffer("logits", logits)
+
+    def forward(self, cond=None) -> Distribution:
+        # Batch shape [S, 1]: broadcasts over the examples of each seed.
+        mixture = Categorical(logits=self.logits.unsqueeze(1), validate_args=False)
+        components = diagonal_normal(self.mean.unsqueeze(1), self.log_var.unsqueeze(1))
+        return MixtureSameFamily(mixture, components, validate_args=False)
+
+
+def build(options: GMMOptions, ctx: BuildContext) -> GMMPrior:
+    """Learnt Gaussian-mixture prior (VaDE)."""
+    return GMMPrior(options, ctx)
+
+
+@hookimpl
+def ica_register(register):
+    register("prior", "gmm", GMMOptions, build, description="VaDE's learnt Gaussian mixture p(z) (§3, §4.1).")

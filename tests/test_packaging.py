@@ -1,0 +1,90 @@
+"""Packaging: a real third-party plugin package installed by pip and found through its entry point, and a
+built wheel that carries registry.toml. These run `pip` and fresh interpreters, so they take ~20 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "tests" / "example_plugin"
+
+
+def pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True,
+                   capture_output=True, text=True, timeout=300)
+
+
+def ica_cli(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ica", *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory) -> dict:
+    """An environment whose path holds the example plugin, installed by pip (dist-info, entry point)."""
+    target = tmp_path_factory.mktemp("site")
+    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE))
+    assert list(target.glob("ica_example_laplace-*.dist-info"))
+    return {**os.environ, "PYTHONPATH": str(target)}
+
+
+def test_installed_plugin_appears_in_ica_list(plugin_env, tmp_path):
+    result = ica_cli("list", "prior", "--json", env=plugin_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    laplace = [c for c in listing["components"] if c["name"] == "laplace"]
+    assert laplace == [{"kind": "prior", "name": "laplace", "plugin": "ica-example-laplace", "version": "0.1.0",
+                        "module": "ica_example_laplace", "description": laplace[0]["description"]}]
+
+
+def test_installed_plugin_trains_in_ica_run(plugin_env, tmp_path):
+    spec = {
+        "data": {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2},
+        "models": {"ivae-laplace": {"name": "ivae", "prior": {"name": "laplace", "init_scale": 0.5},
+                                    "encoder": {"name": "mlp", "hidden": [8]}, "decoder": {"name": "mlp", "hidden": [8]}}},
+        "training": {"steps": 20, "batch_size": 8},
+        "seeds": 2,
+        "device": "cpu",
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    result = ica_cli("run", "spec.json", "--out", "out", env=plugin_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    cell = summary["cells"]["ivae-laplace"]
+    assert cell["status"] == {"0": "finished", "1": "finished"}
+    assert cell["stats"]["mcc"]["n"] == 2 and cell["stats"]["mcc"]["n_failed"] == 0
+    env = json.loads((tmp_path / "out" / "env.json").read_text())
+    assert {"name": "ica-example-laplace", "version": "0.1.0", "module": "ica_example_laplace"} in env["plugins"]
+
+
+def test_plugin_missing_from_the_environment_is_an_unknown_name(tmp_path):
+    spec = {"data": {"name": "tcl"}, "model": {"name": "ivae", "prior": {"name": "laplace"}}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = ica_cli("validate", "spec.json", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "unknown name 'laplace'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wheel_carries_registry_toml_and_loads_builtins(tmp_path):
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(ROOT))
+    wheel = next((tmp_path / "dist").glob("ica_toolkit-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ica/registry.toml" in names and "ica/plugins/priors/gmm.py" in names and "ica/cli/app.py" in names
+    site = tmp_path / "site"
+    pip("install", "--no-deps", "--target", str(site), str(wheel))
+    code = ("import ica, json; r = ica.registry(); "
+            "print(json.dumps([ica.__file__, len(r.failures), r.names('model')]))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    location, failures, models = json.loads(out.stdout)
+    assert location.startswith(str(site)), "the wheel's copy must be the one imported"
+    assert failures == 0 and {"ivae", "vade"} <= set(models)

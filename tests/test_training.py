@@ -1,0 +1,161 @@
+"""The training loop and its parts: per-seed Adam and plateau schedule, determinism, resume, failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import ica
+from ica.optim import SeedAdam, SeedPlateau
+from ica.protocols import Batch, LossOutput, Representation, Split
+from ica.spec import load_spec
+from ica.train import SeedSampler, Trainer
+
+
+def test_seed_adam_matches_torch_adam_per_seed():
+    torch.manual_seed(0)
+    target = torch.randn(2, 3, 4)
+    ours = nn.Parameter(torch.randn(2, 3, 4))
+    theirs = [nn.Parameter(ours[i].detach().clone()) for i in range(2)]
+    opt = SeedAdam([ours], seeds=2, lr=0.01)
+    opt.lr[1] = 0.003  # a different rate per seed, as the plateau schedule makes
+    torch_opts = [torch.optim.Adam([theirs[0]], lr=0.01), torch.optim.Adam([theirs[1]], lr=0.003)]
+    for _ in range(50):
+        opt.zero_grad()
+        ((ours - target) ** 3).abs().sum().backward()
+        opt.step()
+        for p, o, t in zip(theirs, torch_opts, target):
+            o.zero_grad()
+            ((p - t) ** 3).abs().sum().backward()
+            o.step()
+    for i in range(2):
+        torch.testing.assert_close(ours[i].detach(), theirs[i].detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_plateau_cuts_only_the_seed_that_stopped_improving():
+    p = nn.Parameter(torch.zeros(2, 1))
+    opt = SeedAdam([p], seeds=2, lr=1.0)
+    sched = SeedPlateau(opt, factor=0.5, patience=1, threshold=0.0, min_lr=0.3)
+    for values in ([5.0, 5.0], [4.0, 5.0], [3.0, 5.0], [2.0, 5.0]):
+        sched.step(torch.tensor(values))
+    assert opt.lr.tolist() == [1.0, 0.5]
+    for _ in range(6):
+        sched.step(torch.tensor([1.0, 5.0]))
+    assert opt.lr[1].item() == pytest.approx(0.3)  # never below min_lr
+
+
+def test_plateau_handles_negative_losses():
+    opt = SeedAdam([nn.Parameter(torch.zeros(1, 1))], seeds=1, lr=1.0)
+    sched = SeedPlateau(opt, factor=0.5, patience=0, threshold=0.01, min_lr=0.0)
+    sched.step(torch.tensor([-100.0]))
+    sched.step(torch.tensor([-100.5]))  # better by 0.5 < 1% of |best|: not an improvement
+    assert opt.lr.item() == 0.5
+
+
+def test_sampler_gives_each_seed_its_own_order_and_covers_each_epoch():
+    sampler = SeedSampler(n=10, batch_size=5, seeds=[0, 1], device=torch.device("cpu"))
+    first, second = sampler.next(), sampler.next()
+    epoch = torch.cat([first, second], dim=1)
+    for row in epoch:
+        assert sorted(row.tolist()) == list(range(10))
+    assert not torch.equal(epoch[0], epoch[1])
+    alone = SeedSampler(n=10, batch_size=5, seeds=[1], device=torch.device("cpu"))
+    assert torch.equal(alone.next()[0], first[1])
+
+
+def test_same_spec_and_seed_give_identical_latents(tiny_spec, tmp_path):
+    ica.run(tiny_spec, out=tmp_path / "a")
+    ica.run(tiny_spec, out=tmp_path / "b")
+    for cell in ("ivae", "vade"):
+        for seed in (0, 1):
+            za = np.load(tmp_path / "a" / cell / "seeds" / str(seed) / "latents.npz")["latents"]
+            zb = np.load(tmp_path / "b" / cell / "seeds" / str(seed) / "latents.npz")["latents"]
+            assert np.array_equal(za, zb)
+    a = np.load(tmp_path / "a" / "ivae" / "seeds" / "0" / "latents.npz")["latents"]
+    b = np.load(tmp_path / "a" / "ivae" / "seeds" / "1" / "latents.npz")["latents"]
+    assert not np.array_equal(a, b), "different seeds must give different runs"
+
+
+def test_training_lowers_the_loss(tiny_spec, tmp_path):
+    tiny_spec["training"].update(steps=300, log_every=50, checkpoint_every=300)
+    tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
+    tiny_spec["seeds"] = 1
+    ica.run(tiny_spec, out=tmp_path)
+    lines = [json.loads(line) for line in (tmp_path / "ivae" / "seeds" / "0" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [50, 100, 150, 200, 250, 300]
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    assert {"loss", "log_likelihood", "kl", "lr"} <= set(lines[0])
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_spec, tmp_path):
+    tiny_spec["training"].update(steps=40, checkpoint_every=10, log_every=5)
+    ica.run(tiny_spec, out=tmp_path / "whole")
+
+    def stop_midway(name, **info):
+        if name == "progress" and info["cell"] == "vade" and info["step"] == 25:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        ica.run(tiny_spec, out=tmp_path / "cut", on_event=stop_midway)
+    events = []
+    summary = ica.run(tiny_spec, out=tmp_path / "cut", on_event=lambda name, **info: events.append((name, info)))
+    resumed = [info for name, info in events if name == "resumed"]
+    assert resumed and resumed[0]["step"] == 20, "the vade seed should resume from its step-20 checkpoint"
+    skipped = [info for name, info in events if name == "cell_start" and info["cell"] == "ivae"]
+    assert skipped[0]["todo"] == [], "finished seeds are not trained again"
+    for cell in ("ivae", "vade"):
+        for seed in (0, 1):
+            rel = f"{cell}/seeds/{seed}"
+            za = np.load(tmp_path / "whole" / rel / "latents.npz")["latents"]
+            zb = np.load(tmp_path / "cut" / rel / "latents.npz")["latents"]
+            np.testing.assert_array_equal(za, zb)
+            log_a = (tmp_path / "whole" / rel / "metrics.jsonl").read_text()
+            log_b = (tmp_path / "cut" / rel / "metrics.jsonl").read_text()
+            assert log_a == log_b
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert whole["cells"] == summary["cells"]
+
+
+class FlakyModel(nn.Module):
+    """A model whose seed with index 1 produces a NaN loss from step 12 on (the test's failure injection)."""
+
+    needs_u = False
+
+    def __init__(self, seeds: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(seeds, 1, 2))
+        self.calls = 0
+
+    def noise_shape(self, batch_size):
+        return None
+
+    def loss(self, batch: Batch, noise):
+        self.calls += 1
+        loss = ((batch.x - self.w) ** 2).sum(-1)
+        if self.calls >= 12:
+            poison = torch.zeros_like(loss)
+            poison[1] = float("nan")
+            loss = loss + poison
+        return LossOutput(loss)
+
+    def represent(self, batch):
+        return Representation(batch.x + self.w)
+
+
+def test_a_diverging_seed_is_marked_failed_and_the_others_continue():
+    model = FlakyModel(seeds=3)
+    spec = load_spec({"data": {"name": "tcl"}, "model": {"name": "ivae"},
+                      "training": {"steps": 30, "batch_size": 4, "log_every": 5, "scheduler": None}})
+    train = Split(torch.randn(20, 2))
+    statuses = Trainer(model, train, [0, 1, 2], spec.training).run()
+    assert [s.failed for s in statuses] == [False, True, False]
+    assert statuses[1].failed_at == 15 and statuses[1].last_finite_loss is not None
+    assert torch.isfinite(model.w[0]).all() and torch.isfinite(model.w[2]).all()
