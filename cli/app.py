@@ -31,6 +31,13 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except IcaError as exc:
             render.error(str(exc))
             raise typer.Exit(2) from None
+        except OSError as exc:  # unwritable directory, a file where a folder should be, ...
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            render.error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            render.error("interrupted; run the same command again to resume from the last checkpoint")
+            raise typer.Exit(130) from None
 
     return wrapper
 

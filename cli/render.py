@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+# Logs and pipes get a wide fixed width so tables are not folded into unreadable columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def error(message: str) -> None:
@@ -158,8 +159,9 @@ def summary_table(summary: dict[str, Any]) -> None:
                ("elbo_train", "ELBO (train)")]
     cells = summary["cells"]
     shown = [(k, t) for k, t in columns if any(k in c["stats"] for c in cells.values())]
-    table = Table(title=f"{summary.get('name') or 'run'}: median [q25, q75] over seeds (pairs for CCA-MCC), "
-                        f"{summary['split']} split")
+    title = (f"{summary.get('name') or 'run'}: median \\[q25, q75] over seeds (over seed pairs for CCA-MCC), "
+             f"on the {summary['split']} split")
+    table = Table(title=title)
     table.add_column("model")
     for _, title in shown:
         table.add_column(title)

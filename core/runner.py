@@ -175,7 +175,8 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
             todo.append(seed)
     on_event("cell_start", cell=label, seeds=seeds, todo=todo)
     points = data.eval if spec.evaluation.split == "eval" else data.train
-    for group in [[s] for s in todo]:
+    groups = [todo] if spec.training.batch_seeds and todo else [[s] for s in todo]
+    for group in groups:
         files = [layout.seed(label, s) for s in group]
         for f in files:
             f.root.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,11 @@ class TrainingSpec(BaseModel):
     scheduler: PlateauSpec | None = Field(
         default_factory=PlateauSpec, description="Learning-rate decay on plateau; null for a constant rate."
     )
+    batch_seeds: bool = Field(
+        True,
+        description="Train the seeds of a model together as one batched model (each seed still independent; "
+        "results equal one-at-a-time training up to floating-point rounding).",
+    )
     log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
     checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
 

@@ -159,3 +159,19 @@ def test_a_diverging_seed_is_marked_failed_and_the_others_continue():
     assert [s.failed for s in statuses] == [False, True, False]
     assert statuses[1].failed_at == 15 and statuses[1].last_finite_loss is not None
     assert torch.isfinite(model.w[0]).all() and torch.isfinite(model.w[2]).all()
+
+
+def test_a_seed_trained_in_a_batch_matches_the_seed_trained_alone(tiny_spec, tmp_path):
+    tiny_spec["training"]["steps"] = 60
+    tiny_spec["seeds"] = [0, 1, 2]
+    ica.run(tiny_spec, out=tmp_path / "batched")
+    tiny_spec["training"]["batch_seeds"] = False
+    ica.run(tiny_spec, out=tmp_path / "alone")
+    for cell in ("ivae", "vade"):
+        for seed in (0, 1, 2):
+            rel = f"{cell}/seeds/{seed}/latents.npz"
+            batched = np.load(tmp_path / "batched" / rel)
+            alone = np.load(tmp_path / "alone" / rel)
+            np.testing.assert_allclose(batched["latents"], alone["latents"], rtol=1e-4, atol=1e-5)
+            if "assignments" in alone:
+                assert (batched["assignments"] == alone["assignments"]).mean() > 0.95

@@ -1,0 +1,294 @@
+"""`npz`: the user's own arrays, from a NumPy ``.npz`` archive (``numpy.savez``), checked before any training.
+
+Keys: ``x`` (``[N, ...]``, numeric; extra axes are kept as ``x_shape``), optionally ``u`` (``[N]`` or ``[N, 1]``,
+non-negative whole numbers) and ``s`` (ground-truth sources ``[N, d_s]``). A default key that is absent means
+the variable is absent; a key the user set explicitly must exist. Which variables exist is decided by the
+training file: an evaluation file must hold them too (its other keys are ignored).
+
+Evaluation split: the arrays of ``eval_path`` when given; otherwise the LAST ``round(N · eval_fraction)`` rows
+of the file in file order (halves round up), the first rows being the training split. Nothing is shuffled.
+
+Labels ``u`` are relabelled ``0..n_u-1`` in sorted order of the training split's distinct values
+(``numpy.unique``); the evaluation split uses the same mapping, and a label it has that training lacks is an
+error. The original labels are recorded in ``info["u_labels"]``. Files are read with ``allow_pickle=False``.
+Standardisation is not done here (the core applies ``standardize``).
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from pydantic import model_validator
+
+from ica.errors import DataError
+from ica.plugin import DatasetOptions, Field, hookimpl
+from ica.protocols import BuildContext, DataSplits, Split
+
+
+class NPZOptions(DatasetOptions):
+    """Arrays from a .npz file; the evaluation split is a second file or the file's last rows."""
+
+    path: str = Field(description="The .npz file (relative paths are resolved from the working directory).")
+    x_key: str = Field("x", min_length=1, description="Key of the observations [N, ...].")
+    u_key: str | None = Field(
+        "u", min_length=1, description="Key of the auxiliary variable [N] (whole numbers ≥ 0); null for none."
+    )
+    sources_key: str | None = Field("s", min_length=1, description="Key of the true sources [N, d_s]; null for none.")
+    eval_path: str | None = Field(None, description="A second .npz with the same keys used as the evaluation split.")
+    eval_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Without eval_path: the last fraction of rows (in file order) held out."
+    )
+    require_u: bool = Field(False, description="Fail unless the file provides u.")
+
+    @model_validator(mode="after")
+    def _u_possible(self) -> "NPZOptions":
+        if self.require_u and self.u_key is None:
+            raise ValueError("require_u is true but u_key is null")
+        return self
+
+
+# --------------------------------------------------------------------------------------- reading
+@contextmanager
+def _opened(path: str, where: str) -> Iterator[tuple[Path, Any]]:
+    """The resolved path and the open archive; the file is closed afterwards whatever happens."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.exists():
+        raise DataError(f"data file {resolved} does not exist", where=where)
+    if not resolved.is_file():
+        raise DataError(f"{resolved} is not a file", where=where)
+    try:
+        handle = open(resolved, "rb")
+    except OSError as exc:
+        raise DataError(f"{resolved} cannot be read ({exc})", where=where) from None
+    with handle:
+        magic = handle.read(6)
+        if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")) and magic != b"\x93NUMPY":
+            raise DataError(f"{resolved} is not a valid .npz file (it is not a zip archive)", where=where)
+        handle.seek(0)
+        try:
+            archive = np.load(handle, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise DataError(f"{resolved} is not a valid .npz file ({exc})", where=where) from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{resolved} holds a single .npy array, not a .npz archive of named arrays", where=where)
+        with archive:
+            yield resolved, archive
+
+
+def _read(archive: Any, file: Path, key: str, where: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Object arrays" in str(exc):
+            message = f"{file}: array {key!r} holds Python objects, which are not supported"
+            raise DataError(message, where=where) from None
+        raise DataError(f"{file}: array {key!r} cannot be read ({exc})", where=where) from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{file}: array {key!r} cannot be read ({exc})", where=where) from None
+
+
+def _load_file(options: NPZOptions, path: str, where: str, wanted: dict[str, bool | None]) -> dict[str, Any]:
+    """The arrays of one file: ``wanted`` maps each variable to True (must be present), False (read when
+    present) or None (not read)."""
+    keys = {"x": options.x_key, "u": options.u_key, "s": options.sources_key}
+    with _opened(path, where) as (file, archive):
+        out: dict[str, Any] = {"file": file}
+        present = sorted(archive.files)
+        for var, key in keys.items():
+            if key is None or wanted[var] is None:
+                out[var] = None
+                continue
+            if key not in present:
+                if wanted[var]:
+                    raise DataError(
+                        f"{file} has no array {key!r}; keys present: {present}", where=f"data.{_field(var)}"
+                    )
+                out[var] = None
+                continue
+            out[var] = _read(archive, file, key, where=f"data.{_field(var)}")
+    return out
+
+
+def _field(var: str) -> str:
+    return {"x": "x_key", "u": "u_key", "s": "sources_key"}[var]
+
+
+# ------------------------------------------------------------------------------------ validation
+def _first_bad_row(bad: np.ndarray) -> int:
+    rows = bad.reshape(bad.shape[0], -1).any(axis=1)
+    return int(np.argmax(rows))
+
+
+def _floats(array: np.ndarray, file: Path, key: str, var: str) -> np.ndarray:
+    where = f"data.{_field(var)}"
+    if array.dtype == np.bool_:
+        array = array.astype(np.float32)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise DataError(f"{file}: array {key!r} has dtype {array.dtype}, which is not real numbers", where=where)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf and are reported below
+        out = np.ascontiguousarray(array, dtype=np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        raise DataError(
+            f"{file}: array {key!r} has {int(bad.sum())} non-finite value(s) (as float32), "
+            f"the first in row {_first_bad_row(bad)}",
+            where=where,
+        )
+    return out
+
+
+def _labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
+    where = "data.u_key"
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise DataError(f"{file}: array {key!r} must have shape [N] (or [N, 1]), got {list(array.shape)}", where=where)
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
+        labels = array.astype(np.int64)
+    elif np.issubdtype(array.dtype, np.floating):
+        whole = np.isfinite(array) & (array == np.round(array)) & (np.abs(array) < 2.0**62)
+        if not whole.all():
+            bad = np.flatnonzero(~whole)
+            raise DataError(
+                f"{file}: array {key!r} must hold whole numbers; {bad.size} value(s) are not, "
+                f"the first {array[bad[0]]!r} in row {int(bad[0])}",
+                where=where,
+            )
+        labels = array.astype(np.int64)
+    else:
+        raise DataError(f"{file}: array {key!r} has dtype {array.dtype}; labels must be whole numbers", where=where)
+    negative = np.flatnonzero(labels < 0)
+    if negative.size:
+        raise DataError(
+            f"{file}: array {key!r} has {negative.size} negative label(s), the first in row {int(negative[0])}",
+            where=where,
+        )
+    return labels
+
+
+def _checked(raw: dict[str, Any], options: NPZOptions) -> dict[str, Any]:
+    """Arrays of one file as x float32 [N, ...], u int64 [N] or None, s float32 [N, d_s] or None."""
+    file = raw["file"]
+    x = raw["x"]
+    if x.ndim < 2:
+        raise DataError(
+            f"{file}: array {options.x_key!r} must be at least 2-D [N, ...], got shape {list(x.shape)}",
+            where="data.x_key",
+        )
+    x = _floats(x, file, options.x_key, "x")
+    u = None if raw["u"] is None else _labels(raw["u"], file, options.u_key)
+    s = raw["s"]
+    if s is not None:
+        if s.ndim != 2:
+            raise DataError(
+                f"{file}: array {options.sources_key!r} must be 2-D [N, d_s], got shape {list(s.shape)}",
+                where="data.sources_key",
+            )
+        s = _floats(s, file, options.sources_key, "s")
+    for var, array, key in (("u", u, options.u_key), ("s", s, options.sources_key)):
+        if array is not None and array.shape[0] != x.shape[0]:
+            raise DataError(
+                f"{file}: array {key!r} has {array.shape[0]} rows but {options.x_key!r} has {x.shape[0]}",
+                where=f"data.{_field(var)}",
+            )
+    return {"file": file, "x": x, "u": u, "s": s}
+
+
+def _rows(arrays: dict[str, Any], rows: slice) -> dict[str, Any]:
+    return {k: (v[rows] if isinstance(v, np.ndarray) else v) for k, v in arrays.items()}
+
+
+def _split(arrays: dict[str, Any]) -> Split:
+    tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    return Split(x=tensor(arrays["x"]), u=tensor(arrays["u"]), s=tensor(arrays["s"]))
+
+
+# ---------------------------------------------------------------------------------------- loading
+def load_npz(options: NPZOptions) -> DataSplits:
+    """Read, check and split the arrays named by ``options`` (see the module docstring for the rules)."""
+    explicit = options.model_fields_set
+    wanted = {"x": True, "u": options.require_u or "u_key" in explicit, "s": "sources_key" in explicit}
+    train = _checked(_load_file(options, options.path, "data.path", wanted), options)
+    if options.eval_path is not None:
+        # The training file decides which variables exist: the evaluation file must have them, nothing more.
+        wanted_eval = {"x": True, "u": True if train["u"] is not None else None,
+                       "s": True if train["s"] is not None else None}
+        evaluation = _checked(_load_file(options, options.eval_path, "data.eval_path", wanted_eval), options)
+        if evaluation["x"].shape[1:] != train["x"].shape[1:]:
+            raise DataError(
+                f"{evaluation['file']}: {options.x_key!r} has rows of shape {list(evaluation['x'].shape[1:])}, "
+                f"the training file's have {list(train['x'].shape[1:])}",
+                where="data.eval_path",
+            )
+        if train["s"] is not None and evaluation["s"].shape[1] != train["s"].shape[1]:
+            raise DataError(
+                f"{evaluation['file']}: {options.sources_key!r} has {evaluation['s'].shape[1]} columns, "
+                f"the training file's has {train['s'].shape[1]}",
+                where="data.eval_path",
+            )
+        for name, part, where in (("training", train, "data.path"), ("evaluation", evaluation, "data.eval_path")):
+            if part["x"].shape[0] < 2:
+                raise DataError(
+                    f"{part['file']}: the {name} split needs at least 2 rows, it has {part['x'].shape[0]}", where=where
+                )
+        eval_split = "file"
+    else:
+        n = train["x"].shape[0]
+        n_eval = int(math.floor(n * options.eval_fraction + 0.5))
+        n_train = n - n_eval
+        if n_train < 2 or n_eval < 2:
+            raise DataError(
+                f"{train['file']}: {n} rows with eval_fraction={options.eval_fraction} leave {n_train} training "
+                f"and {n_eval} evaluation rows; each split needs at least 2",
+                where="data.eval_fraction",
+            )
+        train, evaluation = _rows(train, slice(0, n_train)), _rows(train, slice(n_train, n))
+        eval_split = f"last {n_eval} of {n} rows"
+
+    n_u = None
+    labels: list[int] | None = None
+    if train["u"] is not None:
+        uniques = np.unique(train["u"])
+        unseen = np.setdiff1d(evaluation["u"], uniques)
+        if unseen.size:
+            where = "data.eval_path" if options.eval_path is not None else "data.eval_fraction"
+            raise DataError(
+                f"{evaluation['file']}: the evaluation split has label(s) {unseen[:10].tolist()} of "
+                f"{options.u_key!r} that the training split never has",
+                where=where,
+            )
+        train = {**train, "u": np.searchsorted(uniques, train["u"]).astype(np.int64)}
+        evaluation = {**evaluation, "u": np.searchsorted(uniques, evaluation["u"]).astype(np.int64)}
+        n_u, labels = int(uniques.size), uniques.tolist()
+
+    info = {
+        "loader": "npz",
+        "path": str(train["file"]),
+        "eval_path": None if options.eval_path is None else str(evaluation["file"]),
+        "eval_split": eval_split,
+        "keys": {"x": options.x_key, "u": options.u_key if train["u"] is not None else None,
+                 "s": options.sources_key if train["s"] is not None else None},
+        "x_shape": list(train["x"].shape[1:]),
+        "n_train": int(train["x"].shape[0]),
+        "n_eval": int(evaluation["x"].shape[0]),
+        "n_u": n_u,
+        "u_labels": labels,
+    }
+    return DataSplits(train=_split(train), eval=_split(evaluation), n_u=n_u, info=info)
+
+
+def build(options: NPZOptions, ctx: BuildContext) -> DataSplits:
+    """The user's arrays; ``ctx`` is not needed."""
+    return load_npz(options)
+
+
+@hookimpl
+def ica_register(register):
+    register("dataset", "npz", NPZOptions, build, description="Your own arrays from a .npz file (x, optional u and s).")
