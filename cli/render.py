@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+import types
+import typing
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from ica.plugin import slot_kind
 
 # Logs and pipes get a wide fixed width so tables are not folded into unreadable columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -41,7 +46,7 @@ def registry_table(reg: Any, kind: str | None) -> None:
     for col in ("kind", "name", "plugin", "version", "description"):
         table.add_column(col, overflow="fold")
     for c in reg.of_kind(kind):
-        table.add_row(c.kind, c.name, c.plugin.name, c.plugin.version, c.description)
+        table.add_row(c.kind, c.name, escape(c.plugin.name), c.plugin.version, escape(c.description))
     console.print(table)
     conflicts = [(k, n, ps) for (k, n), ps in reg.conflicts.items() if kind is None or k == kind]
     if reg.failures or conflicts:
@@ -50,7 +55,7 @@ def registry_table(reg: Any, kind: str | None) -> None:
         bad.add_column("version")
         bad.add_column("problem", overflow="fold")
         for f in reg.failures:
-            bad.add_row(f.plugin, f.version, f.error)
+            bad.add_row(escape(f.plugin), f.version, escape(f.error))
         for k, n, ps in conflicts:
             bad.add_row(" & ".join(p.name for p in ps), "", f"both register {k} {n!r}; it cannot be used")
         console.print(bad)
@@ -65,14 +70,30 @@ def component_options(reg: Any, component: Any) -> None:
         if name == "name":
             continue
         default = getattr(tagged, name)
-        shown = default.model_dump(mode="json") if hasattr(default, "model_dump") else default
-        table.add_row(name, _type_name(field.annotation), repr(shown), field.description or "")
+        sub_kind = slot_kind(component.options.model_fields.get(name))
+        if sub_kind:
+            type_text, shown = f"any {sub_kind}", {"name": default.name, **default.model_dump(mode="json",
+                                                                                           exclude={"name"})}
+        else:
+            type_text, shown = _type_name(field.annotation), default
+        table.add_row(name, escape(type_text), escape(json.dumps(shown)), escape(field.description or ""))
     console.print(table)
 
 
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "")
+    """'int', 'list[int]', "'analytic' | 'sample'", 'float | None' rather than typing internals."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
 
 
 def validation(report: dict[str, Any]) -> None:

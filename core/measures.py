@@ -36,6 +36,7 @@ from scipy.stats import rankdata
 
 __all__ = [
     "METHODS",
+    "DEFAULT_RTOL",
     "CCA",
     "CCAMCC",
     "correlation_matrix",
@@ -198,8 +199,10 @@ class CCA:
     correlations: np.ndarray  # [k], descending, in [0, 1]
 
     def __post_init__(self) -> None:
-        for value in (self.mean1, self.mean2, self.weights1, self.weights2, self.correlations):
+        for field in ("mean1", "mean2", "weights1", "weights2", "correlations"):
+            value = np.array(getattr(self, field), dtype=np.float64)  # a private copy
             value.setflags(write=False)
+            object.__setattr__(self, field, value)
 
     def transform(self, z1: Any, z2: Any) -> tuple[np.ndarray, np.ndarray]:
         """Canonical variates of both views, centred with the *fitted* means.
@@ -249,9 +252,13 @@ class _Whitening:
         return (x - self.mean) @ self.whitening
 
 
-def _canonical_directions(white1: np.ndarray, white2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _whitened_cross(white1: np.ndarray, white2: np.ndarray) -> np.ndarray:
+    """Cross-covariance of two whitened views over the same rows."""
+    return white1.T @ white2 / white1.shape[0]
+
+
+def _canonical_directions(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SVD of the whitened cross-covariance: ``(u [r1, m], correlations [m], v [r2, m])``."""
-    cross = white1.T @ white2 / white1.shape[0]
     u, singular, vt = np.linalg.svd(cross, full_matrices=False)
     return u, np.clip(singular, 0.0, 1.0), vt.T
 
@@ -285,11 +292,13 @@ def fit_cca(z1: Any, z2: Any, rtol: float = DEFAULT_RTOL) -> CCA:
         The fitted :class:`CCA` with ``k = min(d1, d2)`` components.
 
     Raises:
-        ValueError: non-finite values, different N, or fewer than 2 rows.
+        ValueError: non-finite values, different N, fewer than 2 rows, or rtol outside [0, 1).
     """
+    if not 0.0 <= rtol < 1.0:
+        raise ValueError(f"rtol must be in [0, 1), got {rtol}")
     x, y = _as_pair(z1, z2, ("z1", "z2"))
     w1, w2 = _Whitening.fit(x, rtol), _Whitening.fit(y, rtol)
-    u, correlations, v = _canonical_directions(w1.apply(x), w2.apply(y))
+    u, correlations, v = _canonical_directions(_whitened_cross(w1.apply(x), w2.apply(y)))
     k = min(x.shape[1], y.shape[1])
     return CCA(
         mean1=w1.mean,
@@ -360,33 +369,44 @@ def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson"
 
 @dataclass(frozen=True)
 class _Part:
-    """A block of one view's rows, whitened with the view's fitted whitening, plus the second
-    moments that let a pair's Pearson correlations be computed without forming the variates."""
+    """One block of rows (fitted or held out) of one run, whitened with that run's fitted whitening,
+    with the second moments that give a pair's Pearson correlations without forming the variates.
 
-    white: np.ndarray  # [n, r]: rows centred with the *fitted* mean, whitened
-    centred: np.ndarray  # [n, r]: ``white`` re-centred on this block's own mean
-    mean: np.ndarray  # [r]: this block's mean of ``white``
-    gram: np.ndarray  # [r, r]: centred.T @ centred
+    ``rows - offset`` is the block centred on its own mean. The fitted block keeps its rows as
+    whitened (they are exactly what the CCA is fitted on; their mean is zero up to rounding, kept in
+    ``offset``); the held-out block is re-centred (``offset = 0``) so its cross-products are exact.
+    """
+
+    rows: np.ndarray  # [n, r]
+    offset: np.ndarray  # [r]: mean of ``rows``
+    mean: np.ndarray  # [r]: mean of the block centred with the *fitted* mean, then whitened
+    gram: np.ndarray  # [r, r]: (rows - offset).T @ (rows - offset); only needed for Pearson
 
     @classmethod
-    def of(cls, white: np.ndarray, with_moments: bool) -> "_Part":
+    def of(cls, white: np.ndarray, recentre: bool, with_gram: bool) -> "_Part":
         mean = white.mean(axis=0)
-        if not with_moments:
-            return cls(white, white, mean, np.empty((0, 0)))
-        centred = white - mean
-        return cls(white, centred, mean, centred.T @ centred)
+        rows, offset = (white - mean, np.zeros_like(mean)) if recentre else (white, mean)
+        gram = rows.T @ rows - len(rows) * np.outer(offset, offset) if with_gram else np.empty((0, 0))
+        return cls(rows, offset, mean, gram)
 
-    def variate_scales(self, directions: np.ndarray) -> np.ndarray:
-        """Inverse norms of the centred variates ``white @ directions`` (0 where constant)."""
-        centred_ss = np.einsum("ij,ij->j", directions, self.gram @ directions)
-        raw_ss = centred_ss + self.white.shape[0] * (self.mean @ directions) ** 2
-        return _inverse_scale(np.maximum(centred_ss, 0.0), raw_ss)
+    def centred_cross(self, other: "_Part", uncentred: np.ndarray | None = None) -> np.ndarray:
+        """``(rows - offset).T @ (other.rows - other.offset)``, reusing ``rows.T @ other.rows``."""
+        if uncentred is None:
+            uncentred = self.rows.T @ other.rows
+        return uncentred - len(self.rows) * np.outer(self.offset, other.offset)
+
+    def inverse_scales(self, directions: np.ndarray) -> np.ndarray:
+        """Inverse norms of the centred variates ``rows @ directions`` (0 where constant), judged
+        like :func:`_unit_columns` judges the variates centred with the fitted mean."""
+        centred_ss = np.maximum(np.einsum("ij,ij->j", directions, self.gram @ directions), 0.0)
+        raw_ss = centred_ss + len(self.rows) * (self.mean @ directions) ** 2
+        return _inverse_scale(centred_ss, raw_ss)
 
 
-def _pearson_variates(a: _Part, b: _Part, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``|corr|`` between the variates ``a.white @ u`` and ``b.white @ v`` from second moments."""
-    cross = u.T @ (a.centred.T @ b.centred) @ v
-    corr = cross * a.variate_scales(u)[:, None] * b.variate_scales(v)[None, :]
+def _abs_pearson(a: _Part, b: _Part, cross: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``|corr|`` between the variates ``a.rows @ u`` and ``b.rows @ v``, from the centred
+    cross-product ``cross`` of the two blocks."""
+    corr = (u.T @ cross @ v) * a.inverse_scales(u)[:, None] * b.inverse_scales(v)[None, :]
     return np.abs(np.clip(corr, -1.0, 1.0))
 
 
@@ -431,21 +451,27 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5,
 
     pearson = method == "pearson"
     fit_parts, rest_parts = [], []
-    for run in runs:
+    for run in runs:  # centring and whitening: once per run, not per pair
         whitening = _Whitening.fit(run[:n_fit], DEFAULT_RTOL)
-        fit_parts.append(_Part.of(whitening.apply(run[:n_fit]), pearson))
-        rest_parts.append(_Part.of(whitening.apply(run[n_fit:]), pearson))
+        fit_parts.append(_Part.of(whitening.apply(run[:n_fit]), recentre=False, with_gram=pearson))
+        rest_parts.append(_Part.of(whitening.apply(run[n_fit:]), recentre=True, with_gram=pearson))
 
     results: dict[tuple[int, int], CCAMCC] = {}
     for i, j in itertools.combinations(range(len(runs)), 2):
         k = min(runs[i].shape[1], runs[j].shape[1])
-        u, _, v = _canonical_directions(fit_parts[i].white, fit_parts[j].white)
-        values = []
-        for a, b in ((fit_parts[i], fit_parts[j]), (rest_parts[i], rest_parts[j])):
-            if pearson:
-                abs_corr = _pearson_variates(a, b, u, v)
-            else:
-                abs_corr = np.abs(_correlation(a.white @ u, b.white @ v, method))
-            values.append(_matched_mean(abs_corr, k) if abs_corr.size else 0.0)
-        results[(i, j)] = CCAMCC(in_sample=values[0], out_of_sample=values[1])
+        fit_i, fit_j, rest_i, rest_j = fit_parts[i], fit_parts[j], rest_parts[i], rest_parts[j]
+        fit_product = fit_i.rows.T @ fit_j.rows  # the same product fit_cca takes
+        u, _, v = _canonical_directions(fit_product / n_fit)
+        if u.shape[1] == 0:  # a run with no variance at all: every variate is constant
+            results[(i, j)] = CCAMCC(in_sample=0.0, out_of_sample=0.0)
+            continue
+        if pearson:
+            in_corr = _abs_pearson(fit_i, fit_j, fit_i.centred_cross(fit_j, fit_product), u, v)
+            out_corr = _abs_pearson(rest_i, rest_j, rest_i.centred_cross(rest_j), u, v)
+        else:
+            in_corr = np.abs(_correlation(fit_i.rows @ u, fit_j.rows @ v, method))
+            out_corr = np.abs(_correlation(rest_i.rows @ u, rest_j.rows @ v, method))
+        # The k - m variates beyond the common rank have zero weights: they would add zero rows
+        # and columns to the correlation matrix, so only the divisor k accounts for them.
+        results[(i, j)] = CCAMCC(in_sample=_matched_mean(in_corr, k), out_of_sample=_matched_mean(out_corr, k))
     return results
