@@ -188,3 +188,23 @@ def test_metric_contract(name):
     assert failed and all(np.isnan(r.value) and r.error for r in failed), "a failed seed must give failed records"
     finished = [r for r in records if r not in failed]
     assert all(np.isfinite(r.value) for r in finished)
+
+
+def test_cca_mcc_fits_on_a_fixed_random_half_not_the_first_rows():
+    """Sorted evaluation points (here: two regimes, one per half, related by different linear maps) must
+    not put the fit and test halves in different regimes; the permutation is fixed, so values repeat."""
+    from ica.plugins.metrics.cca_mcc import CCAMCCOptions, PairwiseCCAMCC
+
+    rng = np.random.default_rng(0)
+    z1 = rng.normal(size=(400, 2))
+    c = np.sqrt(0.5)
+    z2 = np.vstack([z1[:200], z1[200:] @ [[c, -c], [c, c]]])  # the second half is rotated by 45 degrees
+    outcomes = [SeedOutcome(0, "finished", z1), SeedOutcome(1, "finished", z2)]
+    ev = Evaluation(tiny_data(), "eval", outcomes)
+    shuffled = PairwiseCCAMCC(CCAMCCOptions())(ev)
+    ordered = PairwiseCCAMCC(CCAMCCOptions(shuffle_seed=None))(ev)
+    out = {r.metric: r.value for r in shuffled}
+    assert out == {r.metric: r.value for r in PairwiseCCAMCC(CCAMCCOptions())(ev)}
+    assert abs(out["cca_mcc_out"] - out["cca_mcc_in"]) < 0.1
+    ordered_out = {r.metric: r.value for r in ordered}
+    assert ordered_out["cca_mcc_out"] < out["cca_mcc_out"] - 0.1

@@ -1,7 +1,9 @@
 """`cca_mcc`: MCC between every pair of seeds after CCA alignment, in and out of sample (§4.2, Fig. 4).
 
-CCA is fitted on the first ``fit_fraction`` of the evaluation points; "in sample" is the MCC on those
-points, "out of sample" on the rest. A failed seed's pairs are recorded as failures, so the number of
+CCA is fitted on a ``fit_fraction`` of the evaluation points; "in sample" is the MCC on those points,
+"out of sample" on the rest. Which points form the fitted part is a fixed random choice (``shuffle_seed``),
+the same for every pair: data sets are often stored sorted (TCL by segment, image sets by class), and
+"the first half" would then fit CCA on some segments or classes and test it on others. A failed seed's pairs are recorded as failures, so the number of
 pairs behind every median is always the full S(S-1)/2.
 """
 
@@ -23,6 +25,9 @@ class CCAMCCOptions(Options):
 
     fit_fraction: float = Field(0.5, gt=0, lt=1, description="Fraction of evaluation points CCA is fitted on.")
     method: Literal["pearson", "spearman"] = Field("pearson", description="Correlation coefficient.")
+    shuffle_seed: int | None = Field(
+        0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
+    )
 
 
 class PairwiseCCAMCC:
@@ -36,7 +41,11 @@ class PairwiseCCAMCC:
         usable = [o for o in outcomes if o.latents is not None and np.isfinite(o.latents).all()]
         results = {}
         if len(usable) >= 2:
-            values = pairwise_cca_mcc([o.latents for o in usable], self.options.fit_fraction, self.options.method)
+            n = usable[0].latents.shape[0]
+            seed = self.options.shuffle_seed
+            order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+            values = pairwise_cca_mcc([o.latents[order] for o in usable], self.options.fit_fraction,
+                                      self.options.method)
             results = {(usable[i].seed, usable[j].seed): v for (i, j), v in values.items()}
         records = []
         for a, b in itertools.combinations([o.seed for o in outcomes], 2):

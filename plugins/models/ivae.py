@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ica.plugin import Field, Options, Slot, hookimpl
+from ica.plugin import Field, Slot, hookimpl
 from ica.protocols import BuildContext
 
-from .vae import VAE, build_vae
+from .vae import VAE, VAEOptions, build_vae
 
 
-class IVAEOptions(Options):
-    """An iVAE: its parts and latent size."""
+class IVAEOptions(VAEOptions):
+    """An iVAE: its parts, latent size and KL estimator."""
 
-    latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
-    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x,u); u enters as one-hot.")
-    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="The mean of p(x|z).")
     prior: Slot["prior"] = Field({"name": "conditional"}, description="p(z|u).")
-    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
     kl: Literal["analytic", "sample"] = Field(
         "analytic", description="KL in closed form where available, or the single-sample estimate."
     )

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from ica.distributions import is_mixture
 from ica.errors import SpecError
-from ica.plugin import Field, Options, Slot, hookimpl
+from ica.plugin import Field, Slot, hookimpl
 from ica.protocols import BuildContext
 
-from .vae import VAE, build_vae
+from .vae import VAE, VAEOptions, build_vae
 
 
-class VaDEOptions(Options):
+class VaDEOptions(VAEOptions):
     """A VaDE: its parts and latent size."""
 
-    latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
-    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x).")
-    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="The mean of p(x|z).")
     prior: Slot["prior"] = Field({"name": "gmm"}, description="A mixture prior p(z) = Σ_u p(u) p(z|u).")
-    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
 
 
 def build(options: VaDEOptions, ctx: BuildContext) -> VAE:

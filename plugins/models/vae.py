@@ -15,7 +15,17 @@ from torch.distributions import kl_divergence
 from ica.distributions import diagonal_normal, is_mixture, responsibilities
 from ica.errors import SpecError
 from ica.nn import one_hot
+from ica.plugin import Field, Options, Slot
 from ica.protocols import Batch, BuildContext, LossOutput, Representation
+
+
+class VAEOptions(Options):
+    """The parts every VAE of this family has; each model adds its prior (with its own default)."""
+
+    latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
+    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x[,u]); u enters as one-hot.")
+    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="Maps z to the parameters of p(x|z).")
+    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
 
 
 class VAE(nn.Module):
