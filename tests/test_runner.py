@@ -1,0 +1,91 @@
+"""ica.run beyond the happy path: standardisation from training statistics, and a failed seed that stays
+visible in every count (injected through a test plugin registered with pluggy)."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import torch
+from torch import nn
+
+import ica
+from ica.plugin import Field, Options, hookimpl
+from ica.plugin_registry import Registry
+from ica.protocols import LossOutput, Representation
+from ica.runner import prepare_data
+from ica.spec import load_spec
+
+
+def test_standardize_uses_training_statistics_for_both_splits(tiny_spec):
+    tiny_spec["data"]["standardize"] = True
+    data = prepare_data(load_spec(tiny_spec), ica.registry())
+    torch.testing.assert_close(data.train.x.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(data.train.x.std(0), torch.ones(3), atol=1e-5, rtol=0)
+    tiny_spec["data"]["standardize"] = False
+    raw = prepare_data(load_spec(tiny_spec), ica.registry())
+    mean, std = raw.train.x.mean(0), raw.train.x.std(0)
+    torch.testing.assert_close(data.eval.x, (raw.eval.x - mean) / std)  # not the evaluation split's own
+    assert torch.equal(data.eval.s, raw.eval.s), "sources are never rescaled"
+
+
+class FailingOptions(Options):
+    fail_index: int = Field(1, description="Which entry of the seed axis turns NaN.")
+    fail_after: int = Field(5, description="After how many loss evaluations.")
+
+
+class FailingModel(nn.Module):
+    """Trains like a tiny autoencoder; one seed's loss becomes NaN after a few steps."""
+
+    needs_u = False
+
+    def __init__(self, options: FailingOptions, ctx):
+        super().__init__()
+        self.options = options
+        self.weight = nn.Parameter(0.1 * torch.randn(ctx.seeds, ctx.x_shape[0], 2))
+        self.calls = 0
+
+    def noise_shape(self, batch_size):
+        return None
+
+    def loss(self, batch, noise):
+        self.calls += 1
+        z = torch.bmm(batch.x, self.weight)
+        loss = (batch.x - torch.bmm(z, self.weight.transpose(1, 2))).pow(2).sum(-1)
+        if self.training and self.calls > self.options.fail_after and self.options.fail_index < loss.shape[0]:
+            loss = loss.clone()
+            loss[self.options.fail_index] = float("nan")
+        return LossOutput(loss, {"reconstruction": loss})
+
+    def represent(self, batch):
+        return Representation(torch.bmm(batch.x, self.weight))
+
+
+def failing_plugin() -> types.ModuleType:
+    module = types.ModuleType("failing_plugin")
+
+    @hookimpl
+    def ica_register(register):
+        register("model", "failing", FailingOptions, FailingModel, description="Test model that fails one seed.")
+
+    module.ica_register = ica_register
+    return module
+
+
+def test_a_failed_seed_is_counted_in_every_statistic(tiny_spec, tmp_path):
+    reg = Registry.load(entry_points=False, extra=[("tests", failing_plugin())])
+    tiny_spec["models"] = {"failing": {"name": "failing", "fail_index": 1}}
+    tiny_spec["seeds"] = 3
+    summary = ica.run(tiny_spec, out=tmp_path, reg=reg)
+    cell = summary["cells"]["failing"]
+    assert cell["status"] == {"0": "finished", "1": "failed", "2": "finished"}
+    assert cell["stats"]["mcc"]["n"] == 3 and cell["stats"]["mcc"]["n_failed"] == 1
+    assert cell["stats"]["cca_mcc_out"]["n"] == 3 and cell["stats"]["cca_mcc_out"]["n_failed"] == 2
+    assert cell["seeds"]["1"]["mcc"] is None and cell["seeds"]["0"]["mcc"] is not None
+    assert any(e.get("seed") == 1 for e in cell["errors"])
+    result = json.loads((tmp_path / "failing" / "seeds" / "1" / "result.json").read_text())
+    assert result["status"] == "failed" and result["failed_at"] == 10 and result["last_finite_loss"] is None
+    assert not (tmp_path / "failing" / "seeds" / "1" / "latents.npz").exists()
+    # Running again keeps the failure on record rather than silently retraining or dropping it.
+    again = ica.run(tiny_spec, out=tmp_path, reg=reg)
+    assert again["cells"]["failing"]["status"] == cell["status"]
