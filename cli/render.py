@@ -150,6 +150,8 @@ class RunProgress:
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
+        elif name == "notice":
+            self._say(f"[yellow]notice[/]: {escape(info['message'])}")
         elif name == "resumed":
             self._say(f"{label}: resumed from the checkpoint at step {info['step']}")
         elif name == "seed_failed":

@@ -23,7 +23,7 @@ from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, represent, summaris
 from ica.protocols import BuildContext, DataSplits, Split
 from ica.plugin_registry import Registry, component_of, registry
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
-from ica.seeding import build_seeded, check_seed_axis, generator, seed_slice
+from ica.seeding import NotBatchable, build_seeded, check_seed_axis, generator, seed_slice
 from ica.spec import load_spec, spec_hash, spec_json
 from ica.train import Trainer
 
@@ -70,7 +70,8 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 
     def build(n: int) -> torch.nn.Module:
         model = reg.build(options, ctx.with_(seeds=n))
-        check_seed_axis(model, n)
+        if n > 1:
+            check_seed_axis(model, n)
         return model
 
     try:
@@ -175,12 +176,11 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
             todo.append(seed)
     on_event("cell_start", cell=label, seeds=seeds, todo=todo)
     points = data.eval if spec.evaluation.split == "eval" else data.train
-    groups = [todo] if spec.training.batch_seeds and todo else [[s] for s in todo]
-    for group in groups:
+    for group, model in seed_groups(reg, options, data, todo, spec.training.batch_seeds, label, on_event):
         files = [layout.seed(label, s) for s in group]
         for f in files:
             f.root.mkdir(parents=True, exist_ok=True)
-        model = build_model(reg, options, data, group, label).to(data.train.x.device)
+        model = model.to(data.train.x.device)
         trainer = Trainer(model, data.train, group, spec.training, files,
                           on_event=lambda name, **info: on_event(name, cell=label, **info))
         statuses = trainer.run()
@@ -194,6 +194,20 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
     write_json(layout.cell_summary(label), cell)
     on_event("cell_end", cell=label, summary=cell)
     return cell
+
+
+def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool, label: str,
+                on_event: Event):
+    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to or when
+    a component lacks the seed axis (then with a one-line notice)."""
+    if batched and len(seeds) > 1:
+        try:
+            yield seeds, build_model(reg, options, data, seeds, label)
+            return
+        except NotBatchable as exc:
+            on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
+    for seed in seeds:
+        yield [seed], build_model(reg, options, data, [seed], label)
 
 
 def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
@@ -221,7 +235,7 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
             arrays = {"latents": z}
             if assignments is not None:
                 arrays["assignments"] = assignments[i].numpy()
-            save_safetensors(f.weights, seed_slice(state, i))
+            save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
             save_npz(f.latents, **arrays)
             result.update(status="finished", elbo=elbo)
         if error:

@@ -50,16 +50,30 @@ def build_seeded(build: Callable[[int], nn.Module], seeds: list[int]) -> nn.Modu
     return stacked
 
 
+class NotBatchable(ValueError):
+    """A component whose parameters lack the leading seed axis: its seeds must be trained one at a time."""
+
+
 def check_seed_axis(module: nn.Module, seeds: int) -> None:
-    """Raise if a parameter or buffer lacks the leading seed axis (the batching contract)."""
+    """Raise `NotBatchable` if a parameter or buffer lacks the leading seed axis (the batching contract)."""
     for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
         if tensor.dim() == 0 or tensor.shape[0] != seeds:
-            raise ValueError(
+            raise NotBatchable(
                 f"{type(module).__name__}.{name} has shape {tuple(tensor.shape)}; every parameter and buffer "
                 f"must have the seed axis ({seeds}) first"
             )
 
 
-def seed_slice(state: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
-    """Seed ``index``'s part of a stacked state dict (shape ``[1, ...]`` kept)."""
-    return {k: v[index : index + 1].detach().clone() for k, v in state.items()}
+def seed_part(tensor: torch.Tensor, index: int, seeds: int) -> torch.Tensor:
+    """Seed ``index``'s part of a stacked tensor (``[1, ...]`` kept); a single-seed tensor is all its own.
+
+    Single-seed modules need not have the seed axis at all (plugins that cannot be batched), so with
+    one seed nothing is sliced.
+    """
+    part = tensor if seeds == 1 else tensor[index : index + 1]
+    return part.detach().clone()
+
+
+def seed_slice(state: dict[str, torch.Tensor], index: int, seeds: int) -> dict[str, torch.Tensor]:
+    """Seed ``index``'s part of a stacked state dict."""
+    return {k: seed_part(v, index, seeds) for k, v in state.items()}

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.results import SeedFiles, load_torch, save_torch
-from ica.seeding import generator, seed_slice
+from ica.seeding import generator, seed_part, seed_slice
 
 CHECKPOINT_FORMAT = 1
 Event = Callable[..., None]
@@ -47,7 +47,7 @@ class SeedSampler:
         return self.perm[:, start : start + self.batch]
 
     def seed_state(self, i: int) -> dict[str, Any]:
-        perm = None if self.perm is None else self.perm[i].cpu()
+        perm = None if self.perm is None else self.perm[i].cpu()  # the sampler always has the seed axis
         return {"perm": perm, "position": self.position, "generator": self.generators[i].get_state()}
 
     def load_seed_states(self, states: list[dict[str, Any]]) -> None:
@@ -200,17 +200,18 @@ class Trainer:
     def save_checkpoints(self) -> None:
         state = self.model.state_dict()
         adam = self.optimizer.state_dict()
+        n = len(self.seeds)
         for i, files in enumerate(self.files):
             checkpoint = {
                 "format": CHECKPOINT_FORMAT,
                 "seed": self.seeds[i],
                 "step": self.step,
-                "model": seed_slice(state, i),
+                "model": seed_slice(state, i, n),
                 "adam": {
                     "lr": adam["lr"][i : i + 1].cpu(),
                     "step": adam["step"],
-                    "exp_avg": [t[i : i + 1].cpu() for t in adam["exp_avg"]],
-                    "exp_avg_sq": [t[i : i + 1].cpu() for t in adam["exp_avg_sq"]],
+                    "exp_avg": [seed_part(t, i, n).cpu() for t in adam["exp_avg"]],
+                    "exp_avg_sq": [seed_part(t, i, n).cpu() for t in adam["exp_avg_sq"]],
                 },
                 "plateau": None if not self.scheduler else {
                     "best": self.scheduler.best[i : i + 1].cpu(), "bad": self.scheduler.bad[i : i + 1].cpu()

@@ -89,3 +89,37 @@ def test_a_failed_seed_is_counted_in_every_statistic(tiny_spec, tmp_path):
     # Running again keeps the failure on record rather than silently retraining or dropping it.
     again = ica.run(tiny_spec, out=tmp_path, reg=reg)
     assert again["cells"]["failing"]["status"] == cell["status"]
+
+
+class PlainPrior(nn.Module):
+    """A prior written the plain PyTorch way, without the seed axis: it cannot be batched across seeds."""
+
+    conditional = True
+
+    def __init__(self, options, ctx):
+        super().__init__()
+        self.net = nn.Linear(ctx.n_u, 2 * ctx.latent_dim)
+
+    def forward(self, cond=None):
+        from ica.distributions import diagonal_normal
+
+        mean, log_var = self.net(cond).chunk(2, dim=-1)
+        return diagonal_normal(mean, log_var)
+
+
+def test_a_component_without_the_seed_axis_falls_back_to_one_seed_at_a_time(tiny_spec, tmp_path):
+    module = types.ModuleType("plain_prior")
+
+    @hookimpl
+    def ica_register(register):
+        register("prior", "plain", Options, PlainPrior)
+
+    module.ica_register = ica_register
+    reg = Registry.load(entry_points=False, extra=[("tests", module)])
+    tiny_spec["models"] = {"ivae": {"name": "ivae", "prior": {"name": "plain"}}}
+    events = []
+    summary = ica.run(tiny_spec, out=tmp_path, reg=reg, on_event=lambda name, **info: events.append((name, info)))
+    notices = [info["message"] for name, info in events if name == "notice"]
+    assert len(notices) == 1 and "one at a time" in notices[0]
+    assert [info["seeds"] for name, info in events if name == "train_start"] == [[0], [1]]
+    assert summary["cells"]["ivae"]["status"] == {"0": "finished", "1": "finished"}

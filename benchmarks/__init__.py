@@ -1,0 +1,1 @@
+"""Speed measurements, run on demand (``python -m benchmarks.NAME``), never in CI."""
