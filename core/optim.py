@@ -14,15 +14,22 @@ from torch import Tensor
 
 
 class SeedAdam:
-    """Adam (Kingma & Ba) with a learning rate per seed; the update equals ``torch.optim.Adam``'s."""
+    """Adam (Kingma & Ba) with a learning rate per seed; the update equals ``torch.optim.Adam``'s.
+
+    The optimiser state lives in two ``[S, P]`` buffers (P scalars per seed, every parameter's share of
+    a seed side by side), so a step is a dozen whole-buffer operations however many parameter tensors
+    the model has; small models are otherwise dominated by per-tensor overhead.
+    """
 
     def __init__(self, params: Iterable[Tensor], seeds: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
         self.params = [p for p in params if p.requires_grad]
         device = self.params[0].device if self.params else torch.device("cpu")
+        self.seeds = seeds
+        self.widths = [p.numel() // seeds for p in self.params]
         self.lr = torch.full((seeds,), float(lr), device=device)
         self.betas, self.eps, self.step_count = tuple(betas), eps, 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg = torch.zeros(seeds, sum(self.widths), device=device)
+        self.exp_avg_sq = torch.zeros_like(self.exp_avg)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -30,28 +37,38 @@ class SeedAdam:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One Adam step. A parameter without a gradient this step counts as a zero gradient."""
         self.step_count += 1
         b1, b2 = self.betas
         bias1 = 1 - b1**self.step_count
         bias2_sqrt = math.sqrt(1 - b2**self.step_count)
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
-            if p.grad is None:
-                continue
-            g = p.grad
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
-            step = (self.lr / bias1).view(-1, *([1] * (p.dim() - 1)))
-            p.sub_(step * m / denom)
+        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(self.seeds, -1)
+                          for p in self.params], dim=1)
+        self.exp_avg.lerp_(grad, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        # Bias corrections folded into the step size and epsilon, as torch's own Adam does.
+        denom = self.exp_avg_sq.sqrt().add_(self.eps * bias2_sqrt)
+        update = (self.exp_avg / denom).mul_((self.lr * (bias2_sqrt / bias1)).unsqueeze(1))
+        parts = [u.reshape(p.shape) for u, p in zip(update.split(self.widths, dim=1), self.params)]
+        torch._foreach_sub_(self.params, parts)
+
+    def set_rates(self, rates: Tensor) -> None:
+        """Set the per-seed learning rates."""
+        self.lr.copy_(rates)
+
+    def _per_parameter(self, buffer: Tensor) -> list[Tensor]:
+        return [b.reshape(p.shape) for b, p in zip(buffer.split(self.widths, dim=1), self.params)]
 
     def state_dict(self) -> dict:
-        return {"lr": self.lr, "step": self.step_count, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
+        """Moments per parameter (shaped like it), so a checkpoint is independent of the buffer layout."""
+        return {"lr": self.lr, "step": self.step_count, "exp_avg": self._per_parameter(self.exp_avg),
+                "exp_avg_sq": self._per_parameter(self.exp_avg_sq)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.lr.copy_(state["lr"])
+        self.set_rates(state["lr"])
         self.step_count = int(state["step"])
-        for dst, src in zip(self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"]):
-            dst.copy_(src)
+        for buffer, parts in ((self.exp_avg, state["exp_avg"]), (self.exp_avg_sq, state["exp_avg_sq"])):
+            buffer.copy_(torch.cat([t.reshape(self.seeds, -1) for t in parts], dim=1))
 
 
 class SeedPlateau:
@@ -77,7 +94,7 @@ class SeedPlateau:
         self.bad = torch.where(improved, torch.zeros_like(self.bad), self.bad + 1)
         cut = self.bad > self.patience
         lr = self.optimizer.lr
-        lr.copy_(torch.where(cut, torch.clamp(lr * self.factor, min=self.min_lr), lr))
+        self.optimizer.set_rates(torch.where(cut, torch.clamp(lr * self.factor, min=self.min_lr), lr))
         self.bad = torch.where(cut, torch.zeros_like(self.bad), self.bad)
 
     def state_dict(self) -> dict:

@@ -22,7 +22,7 @@ def test_seed_adam_matches_torch_adam_per_seed():
     ours = nn.Parameter(torch.randn(2, 3, 4))
     theirs = [nn.Parameter(ours[i].detach().clone()) for i in range(2)]
     opt = SeedAdam([ours], seeds=2, lr=0.01)
-    opt.lr[1] = 0.003  # a different rate per seed, as the plateau schedule makes
+    opt.set_rates(torch.tensor([0.01, 0.003]))  # a different rate per seed, as the plateau schedule makes
     torch_opts = [torch.optim.Adam([theirs[0]], lr=0.01), torch.optim.Adam([theirs[1]], lr=0.003)]
     for _ in range(50):
         opt.zero_grad()
@@ -34,6 +34,19 @@ def test_seed_adam_matches_torch_adam_per_seed():
             o.step()
     for i in range(2):
         torch.testing.assert_close(ours[i].detach(), theirs[i].detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_seed_adam_with_one_shared_rate_matches_torch_adam():
+    torch.manual_seed(1)
+    ours = nn.Parameter(torch.randn(1, 5))
+    theirs = nn.Parameter(ours.detach().clone())
+    opt, ref = SeedAdam([ours], seeds=1, lr=0.02), torch.optim.Adam([theirs], lr=0.02)
+    for _ in range(30):
+        for p, o in ((ours, opt), (theirs, ref)):
+            o.zero_grad()
+            (p.sin() * p).sum().backward()
+            o.step()
+    torch.testing.assert_close(ours.detach(), theirs.detach(), rtol=1e-6, atol=1e-7)
 
 
 def test_plateau_cuts_only_the_seed_that_stopped_improving():

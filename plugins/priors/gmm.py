@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, MixtureSameFamily
+from torch.distributions import Distribution
 
-from ica.distributions import diagonal_normal, xavier_uniform_
+from ica.distributions import DiagonalGaussianMixture, xavier_uniform_
 from ica.plugin import Field, Options, hookimpl
 from ica.protocols import BuildContext
 
@@ -40,9 +40,7 @@ class GMMPrior(nn.Module):
 
     def forward(self, cond=None) -> Distribution:
         # Batch shape [S, 1]: broadcasts over the examples of each seed.
-        mixture = Categorical(logits=self.logits.unsqueeze(1), validate_args=False)
-        components = diagonal_normal(self.mean.unsqueeze(1), self.log_var.unsqueeze(1))
-        return MixtureSameFamily(mixture, components, validate_args=False)
+        return DiagonalGaussianMixture(self.logits.unsqueeze(1), self.mean.unsqueeze(1), self.log_var.unsqueeze(1))
 
 
 def build(options: GMMOptions, ctx: BuildContext) -> GMMPrior:
