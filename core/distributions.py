@@ -50,12 +50,20 @@ class DiagonalGaussianMixture(MixtureSameFamily):
         return -0.5 * (scaled.square().sum(-1) + self._log_var.sum(-1) + self._mean.shape[-1] * _LOG_2PI)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
-        return torch.logsumexp(self.component_log_prob(z) + log_weights, dim=-1)
+        return torch.logsumexp(joint_log_prob(self, z), dim=-1)
 
 
 def is_mixture(dist: Distribution) -> bool:
     return isinstance(dist, MixtureSameFamily)
+
+
+def joint_log_prob(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
+    """log p(z, u = k) = log π_k + log p(z | u = k) for every component k: ``[..., K]``."""
+    if isinstance(mixture, DiagonalGaussianMixture):
+        component_log_prob = mixture.component_log_prob(z)
+    else:
+        component_log_prob = mixture.component_distribution.log_prob(z.unsqueeze(-1 - len(mixture.event_shape)))
+    return component_log_prob + torch.log_softmax(mixture.mixture_distribution.logits, dim=-1)
 
 
 def responsibilities(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
@@ -63,9 +71,4 @@ def responsibilities(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
 
     This is VaDE's Bayes-optimal q(u|x) evaluated at z (§3, following Falck et al., 2021).
     """
-    if isinstance(mixture, DiagonalGaussianMixture):
-        component_log_prob = mixture.component_log_prob(z)
-    else:
-        component_log_prob = mixture.component_distribution.log_prob(z.unsqueeze(-1 - len(mixture.event_shape)))
-    log_weights = torch.log_softmax(mixture.mixture_distribution.logits, dim=-1)
-    return torch.log_softmax(component_log_prob + log_weights, dim=-1)
+    return torch.log_softmax(joint_log_prob(mixture, z), dim=-1)

@@ -3,8 +3,8 @@
 CCA is fitted on a ``fit_fraction`` of the evaluation points; "in sample" is the MCC on those points,
 "out of sample" on the rest. Which points form the fitted part is a fixed random choice (``shuffle_seed``),
 the same for every pair: data sets are often stored sorted (TCL by segment, image sets by class), and
-"the first half" would then fit CCA on some segments or classes and test it on others. A failed seed's pairs are recorded as failures, so the number of
-pairs behind every median is always the full S(S-1)/2.
+"the first half" would then fit CCA on some segments or classes and test it on others. A failed seed's
+pairs are recorded as failures, so the number of pairs behind every median is always the full S(S-1)/2.
 """
 
 from __future__ import annotations
