@@ -46,6 +46,11 @@ class TrainingSpec(BaseModel):
         description="Train the seeds of a model together as one batched model (each seed still independent; "
         "results equal one-at-a-time training up to floating-point rounding).",
     )
+    compile: bool = Field(
+        False,
+        description="Compile the model's loss with torch.compile. Off by default: on a 2-core CPU it made "
+        "10 batched TCL seeds slower (see benchmarks/README.md); it may pay off on a GPU.",
+    )
     log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
     checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
 

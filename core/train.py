@@ -131,6 +131,8 @@ class Trainer:
         self.plateau_window = Accumulator(len(seeds), self.device)
         self.status = [SeedStatus(s) for s in seeds]
         self.step = 0
+        # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
+        self.loss = torch.compile(model.loss) if training.compile else model.loss
 
     # ---------------------------------------------------------------------------------- loop
     def run(self) -> list[SeedStatus]:
@@ -160,7 +162,7 @@ class Trainer:
         noise = None
         if shape is not None:
             noise = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
-        out = self.model.loss(Batch(x, u), noise)
+        out = self.loss(Batch(x, u), noise)
         per_seed = out.loss.mean(dim=1)
         self.optimizer.zero_grad()
         per_seed.sum().backward()
