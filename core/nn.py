@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ica.seeding import seed_rand
+
 ACTIVATIONS = ("leaky_relu", "relu", "elu", "tanh", "gelu", "silu")
 
 
@@ -78,6 +80,29 @@ class SeedMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+
+class SeedDropout(nn.Module):
+    """Dropout on ``[S, ...]`` whose masks come from each seed's own generator (`ica.seeding.seed_rand`).
+
+    ``nn.Dropout`` draws from the global RNG, so a seed's masks would depend on which seeds share its
+    batch; drawing per seed keeps a batched seed identical to the seed trained alone.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = seed_rand(x.shape[0], tuple(x.shape[1:]), x.device) >= self.p
+        return x * keep / (1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 def one_hot(u: Tensor, n: int) -> Tensor:

@@ -7,7 +7,9 @@ others sees exactly the numbers it would see alone.
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -48,6 +50,37 @@ def build_seeded(build: Callable[[int], nn.Module], seeds: list[int]) -> nn.Modu
     states = [m.state_dict() for m in singles]
     stacked.load_state_dict({k: torch.cat([s[k] for s in states]) for k in states[0]})
     return stacked
+
+
+_ACTIVE_GENERATORS: ContextVar[list[torch.Generator] | None] = ContextVar("ica_seed_generators", default=None)
+
+
+@contextmanager
+def seed_generators(generators: list[torch.Generator]) -> Iterator[None]:
+    """Make each seed's generator the source of randomness drawn inside a training step.
+
+    The trainer wraps every loss computation in this, so stochastic layers (dropout) that draw through
+    `seed_rand` take seed i's numbers from seed i's own stream, and a seed batched with others sees
+    exactly the masks it would see alone. The generators' states are checkpointed with the run.
+    """
+    token = _ACTIVE_GENERATORS.set(list(generators))
+    try:
+        yield
+    finally:
+        _ACTIVE_GENERATORS.reset(token)
+
+
+def seed_rand(seeds: int, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Uniform [0, 1) numbers ``[seeds, *shape]``, seed i's part drawn from seed i's active generator.
+
+    Outside `seed_generators` (a module used on its own), the numbers come from torch's global RNG.
+    """
+    generators = _ACTIVE_GENERATORS.get()
+    if generators is None:
+        return torch.rand(seeds, *shape, device=device)
+    if len(generators) != seeds:
+        raise RuntimeError(f"{seeds} seeds need random numbers, but {len(generators)} seed generators are active")
+    return torch.stack([torch.rand(shape, generator=g, device=device) for g in generators])
 
 
 class NotBatchable(ValueError):

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.results import SeedFiles, load_torch, save_torch
-from ica.seeding import generator, seed_part, seed_slice
+from ica.seeding import generator, seed_generators, seed_part, seed_slice
 
 CHECKPOINT_FORMAT = 1
 Event = Callable[..., None]
@@ -162,7 +162,8 @@ class Trainer:
         noise = None
         if shape is not None:
             noise = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
-        out = self.loss(Batch(x, u), noise)
+        with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
+            out = self.loss(Batch(x, u), noise)
         per_seed = out.loss.mean(dim=1)
         self.optimizer.zero_grad()
         per_seed.sum().backward()
