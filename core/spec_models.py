@@ -30,6 +30,21 @@ class PlateauSpec(BaseModel):
     min_lr: float = Field(1e-6, ge=0, description="The learning rate never goes below this.")
 
 
+class IdentifiabilitySpec(BaseModel):
+    """Tracking and enforcing the invertibility of L (Eq. 2) for priors with learnt Gaussian components (§3)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    monitor: bool = Field(True, description="Log L's condition number every log_every steps where L can be built.")
+    remedy: Literal["none", "perturb", "penalty"] = Field(
+        "none",
+        description="'perturb': add small noise to the prior's parameters when L is near-singular (§3); "
+        "'penalty': add alpha·CN(L) to the loss (footnote 2).",
+    )
+    threshold: float = Field(1e6, gt=1, description="CN(L) above which L counts as singular ('perturb').")
+    noise: float = Field(1e-2, gt=0, description="Standard deviation of the perturbation ('perturb').")
+    alpha: float = Field(1e-3, gt=0, description="Weight of CN(L) in the loss ('penalty').")
+
+
 class TrainingSpec(BaseModel):
     """How every seed is trained: Adam with the paper's betas, mini-batches drawn per seed."""
 
@@ -50,6 +65,9 @@ class TrainingSpec(BaseModel):
         False,
         description="Compile the model's loss with torch.compile. Off by default: on a 2-core CPU it made "
         "10 batched TCL seeds slower (see benchmarks/README.md); it may pay off on a GPU.",
+    )
+    identifiability: IdentifiabilitySpec = Field(
+        default_factory=IdentifiabilitySpec, description="Condition number of L (Eq. 2) and its remedies."
     )
     log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
     checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")

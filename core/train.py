@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from ica.identifiability import LConstraint
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.results import SeedFiles, load_torch, save_torch
@@ -133,6 +134,9 @@ class Trainer:
         self.step = 0
         # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
         self.loss = torch.compile(model.loss) if training.compile else model.loss
+        self.constraint = LConstraint.for_model(
+            model, training.identifiability, lambda message: self.on_event("notice", message=message)
+        )
 
     # ---------------------------------------------------------------------------------- loop
     def run(self) -> list[SeedStatus]:
@@ -165,6 +169,9 @@ class Trainer:
         with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
             out = self.loss(Batch(x, u), noise)
         per_seed = out.loss.mean(dim=1)
+        penalty = self.constraint.penalty() if self.constraint else None
+        if penalty is not None:
+            per_seed = per_seed + penalty
         self.optimizer.zero_grad()
         per_seed.sum().backward()
         self.optimizer.step()
@@ -178,6 +185,7 @@ class Trainer:
         means = {k: v.cpu().tolist() for k, v in self.log_window.means().items()}
         lrs = self.optimizer.lr.cpu().tolist()
         self.log_window.reset()
+        checks = self.constraint.check(self.noise) if self.constraint else {}
         lines = []
         for i, status in enumerate(self.status):
             if status.failed:
@@ -190,7 +198,8 @@ class Trainer:
                 lines.append({"step": self.step, "failed": True, "last_finite_loss": status.last_finite_loss})
                 continue
             status.last_finite_loss = loss
-            lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i]})
+            lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i],
+                          **{k: v[i] for k, v in checks.items()}})
         if self.files:
             for f, line in zip(self.files, lines):
                 if line is not None:

@@ -59,6 +59,8 @@ class VAE(nn.Module):
         self.condition_encoder = condition_encoder
         self.kl = kl
         self.needs_u = condition_encoder or bool(getattr(prior, "conditional", False))
+        # A prior with `assign(x)` reads u off x itself (App. C's hash): q(u|x) is a point mass there.
+        self.hashed_u = not self.needs_u and hasattr(prior, "assign")
 
     def noise_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, self.latent_dim)
@@ -80,9 +82,20 @@ class VAE(nn.Module):
         mean, log_var = self.encoder(batch.x, cond if self.condition_encoder else None)
         z = mean + torch.exp(0.5 * log_var) * noise
         log_likelihood = self.likelihood.log_prob(batch.x, self.decoder(z))
+        if self.hashed_u:
+            return self._hashed_loss(batch, mean, log_var, noise, z, log_likelihood)
         p = self.prior(cond if self.prior.conditional else None)
         kl = self._kl(mean, log_var, noise, p, z)
         return LossOutput(kl - log_likelihood, {"log_likelihood": log_likelihood, "kl": kl})
+
+    def _hashed_loss(self, batch: Batch, mean: Tensor, log_var: Tensor, noise: Tensor, z: Tensor,
+                     log_likelihood: Tensor) -> LossOutput:
+        """ELBO with q(u|x) a point mass at u(x): log p(x|z) - KL[q(z|x) || p(z|u(x))] + log p(u(x))."""
+        u = self.prior.assign(batch.x)
+        p = self.prior(one_hot(u, self.prior.components))
+        kl = self._kl(mean, log_var, noise, p, z)
+        kl_u = -self.prior.log_weights().gather(1, u)  # KL[δ_u || p(u)] = -log p(u): q(u|x) has no entropy
+        return LossOutput(kl + kl_u - log_likelihood, {"log_likelihood": log_likelihood, "kl": kl, "kl_u": kl_u})
 
     def _kl(self, mean: Tensor, log_var: Tensor, noise: Tensor, p, z: Tensor) -> Tensor:
         if self.kl == "analytic":
@@ -99,6 +112,8 @@ class VAE(nn.Module):
         mean, _ = self.posterior(batch)
         if self.condition_encoder or self.prior.conditional:
             assignments = batch.u  # iVAE: u is given, q(u|x) is a lookup (Eq. 4)
+        elif self.hashed_u:
+            assignments = self.prior.assign(batch.x)
         else:
             prior = self.prior(None)
             assignments = responsibilities(prior, mean).argmax(-1) if is_mixture(prior) else None

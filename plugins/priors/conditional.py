@@ -53,6 +53,14 @@ class ConditionalPrior(nn.Module):
         mean, log_var = self.net(cond).chunk(2, dim=-1)
         return mean, log_var
 
+    def component_parameters(self) -> tuple[Tensor, Tensor]:
+        """Means and log-variances of p(z|u) for every value of u, each ``[S, n_u, d_z]`` (for L, Eq. 2)."""
+        if self.parameterisation == "table":
+            return self.mean, self.log_var
+        seeds = next(self.parameters()).shape[0]
+        every_u = torch.eye(self.n_u, device=next(self.parameters()).device).expand(seeds, -1, -1)
+        return self.parameters_for(every_u)
+
     def forward(self, cond: Tensor | None = None) -> Distribution:
         if cond is None:
             raise ValueError("the conditional prior p(z|u) needs u")

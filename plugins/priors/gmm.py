@@ -38,6 +38,10 @@ class GMMPrior(nn.Module):
         else:
             self.register_buffer("logits", logits)
 
+    def component_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and log-variances of p(z|u) for every u, each ``[S, K, d_z]`` (for the matrix L of Eq. 2)."""
+        return self.mean, self.log_var
+
     def forward(self, cond=None) -> Distribution:
         # Batch shape [S, 1]: broadcasts over the examples of each seed.
         return DiagonalGaussianMixture(self.logits.unsqueeze(1), self.mean.unsqueeze(1), self.log_var.unsqueeze(1))
