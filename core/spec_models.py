@@ -50,6 +50,10 @@ class TrainingSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     steps: int = Field(70_000, ge=1, description="Optimisation steps per seed (the paper: 70,000 on TCL).")
+    epochs: int | None = Field(
+        None, ge=1, description="Train for this many passes over the training split instead of `steps` "
+        "(the paper's image runs: 200 epochs); an epoch is floor(N / batch_size) steps."
+    )
     batch_size: int = Field(64, ge=1, description="Examples per mini-batch (the paper: 64).")
     lr: float = Field(1e-3, gt=0, description="Initial learning rate of Adam.")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (beta1, beta2).")

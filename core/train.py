@@ -138,21 +138,27 @@ class Trainer:
             model, training.identifiability, lambda message: self.on_event("notice", message=message)
         )
 
+    @property
+    def total_steps(self) -> int:
+        """The spec's ``steps``, or ``epochs`` passes over the training split when epochs are given."""
+        epochs = self.spec.epochs
+        return self.spec.steps if epochs is None else epochs * self.sampler.per_epoch
+
     # ---------------------------------------------------------------------------------- loop
     def run(self) -> list[SeedStatus]:
         self.resume()
         self.model.train()
-        self.on_event("train_start", seeds=self.seeds, step=self.step, steps=self.spec.steps)
+        self.on_event("train_start", seeds=self.seeds, step=self.step, steps=self.total_steps)
         started = time.perf_counter()
-        while self.step < self.spec.steps and not all(s.failed for s in self.status):
+        while self.step < self.total_steps and not all(s.failed for s in self.status):
             self.one_step()
             self.step += 1
-            if self.step % self.spec.log_every == 0 or self.step == self.spec.steps:
+            if self.step % self.spec.log_every == 0 or self.step == self.total_steps:
                 self.log()
             if self.scheduler and self.step % self.spec.scheduler.interval == 0:
                 self.scheduler.step(self.plateau_window.means()["loss"])
                 self.plateau_window.reset()
-            if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.spec.steps):
+            if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
                 self.save_checkpoints()
         self.seconds = time.perf_counter() - started
         self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
@@ -205,7 +211,7 @@ class Trainer:
                 if line is not None:
                     with open(f.metrics, "a") as handle:
                         handle.write(json.dumps(line) + "\n")
-        self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.spec.steps,
+        self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.total_steps,
                       loss=[line and line.get("loss") for line in lines])
 
     # --------------------------------------------------------------------------- checkpoints

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from ica.errors import SpecError
 from ica.evaluate import Evaluation, SeedOutcome
 from ica.nn import one_hot
 from ica.protocols import Batch, BuildContext, DataSplits, MetricRecord, Split
@@ -57,26 +58,58 @@ def test_default_options_round_trip_through_json(kind, name):
     assert again == opts
 
 
+# Flat data, a grey 8x8 image (digits) and a colour 8x8 image: an architecture may reject some shapes
+# with a SpecError at build time (a ConvNet on flat data), but must support at least one.
+X_SHAPES = [(D,), (1, 8, 8), (3, 8, 8)]
+
+
+def build_or_skip(kind: str, name: str, ctx: BuildContext):
+    try:
+        return REG.build(options(kind, name), ctx)
+    except SpecError as exc:
+        pytest.skip(f"{kind} {name} does not take x_shape {ctx.x_shape}: {exc}")
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+@pytest.mark.parametrize("name", sorted(set(names("encoder")) | set(names("decoder"))))
+def test_every_architecture_supports_some_input_shape(kind, name):
+    if name not in names(kind):
+        pytest.skip(f"no {kind} named {name}")
+    supported = []
+    for shape in X_SHAPES:
+        try:
+            REG.build(options(kind, name), CTX.with_(x_shape=shape))
+            supported.append(shape)
+        except SpecError:
+            pass
+    assert supported, f"{kind} {name} builds for none of {X_SHAPES}"
+
+
+@pytest.mark.parametrize("x_shape", X_SHAPES, ids=str)
 @pytest.mark.parametrize("name", names("encoder"))
 @pytest.mark.parametrize("cond_dim", [0, K_U])
-def test_encoder_contract(name, cond_dim):
-    enc = REG.build(options("encoder", name), CTX.with_(cond_dim=cond_dim))
+def test_encoder_contract(name, cond_dim, x_shape):
+    enc = build_or_skip("encoder", name, CTX.with_(cond_dim=cond_dim, x_shape=x_shape))
     check_seed_axis(enc, S)
-    x = torch.randn(S, B, D)
+    x = torch.randn(S, B, *x_shape)
     cond = one_hot(torch.randint(0, K_U, (S, B)), K_U) if cond_dim else None
     mean, log_var = enc(x, cond)
     assert mean.shape == log_var.shape == (S, B, DZ)
     (mean.sum() + log_var.sum()).backward()
     assert_grads_reach_every_parameter(enc)
+    enc.eval()
+    with torch.no_grad():
+        assert torch.equal(enc(x, cond)[0], enc(x, cond)[0]), "eval mode must be deterministic"
 
 
+@pytest.mark.parametrize("x_shape", X_SHAPES, ids=str)
 @pytest.mark.parametrize("name", names("decoder"))
 @pytest.mark.parametrize("multiplier", [1, 2])
-def test_decoder_contract(name, multiplier):
-    dec = REG.build(options("decoder", name), CTX.with_(out_multiplier=multiplier))
+def test_decoder_contract(name, multiplier, x_shape):
+    dec = build_or_skip("decoder", name, CTX.with_(out_multiplier=multiplier, x_shape=x_shape))
     check_seed_axis(dec, S)
     out = dec(torch.randn(S, B, DZ))
-    assert out.shape == (S, B, D * multiplier)
+    assert out.shape == (S, B, x_shape[0] * multiplier, *x_shape[1:])
     out.sum().backward()
     assert_grads_reach_every_parameter(dec)
 
@@ -108,19 +141,30 @@ def test_likelihood_contract(name):
     assert lik.mean(params).shape[:2] == (S, B)
 
 
-def tiny_data(n: int = 12) -> DataSplits:
+def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,)) -> DataSplits:
     g = torch.Generator().manual_seed(0)
-    split = lambda m: Split(torch.randn(m, D, generator=g), torch.arange(m) % K_U, torch.randn(m, DZ, generator=g))  # noqa: E731
+    split = lambda m: Split(torch.rand(m, *x_shape, generator=g), torch.arange(m) % K_U, torch.randn(m, DZ, generator=g))  # noqa: E731
     return DataSplits(split(n), split(n), n_u=K_U)
+
+
+def model_and_data(name: str, seeds: list[int]):
+    """The model built on flat data, or on 3x8x8 images when it takes images only (a SpecError on flat data)."""
+    for x_shape in ((D,), (3, 8, 8)):
+        data = tiny_data(x_shape=x_shape)
+        ctx = model_context(data)
+        build = lambda n: REG.build(options("model", name), ctx.with_(seeds=n))  # noqa: E731
+        try:
+            return build_seeded(build, seeds), data, build
+        except SpecError:
+            continue
+    pytest.fail(f"model {name} builds neither on flat data nor on 3x8x8 images")
 
 
 @pytest.mark.parametrize("name", names("model"))
 def test_model_contract(name, tmp_path):
-    data = tiny_data()
-    ctx = model_context(data)
-    model = build_seeded(lambda n: REG.build(options("model", name), ctx.with_(seeds=n)), [0, 1])
+    model, data, build = model_and_data(name, [0, 1])
     check_seed_axis(model, S)
-    x = data.train.x[:B].expand(S, B, D)
+    x = data.train.x[:B].expand(S, B, *data.x_shape)
     u = data.train.u[:B].expand(S, B)
     batch = Batch(x, u)
     shape = model.noise_shape(B)
@@ -143,7 +187,7 @@ def test_model_contract(name, tmp_path):
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     buffer.seek(0)
-    fresh = build_seeded(lambda n: REG.build(options("model", name), ctx.with_(seeds=n)), [5, 6])
+    fresh = build_seeded(build, [5, 6])
     fresh.load_state_dict(torch.load(buffer, weights_only=True))
     fresh.eval()
     with torch.no_grad():
@@ -152,9 +196,7 @@ def test_model_contract(name, tmp_path):
 
 @pytest.mark.parametrize("name", names("model"))
 def test_model_seeds_are_initialised_independently_and_reproducibly(name):
-    ctx = model_context(tiny_data())
-    build = lambda n: REG.build(options("model", name), ctx.with_(seeds=n))  # noqa: E731
-    pair = build_seeded(build, [3, 5])
+    pair, _, build = model_and_data(name, [3, 5])
     alone = build_seeded(build, [5])
     for (pname, both), (_, single) in zip(pair.state_dict().items(), alone.state_dict().items()):
         assert torch.equal(both[1:2], single), f"{pname}: seed 5 in a pair differs from seed 5 alone"

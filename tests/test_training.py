@@ -220,3 +220,11 @@ def test_a_training_step_on_cuda_never_waits_for_the_device(tiny_spec):
             trainer.one_step()
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_epochs_count_whole_passes_over_the_training_split(tiny_spec, tmp_path):
+    tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
+    tiny_spec["training"].update(epochs=3, log_every=1)  # 4 segments x 40 = 160 points, batch 16: 10 per epoch
+    ica.run(tiny_spec, out=tmp_path)
+    lines = (tmp_path / "ivae" / "seeds" / "0" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 30 and len(lines) == 30
