@@ -27,6 +27,7 @@ class GaussianLikelihood(nn.Module):
     """Isotropic Gaussian noise around the decoder output."""
 
     multiplier = 1
+    discrete = False  # a density, not a probability: no bits per dimension
 
     def __init__(self, options: GaussianOptions, ctx: BuildContext):
         super().__init__()
