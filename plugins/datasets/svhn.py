@@ -1,0 +1,86 @@
+"""`svhn`: the Street View House Numbers (Netzer et al., 2011) through ``torchvision.datasets.SVHN``,
+as ``[N, 3, 32, 32]``.
+
+Splits: the official 73,257 ``train`` images are the training split, the official 26,032 ``test`` images the
+evaluation split (the ``extra`` set is not used; ``limit_train`` / ``limit_eval`` keep the first n of each).
+``x = k/255`` in channel order R, G, B, ``u`` = the digit (0..9), no sources; binarisation as in
+`ica.plugins.datasets.images`. The files label the digit 0 as 10; torchvision's loader maps it to 0.
+
+Files: ``<root>/train_32x32.mat`` and ``<root>/test_32x32.mat`` (the cropped-digits format, directly in
+``root``); ``"download": true`` lets torchvision fetch them.
+
+What is verified: torchvision refuses to load unless the file's md5 equals the official release's. This
+plugin does that check itself, first, with torchvision's md5 table, and reports a mismatch as a clear error
+(option ``verify_checksums``, on by default); with it off, files that differ from the release are loaded as
+long as they parse. Parsing is always torchvision's own (``scipy.io.loadmat`` of an md5-free subclass of
+``SVHN``, which also turns ``X [32, 32, 3, N]`` into ``[N, 3, 32, 32]``). Downloads are verified by
+torchvision whatever the option says. This plugin then checks image and label counts agree and labels are 0..9.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from torchvision import datasets
+
+from ica.plugin import Field, hookimpl
+from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, load_official
+from ica.protocols import BuildContext, DataSplits
+
+_OFFICIAL = datasets.SVHN
+_SPLITS = {True: "train", False: "test"}
+_MD5 = {_OFFICIAL.split_list[split][1]: _OFFICIAL.split_list[split][2] for split in _SPLITS.values()}
+
+FILES = OfficialFiles(
+    name="svhn",
+    loader="torchvision.datasets.SVHN",
+    folder="",
+    files=tuple(_MD5),
+    shape=(3, 32, 32),
+    source="train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/",
+)
+
+
+class SVHNOptions(OfficialImageOptions):
+    """SVHN from ``<root>/{train,test}_32x32.mat``: official train set to train, test set to evaluate."""
+
+    verify_checksums: bool = Field(
+        True, description="Refuse files whose md5 differs from the official release (off: load them if they parse)."
+    )
+
+
+class _UncheckedSVHN(_OFFICIAL):
+    """torchvision's SVHN without its md5 check (`load_svhn` makes it itself when asked)."""
+
+    split_list = {split: [url, name, None] for split, (url, name, _) in _OFFICIAL.split_list.items()}
+
+
+def _read(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    loaded = _UncheckedSVHN(root, split=_SPLITS[train], download=False)
+    return loaded.data, loaded.labels
+
+
+def _fetch(root: str) -> None:
+    """Download (and verify) the missing files only: a present file is never overwritten."""
+    for split in _SPLITS.values():
+        if not os.path.isfile(os.path.join(root, _OFFICIAL.split_list[split][1])):
+            _OFFICIAL(root, split=split, download=True)
+
+
+def load_svhn(options: SVHNOptions) -> DataSplits:
+    """SVHN as `DataSplits` (see the module docstring)."""
+    info = {"checksums": "verified against torchvision's md5 table" if options.verify_checksums
+            else "not verified (verify_checksums is false)"}
+    return load_official(FILES, options, _fetch, _read, _MD5 if options.verify_checksums else None, info)
+
+
+def build(options: SVHNOptions, ctx: BuildContext) -> DataSplits:
+    """SVHN; ``ctx`` is not needed."""
+    return load_svhn(options)
+
+
+@hookimpl
+def ica_register(register):
+    register("dataset", "svhn", SVHNOptions, build,
+             description="SVHN house-number digits [3,32,32] via torchvision; u = digit.")
