@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
-from ica.protocols import Batch, DataSplits, MetricRecord, Split
+from ica.protocols import Batch, DataSplits, MetricRecord, Representation, Split
 
 
 @dataclass
@@ -27,6 +27,7 @@ class SeedOutcome:
     assignments: np.ndarray | None = None  # [N] discrete u per point, where the model has one
     elbo: dict[str, float] = field(default_factory=dict)  # {"train": ..., "eval": ...} mean ELBO per example
     error: str | None = None
+    grid_shape: tuple[int, ...] | None = None  # (*positions, d) of grid latents (App. B), see Representation
 
 
 @dataclass
@@ -45,10 +46,20 @@ class Evaluation:
 @torch.no_grad()
 def represent(model: torch.nn.Module, split: Split, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Latents ``[S, N, d_z]`` and assignments ``[S, N]`` (or None) of ``split`` for every seed of ``model``."""
+    rep = representation(model, split, chunk)
+    return rep.latents, rep.assignments
+
+
+@torch.no_grad()
+def representation(model: torch.nn.Module, split: Split, chunk: int = 4096) -> Representation:
+    """`represent` with everything the model says about its latents: ``grid_shape`` too (App. B's grids).
+
+    Latents are float32 on the CPU, ``[S, N, d_z]``; every chunk must report the same grid shape.
+    """
     was_training = model.training
     model.eval()
     seeds = _seed_count(model)
-    latents, assignments = [], []
+    latents, assignments, grids = [], [], set()
     try:
         for start in range(0, len(split), chunk):
             batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
@@ -56,9 +67,17 @@ def represent(model: torch.nn.Module, split: Split, chunk: int = 4096) -> tuple[
             latents.append(rep.latents.float().cpu())
             if rep.assignments is not None:
                 assignments.append(rep.assignments.cpu())
+            grids.add(None if rep.grid_shape is None else tuple(int(n) for n in rep.grid_shape))
     finally:
         model.train(was_training)
-    return torch.cat(latents, 1), (torch.cat(assignments, 1) if assignments else None)
+    if len(grids) > 1:
+        shapes = sorted(grids, key=str)
+        raise ValueError(f"the model reported different latent grid shapes for different chunks: {shapes}")
+    grid = grids.pop() if grids else None
+    z = torch.cat(latents, 1)
+    if grid is not None and math.prod(grid) != z.shape[-1]:
+        raise ValueError(f"latent grid shape {grid} does not hold the {z.shape[-1]} latents per example")
+    return Representation(z, torch.cat(assignments, 1) if assignments else None, grid)
 
 
 @torch.no_grad()

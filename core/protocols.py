@@ -178,10 +178,15 @@ class Representation:
     Attributes:
         latents: the representation compared across runs (posterior means for VAEs), ``[S, B, d_z]``.
         assignments: the discrete u each example is given (cluster index, or the known u), ``[S, B]``.
+        grid_shape: for spatially arranged latents (App. B: a VQ-VAE's 8×8 grid of vectors), the grid's
+            shape ``(*positions, d)``: each example's ``d_z = prod(grid_shape)`` latents are that grid
+            flattened position-major (row-major over the positions, the d features of a position side by
+            side), so ``latents.reshape(S, B, *grid_shape)`` recovers it. None for one flat vector.
     """
 
     latents: Tensor
     assignments: Tensor | None = None
+    grid_shape: tuple[int, ...] | None = None
 
 
 @runtime_checkable

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ica.errors import IcaError, SpecError
-from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, represent, summarise
+from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, representation, summarise
 from ica.protocols import BuildContext, DataSplits, Split
 from ica.plugin_registry import Registry, component_of, registry
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
@@ -75,9 +75,14 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
         return model
 
     try:
-        return build_seeded(build, seeds)
+        model = build_seeded(build, seeds)
     except IcaError as exc:
         raise type(exc)(exc.message, where=f"models.{label}") from None
+    likelihood = getattr(model, "likelihood", None)
+    if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
+        raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
+                        "'standardize': true, which moves the data off those levels", where=f"models.{label}.likelihood")
+    return model
 
 
 def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
@@ -188,7 +193,10 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
             outcomes[outcome.seed] = outcome
     ordered = [outcomes[s] for s in seeds]
     evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
-    records = [r for _, metric in metrics for r in metric(evaluation)]
+    has_grid = any(o.grid_shape is not None for o in ordered)
+    chosen = [m for _, m in metrics
+              if has_grid or spec.evaluation.metrics is not None or not getattr(m, "requires_grid", False)]
+    records = [r for metric in chosen for r in metric(evaluation)]
     cell = {"model": options.name, **summarise(records)}
     cell["status"] = {str(o.seed): o.status for o in ordered}
     write_json(layout.cell_summary(label), cell)
@@ -212,8 +220,13 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 
 def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
                  files: list[SeedFiles]) -> list[SeedOutcome]:
-    """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes."""
-    latents, assignments = represent(model, points)
+    """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
+
+    ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
+    (``(*positions, d)``, int64) where its latents form a grid (App. B).
+    """
+    rep = representation(model, points)
+    latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
     generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
     elbos = {name: mean_elbo(model, split, generators).tolist()
              for name, split in (("train", data.train), ("eval", data.eval))}
@@ -235,6 +248,8 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
             arrays = {"latents": z}
             if assignments is not None:
                 arrays["assignments"] = assignments[i].numpy()
+            if grid is not None:
+                arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
             save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
             save_npz(f.latents, **arrays)
             result.update(status="finished", elbo=elbo)
@@ -243,7 +258,7 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
         write_json(f.result, result)
         outcomes.append(SeedOutcome(status.seed, result["status"], None if error else z,
                                     None if error or assignments is None else assignments[i].numpy(),
-                                    {} if error else elbo, error))
+                                    {} if error else elbo, error, None if error else grid))
     return outcomes
 
 
@@ -257,7 +272,8 @@ def load_outcome(files: SeedFiles) -> SeedOutcome | None:
     with np.load(files.latents) as z:
         latents = z["latents"]
         assignments = z["assignments"] if "assignments" in z.files else None
-    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"])
+        grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
+    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"], grid_shape=grid)
 
 
 def _cpu(data: DataSplits) -> DataSplits:
