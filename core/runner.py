@@ -230,6 +230,8 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
     generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
     elbos = {name: mean_elbo(model, split, generators).tolist()
              for name, split in (("train", data.train), ("eval", data.eval))}
+    if getattr(getattr(model, "likelihood", None), "discrete", False):
+        elbos.update({f"bpd_{name}": bits_per_dim(values, data.x_shape) for name, values in list(elbos.items())})
     state = model.state_dict()
     outcomes = []
     for i, (status, f) in enumerate(zip(statuses, files)):
@@ -260,6 +262,12 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
                                     None if error or assignments is None else assignments[i].numpy(),
                                     {} if error else elbo, error, None if error else grid))
     return outcomes
+
+
+def bits_per_dim(elbos: list[float], x_shape: tuple[int, ...]) -> list[float]:
+    """-ELBO / (D ln 2): an upper bound on the bits per observed value, for discrete likelihoods only."""
+    dims = math.prod(x_shape)
+    return [-v / (dims * math.log(2)) for v in elbos]
 
 
 def load_outcome(files: SeedFiles) -> SeedOutcome | None:

@@ -123,3 +123,35 @@ def test_a_component_without_the_seed_axis_falls_back_to_one_seed_at_a_time(tiny
     assert len(notices) == 1 and "one at a time" in notices[0]
     assert [info["seeds"] for name, info in events if name == "train_start"] == [[0], [1]]
     assert summary["cells"]["ivae"]["status"] == {"0": "finished", "1": "finished"}
+
+
+DIGITS_SPEC = {
+    "data": {"name": "digits", "binarize": "threshold"},
+    "model": {"name": "vade", "latent_dim": 3, "prior": {"name": "gmm", "components": 4},
+              "encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]},
+              "likelihood": {"name": "bernoulli"}},
+    "training": {"steps": 10, "log_every": 5},
+    "seeds": 2,
+    "device": "cpu",
+}
+
+
+def test_discrete_likelihoods_report_bits_per_dimension_and_skip_grid_metrics(tmp_path):
+    summary = ica.run(DIGITS_SPEC, out=tmp_path)
+    stats = summary["cells"]["vade"]["stats"]
+    assert "grid_mcc_out" not in stats, "no seed has grid latents, so the default metrics leave grid_mcc out"
+    for seed in (0, 1):
+        result = json.loads((tmp_path / "vade" / "seeds" / str(seed) / "result.json").read_text())
+        elbo = result["elbo"]
+        assert abs(elbo["bpd_eval"] - (-elbo["eval"] / (64 * 0.6931471805599453))) < 1e-9
+    assert stats["bpd_eval"]["n"] == 2 and stats["bpd_eval"]["median"] > 0
+
+
+def test_a_discrete_likelihood_on_standardised_data_is_refused():
+    spec = {**DIGITS_SPEC, "data": {"name": "digits", "standardize": True}}
+    try:
+        ica.check(spec)
+    except ica.SpecError as exc:
+        assert exc.where.endswith("likelihood") and "standardize" in exc.message
+    else:
+        raise AssertionError("a Bernoulli likelihood on z-scored data must be refused")

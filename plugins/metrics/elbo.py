@@ -1,5 +1,8 @@
 """`elbo`: each seed's final mean ELBO per example, on all training points and on the evaluation points.
 
+For discrete likelihoods (Bernoulli, discretised logistic) it also reports bits per dimension,
+-ELBO / (D ln 2), as ``bpd_train`` and ``bpd_eval``.
+
 Fig. 3 plots the training ELBO against MCC; both are computed after training, in eval mode, with noise
 drawn from a generator seeded by the run's seed, so the number is reproducible.
 """
@@ -20,11 +23,15 @@ class FinalELBO:
 
     def __call__(self, evaluation: Evaluation) -> list[MetricRecord]:
         records = []
+        discrete = any("bpd_train" in o.elbo for o in evaluation.seeds)
+        keys = [("elbo_train", "train"), ("elbo_eval", "eval")]
+        if discrete:
+            keys += [("bpd_train", "bpd_train"), ("bpd_eval", "bpd_eval")]
         for outcome in evaluation.seeds:
-            for split in ("train", "eval"):
-                value = outcome.elbo.get(split, float("nan"))
-                error = None if outcome.status == "finished" else (outcome.error or outcome.status)
-                records.append(MetricRecord(f"elbo_{split}", value, seed=outcome.seed, error=error))
+            error = None if outcome.status == "finished" else (outcome.error or outcome.status)
+            for metric, key in keys:
+                records.append(MetricRecord(metric, outcome.elbo.get(key, float("nan")), seed=outcome.seed,
+                                            error=error))
         return records
 
 
