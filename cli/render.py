@@ -179,7 +179,8 @@ def fmt(stats: dict[str, Any] | None, digits: int = 3) -> str:
 
 def summary_table(summary: dict[str, Any]) -> None:
     columns = [("mcc", "MCC to sources"), ("cca_mcc_in", "CCA-MCC in"), ("cca_mcc_out", "CCA-MCC out"),
-               ("elbo_train", "ELBO (train)")]
+               ("grid_mcc_in", "grid MCC in"), ("grid_mcc_out", "grid MCC out"),
+               ("elbo_train", "ELBO (train)"), ("bpd_eval", "bits/dim (eval)")]
     cells = summary["cells"]
     shown = [(k, t) for k, t in columns if any(k in c["stats"] for c in cells.values())]
     title = (f"{summary.get('name') or 'run'}: median \\[q25, q75] over seeds (over seed pairs for CCA-MCC), "
@@ -189,7 +190,7 @@ def summary_table(summary: dict[str, Any]) -> None:
     for _, title in shown:
         table.add_column(title)
     for label, cell in cells.items():
-        table.add_row(f"{label} ({cell['model']})", *[fmt(cell["stats"].get(k), 2 if k == "elbo_train" else 3)
+        table.add_row(f"{label} ({cell['model']})", *[fmt(cell["stats"].get(k), 2 if k in ("elbo_train", "bpd_eval") else 3)
                                                      for k, _ in shown])
     console.print(table)
     floors = {}
