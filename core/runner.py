@@ -20,7 +20,7 @@ import torch
 
 from ica.errors import IcaError, SpecError
 from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, representation, summarise
-from ica.protocols import BuildContext, DataSplits, Split
+from ica.protocols import BuildContext, DataSplits, Split, count_parameters
 from ica.plugin_registry import Registry, component_of, registry
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
 from ica.seeding import NotBatchable, build_seeded, check_seed_axis, generator, seed_slice
@@ -204,10 +204,18 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
     return cell
 
 
-def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool, label: str,
+CPU_BATCHING_LIMIT = 250_000
+"""Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
+MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
+
+
+def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
                 on_event: Event):
-    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to or when
-    a component lacks the seed axis (then with a one-line notice)."""
+    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
+    batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
+    (each of the last two with a one-line notice)."""
+    if batched == "auto" and len(seeds) > 1:
+        batched = data.train.x.device.type == "cuda" or _small_enough(reg, options, data, label, on_event)
     if batched and len(seeds) > 1:
         try:
             yield seeds, build_model(reg, options, data, seeds, label)
@@ -216,6 +224,15 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
             on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
     for seed in seeds:
         yield [seed], build_model(reg, options, data, [seed], label)
+
+
+def _small_enough(reg: Registry, options: Any, data: DataSplits, label: str, on_event: Event) -> bool:
+    size = count_parameters(build_model(reg, options, data, [0], label))
+    if size <= CPU_BATCHING_LIMIT:
+        return True
+    on_event("notice", cell=label, message=f"{label}: {size:,} parameters per seed; on the CPU seeds this large "
+             "train no faster batched, so one at a time (training.batch_seeds: true forces batching)")
+    return False
 
 
 def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,

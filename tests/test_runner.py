@@ -155,3 +155,16 @@ def test_a_discrete_likelihood_on_standardised_data_is_refused():
         assert exc.where.endswith("likelihood") and "standardize" in exc.message
     else:
         raise AssertionError("a Bernoulli likelihood on z-scored data must be refused")
+
+
+def test_auto_batching_trains_large_models_one_seed_at_a_time_on_the_cpu(tiny_spec, tmp_path):
+    big = {"name": "mlp", "hidden": [400, 400]}  # about 330k parameters per seed: above the CPU limit
+    tiny_spec["models"] = {"big": {"name": "ivae", "encoder": big, "decoder": big},
+                           "small": tiny_spec["models"]["ivae"]}
+    tiny_spec["training"]["steps"] = 2
+    events = []
+    ica.run(tiny_spec, out=tmp_path, on_event=lambda name, **info: events.append((name, info)))
+    groups = {(info["cell"], tuple(info["seeds"])) for name, info in events if name == "train_start"}
+    assert groups == {("big", (0,)), ("big", (1,)), ("small", (0, 1))}
+    notices = [info["message"] for name, info in events if name == "notice"]
+    assert any("big" in m and "one at a time" in m for m in notices)
