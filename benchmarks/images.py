@@ -68,8 +68,8 @@ def main() -> None:
         batched = seconds(options, data, seeds, args.steps, device)
         sequential = sum(seconds(options, data, [s], args.steps, device) for s in seeds)
         work = args.seeds * args.steps
-        print(f"{net:8} {args.seeds:>3} {work / batched:>21.1f} {work / sequential:>24.1f} {sequential / batched:>6.2f}",
-              flush=True)
+        ratio = sequential / batched
+        print(f"{net:8} {args.seeds:>3} {work / batched:>21.1f} {work / sequential:>24.1f} {ratio:>6.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,10 @@ class RunProgress:
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
         elif name == "notice":
-            self._say(f"[yellow]notice[/]: {escape(info['message'])}")
+            message, cell = info["message"], info.get("cell")
+            if cell and not message.startswith(f"{cell}:"):
+                message = f"{cell}: {message}"
+            self._say(f"[yellow]notice[/]: {escape(message)}")
         elif name == "resumed":
             self._say(f"{label}: resumed from the checkpoint at step {info['step']}")
         elif name == "seed_failed":
@@ -189,9 +192,10 @@ def summary_table(summary: dict[str, Any]) -> None:
     table.add_column("model")
     for _, title in shown:
         table.add_column(title)
+    two_decimals = ("elbo_train", "bpd_eval")
     for label, cell in cells.items():
-        table.add_row(f"{label} ({cell['model']})", *[fmt(cell["stats"].get(k), 2 if k in ("elbo_train", "bpd_eval") else 3)
-                                                     for k, _ in shown])
+        table.add_row(f"{label} ({cell['model']})",
+                      *[fmt(cell["stats"].get(k), 2 if k in two_decimals else 3) for k, _ in shown])
     console.print(table)
     floors = {}
     for cell in cells.values():

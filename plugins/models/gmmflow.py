@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 import zuko
 from pydantic import PositiveInt
 from torch import Tensor, nn
