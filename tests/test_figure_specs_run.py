@@ -1,0 +1,52 @@
+"""Each figure's shipped spec, on its smallest setting, runs end to end: a few steps on the CPU, on tiny
+files in each data set's real on-disk format (no download), two seeds so that pairwise metrics exist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ica
+from test_image_datasets import images, write_cifar, write_mnist, write_svhn
+
+SPECS = Path(__file__).parent.parent / "specs"
+N_EVAL = 20
+WRITERS = {"mnist": (write_mnist, 1, 28), "cifar10": (write_cifar, 3, 32), "svhn": (write_svhn, 3, 32)}
+FIGURES = ["fig4-mlp-mnist", "fig4-mlp-cifar10", "fig5-convnet-mnist", "fig5-convnet-svhn", "fig6-resnet-mnist",
+           "fig6-resnet-cifar10", "figB1-vq-cifar10", "figC2-rademacher-cifar10", "figD3-gmmflow-tcl-100"]
+
+
+def tiny_files(name: str, root: Path) -> dict:
+    write, channels, side = WRITERS[name]
+    rng = np.random.default_rng(0)
+    train, test = images(rng, 6, channels, side, side), images(rng, N_EVAL, channels, side, side)
+    write(root, train, test, test_labels=np.arange(N_EVAL) % 10)
+    return {"root": str(root), "download": False, **({} if name == "mnist" else {"verify_checksums": False})}
+
+
+def smallest_setting(spec: dict) -> dict:
+    """The spec's first latent size only (d_z = 50 in Figs. 4-6), two seeds, two steps of batch 4."""
+    models = spec["models"]
+    sizes = [m.get("latent_dim") for m in models.values()]
+    keep = {label: m for label, m in models.items() if m.get("latent_dim") == min(s for s in sizes if s)} \
+        if any(sizes) else models
+    training = {**spec["training"], "epochs": None, "steps": 2, "batch_size": 4, "log_every": 1,
+                "checkpoint_every": 2}
+    return {**spec, "models": keep, "training": training, "seeds": 2, "device": "cpu"}
+
+
+@pytest.mark.parametrize("figure", FIGURES)
+def test_figure_spec_runs_end_to_end(figure, tmp_path):
+    spec = smallest_setting(json.loads((SPECS / f"{figure}.json").read_text()))
+    if spec["data"]["name"] in WRITERS:
+        spec["data"] = {**spec["data"], **tiny_files(spec["data"]["name"], tmp_path / "data")}
+    summary = ica.run(spec, out=tmp_path / "run")
+    assert summary["data"]["n_eval"] == (N_EVAL if spec["data"]["name"] in WRITERS else summary["data"]["n_eval"])
+    for label, cell in summary["cells"].items():
+        assert set(cell["status"].values()) == {"finished"}, f"{figure} {label}: {cell['status']}"
+        pairwise = [k for k in ("cca_mcc_out", "grid_mcc_out", "mcc") if k in cell["stats"]]
+        assert pairwise, f"{figure} {label} measured no MCC"
+        assert all(cell["stats"][k]["n"] >= 1 for k in pairwise)
