@@ -111,15 +111,23 @@ def run(
     spec: Path = typer.Argument(..., help="The experiment spec (JSON)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<spec name>)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
 ) -> None:
-    """Train every model and seed of a spec, evaluate, and write the run directory (resumes if it exists)."""
+    """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
+    (resumes if it exists)."""
     import ica
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
         raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
+    if dry_run:
+        from ica.validate import plan
+
+        render.plan_table(plan(spec))
+        return
     with render.RunProgress() as progress:
         summary = ica.run(spec, out=out, device=device, on_event=progress.event)
-    render.summary_table(summary)
+    for run_summary in (r["summary"] for r in summary["runs"].values()) if "runs" in summary else [summary]:
+        render.summary_table(run_summary)
 
 
 def main() -> None:

@@ -97,6 +97,12 @@ def _type_name(annotation: Any) -> str:
 
 
 def validation(report: dict[str, Any]) -> None:
+    if "grid" in report:
+        console.print(f"[green]valid[/]: a grid of {len(report['grid'])} runs")
+        for cell in report["grid"]:
+            console.print(f"[bold]{escape(cell['name'])}[/] -> {cell['dir']}/")
+            validation(cell)
+        return
     data = report["data"]
     console.print(f"[green]valid[/]: data {data['name']} x{tuple(data['x_shape'])}, "
                   f"{data['n_train']} train / {data['n_eval']} eval points, u values: {data['n_u']}, "
@@ -104,6 +110,22 @@ def validation(report: dict[str, Any]) -> None:
     for label, m in report["models"].items():
         console.print(f"  model {label} ({m['model']}): {m['parameters']:,} parameters per seed")
     console.print(f"  seeds: {report['seeds']}; metrics: {', '.join(report['metrics'])}")
+
+
+def plan_table(rows: list[dict[str, Any]]) -> None:
+    """``ica run --dry-run``: every run (grid cell) with its models, seeds and steps."""
+    table = Table(title="ica run --dry-run: nothing is trained")
+    for column in ("run", "directory", "models", "seeds", "steps per seed", "seed-steps"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), ", ".join(r["models"]),
+                      f"{len(r['seeds'])}: {r['seeds'][0]}..{r['seeds'][-1]}" if len(r["seeds"]) > 1 else str(r["seeds"]),
+                      f"{r['steps']:,}", f"{r['seed_steps']:,}")
+    console.print(table)
+    total = sum(r["seed_steps"] for r in rows)
+    console.print(f"{len(rows)} run(s), {sum(len(r['models']) * len(r['seeds']) for r in rows)} trained models, "
+                  f"{total:,} seed-steps in all")
+    sys.stdout.flush()
 
 
 # ------------------------------------------------------------------------------------ progress
@@ -150,6 +172,9 @@ class RunProgress:
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
+        elif name == "grid_cell":
+            self._say(f"[bold]grid cell {info['index'] + 1}/{info['total']}[/]: {escape(info['cell_name'])} "
+                      f"-> {escape(info['out'])}")
         elif name == "notice":
             message, cell = info["message"], info.get("cell")
             if cell and not message.startswith(f"{cell}:"):

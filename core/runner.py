@@ -20,6 +20,7 @@ import torch
 
 from ica.errors import IcaError, SpecError
 from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, representation, summarise
+from ica.grid import grid_cells, grid_json, has_grid
 from ica.protocols import BuildContext, DataSplits, Split, count_parameters
 from ica.plugin_registry import Registry, component_of, registry
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
@@ -121,8 +122,11 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     reg = reg or registry()
     validated = load_spec(spec, reg)
     on_event = on_event or (lambda *a, **k: None)
+    root = Path(out) if out is not None else default_out(spec)
+    if has_grid(validated):
+        return run_grid(validated, root, device=device, on_event=on_event, reg=reg)
     torch_device = resolve_device(device or validated.device)
-    layout = RunLayout(Path(out) if out is not None else default_out(spec))
+    layout = RunLayout(root)
     claim_directory(layout, validated)
     data = prepare_data(validated, reg)
     metrics = build_metrics(validated, reg, data)
@@ -146,6 +150,36 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     write_json(layout.summary, summary)
     on_event("run_end", out=str(layout.root), summary=summary)
     return summary
+
+
+def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg: Registry) -> dict[str, Any]:
+    """Run every cell of a grid as an ordinary run in ``root/<cell directory>``; ``grid.json`` lists them.
+
+    Each cell resumes on its own, so running the grid again finishes only what is missing. A root made
+    from a different grid spec is refused.
+    """
+    cells = grid_cells(spec, reg)  # every cell validated before anything runs
+    digest = spec_hash(spec)
+    grid_file = root / "grid.json"
+    if grid_file.exists():
+        previous = read_json(grid_file)
+        if not isinstance(previous, dict) or previous.get("spec_hash") != digest:
+            raise SpecError("this directory holds a grid made from a different spec; choose another --out "
+                            "or remove it", where=str(root))
+    for cell in cells:  # fail before training anything if a cell's data or models cannot be built
+        data = prepare_data(cell.spec, reg)
+        build_metrics(cell.spec, reg, data)
+        for label, options in cell.spec.models.items():
+            build_model(reg, options, data, cell.spec.seed_list[:1], f"{label} (grid cell '{cell.name}')")
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(grid_file, {**grid_json(spec, cells, digest), "spec": spec_json(spec)})
+    summaries = {}
+    for i, cell in enumerate(cells):
+        on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
+        summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event, reg=reg)
+    return {"name": spec.name, "spec_hash": digest, "grid": dict(spec.grid),
+            "runs": {c.name: {"dir": c.directory, "settings": c.settings, "summary": summaries[c.name]}
+                     for c in cells}}
 
 
 def default_out(spec: Any) -> Path:
@@ -193,9 +227,11 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
             outcomes[outcome.seed] = outcome
     ordered = [outcomes[s] for s in seeds]
     evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
-    has_grid = any(o.grid_shape is not None for o in ordered)
-    chosen = [m for _, m in metrics
-              if has_grid or spec.evaluation.metrics is not None or not getattr(m, "requires_grid", False)]
+    # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
+    present = {"requires_grid": any(o.grid_shape is not None for o in ordered),
+               "requires_assignments": any(o.assignments is not None for o in ordered)}
+    chosen = [m for _, m in metrics if spec.evaluation.metrics is not None
+              or all(present[need] or not getattr(m, need, False) for need in present)]
     records = [r for metric in chosen for r in metric(evaluation)]
     cell = {"model": options.name, **summarise(records)}
     cell["status"] = {str(o.seed): o.status for o in ordered}

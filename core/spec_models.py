@@ -6,6 +6,7 @@ prior validates exactly like a built-in one, and ``ica schema`` describes whatev
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ica.plugin_registry import Registry
 
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+GRID_PATH_PATTERN = r"^(data|models|training|evaluation|seeds|device)(\.([A-Za-z0-9_.$-]+|\*))*$"
 
 
 class PlateauSpec(BaseModel):
@@ -170,6 +172,11 @@ class SpecModels:
             device: Literal["auto", "cpu", "cuda"] = Field(
                 "auto", description="'auto' uses CUDA when present, the CPU otherwise."
             )
+            grid: dict[str, list[Any]] | None = Field(
+                None,
+                description="Lists of values for options, by dotted path ('data.samples_per_segment', "
+                "'models.*.latent_dim'): one run per combination, each in its own sub-directory.",
+            )
 
             @model_validator(mode="before")
             @classmethod
@@ -195,6 +202,17 @@ class SpecModels:
                 if len(set(v)) != len(v):
                     dup = sorted({s for s in v if v.count(s) > 1})
                     raise ValueError(f"seeds must be distinct; repeated: {dup}")
+                return v
+
+            @field_validator("grid")
+            @classmethod
+            def _valid_grid(cls, v: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+                for path, values in (v or {}).items():
+                    if not re.match(GRID_PATH_PATTERN, path):
+                        raise ValueError(f"'{path}' is not a dotted path into the spec, such as "
+                                         "'data.samples_per_segment' or 'models.*.latent_dim'")
+                    if not values:
+                        raise ValueError(f"'{path}' has no values; give at least one")
                 return v
 
             @property

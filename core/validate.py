@@ -14,14 +14,23 @@ import torch
 from ica.errors import IcaError
 from ica.protocols import Batch, count_parameters
 from ica.plugin_registry import Registry, registry
+from ica.grid import grid_cells, has_grid
 from ica.runner import build_metrics, build_model, prepare_data
 from ica.spec import load_spec
 
 
 def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
-    """Validate ``spec`` completely; return what was checked, or raise `IcaError`."""
+    """Validate ``spec`` completely, every grid cell included; return what was checked, or raise `IcaError`."""
     reg = reg or registry()
     validated = load_spec(spec, reg)
+    if has_grid(validated):
+        cells = []
+        for cell in grid_cells(validated, reg):
+            try:
+                cells.append({"name": cell.name, "dir": cell.directory, **check(cell.spec, reg)})
+            except IcaError as exc:
+                raise type(exc)(f"in grid cell '{cell.name}': {exc.message}", where=exc.where) from None
+        return {"spec": validated, "grid": cells}
     data = prepare_data(validated, reg)
     metrics = build_metrics(validated, reg, data)
     models = {}
@@ -36,7 +45,28 @@ def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
         "models": models,
         "metrics": [name for name, _ in metrics],
         "seeds": validated.seed_list,
+        "steps": steps_per_seed(validated, len(data.train)),
     }
+
+
+def steps_per_seed(spec: Any, n_train: int) -> int:
+    """Optimisation steps each seed will take: ``steps``, or ``epochs`` whole passes over the training split."""
+    training = spec.training
+    if training.epochs is None:
+        return training.steps
+    return training.epochs * max(1, n_train // min(training.batch_size, n_train))
+
+
+def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
+    """What ``ica run`` would train, without training: per run (grid cell), models, seeds and steps."""
+    report = check(spec, reg)
+    runs = report["grid"] if "grid" in report else [{"name": None, "dir": None, **report}]
+    rows = []
+    for r in runs:
+        models, seeds = list(r["models"]), r["seeds"]
+        rows.append({"cell": r["name"], "dir": r["dir"], "models": models, "seeds": seeds, "steps": r["steps"],
+                     "seed_steps": r["steps"] * len(seeds) * len(models)})
+    return rows
 
 
 def dry_run(model: torch.nn.Module, data: Any, label: str) -> None:

@@ -1,0 +1,141 @@
+"""Grids: one spec that names lists of values for some options, expanded into one run per combination.
+
+``"grid": {"data.samples_per_segment": [100, 1000], "models.*.latent_dim": [3, 5]}`` makes four cells.
+A key is a dotted path into the spec (``*`` matches every key at its level, e.g. every model label); a
+value may be anything the option takes, a whole component included (``"models.vade.prior": [{"name":
+"gmm"}, {"name": "rademacher"}]``, ``"data": [{"name": "mnist"}, {"name": "cifar10"}]``). The spec outside
+``grid`` must be valid on its own; each cell replaces the named options and is validated again, and an
+error names the cell. Cells are the product of the axes, in the order written; each runs as an ordinary
+run in a sub-directory named after its settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from ica.errors import SpecError
+from ica.plugin_registry import Registry, registry
+from ica.spec import load_spec, spec_json
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One combination of a grid's values.
+
+    Attributes:
+        name: readable, e.g. ``samples_per_segment=100 latent_dim=3``.
+        directory: the sub-directory it runs in, e.g. ``samples_per_segment-100_latent_dim-3``.
+        settings: axis path -> this cell's value.
+        spec: the cell's validated spec (no grid).
+    """
+
+    name: str
+    directory: str
+    settings: dict[str, Any]
+    spec: Any
+
+
+def has_grid(spec: Any) -> bool:
+    return bool(getattr(spec, "grid", None))
+
+
+def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
+    """Every cell of a validated spec's grid, each validated (a SpecError names the first bad cell)."""
+    reg = reg or registry()
+    axes: dict[str, list[Any]] = dict(spec.grid or {})
+    base = spec_json(spec)
+    base.pop("grid", None)
+    labels = short_labels(list(axes))
+    cells, directories = [], set()
+    for values in itertools.product(*axes.values()):
+        settings = dict(zip(axes, values))
+        raw = copy.deepcopy(base)
+        for path, value in settings.items():
+            set_path(raw, path, copy.deepcopy(value))
+        name = " ".join(f"{labels[p]}={describe(v)}" for p, v in settings.items())
+        directory = unique(safe_name("_".join(f"{labels[p]}-{describe(v)}" for p, v in settings.items())), directories)
+        if spec.name:
+            raw["name"] = f"{spec.name} {name}"
+        try:
+            validated = load_spec(raw, reg)
+        except SpecError as exc:
+            raise SpecError(f"in grid cell '{name}': {exc.message}", where=exc.where) from None
+        cells.append(GridCell(name, directory, settings, validated))
+    return cells
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a dotted ``path`` of the spec; ``*`` stands for every key at its level."""
+    parts = path.split(".")
+    targets = [data]
+    for depth, part in enumerate(parts[:-1]):
+        nxt = []
+        for node in targets:
+            if part == "*":
+                nxt.extend(v for v in node.values() if isinstance(v, dict))
+            elif isinstance(node.get(part), dict):
+                nxt.append(node[part])
+            else:
+                where = ".".join(parts[: depth + 1])
+                raise SpecError(f"'{where}' is not a section of the spec, so '{path}' cannot be set",
+                                where=f"grid.{path}")
+        targets = nxt
+    for node in targets:
+        if parts[-1] == "*":
+            for key in node:
+                node[key] = copy.deepcopy(value)
+        else:
+            node[parts[-1]] = copy.deepcopy(value)
+
+
+def short_labels(paths: list[str]) -> dict[str, str]:
+    """The last path segment that is not ``*`` (longer suffixes where two axes would share a label)."""
+    def suffix(path: str, n: int) -> str:
+        parts = [p for p in path.split(".") if p != "*"] or ["value"]
+        return ".".join(parts[-n:])
+
+    labels = {p: suffix(p, 1) for p in paths}
+    for n in range(2, 10):
+        clashes = {p for p in paths if list(labels.values()).count(labels[p]) > 1}
+        if not clashes:
+            break
+        labels.update({p: suffix(p, n) for p in clashes})
+    return labels
+
+
+def describe(value: Any) -> str:
+    """A short readable form of a grid value: scalars as written, components by name."""
+    if isinstance(value, dict):
+        return str(value.get("name", json.dumps(value, sort_keys=True)))
+    if isinstance(value, (list, tuple)):
+        return ",".join(describe(v) for v in value)
+    return json.dumps(value) if isinstance(value, str) and not value else str(value)
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.,=-]+", "-", text).strip("-") or "cell"
+
+
+def unique(name: str, taken: set[str]) -> str:
+    candidate, i = name, 2
+    while candidate in taken:
+        candidate, i = f"{name}-{i}", i + 1
+    taken.add(candidate)
+    return candidate
+
+
+def grid_json(spec: BaseModel, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
+    """What ``grid.json`` holds: the axes and, per cell, its name, directory and settings."""
+    return {
+        "name": getattr(spec, "name", None),
+        "spec_hash": spec_hash,
+        "axes": dict(spec.grid),
+        "cells": [{"name": c.name, "dir": c.directory, "settings": c.settings} for c in cells],
+    }
