@@ -7,6 +7,10 @@ value may be anything the option takes, a whole component included (``"models.va
 ``grid`` must be valid on its own; each cell replaces the named options and is validated again, and an
 error names the cell. Cells are the product of the axes, in the order written; each runs as an ordinary
 run in a sub-directory named after its settings.
+
+Options that must change together form one *linked* axis: paths joined by commas, each value a list with
+one entry per path, e.g. ``"data, models.vade.prior.components": [[{"name": "mnist"}, 40],
+[{"name": "cifar10"}, 100]]`` (Figs. 4-6 use 40 components for MNIST and 100 for the others).
 """
 
 from __future__ import annotations
@@ -52,10 +56,12 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
     axes: dict[str, list[Any]] = dict(spec.grid or {})
     base = spec_json(spec)
     base.pop("grid", None)
-    labels = short_labels(list(axes))
+    labels = short_labels([p for key in axes for p in axis_paths(key)])
     cells, directories = [], set()
     for values in itertools.product(*axes.values()):
-        settings = dict(zip(axes, values))
+        settings = {}
+        for key, value in zip(axes, values):
+            settings.update(linked_settings(key, value))
         raw = copy.deepcopy(base)
         for path, value in settings.items():
             set_path(raw, path, copy.deepcopy(value))
@@ -69,6 +75,22 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
             raise SpecError(f"in grid cell '{name}': {exc.message}", where=exc.where) from None
         cells.append(GridCell(name, directory, settings, validated))
     return cells
+
+
+def axis_paths(key: str) -> list[str]:
+    """The option paths an axis sets: one, or several for a linked axis ('a.b, c.d')."""
+    return [p.strip() for p in key.split(",")]
+
+
+def linked_settings(key: str, value: Any) -> dict[str, Any]:
+    """path -> value for one value of an axis; a linked axis takes one entry per path."""
+    paths = axis_paths(key)
+    if len(paths) == 1:
+        return {paths[0]: value}
+    if not isinstance(value, list) or len(value) != len(paths):
+        raise SpecError(f"each value of a linked axis must be a list of {len(paths)} entries, one per path; "
+                        f"got {json.dumps(value)[:80]}", where=f"grid.{key}")
+    return dict(zip(paths, value))
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

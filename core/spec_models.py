@@ -207,10 +207,12 @@ class SpecModels:
             @field_validator("grid")
             @classmethod
             def _valid_grid(cls, v: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
-                for path, values in (v or {}).items():
-                    if not re.match(GRID_PATH_PATTERN, path):
-                        raise ValueError(f"'{path}' is not a dotted path into the spec, such as "
-                                         "'data.samples_per_segment' or 'models.*.latent_dim'")
+                for key, values in (v or {}).items():
+                    for path in (p.strip() for p in key.split(",")):
+                        if not re.match(GRID_PATH_PATTERN, path):
+                            raise ValueError(f"'{path}' is not a dotted path into the spec, such as "
+                                             "'data.samples_per_segment' or 'models.*.latent_dim'")
+                    path = key
                     if not values:
                         raise ValueError(f"'{path}' has no values; give at least one")
                 return v

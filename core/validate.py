@@ -58,14 +58,25 @@ def steps_per_seed(spec: Any, n_train: int) -> int:
 
 
 def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
-    """What ``ica run`` would train, without training: per run (grid cell), models, seeds and steps."""
-    report = check(spec, reg)
-    runs = report["grid"] if "grid" in report else [{"name": None, "dir": None, **report}]
+    """What ``ica run`` would train, without training or loading models: per run (grid cell), its models,
+    seeds and steps. With ``epochs`` the steps need the training split's size; where the data cannot be
+    loaded (files not there yet) ``steps`` is None and ``epochs`` says what was asked."""
+    reg = reg or registry()
+    validated = load_spec(spec, reg)
+    runs = [(c.name, c.directory, c.spec) for c in grid_cells(validated, reg)] if has_grid(validated) \
+        else [(None, None, validated)]
     rows = []
-    for r in runs:
-        models, seeds = list(r["models"]), r["seeds"]
-        rows.append({"cell": r["name"], "dir": r["dir"], "models": models, "seeds": seeds, "steps": r["steps"],
-                     "seed_steps": r["steps"] * len(seeds) * len(models)})
+    for name, directory, run_spec in runs:
+        steps = run_spec.training.steps if run_spec.training.epochs is None else None
+        if steps is None:
+            try:
+                steps = steps_per_seed(run_spec, len(prepare_data(run_spec, reg).train))
+            except IcaError:
+                pass
+        models, seeds = list(run_spec.models), run_spec.seed_list
+        rows.append({"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,
+                     "epochs": run_spec.training.epochs,
+                     "seed_steps": None if steps is None else steps * len(seeds) * len(models)})
     return rows
 
 

@@ -85,3 +85,13 @@ def test_dry_run_and_validate_list_every_cell(tiny_spec, tmp_path):
     path.write_text(json.dumps({**tiny_spec, "grid": {"models.vade.prior": [{"name": "gmm"}, {"name": "gmmm"}]}}))
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and "grid cell 'prior=gmmm'" in result.output and "Traceback" not in result.output
+
+
+def test_linked_axes_change_options_together(tiny_spec):
+    cells = grid_cells(grid_spec(tiny_spec, {"data.samples_per_segment, models.vade.prior.components": [[40, 3], [80, 6]],
+                                             "models.*.latent_dim": [2, 3]}))
+    assert len(cells) == 4
+    assert cells[2].name == "samples_per_segment=80 components=6 latent_dim=2"
+    assert cells[2].spec.models["vade"].prior.components == 6 and cells[2].spec.data.samples_per_segment == 80
+    with pytest.raises(ica.SpecError, match="linked axis"):
+        grid_cells(grid_spec(tiny_spec, {"data.samples_per_segment, models.vade.prior.components": [[40]]}))
