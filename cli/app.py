@@ -130,6 +130,11 @@ def run(
         render.summary_table(run_summary)
 
 
+from ica.cli.results import results_command  # noqa: E402  (a command module of its own)
+
+app.command("results")(user_errors(results_command))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
