@@ -21,6 +21,7 @@ import torch
 from ica.errors import IcaError, SpecError
 from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, representation, summarise
 from ica.grid import grid_cells, grid_json, has_grid
+from ica.tblog import require_tensorboard
 from ica.protocols import BuildContext, DataSplits, Split, count_parameters
 from ica.plugin_registry import Registry, component_of, registry
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
@@ -126,6 +127,8 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     if has_grid(validated):
         return run_grid(validated, root, device=device, on_event=on_event, reg=reg)
     torch_device = resolve_device(device or validated.device)
+    if validated.training.logger == "tensorboard":
+        require_tensorboard()
     layout = RunLayout(root)
     claim_directory(layout, validated)
     data = prepare_data(validated, reg)
@@ -233,6 +236,8 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
     chosen = [m for _, m in metrics if spec.evaluation.metrics is not None
               or all(present[need] or not getattr(m, need, False) for need in present)]
     records = [r for metric in chosen for r in metric(evaluation)]
+    if spec.training.logger == "tensorboard":
+        log_hparams(layout, label, options, spec, ordered, records)
     cell = {"model": options.name, **summarise(records)}
     cell["status"] = {str(o.seed): o.status for o in ordered}
     write_json(layout.cell_summary(label), cell)
@@ -243,6 +248,21 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
 CPU_BATCHING_LIMIT = 250_000
 """Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
 MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
+
+
+def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes: list[SeedOutcome],
+                records: list) -> None:
+    """Each seed's settings beside its final per-seed metrics, in TensorBoard's hparams view."""
+    from ica.tblog import TensorBoardLog
+
+    seeds = [o.seed for o in outcomes]
+    log = TensorBoardLog([layout.seed(label, s).root / "tensorboard" for s in seeds])
+    hparams = {"label": label, "model": options.name, "latent_dim": getattr(options, "latent_dim", None),
+               "lr": spec.training.lr, "batch_size": spec.training.batch_size, "data": spec.data.name}
+    for i, outcome in enumerate(outcomes):
+        finals = {r.metric: r.value for r in records if r.seed == outcome.seed and math.isfinite(r.value)}
+        log.hparams(i, {**hparams, "seed": outcome.seed, "status": outcome.status}, finals)
+    log.close()
 
 
 def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,

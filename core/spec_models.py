@@ -76,6 +76,9 @@ class TrainingSpec(BaseModel):
     identifiability: IdentifiabilitySpec = Field(
         default_factory=IdentifiabilitySpec, description="Condition number of L (Eq. 2) and its remedies."
     )
+    logger: Literal["none", "tensorboard"] = Field(
+        "none", description="Also write TensorBoard events per seed (needs ica-toolkit[tensorboard])."
+    )
     log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
     checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
 

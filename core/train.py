@@ -134,6 +134,11 @@ class Trainer:
         self.step = 0
         # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
         self.loss = torch.compile(model.loss) if training.compile else model.loss
+        self.tensorboard = None
+        if files and training.logger == "tensorboard":
+            from ica.tblog import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog([f.root / "tensorboard" for f in files])
         self.constraint = LConstraint.for_model(
             model, training.identifiability, lambda message: self.on_event("notice", message=message)
         )
@@ -161,6 +166,8 @@ class Trainer:
             if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
                 self.save_checkpoints()
         self.seconds = time.perf_counter() - started
+        if self.tensorboard:
+            self.tensorboard.close()
         self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
         return self.status
 
@@ -211,6 +218,10 @@ class Trainer:
                 if line is not None:
                     with open(f.metrics, "a") as handle:
                         handle.write(json.dumps(line) + "\n")
+        if self.tensorboard:
+            for i, line in enumerate(lines):
+                if line is not None:
+                    self.tensorboard.scalars(i, self.step, {k: v for k, v in line.items() if k != "step"})
         self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.total_steps,
                       loss=[line and line.get("loss") for line in lines])
 
