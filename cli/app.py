@@ -134,6 +134,10 @@ from ica.cli.results import results_command  # noqa: E402  (a command module of 
 
 app.command("results")(user_errors(results_command))
 
+from ica.cli.report import report_command  # noqa: E402  (a command module of its own)
+
+app.command("report")(user_errors(report_command))
+
 
 def main() -> None:
     """Console-script entry point."""
