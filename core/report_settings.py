@@ -1,0 +1,73 @@
+"""How `ica report` names a run's settings and places it in the figures.
+
+A grid's axes (or the spec options that differ between runs side by side) are dotted spec paths; the report
+shows them as short ``name=value`` text and gives the first axis a panel of its own when there are two or
+more, as the paper's Figs. 4-6 give each data set its own panel (§4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a run goes in the figures: which panel (the first grid axis, when there are two or more, as the
+    paper's Figs. 4-6 give each data set its own panel) and which x group (the other axes)."""
+
+    panel: str
+    group: str
+
+    @staticmethod
+    def of(axes: list[list[str]], settings: dict[str, Any]) -> "Placement":
+        panel_axes, x_axes = (axes[:1], axes[1:]) if len(axes) >= 2 else ([], axes)
+        panel = " ".join(named(axis, settings) for axis in panel_axes)
+        if len(x_axes) == 1 and len(x_axes[0]) == 1:  # the axis name labels the x axis; the value the group
+            return Placement(panel, describe(settings.get(x_axes[0][0])))
+        return Placement(panel, "\n".join(named(axis, settings) for axis in x_axes))
+
+    @staticmethod
+    def axis_name(axes: list[list[str]]) -> str:
+        x_axes = axes[1:] if len(axes) >= 2 else axes
+        return ", ".join(short_name(p) for axis in x_axes for p in axis) or "setting"
+
+
+def named(axis: list[str], settings: dict[str, Any]) -> str:
+    """'data=mnist components=40': every path of one (possibly linked) axis with its value in this run."""
+    key = ", ".join(axis)
+    values = settings[key] if key in settings and len(axis) > 1 else [settings.get(p) for p in axis]
+    return " ".join(dict.fromkeys(f"{short_name(p)}={describe(v)}" for p, v in zip(axis, values)))
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"data.samples_per_segment": 100, ...}``: nested dicts as dotted paths, anything else as a leaf."""
+    if isinstance(obj, dict) and obj:
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: obj}
+
+
+def short_name(path: str) -> str:
+    """The last part of a dotted spec path ('models.vade.prior.components' -> 'components'), for labels."""
+    parts = [p for p in path.split(".") if p != "*"]
+    return parts[-1] if parts else path
+
+
+def describe(value: Any) -> str:
+    """A setting's value in one short word: a component by its name, a list comma-separated."""
+    if isinstance(value, dict):
+        return str(value.get("name", json.dumps(value, sort_keys=True)))
+    if isinstance(value, (list, tuple)):
+        return ",".join(describe(v) for v in value)
+    return str(value)
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers in numeric order first, anything else after them in a stable textual order."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, json.dumps(value, sort_keys=True))
