@@ -209,7 +209,7 @@ def fmt(stats: dict[str, Any] | None, digits: int = 3) -> str:
 
 def summary_table(summary: dict[str, Any]) -> None:
     columns = [("mcc", "MCC to sources"), ("cca_mcc_in", "CCA-MCC in"), ("cca_mcc_out", "CCA-MCC out"),
-               ("grid_mcc_in", "grid MCC in"), ("grid_mcc_out", "grid MCC out"),
+               ("grid_mcc_in", "grid MCC in"), ("grid_mcc_out", "grid MCC out"), ("cluster_ari", "cluster ARI"),
                ("elbo_train", "ELBO (train)"), ("bpd_eval", "bits/dim (eval)")]
     cells = summary["cells"]
     shown = [(k, t) for k, t in columns if any(k in c["stats"] for c in cells.values())]
