@@ -118,15 +118,17 @@ def plan_table(rows: list[dict[str, Any]]) -> None:
     for column in ("run", "directory", "models", "seeds", "steps per seed", "seed-steps"):
         table.add_column(column)
     for r in rows:
+        seeds = r["seeds"]
         table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), ", ".join(r["models"]),
-                      f"{len(r['seeds'])}: {r['seeds'][0]}..{r['seeds'][-1]}" if len(r["seeds"]) > 1 else str(r["seeds"]),
+                      f"{len(seeds)}: {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds),
                       f"{r['steps']:,}" if r["steps"] is not None else f"{r['epochs']} epochs (data not found)",
                       f"{r['seed_steps']:,}" if r["seed_steps"] is not None else "?")
     console.print(table)
     known = [r["seed_steps"] for r in rows if r["seed_steps"] is not None]
     total = f"{sum(known):,} seed-steps in all" if len(known) == len(rows) else \
         f"{sum(known):,} seed-steps in the {len(known)} run(s) whose data could be read"
-    console.print(f"{len(rows)} run(s), {sum(len(r['models']) * len(r['seeds']) for r in rows)} trained models, {total}")
+    models = sum(len(r["models"]) * len(r["seeds"]) for r in rows)
+    console.print(f"{len(rows)} run(s), {models} trained models, {total}")
     sys.stdout.flush()
 
 

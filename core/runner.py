@@ -83,7 +83,8 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
     likelihood = getattr(model, "likelihood", None)
     if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
         raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
-                        "'standardize': true, which moves the data off those levels", where=f"models.{label}.likelihood")
+                        "'standardize': true, which moves the data off those levels",
+                        where=f"models.{label}.likelihood")
     return model
 
 

@@ -3,7 +3,6 @@ files in each data set's real on-disk format (no download), two seeds so that pa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
