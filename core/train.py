@@ -22,6 +22,7 @@ from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.results import SeedFiles, load_torch, save_torch
 from ica.seeding import generator, seed_generators, seed_part, seed_slice
+from ica.signals import Interrupted, stop_requests
 
 CHECKPOINT_FORMAT = 1
 Event = Callable[..., None]
@@ -155,21 +156,33 @@ class Trainer:
         self.model.train()
         self.on_event("train_start", seeds=self.seeds, step=self.step, steps=self.total_steps)
         started = time.perf_counter()
-        while self.step < self.total_steps and not all(s.failed for s in self.status):
-            self.one_step()
-            self.step += 1
-            if self.step % self.spec.log_every == 0 or self.step == self.total_steps:
-                self.log()
-            if self.scheduler and self.step % self.spec.scheduler.interval == 0:
-                self.scheduler.step(self.plateau_window.means()["loss"])
-                self.plateau_window.reset()
-            if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
-                self.save_checkpoints()
+        with stop_requests() as stop_requested:
+            while self.step < self.total_steps and not all(s.failed for s in self.status):
+                self.one_step()
+                self.step += 1
+                if self.step % self.spec.log_every == 0 or self.step == self.total_steps:
+                    self.log()
+                if self.scheduler and self.step % self.spec.scheduler.interval == 0:
+                    self.scheduler.step(self.plateau_window.means()["loss"])
+                    self.plateau_window.reset()
+                if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
+                    self.save_checkpoints()
+                if stop_requested():
+                    self.stop()
         self.seconds = time.perf_counter() - started
         if self.tensorboard:
             self.tensorboard.close()
         self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
         return self.status
+
+    def stop(self) -> None:
+        """Checkpoint every seed at this step boundary, then raise `Interrupted`."""
+        if self.files:
+            self.save_checkpoints()
+        if self.tensorboard:
+            self.tensorboard.close()
+        self.on_event("interrupted", seeds=self.seeds, step=self.step)
+        raise Interrupted(f"stopped by a signal at step {self.step}; checkpoints written")
 
     def one_step(self) -> None:
         index = self.sampler.next()
