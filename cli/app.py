@@ -138,6 +138,10 @@ from ica.cli.report import report_command  # noqa: E402  (a command module of it
 
 app.command("report")(user_errors(report_command))
 
+from ica.cli.status import status_command  # noqa: E402  (a command module of its own)
+
+app.command("status")(user_errors(status_command))
+
 
 def main() -> None:
     """Console-script entry point."""
