@@ -112,6 +112,8 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<spec name>)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Train models and grid cells in this many spawned "
+                                "worker processes (one GPU each where there are GPUs)."),
 ) -> None:
     """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
     (resumes if it exists)."""
@@ -125,7 +127,14 @@ def run(
         render.plan_table(plan(spec))
         return
     with render.RunProgress() as progress:
-        summary = ica.run(spec, out=out, device=device, on_event=progress.event)
+        if workers > 1:
+            from ica.executor import run_with_workers
+            from ica.runner import default_out
+
+            summary = run_with_workers(spec, out or default_out(spec), workers, device=device,
+                                       on_event=progress.event)
+        else:
+            summary = ica.run(spec, out=out, device=device, on_event=progress.event)
     for run_summary in (r["summary"] for r in summary["runs"].values()) if "runs" in summary else [summary]:
         render.summary_table(run_summary)
 

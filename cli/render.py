@@ -176,6 +176,8 @@ class RunProgress:
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
+        elif name == "unit_done":
+            self._say(f"worker finished {escape(info['unit'])}")
         elif name == "interrupted":
             self._say(f"{label}: stopped at step {info['step']}; checkpoints written")
         elif name == "grid_cell":

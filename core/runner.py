@@ -109,7 +109,7 @@ def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str,
 
 # ------------------------------------------------------------------------------------------- run
 def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
-        on_event: Event | None = None, reg: Registry | None = None) -> dict[str, Any]:
+        on_event: Event | None = None, reg: Registry | None = None, only: str | None = None) -> dict[str, Any]:
     """Train and evaluate every model and seed of ``spec`` into the run directory ``out``.
 
     Args:
@@ -117,6 +117,8 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
         out: the run directory (default ``runs/<spec file stem>``); an existing one is resumed.
         device: overrides the spec's device ('auto', 'cpu', 'cuda').
         on_event: progress callback ``on_event(name, **info)``.
+        only: train just this model label's unfinished seeds and return ``{}``, writing no summary (the
+            unit of work of a worker process; a later plain call evaluates and summarises).
 
     Returns:
         The summary also written to ``<out>/summary.json``.
@@ -126,7 +128,9 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     on_event = on_event or (lambda *a, **k: None)
     root = Path(out) if out is not None else default_out(spec)
     if has_grid(validated):
-        return run_grid(validated, root, device=device, on_event=on_event, reg=reg)
+        return run_grid(validated, root, device=device, on_event=on_event, reg=reg, only=only)
+    if only is not None and only not in validated.models:
+        raise SpecError(f"no model labelled {only!r}; the spec has {', '.join(validated.models)}", where="only")
     torch_device = resolve_device(device or validated.device)
     if validated.training.logger == "tensorboard":
         require_tensorboard()
@@ -140,6 +144,9 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
     cells = {}
     device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)
+    if only is not None:
+        train_seeds(reg, validated, only, validated.models[only], device_data, layout, on_event)
+        return {}
     for label, options in validated.models.items():
         cells[label] = run_cell(reg, validated, label, options, device_data, metrics, layout, on_event)
     summary = {
@@ -156,13 +163,31 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     return summary
 
 
-def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg: Registry) -> dict[str, Any]:
+def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg: Registry,
+             only: str | None = None) -> dict[str, Any]:
     """Run every cell of a grid as an ordinary run in ``root/<cell directory>``; ``grid.json`` lists them.
 
     Each cell resumes on its own, so running the grid again finishes only what is missing. A root made
     from a different grid spec is refused.
     """
-    cells = grid_cells(spec, reg)  # every cell validated before anything runs
+    cells = claim_grid(spec, root, reg)
+    summaries = {}
+    for i, cell in enumerate(cells):
+        on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
+        summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event, reg=reg,
+                                   only=only)
+    digest = spec_hash(spec)
+    return {"name": spec.name, "spec_hash": digest, "grid": dict(spec.grid),
+            "runs": {c.name: {"dir": c.directory, "settings": c.settings, "summary": summaries[c.name]}
+                     for c in cells}}
+
+
+def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
+    """Validate and check every cell (data, models, metrics), then claim ``root`` for this grid (grid.json).
+
+    A root made from a different grid spec is refused; nothing is trained or written before all checks pass.
+    """
+    cells = grid_cells(spec, reg)
     digest = spec_hash(spec)
     grid_file = root / "grid.json"
     if grid_file.exists():
@@ -170,20 +195,14 @@ def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg:
         if not isinstance(previous, dict) or previous.get("spec_hash") != digest:
             raise SpecError("this directory holds a grid made from a different spec; choose another --out "
                             "or remove it", where=str(root))
-    for cell in cells:  # fail before training anything if a cell's data or models cannot be built
+    for cell in cells:
         data = prepare_data(cell.spec, reg)
         build_metrics(cell.spec, reg, data)
         for label, options in cell.spec.models.items():
             build_model(reg, options, data, cell.spec.seed_list[:1], f"{label} (grid cell '{cell.name}')")
     root.mkdir(parents=True, exist_ok=True)
     write_json(grid_file, {**grid_json(spec, cells, digest), "spec": spec_json(spec)})
-    summaries = {}
-    for i, cell in enumerate(cells):
-        on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
-        summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event, reg=reg)
-    return {"name": spec.name, "spec_hash": digest, "grid": dict(spec.grid),
-            "runs": {c.name: {"dir": c.directory, "settings": c.settings, "summary": summaries[c.name]}
-                     for c in cells}}
+    return cells
 
 
 def default_out(spec: Any) -> Path:
@@ -209,26 +228,7 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
              metrics: list[tuple[str, Any]], layout: RunLayout, on_event: Event) -> dict[str, Any]:
     """Train the seeds of one model that are not finished yet, then evaluate all of them."""
     seeds = spec.seed_list
-    outcomes: dict[int, SeedOutcome] = {}
-    todo = []
-    for seed in seeds:
-        done = load_outcome(layout.seed(label, seed))
-        if done is not None:
-            outcomes[seed] = done
-        else:
-            todo.append(seed)
-    on_event("cell_start", cell=label, seeds=seeds, todo=todo)
-    points = data.eval if spec.evaluation.split == "eval" else data.train
-    for group, model in seed_groups(reg, options, data, todo, spec.training.batch_seeds, label, on_event):
-        files = [layout.seed(label, s) for s in group]
-        for f in files:
-            f.root.mkdir(parents=True, exist_ok=True)
-        model = model.to(data.train.x.device)
-        trainer = Trainer(model, data.train, group, spec.training, files,
-                          on_event=lambda name, **info: on_event(name, cell=label, **info))
-        statuses = trainer.run()
-        for outcome in finish_group(model, statuses, trainer, data, points, files):
-            outcomes[outcome.seed] = outcome
+    outcomes = train_seeds(reg, spec, label, options, data, layout, on_event)
     ordered = [outcomes[s] for s in seeds]
     evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
     # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
@@ -264,6 +264,35 @@ def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes
         finals = {r.metric: r.value for r in records if r.seed == outcome.seed and math.isfinite(r.value)}
         log.hparams(i, {**hparams, "seed": outcome.seed, "status": outcome.status}, finals)
     log.close()
+
+
+def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,
+                on_event: Event) -> dict[int, SeedOutcome]:
+    """Every seed's outcome for one model: loaded when finished earlier, trained (or resumed) otherwise.
+
+    Idempotent: the unit of work of every executor, safe to call again after any interruption.
+    """
+    outcomes: dict[int, SeedOutcome] = {}
+    todo = []
+    for seed in spec.seed_list:
+        done = load_outcome(layout.seed(label, seed))
+        if done is not None:
+            outcomes[seed] = done
+        else:
+            todo.append(seed)
+    on_event("cell_start", cell=label, seeds=spec.seed_list, todo=todo)
+    points = data.eval if spec.evaluation.split == "eval" else data.train
+    for group, model in seed_groups(reg, options, data, todo, spec.training.batch_seeds, label, on_event):
+        files = [layout.seed(label, s) for s in group]
+        for f in files:
+            f.root.mkdir(parents=True, exist_ok=True)
+        model = model.to(data.train.x.device)
+        trainer = Trainer(model, data.train, group, spec.training, files,
+                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        statuses = trainer.run()
+        for outcome in finish_group(model, statuses, trainer, data, points, files):
+            outcomes[outcome.seed] = outcome
+    return outcomes
 
 
 def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
