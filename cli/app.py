@@ -114,6 +114,14 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
     workers: int = typer.Option(1, "--workers", "-w", help="Train models and grid cells in this many spawned "
                                 "worker processes (one GPU each where there are GPUs)."),
+    executor: str = typer.Option("local", help="local (this machine), slurm (a job array through submitit), or "
+                                 "submitit-local / submitit-debug (submitit's path without SLURM)."),
+    partition: Optional[str] = typer.Option(None, help="slurm: the partition."),
+    time_min: int = typer.Option(24 * 60, "--time", help="slurm: time limit per task, in minutes."),
+    gpus: int = typer.Option(0, help="slurm: GPUs per task."),
+    cpus: int = typer.Option(2, help="slurm: CPUs per task."),
+    array_parallelism: int = typer.Option(64, help="slurm: array tasks running at once."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the array and write the summaries."),
 ) -> None:
     """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
     (resumes if it exists)."""
@@ -126,8 +134,23 @@ def run(
 
         render.plan_table(plan(spec))
         return
+    if executor not in ("local", "slurm", "submitit-local", "submitit-debug"):
+        raise IcaError(f"unknown executor {executor!r}; expected local, slurm, submitit-local or submitit-debug",
+                       where="--executor")
     with render.RunProgress() as progress:
-        if workers > 1:
+        if executor != "local":
+            from ica.runner import default_out
+            from ica.slurm import SlurmOptions, run_on_slurm
+
+            options = SlurmOptions(cluster=executor.removeprefix("submitit-"), partition=partition,
+                                   timeout_min=time_min, gpus_per_node=gpus, cpus_per_task=cpus,
+                                   array_parallelism=array_parallelism, wait=wait)
+            summary = run_on_slurm(spec, out or default_out(spec), options, device=device, on_event=progress.event)
+            if "submitted" in summary:
+                render.console.print(f"submitted {len(summary['submitted'])} array tasks; logs in "
+                                     f"{summary['folder']}; run the same command again to write the summaries")
+                return
+        elif workers > 1:
             from ica.executor import run_with_workers
             from ica.runner import default_out
 

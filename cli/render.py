@@ -176,6 +176,9 @@ class RunProgress:
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
+        elif name == "submitted":
+            self._say(f"submitted a job array of {len(info['jobs'])} tasks ({escape(', '.join(info['jobs'][:3]))}"
+                      f"{', ...' if len(info['jobs']) > 3 else ''}); logs in {escape(info['folder'])}")
         elif name == "unit_done":
             self._say(f"worker finished {escape(info['unit'])}")
         elif name == "interrupted":

@@ -64,7 +64,7 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(slots, gpus, threads)) as pool:
-        futures = {pool.submit(_train_unit, u, device): u for u in units}
+        futures = {pool.submit(train_unit, u, device): u for u in units}
         for unit in units:
             on_event("unit_submitted", unit=unit.name)
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -100,7 +100,8 @@ def _start_worker(slots: Any, gpus: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_unit(unit: Unit, device: str | None) -> str:
+def train_unit(unit: Unit, device: str | None) -> str:
+    """One unit of work: train a model label's unfinished seeds (resuming), write no summary."""
     import ica
 
     ica.run(unit.spec, out=unit.out, device=device, only=unit.label)
