@@ -292,7 +292,36 @@ def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSp
         statuses = trainer.run()
         for outcome in finish_group(model, statuses, trainer, data, points, files):
             outcomes[outcome.seed] = outcome
+            if any(st.seed == outcome.seed and st.failed for st in statuses) and spec.training.retry_nan:
+                outcomes[outcome.seed] = retry_diverged(reg, spec, label, options, data, layout, outcome.seed,
+                                                        on_event)
     return outcomes
+
+
+def retry_diverged(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,
+                   seed: int, on_event: Event) -> SeedOutcome:
+    """Train a diverged seed again, alone and from the start, at a lower learning rate, up to ``retry_nan``
+    times; every attempt is recorded in its result.json (and the last one counts, finished or failed)."""
+    files = layout.seed(label, seed)
+    points = data.eval if spec.evaluation.split == "eval" else data.train
+    attempts = [read_json(files.result)]
+    outcome = None
+    for attempt in range(1, spec.training.retry_nan + 1):
+        lr = spec.training.lr * spec.training.retry_lr_factor**attempt
+        on_event("notice", cell=label, message=f"{label}: seed {seed} diverged; attempt {attempt + 1} with lr {lr:g}")
+        for stale in (files.checkpoint, files.metrics, files.result):
+            stale.unlink(missing_ok=True)
+        training = spec.training.model_copy(update={"lr": lr})
+        model = build_model(reg, options, data, [seed], label).to(data.train.x.device)
+        trainer = Trainer(model, data.train, [seed], training, [files],
+                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        (outcome,) = finish_group(model, trainer.run(), trainer, data, points, [files])
+        result = read_json(files.result)
+        write_json(files.result, {**result, "lr": lr, "earlier_attempts": attempts})
+        if outcome.status == "finished":
+            break
+        attempts.append(result)
+    return outcome
 
 
 def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,

@@ -73,6 +73,11 @@ class TrainingSpec(BaseModel):
         description="Compile the model's loss with torch.compile. Off by default: on a 2-core CPU it made "
         "10 batched TCL seeds slower (see benchmarks/README.md); it may pay off on a GPU.",
     )
+    retry_nan: int = Field(
+        0, ge=0, description="Times a seed whose loss became non-finite is trained again, alone and from the "
+        "start, with its learning rate multiplied by retry_lr_factor each time (recorded in result.json)."
+    )
+    retry_lr_factor: float = Field(0.1, gt=0, lt=1, description="Learning-rate factor of each retry.")
     identifiability: IdentifiabilitySpec = Field(
         default_factory=IdentifiabilitySpec, description="Condition number of L (Eq. 2) and its remedies."
     )

@@ -168,3 +168,21 @@ def test_auto_batching_trains_large_models_one_seed_at_a_time_on_the_cpu(tiny_sp
     assert groups == {("big", (0,)), ("big", (1,)), ("small", (0, 1))}
     notices = [info["message"] for name, info in events if name == "notice"]
     assert any("big" in m and "one at a time" in m for m in notices)
+
+
+def test_a_diverged_seed_is_retried_alone_at_a_lower_learning_rate(tiny_spec, tmp_path):
+    reg = Registry.load(entry_points=False, extra=[("tests", failing_plugin())])
+    # The test model sends seed index 1 of a batch to NaN; trained alone (index 0) it recovers.
+    tiny_spec["models"] = {"failing": {"name": "failing", "fail_index": 1}}
+    tiny_spec["seeds"] = 3
+    tiny_spec["training"].update(retry_nan=2, retry_lr_factor=0.5)
+    events = []
+    summary = ica.run(tiny_spec, out=tmp_path, reg=reg, on_event=lambda name, **info: events.append((name, info)))
+    cell = summary["cells"]["failing"]
+    assert cell["status"] == {"0": "finished", "1": "finished", "2": "finished"}
+    result = json.loads((tmp_path / "failing" / "seeds" / "1" / "result.json").read_text())
+    assert result["status"] == "finished" and result["lr"] == 0.0005
+    assert [a["status"] for a in result["earlier_attempts"]] == ["failed"]
+    assert any("seed 1 diverged; attempt 2 with lr 0.0005" in info.get("message", "") for _, info in events)
+    lines = (tmp_path / "failing" / "seeds" / "1" / "metrics.jsonl").read_text().splitlines()
+    assert all(abs(json.loads(line)["lr"] - 0.0005) < 1e-9 for line in lines), "the log is the retry's alone"
