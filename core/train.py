@@ -304,8 +304,16 @@ class Trainer:
 
 
 def truncate_log(files: SeedFiles, step: int) -> None:
-    """Drop metrics.jsonl lines written after ``step`` (they will be written again)."""
+    """Drop metrics.jsonl lines written after ``step`` (they will be written again), and a line torn by a
+    kill in the middle of an append (it is after the checkpoint's step too)."""
     if not files.metrics.exists():
         return
-    kept = [line for line in files.metrics.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    kept = [line for line in files.metrics.read_text().splitlines() if _logged_step(line) <= step]
     files.metrics.write_text("".join(line + "\n" for line in kept))
+
+
+def _logged_step(line: str) -> float:
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")

@@ -4,6 +4,7 @@ the last periodic checkpoint) resumes to exactly the latents and metrics of an u
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -72,4 +73,23 @@ def test_a_stopped_run_resumes_to_the_same_results(tiny_spec, tmp_path, sig):
     output, _ = finish.communicate(timeout=120)
     assert finish.returncode == 0, output
     assert "resumed from the checkpoint" in output
+    assert_same_results(out, reference)
+
+
+def test_several_sigkills_at_random_steps_still_end_with_the_same_results(tiny_spec, tmp_path):
+    spec = long_tiny_spec(tiny_spec)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    reference = tmp_path / "reference"
+    ica.run(spec, out=reference)
+    out = tmp_path / "killed"
+    rng = random.Random(0)
+    for lines in sorted(rng.sample(range(10, 190), 3)):  # log lines of seed 0 (a line every 10 steps)
+        process = start(path, out)
+        wait_for_progress(out, lines=lines)
+        process.kill()
+        process.wait(timeout=60)
+    finish = start(path, out)
+    output, _ = finish.communicate(timeout=120)
+    assert finish.returncode == 0, output
     assert_same_results(out, reference)

@@ -228,3 +228,13 @@ def test_epochs_count_whole_passes_over_the_training_split(tiny_spec, tmp_path):
     ica.run(tiny_spec, out=tmp_path)
     lines = (tmp_path / "ivae" / "seeds" / "0" / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 30 and len(lines) == 30
+
+
+def test_resume_drops_a_log_line_torn_by_a_kill(tmp_path):
+    from ica.results import SeedFiles
+    from ica.train import truncate_log
+
+    files = SeedFiles(tmp_path)
+    files.metrics.write_text('{"step": 10, "loss": 1.0}\n{"step": 20, "loss": 0.5}\n{"step": 30, "lo')
+    truncate_log(files, 20)
+    assert files.metrics.read_text() == '{"step": 10, "loss": 1.0}\n{"step": 20, "loss": 0.5}\n'
