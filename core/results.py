@@ -63,6 +63,18 @@ def load_torch(path: Path) -> Any:
         raise IcaError(f"checkpoint is corrupt or unreadable ({type(exc).__name__}: {exc})", where=str(path)) from None
 
 
+def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
+    """Write ``checkpoint.pt`` atomically, shifting the older ones down (``checkpoint.1.pt``, ...).
+
+    Each shift is an atomic rename, so a kill at any moment leaves only complete files behind.
+    """
+    paths = files.checkpoints(keep)
+    for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1])):
+        if newer.exists():
+            os.replace(newer, older)
+    save_torch(files.checkpoint, state)
+
+
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -88,6 +100,10 @@ class SeedFiles:
     @property
     def checkpoint(self) -> Path:
         return self.root / "checkpoint.pt"
+
+    def checkpoints(self, keep: int) -> list[Path]:
+        """The newest checkpoint first, then the ``keep - 1`` kept before it."""
+        return [self.checkpoint] + [self.root / f"checkpoint.{k}.pt" for k in range(1, keep)]
 
     @property
     def weights(self) -> Path:

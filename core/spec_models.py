@@ -86,6 +86,10 @@ class TrainingSpec(BaseModel):
     )
     log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
     checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
+    checkpoint_keep: int = Field(
+        2, ge=1, description="Checkpoints kept per seed: resuming falls back to an older one if the newest is "
+        "unreadable."
+    )
 
     @field_validator("betas")
     @classmethod

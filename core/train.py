@@ -12,6 +12,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -20,7 +21,8 @@ from torch import Tensor, nn
 from ica.identifiability import LConstraint
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
-from ica.results import SeedFiles, load_torch, save_torch
+from ica.errors import IcaError
+from ica.results import SeedFiles, load_torch, save_checkpoint
 from ica.seeding import generator, seed_generators, seed_part, seed_slice
 from ica.signals import Interrupted, stop_requests
 
@@ -265,19 +267,53 @@ class Trainer:
                 "failed_at": self.status[i].failed_at,
                 "last_finite_loss": self.status[i].last_finite_loss,
             }
-            save_torch(files.checkpoint, checkpoint)
+            save_checkpoint(files, checkpoint, self.spec.checkpoint_keep)
+
+    def checkpoint_states(self) -> list[dict[str, Any]] | None:
+        """Each seed's checkpoint at the newest step that every seed of the group has readable, or None.
+
+        An unreadable newest checkpoint (a damaged disk, a copy cut short) falls back to an older kept one,
+        with a notice; if some checkpoint is unreadable and no step is common to all seeds, that is an
+        error naming the file, and nothing is touched.
+        """
+        if not self.files:
+            return None
+        readable: list[dict[int, dict[str, Any]]] = []
+        broken: list[tuple[Path, str]] = []
+        for f in self.files:
+            found = {}
+            for path in f.checkpoints(self.spec.checkpoint_keep):
+                if not path.exists():
+                    continue
+                try:
+                    state = load_torch(path)
+                except IcaError as exc:
+                    broken.append((path, exc.message))
+                    continue
+                if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
+                    found[int(state["step"])] = state
+            readable.append(found)
+        common = set.intersection(*(set(found) for found in readable))
+        if not common:
+            if broken:
+                path, message = broken[0]
+                raise IcaError(f"{message}; no older checkpoint of this group's seeds can replace it",
+                               where=str(path))
+            return None
+        step = max(common)
+        if broken or any(max(found) != step for found in readable):
+            self.on_event("notice", message=f"resuming seeds {self.seeds} from step {step}, the newest step "
+                          "all of them have readable" + (f" ({broken[0][0]} is unreadable)" if broken else ""))
+        return [found[step] for found in readable]
 
     def resume(self) -> None:
         """Continue from the seeds' checkpoints when every seed of the group has one at the same step."""
-        if not self.files or not all(f.checkpoint.exists() for f in self.files):
+        states = self.checkpoint_states()
+        if states is None:
             for f in self.files or []:
                 f.metrics.unlink(missing_ok=True)  # a fresh start: no stale log lines
             return
-        states = [load_torch(f.checkpoint) for f in self.files]
-        steps = {int(st["step"]) for st in states}
-        if len(steps) != 1 or any(st.get("format") != CHECKPOINT_FORMAT for st in states):
-            return
-        self.step = steps.pop()
+        self.step = int(states[0]["step"])
         stacked = {k: torch.cat([st["model"][k] for st in states]) for k in states[0]["model"]}
         self.model.load_state_dict(stacked)
         self.optimizer.load_state_dict({

@@ -138,6 +138,41 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_spec, tmp_path):
     assert whole["cells"] == summary["cells"]
 
 
+@pytest.mark.parametrize("damage", ["newest", "all"])
+def test_an_unreadable_checkpoint_falls_back_to_an_older_one_or_is_a_clear_error(tiny_spec, tmp_path, damage):
+    tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
+    tiny_spec["training"].update(steps=40, checkpoint_every=10, log_every=5)
+    ica.run(tiny_spec, out=tmp_path / "whole")
+
+    def stop_midway(name, **info):
+        if name == "progress" and info["step"] == 25:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        ica.run(tiny_spec, out=tmp_path / "cut", on_event=stop_midway)
+    seed0 = tmp_path / "cut" / "vade" / "seeds" / "0"
+    assert sorted(p.name for p in seed0.glob("checkpoint*.pt")) == ["checkpoint.1.pt", "checkpoint.pt"]
+    damaged = [seed0 / "checkpoint.pt"] + ([seed0 / "checkpoint.1.pt"] if damage == "all" else [])
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[:100])
+    events = []
+    if damage == "all":
+        with pytest.raises(ica.IcaError, match="corrupt or unreadable") as info:
+            ica.run(tiny_spec, out=tmp_path / "cut")
+        assert "checkpoint" in info.value.where
+        assert not (seed0 / "result.json").exists()
+        return
+    ica.run(tiny_spec, out=tmp_path / "cut", on_event=lambda name, **info: events.append((name, info)))
+    assert [i["step"] for n, i in events if n == "resumed"] == [10], "both seeds resume from the older step"
+    assert any("checkpoint.pt is unreadable" in i["message"] for n, i in events if n == "notice")
+    for seed in (0, 1):
+        rel = f"vade/seeds/{seed}"
+        np.testing.assert_array_equal(np.load(tmp_path / "whole" / rel / "latents.npz")["latents"],
+                                      np.load(tmp_path / "cut" / rel / "latents.npz")["latents"])
+        assert (tmp_path / "whole" / rel / "metrics.jsonl").read_text() == \
+            (tmp_path / "cut" / rel / "metrics.jsonl").read_text()
+
+
 class FlakyModel(nn.Module):
     """A model whose seed with index 1 produces a NaN loss from step 12 on (the test's failure injection)."""
 
