@@ -309,7 +309,7 @@ def retry_diverged(reg: Registry, spec: Any, label: str, options: Any, data: Dat
     for attempt in range(1, spec.training.retry_nan + 1):
         lr = spec.training.lr * spec.training.retry_lr_factor**attempt
         on_event("notice", cell=label, message=f"{label}: seed {seed} diverged; attempt {attempt + 1} with lr {lr:g}")
-        for stale in (files.checkpoint, files.metrics, files.result):
+        for stale in (*files.checkpoints(spec.training.checkpoint_keep), files.metrics, files.result):
             stale.unlink(missing_ok=True)
         training = spec.training.model_copy(update={"lr": lr})
         model = build_model(reg, options, data, [seed], label).to(data.train.x.device)
