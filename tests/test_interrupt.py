@@ -48,7 +48,7 @@ def assert_same_results(done, reference):
     assert ours == theirs
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_a_stopped_run_resumes_to_the_same_results(tiny_spec, tmp_path, sig):
     spec = long_tiny_spec(tiny_spec)
     path = tmp_path / "spec.json"
@@ -61,7 +61,7 @@ def test_a_stopped_run_resumes_to_the_same_results(tiny_spec, tmp_path, sig):
     wait_for_progress(out)
     process.send_signal(sig)
     output, _ = process.communicate(timeout=60)
-    if sig == signal.SIGTERM:
+    if sig in (signal.SIGINT, signal.SIGTERM):
         assert process.returncode == 130, output
         assert "resume" in output and "checkpoints written" in output
         assert not (out / "vade" / "seeds" / "0" / "result.json").exists(), "a stopped seed is not finished"
