@@ -2,112 +2,34 @@
 
 For each model of the spec (a *cell*) every seed is trained, its representation of the evaluation
 points saved, and the cell's metrics computed over all seeds. Finished seeds are never trained again:
-running the same spec into the same directory resumes where it stopped.
+running the same spec into the same directory resumes where it stopped. Building the parts lives in
+`ica.building`, what seeds leave behind in `ica.outcomes`.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import torch
-
+from ica.building import (  # noqa: F401  (re-exported: the names users and plugins import from ica.runner)
+    CPU_BATCHING_LIMIT, build_metrics, build_model, model_context, prepare_data, resolve_device, seed_groups,
+    standardized,
+)
+from ica.environment import environment
 from ica.errors import IcaError, SpecError
-from ica.evaluate import Evaluation, SeedOutcome, mean_elbo, representation, summarise
+from ica.evaluate import Evaluation, SeedOutcome, summarise
 from ica.grid import grid_cells, grid_json, has_grid
-from ica.tblog import require_tensorboard
-from ica.protocols import BuildContext, DataSplits, Split, count_parameters
-from ica.plugin_registry import Registry, component_of, registry
-from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
-from ica.seeding import NotBatchable, build_seeded, check_seed_axis, generator, seed_slice
+from ica.outcomes import bits_per_dim, finish_group, load_outcome, log_hparams  # noqa: F401
+from ica.plugin_registry import Registry, registry
+from ica.protocols import DataSplits
+from ica.results import RunLayout, read_json, write_json
 from ica.spec import load_spec, spec_hash, spec_json
+from ica.tblog import require_tensorboard
 from ica.train import Trainer
 
 Event = Callable[..., None]
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when available, else the CPU; asking for CUDA without it is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
-    return torch.device(name)
-
-
-# ------------------------------------------------------------------------------------------ data
-def prepare_data(spec: Any, reg: Registry) -> DataSplits:
-    """Build the spec's data set and standardise it with training statistics when asked."""
-    data = reg.build(spec.data, BuildContext())
-    if not isinstance(data, DataSplits):
-        raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
-    if getattr(spec.data, "standardize", False):
-        data = standardized(data)
-    return data
-
-
-def standardized(data: DataSplits) -> DataSplits:
-    """z-scores of every observed dimension, with means and deviations of the training split only."""
-    mean = data.train.x.mean(0, keepdim=True)
-    std = data.train.x.std(0, keepdim=True)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
-    return DataSplits(scale(data.train), scale(data.eval), data.n_u, {**data.info, "standardized": True})
-
-
-# ---------------------------------------------------------------------------------------- models
-def model_context(data: DataSplits) -> BuildContext:
-    return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
-
-
-def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int], label: str) -> torch.nn.Module:
-    """The model for ``seeds`` (one seed axis entry each), initialised per seed; errors name the model."""
-    ctx = model_context(data)
-
-    def build(n: int) -> torch.nn.Module:
-        model = reg.build(options, ctx.with_(seeds=n))
-        if n > 1:
-            check_seed_axis(model, n)
-        return model
-
-    try:
-        model = build_seeded(build, seeds)
-    except IcaError as exc:
-        raise type(exc)(exc.message, where=f"models.{label}") from None
-    likelihood = getattr(model, "likelihood", None)
-    if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
-        raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
-                        "'standardize': true, which moves the data off those levels",
-                        where=f"models.{label}.likelihood")
-    return model
-
-
-def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
-    """The metrics to compute: those named, or every registered one that applies to this data."""
-    ctx = BuildContext()
-    has_sources = data.eval.s is not None
-    if spec.evaluation.metrics is None:
-        chosen = [reg.specs.default("metric", c.name) for c in reg.of_kind("metric")]
-        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in chosen]
-        return [(n, m) for n, m in metrics if has_sources or not getattr(m, "requires_sources", False)]
-    metrics = []
-    for i, options in enumerate(spec.evaluation.metrics):
-        metric = reg.build(options, ctx)
-        name = component_of(options)[1]
-        if getattr(metric, "requires_sources", False) and not has_sources:
-            raise SpecError(f"{name} needs ground-truth sources and the data set has none",
-                            where=f"evaluation.metrics[{i}]")
-        metrics.append((name, metric))
-    return metrics
-
-
-# ------------------------------------------------------------------------------------------- run
 def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
         on_event: Event | None = None, reg: Registry | None = None, only: str | None = None) -> dict[str, Any]:
     """Train and evaluate every model and seed of ``spec`` into the run directory ``out``.
@@ -246,26 +168,6 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
     return cell
 
 
-CPU_BATCHING_LIMIT = 250_000
-"""Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
-MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
-
-
-def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes: list[SeedOutcome],
-                records: list) -> None:
-    """Each seed's settings beside its final per-seed metrics, in TensorBoard's hparams view."""
-    from ica.tblog import TensorBoardLog
-
-    seeds = [o.seed for o in outcomes]
-    log = TensorBoardLog([layout.seed(label, s).root / "tensorboard" for s in seeds])
-    hparams = {"label": label, "model": options.name, "latent_dim": getattr(options, "latent_dim", None),
-               "lr": spec.training.lr, "batch_size": spec.training.batch_size, "data": spec.data.name}
-    for i, outcome in enumerate(outcomes):
-        finals = {r.metric: r.value for r in records if r.seed == outcome.seed and math.isfinite(r.value)}
-        log.hparams(i, {**hparams, "seed": outcome.seed, "status": outcome.status}, finals)
-    log.close()
-
-
 def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,
                 on_event: Event) -> dict[int, SeedOutcome]:
     """Every seed's outcome for one model: loaded when finished earlier, trained (or resumed) otherwise.
@@ -324,124 +226,7 @@ def retry_diverged(reg: Registry, spec: Any, label: str, options: Any, data: Dat
     return outcome
 
 
-def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
-                on_event: Event):
-    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
-    batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
-    (each of the last two with a one-line notice)."""
-    if batched == "auto" and len(seeds) > 1:
-        batched = data.train.x.device.type == "cuda" or _small_enough(reg, options, data, label, on_event)
-    if batched and len(seeds) > 1:
-        try:
-            yield seeds, build_model(reg, options, data, seeds, label)
-            return
-        except NotBatchable as exc:
-            on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
-    for seed in seeds:
-        yield [seed], build_model(reg, options, data, [seed], label)
-
-
-def _small_enough(reg: Registry, options: Any, data: DataSplits, label: str, on_event: Event) -> bool:
-    size = count_parameters(build_model(reg, options, data, [0], label))
-    if size <= CPU_BATCHING_LIMIT:
-        return True
-    on_event("notice", cell=label, message=f"{label}: {size:,} parameters per seed; on the CPU seeds this large "
-             "train no faster batched, so one at a time (training.batch_seeds: true forces batching)")
-    return False
-
-
-def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
-                 files: list[SeedFiles]) -> list[SeedOutcome]:
-    """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
-
-    ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
-    (``(*positions, d)``, int64) where its latents form a grid (App. B).
-    """
-    rep = representation(model, points)
-    latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
-    generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
-    elbos = {name: mean_elbo(model, split, generators).tolist()
-             for name, split in (("train", data.train), ("eval", data.eval))}
-    if getattr(getattr(model, "likelihood", None), "discrete", False):
-        elbos.update({f"bpd_{name}": bits_per_dim(values, data.x_shape) for name, values in list(elbos.items())})
-    state = model.state_dict()
-    outcomes = []
-    for i, (status, f) in enumerate(zip(statuses, files)):
-        result: dict[str, Any] = {"seed": status.seed, "steps": trainer.step,
-                                  "train_seconds": round(trainer.seconds, 3)}
-        z = latents[i].numpy()
-        elbo = {name: values[i] for name, values in elbos.items()}
-        if status.failed:
-            error = f"loss became non-finite by step {status.failed_at} (last finite loss {status.last_finite_loss})"
-            result.update(status="failed", failed_at=status.failed_at, last_finite_loss=status.last_finite_loss)
-        elif not (np.isfinite(z).all() and all(math.isfinite(v) for v in elbo.values())):
-            error = "non-finite latents or ELBO after training"
-            result.update(status="failed")
-        else:
-            error = None
-            arrays = {"latents": z}
-            if assignments is not None:
-                arrays["assignments"] = assignments[i].numpy()
-            if grid is not None:
-                arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
-            save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
-            save_npz(f.latents, **arrays)
-            result.update(status="finished", elbo=elbo)
-        if error:
-            result["error"] = error
-        write_json(f.result, result)
-        outcomes.append(SeedOutcome(status.seed, result["status"], None if error else z,
-                                    None if error or assignments is None else assignments[i].numpy(),
-                                    {} if error else elbo, error, None if error else grid))
-    return outcomes
-
-
-def bits_per_dim(elbos: list[float], x_shape: tuple[int, ...]) -> list[float]:
-    """-ELBO / (D ln 2): an upper bound on the bits per observed value, for discrete likelihoods only."""
-    dims = math.prod(x_shape)
-    return [-v / (dims * math.log(2)) for v in elbos]
-
-
-def load_outcome(files: SeedFiles) -> SeedOutcome | None:
-    """A seed finished in an earlier invocation, or None if it must (still) be trained."""
-    if not files.result.exists():
-        return None
-    result = read_json(files.result)
-    if result.get("status") != "finished":
-        return SeedOutcome(result["seed"], "failed", error=result.get("error"))
-    with np.load(files.latents) as z:
-        latents = z["latents"]
-        assignments = z["assignments"] if "assignments" in z.files else None
-        grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
-    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"], grid_shape=grid)
-
-
 def _cpu(data: DataSplits) -> DataSplits:
     return DataSplits(data.train.to("cpu"), data.eval.to("cpu"), data.n_u, data.info)
 
 
-def environment(device: torch.device, reg: Registry) -> dict[str, Any]:
-    """Versions, device and code revision: what is needed to tell two runs' conditions apart."""
-    import ica
-
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "ica": ica.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
-        "threads": torch.get_num_threads(),
-        "git_commit": _git_commit(),
-        "plugins": [{"name": p.name, "version": p.version, "module": p.module} for p in reg.plugins],
-    }
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=os.getcwd())
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None

@@ -1,0 +1,97 @@
+"""What a trained group of seeds leaves behind: weights, latents and result per seed (written atomically),
+read back on a later invocation; bits per dimension; and the TensorBoard hparams view."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ica.evaluate import SeedOutcome, mean_elbo, representation
+from ica.protocols import DataSplits, Split
+from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
+from ica.seeding import generator, seed_slice
+from ica.train import Trainer
+
+
+def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes: list[SeedOutcome],
+                records: list) -> None:
+    """Each seed's settings beside its final per-seed metrics, in TensorBoard's hparams view."""
+    from ica.tblog import TensorBoardLog
+
+    seeds = [o.seed for o in outcomes]
+    log = TensorBoardLog([layout.seed(label, s).root / "tensorboard" for s in seeds])
+    hparams = {"label": label, "model": options.name, "latent_dim": getattr(options, "latent_dim", None),
+               "lr": spec.training.lr, "batch_size": spec.training.batch_size, "data": spec.data.name}
+    for i, outcome in enumerate(outcomes):
+        finals = {r.metric: r.value for r in records if r.seed == outcome.seed and math.isfinite(r.value)}
+        log.hparams(i, {**hparams, "seed": outcome.seed, "status": outcome.status}, finals)
+    log.close()
+
+
+def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
+                 files: list[SeedFiles]) -> list[SeedOutcome]:
+    """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
+
+    ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
+    (``(*positions, d)``, int64) where its latents form a grid (App. B).
+    """
+    rep = representation(model, points)
+    latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
+    generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
+    elbos = {name: mean_elbo(model, split, generators).tolist()
+             for name, split in (("train", data.train), ("eval", data.eval))}
+    if getattr(getattr(model, "likelihood", None), "discrete", False):
+        elbos.update({f"bpd_{name}": bits_per_dim(values, data.x_shape) for name, values in list(elbos.items())})
+    state = model.state_dict()
+    outcomes = []
+    for i, (status, f) in enumerate(zip(statuses, files)):
+        result: dict[str, Any] = {"seed": status.seed, "steps": trainer.step,
+                                  "train_seconds": round(trainer.seconds, 3)}
+        z = latents[i].numpy()
+        elbo = {name: values[i] for name, values in elbos.items()}
+        if status.failed:
+            error = f"loss became non-finite by step {status.failed_at} (last finite loss {status.last_finite_loss})"
+            result.update(status="failed", failed_at=status.failed_at, last_finite_loss=status.last_finite_loss)
+        elif not (np.isfinite(z).all() and all(math.isfinite(v) for v in elbo.values())):
+            error = "non-finite latents or ELBO after training"
+            result.update(status="failed")
+        else:
+            error = None
+            arrays = {"latents": z}
+            if assignments is not None:
+                arrays["assignments"] = assignments[i].numpy()
+            if grid is not None:
+                arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
+            save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
+            save_npz(f.latents, **arrays)
+            result.update(status="finished", elbo=elbo)
+        if error:
+            result["error"] = error
+        write_json(f.result, result)
+        outcomes.append(SeedOutcome(status.seed, result["status"], None if error else z,
+                                    None if error or assignments is None else assignments[i].numpy(),
+                                    {} if error else elbo, error, None if error else grid))
+    return outcomes
+
+
+def bits_per_dim(elbos: list[float], x_shape: tuple[int, ...]) -> list[float]:
+    """-ELBO / (D ln 2): an upper bound on the bits per observed value, for discrete likelihoods only."""
+    dims = math.prod(x_shape)
+    return [-v / (dims * math.log(2)) for v in elbos]
+
+
+def load_outcome(files: SeedFiles) -> SeedOutcome | None:
+    """A seed finished in an earlier invocation, or None if it must (still) be trained."""
+    if not files.result.exists():
+        return None
+    result = read_json(files.result)
+    if result.get("status") != "finished":
+        return SeedOutcome(result["seed"], "failed", error=result.get("error"))
+    with np.load(files.latents) as z:
+        latents = z["latents"]
+        assignments = z["assignments"] if "assignments" in z.files else None
+        grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
+    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"], grid_shape=grid)
