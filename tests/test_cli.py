@@ -158,3 +158,28 @@ def test_run_into_a_directory_of_another_spec_is_refused(tmp_path, tiny_spec):
 
 def test_run_bad_device_option(tmp_path, tiny_spec):
     assert_clean_error(invoke("run", write(tmp_path, tiny_spec), "--device", "gpu"), "--device")
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_finished_results_intact(tiny_spec, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import ica.results
+
+    tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
+    out = tmp_path / "run"
+    ica.run(tiny_spec, out=out)
+    (out / "ivae" / "seeds" / "1" / "result.json").unlink()  # seed 1 must be evaluated again: writes follow
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(tiny_spec))
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ica.results.os, "fsync", no_space)
+    result = CliRunner().invoke(app, ["run", str(spec_path), "--out", str(out)])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before, "nothing finished was touched and no partial file was left"
