@@ -9,7 +9,6 @@ offline. Both paths use `ica`'s trainer; every ratio comes from this one run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
@@ -17,6 +16,8 @@ import ica
 from ica.protocols import DataSplits, Split
 from ica.runner import build_model, resolve_device
 from ica.train import Trainer
+
+from .seeds import timed_run
 
 NETS = {
     "mlp": {"name": "mlp", "hidden": [512, 384, 256, 256], "negative_slope": 0.1, "dropout": 0.1,
@@ -38,13 +39,7 @@ def seconds(options, data, seeds: list[int], steps: int, device: torch.device) -
                               "training": {"steps": steps, "log_every": steps}}).training
     trainer = Trainer(model, data.train, seeds, training)
     trainer.one_step()  # warm-up: allocations and kernel choice
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    trainer.run()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return timed_run(trainer, device)
 
 
 def main() -> None:

@@ -42,6 +42,11 @@ def train_seconds(spec, data, seeds: list[int], device: torch.device) -> float:
         trainer.spec = spec.training.model_copy(update={"steps": WARM_UP_STEPS})
         trainer.run()
         trainer.spec = spec.training.model_copy(update={"steps": WARM_UP_STEPS + spec.training.steps})
+    return timed_run(trainer, device)
+
+
+def timed_run(trainer: Trainer, device: torch.device) -> float:
+    """Seconds of ``trainer.run()``, waiting for the device at both ends so the clock sees all the work."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from torchvision import datasets
 
-from ica.plugin import Field, hookimpl
-from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, load_official
+from ica.plugin import hookimpl
+from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, load_official
 from ica.protocols import BuildContext, DataSplits
 
 _OFFICIAL = datasets.CIFAR10
@@ -40,12 +40,8 @@ FILES = OfficialFiles(
 )
 
 
-class CIFAR10Options(OfficialImageOptions):
+class CIFAR10Options(ChecksummedImageOptions):
     """CIFAR-10 from ``<root>/cifar-10-batches-py``: official training batches to train, test batch to evaluate."""
-
-    verify_checksums: bool = Field(
-        True, description="Refuse files whose md5 differs from the official release (off: load them if they parse)."
-    )
 
 
 class _UncheckedCIFAR10(_OFFICIAL):

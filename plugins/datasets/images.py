@@ -71,6 +71,14 @@ class OfficialImageOptions(ImageOptions):
     )
 
 
+class ChecksummedImageOptions(OfficialImageOptions):
+    """Options of the data sets whose official files have published md5 sums (CIFAR-10, SVHN)."""
+
+    verify_checksums: bool = Field(
+        True, description="Refuse files whose md5 differs from the official release (off: load them if they parse)."
+    )
+
+
 # -------------------------------------------------------------------------------- pixels to splits
 def unit_pixels(pixels: np.ndarray, levels: int) -> Tensor:
     """Integer pixels ``0..levels`` as float32 ``k / levels`` (one correctly rounded float32 division)."""

@@ -24,8 +24,8 @@ import os
 import numpy as np
 from torchvision import datasets
 
-from ica.plugin import Field, hookimpl
-from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, load_official
+from ica.plugin import hookimpl
+from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, load_official
 from ica.protocols import BuildContext, DataSplits
 
 _OFFICIAL = datasets.SVHN
@@ -42,12 +42,8 @@ FILES = OfficialFiles(
 )
 
 
-class SVHNOptions(OfficialImageOptions):
+class SVHNOptions(ChecksummedImageOptions):
     """SVHN from ``<root>/{train,test}_32x32.mat``: official train set to train, test set to evaluate."""
-
-    verify_checksums: bool = Field(
-        True, description="Refuse files whose md5 differs from the official release (off: load them if they parse)."
-    )
 
 
 class _UncheckedSVHN(_OFFICIAL):
