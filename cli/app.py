@@ -134,6 +134,8 @@ def run(
 
         render.plan_table(plan(spec))
         return
+    if workers < 1:
+        raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")
     if executor not in ("local", "slurm", "submitit-local", "submitit-debug"):
         raise IcaError(f"unknown executor {executor!r}; expected local, slurm, submitit-local or submitit-debug",
                        where="--executor")

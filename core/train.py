@@ -135,6 +135,7 @@ class Trainer:
         self.plateau_window = Accumulator(len(seeds), self.device)
         self.status = [SeedStatus(s) for s in seeds]
         self.step = 0
+        self.saved_step: int | None = None  # the step of the checkpoints on disk, once this trainer wrote them
         # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
         self.loss = torch.compile(model.loss) if training.compile else model.loss
         self.tensorboard = None
@@ -179,7 +180,7 @@ class Trainer:
 
     def stop(self) -> None:
         """Checkpoint every seed at this step boundary, then raise `Interrupted`."""
-        if self.files:
+        if self.files and self.saved_step != self.step:  # a second write would rotate away the older checkpoint
             self.save_checkpoints()
         if self.tensorboard:
             self.tensorboard.close()
@@ -242,6 +243,7 @@ class Trainer:
 
     # --------------------------------------------------------------------------- checkpoints
     def save_checkpoints(self) -> None:
+        self.saved_step = self.step
         state = self.model.state_dict()
         adam = self.optimizer.state_dict()
         n = len(self.seeds)

@@ -34,3 +34,11 @@ def test_only_trains_one_label_and_writes_no_summary(tiny_spec, tmp_path):
     assert ica.run(tiny_spec, out=tmp_path, only="vade") == {}
     assert (tmp_path / "vade" / "seeds" / "0" / "result.json").exists()
     assert not (tmp_path / "ivae").exists() and not (tmp_path / "summary.json").exists()
+
+
+def test_a_worker_count_below_one_is_a_clear_error(tiny_spec, tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(tiny_spec))
+    result = CliRunner().invoke(app, ["run", str(path), "--workers", "0"])
+    assert result.exit_code == 2 and "--workers must be at least 1" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
