@@ -22,7 +22,7 @@ app = typer.Typer(
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn `IcaError` into a clean message and exit code 2."""
+    """Turn `IcaError` into a clean message and exit code 2 (1 for `RunFailed`: not the user's input)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -30,7 +30,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except IcaError as exc:
             render.error(str(exc))
-            raise typer.Exit(2) from None
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except OSError as exc:  # unwritable directory, a file where a folder should be, ...
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             render.error(f"{where}{exc.strerror or exc}")

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
+from ica.collect import SEED_STATES
 from ica.errors import IcaError
 
 TWO_DECIMALS = ("elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
@@ -65,7 +66,7 @@ def csv_text(table: Any) -> str:
     """Settings as written (lists and objects as JSON), every statistic as its own column, full precision."""
     stats = ("median", "q25", "q75", "mean", "n", "n_failed")
     header = ["run", "name", "label", "model", "status", "partial", *table.settings,
-              "seeds_total", "seeds_finished", "seeds_failed", "seeds_running", "seeds_missing",
+              "seeds_total", *[f"seeds_{state}" for state in SEED_STATES],
               *[f"{m}_{s}" for m in table.metrics for s in stats]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -75,7 +76,7 @@ def csv_text(table: Any) -> str:
         writer.writerow([
             row["run"], row["name"] or "", row["label"] or "", row["model"] or "", row["status"],
             str(row["partial"]).lower(), *[_csv_value(row["settings"].get(p)) for p in table.settings],
-            seeds["total"], seeds["finished"], seeds["failed"], seeds["running"], seeds["missing"],
+            seeds["total"], *[seeds[state] for state in SEED_STATES],
             *[_csv_value((row["metrics"].get(m) or {}).get(s)) for m in table.metrics for s in stats],
         ])
     return buffer.getvalue()

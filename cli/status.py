@@ -1,4 +1,7 @@
-"""``ica status DIR...``: which runs, models and seeds are finished, failed, running or missing.
+"""``ica status DIR...``: which runs, models and seeds are finished, failed, running, stopped or missing.
+
+"running" means a process holds the model's training lock now (`ica.locks`), wherever it runs; "stopped"
+means started and interrupted, with nobody training it: ``ica run`` on the same spec resumes it.
 
 What a sweep needs before it is resubmitted: the run directories are read (they are the only record),
 so the answer is right however many machines wrote into them.
@@ -16,7 +19,7 @@ from rich.table import Table
 
 from ica.cli import render
 
-STATES = ("finished", "failed", "running", "missing")
+from ica.collect import SEED_STATES as STATES
 
 
 def status_rows(dirs: list[Path]) -> list[dict[str, Any]]:
@@ -36,7 +39,8 @@ def status_command(
     dirs: List[Path] = typer.Argument(..., help="Run directories, grids, or folders holding them."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Which cells and seeds are finished, failed, running or missing."""
+    """Which cells and seeds are finished, failed, running (being trained now), stopped (interrupted: run the
+    spec again to resume) or missing (not started)."""
     rows = status_rows(list(dirs))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

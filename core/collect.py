@@ -22,11 +22,12 @@ from typing import Any
 
 from ica.errors import IcaError
 from ica.evaluate import quartiles
+from ica.locks import lock_holder
 from ica.results import RunLayout, read_json, write_json
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 1
-SEED_STATES = ("finished", "failed", "running", "missing")
+SEED_STATES = ("finished", "failed", "running", "stopped", "missing")
 METRIC_ORDER = ("mcc", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
                 "elbo_train", "bpd_eval")
 IGNORED_SETTINGS = ("spec_hash", "name", "$schema", "grid")
@@ -213,6 +214,7 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
     model = options.get("name") if isinstance(options, dict) else None
     results: dict[int, dict[str, Any]] = {}
     states: dict[int, str] = {}
+    training = lock_holder(layout.cell(label)) is not None  # a process trains this model right now
     for seed in seeds:
         files = layout.seed(label, seed)
         if files.result.exists():
@@ -220,7 +222,7 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
             results[seed] = result
             states[seed] = "finished" if result.get("status") == "finished" else "failed"
         elif files.metrics.exists() or files.checkpoint.exists():
-            states[seed] = "running"
+            states[seed] = "running" if training else "stopped"
         else:
             states[seed] = "missing"
     summary_path = layout.cell_summary(label)
@@ -393,9 +395,10 @@ def results_table(records: list[RunRecord]) -> ResultsTable:
 
 
 def seeds_text(counts: dict[str, int]) -> str:
-    """'8/10 done, 1 failed, 1 running' (and 'n missing' for seeds not started)."""
+    """'8/10 done, 1 failed, 1 running' ('n stopped' for seeds interrupted and not being trained, 'n missing'
+    for seeds not started)."""
     text = f"{counts['finished']}/{counts['total']} done"
-    extra = [f"{counts[s]} {s}" for s in ("failed", "running", "missing") if counts[s]]
+    extra = [f"{counts[s]} {s}" for s in ("failed", "running", "stopped", "missing") if counts[s]]
     return ", ".join([text, *extra])
 
 

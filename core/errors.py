@@ -24,3 +24,10 @@ class DataError(IcaError):
 
 class RegistryError(IcaError):
     """A component that cannot be found or is claimed by two plugins."""
+
+
+class RunFailed(IcaError):
+    """A run that could not finish for a reason outside its spec (a worker process died, a cluster job
+    failed). Finished work is kept and the same command resumes; the CLI exits with code 1."""
+
+    exit_code = 1

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+import queue
+import signal
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ica.errors import IcaError
+from ica.errors import IcaError, RunFailed
+from ica.signals import Interrupted, stop_requests, watching
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,27 @@ class Unit:
     spec: dict[str, Any]
     out: str
     label: str
+    seeds: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
         return f"{Path(self.out).name}/{self.label}"
+
+    @property
+    def finished(self) -> bool:
+        """Every seed has its result (finished or failed): nothing left to train, only to summarise."""
+        from ica.results import RunLayout
+
+        layout = RunLayout(Path(self.out))
+        return all(layout.seed(self.label, s).result.exists() for s in self.seeds)
+
+    @property
+    def training_elsewhere(self) -> bool:
+        """Another process holds this model's training lock right now."""
+        from ica.locks import lock_holder
+        from ica.results import RunLayout
+
+        return lock_holder(RunLayout(Path(self.out)).cell(self.label)) is not None
 
 
 def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
@@ -40,12 +61,29 @@ def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
     from ica.spec import spec_json
 
     runs = [(c.spec, root / c.directory) for c in claim_grid(spec, root, reg)] if has_grid(spec) else [(spec, root)]
-    return [Unit(spec_json(s), str(out), label) for s, out in runs for label in s.models]
+    return [Unit(spec_json(s), str(out), label, tuple(s.seed_list)) for s, out in runs for label in s.models]
+
+
+def units_to_train(units: list[Unit], on_event: Callable[..., None]) -> list[Unit]:
+    """The units with seeds left to train and nobody training them now (a re-submitted sweep sends only
+    these; the summaries wait for the others' locks)."""
+    todo = [u for u in units if not u.finished]
+    busy = [u.name for u in todo if u.training_elsewhere]
+    if busy:
+        on_event("notice", message=f"{len(busy)} model(s) are being trained by another process and are left to "
+                 f"it: {', '.join(busy)}")
+    return [u for u in todo if u.name not in busy]
 
 
 def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None = None,
                      on_event: Callable[..., None] | None = None) -> dict[str, Any]:
-    """Train every unit in ``workers`` spawned processes, then evaluate and summarise here."""
+    """Train every unit in ``workers`` spawned processes, then evaluate and summarise here.
+
+    SIGINT or SIGTERM to this process (Ctrl-C reaches every process of the terminal; workers ignore it)
+    is passed on to the workers as SIGTERM: each finishes its step, writes its checkpoints and stops, no
+    new unit starts, and `Interrupted` is raised here. A second signal kills the workers at once. A worker
+    that dies (killed, out of memory) ends the run with `RunFailed`; the others checkpoint first.
+    """
     import ica
     from ica.plugin_registry import registry
     from ica.spec import load_spec
@@ -55,31 +93,109 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     on_event = on_event or (lambda *a, **k: None)
     reg = registry()
     validated = load_spec(spec, reg)
-    units = work_units(validated, Path(out), reg)
+    units = units_to_train(work_units(validated, Path(out), reg), on_event)
+    if not units:
+        return ica.run(validated, out=out, device=device, on_event=on_event)
     gpus = _gpu_count(device or validated.device)
     context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
+    slots, pids = context.Queue(), context.Queue()
     for i in range(workers):
         slots.put(i)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, gpus, threads)) as pool:
-        futures = {pool.submit(train_unit, u, device): u for u in units}
+                             initargs=(slots, pids, gpus, threads)) as pool:
+        futures = {pool.submit(_work, u, device): u for u in units}
         for unit in units:
             on_event("unit_submitted", unit=unit.name)
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                for f in futures:
-                    f.cancel()
-                if isinstance(error, IcaError):
-                    raise error
-                raise IcaError(f"{type(error).__name__}: {error}", where=f"worker ({futures[future].name})")
-        for future in futures:
-            future.result()
-            on_event("unit_done", unit=futures[future].name)
+        try:
+            _collect(futures, _Workers(pids), on_event)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return ica.run(validated, out=out, device=device, on_event=on_event)
+
+
+class _Workers:
+    """The worker processes' ids (each worker reports its own when it starts), to pass signals on."""
+
+    def __init__(self, pids: Any):
+        self.queue, self.known = pids, set()
+
+    def signal(self, signum: int) -> None:
+        while True:
+            try:
+                self.known.add(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        for pid in self.known:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def _collect(futures: dict, workers: _Workers, on_event: Callable[..., None]) -> None:
+    """Wait for every unit; on a signal, stop the workers cleanly; say what went wrong in one message."""
+    pending, stopping = set(futures), None
+    try:
+        with stop_requests() as stop_requested:
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in done:
+                    error = None if future.cancelled() else future.exception()
+                    if future.cancelled() or isinstance(error, Interrupted) or (stopping and error is not None):
+                        continue
+                    if error is None:
+                        on_event("unit_done", unit=futures[future].name)
+                        continue
+                    if not isinstance(error, BrokenProcessPool):
+                        workers.signal(signal.SIGTERM)  # the others checkpoint and stop before this is raised
+                        _drain(pending)
+                    raise _worker_error(error, futures[future])
+                if stopping is None:
+                    stopping = stop_requested()
+                    if stopping is not None:
+                        for future in pending:
+                            future.cancel()
+                        workers.signal(signal.SIGTERM)
+    except KeyboardInterrupt as second:  # a second signal while the workers were stopping: no more waiting
+        if not isinstance(second, Interrupted):
+            workers.signal(signal.SIGKILL)
+        raise
+    if stopping is not None:
+        raise Interrupted("stopped by a signal; every worker wrote its checkpoints", stopping)
+
+
+def _drain(pending: set) -> None:
+    for future in pending:
+        future.cancel()
+    wait(pending)
+
+
+def _worker_error(error: BaseException, unit: Unit) -> IcaError:
+    if isinstance(error, BrokenProcessPool):
+        return RunFailed("a worker process died (killed, or out of memory); finished seeds and checkpoints are "
+                         "kept: run the same command again to resume", where=f"worker ({unit.name})")
+    if isinstance(error, IcaError):
+        return error
+    return RunFailed(f"{type(error).__name__}: {error}", where=f"worker ({unit.name})")
+
+
+_stopping = False  # in a worker: set once a signal stopped a unit, so that queued units do not start
+
+
+def _work(unit: Unit, device: str | None) -> str:
+    """A worker's unit: training stops cleanly on SIGTERM (the parent passes its signals on as SIGTERM)."""
+    global _stopping
+    if _stopping:
+        raise Interrupted("not started: the run is stopping")
+    try:
+        with watching((signal.SIGTERM,)):
+            return train_unit(unit, device)
+    except Interrupted:
+        _stopping = True
+        raise
 
 
 def _gpu_count(device: str) -> int:
@@ -90,8 +206,13 @@ def _gpu_count(device: str) -> int:
     return torch.cuda.device_count()
 
 
-def _start_worker(slots: Any, gpus: int, threads: int) -> None:
-    """Runs in each new worker: take a slot, and with it a GPU (if any) and a share of the CPU threads."""
+def _start_worker(slots: Any, pids: Any, gpus: int, threads: int) -> None:
+    """Runs in each new worker: take a slot, and with it a GPU (if any) and a share of the CPU threads.
+
+    A worker ignores SIGINT: Ctrl-C reaches every process of the terminal, and the parent decides.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pids.put(os.getpid())
     slot = slots.get()
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
@@ -100,9 +221,27 @@ def _start_worker(slots: Any, gpus: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def train_unit(unit: Unit, device: str | None) -> str:
+def train_unit(unit: Unit, device: str | None, on_event: Callable[..., None] | None = None) -> str:
     """One unit of work: train a model label's unfinished seeds (resuming), write no summary."""
     import ica
 
-    ica.run(unit.spec, out=unit.out, device=device, only=unit.label)
+    ica.run(unit.spec, out=unit.out, device=device, only=unit.label, on_event=on_event)
     return unit.name
+
+
+def log_lines(unit: Unit) -> Callable[..., None]:
+    """Progress as plain lines on stdout, for tasks whose output is a log file (a submitit task's)."""
+    def event(name: str, **info: Any) -> None:
+        seeds = info.get("seeds")
+        text = {
+            "train_start": lambda: f"seeds {seeds}: training from step {info['step']} of {info['steps']}",
+            "resumed": lambda: f"seeds {seeds}: resumed from step {info['step']}",
+            "interrupted": lambda: f"seeds {seeds}: interrupted at step {info['step']}, checkpoints written",
+            "train_end": lambda: f"seeds {seeds}: trained to step {info['step']} in {info['seconds']:.1f} s",
+            "seed_failed": lambda: f"seed {info.get('seed')}: non-finite loss by step {info.get('step')}",
+            "notice": lambda: str(info.get("message")),
+        }.get(name)
+        if text is not None:
+            print(f"[{unit.name}] {text()}", flush=True)
+
+    return event

@@ -22,20 +22,42 @@ from ica.errors import IcaError
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers only ever see a complete file."""
+    tmp = _write_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file beside ``path``, flushed to disk, and return its name.
+
+    On any failure (a full disk while writing or flushing) the temporary file is removed again.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from the rest of a shared group
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
+    return tmp
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -64,15 +86,29 @@ def load_torch(path: Path) -> Any:
 
 
 def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
-    """Write ``checkpoint.pt`` atomically, shifting the older ones down (``checkpoint.1.pt``, ...).
+    """Make ``state`` the new ``checkpoint.pt``, shifting the older ones down (``checkpoint.1.pt``, ...).
 
-    Each shift is an atomic rename, so a kill at any moment leaves only complete files behind.
+    The new checkpoint is first written whole to a temporary file beside them and flushed to disk; only
+    then are the older files shifted (each an atomic rename) and the temporary file renamed to
+    ``checkpoint.pt``. So a failure while writing -- typically a full disk -- leaves every existing
+    checkpoint exactly as it was, and no temporary file. A failure or kill between the renames (rare: a
+    rename needs no new data blocks) leaves only complete files, though the newest may then be only at
+    ``checkpoint.1.pt`` and the oldest kept one gone; resuming takes the newest step all seeds of a group
+    have (`Trainer.checkpoint_states`). The error itself is always re-raised. Only a kill while writing
+    can leave a temporary ``.checkpoint.pt.*.tmp`` behind (never read; a later save does not remove it).
     """
-    paths = files.checkpoints(keep)
-    for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1])):
-        if newer.exists():
-            os.replace(newer, older)
-    save_torch(files.checkpoint, state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    tmp = _write_temp(files.checkpoint, buffer.getvalue())
+    try:
+        paths = files.checkpoints(keep)
+        for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1])):
+            if newer.exists():
+                os.replace(newer, older)
+        os.replace(tmp, files.checkpoint)
+    except BaseException:
+        _discard(tmp)
+        raise
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:

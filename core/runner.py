@@ -13,12 +13,13 @@ from typing import Any, Callable
 
 from ica.building import (  # noqa: F401  (re-exported: the names users and plugins import from ica.runner)
     CPU_BATCHING_LIMIT, build_metrics, build_model, model_context, prepare_data, resolve_device, seed_groups,
-    standardized,
+    shared_data, standardized,
 )
 from ica.environment import environment
 from ica.errors import IcaError, SpecError
 from ica.evaluate import Evaluation, SeedOutcome, summarise
 from ica.grid import grid_cells, grid_json, has_grid
+from ica.locks import training_lock
 from ica.outcomes import bits_per_dim, finish_group, load_outcome, log_hparams  # noqa: F401
 from ica.plugin_registry import Registry, registry
 from ica.protocols import DataSplits
@@ -92,12 +93,13 @@ def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg:
     Each cell resumes on its own, so running the grid again finishes only what is missing. A root made
     from a different grid spec is refused.
     """
-    cells = claim_grid(spec, root, reg)
-    summaries = {}
-    for i, cell in enumerate(cells):
-        on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
-        summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event, reg=reg,
-                                   only=only)
+    with shared_data():  # the pre-flight check and the runs build each distinct data set once
+        cells = claim_grid(spec, root, reg)
+        summaries = {}
+        for i, cell in enumerate(cells):
+            on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
+            summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event,
+                                       reg=reg, only=only)
     digest = spec_hash(spec)
     return {"name": spec.name, "spec_hash": digest, "grid": dict(spec.grid),
             "runs": {c.name: {"dir": c.directory, "settings": c.settings, "summary": summaries[c.name]}
@@ -172,8 +174,15 @@ def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSp
                 on_event: Event) -> dict[int, SeedOutcome]:
     """Every seed's outcome for one model: loaded when finished earlier, trained (or resumed) otherwise.
 
-    Idempotent: the unit of work of every executor, safe to call again after any interruption.
+    Idempotent: the unit of work of every executor, safe to call again after any interruption, and safe
+    to call from two processes at once (the second waits for the first's lock, then finds its seeds done).
     """
+    with training_lock(layout.cell(label), lambda message: on_event("notice", cell=label, message=message)):
+        return _train_unfinished(reg, spec, label, options, data, layout, on_event)
+
+
+def _train_unfinished(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,
+                      on_event: Event) -> dict[int, SeedOutcome]:
     outcomes: dict[int, SeedOutcome] = {}
     todo = []
     for seed in spec.seed_list:

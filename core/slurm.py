@@ -12,12 +12,15 @@ submitit's ``local`` and ``debug`` clusters run the same path on a machine witho
 
 from __future__ import annotations
 
+import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ica.errors import IcaError
-from ica.executor import Unit, train_unit, work_units
+from ica.errors import IcaError, RunFailed
+from ica.executor import Unit, log_lines, train_unit, units_to_train, work_units
+from ica.signals import Interrupted, watching
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,34 @@ def _submitit() -> Any:
 
 
 def unit_task_class() -> type:
-    """A callable running one unit, requeued by submitit on preemption or timeout (it simply resumes)."""
+    """A callable running one unit, requeued by submitit on preemption or timeout (it simply resumes).
+
+    submitit announces preemption and the coming time limit with its signal (USR2 unless
+    ``SUBMITIT_PREEMPT_SIGNAL`` says otherwise) and ignores SIGTERM. While a unit trains, that signal ends
+    training at the next step boundary with every checkpoint written; the signal is then raised again for
+    submitit's own handler, which requeues the task. The requeued task resumes from exactly that step.
+    """
     submitit = _submitit()
 
     class UnitTask(submitit.helpers.Checkpointable):
         def __call__(self, unit: Unit, device: str | None) -> str:
-            return train_unit(unit, device)
+            preemption = preemption_signal()
+            with watching((signal.SIGINT, preemption)):
+                try:
+                    return train_unit(unit, device, log_lines(unit))
+                except Interrupted as stop:
+                    if stop.signum != preemption:
+                        raise
+            if callable(signal.getsignal(preemption)):  # submitit's handler: requeue this task and exit
+                signal.raise_signal(preemption)
+            raise Interrupted("preempted; the task was handed back to submitit to be requeued", preemption)
 
     return UnitTask
+
+
+def preemption_signal() -> signal.Signals:
+    """The signal submitit sends before a preemption or a time limit (USR2 unless configured otherwise)."""
+    return getattr(signal, "SIG" + _submitit().JobEnvironment.USR_SIG)
 
 
 def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | None = None,
@@ -62,16 +85,21 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     from ica.spec import load_spec
 
     submitit = _submitit()
+    check_options(options)
     on_event = on_event or (lambda *a, **k: None)
     reg = registry()
     validated = load_spec(spec, reg)
     out = Path(out)
-    units = work_units(validated, out, reg)
+    units = units_to_train(work_units(validated, out, reg), on_event)
+    if not units:  # a re-submitted sweep whose training is done (or left to running tasks): summarise
+        return ica.run(validated, out=out, device=device, on_event=on_event)
     folder = options.folder or out / "submitit"
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=options.cluster)
     parameters: dict[str, Any] = {"name": f"ica-{validated.name or out.name}", "timeout_min": options.timeout_min,
-                                  "gpus_per_node": options.gpus_per_node, "cpus_per_task": options.cpus_per_task,
+                                  "cpus_per_task": options.cpus_per_task,
                                   "slurm_array_parallelism": options.array_parallelism}
+    if options.gpus_per_node:  # "--gpus-per-node=0" is refused by clusters without GPUs configured
+        parameters["gpus_per_node"] = options.gpus_per_node
     if options.partition:
         parameters["slurm_partition"] = options.partition
     executor.update_parameters(**parameters)
@@ -84,7 +112,22 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
         try:
             job.result()
         except Exception as exc:  # submitit's FailedJobError / UncompletedJobError carry the job's log
-            raise IcaError(f"job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc}; "
-                           f"its logs are in {folder}", where=unit.name) from None
+            raise RunFailed(f"job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc}; "
+                            f"its logs are in {folder}; finished seeds are kept: run the same command again to "
+                            "resume", where=unit.name) from None
         on_event("unit_done", unit=unit.name)
     return ica.run(validated, out=out, device=device, on_event=on_event)
+
+
+def check_options(options: SlurmOptions) -> None:
+    """Refuse what SLURM would reject or misread, and a missing SLURM, before anything is written."""
+    for name, value, least in (("--time", options.timeout_min, 1), ("--cpus", options.cpus_per_task, 1),
+                               ("--array-parallelism", options.array_parallelism, 1),
+                               ("--gpus", options.gpus_per_node, 0)):
+        if value < least:
+            raise IcaError(f"must be at least {least}, got {value}", where=name)
+    if options.cluster == "slurm":
+        missing = [program for program in ("sbatch", "srun") if shutil.which(program) is None]
+        if missing:
+            raise IcaError(f"SLURM's {' and '.join(missing)} not found on PATH; on a machine without SLURM, "
+                           "--executor submitit-local runs the same job array here", where="--executor")

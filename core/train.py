@@ -22,7 +22,7 @@ from ica.identifiability import LConstraint
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.errors import IcaError
-from ica.results import SeedFiles, load_torch, save_checkpoint
+from ica.results import SeedFiles, atomic_write, load_torch, save_checkpoint
 from ica.seeding import generator, seed_generators, seed_part, seed_slice
 from ica.signals import Interrupted, stop_requests
 
@@ -170,22 +170,23 @@ class Trainer:
                     self.plateau_window.reset()
                 if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
                     self.save_checkpoints()
-                if stop_requested():
-                    self.stop()
+                signum = stop_requested()
+                if signum is not None:
+                    self.stop(signum)
         self.seconds = time.perf_counter() - started
         if self.tensorboard:
             self.tensorboard.close()
         self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
         return self.status
 
-    def stop(self) -> None:
+    def stop(self, signum: int | None = None) -> None:
         """Checkpoint every seed at this step boundary, then raise `Interrupted`."""
         if self.files and self.saved_step != self.step:  # a second write would rotate away the older checkpoint
             self.save_checkpoints()
         if self.tensorboard:
             self.tensorboard.close()
         self.on_event("interrupted", seeds=self.seeds, step=self.step)
-        raise Interrupted(f"stopped by a signal at step {self.step}; checkpoints written")
+        raise Interrupted(f"stopped by a signal at step {self.step}; checkpoints written", signum)
 
     def one_step(self) -> None:
         index = self.sampler.next()
@@ -293,7 +294,9 @@ class Trainer:
                     broken.append((path, exc.message))
                     continue
                 if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
-                    found[int(state["step"])] = state
+                    # newest file first: after a resume from an older common step, a stale file of the
+                    # aborted attempt can hold the same step as a fresh one, and must not win
+                    found.setdefault(int(state["step"]), state)
             readable.append(found)
         common = set.intersection(*(set(found) for found in readable))
         if not common:
@@ -347,7 +350,7 @@ def truncate_log(files: SeedFiles, step: int) -> None:
     if not files.metrics.exists():
         return
     kept = [line for line in files.metrics.read_text().splitlines() if _logged_step(line) <= step]
-    files.metrics.write_text("".join(line + "\n" for line in kept))
+    atomic_write(files.metrics, "".join(line + "\n" for line in kept).encode())  # a full disk loses no line
 
 
 def _logged_step(line: str) -> float:

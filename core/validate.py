@@ -15,7 +15,7 @@ from ica.errors import IcaError
 from ica.protocols import Batch, count_parameters
 from ica.plugin_registry import Registry, registry
 from ica.grid import grid_cells, has_grid
-from ica.runner import build_metrics, build_model, prepare_data
+from ica.runner import build_metrics, build_model, prepare_data, shared_data
 from ica.spec import load_spec
 
 
@@ -25,11 +25,12 @@ def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
     validated = load_spec(spec, reg)
     if has_grid(validated):
         cells = []
-        for cell in grid_cells(validated, reg):
-            try:
-                cells.append({"name": cell.name, "dir": cell.directory, **check(cell.spec, reg)})
-            except IcaError as exc:
-                raise type(exc)(f"in grid cell '{cell.name}': {exc.message}", where=exc.where) from None
+        with shared_data():  # cells that differ only in their models share one data set
+            for cell in grid_cells(validated, reg):
+                try:
+                    cells.append({"name": cell.name, "dir": cell.directory, **check(cell.spec, reg)})
+                except IcaError as exc:
+                    raise type(exc)(f"in grid cell '{cell.name}': {exc.message}", where=exc.where) from None
         return {"spec": validated, "grid": cells}
     data = prepare_data(validated, reg)
     metrics = build_metrics(validated, reg, data)
@@ -66,18 +67,23 @@ def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
     runs = [(c.name, c.directory, c.spec) for c in grid_cells(validated, reg)] if has_grid(validated) \
         else [(None, None, validated)]
     rows = []
-    for name, directory, run_spec in runs:
-        steps = run_spec.training.steps if run_spec.training.epochs is None else None
-        if steps is None:
-            try:
-                steps = steps_per_seed(run_spec, len(prepare_data(run_spec, reg).train))
-            except IcaError:
-                pass
-        models, seeds = list(run_spec.models), run_spec.seed_list
-        rows.append({"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,
-                     "epochs": run_spec.training.epochs,
-                     "seed_steps": None if steps is None else steps * len(seeds) * len(models)})
+    with shared_data():
+        rows.extend(plan_row(name, directory, run_spec, reg) for name, directory, run_spec in runs)
     return rows
+
+
+def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
+    """One run's line of the plan (the data is loaded only to count the steps of an ``epochs`` spec)."""
+    steps = run_spec.training.steps if run_spec.training.epochs is None else None
+    if steps is None:
+        try:
+            steps = steps_per_seed(run_spec, len(prepare_data(run_spec, reg).train))
+        except IcaError:
+            pass
+    models, seeds = list(run_spec.models), run_spec.seed_list
+    return {"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,
+            "epochs": run_spec.training.epochs,
+            "seed_steps": None if steps is None else steps * len(seeds) * len(models)}
 
 
 def dry_run(model: torch.nn.Module, data: Any, label: str) -> None:

@@ -20,6 +20,7 @@ from ica.cli.app import user_errors
 from ica.cli.results import results_command
 from ica.collect import find_runs, results_table, varying_settings, write_index
 from ica.errors import IcaError
+from ica.locks import training_lock
 
 from conftest import TINY_SPEC
 
@@ -95,7 +96,7 @@ def test_finished_runs_numbers_come_from_their_summaries(runs):
             r = row(table, run, label)
             assert r["settings"] == {"data.samples_per_segment": samples}
             assert r["model"] == label and r["status"] == "finished" and not r["partial"]
-            assert r["seeds"] == {"total": 2, "finished": 2, "failed": 0, "running": 0, "missing": 0}
+            assert r["seeds"] == {"total": 2, "finished": 2, "failed": 0, "running": 0, "stopped": 0, "missing": 0}
             assert r["metrics"] == load(runs / run / label / "summary.json")["stats"]
     assert table.metrics[:4] == ["mcc", "cca_mcc_in", "cca_mcc_out", "elbo_train"]
     # the summary's ELBO statistics are those of the seeds' result.json (linear-interpolation quartiles)
@@ -168,8 +169,10 @@ def test_running_and_missing_seeds_get_partial_elbo_only(runs, monkeypatch):
     assert s60.status == "running" and not s60.finished
     table = results_table(records)
     vade, ivae = row(table, "s60", "vade"), row(table, "s60", "ivae")
-    assert vade["seed_status"] == {"0": "finished", "1": "running"}
+    assert vade["seed_status"] == {"0": "finished", "1": "stopped"}  # started, and nobody trains it now
     assert ivae["seed_status"] == {"0": "finished", "1": "missing"}
+    with training_lock(run / "vade", print):  # as a process training the model would hold it
+        assert row(results_table(find_runs([runs])), "s60", "vade")["seed_status"]["1"] == "running"
     for r in (vade, ivae):
         assert r["status"] == "running" and r["partial"] and r["run_status"] == "running"
         assert set(r["metrics"]) == {"elbo_train", "elbo_eval"}  # nothing else can be known yet
@@ -183,7 +186,7 @@ def test_running_and_missing_seeds_get_partial_elbo_only(runs, monkeypatch):
     monkeypatch.setattr(render.console, "width", 1000)
     out = invoke(runs, "--no-index")
     assert out.exit_code == 0, out.output
-    assert "1/2 done, 1 running" in out.output and "1/2 done, 1 missing" in out.output
+    assert "1/2 done, 1 stopped" in out.output and "1/2 done, 1 missing" in out.output
     assert "partial" in out.output and " *" in out.output
 
 
@@ -234,7 +237,7 @@ def test_grid_settings_come_from_grid_json_and_unstarted_cells_are_listed(runs):
         (40, "ivae"), (40, "vade"), (60, "ivae"), (60, "vade"), (80, "ivae"), (80, "vade")]
     pending = row(table, "samples_per_segment-80", "vade")
     assert pending["status"] == "pending" and pending["metrics"] == {}
-    assert pending["seeds"] == {"total": 2, "finished": 0, "failed": 0, "running": 0, "missing": 2}
+    assert pending["seeds"] == {"total": 2, "finished": 0, "failed": 0, "running": 0, "stopped": 0, "missing": 2}
     assert row(table, "samples_per_segment-60", "ivae")["metrics"] == load(
         grid / "samples_per_segment-60" / "ivae" / "summary.json")["stats"]
 
@@ -280,7 +283,7 @@ def test_csv_output(runs):
         assert int(finished[f"{metric}_n"]) == stats[metric]["n"]
     running = rows[0]
     assert running["status"] == "running" and running["partial"] == "true"
-    assert running["seeds_finished"] == "1" and running["seeds_running"] == "1"
+    assert running["seeds_finished"] == "1" and running["seeds_stopped"] == "1" and running["seeds_running"] == "0"
     assert running["mcc_median"] == "" and running["elbo_train_n"] == "1"
 
 
@@ -294,7 +297,7 @@ def test_index_lists_runs_and_is_replaced_whole(runs):
     assert s40["status"] == "finished" and s60["status"] == "running"
     assert s40["summary"] == "s40/summary.json" and s60["summary"] is None
     assert s60["models"]["vade"] == {"model": "vade", "status": "running", "summary": None,
-                                     "seeds": {"0": "finished", "1": "running"}}
+                                     "seeds": {"0": "finished", "1": "stopped"}}
     assert s60["models"]["ivae"]["summary"] == "s60/ivae/summary.json"
     for entry in index["runs"]:
         assert (runs / entry["spec"]).is_file()
@@ -367,3 +370,17 @@ def test_summary_without_statistics_is_corrupt(runs):
 
 def test_json_and_csv_together(runs):
     assert_clean_error(invoke(runs, "--json", "--csv"), "--json")
+
+
+def test_written_files_follow_the_umask_like_ordinary_files(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); results on a shared cluster disk must stay readable by
+    the group, as a plainly created file would be."""
+    import os
+    import stat
+
+    from ica.results import write_json
+
+    write_json(tmp_path / "result.json", {"a": 1})
+    (tmp_path / "plain.txt").write_text("x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "result.json").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode)

@@ -56,3 +56,64 @@ def test_no_wait_submits_and_a_second_run_writes_the_summaries(tiny_spec, tmp_pa
     assert second.exit_code == 0, second.output
     assert "training from" not in second.output, "every seed was trained by the array"
     assert (out / "summary.json").exists()
+
+
+def child_pids(pid):
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    import pathlib
+
+    kids = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_preempted_task_checkpoints_at_once_is_requeued_and_ends_with_the_serial_results(tiny_spec, tmp_path):
+    """submitit's preemption signal (USR2) stops training at a step boundary with checkpoints written; the
+    requeued task resumes from that very step (checkpoint_every is too large for any other checkpoint). SIGTERM,
+    which SLURM sends to every process of a preempted job, is left to submitit, which ignores it."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from ica.slurm import SlurmOptions, run_on_slurm
+
+    tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
+    tiny_spec["training"].update(steps=3000, log_every=100, checkpoint_every=100_000)
+    out = tmp_path / "array"
+    finished = {}
+    submit = threading.Thread(target=lambda: finished.update(
+        summary=run_on_slurm(tiny_spec, out, SlurmOptions(cluster="local", timeout_min=5))))
+    submit.start()
+    metrics = out / "ivae" / "seeds" / "0" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not (metrics.exists() and metrics.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.02)
+    tasks = [task for controller in child_pids(os.getpid()) for task in child_pids(controller)]
+    assert len(tasks) == 1, tasks
+    os.kill(tasks[0], signal.SIGTERM)
+    time.sleep(0.2)
+    os.kill(tasks[0], signal.SIGUSR2)
+    submit.join(timeout=180)
+    assert not submit.is_alive() and "summary" in finished
+    (log,) = out.glob("submitit/*/*_0_log.out")
+    text = log.read_text()
+    stopped = int(text.split("interrupted at step ")[1].split(",")[0])
+    assert 0 < stopped < 3000
+    assert f"resumed from step {stopped}" in text and "Requeued job" in text
+    assert "Bypassing signal SIGTERM" in (log.parent / log.name.replace("_log.out", "_log.err")).read_text()
+    serial = ica.run(tiny_spec, out=tmp_path / "serial")
+    for seed in (0, 1):
+        rel = f"ivae/seeds/{seed}/latents.npz"
+        np.testing.assert_array_equal(np.load(out / rel)["latents"], np.load(tmp_path / "serial" / rel)["latents"])
+        rel = f"ivae/seeds/{seed}/metrics.jsonl"
+        assert (out / rel).read_bytes() == (tmp_path / "serial" / rel).read_bytes()
+    assert finished["summary"]["cells"]["ivae"]["stats"] == serial["cells"]["ivae"]["stats"]

@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 import ica
+from ica.locks import training_lock
 from ica.cli.app import app
 
 
@@ -17,7 +18,7 @@ def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_p
     seeds = tmp_path / "ivae" / "seeds"
     result = json.loads((seeds / "1" / "result.json").read_text())
     (seeds / "1" / "result.json").write_text(json.dumps({**result, "status": "failed", "error": "injected"}))
-    (seeds / "2" / "result.json").unlink()  # metrics.jsonl and checkpoint.pt remain: still running
+    (seeds / "2" / "result.json").unlink()  # metrics.jsonl and checkpoint.pt remain: stopped
     for f in (seeds / "3").iterdir():
         f.unlink()  # nothing yet: missing
     (tmp_path / "summary.json").unlink()
@@ -26,9 +27,12 @@ def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_p
     assert out.exit_code == 0, out.output
     (row,) = json.loads(out.output)
     assert row["model"] == "ivae" and row["status"] == "running"
-    assert row["seeds"] == {"finished": [0], "failed": [1], "running": [2], "missing": [3]}
+    assert row["seeds"] == {"finished": [0], "failed": [1], "running": [], "stopped": [2], "missing": [3]}
     table = CliRunner().invoke(app, ["status", str(tmp_path)])
-    assert "1 finished, 1 failed, 1 running, 1 missing seeds" in table.output
+    assert "1 finished, 1 failed, 0 running, 1 stopped, 1 missing seeds" in table.output
+    with training_lock(tmp_path / "ivae", print):  # as a process training this model would hold it
+        (row,) = json.loads(CliRunner().invoke(app, ["status", str(tmp_path), "--json"]).output)
+    assert row["seeds"]["running"] == [2] and row["seeds"]["stopped"] == []
 
 
 def test_status_of_a_directory_without_runs_is_a_clear_error(tmp_path):

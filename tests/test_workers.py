@@ -42,3 +42,30 @@ def test_a_worker_count_below_one_is_a_clear_error(tiny_spec, tmp_path):
     result = CliRunner().invoke(app, ["run", str(path), "--workers", "0"])
     assert result.exit_code == 2 and "--workers must be at least 1" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
+
+
+def visible_devices():
+    """In a worker: the GPUs it may see, after a pause that lets the other worker take the second task."""
+    import os
+    import time
+
+    time.sleep(0.5)
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
+    """The worker initialiser as `run_with_workers` uses it, with two GPUs said to exist (none are needed:
+    only the environment each worker is given is checked)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ica.executor import _start_worker
+
+    context = multiprocessing.get_context("spawn")
+    slots, pids = context.Queue(), context.Queue()
+    for slot in range(2):
+        slots.put(slot)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_start_worker,
+                             initargs=(slots, pids, 2, 1)) as pool:
+        seen = [f.result() for f in [pool.submit(visible_devices) for _ in range(2)]]
+    assert sorted(seen) == ["0", "1"]

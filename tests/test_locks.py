@@ -1,0 +1,71 @@
+"""One process at a time trains a model of a run: a second ``ica run`` on the same directory waits for the
+first, then finds its seeds finished; a lock never outlives its process, however it ends."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ica
+from ica.locks import lock_holder, training_lock
+
+pytest.importorskip("fcntl")
+
+
+def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_spec, tmp_path):
+    tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
+    tiny_spec["training"].update(steps=1500, log_every=10, checkpoint_every=100)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(tiny_spec))
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "ica", "run", str(path), "--out", str(out)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = out / "vade" / "seeds" / "0" / "metrics.jsonl"
+    deadline = time.time() + 60
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 5) and time.time() < deadline:
+        time.sleep(0.05)
+    assert lock_holder(out / "vade")["pid"] == first.pid
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    output, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, output
+    assert second.returncode == 0, second.stdout + second.stderr
+    said = " ".join((second.stdout + second.stderr).split())
+    assert f"waiting for process {first.pid}" in said
+    assert "training from" not in said and "resumed" not in said, "the second run found every seed finished"
+    reference = tmp_path / "reference"
+    ica.run(tiny_spec, out=reference)
+    for seed in (0, 1):
+        rel = f"vade/seeds/{seed}"
+        np.testing.assert_array_equal(np.load(out / rel / "latents.npz")["latents"],
+                                      np.load(reference / rel / "latents.npz")["latents"])
+        assert (out / rel / "metrics.jsonl").read_bytes() == (reference / rel / "metrics.jsonl").read_bytes()
+
+
+def test_a_lock_dies_with_its_process_even_on_sigkill(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, pathlib; from ica.locks import training_lock\n"
+        f"with training_lock(pathlib.Path({str(tmp_path)!r}), print):\n"
+        "    print('locked', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    found = lock_holder(tmp_path)
+    assert found["pid"] == holder.pid and found["host"]
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert lock_holder(tmp_path) is None
+    notices = []
+    with training_lock(tmp_path, notices.append):  # taken at once: nothing stale to wait for
+        assert lock_holder(tmp_path)["pid"] != holder.pid
+    assert notices == []
+
+
+def test_nobody_holds_a_lock_that_was_never_taken_or_was_released(tmp_path):
+    assert lock_holder(tmp_path) is None
+    with training_lock(tmp_path, print):
+        assert lock_holder(tmp_path) is not None
+    assert lock_holder(tmp_path) is None

@@ -1,0 +1,117 @@
+"""A sweep in worker processes (``ica run --workers 2``) that is stopped (Ctrl-C to the terminal's process
+group, SIGTERM to the parent) or broken (its workers SIGKILLed) keeps its checkpoints, and the same command
+resumes it to exactly the latents, logs and summaries of an uninterrupted serial run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ica
+
+CELLS = ("samples_per_segment-40", "samples_per_segment-60")
+LABELS = ("ivae", "vade")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """The spec file of a 2-cell grid (4 units of work) and its uninterrupted serial run."""
+    import copy
+
+    from conftest import TINY_SPEC
+
+    spec = copy.deepcopy(TINY_SPEC)
+    spec["grid"] = {"data.samples_per_segment": [40, 60]}
+    spec["training"].update(steps=1000, log_every=50, checkpoint_every=100)
+    root = tmp_path_factory.mktemp("sweep")
+    path = root / "spec.json"
+    path.write_text(json.dumps(spec))
+    ica.run(spec, out=root / "serial")
+    return path, root / "serial"
+
+
+def start(path, out):
+    """``ica run --workers 2`` in its own session, so a signal to its process group reaches only it."""
+    return subprocess.Popen([sys.executable, "-m", "ica", "run", str(path), "--out", str(out), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def wait_for_training(out, timeout=90):
+    """Until both workers have logged (each trains the first model of a cell: units are taken in order)."""
+    logs = [out / CELLS[0] / label / "seeds" / "0" / "metrics.jsonl" for label in LABELS]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all(f.exists() and len(f.read_text().splitlines()) >= 3 for f in logs):
+            return
+        time.sleep(0.05)
+    pytest.fail("the workers made no progress")
+
+
+def worker_pids(parent):
+    found = subprocess.run(["pgrep", "-P", str(parent), "-f", "spawn_main"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def assert_same_as_serial(out, serial):
+    for cell in CELLS:
+        for label in LABELS:
+            for seed in (0, 1):
+                rel = f"{cell}/{label}/seeds/{seed}"
+                np.testing.assert_array_equal(np.load(out / rel / "latents.npz")["latents"],
+                                              np.load(serial / rel / "latents.npz")["latents"])
+                assert (out / rel / "metrics.jsonl").read_bytes() == (serial / rel / "metrics.jsonl").read_bytes()
+        ours = json.loads((out / cell / "summary.json").read_text())["cells"]
+        assert ours == json.loads((serial / cell / "summary.json").read_text())["cells"]
+
+
+def resume(path, out, serial):
+    finish = start(path, out)
+    output, _ = finish.communicate(timeout=240)
+    assert finish.returncode == 0, output
+    assert_same_as_serial(out, serial)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the workers with pgrep -P")
+def test_killed_workers_end_the_sweep_with_one_message_and_it_resumes_to_the_serial_results(sweep, tmp_path):
+    path, serial = sweep
+    out = tmp_path / "killed"
+    process = start(path, out)
+    wait_for_training(out)
+    workers = worker_pids(process.pid)
+    assert len(workers) == 2, workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    assert "a worker process died" in output and "run the same command again" in output
+    assert "Traceback" not in output
+    assert not any((out / cell / "summary.json").exists() for cell in CELLS)
+    resume(path, out, serial)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c to the process group", "sigterm to the parent"])
+def test_a_signal_stops_every_worker_at_a_checkpoint_and_the_sweep_resumes_to_the_serial_results(
+        sweep, tmp_path, how):
+    path, serial = sweep
+    out = tmp_path / "stopped"
+    process = start(path, out)
+    wait_for_training(out)
+    if how == "ctrl-c to the process group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "run the same command again to resume" in output and "Traceback" not in output
+    for label in LABELS:  # both running units stopped before their end, each with a checkpoint
+        seed = out / CELLS[0] / label / "seeds" / "0"
+        assert (seed / "checkpoint.pt").exists() and not (seed / "result.json").exists()
+    assert not (out / CELLS[1]).joinpath("ivae", "seeds", "0", "result.json").exists(), "no new unit started"
+    resume(path, out, serial)
