@@ -180,7 +180,7 @@ class RunProgress:
             self._say(f"submitted a job array of {len(info['jobs'])} tasks ({escape(', '.join(info['jobs'][:3]))}"
                       f"{', ...' if len(info['jobs']) > 3 else ''}); logs in {escape(info['folder'])}")
         elif name == "unit_done":
-            self._say(f"worker finished {escape(info['unit'])}")
+            self._say(f"trained {escape(info['unit'])}")
         elif name == "interrupted":
             self._say(f"{label}: stopped at step {info['step']}; checkpoints written")
         elif name == "grid_cell":

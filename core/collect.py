@@ -39,8 +39,9 @@ PARTIAL_ELBO = {"elbo_train": "train", "elbo_eval": "eval", "bpd_train": "bpd_tr
 class CellRecord:
     """One model label of one run: each seed's state and the statistics known so far.
 
-    ``status`` is 'finished' (its summary.json exists), 'running' (some seed started, no summary yet:
-    training, evaluating, or stopped) or 'pending' (no seed started). ``partial`` marks statistics
+    ``status`` is 'finished' (its summary.json exists), 'running' (a process holds the model's lock now:
+    training or evaluating it), 'stopped' (started, no summary, nobody working on it: ``ica run`` resumes it)
+    or 'pending' (no seed started). ``partial`` marks statistics
     computed from the finished seeds' result.json (ELBO only) instead of a summary.
     """
 
@@ -78,7 +79,10 @@ class RunRecord:
     def status(self) -> str:
         if self.finished:
             return "finished"
-        return "running" if any(c.status != "pending" for c in self.cells) else "pending"
+        states = {c.status for c in self.cells}
+        if "running" in states:
+            return "running"
+        return "stopped" if states - {"pending"} else "pending"
 
 
 # ------------------------------------------------------------------------------------- scanning
@@ -238,7 +242,8 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
         return CellRecord(label, summary.get("model", model), states, "finished", stats, False, summary_path)
     started = any(s != "missing" for s in states.values())
     stats = _partial_elbo(results) if results and _computes_elbo(spec) else {}
-    return CellRecord(label, model, states, "running" if started else "pending", stats, bool(stats))
+    status = "running" if training else "stopped" if started else "pending"
+    return CellRecord(label, model, states, status, stats, bool(stats))
 
 
 def _computes_elbo(spec: dict[str, Any]) -> bool:

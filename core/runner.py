@@ -150,24 +150,26 @@ def claim_directory(layout: RunLayout, spec: Any) -> None:
 
 def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits,
              metrics: list[tuple[str, Any]], layout: RunLayout, on_event: Event) -> dict[str, Any]:
-    """Train the seeds of one model that are not finished yet, then evaluate all of them."""
-    seeds = spec.seed_list
-    outcomes = train_seeds(reg, spec, label, options, data, layout, on_event)
-    ordered = [outcomes[s] for s in seeds]
-    evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
-    # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
-    present = {"requires_grid": any(o.grid_shape is not None for o in ordered),
-               "requires_assignments": any(o.assignments is not None for o in ordered)}
-    chosen = [m for _, m in metrics if spec.evaluation.metrics is not None
-              or all(present[need] or not getattr(m, need, False) for need in present)]
-    records = [r for metric in chosen for r in metric(evaluation)]
-    if spec.training.logger == "tensorboard":
-        log_hparams(layout, label, options, spec, ordered, records)
-    cell = {"model": options.name, **summarise(records)}
-    cell["status"] = {str(o.seed): o.status for o in ordered}
-    write_json(layout.cell_summary(label), cell)
-    on_event("cell_end", cell=label, summary=cell)
-    return cell
+    """Train the seeds of one model that are not finished yet, then evaluate all of them (holding the
+    model's lock throughout, so that ``ica status`` calls it running until its summary is written)."""
+    with model_lock(layout, label, on_event):
+        seeds = spec.seed_list
+        outcomes = _train_unfinished(reg, spec, label, options, data, layout, on_event)
+        ordered = [outcomes[s] for s in seeds]
+        evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
+        # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
+        present = {"requires_grid": any(o.grid_shape is not None for o in ordered),
+                   "requires_assignments": any(o.assignments is not None for o in ordered)}
+        chosen = [m for _, m in metrics if spec.evaluation.metrics is not None
+                  or all(present[need] or not getattr(m, need, False) for need in present)]
+        records = [r for metric in chosen for r in metric(evaluation)]
+        if spec.training.logger == "tensorboard":
+            log_hparams(layout, label, options, spec, ordered, records)
+        cell = {"model": options.name, **summarise(records)}
+        cell["status"] = {str(o.seed): o.status for o in ordered}
+        write_json(layout.cell_summary(label), cell)
+        on_event("cell_end", cell=label, summary=cell)
+        return cell
 
 
 def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,
@@ -177,8 +179,13 @@ def train_seeds(reg: Registry, spec: Any, label: str, options: Any, data: DataSp
     Idempotent: the unit of work of every executor, safe to call again after any interruption, and safe
     to call from two processes at once (the second waits for the first's lock, then finds its seeds done).
     """
-    with training_lock(layout.cell(label), lambda message: on_event("notice", cell=label, message=message)):
+    with model_lock(layout, label, on_event):
         return _train_unfinished(reg, spec, label, options, data, layout, on_event)
+
+
+def model_lock(layout: RunLayout, label: str, on_event: Event) -> Any:
+    """One process at a time trains (and summarises) a model of a run: `ica.locks.training_lock`."""
+    return training_lock(layout.cell(label), lambda message: on_event("notice", cell=label, message=message))
 
 
 def _train_unfinished(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits, layout: RunLayout,

@@ -57,7 +57,13 @@ def unit_task_class() -> type:
     submitit = _submitit()
 
     class UnitTask(submitit.helpers.Checkpointable):
+        def __init__(self, threads: int):
+            self.threads = threads
+
         def __call__(self, unit: Unit, device: str | None) -> str:
+            import torch
+
+            torch.set_num_threads(self.threads)  # the task's CPUs (--cpus), not every core of the machine
             preemption = preemption_signal()
             with watching((signal.SIGINT, preemption)):
                 try:
@@ -103,7 +109,7 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     if options.partition:
         parameters["slurm_partition"] = options.partition
     executor.update_parameters(**parameters)
-    task = unit_task_class()()
+    task = unit_task_class()(options.cpus_per_task)
     jobs = executor.map_array(task, units, [device] * len(units))
     on_event("submitted", jobs=[j.job_id for j in jobs], units=[u.name for u in units], folder=str(folder))
     if not options.wait:

@@ -166,15 +166,16 @@ def test_running_and_missing_seeds_get_partial_elbo_only(runs, monkeypatch):
 
     records = find_runs([runs])
     [s60] = [r for r in records if r.path.name == "s60"]
-    assert s60.status == "running" and not s60.finished
+    assert s60.status == "stopped" and not s60.finished  # nobody holds a lock: `ica run` would resume it
     table = results_table(records)
     vade, ivae = row(table, "s60", "vade"), row(table, "s60", "ivae")
     assert vade["seed_status"] == {"0": "finished", "1": "stopped"}  # started, and nobody trains it now
     assert ivae["seed_status"] == {"0": "finished", "1": "missing"}
     with training_lock(run / "vade", print):  # as a process training the model would hold it
-        assert row(results_table(find_runs([runs])), "s60", "vade")["seed_status"]["1"] == "running"
+        locked = row(results_table(find_runs([runs])), "s60", "vade")
+        assert locked["seed_status"]["1"] == "running" and locked["status"] == locked["run_status"] == "running"
     for r in (vade, ivae):
-        assert r["status"] == "running" and r["partial"] and r["run_status"] == "running"
+        assert r["status"] == "stopped" and r["partial"] and r["run_status"] == "stopped"
         assert set(r["metrics"]) == {"elbo_train", "elbo_eval"}  # nothing else can be known yet
         elbo = load(seed_dir(run, r["label"], 0) / "result.json")["elbo"]
         for metric, key in (("elbo_train", "train"), ("elbo_eval", "eval")):
@@ -282,7 +283,7 @@ def test_csv_output(runs):
         assert float(finished[f"{metric}_median"]) == stats[metric]["median"]  # full precision
         assert int(finished[f"{metric}_n"]) == stats[metric]["n"]
     running = rows[0]
-    assert running["status"] == "running" and running["partial"] == "true"
+    assert running["status"] == "stopped" and running["partial"] == "true"
     assert running["seeds_finished"] == "1" and running["seeds_stopped"] == "1" and running["seeds_running"] == "0"
     assert running["mcc_median"] == "" and running["elbo_train_n"] == "1"
 
@@ -294,9 +295,9 @@ def test_index_lists_runs_and_is_replaced_whole(runs):
     assert load(runs / "index.json") == index
     assert [r["dir"] for r in index["runs"]] == ["s40", "s60"]
     s40, s60 = index["runs"]
-    assert s40["status"] == "finished" and s60["status"] == "running"
+    assert s40["status"] == "finished" and s60["status"] == "stopped"
     assert s40["summary"] == "s40/summary.json" and s60["summary"] is None
-    assert s60["models"]["vade"] == {"model": "vade", "status": "running", "summary": None,
+    assert s60["models"]["vade"] == {"model": "vade", "status": "stopped", "summary": None,
                                      "seeds": {"0": "finished", "1": "stopped"}}
     assert s60["models"]["ivae"]["summary"] == "s60/ivae/summary.json"
     for entry in index["runs"]:
@@ -325,7 +326,7 @@ def test_index_write_is_atomic(runs, monkeypatch):
     assert (runs / "index.json").read_text() == before  # the old index whole, never half a new one
     assert not [p for p in runs.iterdir() if p.name.endswith(".tmp")]
     monkeypatch.undo()
-    assert write_index(runs)["runs"][0]["status"] == "running"
+    assert write_index(runs)["runs"][0]["status"] == "stopped"
 
 
 def test_index_of_each_directory_given(runs):

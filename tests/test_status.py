@@ -26,13 +26,13 @@ def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_p
     out = CliRunner().invoke(app, ["status", str(tmp_path), "--json"])
     assert out.exit_code == 0, out.output
     (row,) = json.loads(out.output)
-    assert row["model"] == "ivae" and row["status"] == "running"
+    assert row["model"] == "ivae" and row["status"] == "stopped"
     assert row["seeds"] == {"finished": [0], "failed": [1], "running": [], "stopped": [2], "missing": [3]}
     table = CliRunner().invoke(app, ["status", str(tmp_path)])
     assert "1 finished, 1 failed, 0 running, 1 stopped, 1 missing seeds" in table.output
     with training_lock(tmp_path / "ivae", print):  # as a process training this model would hold it
         (row,) = json.loads(CliRunner().invoke(app, ["status", str(tmp_path), "--json"]).output)
-    assert row["seeds"]["running"] == [2] and row["seeds"]["stopped"] == []
+    assert row["seeds"]["running"] == [2] and row["seeds"]["stopped"] == [] and row["status"] == "running"
 
 
 def test_status_of_a_directory_without_runs_is_a_clear_error(tmp_path):
