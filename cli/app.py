@@ -149,8 +149,12 @@ def run(
                                    array_parallelism=array_parallelism, wait=wait)
             summary = run_on_slurm(spec, out or default_out(spec), options, device=device, on_event=progress.event)
             if "submitted" in summary:
-                render.console.print(f"submitted {len(summary['submitted'])} array tasks; logs in "
-                                     f"{summary['folder']}; run the same command again to write the summaries")
+                if summary["submitted"]:
+                    render.console.print(f"submitted {len(summary['submitted'])} task(s); logs in "
+                                         f"{summary['folder']}; run the same command again to write the summaries")
+                else:
+                    render.console.print(f"nothing to submit: {len(summary['busy'])} model(s) are still being "
+                                         "trained; run the same command again when they finish")
                 return
         elif workers > 1:
             from ica.executor import run_with_workers

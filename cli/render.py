@@ -177,8 +177,10 @@ class RunProgress:
                 losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
         elif name == "submitted":
-            self._say(f"submitted a job array of {len(info['jobs'])} tasks ({escape(', '.join(info['jobs'][:3]))}"
-                      f"{', ...' if len(info['jobs']) > 3 else ''}); logs in {escape(info['folder'])}")
+            jobs = info["jobs"]
+            what = f"a job array of {len(jobs)} tasks" if len(jobs) > 1 else "1 job"
+            self._say(f"submitted {what} ({escape(', '.join(jobs[:3]))}{', ...' if len(jobs) > 3 else ''}); "
+                      f"logs in {escape(info['folder'])}")
         elif name == "unit_done":
             self._say(f"trained {escape(info['unit'])}")
         elif name == "interrupted":

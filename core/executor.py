@@ -64,15 +64,15 @@ def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
     return [Unit(spec_json(s), str(out), label, tuple(s.seed_list)) for s, out in runs for label in s.models]
 
 
-def units_to_train(units: list[Unit], on_event: Callable[..., None]) -> list[Unit]:
-    """The units with seeds left to train and nobody training them now (a re-submitted sweep sends only
-    these; the summaries wait for the others' locks)."""
+def units_to_train(units: list[Unit], on_event: Callable[..., None]) -> tuple[list[Unit], list[Unit]]:
+    """The units with seeds left to train and nobody training them now, and those another process is
+    training (a re-submitted sweep sends only the first; the summaries wait for the others' locks)."""
     todo = [u for u in units if not u.finished]
-    busy = [u.name for u in todo if u.training_elsewhere]
+    busy = [u for u in todo if u.training_elsewhere]
     if busy:
         on_event("notice", message=f"{len(busy)} model(s) are being trained by another process and are left to "
-                 f"it: {', '.join(busy)}")
-    return [u for u in todo if u.name not in busy]
+                 f"it: {', '.join(u.name for u in busy)}")
+    return [u for u in todo if u not in busy], busy
 
 
 def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None = None,
@@ -93,7 +93,7 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     on_event = on_event or (lambda *a, **k: None)
     reg = registry()
     validated = load_spec(spec, reg)
-    units = units_to_train(work_units(validated, Path(out), reg), on_event)
+    units, _ = units_to_train(work_units(validated, Path(out), reg), on_event)
     if not units:
         return ica.run(validated, out=out, device=device, on_event=on_event)
     gpus = _gpu_count(device or validated.device)

@@ -85,7 +85,12 @@ def preemption_signal() -> signal.Signals:
 
 def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | None = None,
                  on_event: Callable[..., None] | None = None) -> dict[str, Any]:
-    """Submit every unit as one job array; wait for it, then evaluate and summarise here."""
+    """Submit every unit left to train as one job array; wait for it, then evaluate and summarise here.
+
+    Units whose seeds are all done are not sent again, nor units another process is training now (their
+    lock is held). A task still queued holds no lock, so a re-submission queues it again; the lock then
+    makes the later copy wait and find its seeds finished.
+    """
     import ica
     from ica.plugin_registry import registry
     from ica.spec import load_spec
@@ -96,10 +101,12 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     reg = registry()
     validated = load_spec(spec, reg)
     out = Path(out)
-    units = units_to_train(work_units(validated, out, reg), on_event)
+    units, busy = units_to_train(work_units(validated, out, reg), on_event)
+    folder = options.folder or out / "submitit"
+    if not units and busy and not options.wait:  # nothing to send, and the summaries would wait for them
+        return {"submitted": {}, "busy": [u.name for u in busy], "folder": str(folder)}
     if not units:  # a re-submitted sweep whose training is done (or left to running tasks): summarise
         return ica.run(validated, out=out, device=device, on_event=on_event)
-    folder = options.folder or out / "submitit"
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=options.cluster)
     parameters: dict[str, Any] = {"name": f"ica-{validated.name or out.name}", "timeout_min": options.timeout_min,
                                   "cpus_per_task": options.cpus_per_task,

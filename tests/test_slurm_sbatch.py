@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ica.cli.app import app
+from ica.locks import training_lock
 
 pytest.importorskip("submitit")
 
@@ -117,7 +118,7 @@ def test_the_cli_options_become_one_sbatch_job_array(tiny_spec, tmp_path, fake_s
     # the output reports the submission and how to finish
     output = " ".join(result.output.split())
     assert f"submitted a job array of 4 tasks ({JOB_ID}_0, {JOB_ID}_1, {JOB_ID}_2, ...)" in output
-    assert "submitted 4 array tasks" in output and "run the same command again" in output
+    assert "submitted 4 task(s)" in output and "run the same command again" in output
 
     # nothing was trained or evaluated here
     assert no_seed_trained(out)
@@ -152,7 +153,8 @@ def test_each_array_task_carries_its_own_unit(tiny_spec, tmp_path, fake_sbatch):
 
 
 def test_a_resubmitted_sweep_sends_only_the_models_left_to_train(tiny_spec, tmp_path, fake_sbatch):
-    """Two of the four units finished (trained here); the same command submits an array of the other two."""
+    """Two of the four units finished (trained here) and a third is being trained elsewhere: the same command
+    submits an array of the last one; once every unfinished unit is being trained, it submits nothing."""
     import ica
 
     spec = grid_spec_file(tiny_spec, tmp_path)
@@ -166,12 +168,19 @@ def test_a_resubmitted_sweep_sends_only_the_models_left_to_train(tiny_spec, tmp_
     assert first.exit_code == 0, first.output
     for cell in CELLS:  # the ivae units finish (as if their array tasks ran)
         shutil.copytree(tmp_path / "elsewhere" / cell / "ivae", out / cell / "ivae")
-    again = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--executor", "slurm", "--no-wait"])
+    command = ["run", str(spec), "--out", str(out), "--executor", "slurm", "--no-wait"]
+    with training_lock(out / CELLS[0] / "vade", print):  # one vade unit is being trained by some process
+        again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
+    assert "being trained by another process" in " ".join(again.output.split())
     flags = sbatch_flags((fake_sbatch / "script-1.sh").read_text())
-    assert flags["array"] == "0-1%2", "only the two vade units are left"
-    units = [submitit_unit(out, f"{JOB_ID}_{i}") for i in range(2)]
-    assert {u.label for u in units} == {"vade"}
+    assert "array" not in flags, "only the vade unit nobody trains is left: submitit sends one task as a job"
+    unit = submitit_unit(out, JOB_ID)
+    assert unit.label == "vade" and unit.out.endswith(CELLS[1])
+    with training_lock(out / CELLS[0] / "vade", print), training_lock(out / CELLS[1] / "vade", print):
+        third = CliRunner().invoke(app, command)
+    assert third.exit_code == 0 and "nothing to submit" in third.output, third.output
+    assert len(list(fake_sbatch.glob("call-*.json"))) == 2, "no third array"
 
 
 def submitit_unit(out, job_id):
