@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ica.errors import IcaError
 from ica.evaluate import SeedOutcome, mean_elbo, representation
 from ica.protocols import DataSplits, Split
 from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
@@ -90,8 +91,13 @@ def load_outcome(files: SeedFiles) -> SeedOutcome | None:
     result = read_json(files.result)
     if result.get("status") != "finished":
         return SeedOutcome(result["seed"], "failed", error=result.get("error"))
-    with np.load(files.latents) as z:
-        latents = z["latents"]
-        assignments = z["assignments"] if "assignments" in z.files else None
-        grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
+    try:
+        with np.load(files.latents, allow_pickle=False) as z:  # never unpickle: arrays only
+            latents = z["latents"]
+            assignments = z["assignments"] if "assignments" in z.files else None
+            grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
+    except Exception as exc:
+        raise IcaError(f"a finished seed's latents are missing, corrupt or unreadable ({type(exc).__name__}: "
+                       f"{exc}); delete {files.result.name} beside it to train that seed again",
+                       where=str(files.latents)) from None
     return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"], grid_shape=grid)
