@@ -68,6 +68,13 @@ class TrainingSpec(BaseModel):
         "results equal one-at-a-time training up to floating-point rounding). 'auto': always on CUDA; on "
         "the CPU only for models under 250,000 parameters per seed, where it was measured to help.",
     )
+    pack_cells: bool = Field(
+        True,
+        description="In a grid, train together the seeds of cells whose models have the same shapes and "
+        "options and differ only in their data (e.g. Fig. 2's data sizes), as one batched model; each seed "
+        "still draws from its own cell's data. Only where seeds are batched (batch_seeds) and training is "
+        "counted in steps.",
+    )
     compile: bool = Field(
         False,
         description="Compile the model's loss with torch.compile. Off by default: on a 2-core CPU it made "

@@ -30,18 +30,46 @@ CHECKPOINT_FORMAT = 1
 Event = Callable[..., None]
 
 
-class SeedSampler:
-    """Mini-batch indices ``[S, B]`` for S seeds: each seed shuffles its own epochs, without replacement."""
+def _own(part: Tensor) -> Tensor:
+    """A seed's part as a tensor of its own on the CPU: torch.save writes a view's whole storage, so a view
+    would put every seed's state into each seed's checkpoint."""
+    return part.detach().to("cpu", copy=True)
 
-    def __init__(self, n: int, batch_size: int, seeds: list[int], device: torch.device):
-        self.n, self.batch = n, min(batch_size, n)
-        self.per_epoch = max(1, n // self.batch)
+
+class SeedSampler:
+    """Mini-batch indices ``[S, B]`` for S seeds: each seed shuffles its own epochs, without replacement.
+
+    Usually every seed draws from the same split of ``n`` examples. Seeds of packed grid cells
+    (`ica.packing`) each draw from their own cell's split: ``n`` is then one size per seed and ``offsets``
+    say where each seed's split starts in the concatenated one. A seed's indices (less its offset) are the
+    same as when it trains alone.
+    """
+
+    def __init__(self, n: int | list[int], batch_size: int, seeds: list[int], device: torch.device,
+                 offsets: list[int] | None = None):
+        sizes = [n] * len(seeds) if isinstance(n, int) else list(n)
+        self.offsets = list(offsets) if offsets is not None else [0] * len(seeds)
+        self.shared = len(set(sizes)) == 1 and not any(self.offsets)
+        self.n, self.sizes = sizes[0], sizes
+        self.batch = min(batch_size, min(sizes))
+        if not self.shared and any(min(batch_size, m) != self.batch for m in sizes):
+            raise ValueError("seeds drawing from splits of different sizes need splits of at least batch_size")
+        self.epochs_of = [max(1, m // self.batch) for m in sizes]
+        self.per_epoch = min(self.epochs_of)
         self.generators = [generator(s, "order") for s in seeds]
         self.device = device
         self.perm: Tensor | None = None
         self.position = self.per_epoch
+        self.positions = list(self.epochs_of)  # per seed, when the splits differ
+        self.drawn = [False] * len(seeds)  # per seed: has its first epoch's order been drawn
+        if not self.shared:
+            self.perm = torch.zeros(len(seeds), max(sizes), dtype=torch.long, device=device)
+            self.shift = torch.tensor(self.offsets, device=device)[:, None]
+            self.within = torch.arange(self.batch, device=device)[None, :]
 
     def next(self) -> Tensor:
+        if not self.shared:
+            return self._next_own_splits()
         if self.position >= self.per_epoch:
             perms = [torch.randperm(self.n, generator=g) for g in self.generators]
             self.perm = torch.stack(perms).to(self.device, non_blocking=True)
@@ -50,14 +78,33 @@ class SeedSampler:
         self.position += 1
         return self.perm[:, start : start + self.batch]
 
+    def _next_own_splits(self) -> Tensor:
+        for i, g in enumerate(self.generators):
+            if self.positions[i] >= self.epochs_of[i]:
+                self.perm[i, : self.sizes[i]] = torch.randperm(self.sizes[i], generator=g).to(self.device)
+                self.positions[i], self.drawn[i] = 0, True
+        starts = torch.tensor([p * self.batch for p in self.positions]).to(self.device, non_blocking=True)
+        self.positions = [p + 1 for p in self.positions]
+        return self.perm.gather(1, starts[:, None] + self.within) + self.shift
+
     def seed_state(self, i: int) -> dict[str, Any]:
-        perm = None if self.perm is None else self.perm[i].cpu()  # the sampler always has the seed axis
+        if not self.shared:
+            perm = _own(self.perm[i, : self.sizes[i]]) if self.drawn[i] else None
+            return {"perm": perm, "position": self.positions[i], "generator": self.generators[i].get_state()}
+        perm = None if self.perm is None else _own(self.perm[i])  # the sampler always has the seed axis
         return {"perm": perm, "position": self.position, "generator": self.generators[i].get_state()}
 
     def load_seed_states(self, states: list[dict[str, Any]]) -> None:
-        self.position = int(states[0]["position"])
         for g, st in zip(self.generators, states):
             g.set_state(st["generator"])
+        if not self.shared:
+            self.positions = [int(st["position"]) for st in states]
+            for i, st in enumerate(states):
+                if st["perm"] is not None:
+                    self.perm[i, : self.sizes[i]] = st["perm"].to(self.device)
+                    self.drawn[i] = True
+            return
+        self.position = int(states[0]["position"])
         if states[0]["perm"] is not None:
             self.perm = torch.stack([st["perm"] for st in states]).to(self.device)
 
@@ -99,7 +146,7 @@ class Accumulator:
         self.sums, self.count = {}, 0
 
     def seed_state(self, i: int) -> dict[str, Any]:
-        return {"count": self.count, "sums": {k: v[i : i + 1].cpu() for k, v in self.sums.items()}}
+        return {"count": self.count, "sums": {k: _own(v[i : i + 1]) for k, v in self.sums.items()}}
 
     def load_seed_states(self, states: list[dict[str, Any]]) -> None:
         self.count = int(states[0]["count"])
@@ -117,10 +164,13 @@ class Trainer:
         training: the spec's ``TrainingSpec``.
         files: each seed's run files (metrics, checkpoints), or None to keep nothing on disk.
         on_event: called as ``on_event(name, **info)`` for progress display.
+        sizes, offsets: for seeds of packed grid cells, each seed's training split is ``train``'s rows
+            ``offsets[i]`` to ``offsets[i] + sizes[i]`` (`ica.packing`); by default all seeds share ``train``.
     """
 
     def __init__(self, model: nn.Module, train: Split, seeds: list[int], training: Any,
-                 files: list[SeedFiles] | None = None, on_event: Event | None = None):
+                 files: list[SeedFiles] | None = None, on_event: Event | None = None,
+                 sizes: list[int] | None = None, offsets: list[int] | None = None):
         self.model, self.train, self.seeds, self.spec = model, train, seeds, training
         self.files, self.on_event = files, on_event or (lambda *a, **k: None)
         self.device = next(model.parameters()).device
@@ -129,7 +179,8 @@ class Trainer:
         self.scheduler = (
             SeedPlateau(self.optimizer, sched.factor, sched.patience, sched.threshold, sched.min_lr) if sched else None
         )
-        self.sampler = SeedSampler(len(train), training.batch_size, seeds, self.device)
+        self.sampler = SeedSampler(len(train) if sizes is None else sizes, training.batch_size, seeds, self.device,
+                                   offsets)
         self.noise = [generator(s, "noise", self.device) for s in seeds]
         self.log_window = Accumulator(len(seeds), self.device)
         self.plateau_window = Accumulator(len(seeds), self.device)
@@ -255,13 +306,13 @@ class Trainer:
                 "step": self.step,
                 "model": seed_slice(state, i, n),
                 "adam": {
-                    "lr": adam["lr"][i : i + 1].cpu(),
+                    "lr": _own(adam["lr"][i : i + 1]),
                     "step": adam["step"],
                     "exp_avg": [seed_part(t, i, n).cpu() for t in adam["exp_avg"]],
                     "exp_avg_sq": [seed_part(t, i, n).cpu() for t in adam["exp_avg_sq"]],
                 },
                 "plateau": None if not self.scheduler else {
-                    "best": self.scheduler.best[i : i + 1].cpu(), "bad": self.scheduler.bad[i : i + 1].cpu()
+                    "best": _own(self.scheduler.best[i : i + 1]), "bad": _own(self.scheduler.bad[i : i + 1])
                 },
                 "sampler": self.sampler.seed_state(i),
                 "noise": self.noise[i].get_state(),

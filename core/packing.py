@@ -1,0 +1,137 @@
+"""Training the cells of a grid that share shapes together (issue #3): Fig. 2's five data sizes become one
+batched model of 5 x 10 seeds instead of five models of 10.
+
+Cells pack when a model label has the same options and training settings in each, its networks have the
+same shapes (same observed and latent sizes, same number of segments) and training is counted in steps;
+they differ only in their data. Each seed then draws its mini-batches from its own cell's training split
+(`ica.train.SeedSampler` with per-seed sizes and offsets into the concatenated splits), so every seed is
+trained exactly as it would be in its own cell: its initialisation, data order, noise, optimiser state and
+schedule are its own. After training, each cell's seeds are cut out of the packed model and finished in
+their cell's directory (latents and ELBO on that cell's data); running the cells afterwards finds their
+seeds finished and only evaluates. Interrupted packs resume from the same per-seed checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ica.building import NotBatchable, _small_enough, build_model, prepare_data, resolve_device
+from ica.outcomes import finish_group, load_outcome
+from ica.protocols import DataSplits, Split
+from ica.results import RunLayout
+from ica.train import Trainer
+
+Event = Callable[..., None]
+
+
+@dataclass
+class Member:
+    """One grid cell's part of a pack: its spec, run directory, data (on the device) and unfinished seeds."""
+
+    name: str
+    spec: Any
+    layout: RunLayout
+    data: DataSplits
+    todo: list[int]
+
+
+def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event) -> None:
+    """Train every pack of two or more grid cells of each model label; leave everything else to the cells."""
+    from ica.runner import claim_directory
+
+    candidates: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+    for cell in cells:
+        if not cell.spec.training.pack_cells:
+            continue
+        for label in cell.spec.models:
+            candidates.setdefault((label, _pack_key(cell.spec, label)), []).append(cell)
+    for (label, _), group in candidates.items():
+        if len(group) < 2:
+            continue
+        torch_device = resolve_device(device or group[0].spec.device)
+        members = []
+        for cell in group:
+            layout = RunLayout(root / cell.directory)
+            claim_directory(layout, cell.spec)
+            data = prepare_data(cell.spec, reg)
+            members.append(Member(cell.name, cell.spec, layout,
+                                  DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u,
+                                             data.info), []))
+        if _same_shapes(members) and all(m.spec.training.batch_size <= len(m.data.train) for m in members):
+            train_pack(reg, label, members, on_event)
+
+
+def _pack_key(spec: Any, label: str) -> str:
+    """Cells whose model ``label`` may pack share this: the model's and the training's options, the device."""
+    if spec.training.epochs is not None or spec.training.batch_seeds is False:
+        return f"alone:{id(spec)}"
+    return json.dumps({"model": spec.models[label].model_dump(mode="json"),
+                       "training": spec.training.model_dump(mode="json"), "device": spec.device}, sort_keys=True)
+
+
+def _same_shapes(members: list[Member]) -> bool:
+    """Same observed shape, number of segments and source dimension: the networks come out the same shape."""
+    first = members[0].data
+    return all((m.data.x_shape, m.data.n_u, m.data.source_dim) == (first.x_shape, first.n_u, first.source_dim)
+               and (m.data.train.u is None) == (first.train.u is None) for m in members)
+
+
+def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> None:
+    """Train the unfinished seeds of ``members`` (cells) as one batched model, holding each cell's lock."""
+    from ica.runner import model_lock, retry_diverged
+
+    with ExitStack() as locks:
+        for member in sorted(members, key=lambda m: str(m.layout.root)):
+            locks.enter_context(model_lock(member.layout, label, on_event))
+        for member in members:
+            member.todo = [s for s in member.spec.seed_list if load_outcome(member.layout.seed(label, s)) is None]
+        members = [m for m in members if m.todo]
+        if len(members) < 2:
+            return
+        first, options = members[0], members[0].spec.models[label]
+        seeds = [s for m in members for s in m.todo]
+        if first.spec.training.batch_seeds == "auto" and first.data.train.x.device.type != "cuda" and \
+                not _small_enough(reg, options, first.data, label, on_event):
+            return
+        try:
+            model = build_model(reg, options, first.data, seeds, label)
+        except NotBatchable:
+            return
+        on_event("notice", cell=label, message=f"{label}: training {len(seeds)} seeds of {len(members)} grid "
+                 "cells together (training.pack_cells)")
+        model = model.to(first.data.train.x.device)
+        sizes, offsets, start = [], [], 0
+        for m in members:
+            sizes += [len(m.data.train)] * len(m.todo)
+            offsets += [start] * len(m.todo)
+            start += len(m.data.train)
+        train = _concatenated([m.data.train for m in members])
+        files = [m.layout.seed(label, s) for m in members for s in m.todo]
+        for f in files:
+            f.root.mkdir(parents=True, exist_ok=True)
+        trainer = Trainer(model, train, seeds, first.spec.training, files, sizes=sizes, offsets=offsets,
+                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        statuses = trainer.run()
+        state, at = model.state_dict(), 0
+        for m in members:
+            part = slice(at, at + len(m.todo))
+            at = part.stop
+            alone = build_model(reg, options, m.data, m.todo, label).to(first.data.train.x.device)
+            alone.load_state_dict({k: v[part] for k, v in state.items()})
+            points = m.data.eval if m.spec.evaluation.split == "eval" else m.data.train
+            diverged = {st.seed for st in statuses[part] if st.failed}
+            for outcome in finish_group(alone, statuses[part], trainer, m.data, points, files[part]):
+                if outcome.seed in diverged and m.spec.training.retry_nan:
+                    retry_diverged(reg, m.spec, label, options, m.data, m.layout, outcome.seed, on_event)
+
+
+def _concatenated(splits: list[Split]) -> Split:
+    """The cells' training splits one after another (sources are not needed for training)."""
+    u = None if splits[0].u is None else torch.cat([s.u for s in splits])
+    return Split(torch.cat([s.x for s in splits]), u, None)

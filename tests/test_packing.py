@@ -1,0 +1,102 @@
+"""Grid cells whose models share shapes train packed into one batched model (``training.pack_cells``), each
+seed on its own cell's data: exactly the results of training them cell by cell, resumable, and only where
+the shapes and settings agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+
+import numpy as np
+import pytest
+
+import ica
+from ica.signals import Interrupted
+
+CELLS = ("samples_per_segment-40", "samples_per_segment-60", "samples_per_segment-80")
+
+
+def grid_spec(tiny_spec, **training):
+    tiny_spec["grid"] = {"data.samples_per_segment": [40, 60, 80]}
+    tiny_spec["training"].update(steps=60, **training)
+    return tiny_spec
+
+
+def notices(events):
+    return [info["message"] for name, info in events if name == "notice"]
+
+
+def recorder(events):
+    return lambda name, **info: events.append((name, info))
+
+
+def assert_same_runs(a, b, cells=CELLS, labels=("ivae", "vade")):
+    for cell in cells:
+        for label in labels:
+            for seed in (0, 1):
+                rel = f"{cell}/{label}/seeds/{seed}"
+                np.testing.assert_array_equal(np.load(a / rel / "latents.npz")["latents"],
+                                              np.load(b / rel / "latents.npz")["latents"])
+                assert (a / rel / "metrics.jsonl").read_bytes() == (b / rel / "metrics.jsonl").read_bytes()
+        assert json.loads((a / cell / "summary.json").read_text())["cells"] == \
+            json.loads((b / cell / "summary.json").read_text())["cells"]
+
+
+def test_packed_cells_give_exactly_the_results_of_training_cell_by_cell(tiny_spec, tmp_path):
+    spec = grid_spec(tiny_spec)
+    events = []
+    ica.run(spec, out=tmp_path / "packed", on_event=recorder(events))
+    said = notices(events)
+    assert "ivae: training 6 seeds of 3 grid cells together (training.pack_cells)" in said
+    assert "vade: training 6 seeds of 3 grid cells together (training.pack_cells)" in said
+    assert sum(name == "train_start" for name, _ in events) == 2, "one training loop per model, not per cell"
+    spec["training"]["pack_cells"] = False
+    # pack_cells is part of the spec (and its hash), so the twin runs into its own directory
+    ica.run(spec, out=tmp_path / "cells")
+    assert_same_runs(tmp_path / "packed", tmp_path / "cells")
+
+
+def test_an_interrupted_pack_resumes_to_the_same_results(tiny_spec, tmp_path):
+    spec = grid_spec(tiny_spec, checkpoint_every=10, log_every=10)
+    ica.run(spec, out=tmp_path / "reference")
+    stopped = []
+
+    def stop_once(name, **info):  # a Ctrl-C during the first pack's training
+        if name == "progress" and not stopped:
+            stopped.append(info)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        ica.run(spec, out=tmp_path / "resumed", on_event=stop_once)
+    seed = tmp_path / "resumed" / CELLS[0] / "ivae" / "seeds" / "0"
+    assert (seed / "checkpoint.pt").exists() and not (seed / "result.json").exists()
+    events = []
+    ica.run(spec, out=tmp_path / "resumed", on_event=recorder(events))
+    assert any(name == "resumed" and info["step"] > 0 for name, info in events)
+    assert_same_runs(tmp_path / "resumed", tmp_path / "reference")
+
+
+def test_cells_with_different_shapes_are_not_packed(tiny_spec, tmp_path):
+    tiny_spec["grid"] = {"models.*.latent_dim": [2, 3]}
+    events = []
+    ica.run(tiny_spec, out=tmp_path, on_event=recorder(events))
+    assert not any("grid cells together" in message for message in notices(events))
+    assert sum(name == "train_start" for name, _ in events) == 4
+
+
+def test_a_pack_takes_only_the_seeds_left_to_train(tiny_spec, tmp_path):
+    """One cell's models were finished earlier (as by a worker): the other two cells pack; nothing is
+    trained twice, and the results equal a plain run's."""
+    spec = grid_spec(tiny_spec)
+    ica.run(spec, out=tmp_path / "plain")
+    (tmp_path / "partial").mkdir()
+    shutil.copytree(tmp_path / "plain" / CELLS[0], tmp_path / "partial" / CELLS[0])
+    shutil.copy(tmp_path / "plain" / "grid.json", tmp_path / "partial" / "grid.json")
+    events = []
+    ica.run(spec, out=tmp_path / "partial", on_event=recorder(events))
+    said = notices(events)
+    assert "ivae: training 4 seeds of 2 grid cells together (training.pack_cells)" in said
+    assert sum(name == "train_start" for name, _ in events) == 2
+    assert_same_runs(tmp_path / "partial", tmp_path / "plain")
