@@ -16,7 +16,7 @@ import queue
 import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,53 +26,81 @@ from ica.signals import Interrupted, stop_requests, watching
 
 @dataclass(frozen=True)
 class Unit:
-    """Train one model label of one run: its spec (plain JSON data), run directory and label."""
+    """Train one model label of one run: its spec (plain JSON data), run directory and label; with
+    ``packed_with``, the same label of other grid cells too, as one batched model (`ica.packing`)."""
 
     spec: dict[str, Any]
     out: str
     label: str
     seeds: tuple[int, ...] = ()
+    packed_with: tuple["Unit", ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{Path(self.out).name}/{self.label}"
+        packed = f" (+{len(self.packed_with)} cells packed)" if self.packed_with else ""
+        return f"{Path(self.out).name}/{self.label}{packed}"
+
+    @property
+    def parts(self) -> tuple["Unit", ...]:
+        """One unit per cell."""
+        return (replace(self, packed_with=()), *self.packed_with)
 
     @property
     def finished(self) -> bool:
         """Every seed has its result (finished or failed): nothing left to train, only to summarise."""
         from ica.results import RunLayout
 
-        layout = RunLayout(Path(self.out))
-        return all(layout.seed(self.label, s).result.exists() for s in self.seeds)
+        return all(all(RunLayout(Path(p.out)).seed(p.label, s).result.exists() for s in p.seeds)
+                   for p in self.parts)
 
     @property
     def training_elsewhere(self) -> bool:
-        """Another process holds this model's training lock right now."""
+        """Another process holds this model's training lock right now (of any packed cell)."""
         from ica.locks import lock_holder
         from ica.results import RunLayout
 
-        return lock_holder(RunLayout(Path(self.out)).cell(self.label)) is not None
+        return any(lock_holder(RunLayout(Path(p.out)).cell(p.label)) is not None for p in self.parts)
+
+
+def packed(parts: list[Unit]) -> Unit | None:
+    """One unit training ``parts`` (cells of one model label) together, or None for no parts."""
+    return replace(parts[0], packed_with=tuple(parts[1:])) if parts else None
 
 
 def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
-    """Every unit of ``spec`` (claiming the grid directory first, so workers never race to create it)."""
+    """Every unit of ``spec`` (claiming the grid directory first, so workers never race to create it): one
+    per model of each run, except that cells which pack (`ica.packing`) form one unit per model label."""
+    from ica.building import shared_data
     from ica.grid import has_grid
+    from ica.packing import pack_groups
     from ica.runner import claim_grid
     from ica.spec import spec_json
 
-    runs = [(c.spec, root / c.directory) for c in claim_grid(spec, root, reg)] if has_grid(spec) else [(spec, root)]
-    return [Unit(spec_json(s), str(out), label, tuple(s.seed_list)) for s, out in runs for label in s.models]
+    if not has_grid(spec):
+        return [Unit(spec_json(spec), str(root), label, tuple(spec.seed_list)) for label in spec.models]
+    with shared_data():
+        cells = claim_grid(spec, root, reg)
+        groups = pack_groups(reg, cells)
+    in_pack = {(c.directory, label) for label, group in groups for c in group}
+    unit = lambda c, label: Unit(spec_json(c.spec), str(root / c.directory), label, tuple(c.spec.seed_list))  # noqa: E731
+    units = [packed([unit(c, label) for c in group]) for label, group in groups]
+    return units + [unit(c, label) for c in cells for label in c.spec.models if (c.directory, label) not in in_pack]
 
 
 def units_to_train(units: list[Unit], on_event: Callable[..., None]) -> tuple[list[Unit], list[Unit]]:
-    """The units with seeds left to train and nobody training them now, and those another process is
+    """The units with seeds left to train and nobody training them now, and the cells another process is
     training (a re-submitted sweep sends only the first; the summaries wait for the others' locks)."""
-    todo = [u for u in units if not u.finished]
-    busy = [u for u in todo if u.training_elsewhere]
+    todo, busy = [], []
+    for unit in units:
+        parts = [p for p in unit.parts if not p.finished]
+        busy += [p for p in parts if p.training_elsewhere]
+        left = packed([p for p in parts if p not in busy])
+        if left is not None:
+            todo.append(left)
     if busy:
         on_event("notice", message=f"{len(busy)} model(s) are being trained by another process and are left to "
                  f"it: {', '.join(u.name for u in busy)}")
-    return [u for u in todo if u not in busy], busy
+    return todo, busy
 
 
 def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None = None,
@@ -222,10 +250,16 @@ def _start_worker(slots: Any, pids: Any, gpus: int, threads: int) -> None:
 
 
 def train_unit(unit: Unit, device: str | None, on_event: Callable[..., None] | None = None) -> str:
-    """One unit of work: train a model label's unfinished seeds (resuming), write no summary."""
+    """One unit of work: train a model label's unfinished seeds (resuming), write no summary. A packed
+    unit first trains its cells together; each cell then finishes whatever the pack did not take."""
     import ica
 
-    ica.run(unit.spec, out=unit.out, device=device, only=unit.label, on_event=on_event)
+    if unit.packed_with:
+        from ica.packing import train_packed_unit
+
+        train_packed_unit(unit, device, on_event or (lambda *a, **k: None))
+    for part in unit.parts:
+        ica.run(part.spec, out=part.out, device=device, only=part.label, on_event=on_event)
     return unit.name
 
 

@@ -43,28 +43,37 @@ class Member:
 
 def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event) -> None:
     """Train every pack of two or more grid cells of each model label; leave everything else to the cells."""
-    from ica.runner import claim_directory
+    for label, group in pack_groups(reg, cells):
+        train_pack(reg, label, members(reg, [(c.name, c.spec, root / c.directory) for c in group], device),
+                   on_event)
 
-    candidates: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+
+def pack_groups(reg: Any, cells: list) -> list[tuple[str, list]]:
+    """``(label, cells)`` for every set of two or more grid cells whose model ``label`` can train packed:
+    the same model and training options and device, networks of the same shapes, batches that fit."""
+    candidates: dict[tuple[str, ...], list] = {}
     for cell in cells:
         if not cell.spec.training.pack_cells:
             continue
+        data = prepare_data(cell.spec, reg)  # a grid builds it once (`ica.building.shared_data`)
         for label in cell.spec.models:
-            candidates.setdefault((label, _pack_key(cell.spec, label)), []).append(cell)
-    for (label, _), group in candidates.items():
-        if len(group) < 2:
-            continue
-        torch_device = resolve_device(device or group[0].spec.device)
-        members = []
-        for cell in group:
-            layout = RunLayout(root / cell.directory)
-            claim_directory(layout, cell.spec)
-            data = prepare_data(cell.spec, reg)
-            members.append(Member(cell.name, cell.spec, layout,
-                                  DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u,
-                                             data.info), []))
-        if _same_shapes(members) and all(m.spec.training.batch_size <= len(m.data.train) for m in members):
-            train_pack(reg, label, members, on_event)
+            key = (label, _pack_key(cell.spec, label), _shape_key(cell.spec, data))
+            candidates.setdefault(key, []).append(cell)
+    return [(key[0], group) for key, group in candidates.items() if len(group) > 1]
+
+
+def members(reg: Any, cells: list[tuple[str, Any, Path]], device: str | None) -> list[Member]:
+    """Each cell's part of a pack (name, validated spec, run directory), its directory claimed."""
+    from ica.runner import claim_directory
+
+    found = []
+    for name, spec, out in cells:
+        layout = RunLayout(Path(out))
+        claim_directory(layout, spec)
+        data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
+        found.append(Member(name, spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
+                                                           data.n_u, data.info), []))
+    return found
 
 
 def _pack_key(spec: Any, label: str) -> str:
@@ -75,11 +84,12 @@ def _pack_key(spec: Any, label: str) -> str:
                        "training": spec.training.model_dump(mode="json"), "device": spec.device}, sort_keys=True)
 
 
-def _same_shapes(members: list[Member]) -> bool:
-    """Same observed shape, number of segments and source dimension: the networks come out the same shape."""
-    first = members[0].data
-    return all((m.data.x_shape, m.data.n_u, m.data.source_dim) == (first.x_shape, first.n_u, first.source_dim)
-               and (m.data.train.u is None) == (first.train.u is None) for m in members)
+def _shape_key(spec: Any, data: DataSplits) -> str:
+    """Same observed shape, number of segments and source dimension: the networks come out the same shape.
+    A training split smaller than a batch would give that seed smaller batches: it trains alone."""
+    if spec.training.batch_size > len(data.train):
+        return f"alone:{id(spec)}"
+    return json.dumps([list(data.x_shape), data.n_u, data.source_dim, data.train.u is None])
 
 
 def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> None:
@@ -135,3 +145,13 @@ def _concatenated(splits: list[Split]) -> Split:
     """The cells' training splits one after another (sources are not needed for training)."""
     u = None if splits[0].u is None else torch.cat([s.u for s in splits])
     return Split(torch.cat([s.x for s in splits]), u, None)
+
+
+def train_packed_unit(unit: Any, device: str | None, on_event: Event) -> None:
+    """A worker's or array task's packed unit (`ica.executor.Unit` with ``packed_with``)."""
+    from ica.plugin_registry import registry
+    from ica.spec import load_spec
+
+    reg = registry()
+    cells = [(Path(p.out).name, load_spec(p.spec, reg), Path(p.out)) for p in unit.parts]
+    train_pack(reg, unit.label, members(reg, cells, device), on_event)

@@ -58,8 +58,10 @@ def fake_sbatch(tmp_path, monkeypatch):
     return captured
 
 
-def grid_spec_file(tiny_spec, tmp_path):
+def grid_spec_file(tiny_spec, tmp_path, pack=False):
+    """A 2-cell grid; cell by cell (4 units: 2 cells x 2 models) unless ``pack``."""
     tiny_spec["grid"] = {"data.samples_per_segment": [40, 60]}
+    tiny_spec["training"]["pack_cells"] = pack
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(tiny_spec))
     return path
@@ -150,6 +152,20 @@ def test_each_array_task_carries_its_own_unit(tiny_spec, tmp_path, fake_sbatch):
     assert "partition" not in flags
     assert "gpus-per-node" not in flags, "no GPU asked for: no gres line, which GPU-less clusters reject"
     assert no_seed_trained(out)
+
+
+def test_packed_cells_go_as_one_task_per_model(tiny_spec, tmp_path, fake_sbatch):
+    """With the grid's cells packed, each array task trains one model label of both cells together."""
+    spec = grid_spec_file(tiny_spec, tmp_path, pack=True)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--executor", "slurm", "--no-wait"])
+    assert result.exit_code == 0, result.output
+    assert sbatch_flags((fake_sbatch / "script-0.sh").read_text())["array"] == "0-1%2"
+    units = [submitit_unit(out, f"{JOB_ID}_{i}") for i in range(2)]
+    assert sorted(u.label for u in units) == LABELS
+    for unit in units:
+        assert sorted(os.path.basename(p.out) for p in unit.parts) == CELLS
+        assert all(p.label == unit.label for p in unit.parts)
 
 
 def test_a_resubmitted_sweep_sends_only_the_models_left_to_train(tiny_spec, tmp_path, fake_sbatch):

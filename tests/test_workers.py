@@ -5,20 +5,28 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import ica
 from ica.cli.app import app
 
 
-def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path):
+@pytest.mark.parametrize("pack", [True, False], ids=["cells packed", "cell by cell"])
+def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path, pack):
+    """Packed, a unit is one model label of both cells (2 units); cell by cell, one model of one cell (4)."""
     tiny_spec["grid"] = {"data.samples_per_segment": [40, 60]}
+    tiny_spec["training"]["pack_cells"] = pack
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(tiny_spec))
     ica.run(tiny_spec, out=tmp_path / "serial")
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "parallel"), "--workers", "2"])
     assert result.exit_code == 0, result.output
-    assert result.output.count("trained samples_per_segment-") == 4  # 2 grid cells x 2 models
+    output = " ".join(result.output.split())
+    if pack:
+        assert output.count("(+1 cells packed)") == 2 and output.count("trained samples_per_segment-") == 2
+    else:
+        assert "packed" not in output and output.count("trained samples_per_segment-") == 4
     for cell in ("samples_per_segment-40", "samples_per_segment-60"):
         for label in ("ivae", "vade"):
             for seed in (0, 1):

@@ -29,7 +29,8 @@ def sweep(tmp_path_factory):
 
     spec = copy.deepcopy(TINY_SPEC)
     spec["grid"] = {"data.samples_per_segment": [40, 60]}
-    spec["training"].update(steps=1000, log_every=50, checkpoint_every=100)
+    # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit)
+    spec["training"].update(steps=1000, log_every=50, checkpoint_every=100, pack_cells=False)
     root = tmp_path_factory.mktemp("sweep")
     path = root / "spec.json"
     path.write_text(json.dumps(spec))
