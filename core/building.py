@@ -172,7 +172,8 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
     batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
     (each of the last two with a one-line notice)."""
     if batched == "auto" and len(seeds) > 1:
-        batched = data.train.x.device.type == "cuda" or _small_enough(reg, options, data, label, on_event)
+        batched = data.train.x.device.type == "cuda" or small_enough_to_batch(reg, options, data, label,
+                                                                              on_event)
     if batched and len(seeds) > 1:
         try:
             yield seeds, build_model(reg, options, data, seeds, label)
@@ -183,7 +184,9 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
         yield [seed], build_model(reg, options, data, [seed], label)
 
 
-def _small_enough(reg: Registry, options: Any, data: DataSplits, label: str, on_event: Event) -> bool:
+def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str,
+                          on_event: Event) -> bool:
+    """Whether batching this model's seeds pays on the CPU (`CPU_BATCHING_LIMIT`); a notice where not."""
     size = count_parameters(build_model(reg, options, data, [0], label))
     if size <= CPU_BATCHING_LIMIT:
         return True

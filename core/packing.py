@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import torch
 
-from ica.building import NotBatchable, _small_enough, build_model, prepare_data, resolve_device
+from ica.building import NotBatchable, build_model, prepare_data, resolve_device, small_enough_to_batch
 from ica.outcomes import finish_group, load_outcome
 from ica.protocols import DataSplits, Split
 from ica.results import RunLayout
@@ -34,18 +34,19 @@ Event = Callable[..., None]
 class Member:
     """One grid cell's part of a pack: its spec, run directory, data (on the device) and unfinished seeds."""
 
-    name: str
     spec: Any
     layout: RunLayout
     data: DataSplits
     todo: list[int]
 
 
-def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event) -> None:
-    """Train every pack of two or more grid cells of each model label; leave everything else to the cells."""
+def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event,
+                only: str | None = None) -> None:
+    """Train every pack of two or more grid cells of each model label (or of ``only``); leave everything
+    else to the cells."""
     for label, group in pack_groups(reg, cells):
-        train_pack(reg, label, members(reg, [(c.name, c.spec, root / c.directory) for c in group], device),
-                   on_event)
+        if only is None or label == only:
+            train_pack(reg, label, members(reg, [(c.spec, root / c.directory) for c in group], device), on_event)
 
 
 def pack_groups(reg: Any, cells: list) -> list[tuple[str, list]]:
@@ -62,16 +63,16 @@ def pack_groups(reg: Any, cells: list) -> list[tuple[str, list]]:
     return [(key[0], group) for key, group in candidates.items() if len(group) > 1]
 
 
-def members(reg: Any, cells: list[tuple[str, Any, Path]], device: str | None) -> list[Member]:
-    """Each cell's part of a pack (name, validated spec, run directory), its directory claimed."""
+def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list[Member]:
+    """Each cell's part of a pack (validated spec, run directory), its directory claimed."""
     from ica.runner import claim_directory
 
     found = []
-    for name, spec, out in cells:
+    for spec, out in cells:
         layout = RunLayout(Path(out))
         claim_directory(layout, spec)
         data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
-        found.append(Member(name, spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
+        found.append(Member(spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
                                                            data.n_u, data.info), []))
     return found
 
@@ -107,7 +108,7 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
         first, options = members[0], members[0].spec.models[label]
         seeds = [s for m in members for s in m.todo]
         if first.spec.training.batch_seeds == "auto" and first.data.train.x.device.type != "cuda" and \
-                not _small_enough(reg, options, first.data, label, on_event):
+                not small_enough_to_batch(reg, options, first.data, label, on_event):
             return
         try:
             model = build_model(reg, options, first.data, seeds, label)
@@ -153,5 +154,5 @@ def train_packed_unit(unit: Any, device: str | None, on_event: Event) -> None:
     from ica.spec import load_spec
 
     reg = registry()
-    cells = [(Path(p.out).name, load_spec(p.spec, reg), Path(p.out)) for p in unit.parts]
+    cells = [(load_spec(p.spec, reg), Path(p.out)) for p in unit.parts]
     train_pack(reg, unit.label, members(reg, cells, device), on_event)

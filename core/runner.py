@@ -95,10 +95,9 @@ def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg:
     """
     with shared_data():  # the pre-flight check and the runs build each distinct data set once
         cells = claim_grid(spec, root, reg)
-        if only is None:  # a worker's unit is one cell's model: packs are for a whole grid in one process
-            from ica.packing import train_packs
+        from ica.packing import train_packs
 
-            train_packs(reg, cells, root, device=device, on_event=on_event)
+        train_packs(reg, cells, root, device=device, on_event=on_event, only=only)
         summaries = {}
         for i, cell in enumerate(cells):
             on_event("grid_cell", cell_name=cell.name, index=i, total=len(cells), out=str(root / cell.directory))
