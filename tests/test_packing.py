@@ -100,3 +100,14 @@ def test_a_pack_takes_only_the_seeds_left_to_train(tiny_spec, tmp_path):
     assert "ivae: training 4 seeds of 2 grid cells together (training.pack_cells)" in said
     assert sum(name == "train_start" for name, _ in events) == 2
     assert_same_runs(tmp_path / "partial", tmp_path / "plain")
+
+
+def test_a_grid_run_for_one_model_packs_only_that_model(tiny_spec, tmp_path):
+    spec = grid_spec(tiny_spec)
+    events = []
+    assert ica.run(spec, out=tmp_path, only="vade", on_event=recorder(events))["runs"]
+    said = notices(events)
+    assert "vade: training 6 seeds of 3 grid cells together (training.pack_cells)" in said
+    assert not any(message.startswith("ivae") for message in said)
+    assert all((tmp_path / cell / "vade" / "seeds" / "1" / "result.json").exists() for cell in CELLS)
+    assert not any((tmp_path / cell / "ivae").exists() for cell in CELLS)
