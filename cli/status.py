@@ -18,20 +18,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-
 from ica.collect import SEED_STATES as STATES
+from ica.locks import lock_holder
 
 
 def status_rows(dirs: list[Path]) -> list[dict[str, Any]]:
-    """One row per run and model label: its status and its seeds grouped by state."""
+    """One row per run and model label: its status, its seeds grouped by state, and who is training it
+    (host, pid, since; None when nobody is)."""
     from ica.collect import find_runs
 
     rows = []
     for record in find_runs(dirs):
         for cell in record.cells:
             seeds = {state: sorted(s for s, st in cell.seeds.items() if st == state) for state in STATES}
+            holder = lock_holder(record.path / cell.label) if cell.status == "running" else None
             rows.append({"run": record.shown, "path": str(record.path), "model": cell.label, "status": cell.status,
-                         "seeds": seeds})
+                         "seeds": seeds, "holder": holder})
     return rows
 
 
@@ -50,7 +52,9 @@ def status_command(
         table.add_column(column, overflow="fold")
     for r in rows:
         cells = [", ".join(map(str, r["seeds"][state])) or "-" for state in STATES]
-        table.add_row(escape(r["run"]), escape(r["model"]), r["status"], *cells)
+        holder = r["holder"]
+        status = f"{r['status']} (pid {holder.get('pid')} on {holder.get('host')})" if holder else r["status"]
+        table.add_row(escape(r["run"]), escape(r["model"]), escape(status), *cells)
     render.console.print(table)
     totals = {state: sum(len(r["seeds"][state]) for r in rows) for state in STATES}
     render.console.print(", ".join(f"{n} {state}" for state, n in totals.items()) + " seeds")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from typer.testing import CliRunner
 
@@ -11,7 +12,10 @@ from ica.locks import training_lock
 from ica.cli.app import app
 
 
-def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_path):
+def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_path, monkeypatch):
+    from ica.cli import render
+
+    monkeypatch.setattr(render.console, "width", 1000)  # no folding of cells in the test's output
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     tiny_spec["seeds"] = 4
     ica.run(tiny_spec, out=tmp_path)
@@ -32,7 +36,9 @@ def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_p
     assert "1 finished, 1 failed, 0 running, 1 stopped, 1 missing seeds" in table.output
     with training_lock(tmp_path / "ivae", print):  # as a process training this model would hold it
         (row,) = json.loads(CliRunner().invoke(app, ["status", str(tmp_path), "--json"]).output)
+        table = CliRunner().invoke(app, ["status", str(tmp_path)]).output
     assert row["seeds"]["running"] == [2] and row["seeds"]["stopped"] == [] and row["status"] == "running"
+    assert row["holder"]["pid"] == os.getpid() and f"running (pid {os.getpid()} on" in table
 
 
 def test_status_of_a_directory_without_runs_is_a_clear_error(tmp_path):
