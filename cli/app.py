@@ -130,9 +130,9 @@ def run(
     if device is not None and device not in ("auto", "cpu", "cuda"):
         raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
     if dry_run:
-        from ica.validate import plan
+        from ica.validate import plan, plan_packs
 
-        render.plan_table(plan(spec))
+        render.plan_table(plan(spec), plan_packs(spec))
         return
     if workers < 1:
         raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")

@@ -112,8 +112,8 @@ def validation(report: dict[str, Any]) -> None:
     console.print(f"  seeds: {report['seeds']}; metrics: {', '.join(report['metrics'])}")
 
 
-def plan_table(rows: list[dict[str, Any]]) -> None:
-    """``ica run --dry-run``: every run (grid cell) with its models, seeds and steps."""
+def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = None) -> None:
+    """``ica run --dry-run``: every run (grid cell) with its models, seeds and steps, and the packs."""
     table = Table(title="ica run --dry-run: nothing is trained")
     for column in ("run", "directory", "models", "seeds", "steps per seed", "seed-steps"):
         table.add_column(column)
@@ -129,10 +129,38 @@ def plan_table(rows: list[dict[str, Any]]) -> None:
         f"{sum(known):,} seed-steps in the {len(known)} run(s) whose data could be read"
     models = sum(len(r["models"]) * len(r["seeds"]) for r in rows)
     console.print(f"{len(rows)} run(s), {models} trained models, {total}")
+    if packs is None:
+        console.print("packed cells (training.pack_cells): not known until every cell's data can be read")
+    for pack in packs or []:
+        console.print(f"packed: {escape(pack['model'])} trains {pack['seeds']} seeds of {len(pack['cells'])} cells "
+                      "as one batched model (where its seeds are batched)")
     sys.stdout.flush()
 
 
 # ------------------------------------------------------------------------------------ progress
+MANY_SEEDS = 8
+"""From this many seeds in one training loop (packed grid cells), progress lines summarise them."""
+
+
+def seeds_text(seeds: tuple[int, ...]) -> str:
+    if len(seeds) >= MANY_SEEDS:
+        return f"{len(seeds)} seeds"
+    return f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+
+
+def losses_text(losses: list[float | None]) -> str:
+    """Each seed's loss, or for many seeds their median and range (and how many failed)."""
+    if len(losses) < MANY_SEEDS:
+        return ", ".join("failed" if v is None else f"{v:.4g}" for v in losses)
+    finite = sorted(v for v in losses if v is not None)
+    failed = len(losses) - len(finite)
+    if not finite:
+        return f"all {failed} failed"
+    middle = len(finite) // 2
+    median = finite[middle] if len(finite) % 2 else (finite[middle - 1] + finite[middle]) / 2
+    return f"median {median:.4g} [{finite[0]:.4g}, {finite[-1]:.4g}]" + (f", {failed} failed" if failed else "")
+
+
 class RunProgress:
     """Progress bars on a terminal; otherwise a plain line about every 10% of each seed group."""
 
@@ -156,7 +184,7 @@ class RunProgress:
 
     def event(self, name: str, **info: Any) -> None:
         key = (info.get("cell"), tuple(info.get("seeds", ())))
-        label = f"{info.get('cell')} seed{'s' if len(key[1]) > 1 else ''} {','.join(map(str, key[1]))}"
+        label = f"{info.get('cell')} {seeds_text(key[1])}"
         if name == "run_start":
             self._say(f"run directory: {info['out']}")
         elif name == "cell_start":
@@ -174,7 +202,7 @@ class RunProgress:
                 self.progress.update(self.tasks[key], completed=info["step"])
             elif not self.progress and info["step"] >= self.next_report.get(key, 0):
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
-                losses = ", ".join("failed" if v is None else f"{v:.4g}" for v in info["loss"])
+                losses = losses_text(info["loss"])
                 self._say(f"{label}: step {info['step']}/{info['steps']} loss {losses}")
         elif name == "submitted":
             jobs = info["jobs"]

@@ -72,6 +72,25 @@ def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def plan_packs(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]] | None:
+    """The packs a grid would train (`ica.packing`): per model label, the cells whose seeds train as one
+    batched model. None when some cell's data cannot be read yet (packing depends on the data's shapes)."""
+    from ica.packing import pack_groups
+
+    reg = reg or registry()
+    validated = load_spec(spec, reg)
+    if not has_grid(validated):
+        return []
+    with shared_data():
+        cells = grid_cells(validated, reg)
+        try:
+            groups = pack_groups(reg, cells)
+        except IcaError:
+            return None
+    return [{"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
+            for label, group in groups]
+
+
 def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
     """One run's line of the plan (the data is loaded only to count the steps of an ``epochs`` spec)."""
     steps = run_spec.training.steps if run_spec.training.epochs is None else None

@@ -183,3 +183,16 @@ def test_a_full_disk_is_a_clear_error_and_leaves_finished_results_intact(tiny_sp
     assert "Traceback" not in result.output
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before, "nothing finished was touched and no partial file was left"
+
+
+def test_progress_lines_summarise_many_seeds():
+    """A packed grid trains 50 seeds in one loop: progress lines give their median and range, not 50 losses."""
+    from ica.cli.render import losses_text, seeds_text
+
+    assert seeds_text((0, 1)) == "seeds 0,1" and seeds_text((3,)) == "seed 3"
+    assert losses_text([1.5, None]) == "1.5, failed"
+    many = [float(v) for v in range(1, 10)] + [None]  # 1..9 and one failed seed
+    assert seeds_text(tuple(range(10))) == "10 seeds"
+    assert losses_text(many) == "median 5 [1, 9], 1 failed"
+    assert losses_text([2.0, 4.0, 6.0, 8.0] * 2) == "median 5 [2, 8]"
+    assert losses_text([None] * 8) == "all 8 failed"

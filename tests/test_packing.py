@@ -111,3 +111,18 @@ def test_a_grid_run_for_one_model_packs_only_that_model(tiny_spec, tmp_path):
     assert not any(message.startswith("ivae") for message in said)
     assert all((tmp_path / cell / "vade" / "seeds" / "1" / "result.json").exists() for cell in CELLS)
     assert not any((tmp_path / cell / "ivae").exists() for cell in CELLS)
+
+
+def test_dry_run_lists_the_packs(tiny_spec, tmp_path):
+    from typer.testing import CliRunner
+
+    from ica.cli.app import app
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(grid_spec(tiny_spec)))
+    result = CliRunner().invoke(app, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    for label in ("ivae", "vade"):
+        assert f"packed: {label} trains 6 seeds of 3 cells as one batched model" in said
+    assert not (tmp_path / "runs").exists()
