@@ -126,17 +126,17 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
         return ica.run(validated, out=out, device=device, on_event=on_event)
     gpus = _gpu_count(device or validated.device)
     context = multiprocessing.get_context("spawn")
-    slots, pids = context.Queue(), context.Queue()
+    slots, pids, events = context.Queue(), context.Queue(), context.Queue()
     for i in range(workers):
         slots.put(i)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, pids, gpus, threads)) as pool:
+                             initargs=(slots, pids, events, gpus, threads)) as pool:
         futures = {pool.submit(_work, u, device): u for u in units}
         for unit in units:
             on_event("unit_submitted", unit=unit.name)
         try:
-            _collect(futures, _Workers(pids), on_event)
+            _collect(futures, _Workers(pids), _Progress(events, on_event))
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -163,13 +163,37 @@ class _Workers:
                 pass
 
 
-def _collect(futures: dict, workers: _Workers, on_event: Callable[..., None]) -> None:
-    """Wait for every unit; on a signal, stop the workers cleanly; say what went wrong in one message."""
+class _Progress:
+    """The workers' progress events, passed on to this process's display (from its main thread only)."""
+
+    def __init__(self, events: Any, on_event: Callable[..., None]):
+        self.events, self.on_event = events, on_event
+
+    def __call__(self, name: str, **info: Any) -> None:
+        self.on_event(name, **info)
+
+    def relay(self) -> None:
+        while True:
+            try:
+                name, info = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self.on_event(name, **info)
+
+
+FORWARDED = ("train_start", "progress", "resumed", "interrupted", "train_end", "seed_failed", "notice")
+"""The events a worker sends to the parent's display (each tagged with its unit as the 'cell')."""
+
+
+def _collect(futures: dict, workers: _Workers, on_event: _Progress) -> None:
+    """Wait for every unit, showing the workers' progress; on a signal, stop the workers cleanly; say what
+    went wrong in one message."""
     pending, stopping = set(futures), None
     try:
         with stop_requests() as stop_requested:
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                on_event.relay()
                 for future in done:
                     error = None if future.cancelled() else future.exception()
                     if future.cancelled() or isinstance(error, Interrupted) or (stopping and error is not None):
@@ -187,6 +211,7 @@ def _collect(futures: dict, workers: _Workers, on_event: Callable[..., None]) ->
                         for future in pending:
                             future.cancel()
                         workers.signal(signal.SIGTERM)
+            on_event.relay()
     except KeyboardInterrupt as second:  # a second signal while the workers were stopping: no more waiting
         if not isinstance(second, Interrupted):
             workers.signal(signal.SIGKILL)
@@ -211,6 +236,7 @@ def _worker_error(error: BaseException, unit: Unit) -> IcaError:
 
 
 _stopping = False  # in a worker: set once a signal stopped a unit, so that queued units do not start
+_events: Any = None  # in a worker: the queue its progress events go to
 
 
 def _work(unit: Unit, device: str | None) -> str:
@@ -218,9 +244,13 @@ def _work(unit: Unit, device: str | None) -> str:
     global _stopping
     if _stopping:
         raise Interrupted("not started: the run is stopping")
+    def report(name: str, **info: Any) -> None:
+        if _events is not None and name in FORWARDED:
+            _events.put((name, {**info, "cell": unit.name}))
+
     try:
         with watching((signal.SIGTERM,)):
-            return train_unit(unit, device)
+            return train_unit(unit, device, report)
     except Interrupted:
         _stopping = True
         raise
@@ -234,13 +264,16 @@ def _gpu_count(device: str) -> int:
     return torch.cuda.device_count()
 
 
-def _start_worker(slots: Any, pids: Any, gpus: int, threads: int) -> None:
+def _start_worker(slots: Any, pids: Any, events: Any, gpus: int, threads: int) -> None:
     """Runs in each new worker: take a slot, and with it a GPU (if any) and a share of the CPU threads.
 
     A worker ignores SIGINT: Ctrl-C reaches every process of the terminal, and the parent decides.
     """
+    global _events
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pids.put(os.getpid())
+    _events = events
+    events.cancel_join_thread()  # progress is not worth a worker hanging at exit on an undrained queue
     slot = slots.get()
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)

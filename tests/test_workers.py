@@ -24,9 +24,14 @@ def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path, pack):
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     if pack:
-        assert output.count("(+1 cells packed)") == 2 and output.count("trained samples_per_segment-") == 2
+        assert output.count("trained samples_per_segment-") == 2
+        assert "samples_per_segment-40/ivae (+1 cells packed) seeds 0,1,0,1: training from step 0 to 30" in output
     else:
         assert "packed" not in output and output.count("trained samples_per_segment-") == 4
+        # the workers' progress reaches this process's display, each line naming its unit
+        for cell in ("samples_per_segment-40", "samples_per_segment-60"):
+            assert f"{cell}/vade seeds 0,1: training from step 0 to 30" in output
+            assert f"{cell}/vade seeds 0,1: step 30/30 loss" in output
     for cell in ("samples_per_segment-40", "samples_per_segment-60"):
         for label in ("ivae", "vade"):
             for seed in (0, 1):
@@ -74,6 +79,6 @@ def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
     for slot in range(2):
         slots.put(slot)
     with ProcessPoolExecutor(2, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, pids, 2, 1)) as pool:
+                             initargs=(slots, pids, context.Queue(), 2, 1)) as pool:
         seen = [f.result() for f in [pool.submit(visible_devices) for _ in range(2)]]
     assert sorted(seen) == ["0", "1"]
