@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,3 +34,16 @@ TINY_SPEC = {
 def tiny_spec() -> dict:
     """A complete spec: iVAE and VaDE on a 3-dimensional TCL data set, 2 seeds, 30 steps."""
     return copy.deepcopy(TINY_SPEC)
+
+
+def assert_same_runs(a: Path, b: Path, cells, labels=("ivae", "vade"), seeds=(0, 1)) -> None:
+    """Two grids' runs ended identically: each seed's latents and metrics.jsonl, each run's model summaries."""
+    for cell in cells:
+        for label in labels:
+            for seed in seeds:
+                rel = f"{cell}/{label}/seeds/{seed}"
+                np.testing.assert_array_equal(np.load(a / rel / "latents.npz")["latents"],
+                                              np.load(b / rel / "latents.npz")["latents"])
+                assert (a / rel / "metrics.jsonl").read_bytes() == (b / rel / "metrics.jsonl").read_bytes()
+        assert json.loads((a / cell / "summary.json").read_text())["cells"] == \
+            json.loads((b / cell / "summary.json").read_text())["cells"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import ica
 from ica.cli.app import app
+
+from conftest import assert_same_runs
 
 
 @pytest.mark.parametrize("pack", [True, False], ids=["cells packed", "cell by cell"])
@@ -32,15 +33,7 @@ def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path, pack):
         for cell in ("samples_per_segment-40", "samples_per_segment-60"):
             assert f"{cell}/vade seeds 0,1: training from step 0 to 30" in output
             assert f"{cell}/vade seeds 0,1: step 30/30 loss" in output
-    for cell in ("samples_per_segment-40", "samples_per_segment-60"):
-        for label in ("ivae", "vade"):
-            for seed in (0, 1):
-                rel = f"{cell}/{label}/seeds/{seed}/latents.npz"
-                a, b = np.load(tmp_path / "parallel" / rel), np.load(tmp_path / "serial" / rel)
-                np.testing.assert_array_equal(a["latents"], b["latents"])
-        ours = json.loads((tmp_path / "parallel" / cell / "summary.json").read_text())["cells"]
-        theirs = json.loads((tmp_path / "serial" / cell / "summary.json").read_text())["cells"]
-        assert ours == theirs
+    assert_same_runs(tmp_path / "parallel", tmp_path / "serial", ("samples_per_segment-40", "samples_per_segment-60"))
 
 
 def test_only_trains_one_label_and_writes_no_summary(tiny_spec, tmp_path):

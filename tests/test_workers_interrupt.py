@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import ica
+
+from conftest import assert_same_runs
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60")
 LABELS = ("ivae", "vade")
@@ -60,23 +61,11 @@ def worker_pids(parent):
     return [int(pid) for pid in found.stdout.split()]
 
 
-def assert_same_as_serial(out, serial):
-    for cell in CELLS:
-        for label in LABELS:
-            for seed in (0, 1):
-                rel = f"{cell}/{label}/seeds/{seed}"
-                np.testing.assert_array_equal(np.load(out / rel / "latents.npz")["latents"],
-                                              np.load(serial / rel / "latents.npz")["latents"])
-                assert (out / rel / "metrics.jsonl").read_bytes() == (serial / rel / "metrics.jsonl").read_bytes()
-        ours = json.loads((out / cell / "summary.json").read_text())["cells"]
-        assert ours == json.loads((serial / cell / "summary.json").read_text())["cells"]
-
-
 def resume(path, out, serial):
     finish = start(path, out)
     output, _ = finish.communicate(timeout=240)
     assert finish.returncode == 0, output
-    assert_same_as_serial(out, serial)
+    assert_same_runs(out, serial, CELLS, LABELS)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="finds the workers with pgrep -P")
