@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import rankdata
 
 __all__ = [
     "METHODS",
@@ -122,6 +120,8 @@ def _unit_columns(a: np.ndarray) -> np.ndarray:
 def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
     """Correlation matrix of validated float64 matrices (no input checks)."""
     if method == "spearman":
+        from scipy.stats import rankdata  # imported on use: scipy costs every `ica` command a second at start-up
+
         x, y = rankdata(x, axis=0), rankdata(y, axis=0)
     return np.clip(_unit_columns(x).T @ _unit_columns(y), -1.0, 1.0)
 
@@ -129,6 +129,8 @@ def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
 def _matched_mean(abs_corr: np.ndarray, k: int | None = None) -> float:
     """Sum of the optimal one-to-one matching of ``abs_corr``, divided by ``k`` (default: the
     number of matches). ``k`` larger than the matrix stands for extra all-zero rows/columns."""
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(abs_corr, maximize=True)
     return float(abs_corr[rows, cols].sum() / (len(rows) if k is None else k))
 

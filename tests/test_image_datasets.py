@@ -374,19 +374,22 @@ def test_matching_checksums_load(tmp_path, monkeypatch, name):
     Written(name, tmp_path)
     module = SETS[name]["module"]
     for f in EXPECTED_FILES[name]:
-        monkeypatch.setitem(module._MD5, Path(f).name, hashlib.md5((tmp_path / f).read_bytes()).hexdigest())
+        monkeypatch.setitem(module.md5_table(), Path(f).name, hashlib.md5((tmp_path / f).read_bytes()).hexdigest())
     data = SETS[name]["load"](SETS[name]["options"](root=str(tmp_path)))
     assert len(data.train) == N_TRAIN and data.info["checksums"].startswith("verified")
-    monkeypatch.setitem(module._MD5, Path(EXPECTED_FILES[name][0]).name, "0" * 32)
+    monkeypatch.setitem(module.md5_table(), Path(EXPECTED_FILES[name][0]).name, "0" * 32)
     err = expect_error(lambda: SETS[name]["load"](SETS[name]["options"](root=str(tmp_path))), "data.verify_checksums")
     assert Path(EXPECTED_FILES[name][1]).name not in err.message.split(" in ")[0]  # only the wrong file is named
 
 
 def test_torchvision_md5_table_is_used():
     """The official checksums come from torchvision itself, not from a copy."""
-    assert cifar_plugin._MD5["data_batch_1"] == datasets.CIFAR10.train_list[0][1]
-    assert cifar_plugin._MD5["batches.meta"] == datasets.CIFAR10.meta["md5"]
-    assert svhn_plugin._MD5["test_32x32.mat"] == datasets.SVHN.split_list["test"][2]
+    assert cifar_plugin.md5_table()["data_batch_1"] == datasets.CIFAR10.train_list[0][1]
+    assert cifar_plugin.md5_table()["batches.meta"] == datasets.CIFAR10.meta["md5"]
+    assert svhn_plugin.md5_table()["test_32x32.mat"] == datasets.SVHN.split_list["test"][2]
+    for plugin in (cifar_plugin, svhn_plugin):  # the files the plugin looks for are the ones torchvision reads
+        assert sorted(plugin.FILES.files) == sorted(plugin.md5_table())
+    assert cifar_plugin.FILES.folder == datasets.CIFAR10.base_folder
 
 
 # ======================================================================================== digits

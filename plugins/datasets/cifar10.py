@@ -19,22 +19,19 @@ This plugin then checks image and label counts agree and labels are 0..9.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-from torchvision import datasets
 
 from ica.plugin import hookimpl
 from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, load_official
 from ica.protocols import BuildContext, DataSplits
 
-_OFFICIAL = datasets.CIFAR10
-_MD5 = {name: md5 for name, md5 in _OFFICIAL.train_list + _OFFICIAL.test_list}
-_MD5[_OFFICIAL.meta["filename"]] = _OFFICIAL.meta["md5"]
-
 FILES = OfficialFiles(
     name="cifar10",
     loader="torchvision.datasets.CIFAR10",
-    folder=_OFFICIAL.base_folder,
-    files=tuple(_MD5),
+    folder="cifar-10-batches-py",
+    files=(*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"),  # as md5_table() names them
     shape=(3, 32, 32),
     source="cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, extracted",
 )
@@ -44,25 +41,47 @@ class CIFAR10Options(ChecksummedImageOptions):
     """CIFAR-10 from ``<root>/cifar-10-batches-py``: official training batches to train, test batch to evaluate."""
 
 
-class _UncheckedCIFAR10(_OFFICIAL):
-    """torchvision's CIFAR10 without its md5 checks (`load_cifar10` makes them itself when asked)."""
+def _official() -> type:
+    """torchvision's CIFAR10, imported on first use: importing torchvision costs seconds, and every ``ica``
+    command loads this plugin."""
+    from torchvision import datasets
 
-    train_list = [[name, None] for name, _ in _OFFICIAL.train_list]
-    test_list = [[name, None] for name, _ in _OFFICIAL.test_list]
-    meta = {**_OFFICIAL.meta, "md5": None}
+    return datasets.CIFAR10
+
+
+@cache
+def md5_table() -> dict[str, str]:
+    """The official files' md5 sums, from torchvision's own table."""
+    official = _official()
+    table = {name: md5 for name, md5 in official.train_list + official.test_list}
+    table[official.meta["filename"]] = official.meta["md5"]
+    return table
+
+
+@cache
+def _unchecked() -> type:
+    """torchvision's CIFAR10 without its md5 checks (`load_cifar10` makes them itself when asked)."""
+    official = _official()
+
+    class UncheckedCIFAR10(official):
+        train_list = [[name, None] for name, _ in official.train_list]
+        test_list = [[name, None] for name, _ in official.test_list]
+        meta = {**official.meta, "md5": None}
+
+    return UncheckedCIFAR10
 
 
 def _read(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    loaded = _UncheckedCIFAR10(root, train=train, download=False)
+    loaded = _unchecked()(root, train=train, download=False)
     return np.ascontiguousarray(loaded.data.transpose(0, 3, 1, 2)), np.asarray(loaded.targets)
 
 
 def load_cifar10(options: CIFAR10Options) -> DataSplits:
     """CIFAR-10 as `DataSplits` (see the module docstring)."""
-    fetch = lambda root: _OFFICIAL(root, train=True, download=True)  # noqa: E731
+    fetch = lambda root: _official()(root, train=True, download=True)  # noqa: E731
     info = {"checksums": "verified against torchvision's md5 table" if options.verify_checksums
             else "not verified (verify_checksums is false)"}
-    return load_official(FILES, options, fetch, _read, _MD5 if options.verify_checksums else None, info)
+    return load_official(FILES, options, fetch, _read, md5_table() if options.verify_checksums else None, info)
 
 
 def build(options: CIFAR10Options, ctx: BuildContext) -> DataSplits:

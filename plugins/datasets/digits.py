@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.datasets import load_digits as sklearn_digits
 
 from ica.errors import DataError
 from ica.plugin import Field, hookimpl
@@ -52,6 +51,8 @@ def stratified_split(labels: np.ndarray, eval_fraction: float, seed: int) -> tup
 
 def load_digits(options: DigitsOptions) -> DataSplits:
     """The digits as `DataSplits` (see the module docstring)."""
+    from sklearn.datasets import load_digits as sklearn_digits  # imported on use: plugins load quickly
+
     bunch = sklearn_digits()
     pixels = np.rint(bunch.images).astype(np.uint8)[:, None]  # float64 0..16, whole numbers
     labels = bunch.target.astype(np.int64)

@@ -18,9 +18,9 @@ images are 28×28, that image and label counts agree and that labels are 0..9. t
 from __future__ import annotations
 
 import os
+from functools import cache
 
 import numpy as np
-from torchvision import datasets
 
 from ica.plugin import hookimpl
 from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, load_official
@@ -40,27 +40,38 @@ class MNISTOptions(OfficialImageOptions):
     """MNIST from ``<root>/MNIST/raw``: official training set for training, official test set for evaluation."""
 
 
-class _RawMNIST(datasets.MNIST):
-    """torchvision's MNIST reading only the raw idx files (never the legacy ``processed/*.pt``)."""
+@cache
+def _raw_mnist() -> type:
+    """torchvision's MNIST reading only the raw idx files (never the legacy ``processed/*.pt``). Made on
+    first use: importing torchvision costs seconds, and every ``ica`` command loads this plugin."""
+    from torchvision import datasets
 
-    def _check_legacy_exist(self) -> bool:
-        return False
+    class RawMNIST(datasets.MNIST):
+        def _check_legacy_exist(self) -> bool:
+            return False
 
-    @property
-    def raw_folder(self) -> str:  # torchvision derives the folder from the class name: keep "MNIST"
-        return os.path.join(self.root, FILES.folder)
+        @property
+        def raw_folder(self) -> str:  # torchvision derives the folder from the class name: keep "MNIST"
+            return os.path.join(self.root, FILES.folder)
+
+    return RawMNIST
 
 
 def _read(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    loaded = _RawMNIST(root, train=train, download=False)
+    loaded = _raw_mnist()(root, train=train, download=False)
     return loaded.data.numpy()[:, None], loaded.targets.numpy()
+
+
+def _fetch(root: str) -> None:
+    from torchvision import datasets
+
+    datasets.MNIST(root, train=True, download=True)
 
 
 def load_mnist(options: MNISTOptions) -> DataSplits:
     """MNIST as `DataSplits` (see the module docstring)."""
-    fetch = lambda root: datasets.MNIST(root, train=True, download=True)  # noqa: E731
     info = {"checksums": "not verified: torchvision checks MNIST's md5 only for the .gz archives it downloads"}
-    return load_official(FILES, options, fetch, _read, None, info)
+    return load_official(FILES, options, _fetch, _read, None, info)
 
 
 def build(options: MNISTOptions, ctx: BuildContext) -> DataSplits:

@@ -20,23 +20,21 @@ torchvision whatever the option says. This plugin then checks image and label co
 from __future__ import annotations
 
 import os
+from functools import cache
 
 import numpy as np
-from torchvision import datasets
 
 from ica.plugin import hookimpl
 from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, load_official
 from ica.protocols import BuildContext, DataSplits
 
-_OFFICIAL = datasets.SVHN
 _SPLITS = {True: "train", False: "test"}
-_MD5 = {_OFFICIAL.split_list[split][1]: _OFFICIAL.split_list[split][2] for split in _SPLITS.values()}
 
 FILES = OfficialFiles(
     name="svhn",
     loader="torchvision.datasets.SVHN",
     folder="",
-    files=tuple(_MD5),
+    files=("train_32x32.mat", "test_32x32.mat"),  # as md5_table() names them
     shape=(3, 32, 32),
     source="train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/",
 )
@@ -46,29 +44,48 @@ class SVHNOptions(ChecksummedImageOptions):
     """SVHN from ``<root>/{train,test}_32x32.mat``: official train set to train, test set to evaluate."""
 
 
-class _UncheckedSVHN(_OFFICIAL):
-    """torchvision's SVHN without its md5 check (`load_svhn` makes it itself when asked)."""
+def _official() -> type:
+    """torchvision's SVHN, imported on first use: importing torchvision costs seconds, and every ``ica``
+    command loads this plugin."""
+    from torchvision import datasets
 
-    split_list = {split: [url, name, None] for split, (url, name, _) in _OFFICIAL.split_list.items()}
+    return datasets.SVHN
+
+
+@cache
+def md5_table() -> dict[str, str]:
+    """The official files' md5 sums, from torchvision's own table."""
+    return {_official().split_list[split][1]: _official().split_list[split][2] for split in _SPLITS.values()}
+
+
+@cache
+def _unchecked() -> type:
+    """torchvision's SVHN without its md5 check (`load_svhn` makes it itself when asked)."""
+    official = _official()
+
+    class UncheckedSVHN(official):
+        split_list = {split: [url, name, None] for split, (url, name, _) in official.split_list.items()}
+
+    return UncheckedSVHN
 
 
 def _read(root: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    loaded = _UncheckedSVHN(root, split=_SPLITS[train], download=False)
+    loaded = _unchecked()(root, split=_SPLITS[train], download=False)
     return loaded.data, loaded.labels
 
 
 def _fetch(root: str) -> None:
     """Download (and verify) the missing files only: a present file is never overwritten."""
     for split in _SPLITS.values():
-        if not os.path.isfile(os.path.join(root, _OFFICIAL.split_list[split][1])):
-            _OFFICIAL(root, split=split, download=True)
+        if not os.path.isfile(os.path.join(root, _official().split_list[split][1])):
+            _official()(root, split=split, download=True)
 
 
 def load_svhn(options: SVHNOptions) -> DataSplits:
     """SVHN as `DataSplits` (see the module docstring)."""
     info = {"checksums": "verified against torchvision's md5 table" if options.verify_checksums
             else "not verified (verify_checksums is false)"}
-    return load_official(FILES, options, _fetch, _read, _MD5 if options.verify_checksums else None, info)
+    return load_official(FILES, options, _fetch, _read, md5_table() if options.verify_checksums else None, info)
 
 
 def build(options: SVHNOptions, ctx: BuildContext) -> DataSplits:

@@ -11,8 +11,6 @@ import warnings
 from typing import Literal
 
 import numpy as np
-from sklearn.decomposition import FastICA
-from sklearn.exceptions import ConvergenceWarning
 
 from ica.evaluate import Evaluation
 from ica.measures import mcc
@@ -54,6 +52,9 @@ class MCCToSources:
             return MetricRecord("mcc", float("nan"), seed=outcome.seed, error=str(exc))
 
     def _floors(self, evaluation: Evaluation, s: np.ndarray) -> list[MetricRecord]:
+        from sklearn.decomposition import FastICA  # imported on use: loading the plugins stays quick
+        from sklearn.exceptions import ConvergenceWarning
+
         x = evaluation.points.x.flatten(1).numpy()
         records = []
         if x.shape[1] == s.shape[1]:
