@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +49,23 @@ def assert_same_runs(a: Path, b: Path, cells, labels=("ivae", "vade"), seeds=(0,
                 assert (a / rel / "metrics.jsonl").read_bytes() == (b / rel / "metrics.jsonl").read_bytes()
         assert json.loads((a / cell / "summary.json").read_text())["cells"] == \
             json.loads((b / cell / "summary.json").read_text())["cells"]
+
+
+def ready_ica(*args: str, **popen) -> "subprocess.Popen":
+    """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
+    (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""
+    script = ("import sys, torch, ica, ica.cli, ica.runner\n"
+              "print('ready', flush=True)\n"
+              "if sys.stdin.readline() != 'go\\n':\n"
+              "    sys.exit(0)  # the test ended without `go`\n"
+              f"sys.argv = ['ica', *{list(args)!r}]\n"
+              "ica.cli.main()\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, **popen)
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def go(process: "subprocess.Popen") -> None:
+    process.stdin.write("go\n")
+    process.stdin.flush()

@@ -3,11 +3,10 @@ the last periodic checkpoint) resumes to exactly the latents and metrics of an u
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,19 +14,31 @@ import pytest
 
 import ica
 
-
-def long_tiny_spec(tiny_spec):
-    tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
-    tiny_spec["training"].update(steps=2000, log_every=10, checkpoint_every=250)
-    return tiny_spec
+from conftest import go, ready_ica
 
 
-def start(spec_path, out):
-    return subprocess.Popen([sys.executable, "-m", "ica", "run", str(spec_path), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+@pytest.fixture(scope="module")
+def stoppable(tmp_path_factory):
+    """The spec file of a VaDE run long enough to be stopped part-way, and its uninterrupted run."""
+    from conftest import TINY_SPEC
+
+    spec = copy.deepcopy(TINY_SPEC)
+    spec["models"] = {"vade": spec["models"]["vade"]}
+    spec["training"].update(steps=1000, log_every=10, checkpoint_every=125)
+    root = tmp_path_factory.mktemp("stoppable")
+    path = root / "spec.json"
+    path.write_text(json.dumps(spec))
+    ica.run(spec, out=root / "reference")
+    return path, root / "reference"
 
 
-def wait_for_progress(out, lines=30, timeout=60):
+def ready(spec_path, out):
+    """``ica run`` of the spec, started (imports done) but waiting for `go`: each test starts its processes
+    up front, so that an interpreter's start-up overlaps the training of the process before it."""
+    return ready_ica("run", str(spec_path), "--out", str(out))
+
+
+def wait_for_progress(out, lines=20, timeout=60):
     metrics = out / "vade" / "seeds" / "0" / "metrics.jsonl"
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -49,15 +60,11 @@ def assert_same_results(done, reference):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
-def test_a_stopped_run_resumes_to_the_same_results(tiny_spec, tmp_path, sig):
-    spec = long_tiny_spec(tiny_spec)
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec))
-    reference = tmp_path / "reference"
-    ica.run(spec, out=reference)
-
+def test_a_stopped_run_resumes_to_the_same_results(stoppable, tmp_path, sig):
+    path, reference = stoppable
     out = tmp_path / "stopped"
-    process = start(path, out)
+    process, finish = ready(path, out), ready(path, out)
+    go(process)
     wait_for_progress(out)
     process.send_signal(sig)
     output, _ = process.communicate(timeout=60)
@@ -69,27 +76,24 @@ def test_a_stopped_run_resumes_to_the_same_results(tiny_spec, tmp_path, sig):
         assert process.returncode == -signal.SIGKILL
     assert not (out / "summary.json").exists()
 
-    finish = start(path, out)
+    go(finish)
     output, _ = finish.communicate(timeout=120)
     assert finish.returncode == 0, output
     assert "resumed from the checkpoint" in output
     assert_same_results(out, reference)
 
 
-def test_several_sigkills_at_random_steps_still_end_with_the_same_results(tiny_spec, tmp_path):
-    spec = long_tiny_spec(tiny_spec)
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec))
-    reference = tmp_path / "reference"
-    ica.run(spec, out=reference)
+def test_several_sigkills_at_random_steps_still_end_with_the_same_results(stoppable, tmp_path):
+    path, reference = stoppable
     out = tmp_path / "killed"
     rng = random.Random(0)
-    for lines in sorted(rng.sample(range(10, 190), 3)):  # log lines of seed 0 (a line every 10 steps)
-        process = start(path, out)
+    *killed, finish = [ready(path, out) for _ in range(4)]
+    for process, lines in zip(killed, sorted(rng.sample(range(5, 95), 3))):  # log lines of seed 0 (one per 10 steps)
+        go(process)
         wait_for_progress(out, lines=lines)
         process.kill()
         process.wait(timeout=60)
-    finish = start(path, out)
+    go(finish)
     output, _ = finish.communicate(timeout=120)
     assert finish.returncode == 0, output
     assert_same_results(out, reference)

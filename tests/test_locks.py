@@ -15,27 +15,32 @@ import pytest
 import ica
 from ica.locks import lock_holder, training_lock
 
+from conftest import go, ready_ica
+
 pytest.importorskip("fcntl")
 
 
 def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_spec, tmp_path):
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
-    tiny_spec["training"].update(steps=1500, log_every=10, checkpoint_every=100)
+    tiny_spec["training"].update(steps=800, log_every=10, checkpoint_every=100)
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(tiny_spec))
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "ica", "run", str(path), "--out", str(out)]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = ["run", str(path), "--out", str(out)]
+    second = ready_ica(*args)  # started now, so that it reaches the lock at once while the first trains
+    first = subprocess.Popen([sys.executable, "-m", "ica", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
     metrics = out / "vade" / "seeds" / "0" / "metrics.jsonl"
     deadline = time.time() + 60
     while not (metrics.exists() and metrics.read_text().count("\n") >= 5) and time.time() < deadline:
         time.sleep(0.05)
     assert lock_holder(out / "vade")["pid"] == first.pid
-    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    go(second)
+    said, _ = second.communicate(timeout=120)
     output, _ = first.communicate(timeout=120)
     assert first.returncode == 0, output
-    assert second.returncode == 0, second.stdout + second.stderr
-    said = " ".join((second.stdout + second.stderr).split())
+    assert second.returncode == 0, said
+    said = " ".join(said.split())
     assert f"waiting for process {first.pid}" in said
     assert "training from" not in said and "resumed" not in said, "the second run found every seed finished"
     reference = tmp_path / "reference"

@@ -15,7 +15,7 @@ import pytest
 
 import ica
 
-from conftest import assert_same_runs
+from conftest import assert_same_runs, go, ready_ica
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60")
 LABELS = ("ivae", "vade")
@@ -31,7 +31,7 @@ def sweep(tmp_path_factory):
     spec = copy.deepcopy(TINY_SPEC)
     spec["grid"] = {"data.samples_per_segment": [40, 60]}
     # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit)
-    spec["training"].update(steps=1000, log_every=50, checkpoint_every=100, pack_cells=False)
+    spec["training"].update(steps=600, log_every=50, checkpoint_every=100, pack_cells=False)
     root = tmp_path_factory.mktemp("sweep")
     path = root / "spec.json"
     path.write_text(json.dumps(spec))
@@ -39,10 +39,10 @@ def sweep(tmp_path_factory):
     return path, root / "serial"
 
 
-def start(path, out):
-    """``ica run --workers 2`` in its own session, so a signal to its process group reaches only it."""
-    return subprocess.Popen([sys.executable, "-m", "ica", "run", str(path), "--out", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+def ready(path, out):
+    """``ica run --workers 2`` in its own session (so a signal to its process group reaches only it), its
+    imports done, waiting for `go`: the resuming process starts up while the first one trains."""
+    return ready_ica("run", str(path), "--out", str(out), "--workers", "2", start_new_session=True)
 
 
 def wait_for_training(out, timeout=90):
@@ -61,8 +61,8 @@ def worker_pids(parent):
     return [int(pid) for pid in found.stdout.split()]
 
 
-def resume(path, out, serial):
-    finish = start(path, out)
+def resume(finish, out, serial):
+    go(finish)
     output, _ = finish.communicate(timeout=240)
     assert finish.returncode == 0, output
     assert_same_runs(out, serial, CELLS, LABELS)
@@ -72,7 +72,8 @@ def resume(path, out, serial):
 def test_killed_workers_end_the_sweep_with_one_message_and_it_resumes_to_the_serial_results(sweep, tmp_path):
     path, serial = sweep
     out = tmp_path / "killed"
-    process = start(path, out)
+    process, finish = ready(path, out), ready(path, out)
+    go(process)
     wait_for_training(out)
     workers = worker_pids(process.pid)
     assert len(workers) == 2, workers
@@ -83,7 +84,7 @@ def test_killed_workers_end_the_sweep_with_one_message_and_it_resumes_to_the_ser
     assert "a worker process died" in output and "run the same command again" in output
     assert "Traceback" not in output
     assert not any((out / cell / "summary.json").exists() for cell in CELLS)
-    resume(path, out, serial)
+    resume(finish, out, serial)
 
 
 @pytest.mark.parametrize("how", ["ctrl-c to the process group", "sigterm to the parent"])
@@ -91,7 +92,8 @@ def test_a_signal_stops_every_worker_at_a_checkpoint_and_the_sweep_resumes_to_th
         sweep, tmp_path, how):
     path, serial = sweep
     out = tmp_path / "stopped"
-    process = start(path, out)
+    process, finish = ready(path, out), ready(path, out)
+    go(process)
     wait_for_training(out)
     if how == "ctrl-c to the process group":
         os.killpg(process.pid, signal.SIGINT)
@@ -104,4 +106,4 @@ def test_a_signal_stops_every_worker_at_a_checkpoint_and_the_sweep_resumes_to_th
         seed = out / CELLS[0] / label / "seeds" / "0"
         assert (seed / "checkpoint.pt").exists() and not (seed / "result.json").exists()
     assert not (out / CELLS[1]).joinpath("ivae", "seeds", "0", "result.json").exists(), "no new unit started"
-    resume(path, out, serial)
+    resume(finish, out, serial)
