@@ -12,6 +12,7 @@ submitit's ``local`` and ``debug`` clusters run the same path on a machine witho
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     if options.partition:
         parameters["slurm_partition"] = options.partition
     executor.update_parameters(**parameters)
-    task = unit_task_class()(options.cpus_per_task)
+    task = unit_task_class()(task_threads(options, len(units), on_event))
     jobs = executor.map_array(task, units, [device] * len(units))
     on_event("submitted", jobs=[j.job_id for j in jobs], units=[u.name for u in units], folder=str(folder))
     if not options.wait:
@@ -130,6 +131,19 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
                             "resume", where=unit.name) from None
         on_event("unit_done", unit=unit.name)
     return ica.run(validated, out=out, device=device, on_event=on_event)
+
+
+def task_threads(options: SlurmOptions, tasks: int, on_event: Callable[..., None]) -> int:
+    """Torch threads per task: ``--cpus`` on SLURM (the task's own cores). On submitit's local cluster every
+    task runs at once on this machine, so they share its cores: more threads than cores makes each
+    task's parallel regions spin against the others' (ten times slower measured on 2 cores)."""
+    if options.cluster != "local":
+        return options.cpus_per_task
+    share = max(1, (os.cpu_count() or 1) // max(1, tasks))
+    if share < options.cpus_per_task:
+        on_event("notice", message=f"{tasks} local tasks share this machine's {os.cpu_count()} cores: "
+                 f"{share} thread(s) each, not --cpus {options.cpus_per_task}")
+    return min(share, options.cpus_per_task)
 
 
 def check_options(options: SlurmOptions) -> None:

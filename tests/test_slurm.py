@@ -108,3 +108,20 @@ def test_a_preempted_task_checkpoints_at_once_is_requeued_and_ends_with_the_seri
         rel = f"ivae/seeds/{seed}/metrics.jsonl"
         assert (out / rel).read_bytes() == (tmp_path / "serial" / rel).read_bytes()
     assert finished["summary"]["cells"]["ivae"]["stats"] == serial["cells"]["ivae"]["stats"]
+
+
+def test_local_tasks_share_the_cores_and_slurm_tasks_use_their_cpus(monkeypatch):
+    """submitit's local cluster starts every task at once; --cpus threads each would oversubscribe the cores
+    (measured ten times slower on 2 cores). On SLURM each task has its own --cpus cores."""
+    from ica.slurm import SlurmOptions, task_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    said = []
+    notice = lambda name, **info: said.append(info["message"])  # noqa: E731
+    assert task_threads(SlurmOptions(cluster="slurm", cpus_per_task=6), 10, notice) == 6
+    assert task_threads(SlurmOptions(cluster="local", cpus_per_task=2), 4, notice) == 2
+    assert task_threads(SlurmOptions(cluster="local", cpus_per_task=6), 1, notice) == 6
+    assert said == []
+    assert task_threads(SlurmOptions(cluster="local", cpus_per_task=2), 5, notice) == 1
+    assert task_threads(SlurmOptions(cluster="local", cpus_per_task=4), 20, notice) == 1
+    assert said[0] == "5 local tasks share this machine's 8 cores: 1 thread(s) each, not --cpus 2"
