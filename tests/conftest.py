@@ -51,6 +51,17 @@ def assert_same_runs(a: Path, b: Path, cells, labels=("ivae", "vade"), seeds=(0,
             json.loads((b / cell / "summary.json").read_text())["cells"]
 
 
+def spec_file_and_reference(root: Path, spec: dict) -> tuple[Path, Path]:
+    """``spec`` written to ``root/spec.json`` for ``ica`` processes, and its uninterrupted run
+    (``root/reference``) for them to be compared with."""
+    import ica
+
+    path = root / "spec.json"
+    path.write_text(json.dumps(spec))
+    ica.run(spec, out=root / "reference")
+    return path, root / "reference"
+
+
 def ready_ica(*args: str, **popen) -> "subprocess.Popen":
     """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
     (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""

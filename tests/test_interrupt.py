@@ -12,24 +12,17 @@ import time
 import numpy as np
 import pytest
 
-import ica
 
-from conftest import go, ready_ica
+from conftest import TINY_SPEC, go, ready_ica, spec_file_and_reference
 
 
 @pytest.fixture(scope="module")
 def stoppable(tmp_path_factory):
     """The spec file of a VaDE run long enough to be stopped part-way, and its uninterrupted run."""
-    from conftest import TINY_SPEC
-
     spec = copy.deepcopy(TINY_SPEC)
     spec["models"] = {"vade": spec["models"]["vade"]}
     spec["training"].update(steps=1000, log_every=10, checkpoint_every=125)
-    root = tmp_path_factory.mktemp("stoppable")
-    path = root / "spec.json"
-    path.write_text(json.dumps(spec))
-    ica.run(spec, out=root / "reference")
-    return path, root / "reference"
+    return spec_file_and_reference(tmp_path_factory.mktemp("stoppable"), spec)
 
 
 def ready(spec_path, out):

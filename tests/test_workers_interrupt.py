@@ -4,7 +4,7 @@ resumes it to exactly the latents, logs and summaries of an uninterrupted serial
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 import signal
 import subprocess
@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-import ica
 
-from conftest import assert_same_runs, go, ready_ica
+from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, spec_file_and_reference
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60")
 LABELS = ("ivae", "vade")
@@ -24,19 +23,11 @@ LABELS = ("ivae", "vade")
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     """The spec file of a 2-cell grid (4 units of work) and its uninterrupted serial run."""
-    import copy
-
-    from conftest import TINY_SPEC
-
     spec = copy.deepcopy(TINY_SPEC)
     spec["grid"] = {"data.samples_per_segment": [40, 60]}
     # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit)
     spec["training"].update(steps=600, log_every=50, checkpoint_every=100, pack_cells=False)
-    root = tmp_path_factory.mktemp("sweep")
-    path = root / "spec.json"
-    path.write_text(json.dumps(spec))
-    ica.run(spec, out=root / "serial")
-    return path, root / "serial"
+    return spec_file_and_reference(tmp_path_factory.mktemp("sweep"), spec)
 
 
 def ready(path, out):
