@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-
 from conftest import TINY_SPEC, go, ready_ica, spec_file_and_reference
 
 

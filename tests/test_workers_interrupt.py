@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-
 from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, spec_file_and_reference
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60")

@@ -55,7 +55,8 @@ def _official() -> type:
 @cache
 def md5_table() -> dict[str, str]:
     """The official files' md5 sums, from torchvision's own table."""
-    return {_official().split_list[split][1]: _official().split_list[split][2] for split in _SPLITS.values()}
+    table = _official().split_list
+    return {table[split][1]: table[split][2] for split in _SPLITS.values()}
 
 
 @cache
