@@ -129,7 +129,7 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     slots, pids, events = context.Queue(), context.Queue(), context.Queue()
     for i in range(workers):
         slots.put(i)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = cpu_share(workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(slots, pids, events, gpus, threads)) as pool:
         futures = {pool.submit(_work, u, device): u for u in units}
@@ -254,6 +254,12 @@ def _work(unit: Unit, device: str | None) -> str:
     except Interrupted:
         _stopping = True
         raise
+
+
+def cpu_share(processes: int) -> int:
+    """Torch threads for each of ``processes`` running at once on this machine: an equal share of its
+    cores, at least one (more threads than cores make parallel regions spin against each other)."""
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
 
 
 def _gpu_count(device: str) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ica.errors import IcaError, RunFailed
-from ica.executor import Unit, log_lines, train_unit, units_to_train, work_units
+from ica.executor import Unit, cpu_share, log_lines, train_unit, units_to_train, work_units
 from ica.signals import Interrupted, watching
 
 
@@ -139,7 +139,7 @@ def task_threads(options: SlurmOptions, tasks: int, on_event: Callable[..., None
     task's parallel regions spin against the others' (ten times slower measured on 2 cores)."""
     if options.cluster != "local":
         return options.cpus_per_task
-    share = max(1, (os.cpu_count() or 1) // max(1, tasks))
+    share = cpu_share(tasks)
     if share < options.cpus_per_task:
         on_event("notice", message=f"{tasks} local tasks share this machine's {os.cpu_count()} cores: "
                  f"{share} thread(s) each, not --cpus {options.cpus_per_task}")
