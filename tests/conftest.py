@@ -39,7 +39,8 @@ def tiny_spec() -> dict:
 
 
 def assert_same_runs(a: Path, b: Path, cells, labels=("ivae", "vade"), seeds=(0, 1)) -> None:
-    """Two grids' runs ended identically: each seed's latents and metrics.jsonl, each run's model summaries."""
+    """Two grids' runs ended identically: each seed's latents and metrics.jsonl, each run's model summaries.
+    ``cells`` are the grid cells' sub-directories, or ``(".",)`` for a run without a grid."""
     for cell in cells:
         for label in labels:
             for seed in seeds:

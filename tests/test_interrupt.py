@@ -4,15 +4,13 @@ the last periodic checkpoint) resumes to exactly the latents and metrics of an u
 from __future__ import annotations
 
 import copy
-import json
 import random
 import signal
 import time
 
-import numpy as np
 import pytest
 
-from conftest import TINY_SPEC, go, ready_ica, spec_file_and_reference
+from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, spec_file_and_reference
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +38,6 @@ def wait_for_progress(out, lines=20, timeout=60):
     pytest.fail("the run made no progress")
 
 
-def assert_same_results(done, reference):
-    for seed in (0, 1):
-        rel = f"vade/seeds/{seed}"
-        a, b = np.load(done / rel / "latents.npz"), np.load(reference / rel / "latents.npz")
-        np.testing.assert_array_equal(a["latents"], b["latents"])
-        assert (done / rel / "metrics.jsonl").read_text() == (reference / rel / "metrics.jsonl").read_text()
-    ours = json.loads((done / "summary.json").read_text())["cells"]["vade"]["stats"]
-    theirs = json.loads((reference / "summary.json").read_text())["cells"]["vade"]["stats"]
-    assert ours == theirs
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_a_stopped_run_resumes_to_the_same_results(stoppable, tmp_path, sig):
     path, reference = stoppable
@@ -72,7 +59,7 @@ def test_a_stopped_run_resumes_to_the_same_results(stoppable, tmp_path, sig):
     output, _ = finish.communicate(timeout=120)
     assert finish.returncode == 0, output
     assert "resumed from the checkpoint" in output
-    assert_same_results(out, reference)
+    assert_same_runs(out, reference, (".",), labels=("vade",))
 
 
 def test_several_sigkills_at_random_steps_still_end_with_the_same_results(stoppable, tmp_path):
@@ -88,4 +75,4 @@ def test_several_sigkills_at_random_steps_still_end_with_the_same_results(stoppa
     go(finish)
     output, _ = finish.communicate(timeout=120)
     assert finish.returncode == 0, output
-    assert_same_results(out, reference)
+    assert_same_runs(out, reference, (".",), labels=("vade",))
