@@ -58,11 +58,12 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     if validated.training.logger == "tensorboard":
         require_tensorboard()
     layout = RunLayout(root)
-    claim_directory(layout, validated)
+    check_directory(layout, validated)
     data = prepare_data(validated, reg)
     metrics = build_metrics(validated, reg, data)
     for label, options in validated.models.items():  # fail before training anything if a model cannot be built
         build_model(reg, options, data, validated.seed_list[:1], label)
+    claim_directory(layout, validated)  # only now: a spec that fails its checks leaves no directory behind
     write_json(layout.env, environment(torch_device, reg))
     on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
     cells = {}
@@ -137,15 +138,17 @@ def default_out(spec: Any) -> Path:
     return Path("runs") / stem
 
 
+def check_directory(layout: RunLayout, spec: Any) -> None:
+    """Refuse a run directory made from another spec (an existing one of this spec is resumed)."""
+    if layout.spec.exists() and read_json(layout.spec).get("spec_hash") != spec_hash(spec):
+        raise IcaError("this run directory was made from a different spec; choose another --out, or delete it",
+                       where=str(layout.root))
+
+
 def claim_directory(layout: RunLayout, spec: Any) -> None:
     """Write spec.json, or check that the directory was made from this very spec (to resume it)."""
+    check_directory(layout, spec)
     if layout.spec.exists():
-        existing = read_json(layout.spec)
-        if existing.get("spec_hash") != spec_hash(spec):
-            raise IcaError(
-                "this run directory was made from a different spec; choose another --out, or delete it",
-                where=str(layout.root),
-            )
         return
     layout.root.mkdir(parents=True, exist_ok=True)
     write_json(layout.spec, {**spec_json(spec), "spec_hash": spec_hash(spec)})

@@ -186,3 +186,22 @@ def test_a_diverged_seed_is_retried_alone_at_a_lower_learning_rate(tiny_spec, tm
     assert any("seed 1 diverged; attempt 2 with lr 0.0005" in info.get("message", "") for _, info in events)
     lines = (tmp_path / "failing" / "seeds" / "1" / "metrics.jsonl").read_text().splitlines()
     assert all(abs(json.loads(line)["lr"] - 0.0005) < 1e-9 for line in lines), "the log is the retry's alone"
+
+
+def test_a_spec_whose_data_fail_leaves_no_run_directory_and_the_fixed_spec_runs_there(tiny_spec, tmp_path):
+    """The checks (data, metrics, models) come before the directory is claimed: otherwise its spec.json
+    would refuse the corrected spec as 'a different spec'."""
+    import numpy as np
+    import pytest
+
+    from ica.errors import IcaError
+
+    out = tmp_path / "run"
+    broken = {**tiny_spec, "data": {"name": "npz", "path": str(tmp_path / "missing.npz")}}
+    with pytest.raises(IcaError):
+        ica.run(broken, out=out)
+    assert not out.exists()
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(60, 3)), u=np.arange(60) % 3, s=rng.normal(size=(60, 3)))
+    fixed = {**broken, "data": {"name": "npz", "path": str(tmp_path / "data.npz")}}
+    assert set(ica.run(fixed, out=out)["cells"]) == {"ivae", "vade"}
