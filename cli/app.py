@@ -102,7 +102,28 @@ def schema(
     else:
         from ica.results import atomic_write
 
+        check_schema_output(out)
         atomic_write(out, (text + "\n").encode())
+
+
+def check_schema_output(out: Path) -> None:
+    """``schema -o`` replaces only an earlier schema: never a file of a run directory, never a user's spec."""
+    from ica.report import enclosing_run_directory
+
+    inside = enclosing_run_directory(out)
+    if inside is not None:
+        raise IcaError(f"is inside the run directory {inside}; write the schema elsewhere", where=str(out))
+    if out.is_symlink() or (out.exists() and not out.is_dir() and not _is_schema_file(out)):
+        raise IcaError("exists and is not a JSON Schema written by ica schema; refusing to overwrite it (choose "
+                       "another -o, or remove the file)", where=str(out))
+
+
+def _is_schema_file(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_bytes()) if path.stat().st_size < 64 * 2**20 else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("title") == "Experiment" and "$defs" in data
 
 
 @app.command()
@@ -141,13 +162,13 @@ def run(
                        where="--executor")
     with render.RunProgress() as progress:
         if executor != "local":
-            from ica.runner import default_out
+            from ica.runner import run_root
             from ica.slurm import SlurmOptions, run_on_slurm
 
             options = SlurmOptions(cluster=executor.removeprefix("submitit-"), partition=partition,
                                    timeout_min=time_min, gpus_per_node=gpus, cpus_per_task=cpus,
                                    array_parallelism=array_parallelism, wait=wait)
-            summary = run_on_slurm(spec, out or default_out(spec), options, device=device, on_event=progress.event)
+            summary = run_on_slurm(spec, run_root(spec, out), options, device=device, on_event=progress.event)
             if "submitted" in summary:
                 if summary["submitted"]:
                     render.console.print(f"submitted {len(summary['submitted'])} task(s); logs in "
@@ -158,9 +179,9 @@ def run(
                 return
         elif workers > 1:
             from ica.executor import run_with_workers
-            from ica.runner import default_out
+            from ica.runner import run_root
 
-            summary = run_with_workers(spec, out or default_out(spec), workers, device=device,
+            summary = run_with_workers(spec, run_root(spec, out), workers, device=device,
                                        on_event=progress.event)
         else:
             summary = ica.run(spec, out=out, device=device, on_event=progress.event)

@@ -46,7 +46,7 @@ def registry_table(reg: Any, kind: str | None) -> None:
     for col in ("kind", "name", "plugin", "version", "description"):
         table.add_column(col, overflow="fold")
     for c in reg.of_kind(kind):
-        table.add_row(c.kind, c.name, escape(c.plugin.name), c.plugin.version, escape(c.description))
+        table.add_row(c.kind, escape(c.name), escape(c.plugin.name), escape(c.plugin.version), escape(c.description))
     console.print(table)
     conflicts = [(k, n, ps) for (k, n), ps in reg.conflicts.items() if kind is None or k == kind]
     if reg.failures or conflicts:
@@ -55,29 +55,49 @@ def registry_table(reg: Any, kind: str | None) -> None:
         bad.add_column("version")
         bad.add_column("problem", overflow="fold")
         for f in reg.failures:
-            bad.add_row(escape(f.plugin), f.version, escape(f.error))
+            bad.add_row(escape(f.plugin), escape(f.version), escape(f.error))
         for k, n, ps in conflicts:
-            bad.add_row(" & ".join(p.name for p in ps), "", f"both register {k} {n!r}; it cannot be used")
+            bad.add_row(escape(" & ".join(p.name for p in ps)), "", escape(f"both register {k} {n!r}; it cannot be used"))
         console.print(bad)
 
 
 def component_options(reg: Any, component: Any) -> None:
-    tagged = reg.specs.default(component.kind, component.name)
-    table = Table(title=f"{component.kind} [bold]{component.name}[/] ({component.plugin.name}) - {component.description}")
+    """Every option with its type, default and description, read from the options class: nothing is
+    validated, so a component with required options (npz's ``path``) is shown like any other."""
+    table = Table(title=escape(f"{component.kind} ") + f"[bold]{escape(component.name)}[/]" +
+                  escape(f" ({component.plugin.name}) - {component.description}"))
     for col in ("option", "type", "default", "description"):
         table.add_column(col, overflow="fold")
-    for name, field in type(tagged).model_fields.items():
-        if name == "name":
-            continue
-        default = getattr(tagged, name)
-        sub_kind = slot_kind(component.options.model_fields.get(name))
-        if sub_kind:
-            type_text, shown = f"any {sub_kind}", {"name": default.name, **default.model_dump(mode="json",
-                                                                                           exclude={"name"})}
+    for name, field in component.options.model_fields.items():
+        sub_kind = slot_kind(field)
+        if field.is_required():
+            shown = "(required)"
         else:
-            type_text, shown = _type_name(field.annotation), default
-        table.add_row(name, escape(type_text), escape(json.dumps(shown)), escape(field.description or ""))
+            default = field.get_default(call_default_factory=True)
+            shown = json.dumps(slot_default(reg, sub_kind, default) if sub_kind else _jsonable(default))
+        type_text = f"any {sub_kind}" if sub_kind else _type_name(field.annotation)
+        table.add_row(escape(name), escape(type_text), escape(shown), escape(field.description or ""))
     console.print(table)
+
+
+def slot_default(reg: Any, kind: str, default: Any) -> Any:
+    """A nested component's default with its own defaults filled in, or as written where it does not
+    validate alone (it has required options)."""
+    try:
+        options = reg.specs.union(kind) and reg.specs.tagged[(kind, default["name"])].model_validate(default)
+        return {"name": options.name, **options.model_dump(mode="json", exclude={"name"})}
+    except Exception:
+        return _jsonable(default)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as JSON data (a tuple as a list, a model as its fields)."""
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(Any).dump_python(value, mode="json")
+    except Exception:
+        return str(value)
 
 
 def _type_name(annotation: Any) -> str:
@@ -100,16 +120,39 @@ def validation(report: dict[str, Any]) -> None:
     if "grid" in report:
         console.print(f"[green]valid[/]: a grid of {len(report['grid'])} runs")
         for cell in report["grid"]:
-            console.print(f"[bold]{escape(cell['name'])}[/] -> {cell['dir']}/")
+            console.print(f"[bold]{escape(cell['name'])}[/] -> {escape(cell['dir'])}/")
             validation(cell)
         return
     data = report["data"]
-    console.print(f"[green]valid[/]: data {data['name']} x{tuple(data['x_shape'])}, "
-                  f"{data['n_train']} train / {data['n_eval']} eval points, u values: {data['n_u']}, "
-                  f"sources: {data['sources']}")
+    if "downloads" in report:
+        validation_to_download(report)
+        return
+    console.print("[green]valid[/]: " + escape(
+        f"data {data['name']} x{tuple(data['x_shape'])}, {data['n_train']} train / {data['n_eval']} eval points, "
+        f"u values: {data['n_u']}, sources: {data['sources']}"))
     for label, m in report["models"].items():
-        console.print(f"  model {label} ({m['model']}): {m['parameters']:,} parameters per seed")
-    console.print(f"  seeds: {report['seeds']}; metrics: {', '.join(report['metrics'])}")
+        console.print(escape(f"  model {label} ({m['model']}): {m['parameters']:,} parameters per seed"))
+    console.print(escape(f"  seeds: {_seeds_text(report['seeds'])}; metrics: {', '.join(report['metrics'])}"))
+
+
+def validation_to_download(report: dict[str, Any]) -> None:
+    """A spec valid as far as it can be checked before ``ica run`` downloads its data: say what, and where."""
+    downloads = report["downloads"]
+    files = downloads["files"]
+    listed = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+    console.print("[green]valid[/] " + escape(f"(as far as can be checked before its data is downloaded): data "
+                                              f"{report['data']['name']}"))
+    console.print(escape(f"  ica run will download {len(files)} file(s) into {downloads['root']}: {listed}"))
+    console.print(escape(f"  not checked: {report['skipped']}"))
+    models = ", ".join(f"{label} ({m['model']})" for label, m in report["models"].items())
+    console.print(escape(f"  models: {models}; seeds: {_seeds_text(report['seeds'])}"))
+
+
+def _seeds_text(seeds: list[int]) -> str:
+    """The seed list, shortened where it is long (10,000 seeds are one line, not a page)."""
+    if len(seeds) <= 12:
+        return str(seeds)
+    return f"{len(seeds)} seeds: [{', '.join(map(str, seeds[:5]))}, ..., {seeds[-1]}]"
 
 
 def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = None) -> None:
@@ -119,7 +162,7 @@ def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = 
         table.add_column(column)
     for r in rows:
         seeds = r["seeds"]
-        table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), ", ".join(r["models"]),
+        table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), escape(", ".join(r["models"])),
                       f"{len(seeds)}: {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds),
                       f"{r['steps']:,}" if r["steps"] is not None else f"{r['epochs']} epochs (data not found)",
                       f"{r['seed_steps']:,}" if r["seed_steps"] is not None else "?")
@@ -184,13 +227,13 @@ class RunProgress:
 
     def event(self, name: str, **info: Any) -> None:
         key = (info.get("cell"), tuple(info.get("seeds", ())))
-        label = f"{info.get('cell')} {seeds_text(key[1])}"
+        label = escape(f"{info.get('cell')} {seeds_text(key[1])}")  # user text: never read as markup
         if name == "run_start":
-            self._say(f"run directory: {info['out']}")
+            self._say(escape(f"run directory: {info['out']}"))
         elif name == "cell_start":
             done = len(info["seeds"]) - len(info["todo"])
             if done:
-                self._say(f"{info['cell']}: {done} seed(s) already finished, {len(info['todo'])} to train")
+                self._say(escape(f"{info['cell']}: {done} seed(s) already finished, {len(info['todo'])} to train"))
         elif name == "train_start":
             if self.progress:
                 self.tasks[key] = self.progress.add_task(label, total=info["steps"], completed=info["step"])
@@ -224,7 +267,8 @@ class RunProgress:
         elif name == "resumed":
             self._say(f"{label}: resumed from the checkpoint at step {info['step']}")
         elif name == "seed_failed":
-            self._say(f"[red]{info['cell']} seed {info['seed']} failed[/]: non-finite loss by step {info['step']}")
+            self._say(f"[red]{escape(str(info['cell']))} seed {info['seed']} failed[/]: non-finite loss by step "
+                      f"{info['step']}")
         elif name == "train_end" and not self.progress:
             self._say(f"{label}: trained in {info['seconds']:.1f} s")
 
@@ -252,15 +296,15 @@ def summary_table(summary: dict[str, Any]) -> None:
                ("elbo_train", "ELBO (train)"), ("bpd_eval", "bits/dim (eval)")]
     cells = summary["cells"]
     shown = [(k, t) for k, t in columns if any(k in c["stats"] for c in cells.values())]
-    title = (f"{summary.get('name') or 'run'}: median \\[q25, q75] over seeds (over seed pairs for CCA-MCC), "
-             f"on the {summary['split']} split")
+    title = escape(f"{summary.get('name') or 'run'}: median [q25, q75] over seeds (over seed pairs for CCA-MCC), "
+                   f"on the {summary['split']} split")
     table = Table(title=title)
     table.add_column("model")
     for _, title in shown:
         table.add_column(title)
     two_decimals = ("elbo_train", "bpd_eval")
     for label, cell in cells.items():
-        table.add_row(f"{label} ({cell['model']})",
+        table.add_row(escape(f"{label} ({cell['model']})"),
                       *[fmt(cell["stats"].get(k), 2 if k in two_decimals else 3) for k, _ in shown])
     console.print(table)
     floors = {}
@@ -268,6 +312,6 @@ def summary_table(summary: dict[str, Any]) -> None:
         floors.update({k: v for k, v in cell["cell"].items() if k.startswith("mcc_")})
     if floors:
         names = {"mcc_observations": "observations themselves", "mcc_fastica": "FastICA"}
-        console.print("floors (same evaluation points): " + ", ".join(
-            f"{names.get(k, k)} {v:.3f}" for k, v in floors.items() if v is not None))
+        console.print(escape("floors (same evaluation points): " + ", ".join(
+            f"{names.get(k, k)} {v:.3f}" for k, v in floors.items() if v is not None)))
     sys.stdout.flush()

@@ -14,6 +14,7 @@ import torch
 from ica.errors import IcaError, SpecError
 from ica.plugin_registry import Registry, component_of
 from ica.protocols import BuildContext, DataSplits, Split, count_parameters
+from ica.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
 from ica.seeding import NotBatchable, build_seeded, check_seed_axis
 
 Event = Callable[..., None]
@@ -36,11 +37,15 @@ def prepare_data(spec: Any, reg: Registry) -> DataSplits:
     """
     cache = _SHARED.get()
     if cache is None:
-        return _build_data(spec, reg)
-    return cache.get(data_key(spec.data), reg, lambda: _build_data(spec, reg))
+        data = _build_data(spec, reg)
+    else:
+        data = cache.get(data_key(spec.data), reg, lambda: _build_data(spec, reg))
+    check_training_memory(spec, reg, data)
+    return data
 
 
 def _build_data(spec: Any, reg: Registry) -> DataSplits:
+    check_data_memory(spec.data)  # before building: 10^12 samples is a message, not an allocation failure
     data = reg.build(spec.data, BuildContext())
     if not isinstance(data, DataSplits):
         raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
@@ -120,12 +125,58 @@ def model_context(data: DataSplits) -> BuildContext:
     return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
 
 
-def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int], label: str) -> torch.nn.Module:
-    """The model for ``seeds`` (one seed axis entry each), initialised per seed; errors name the model."""
+def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
+    """Refuse, before any model is built for real, a spec whose models cannot be trained in the memory there
+    is: each model built on the meta device for the seeds that will train together (`seeds_together`), its
+    parameters x4 (Adam), one step's activations, and the data where it is copied to a GPU."""
+    device = planned_device(spec.device)
     ctx = model_context(data)
+    batch = min(spec.training.batch_size, len(data.train))
+    data_bytes = split_bytes(data) if device.type == "cuda" else 0  # on the CPU it is already in memory
+    for label, options in spec.models.items():
+        single = on_meta(lambda: reg.build(options, ctx.with_(seeds=1)), f"models.{label}")
+        if single is None:
+            continue  # cannot be built on meta: building it for real reports what is wrong
+        n = seeds_together(spec.training.batch_seeds, len(spec.seed_list), count_parameters(single), device)
+        model = single if n == 1 else on_meta(lambda: reg.build(options, ctx.with_(seeds=n)), f"models.{label}", n)
+        if model is not None:
+            check_model_memory(model, label=label, seeds=n, batch=batch, x_shape=data.x_shape, device=device,
+                               data_bytes=data_bytes)
+
+
+def planned_device(name: str) -> torch.device:
+    """The device a spec's ``device`` names ('cuda' without CUDA is `resolve_device`'s error, not this one)."""
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def seeds_together(batch_seeds: bool | str, seeds: int, per_seed: int, device: torch.device) -> int:
+    """How many seeds one model holds while training: all of them where they are batched (`seed_groups`)."""
+    if batch_seeds == "auto":
+        batch_seeds = device.type == "cuda" or per_seed <= CPU_BATCHING_LIMIT
+    return seeds if batch_seeds else 1
+
+
+def split_bytes(data: DataSplits) -> int:
+    """Bytes of every tensor of both splits."""
+    tensors = [t for split in (data.train, data.eval) for t in (split.x, split.u, split.s) if t is not None]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int], label: str) -> torch.nn.Module:
+    """The model for ``seeds`` (one seed axis entry each), initialised per seed; errors name the model.
+
+    It is first built on the meta device, so that one too large for this machine is refused without
+    allocating it (`build_seeded` holds each seed's copy and the stacked model at once: twice the weights).
+    """
+    ctx = model_context(data)
+    shapes = on_meta(lambda: reg.build(options, ctx.with_(seeds=len(seeds))), f"models.{label}", len(seeds))
+    if shapes is not None:
+        check_model_memory(shapes, label=label, seeds=len(seeds), batch=0, x_shape=data.x_shape,
+                           device=torch.device("cpu"), copies=2 if len(seeds) > 1 else 1)
 
     def build(n: int) -> torch.nn.Module:
-        model = reg.build(options, ctx.with_(seeds=n))
+        with module_budget(f"models.{label}", n):  # a plugin that cannot be built on meta is guarded here
+            model = reg.build(options, ctx.with_(seeds=n))
         if n > 1:
             check_seed_axis(model, n)
         return model
@@ -134,6 +185,11 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
         model = build_seeded(build, seeds)
     except IcaError as exc:
         raise type(exc)(exc.message, where=f"models.{label}") from None
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        raise SpecError(f"there is not enough memory to build this model ({type(exc).__name__}: {str(exc)[:160]}); "
+                        "make it smaller", where=f"models.{label}") from None
     likelihood = getattr(model, "likelihood", None)
     if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
         raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "

@@ -23,7 +23,8 @@ from typing import Any
 from ica.errors import IcaError
 from ica.evaluate import quartiles
 from ica.locks import lock_holder
-from ica.results import RunLayout, read_json, write_json
+from ica.results import RunLayout, write_json
+from ica.run_files import no_link, read_cell_summary, read_grid, read_result, read_run_spec, read_run_summary
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 1
@@ -127,13 +128,11 @@ def _scan(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] | None,
 
 
 def _scan_grid(directory: Path, shown: str) -> list[RunRecord]:
-    path = directory / "grid.json"
-    grid = _read_dict(path, "a grid.json")
-    cells = grid.get("cells")
-    if not isinstance(cells, list) or not all(isinstance(c, dict) and isinstance(c.get("dir"), str) for c in cells):
-        raise IcaError("corrupt grid.json: 'cells' must list objects with a 'dir'", where=str(path))
+    """A grid's cells in grid.json's order (each ``dir`` a sub-directory of the grid: `ica.run_files.read_grid`),
+    then runs put into the grid's directory by hand."""
+    _, grid = read_grid(directory)
     found, listed = [], set()
-    for cell in cells:
+    for cell in grid["cells"]:
         listed.add(cell["dir"])
         cell_dir, settings = directory / cell["dir"], dict(cell.get("settings") or {})
         if RunLayout(cell_dir).spec.exists():
@@ -161,13 +160,10 @@ def _join(shown: str, name: str) -> str:
 def _run_record(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] | None,
                 settings: dict[str, Any]) -> RunRecord:
     layout = RunLayout(directory)
-    spec = _read_dict(layout.spec, "a run's spec.json")
-    models = spec.get("models")
-    if not isinstance(models, dict) or not models:
-        raise IcaError("corrupt spec.json: it names no models", where=str(layout.spec))
-    seeds = _seed_list(spec.get("seeds"), layout.spec)
-    run_summary = _read_dict(layout.summary, "a summary.json") if layout.summary.exists() else None
-    cells = [_cell_record(layout, label, options, seeds, spec, run_summary) for label, options in models.items()]
+    checked, spec = read_run_spec(layout.spec)  # raises IcaError naming a damaged file
+    run_summary = read_run_summary(layout.summary)[1] if layout.summary.exists() else None
+    cells = [_cell_record(layout, label, options, checked.seed_list, spec, run_summary)
+             for label, options in spec["models"].items()]
     return RunRecord(directory, shown, spec, cells, finished=run_summary is not None,
                      grid=grid[0] if grid else None, grid_axes=_axes(grid), settings=settings)
 
@@ -175,14 +171,10 @@ def _run_record(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] |
 def _pending_cell(directory: Path, shown: str, grid_dir: Path, grid: dict[str, Any],
                   settings: dict[str, Any]) -> RunRecord:
     """A grid cell that has not started: its labels and seeds from the grid's spec, every seed missing."""
-    base = grid.get("spec") if isinstance(grid.get("spec"), dict) else None
+    base = grid.get("spec")
     models = (base or {}).get("models") or {}
-    try:
-        seeds = _seed_list((base or {}).get("seeds"), grid_dir / "grid.json") if base else []
-    except IcaError:
-        seeds = []
-    cells = [CellRecord(label, (m or {}).get("name") if isinstance(m, dict) else None,
-                        {s: "missing" for s in seeds}, "pending") for label, m in models.items()]
+    seeds = _seed_list(base["seeds"]) if base else []
+    cells = [CellRecord(label, m["name"], {s: "missing" for s in seeds}, "pending") for label, m in models.items()]
     return RunRecord(directory, shown, None, cells, finished=False, grid=grid_dir,
                      grid_axes=_axes((grid_dir, grid)), settings=settings, base_spec=base)
 
@@ -197,34 +189,25 @@ def _axes(grid: tuple[Path, dict[str, Any]] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for c in cells for k in (c.get("settings") or {})))
 
 
-def _seed_list(seeds: Any, where: Path) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
-        return list(range(seeds))
-    if isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds):
-        return list(seeds)
-    raise IcaError(f"corrupt spec: 'seeds' is {seeds!r}, not a count or a list of seeds", where=str(where))
-
-
-def _read_dict(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object, or an `IcaError` naming the file (corrupt, unreadable, or not an object)."""
-    data = read_json(path)  # raises IcaError naming the file
-    if not isinstance(data, dict):
-        raise IcaError(f"corrupt file: {what} holds a JSON object, this holds {type(data).__name__}", where=str(path))
-    return data
+def _seed_list(seeds: int | list[int]) -> list[int]:
+    """A spec's ``seeds`` (already checked: a count or a list of seeds) as the list of seeds."""
+    return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
 
 
 def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], spec: dict[str, Any],
                  run_summary: dict[str, Any] | None) -> CellRecord:
-    model = options.get("name") if isinstance(options, dict) else None
+    model = options["name"]
     results: dict[int, dict[str, Any]] = {}
     states: dict[int, str] = {}
+    no_link(layout.cell(label), layout.cell(label) / "seeds")
     training = lock_holder(layout.cell(label)) is not None  # a process trains this model right now
     for seed in seeds:
         files = layout.seed(label, seed)
+        no_link(files.root)
         if files.result.exists():
-            result = _read_dict(files.result, "a seed's result.json")
+            result = read_result(files.result)[1]
             results[seed] = result
-            states[seed] = "finished" if result.get("status") == "finished" else "failed"
+            states[seed] = result["status"]
         elif files.metrics.exists() or files.checkpoint.exists():
             states[seed] = "running" if training else "stopped"
         else:
@@ -232,14 +215,11 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
     summary_path = layout.cell_summary(label)
     summary = None
     if summary_path.exists():
-        summary = _read_dict(summary_path, "a model's summary.json")
-    elif run_summary is not None and isinstance(run_summary.get("cells"), dict) and label in run_summary["cells"]:
+        summary = read_cell_summary(summary_path)[1]
+    elif run_summary is not None and label in run_summary["cells"]:
         summary_path, summary = layout.summary, run_summary["cells"][label]
     if summary is not None:
-        stats = summary.get("stats")
-        if not isinstance(stats, dict) or not all(isinstance(s, dict) and "median" in s for s in stats.values()):
-            raise IcaError(f"corrupt summary.json: no statistics for model '{label}'", where=str(summary_path))
-        return CellRecord(label, summary.get("model", model), states, "finished", stats, False, summary_path)
+        return CellRecord(label, summary["model"], states, "finished", summary["stats"], False, summary_path)
     started = any(s != "missing" for s in states.values())
     stats = _partial_elbo(results) if results and _computes_elbo(spec) else {}
     status = "running" if training else "stopped" if started else "pending"
@@ -249,7 +229,7 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
 def _computes_elbo(spec: dict[str, Any]) -> bool:
     """The ELBO metric is in the run's evaluation (every metric is when the spec names none)."""
     metrics = (spec.get("evaluation") or {}).get("metrics")
-    return metrics is None or any(isinstance(m, dict) and m.get("name") == "elbo" for m in metrics)
+    return metrics is None or any(m["name"] == "elbo" for m in metrics)
 
 
 def _partial_elbo(results: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+from ica.errors import IcaError
 from ica.protocols import Batch, DataSplits, MetricRecord, Representation, Split
 
 
@@ -28,6 +30,7 @@ class SeedOutcome:
     elbo: dict[str, float] = field(default_factory=dict)  # {"train": ..., "eval": ...} mean ELBO per example
     error: str | None = None
     grid_shape: tuple[int, ...] | None = None  # (*positions, d) of grid latents (App. B), see Representation
+    source: Path | None = None  # the latents.npz these latents were read back from (None: computed now)
 
 
 @dataclass
@@ -38,9 +41,38 @@ class Evaluation:
     split: str  # which split the latents were computed on: "eval" (held out) or "train"
     seeds: list[SeedOutcome]
 
+    def __post_init__(self) -> None:
+        check_read_back(self.seeds, len(self.points))
+
     @property
     def points(self) -> Split:
         return self.data.eval if self.split == "eval" else self.data.train
+
+
+def check_read_back(outcomes: list[SeedOutcome], points: int) -> None:
+    """Latents read back from a seed's files must fit the points they are evaluated on and the other seeds
+    (one row per point, the same latent size): damaged ones are an error naming the file, never a metric
+    silently computed on the wrong rows. Outcomes computed in this invocation (no ``source``) are not checked.
+    """
+    advice = "delete result.json beside it to train that seed again"
+    finished = [o for o in outcomes if o.status == "finished" and o.latents is not None]
+    for o in finished:
+        if o.source is not None and o.latents.shape[0] != points:
+            raise IcaError(f"latents.npz is damaged: {o.latents.shape[0]} rows of latents, but the evaluation split "
+                           f"has {points} points; {advice}", where=str(o.source))
+    sizes = [o.latents.shape[1:] for o in finished]
+    if len(set(sizes)) <= 1:
+        return
+    fresh = [o.latents.shape[1:] for o in finished if o.source is None]
+    counts = sorted(((sizes.count(s), s) for s in set(sizes)), reverse=True)
+    expected = fresh[0] if fresh else counts[0][1] if counts[0][0] > counts[1][0] else None
+    culprit = next((o for o in finished if o.source is not None and o.latents.shape[1:] != expected), None)
+    if expected is not None and culprit is not None:
+        raise IcaError(f"latents.npz is damaged: latents of size {culprit.latents.shape[1:]} per point, the other "
+                       f"seeds' are {expected}; {advice}", where=str(culprit.source))
+    shown = ", ".join(f"{o.source or f'seed {o.seed}'}: {o.latents.shape[1:]}" for o in finished)
+    raise IcaError(f"the seeds' latents.npz files have different latent sizes ({shown}), so one of them is damaged; "
+                   f"{advice}")
 
 
 @torch.no_grad()

@@ -114,14 +114,16 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     """
     import ica
     from ica.plugin_registry import registry
+    from ica.runner import check_out
     from ica.spec import load_spec
 
     if workers < 1:
         raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")
+    out = check_out(out)
     on_event = on_event or (lambda *a, **k: None)
     reg = registry()
     validated = load_spec(spec, reg)
-    units, _ = units_to_train(work_units(validated, Path(out), reg), on_event)
+    units, _ = units_to_train(work_units(validated, out, reg), on_event)
     if not units:
         return ica.run(validated, out=out, device=device, on_event=on_event)
     gpus = _gpu_count(device or validated.device)

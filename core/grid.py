@@ -141,20 +141,44 @@ def describe(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) and not value else str(value)
 
 
+MAX_DIRECTORY = 100
+"""The longest cell directory name (file systems allow 255 bytes; paths on clusters are long already)."""
+
+RESERVED = frozenset({"grid.json", "spec.json", "summary.json", "env.json", "index.json", "report.md",
+                      "report.html", "report_files", "submitit"})
+"""Names the grid's own directory uses for its files: no cell may take one."""
+
+
 def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.,=-]+", "-", text).strip("-") or "cell"
+    """A plain directory name inside the grid's: letters, digits and ``_.,=-`` only, never only dots, never
+    one of the grid's own names, at most `MAX_DIRECTORY` characters."""
+    name = re.sub(r"[^A-Za-z0-9_.,=-]+", "-", text).strip("-")[:MAX_DIRECTORY].strip("-")
+    if not name.strip("."):
+        return "cell"
+    return f"{name[:MAX_DIRECTORY - 5]}-cell" if name.lower() in RESERVED else name
 
 
 def unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... (shortened to stay within `MAX_DIRECTORY`) if taken."""
     candidate, i = name, 2
     while candidate in taken:
-        candidate, i = f"{name}-{i}", i + 1
+        suffix = f"-{i}"
+        candidate, i = f"{name[:MAX_DIRECTORY - len(suffix)]}{suffix}", i + 1
     taken.add(candidate)
     return candidate
 
 
+def check_cell_directory(name: str) -> None:
+    """A cell's directory must be a plain name inside the grid's (never a path, '..' or absolute)."""
+    if (not isinstance(name, str) or not name.strip(".") or len(name) > MAX_DIRECTORY or name != safe_name(name)
+            or name.lower() in RESERVED):
+        raise SpecError(f"grid cell directory {name!r} is not a plain folder name inside the grid", where="grid")
+
+
 def grid_json(spec: BaseModel, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
     """What ``grid.json`` holds: the axes and, per cell, its name, directory and settings."""
+    for cell in cells:
+        check_cell_directory(cell.directory)
     return {
         "name": getattr(spec, "name", None),
         "spec_hash": spec_hash,

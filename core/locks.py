@@ -16,10 +16,14 @@ import errno
 import json
 import os
 import socket
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from ica.errors import IcaError
+from ica.results import LINK_MESSAGE, O_NOFOLLOW, WriteFailed, safe_dir
 
 try:
     import fcntl
@@ -33,11 +37,11 @@ UNSUPPORTED = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
 @contextmanager
 def training_lock(directory: Path, notice: Callable[[str], None]) -> Iterator[None]:
     """Hold the training lock of ``directory`` (one model of a run), waiting for another holder first."""
-    directory.mkdir(parents=True, exist_ok=True)
+    safe_dir(directory.parent, directory.name)
     if fcntl is None:
         yield
         return
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock(directory / LOCK_NAME)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -51,12 +55,30 @@ def training_lock(directory: Path, notice: Callable[[str], None]) -> Iterator[No
                    "once would train the same seeds")
             yield
             return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                                      "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
+        except OSError as exc:  # a full disk: say which file
+            raise WriteFailed(directory / LOCK_NAME, exc) from None
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, created if missing; never through a symbolic link, and never anything but a regular
+    file (it is truncated and written: a link or a FIFO planted there must not redirect that)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise IcaError(LINK_MESSAGE, where=str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IcaError("is not a regular file; ica keeps its training lock there (remove it)", where=str(path))
+    return fd
 
 
 def lock_holder(directory: Path) -> dict[str, Any] | None:
@@ -65,9 +87,13 @@ def lock_holder(directory: Path) -> dict[str, Any] | None:
     if fcntl is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a planted link is nobody's lock (`training_lock` refuses it)
+            return None
+        raise
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -3,16 +3,18 @@ read back on a later invocation; bits per dimension; and the TensorBoard hparams
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ica.errors import IcaError
 from ica.evaluate import SeedOutcome, mean_elbo, representation
 from ica.protocols import DataSplits, Split
-from ica.results import RunLayout, SeedFiles, read_json, save_npz, save_safetensors, write_json
+from ica.results import RunLayout, SeedFiles, atomic_write, save_safetensors, write_json
+from ica.run_files import read_latents, read_result, sha256
 from ica.seeding import generator, seed_slice
 from ica.train import Trainer
 
@@ -37,7 +39,9 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
     """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
 
     ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
-    (``(*positions, d)``, int64) where its latents form a grid (App. B).
+    (``(*positions, d)``, int64) where its latents form a grid (App. B). A finished seed's result.json
+    records the file's SHA-256 (``latents_sha256``), so that a later invocation reads back exactly what was
+    written or says the file is damaged (`load_outcome`).
     """
     rep = representation(model, points)
     latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
@@ -67,8 +71,8 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
             if grid is not None:
                 arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
             save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
-            save_npz(f.latents, **arrays)
-            result.update(status="finished", elbo=elbo)
+            digest = save_latents(f.latents, arrays)
+            result.update(status="finished", elbo=elbo, latents_sha256=digest)
         if error:
             result["error"] = error
         write_json(f.result, result)
@@ -78,26 +82,34 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
     return outcomes
 
 
+def save_latents(path: Path, arrays: dict[str, np.ndarray]) -> str:
+    """Write ``latents.npz`` atomically and return the SHA-256 of the bytes written."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+    atomic_write(path, data)
+    return sha256(data)
+
+
 def bits_per_dim(elbos: list[float], x_shape: tuple[int, ...]) -> list[float]:
     """-ELBO / (D ln 2): an upper bound on the bits per observed value, for discrete likelihoods only."""
     dims = math.prod(x_shape)
     return [-v / (dims * math.log(2)) for v in elbos]
 
 
-def load_outcome(files: SeedFiles) -> SeedOutcome | None:
-    """A seed finished in an earlier invocation, or None if it must (still) be trained."""
+def load_outcome(files: SeedFiles, points: Split | None = None) -> SeedOutcome | None:
+    """A seed finished in an earlier invocation, or None if it must (still) be trained.
+
+    Its result.json and latents.npz are checked (`ica.run_files`): a damaged one is an `IcaError` naming it
+    and saying what to do, never a seed silently trained again or evaluated on damaged latents. Given the
+    evaluation ``points``, the latents must have one row per point; either way `Evaluation` checks the rows
+    against the points when the outcome meets them (``source``).
+    """
     if not files.result.exists():
         return None
-    result = read_json(files.result)
-    if result.get("status") != "finished":
-        return SeedOutcome(result["seed"], "failed", error=result.get("error"))
-    try:
-        with np.load(files.latents, allow_pickle=False) as z:  # never unpickle: arrays only
-            latents = z["latents"]
-            assignments = z["assignments"] if "assignments" in z.files else None
-            grid = tuple(int(n) for n in z["grid_shape"]) if "grid_shape" in z.files else None
-    except Exception as exc:
-        raise IcaError(f"a finished seed's latents are missing, corrupt or unreadable ({type(exc).__name__}: "
-                       f"{exc}); delete {files.result.name} beside it to train that seed again",
-                       where=str(files.latents)) from None
-    return SeedOutcome(result["seed"], "finished", latents, assignments, result["elbo"], grid_shape=grid)
+    result, _ = read_result(files.result)
+    if result.status != "finished":
+        return SeedOutcome(result.seed, "failed", error=result.error)
+    z = read_latents(files.latents, result.latents_sha256, None if points is None else len(points))
+    return SeedOutcome(result.seed, "finished", z.latents, z.assignments, dict(result.elbo or {}),
+                       grid_shape=z.grid_shape, source=files.latents)

@@ -24,7 +24,7 @@ import torch
 from ica.building import NotBatchable, build_model, prepare_data, resolve_device, small_enough_to_batch
 from ica.outcomes import finish_group, load_outcome
 from ica.protocols import DataSplits, Split
-from ica.results import RunLayout
+from ica.results import RunLayout, safe_dir
 from ica.train import Trainer
 
 Event = Callable[..., None]
@@ -70,6 +70,7 @@ def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list
     found = []
     for spec, out in cells:
         layout = RunLayout(Path(out))
+        safe_dir(layout.root.parent, layout.root.name)  # a grid cell's directory, never a link out of the grid
         claim_directory(layout, spec)
         data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
         found.append(Member(spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
@@ -95,12 +96,15 @@ def _shape_key(spec: Any, data: DataSplits) -> str:
 
 def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> None:
     """Train the unfinished seeds of ``members`` (cells) as one batched model, holding each cell's lock."""
-    from ica.runner import model_lock, retry_diverged
+    from ica.runner import confirm_claim, model_lock, retry_diverged, seed_dir
 
     with ExitStack() as locks:
         for member in sorted(members, key=lambda m: str(m.layout.root)):
             locks.enter_context(model_lock(member.layout, label, on_event))
         for member in members:
+            confirm_claim(member.layout, member.spec)
+            for s in member.spec.seed_list:
+                seed_dir(member.layout, label, s, create=False)
             member.todo = [s for s in member.spec.seed_list if load_outcome(member.layout.seed(label, s)) is None]
         members = [m for m in members if m.todo]
         if len(members) < 2:
@@ -124,8 +128,9 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
             start += len(m.data.train)
         train = _concatenated([m.data.train for m in members])
         files = [m.layout.seed(label, s) for m in members for s in m.todo]
-        for f in files:
-            f.root.mkdir(parents=True, exist_ok=True)
+        for m in members:
+            for s in m.todo:
+                seed_dir(m.layout, label, s)
         trainer = Trainer(model, train, seeds, first.spec.training, files, sizes=sizes, offsets=offsets,
                           on_event=lambda name, **info: on_event(name, cell=label, **info))
         statuses = trainer.run()

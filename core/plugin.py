@@ -44,6 +44,15 @@ class DatasetOptions(Options):
         False, description="z-score each observed dimension with statistics of the training split only."
     )
 
+    def estimated_bytes(self) -> int | None:
+        """Bytes this data set's arrays will take in memory once built (both splits, every array, and what
+        building needs on the way, such as a generator's mixing matrices), or None when unknown.
+
+        Computed from the options alone, without loading or generating anything: ``ica`` compares it with
+        the memory available before building, so that a spec asking for 10^12 samples is one clear error
+        rather than an allocation failure. Data sets that can say should override it; None skips the check.
+        """
+        return None
 
 
 

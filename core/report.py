@@ -26,6 +26,8 @@ A failed seed is never dropped: it is counted in every caption, box and table ce
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +43,7 @@ from ica.report_settings import Placement, describe, flatten, short_name
 from ica.report_tables import (METRIC_NAMES, METRIC_ORDER, failures, fmt_number, fmt_stats, reference_table,
                                results_table, seed_status_text, table_metrics)
 from ica.report_training import CURVE_LABELS, CURVE_OTHER, CURVE_SKIP, training_figure
-from ica.results import atomic_write
+from ica.results import atomic_write, safe_dir
 
 __all__ = [  # the names `ica.report` has always offered, wherever they now live
     "CURVE_LABELS", "CURVE_OTHER", "CURVE_SKIP", "FORMATS", "HTML_STYLE", "MAX_AXES", "METRIC_NAMES", "METRIC_ORDER",
@@ -130,35 +132,159 @@ def write_report(directory: Path, out: Path | None = None, format: str | None = 
     """Read the experiment in ``directory`` and write its report: figures first, then the document.
 
     Markdown: ``<out>`` plus ``<out stem>_files/*.png`` (default ``DIR/report.md``, ``DIR/report_files/``),
-    referred to by relative paths. HTML: one file with every PNG embedded as base64.
+    referred to by relative paths. HTML: one file with every PNG embedded as base64. Only files an earlier
+    report wrote are replaced or removed (`check_output`, `remove_stale_figures`): nothing of the user's, and
+    nothing of a run directory but its own report files.
     """
     directory = Path(directory)
     exp = load_experiment(directory)
     if not any(c.summary is not None or any(s.curve for s in c.seeds) for r in exp.runs for c in r.cells):
         raise IcaError("no results yet: no summary.json and no training log in any run", where=str(directory))
     path, fmt = resolve_output(directory, out, format)
+    own = check_output(directory, path)
     figures = make_figures(exp)
     blocks = document(exp, figures)
     if fmt == "html":
-        atomic_write(path, render_html(blocks).encode("utf-8"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, mark(render_html(blocks), []).encode("utf-8"))
         return Written(path, [], len(figures))
     folder = f"{path.stem}_files"
-    written = [path.parent / folder / fig.name for fig in figures]
+    earlier = earlier_figures(path, own)
+    figure_dir = safe_dir(path.parent, folder, create=False)
+    for fig in figures:
+        target = figure_dir / fig.name
+        if (target.exists() or target.is_symlink()) and fig.name not in earlier:
+            raise IcaError("was not written by ica report; refusing to overwrite it (move it away, or choose "
+                           "another --out)", where=str(target))
+    safe_dir(path.parent, folder)  # makes the document's folder too
+    written = [figure_dir / fig.name for fig in figures]
     for fig, target in zip(figures, written):
         atomic_write(target, fig.png)
-    atomic_write(path, render_markdown(blocks, folder).encode("utf-8"))
-    remove_stale_figures(path.parent / folder, {p.name for p in written})
+    atomic_write(path, mark(render_markdown(blocks, folder), [p.name for p in written]).encode("utf-8"))
+    remove_stale_figures(figure_dir, {p.name for p in written}, earlier)
     return Written(path, written, len(figures))
 
 
 OUR_FIGURES = ("mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "cluster_agreement.png", "cluster_ari_vs_cca_mcc.png",
                "training.png")
 
+MARKER = "<!-- written by ica report"
+"""The first line of every report starts with this comment (after ``<!DOCTYPE html>`` in HTML): how a
+later report recognises a file it may overwrite. A Markdown report's marker also lists its figures."""
 
-def remove_stale_figures(folder: Path, current: set[str]) -> None:
-    """Figures an earlier report of this experiment wrote and this one does not (e.g. a model removed); files
-    with other names are left alone."""
-    for file in folder.iterdir():
-        ours = file.name in OUR_FIGURES or (file.name.startswith("training_") and file.suffix == ".png")
-        if ours and file.name not in current and file.is_file():
+REPORT_NAMES = ("report.md", "report.html")
+"""The experiment's own report files (and ``report_files/``): the only report paths inside a run directory."""
+
+
+def mark(text: str, figures: list[str]) -> str:
+    """``text`` with the marker comment on its first line (listing the figures written beside it)."""
+    listed = json.dumps(figures).replace(">", "\\u003e")
+    comment = f"{MARKER}; figures: {listed} -->"
+    doctype = "<!DOCTYPE html>"
+    if text.startswith(doctype):
+        return f"{doctype}{comment}{text[len(doctype):]}"
+    return f"{comment}\n{text}"
+
+
+def read_marker(path: Path) -> list[str] | None:
+    """The figures listed by the report at ``path``, or None when it is not a report ``ica report`` wrote."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(65536).decode("utf-8", "replace")
+    except OSError:
+        return None
+    at = first.find(MARKER)
+    if at < 0:
+        return None
+    match = re.match(r"; figures: (\[.*?\]) -->", first[at + len(MARKER):])
+    try:
+        names = json.loads(match.group(1)) if match else []
+    except ValueError:
+        names = []
+    return [n for n in names if isinstance(n, str) and n.strip(".") and "/" not in n and "\\" not in n]
+
+
+def check_output(directory: Path, path: Path) -> bool:
+    """Refuse a report path that would overwrite what ``ica report`` did not write; True when ``path`` is the
+    experiment's own report (``report.md`` / ``report.html`` at its root).
+
+    Inside a run directory (one holding a run's spec.json or a grid's grid.json) only those own report files
+    are written. Elsewhere an existing file is replaced only if it carries the marker of an earlier report.
+    """
+    if path.is_symlink():
+        raise IcaError("is a symbolic link; ica report writes only plain files it made", where=str(path))
+    if path.is_dir():
+        raise IcaError("is a directory; --out names the report file to write (e.g. report.md)", where=str(path))
+    own = path.name in REPORT_NAMES and _same_dir(path.parent, directory)
+    if not own:
+        inside = enclosing_run_directory(path)
+        if inside is not None:
+            raise IcaError(f"is inside the run directory {inside}; a report there may only be its own "
+                           f"{' or '.join(REPORT_NAMES)} at the experiment's root: choose --out outside it",
+                           where=str(path))
+    if path.exists() and read_marker(path) is None and not own:
+        raise IcaError("exists and is not a report written by ica report; refusing to overwrite it (choose "
+                       "another --out, or remove the file)", where=str(path))
+    return own
+
+
+def enclosing_run_directory(path: Path) -> Path | None:
+    """The run or grid directory ``path`` would be written into (its folder or any above it), or None."""
+    return next((a for a in _ancestors(path.parent) if _is_run_directory(a)), None)
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _ancestors(folder: Path) -> list[Path]:
+    """``folder`` and every folder above it (as resolved: a link to a run directory is still inside it)."""
+    try:
+        resolved = folder.resolve()
+    except OSError:
+        return []
+    return [resolved, *resolved.parents]
+
+
+def _is_run_directory(folder: Path) -> bool:
+    """A run's directory (spec.json with a spec_hash, as `ica.runner.claim_directory` writes) or a grid's."""
+    for name in ("spec.json", "grid.json"):
+        file = folder / name
+        try:
+            if not file.is_file() or file.stat().st_size > 64 * 2**20:
+                continue
+            data = json.loads(file.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "spec_hash" in data:
+            return True
+    return False
+
+
+def earlier_figures(path: Path, own: bool) -> set[str]:
+    """The figure files an earlier report at ``path`` wrote, as its marker lists them. The experiment's own
+    report folder from before markers existed is ica's too: its figure names count as written by ica."""
+    listed = read_marker(path) if path.exists() else None
+    if listed is not None:
+        return set(listed)
+    folder = path.parent / f"{path.stem}_files"
+    if not own or folder.is_symlink() or not folder.is_dir():
+        return set()
+    return {f.name for f in folder.iterdir() if _figure_name(f.name)}
+
+
+def _figure_name(name: str) -> bool:
+    return name in OUR_FIGURES or (name.startswith("training_") and name.endswith(".png"))
+
+
+def remove_stale_figures(folder: Path, current: set[str], earlier: set[str] | None = None) -> None:
+    """Delete the figures an earlier report wrote (``earlier``: the names its marker listed) that this one
+    does not (e.g. a model removed). Nothing else is ever deleted: not a file of the user's that happens to
+    carry a figure's name, not a link. Without ``earlier`` nothing is removed."""
+    for name in sorted((earlier or set()) - current):
+        file = folder / name
+        if file.is_file() and not file.is_symlink():
             file.unlink()

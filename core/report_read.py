@@ -14,7 +14,9 @@ from typing import Any
 
 from ica.errors import IcaError
 from ica.report_settings import Placement, flatten, named, sort_key
-from ica.results import read_json
+from ica.run_files import (
+    no_link, read_cell_summary, read_grid, read_metrics_lines, read_result, read_run_spec, read_run_summary,
+)
 
 MAX_AXES = 3
 """Runs side by side that differ in more spec options than this are labelled by their directory names."""
@@ -105,12 +107,8 @@ def load_experiment(directory: Path) -> Experiment:
 
 
 def _load_grid(root: Path) -> Experiment:
-    grid = read_json(root / "grid.json")
-    if not isinstance(grid, dict) or not isinstance(grid.get("cells"), list):
-        raise IcaError("grid.json has no list of cells", where=str(root / "grid.json"))
+    _, grid = read_grid(root)  # each cell's dir a sub-directory of the grid
     cells = grid["cells"]
-    if any(not isinstance(c, dict) or not isinstance(c.get("dir"), str) for c in cells):
-        raise IcaError("a cell of grid.json has no 'dir'", where=str(root / "grid.json"))
     # A linked axis ("data, models.vade.prior.components") is one axis of several paths.
     axes = [[p.strip() for p in key.split(",")] for key in (grid.get("axes") or {})]
     if not axes and cells:
@@ -125,7 +123,7 @@ def _load_grid(root: Path) -> Experiment:
 
 def _load_runs(root: Path, subdirs: list[Path]) -> Experiment:
     """Runs side by side without grid.json: the settings are the spec options that differ between them."""
-    flats = [flatten(read_json(d / "spec.json")) for d in subdirs]
+    flats = [flatten(read_run_spec(d / "spec.json")[1]) for d in subdirs]
     keys = sorted(set().union(*flats) - {"name", "spec_hash", "$schema"})
     varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
     order = sorted(range(len(subdirs)), key=lambda i: tuple(sort_key(flats[i].get(k)) for k in varying)
@@ -141,21 +139,22 @@ def _load_runs(root: Path, subdirs: list[Path]) -> Experiment:
     return Experiment(root, root.name, "runs", Placement.axis_name(axes) if readable else "run", runs)
 
 
-def _read_if_there(path: Path, default: Any = None) -> Any:
-    """A file a run may not have written yet (still training, or never started)."""
-    return read_json(path) if path.exists() else default
+def _read_if_there(path: Path, reader: Any, default: Any = None) -> Any:
+    """A file a run may not have written yet (still training, or never started), checked by ``reader``."""
+    return reader(path)[1] if path.exists() else default
 
 
 def load_run(directory: Path, setting: str, place: Placement | None = None) -> Run:
     """One run directory: its summary (or the per-model summaries written so far) and every seed's files."""
-    spec = _read_if_there(directory / "spec.json", {})
-    summary = _read_if_there(directory / "summary.json")
+    spec = _read_if_there(directory / "spec.json", read_run_spec, {})
+    summary = _read_if_there(directory / "summary.json", read_run_summary)
     labels = list((summary or {}).get("cells", {})) or list(spec.get("models", {}))
     cells = []
     for label in labels:
+        no_link(directory / label, directory / label / "seeds")
         cell_summary = (summary or {}).get("cells", {}).get(label)
         if cell_summary is None:
-            cell_summary = _read_if_there(directory / label / "summary.json")
+            cell_summary = _read_if_there(directory / label / "summary.json", read_cell_summary)
         model = (cell_summary or {}).get("model") or spec.get("models", {}).get(label, {}).get("name", label)
         cells.append(Cell(label, model, cell_summary, _load_seeds(directory / label, spec, cell_summary)))
     split = (summary or {}).get("split") or spec.get("evaluation", {}).get("split")
@@ -169,12 +168,12 @@ def _load_seeds(cell_dir: Path, spec: dict[str, Any], summary: dict[str, Any] | 
     ids = list(range(seeds_spec)) if isinstance(seeds_spec, int) else list(seeds_spec)
     ids += [int(s) for s in (summary or {}).get("status", {}) if int(s) not in ids]
     if (cell_dir / "seeds").is_dir():
-        found = (int(p.name) for p in (cell_dir / "seeds").iterdir() if p.name.isdigit())
+        found = (int(p.name) for p in (cell_dir / "seeds").iterdir() if p.name.isascii() and p.name.isdigit())
         ids += sorted(s for s in found if s not in ids)
     seeds = []
     for seed in ids:
-        folder = cell_dir / "seeds" / str(seed)
-        result = _read_if_there(folder / "result.json") or {}
+        folder = no_link(cell_dir / "seeds" / str(seed))
+        result = _read_if_there(folder / "result.json", read_result) or {}
         status = result.get("status") or (summary or {}).get("status", {}).get(str(seed))
         if status is None:
             started = (folder / "metrics.jsonl").exists() or (folder / "checkpoint.pt").exists()
@@ -186,15 +185,9 @@ def _load_seeds(cell_dir: Path, spec: dict[str, Any], summary: dict[str, Any] | 
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The lines of a metrics.jsonl; a line being written (incomplete JSON) is skipped."""
+    """The lines of a metrics.jsonl; a last line torn by a kill while it was written is skipped, any other line
+    that is not one the trainer writes is an error naming the file and line (`ica.run_files`)."""
     if not path.exists():
         return []
-    lines = []
-    for text in path.read_text().splitlines():
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(line, dict) and "step" in line:
-            lines.append(line)
-    return lines
+    return [line for _, line in read_metrics_lines(path, "delete that line (or the file, losing the training "
+                                                         "curve) to make the report")]

@@ -1,14 +1,18 @@
 """The run directory: where each file lives, and writing every one of them atomically.
 
 A file is written to a temporary name in the same folder, flushed to disk, then renamed over the
-target, so a crash leaves either the old file or the new one, never half of one.
+target, so a crash leaves either the old file or the new one, never half of one. Nothing inside a run
+directory is followed when writing: folders are made with `safe_dir`, logs appended with `append_text`, and
+a symbolic link where a file goes is refused. A failed write (a full disk) is a `WriteFailed` naming the file.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +23,177 @@ import torch
 
 from ica.errors import IcaError
 
+LINK_MESSAGE = ("is a symbolic link; ica does not follow links inside a run directory when writing (replace it "
+                "with a real file or folder, or remove it)")
+NOT_A_FILE = "is not a regular file, but ica appends its training log there (remove it)"
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 where the platform has none (Windows)
+
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers only ever see a complete file."""
+    """Write ``data`` to ``path`` so that readers only ever see a complete file.
+
+    The folder must exist (a mistyped path is not silently created), ``path`` must not be a directory or
+    a symbolic link, and any failure -- typically a full disk -- is one `WriteFailed` naming ``path``.
+    """
+    path = Path(path)
+    check_target(path)
     tmp = _write_temp(path, data)
     try:
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _discard(tmp)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc, "cannot put the new file in place (the old one is unchanged)") from None
         raise
+
+
+class WriteFailed(IcaError, OSError):
+    """A file that could not be written (a full disk, a missing folder, no permission), naming the file.
+
+    Also an ``OSError`` with the original ``errno``, so code that asks ``errno == ENOSPC`` still can.
+    """
+
+    def __init__(self, path: Path, cause: OSError, doing: str | None = None, *, message: str | None = None):
+        text = _write_message(Path(path), cause, doing) if message is None else message
+        IcaError.__init__(self, text, where=str(path))
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, str(path)
+
+    @classmethod
+    def refused(cls, path: Path, number: int, message: str) -> "WriteFailed":
+        """A write ``ica`` will not make (through a link, over a directory), as an error naming ``path``."""
+        return cls(path, OSError(number, message), message=message)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+    def __reduce__(self) -> Any:  # a worker process's error reaches the parent pickled
+        return _restore_write_failed, (self.where, self.message, self.errno, self.strerror)
+
+
+def _restore_write_failed(where: str, message: str, number: int | None, strerror: str | None) -> WriteFailed:
+    error = WriteFailed.__new__(WriteFailed)
+    IcaError.__init__(error, message, where=where)
+    error.errno, error.strerror, error.filename = number, strerror, where
+    return error
+
+
+def _write_message(path: Path, cause: OSError, doing: str | None) -> str:
+    """What went wrong; ``doing`` says what failed when it was not writing the new file's bytes (a rename)."""
+    if doing is not None:
+        return f"{doing}: {cause.strerror or cause}"
+    if cause.errno in (errno.ENOSPC, errno.EDQUOT):  # "No space left on device", "Disk quota exceeded"
+        return f"{cause.strerror or os.strerror(cause.errno)} (nothing already written was changed)"
+    if isinstance(cause, FileNotFoundError) and not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return f"cannot write it ({cause.strerror or cause})"
+
+
+def check_target(path: Path) -> None:
+    """Refuse to write over a directory or through a symbolic link (a link would be replaced, or followed)."""
+    if path.is_symlink():
+        raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE)
+    if path.is_dir():
+        raise WriteFailed.refused(path, errno.EISDIR, "is a directory; name a file to write")
+
+
+def safe_dir(root: Path, *parts: str, create: bool = True) -> Path:
+    """``root/part/...``, each part created (or found) as a real directory, never through a symbolic link.
+
+    The root the user named may itself be a link (clusters link scratch space) and is created with its
+    parents; below it nothing is followed, so a link planted inside a run directory cannot send a write
+    elsewhere. With ``create=False`` nothing is made: existing parts are only checked.
+    """
+    path = Path(root)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        for name in Path(part).parts:
+            if name in ("", ".", "..") or os.sep in name:
+                raise IcaError(f"{name!r} is not a plain folder name", where=str(path))
+            path = path / name
+            if create:
+                try:
+                    os.mkdir(path)
+                except FileExistsError:
+                    pass
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                if create:
+                    raise
+                return Path(root).joinpath(*parts)
+            if stat.S_ISLNK(mode):
+                raise IcaError(LINK_MESSAGE, where=str(path))
+            if not stat.S_ISDIR(mode):
+                raise IcaError("is not a directory, but ica keeps a folder of results there", where=str(path))
+    return path
+
+
+def open_append(path: Path) -> int:
+    """A descriptor appending to ``path`` (created if missing), refusing a symbolic link or a non-file
+    (a FIFO would block)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE) from None
+        if path.exists() and not path.is_file():  # a FIFO without a reader: ENXIO
+            raise WriteFailed.refused(path, errno.ENXIO, NOT_A_FILE) from None
+        raise WriteFailed(path, exc) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WriteFailed.refused(path, errno.ENXIO, NOT_A_FILE)
+    return fd
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` to ``path`` without following a symbolic link (`open_append`)."""
+    fd = open_append(path)
+    try:
+        with os.fdopen(fd, "a") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data`` only if nothing is there yet: True if this call created it, False
+    if it already existed (then it is left untouched).
+
+    The file is written whole to a temporary name and hard-linked to ``path`` (``link`` fails if ``path``
+    exists), so of two processes creating it at once exactly one wins and no reader sees half a file. On
+    a file system without hard links it falls back to an exclusive create (``O_EXCL``).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE)
+    tmp = _write_temp(path, data)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise WriteFailed(path, exc) from None
+        return _create_excl(path, data)
+    finally:
+        _discard(tmp)
+
+
+def _create_excl(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
+    return True
 
 
 _UMASK = os.umask(0)
@@ -37,18 +203,23 @@ os.umask(_UMASK)
 def _write_temp(path: Path, data: bytes) -> str:
     """Write ``data`` to a new temporary file beside ``path``, flushed to disk, and return its name.
 
-    On any failure (a full disk while writing or flushing) the temporary file is removed again.
+    On any failure (a full disk while writing or flushing) the temporary file is removed again, and the
+    error names ``path`` (never the temporary file).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from the rest of a shared group
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-    except BaseException:
+    except BaseException as exc:
         _discard(tmp)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, exc) from None
         raise
     return tmp
 
@@ -60,15 +231,21 @@ def _discard(tmp: str) -> None:
         pass
 
 
+def json_bytes(obj: Any) -> bytes:
+    """How every JSON file of a run directory is written."""
+    return (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode()
+
+
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode())
+    atomic_write(path, json_bytes(obj))
 
 
 def read_json(path: Path) -> Any:
+    """A JSON file of a run directory; any damage (bad UTF-8, bad JSON, absurd nesting) is one error naming it."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IcaError(f"cannot read {path.name}: {exc}", where=str(path)) from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError and bad UTF-8
+        raise IcaError(f"cannot read {path.name}: {type(exc).__name__}: {str(exc)[:200]}", where=str(path)) from None
 
 
 def save_torch(path: Path, obj: Any) -> None:
@@ -99,6 +276,7 @@ def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
     """
     buffer = io.BytesIO()
     torch.save(state, buffer)
+    check_target(files.checkpoint)
     tmp = _write_temp(files.checkpoint, buffer.getvalue())
     try:
         paths = files.checkpoints(keep)
@@ -106,8 +284,11 @@ def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
             if newer.exists():
                 os.replace(newer, older)
         os.replace(tmp, files.checkpoint)
-    except BaseException:
+    except BaseException as exc:
         _discard(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteFailed):
+            raise WriteFailed(files.checkpoint, exc, "cannot rename the checkpoints (every file left is "
+                              "complete; run again to resume)") from None
         raise
 
 

@@ -94,16 +94,18 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     """
     import ica
     from ica.plugin_registry import registry
+    from ica.results import safe_dir
+    from ica.runner import check_out
     from ica.spec import load_spec
 
     submitit = _submitit()
     check_options(options)
     on_event = on_event or (lambda *a, **k: None)
     reg = registry()
+    out = check_out(out)
     validated = load_spec(spec, reg)
-    out = Path(out)
+    folder = options.folder or safe_dir(out, "submitit", create=False)  # submitit writes there: not via a link
     units, busy = units_to_train(work_units(validated, out, reg), on_event)
-    folder = options.folder or out / "submitit"
     if not units and busy and not options.wait:  # nothing to send, and the summaries would wait for them
         return {"submitted": {}, "busy": [u.name for u in busy], "folder": str(folder)}
     if not units:  # a re-submitted sweep whose training is done (or left to running tasks): summarise

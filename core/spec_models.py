@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from ica.plugin import Options, slot_kind
 from ica.plugin_registry import tag_options
@@ -18,6 +18,23 @@ if TYPE_CHECKING:
     from ica.plugin_registry import Registry
 
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_LABEL_LENGTH = 100
+"""A label names a directory; file systems allow 255 bytes per name, and paths below it need room too."""
+
+RESERVED_NAMES = frozenset({
+    "spec.json", "env.json", "summary.json", "grid.json", "index.json",  # ica.results.RunLayout, ica.collect
+    "report.md", "report.html", "report.htm", "report_files",  # ica report's default output (ica.report)
+    "submitit",  # ica.slurm's default job folder, <out>/submitit
+})
+"""Names the run directory uses for its own files: a model label names a sub-directory beside them."""
+
+MAX_SEEDS = 10_000
+"""Seeds per spec: each seed is one trained model with its own files (a directory, checkpoints, latents),
+so a count far beyond any study is a typo, and refused before a list of that many is built."""
+
+MAX_SEED = 2**63 - 1
+"""A seed names a directory and feeds numpy's SeedSequence; larger values are refused."""
+
 GRID_PATH_PATTERN = r"^(data|models|training|evaluation|seeds|device)(\.([A-Za-z0-9_.$-]+|\*))*$"
 
 
@@ -197,15 +214,10 @@ class SpecModels:
                 "'models.*.latent_dim'): one run per combination, each in its own sub-directory.",
             )
 
-            @model_validator(mode="before")
+            @field_validator("models")
             @classmethod
-            def _single_model(cls, data: Any) -> Any:
-                if isinstance(data, dict) and "model" in data and "models" not in data:
-                    data = dict(data)
-                    single = data.pop("model")
-                    label = single.get("name", "model") if isinstance(single, dict) else "model"
-                    data["models"] = {str(label): single}
-                return data
+            def _valid_labels(cls, v: dict[str, Any]) -> dict[str, Any]:
+                return check_labels(v)
 
             @field_validator("seeds")
             @classmethod
@@ -213,11 +225,17 @@ class SpecModels:
                 if isinstance(v, int):
                     if v < 1:
                         raise ValueError("a seed count must be at least 1")
+                    if v > MAX_SEEDS:
+                        raise ValueError(too_many_seeds(v))
                     return v
                 if not v:
                     raise ValueError("the list of seeds is empty")
+                if len(v) > MAX_SEEDS:
+                    raise ValueError(too_many_seeds(len(v)))
                 if any(s < 0 for s in v):
                     raise ValueError("seeds must be non-negative")
+                if any(s > MAX_SEED for s in v):
+                    raise ValueError(f"a seed is at most {MAX_SEED} (2**63 - 1); got {max(v)}")
                 if len(set(v)) != len(v):
                     dup = sorted({s for s in v if v.count(s) > 1})
                     raise ValueError(f"seeds must be distinct; repeated: {dup}")
@@ -241,6 +259,29 @@ class SpecModels:
                 return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
         return Experiment
+
+
+def too_many_seeds(count: int) -> str:
+    return (f"{count:,} seeds; at most {MAX_SEEDS:,} per spec (each seed is a separately trained model with its "
+            "own files; split a larger study into several specs)")
+
+
+def check_labels(models: dict[str, Any]) -> dict[str, Any]:
+    """Labels name sub-directories of the run: none may be a name the run directory uses itself, be too long,
+    or equal another but for case (one directory on case-insensitive file systems, e.g. macOS)."""
+    seen: dict[str, str] = {}
+    for label in models:
+        if len(label) > MAX_LABEL_LENGTH:
+            raise ValueError(f"label '{label[:20]}...' is {len(label)} characters; at most {MAX_LABEL_LENGTH}")
+        folded = label.casefold()
+        if folded in RESERVED_NAMES:
+            raise ValueError(f"label {label!r} is a name the run directory uses for its own files "
+                             f"({', '.join(sorted(RESERVED_NAMES))}); choose another")
+        if folded in seen:
+            raise ValueError(f"labels {seen[folded]!r} and {label!r} differ only in case; on case-insensitive "
+                             "file systems they would share one directory")
+        seen[folded] = label
+    return models
 
 
 def _camel(text: str) -> str:

@@ -28,7 +28,10 @@ class TensorBoardLog:
     def __init__(self, directories: list[Path]):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writers = [SummaryWriter(log_dir=str(d)) for d in directories]
+        from ica.results import safe_dir
+
+        # The seed's folder is checked by the run; its tensorboard/ sub-folder must not be a planted link either.
+        self.writers = [SummaryWriter(log_dir=str(safe_dir(Path(d).parent, Path(d).name))) for d in directories]
 
     def scalars(self, index: int, step: int, values: dict[str, Any]) -> None:
         for name, value in values.items():

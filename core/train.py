@@ -22,11 +22,13 @@ from ica.identifiability import LConstraint
 from ica.optim import SeedAdam, SeedPlateau
 from ica.protocols import Batch, Split
 from ica.errors import IcaError
-from ica.results import SeedFiles, atomic_write, load_torch, save_checkpoint
+from ica.results import SeedFiles, append_text, atomic_write, load_torch, save_checkpoint
+from ica.run_files import CheckpointExpectation, check_checkpoint, check_group, read_metrics_lines, state_digest
 from ica.seeding import generator, seed_generators, seed_part, seed_slice
 from ica.signals import Interrupted, stop_requests
 
 CHECKPOINT_FORMAT = 1
+LOG_ADVICE = "delete that line to resume, or the seed's checkpoint*.pt and metrics.jsonl to train it from the start"
 Event = Callable[..., None]
 
 
@@ -284,8 +286,7 @@ class Trainer:
         if self.files:
             for f, line in zip(self.files, lines):
                 if line is not None:
-                    with open(f.metrics, "a") as handle:
-                        handle.write(json.dumps(line) + "\n")
+                    append_text(f.metrics, json.dumps(line) + "\n")  # never through a symbolic link
         if self.tensorboard:
             for i, line in enumerate(lines):
                 if line is not None:
@@ -321,6 +322,7 @@ class Trainer:
                 "failed_at": self.status[i].failed_at,
                 "last_finite_loss": self.status[i].last_finite_loss,
             }
+            checkpoint["digest"] = state_digest(checkpoint)  # a byte changed on disk is seen on resume
             save_checkpoint(files, checkpoint, self.spec.checkpoint_keep)
 
     def checkpoint_states(self) -> list[dict[str, Any]] | None:
@@ -328,14 +330,18 @@ class Trainer:
 
         An unreadable newest checkpoint (a damaged disk, a copy cut short) falls back to an older kept one,
         with a notice; if some checkpoint is unreadable and no step is common to all seeds, that is an
-        error naming the file, and nothing is touched.
+        error naming the file, and nothing is touched. A checkpoint that loads but is not one this trainer
+        can resume (not a dict, another format, a wrong shape or step, a bad generator or sampler state:
+        `ica.run_files.check_checkpoint`) is an error naming it, and nothing is touched either: starting
+        again would overwrite it, and falling back past it would hide the damage.
         """
         if not self.files:
             return None
         readable: list[dict[int, dict[str, Any]]] = []
         broken: list[tuple[Path, str]] = []
-        for f in self.files:
-            found = {}
+        paths: list[dict[int, Path]] = []
+        for i, f in enumerate(self.files):
+            found, where = {}, {}
             for path in f.checkpoints(self.spec.checkpoint_keep):
                 if not path.exists():
                     continue
@@ -344,11 +350,13 @@ class Trainer:
                 except IcaError as exc:
                     broken.append((path, exc.message))
                     continue
-                if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
-                    # newest file first: after a resume from an older common step, a stale file of the
-                    # aborted attempt can hold the same step as a fresh one, and must not win
-                    found.setdefault(int(state["step"]), state)
+                state = check_checkpoint(state, path, self.checkpoint_expectation(i))
+                # newest file first: after a resume from an older common step, a stale file of the
+                # aborted attempt can hold the same step as a fresh one, and must not win
+                if state["step"] not in found:
+                    found[state["step"]], where[state["step"]] = state, path
             readable.append(found)
+            paths.append(where)
         common = set.intersection(*(set(found) for found in readable))
         if not common:
             if broken:
@@ -360,7 +368,30 @@ class Trainer:
         if broken or any(max(found) != step for found in readable):
             self.on_event("notice", message=f"resuming seeds {self.seeds} from step {step}, the newest step "
                           "all of them have readable" + (f" ({broken[0][0]} is unreadable)" if broken else ""))
-        return [found[step] for found in readable]
+        states = [found[step] for found in readable]
+        check_group(states, [where[step] for where in paths], self.sampler.shared)
+        return states
+
+    def checkpoint_expectation(self, i: int) -> CheckpointExpectation:
+        """What seed ``i``'s checkpoint must hold to be resumed here: this model's and optimiser's shapes (a
+        seed's part of each stacked tensor, as `seed_part` cuts it), this sampler's sizes, these generators'."""
+        n = len(self.seeds)
+
+        def part(shape: torch.Size) -> tuple[int, ...]:
+            return tuple(shape) if n == 1 else (1, *shape[1:])
+
+        sampler = self.sampler
+        return CheckpointExpectation(
+            seed=self.seeds[i],
+            total_steps=self.total_steps,
+            model={k: (part(v.shape), v.dtype) for k, v in self.model.state_dict().items()},
+            adam=[(part(p.shape), p.dtype) for p in self.optimizer.params],
+            scheduler=self.scheduler is not None,
+            perm_length=sampler.n if sampler.shared else sampler.sizes[i],
+            positions=sampler.per_epoch if sampler.shared else sampler.epochs_of[i],
+            order_state=(sampler.generators[i].get_state().numel(), str(sampler.generators[i].device)),
+            noise_state=(self.noise[i].get_state().numel(), str(self.noise[i].device)),
+        )
 
     def resume(self) -> None:
         """Continue from the seeds' checkpoints when every seed of the group has one at the same step."""
@@ -369,6 +400,9 @@ class Trainer:
             for f in self.files or []:
                 f.metrics.unlink(missing_ok=True)  # a fresh start: no stale log lines
             return
+        for f in self.files:  # every log checked before anything is loaded or rewritten
+            if f.metrics.exists():
+                read_metrics_lines(f.metrics, LOG_ADVICE)
         self.step = int(states[0]["step"])
         stacked = {k: torch.cat([st["model"][k] for st in states]) for k in states[0]["model"]}
         self.model.load_state_dict(stacked)
@@ -397,15 +431,10 @@ class Trainer:
 
 def truncate_log(files: SeedFiles, step: int) -> None:
     """Drop metrics.jsonl lines written after ``step`` (they will be written again), and a line torn by a
-    kill in the middle of an append (it is after the checkpoint's step too)."""
+    kill in the middle of an append (it is after the checkpoint's step too). Any other line that is not one
+    the trainer wrote is an error naming the file and line (`ica.run_files.read_metrics_lines`)."""
     if not files.metrics.exists():
         return
-    kept = [line for line in files.metrics.read_text().splitlines() if _logged_step(line) <= step]
-    atomic_write(files.metrics, "".join(line + "\n" for line in kept).encode())  # a full disk loses no line
-
-
-def _logged_step(line: str) -> float:
-    try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return float("inf")
+    lines = read_metrics_lines(files.metrics, LOG_ADVICE)
+    kept = [text for text, line in lines if line["step"] <= step]
+    atomic_write(files.metrics, "".join(text + "\n" for text in kept).encode())  # a full disk loses no line

@@ -11,28 +11,45 @@ from typing import Any
 
 import torch
 
-from ica.errors import IcaError
+from ica.checking import DownloadNeeded, checking_only
+from ica.errors import DataError, IcaError
 from ica.protocols import Batch, count_parameters
 from ica.plugin_registry import Registry, registry
 from ica.grid import grid_cells, has_grid
-from ica.runner import build_metrics, build_model, prepare_data, shared_data
+from ica.runner import build_metrics, build_model, prepare_data, resolve_device, shared_data
 from ica.spec import load_spec
+
+SKIPPED_FOR_DOWNLOAD = ("the data set's own checks and the models' fit to it (shapes, one forward pass) need "
+                        "its files; they were skipped")
+"""What `check` could not do for a spec whose data ``ica run`` will download first."""
 
 
 def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
-    """Validate ``spec`` completely, every grid cell included; return what was checked, or raise `IcaError`."""
-    reg = reg or registry()
+    """Validate ``spec`` completely, every grid cell included; return what was checked, or raise `IcaError`.
+
+    Nothing is changed (`ica.checking.checking_only`): data ``ica run`` would download is not, and the
+    result says what would be (``"downloads"``) and which checks that left out (``"skipped"``).
+    """
+    with checking_only():
+        return _check(spec, reg or registry())
+
+
+def _check(spec: Any, reg: Registry) -> dict[str, Any]:
     validated = load_spec(spec, reg)
     if has_grid(validated):
         cells = []
         with shared_data():  # cells that differ only in their models share one data set
             for cell in grid_cells(validated, reg):
                 try:
-                    cells.append({"name": cell.name, "dir": cell.directory, **check(cell.spec, reg)})
+                    cells.append({"name": cell.name, "dir": cell.directory, **_check(cell.spec, reg)})
                 except IcaError as exc:
                     raise type(exc)(f"in grid cell '{cell.name}': {exc.message}", where=exc.where) from None
         return {"spec": validated, "grid": cells}
-    data = prepare_data(validated, reg)
+    run_refusals(validated)
+    try:
+        data = prepare_data(validated, reg)
+    except DownloadNeeded as exc:
+        return to_download(validated, exc)
     metrics = build_metrics(validated, reg, data)
     models = {}
     for label, options in validated.models.items():
@@ -50,6 +67,29 @@ def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
     }
 
 
+def run_refusals(spec: Any) -> None:
+    """What ``ica run`` refuses before it reads any data: a device that is not there, a logger not installed."""
+    resolve_device(spec.device)
+    if spec.training.logger == "tensorboard":
+        from ica.tblog import require_tensorboard
+
+        require_tensorboard()
+
+
+def to_download(spec: Any, exc: DownloadNeeded) -> dict[str, Any]:
+    """`check`'s answer for a spec that is valid as far as it can be checked before its data is downloaded."""
+    return {
+        "spec": spec,
+        "downloads": {"root": str(exc.root), "files": [str(f) for f in exc.files]},
+        "skipped": SKIPPED_FOR_DOWNLOAD,
+        "data": {"name": spec.data.name},
+        "models": {label: {"model": options.name, "parameters": None} for label, options in spec.models.items()},
+        "metrics": [m.name for m in spec.evaluation.metrics] if spec.evaluation.metrics is not None else None,
+        "seeds": spec.seed_list,
+        "steps": spec.training.steps if spec.training.epochs is None else None,
+    }
+
+
 def steps_per_seed(spec: Any, n_train: int) -> int:
     """Optimisation steps each seed will take: ``steps``, or ``epochs`` whole passes over the training split."""
     training = spec.training
@@ -62,7 +102,11 @@ def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
     """What ``ica run`` would train, without training or loading models: per run (grid cell), its models,
     seeds and steps. With ``epochs`` the steps need the training split's size; where the data cannot be
     loaded (files not there yet) ``steps`` is None and ``epochs`` says what was asked."""
-    reg = reg or registry()
+    with checking_only():
+        return _plan(spec, reg or registry())
+
+
+def _plan(spec: Any, reg: Registry) -> list[dict[str, Any]]:
     validated = load_spec(spec, reg)
     runs = [(c.name, c.directory, c.spec) for c in grid_cells(validated, reg)] if has_grid(validated) \
         else [(None, None, validated)]
@@ -75,17 +119,20 @@ def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
 def plan_packs(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]] | None:
     """The packs a grid would train (`ica.packing`): per model label, the cells whose seeds train as one
     batched model. None when some cell's data cannot be read yet (packing depends on the data's shapes)."""
+    reg = reg or registry()
+    with checking_only():
+        validated = load_spec(spec, reg)
+        return _plan_packs(validated, reg) if has_grid(validated) else []
+
+
+def _plan_packs(validated: Any, reg: Registry) -> list[dict[str, Any]] | None:
     from ica.packing import pack_groups
 
-    reg = reg or registry()
-    validated = load_spec(spec, reg)
-    if not has_grid(validated):
-        return []
     with shared_data():
         cells = grid_cells(validated, reg)
         try:
             groups = pack_groups(reg, cells)
-        except IcaError:
+        except DataError:  # data not there yet (to be downloaded); anything else run would refuse too
             return None
     return [{"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
             for label, group in groups]
@@ -97,7 +144,7 @@ def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Regist
     if steps is None:
         try:
             steps = steps_per_seed(run_spec, len(prepare_data(run_spec, reg).train))
-        except IcaError:
+        except DataError:  # data not there yet: the plan says so; anything else run would refuse too
             pass
     models, seeds = list(run_spec.models), run_spec.seed_list
     return {"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,

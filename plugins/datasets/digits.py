@@ -23,11 +23,14 @@ import numpy as np
 
 from ica.errors import DataError
 from ica.plugin import Field, hookimpl
-from ica.plugins.datasets.images import CLASSES, ImageOptions, image_splits
+from ica.plugins.datasets.images import CLASSES, ImageOptions, image_bytes, image_splits
 from ica.protocols import BuildContext, DataSplits
 
 LEVELS = 16
 """The largest pixel value of the digits: pixels are counts of set bits in 4×4 blocks."""
+
+IMAGES = 1797
+"""Images in scikit-learn's copy of the data set (train and evaluation together)."""
 
 
 class DigitsOptions(ImageOptions):
@@ -35,6 +38,10 @@ class DigitsOptions(ImageOptions):
 
     eval_fraction: float = Field(0.2, gt=0, lt=1, description="Fraction of each class held out for evaluation.")
     split_seed: int = Field(0, ge=0, description="Seed of the permutation that picks the held-out images.")
+
+    def estimated_bytes(self) -> int | None:
+        """Memory of the 1,797 images (read as float64 by scikit-learn) and of the splits (nothing is read)."""
+        return image_bytes(IMAGES, IMAGES, (1, 8, 8), self.binarize, pixel_bytes=8)
 
 
 def stratified_split(labels: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

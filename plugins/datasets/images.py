@@ -17,13 +17,18 @@ Binarisation (option ``binarize``), for Bernoulli likelihoods:
 
 The torchvision-backed sets (`mnist`, `cifar10`, `svhn`) go through `load_official`: check that the files
 torchvision expects are present (downloading them with torchvision's own ``download`` when asked), optionally
-compare checksums, then parse them with torchvision's own reader. Every way this can fail ends in one
-`DataError` that names the data set, the root, the expected layout and the remedy — never a torchvision
-traceback.
+compare checksums, then parse them in torchvision's format (with torchvision's reader, or for CIFAR-10's
+pickles a restricted unpickler that runs no code from the files). Every way this can fail ends in one
+`DataError` that names the data set, the root, the expected layout and the remedy the spec allows — never a
+torchvision traceback. While checking (`ica.checking.checking_only`: ``ica validate``, ``--dry-run``)
+nothing is downloaded or written: missing files that ``ica run`` would download are `DownloadNeeded`.
+
+Each data set's options estimate their memory from the known set sizes (`estimated_image_bytes`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar
@@ -32,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ica.checking import DownloadNeeded, is_checking
 from ica.errors import DataError
 from ica.plugin import DatasetOptions, Field
 from ica.protocols import DataSplits, Split
@@ -145,6 +151,29 @@ def first(part: tuple[np.ndarray, np.ndarray], limit: int | None) -> tuple[np.nd
     return (pixels, labels) if limit is None else (pixels[:limit], labels[:limit])
 
 
+READ_COPIES = 3
+"""Copies of the integer pixels that reading holds at once at most (torchvision's per-file arrays, their
+concatenation, and the channels-first copy), for the memory estimate."""
+
+
+def image_bytes(available: int, kept: int, shape: tuple[int, ...], binarize: str, pixel_bytes: int = 1) -> int:
+    """Memory building an image data set takes: ``available`` images read as integers (`READ_COPIES`
+    copies of ``pixel_bytes`` each), and ``kept`` of them as float32 ``x`` (twice while binarising) with
+    int64 labels (and their copy)."""
+    per_image = math.prod(shape)
+    read = available * per_image * pixel_bytes * READ_COPIES
+    x = kept * per_image * 4 * (1 if binarize == "none" else 2)
+    return read + x + kept * 8 * 2
+
+
+def estimated_image_bytes(files: "OfficialFiles", options: "OfficialImageOptions") -> int:
+    """`image_bytes` of an official data set, from its known set sizes and the limits (nothing is read)."""
+    n_train, n_test = files.sizes
+    kept = sum(n if limit is None else min(n, limit)
+               for n, limit in ((n_train, options.limit_train), (n_test, options.limit_eval)))
+    return image_bytes(n_train + n_test, kept, files.shape, options.binarize)
+
+
 # ------------------------------------------------------------------------------- official files
 @dataclass(frozen=True)
 class OfficialFiles:
@@ -157,6 +186,10 @@ class OfficialFiles:
         files: the file names torchvision requires there.
         shape: ``(C, H, W)`` of one image.
         source: where the official files come from (for the error message).
+        sizes: images in the official ``(training, test)`` sets (for the memory estimate).
+        downloads: the archives torchvision downloads into ``root`` to extract ``files`` from (paths relative
+            to ``root``); empty where it downloads the files themselves.
+        parser: what reads the files, where that is not ``loader`` itself (for the error messages).
     """
 
     name: str
@@ -165,6 +198,9 @@ class OfficialFiles:
     files: tuple[str, ...]
     shape: tuple[int, int, int]
     source: str
+    sizes: tuple[int, int] = (0, 0)
+    downloads: tuple[str, ...] = ()
+    parser: str = ""
 
     def directory(self, root: Path) -> Path:
         return root / self.folder if self.folder else root
@@ -175,6 +211,14 @@ class OfficialFiles:
     def layout(self, root: Path) -> str:
         return "\n".join(f"  {self.directory(root) / f}" for f in self.files)
 
+    def reader(self) -> str:
+        """What parses the files, for messages that must say who could not read them."""
+        return self.parser or self.loader
+
+    def to_fetch(self, root: Path, missing: list[str]) -> list[str]:
+        """What ``download`` would write under ``root``: the archives, then the missing files themselves."""
+        return [str(root / a) for a in self.downloads] + [str(self.directory(root) / f) for f in missing]
+
 
 def resolved_root(root: str) -> Path:
     """``root`` with ``~`` expanded, absolute (relative to the working directory)."""
@@ -182,6 +226,7 @@ def resolved_root(root: str) -> Path:
 
 
 def _missing_message(files: OfficialFiles, root: Path, missing: list[str], why: str) -> str:
+    """The files are missing and download is off: say where they go and both remedies."""
     return (
         f"{files.name}: the data files are not in {root} ({why}; missing: {', '.join(missing)}). "
         f"{files.loader} expects this layout:\n{files.layout(root)}\n"
@@ -190,45 +235,67 @@ def _missing_message(files: OfficialFiles, root: Path, missing: list[str], why: 
     )
 
 
+def _by_hand(files: OfficialFiles, root: Path) -> str:
+    """The remedy when downloading is already on and did not work."""
+    return (f"Check the network connection and that {root} is writable, then run again; or place the official "
+            f"files ({files.source}) there yourself, in the layout {files.loader} expects:\n{files.layout(root)}")
+
+
+def _download_needed(files: OfficialFiles, root: Path, missing: list[str]) -> DownloadNeeded:
+    """While checking: what ``ica run`` would download, instead of downloading it."""
+    fetched = files.to_fetch(root, missing)
+    return DownloadNeeded(
+        f"{files.name}: the data files are not in {root} yet (missing: {', '.join(missing)}); since \"download\" "
+        f"is true, ica run will download them into {root} with {files.loader} ({len(fetched)} file(s): "
+        f"{', '.join(fetched)}). Nothing was downloaded or written while checking.",
+        files=fetched, root=str(root),
+    )
+
+
 def ensure_files(files: OfficialFiles, root: Path, download: bool, fetch: Callable[[str], Any]) -> None:
     """Raise one clear `DataError` unless every file is present; ``fetch(root)`` downloads when allowed.
 
     ``fetch`` is torchvision's own loader called with ``download=True`` (it verifies what it downloads).
+    While checking (`ica.checking.is_checking`) nothing is fetched: missing files that ``download`` would
+    fetch are `DownloadNeeded`, which says which files ``ica run`` will write.
     """
     missing = files.missing(root)
     if not missing:
         return
     if not download:
         raise DataError(_missing_message(files, root, missing, "download is off"), where="data.root")
+    if is_checking():
+        raise _download_needed(files, root, missing)
     try:
         fetch(str(root))
     except Exception as exc:  # noqa: BLE001 - any failure of the download is reported the same way
         still = files.missing(root)
-        failure = f"downloading into {root} failed: {type(exc).__name__}: {_one_line(exc)}"
-        raise DataError(
-            _missing_message(files, root, still, failure) if still
-            else f"{files.name}: {failure}. {files.loader} expects:\n{files.layout(root)}",
-            where="data.download",
-        ) from None
+        failure = f"downloading into {root} failed ({type(exc).__name__}: {_one_line(exc)})"
+        missing_text = f"; still missing: {', '.join(still)}" if still else ""
+        raise DataError(f"{files.name}: {failure}{missing_text}. {_by_hand(files, root)}",
+                        where="data.download") from None
     still = files.missing(root)
     if still:
-        raise DataError(_missing_message(files, root, still, "the download did not create them"),
-                        where="data.download")
+        raise DataError(
+            f"{files.name}: the download into {root} did not create {', '.join(still)}. {_by_hand(files, root)}",
+            where="data.download",
+        )
 
 
-def verify_checksums(files: OfficialFiles, root: Path, md5s: dict[str, str]) -> None:
+def verify_checksums(files: OfficialFiles, root: Path, md5s: dict[str, str], download: bool = False) -> None:
     """Compare each file with the md5 torchvision records for the official release; one `DataError` if any
-    differs (torchvision's ``check_md5`` computes them)."""
+    differs (torchvision's ``check_md5`` computes them). The remedy named depends on ``download``."""
     from torchvision.datasets.utils import check_md5
 
     directory = files.directory(root)
     wrong = [name for name, md5 in md5s.items() if not check_md5(str(directory / name), md5)]
     if wrong:
+        again = ("Delete them and run again (download is on, so torchvision fetches them again)" if download
+                 else 'Delete them and set "download": true to fetch them again')
         raise DataError(
             f"{files.name}: {', '.join(wrong)} in {directory} do not match the md5 checksums of the official "
-            f"release that {files.loader} records (truncated download, or modified files). Delete them and set "
-            f'"download": true to fetch them again, or set "verify_checksums": false to load them anyway '
-            f"(they must still parse).",
+            f"release that {files.loader} records (truncated download, or modified files). {again}, or set "
+            f'"verify_checksums": false to load them anyway (they must still parse).',
             where="data.verify_checksums",
         )
 
@@ -237,9 +304,11 @@ def parsed(files: OfficialFiles, root: Path, split: str, read: Callable[[], T]) 
     """``read()`` (torchvision's parser for one split); any failure becomes one `DataError`."""
     try:
         return read()
+    except DataError:  # the reader's own clear message (a refused file)
+        raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file can fail the parser in many ways
         raise DataError(
-            f"{files.name}: the {split} files in {files.directory(root)} could not be read by {files.loader} "
+            f"{files.name}: the {split} files in {files.directory(root)} could not be read by {files.reader()} "
             f"({type(exc).__name__}: {_one_line(exc)}); they are corrupt or not in the official format. "
             f"Expected layout:\n{files.layout(root)}",
             where="data.root",
@@ -287,7 +356,7 @@ def load_official(
     root = resolved_root(options.root)
     ensure_files(files, root, options.download, fetch)
     if checksums is not None:
-        verify_checksums(files, root, checksums)
+        verify_checksums(files, root, checksums, options.download)
     parts = {}
     for split, train in (("training", True), ("test", False)):
         pixels, labels = parsed(files, root, split, lambda: read(str(root), train))

@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 
 from ica.plugin import hookimpl
-from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, load_official
+from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, estimated_image_bytes, load_official
 from ica.protocols import BuildContext, DataSplits
 
 FILES = OfficialFiles(
@@ -33,11 +33,18 @@ FILES = OfficialFiles(
     files=("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
     shape=(1, 28, 28),
     source="the four idx files of http://yann.lecun.com/exdb/mnist/, decompressed",
+    sizes=(60000, 10000),
+    downloads=tuple(f"MNIST/raw/{name}.gz" for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")),
 )
 
 
 class MNISTOptions(OfficialImageOptions):
     """MNIST from ``<root>/MNIST/raw``: official training set for training, official test set for evaluation."""
+
+    def estimated_bytes(self) -> int | None:
+        """Memory of the pixels as read and of the splits built from them (nothing is read to say so)."""
+        return estimated_image_bytes(FILES, self)
 
 
 @cache

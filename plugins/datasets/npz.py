@@ -16,12 +16,15 @@ Standardisation is not done here (the core applies ``standardize``).
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +50,20 @@ class NPZOptions(DatasetOptions):
     )
     require_u: bool = Field(False, description="Fail unless the file provides u.")
 
+    def estimated_bytes(self) -> int | None:
+        """Memory loading takes, from the arrays' .npy headers alone (nothing is loaded): each of x, u and s
+        as stored plus as converted (float32 x and s, int64 u, and u's relabelled copy), both files. None when
+        a file cannot be read: loading it then reports why."""
+        total = 0
+        for path in (self.path, self.eval_path):
+            if path is None:
+                continue
+            headers = _file_headers(path, {"x": self.x_key, "u": self.u_key, "s": self.sources_key})
+            if headers is None:
+                return None
+            total += sum(_loaded_bytes(var, header) for var, header in headers.items())
+        return total
+
     @model_validator(mode="after")
     def _u_possible(self) -> "NPZOptions":
         if self.require_u and self.u_key is None:
@@ -55,18 +72,52 @@ class NPZOptions(DatasetOptions):
 
 
 # --------------------------------------------------------------------------------------- reading
+def _resolved(path: str, where: str) -> Path:
+    """``path`` with ``~`` expanded, absolute and free of symlinks, naming ``where`` in any refusal."""
+    if "\0" in path:
+        raise DataError(f"{path!r} contains a NUL byte, which no file name can hold", where=where)
+    try:
+        expanded = Path(path).expanduser()
+    except RuntimeError:  # ~user of a user that does not exist (or no home directory)
+        raise DataError(f"{path!r}: the home directory in '~' cannot be found", where=where) from None
+    try:
+        return expanded.resolve()
+    except RuntimeError:  # Python's own "Symlink loop"
+        raise DataError(f"{expanded} is a symbolic link loop", where=where) from None
+    except OSError as exc:
+        raise DataError(f"{expanded} cannot be resolved ({exc.strerror or exc})", where=where) from None
+
+
+def _open_regular(path: Path, where: str) -> Any:
+    """``path`` opened for reading, refused unless it is a regular file (never blocking on a FIFO)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError(f"data file {path} does not exist", where=where) from None
+    except OSError as exc:
+        loop = exc.errno == errno.ELOOP
+        raise DataError(f"{path} is a symbolic link loop" if loop else f"{path} cannot be read ({exc.strerror})",
+                        where=where) from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file")
+        raise DataError(f"{path} is not a regular file (it is {kind})", where=where)
+    try:  # O_NONBLOCK: a FIFO swapped in after the stat still cannot block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror})", where=where) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DataError(f"{path} is not a regular file", where=where)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 @contextmanager
 def _opened(path: str, where: str) -> Iterator[tuple[Path, Any]]:
     """The resolved path and the open archive; the file is closed afterwards whatever happens."""
-    resolved = Path(path).expanduser().resolve()
-    if not resolved.exists():
-        raise DataError(f"data file {resolved} does not exist", where=where)
-    if not resolved.is_file():
-        raise DataError(f"{resolved} is not a file", where=where)
-    try:
-        handle = open(resolved, "rb")
-    except OSError as exc:
-        raise DataError(f"{resolved} cannot be read ({exc})", where=where) from None
+    resolved = _resolved(path, where)
+    handle = _open_regular(resolved, where)
     with handle:
         magic = handle.read(6)
         if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")) and magic != b"\x93NUMPY":
@@ -82,7 +133,109 @@ def _opened(path: str, where: str) -> Iterator[tuple[Path, Any]]:
             yield resolved, archive
 
 
+# ------------------------------------------------------------------------------------ array headers
+class Header(NamedTuple):
+    """What an array's .npy header claims, read without reading the array."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    data_bytes: int  # bytes of the member after its header: what the zip says the data are
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _member(archive_zip: zipfile.ZipFile, key: str) -> str | None:
+    """The zip member holding array ``key`` (``key.npy``, or ``key`` itself as numpy also accepts)."""
+    names = set(archive_zip.namelist())
+    return next((m for m in (f"{key}.npy", key) if m in names), None)
+
+
+def _header(archive_zip: zipfile.ZipFile, member: str) -> Header:
+    """The header of ``member`` (raises ValueError and the zip module's errors when it is not one)."""
+    info = archive_zip.getinfo(member)
+    with archive_zip.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:  # 3.0 (utf-8 field names) has no public reader
+            shape, _fortran, dtype = np.lib.format._read_array_header(f, version)
+        try:
+            offset = f.tell()
+        except OSError:  # an unseekable archive: count the header as data (a few bytes of slack)
+            offset = 0
+    return Header(tuple(int(n) for n in shape), dtype, max(info.file_size - offset, 0))
+
+
+def _available() -> int | None:
+    try:
+        from ica.resources import host_available
+    except ImportError:  # pragma: no cover - older cores
+        return None
+    return host_available()
+
+
+def _check_header(archive: Any, file: Path, key: str, where: str) -> None:
+    """Refuse an array whose header claims more data than its member holds or than memory can take,
+    before numpy allocates it."""
+    member = _member(archive.zip, key)
+    if member is None:
+        return  # numpy's own error follows
+    try:
+        header = _header(archive.zip, member)
+    except (OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{file}: array {key!r} has an unreadable header ({exc})", where=where) from None
+    if header.dtype.hasobject:
+        return  # refused as Python objects when read; its size says nothing
+    shape = list(header.shape)
+    if header.nbytes > header.data_bytes:
+        raise DataError(
+            f"{file}: array {key!r} claims shape {shape} of {header.dtype} ({_human(header.nbytes)}), but the file "
+            f"holds only {_human(header.data_bytes)} of it: the file is truncated or its header is wrong", where=where
+        )
+    available = _available()
+    if available is not None and header.nbytes > available:
+        raise DataError(
+            f"{file}: array {key!r} of shape {shape} ({header.dtype}) would take {_human(header.nbytes)} in memory, "
+            f"but only {_human(available)} is available on this machine", where=where
+        )
+
+
+def _human(n: int) -> str:
+    try:
+        from ica.resources import human
+    except ImportError:  # pragma: no cover - older cores
+        return f"{n:,} bytes"
+    return human(n)
+
+
+def _file_headers(path: str, keys: dict[str, str | None]) -> dict[str, Header] | None:
+    """The headers of the variables ``keys`` names that ``path`` holds, or None when it cannot be read."""
+    try:
+        resolved = _resolved(path, "data.path")
+        with _open_regular(resolved, "data.path") as handle, zipfile.ZipFile(handle) as archive_zip:
+            headers = {}
+            for var, key in keys.items():
+                member = None if key is None else _member(archive_zip, key)
+                if member is not None:
+                    headers[var] = _header(archive_zip, member)
+            return headers
+    except (DataError, OSError, ValueError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error):
+        return None
+
+
+def _loaded_bytes(var: str, header: Header) -> int:
+    """Bytes variable ``var`` takes once loaded: as stored, plus its float32 (x, s) or int64 (u, twice) copy."""
+    count = math.prod(header.shape)
+    converted = count * 8 * 2 if var == "u" else count * 4
+    return (0 if header.dtype.hasobject else header.nbytes) + converted
+
+
 def _read(archive: Any, file: Path, key: str, where: str) -> np.ndarray:
+    _check_header(archive, file, key, where)
     try:
         return archive[key]
     except ValueError as exc:
@@ -90,6 +243,8 @@ def _read(archive: Any, file: Path, key: str, where: str) -> np.ndarray:
             message = f"{file}: array {key!r} holds Python objects, which are not supported"
             raise DataError(message, where=where) from None
         raise DataError(f"{file}: array {key!r} cannot be read ({exc})", where=where) from None
+    except MemoryError:
+        raise DataError(f"{file}: array {key!r} does not fit in memory", where=where) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{file}: array {key!r} cannot be read ({exc})", where=where) from None
 
@@ -151,9 +306,11 @@ def _labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
     if array.ndim != 1:
         raise DataError(f"{file}: array {key!r} must have shape [N] (or [N, 1]), got {list(array.shape)}", where=where)
     if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
+        if np.issubdtype(array.dtype, np.unsignedinteger):  # before astype(int64), which wraps 2**64-1 to -1
+            _refuse_large(array, array > np.iinfo(np.int64).max, file, key, "2**63 - 1")
         labels = array.astype(np.int64)
     elif np.issubdtype(array.dtype, np.floating):
-        whole = np.isfinite(array) & (array == np.round(array)) & (np.abs(array) < 2.0**62)
+        whole = np.isfinite(array) & (array == np.round(array))
         if not whole.all():
             bad = np.flatnonzero(~whole)
             raise DataError(
@@ -161,6 +318,7 @@ def _labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
                 f"the first {array[bad[0]]!r} in row {int(bad[0])}",
                 where=where,
             )
+        _refuse_large(array, np.abs(array) >= 2.0**62, file, key, "2**62 in size as floats")
         labels = array.astype(np.int64)
     else:
         raise DataError(f"{file}: array {key!r} has dtype {array.dtype}; labels must be whole numbers", where=where)
@@ -171,6 +329,17 @@ def _labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
             where=where,
         )
     return labels
+
+
+def _refuse_large(array: np.ndarray, large: np.ndarray, file: Path, key: str, limit: str) -> None:
+    """One error for labels beyond what int64 labels can hold (``limit`` says the bound)."""
+    rows = np.flatnonzero(large)
+    if rows.size:
+        raise DataError(
+            f"{file}: array {key!r} has {rows.size} label(s) too large (above {limit}), the first "
+            f"{array[rows[0]].item()!r} in row {int(rows[0])}",
+            where="data.u_key",
+        )
 
 
 def _checked(raw: dict[str, Any], options: NPZOptions) -> dict[str, Any]:

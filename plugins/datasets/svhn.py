@@ -13,7 +13,8 @@ What is verified: torchvision refuses to load unless the file's md5 equals the o
 plugin does that check itself, first, with torchvision's md5 table, and reports a mismatch as a clear error
 (option ``verify_checksums``, on by default); with it off, files that differ from the release are loaded as
 long as they parse. Parsing is always torchvision's own (``scipy.io.loadmat`` of an md5-free subclass of
-``SVHN``, which also turns ``X [32, 32, 3, N]`` into ``[N, 3, 32, 32]``). Downloads are verified by
+``SVHN``, which also turns ``X [32, 32, 3, N]`` into ``[N, 3, 32, 32]``); MATLAB files hold only arrays,
+structs and cells, so reading one runs no code from it, and no pickle is involved. Downloads are verified by
 torchvision whatever the option says. This plugin then checks image and label counts agree and labels are 0..9.
 """
 
@@ -25,7 +26,8 @@ from functools import cache
 import numpy as np
 
 from ica.plugin import hookimpl
-from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, load_official
+from ica.plugins.datasets.images import (ChecksummedImageOptions, OfficialFiles, estimated_image_bytes,
+                                         load_official)
 from ica.protocols import BuildContext, DataSplits
 
 _SPLITS = {True: "train", False: "test"}
@@ -37,11 +39,16 @@ FILES = OfficialFiles(
     files=("train_32x32.mat", "test_32x32.mat"),  # as md5_table() names them
     shape=(3, 32, 32),
     source="train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/",
+    sizes=(73257, 26032),
 )
 
 
 class SVHNOptions(ChecksummedImageOptions):
     """SVHN from ``<root>/{train,test}_32x32.mat``: official train set to train, test set to evaluate."""
+
+    def estimated_bytes(self) -> int | None:
+        """Memory of the pixels as read and of the splits built from them (nothing is read to say so)."""
+        return estimated_image_bytes(FILES, self)
 
 
 def _official() -> type:

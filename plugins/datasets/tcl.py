@@ -41,6 +41,14 @@ from ica.plugin import DatasetOptions, Field, hookimpl
 from ica.protocols import BuildContext, DataSplits, Split
 
 
+GENERATION_TEMPORARIES = 3
+"""float64 arrays of one split's size alive at once while drawing or mixing it (the noise, ``h`` and
+``h @ Wᵀ`` or the LeakyReLU's output)."""
+
+MATRIX_TEMPORARIES = 4
+"""``dim × dim`` float64 arrays alive at once while one mixing matrix is made (Gaussian, Q, R, U·σ)."""
+
+
 class TCLOptions(DatasetOptions):
     """The TCL generator of §4.1 (defaults: the paper's d = 5, 20 segments, 4-layer mixing)."""
 
@@ -58,6 +66,20 @@ class TCLOptions(DatasetOptions):
         (0.01, 3.0), description="Source standard deviations are uniform on [low, high), low > 0."
     )
     data_seed: int = Field(0, ge=0, description="Seed of the data (independent of the models' seeds).")
+
+    def estimated_bytes(self) -> int | None:
+        """Memory `generate_tcl` takes at its peak, from the options alone (nothing is drawn): the segment
+        parameters, both splits' float64 sources and labels, the temporaries of drawing and mixing the larger
+        split (`GENERATION_TEMPORARIES` float64 copies), the mixing matrices and the float32 tensors returned."""
+        n_train = self.segments * self.samples_per_segment
+        n_eval = self.segments * self.eval_samples_per_segment
+        rows, dim = n_train + n_eval, self.dim
+        parameters = 2 * self.segments * dim * 8
+        sources = rows * (dim * 8 + 8)
+        temporaries = GENERATION_TEMPORARIES * max(n_train, n_eval) * dim * 8
+        matrices = (self.mixing_layers + MATRIX_TEMPORARIES) * dim * dim * 8
+        returned = rows * dim * 4 * 2
+        return parameters + sources + temporaries + matrices + returned
 
     @field_validator("mean_range", "std_range")
     @classmethod
