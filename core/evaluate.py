@@ -17,6 +17,7 @@ import torch
 
 from ica.errors import IcaError
 from ica.protocols import Batch, DataSplits, MetricRecord, Representation, Split
+from ica.run_files import LATENTS_ADVICE
 
 
 @dataclass
@@ -54,7 +55,7 @@ def check_read_back(outcomes: list[SeedOutcome], points: int) -> None:
     (one row per point, the same latent size): damaged ones are an error naming the file, never a metric
     silently computed on the wrong rows. Outcomes computed in this invocation (no ``source``) are not checked.
     """
-    advice = "delete result.json beside it to train that seed again"
+    advice = LATENTS_ADVICE
     finished = [o for o in outcomes if o.status == "finished" and o.latents is not None]
     for o in finished:
         if o.source is not None and o.latents.shape[0] != points:

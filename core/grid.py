@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from ica.errors import SpecError
 from ica.plugin_registry import Registry, registry
 from ica.spec import load_spec, spec_json
+from ica.spec_models import RESERVED_NAMES
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,8 @@ def describe(value: Any) -> str:
 MAX_DIRECTORY = 100
 """The longest cell directory name (file systems allow 255 bytes; paths on clusters are long already)."""
 
-RESERVED = frozenset({"grid.json", "spec.json", "summary.json", "env.json", "index.json", "report.md",
-                      "report.html", "report_files", "submitit"})
-"""Names the grid's own directory uses for its files: no cell may take one."""
+RESERVED = RESERVED_NAMES
+"""Names the grid's own directory uses for its files (the same as a run's): no cell may take one."""
 
 
 def safe_name(text: str) -> str:

@@ -16,14 +16,12 @@ import errno
 import json
 import os
 import socket
-import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ica.errors import IcaError
-from ica.results import LINK_MESSAGE, O_NOFOLLOW, WriteFailed, safe_dir
+from ica.results import O_NOFOLLOW, WriteFailed, open_regular, safe_dir
 
 try:
     import fcntl
@@ -69,16 +67,7 @@ def training_lock(directory: Path, notice: Callable[[str], None]) -> Iterator[No
 def _open_lock(path: Path) -> int:
     """The lock file, created if missing; never through a symbolic link, and never anything but a regular
     file (it is truncated and written: a link or a FIFO planted there must not redirect that)."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP or path.is_symlink():
-            raise IcaError(LINK_MESSAGE, where=str(path)) from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise IcaError("is not a regular file; ica keeps its training lock there (remove it)", where=str(path))
-    return fd
+    return open_regular(path, os.O_RDWR, "is not a regular file; ica keeps its training lock there (remove it)")
 
 
 def lock_holder(directory: Path) -> dict[str, Any] | None:

@@ -129,21 +129,28 @@ def safe_dir(root: Path, *parts: str, create: bool = True) -> Path:
     return path
 
 
-def open_append(path: Path) -> int:
-    """A descriptor appending to ``path`` (created if missing), refusing a symbolic link or a non-file
-    (a FIFO would block)."""
+def open_regular(path: Path, flags: int, not_a_file: str) -> int:
+    """A descriptor of ``path`` opened with ``flags`` (plus ``O_NOFOLLOW``, ``O_NONBLOCK``), created if
+    missing; a symbolic link, or anything but a regular file (a FIFO would block), is refused with
+    ``not_a_file`` saying what ica keeps there. Both files ica writes in place (the training log, the
+    training lock) are opened so."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        fd = os.open(path, flags | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError as exc:
         if exc.errno == errno.ELOOP or path.is_symlink():
             raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE) from None
         if path.exists() and not path.is_file():  # a FIFO without a reader: ENXIO
-            raise WriteFailed.refused(path, errno.ENXIO, NOT_A_FILE) from None
+            raise WriteFailed.refused(path, errno.ENXIO, not_a_file) from None
         raise WriteFailed(path, exc) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise WriteFailed.refused(path, errno.ENXIO, NOT_A_FILE)
+        raise WriteFailed.refused(path, errno.ENXIO, not_a_file)
     return fd
+
+
+def open_append(path: Path) -> int:
+    """A descriptor appending to ``path`` (created if missing), never through a link (`open_regular`)."""
+    return open_regular(path, os.O_WRONLY | os.O_APPEND, NOT_A_FILE)
 
 
 def append_text(path: Path, text: str) -> None:
@@ -165,8 +172,7 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     a file system without hard links it falls back to an exclusive create (``O_EXCL``).
     """
     path = Path(path)
-    if path.is_symlink():
-        raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE)
+    check_target(path)
     tmp = _write_temp(path, data)
     try:
         os.link(tmp, path)

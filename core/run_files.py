@@ -65,6 +65,13 @@ def plain_name(value: str, what: str) -> str:
     return value
 
 
+def plain_labels(labels: dict[str, Any]) -> dict[str, Any]:
+    """A mapping keyed by model labels (a spec's ``models``, a summary's ``cells``): each a plain name."""
+    for label in labels:
+        plain_name(label, "model label")
+    return labels
+
+
 def no_link(*paths: Path) -> Path:
     """The last of ``paths`` (folders of one run: a model's, its ``seeds``, a seed's), each refused when it is a
     symbolic link: ica never follows links inside a run directory when writing, so reading through one would
@@ -155,12 +162,7 @@ class RunSummary(_File):
     data: dict[str, Any]
     cells: dict[Label, CellSummary]
 
-    @field_validator("cells")
-    @classmethod
-    def _plain_labels(cls, cells: dict[str, Any]) -> dict[str, Any]:
-        for label in cells:
-            plain_name(label, "model label")
-        return cells
+    _plain_labels = field_validator("cells")(plain_labels)
 
 
 class ModelEntry(_File):
@@ -189,12 +191,7 @@ class SpecBody(_File):
     device: str
     grid: Optional[dict[str, Any]] = None
 
-    @field_validator("models")
-    @classmethod
-    def _plain_labels(cls, models: dict[str, Any]) -> dict[str, Any]:
-        for label in models:
-            plain_name(label, "model label")
-        return models
+    _plain_labels = field_validator("models")(plain_labels)
 
     @field_validator("seeds")
     @classmethod

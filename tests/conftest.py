@@ -63,6 +63,19 @@ def spec_file_and_reference(root: Path, spec: dict) -> tuple[Path, Path]:
     return path, root / "reference"
 
 
+def finished_vade_run(root: Path) -> tuple[Path, Path]:
+    """The tiny spec's VaDE alone (2 seeds; latents with assignments), written to ``root/tiny.json`` and run
+    into ``root/run``: a finished run directory for tests to damage copies of."""
+    import ica
+
+    spec = copy.deepcopy(TINY_SPEC)
+    spec["models"] = {"vade": spec["models"]["vade"]}
+    spec_path = root / "tiny.json"
+    spec_path.write_text(json.dumps(spec))
+    ica.run(spec, out=root / "run")
+    return spec_path, root / "run"
+
+
 def ready_ica(*args: str, **popen) -> "subprocess.Popen":
     """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
     (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""

@@ -25,7 +25,6 @@ damaged training logs, whose curves reach the figure code. The counts are printe
 from __future__ import annotations
 
 import collections
-import copy
 import json
 import random
 import shutil
@@ -42,7 +41,7 @@ import ica.report
 from ica.cli.app import app
 from ica.run_files import state_digest
 
-from conftest import TINY_SPEC
+from conftest import finished_vade_run
 
 SEED = "vade/seeds/0"
 JSON_FILES = ["spec.json", "env.json", "summary.json", "vade/summary.json", f"{SEED}/result.json"]
@@ -235,11 +234,8 @@ def bases(tmp_path_factory) -> dict[str, Any]:
     """The finished run, the same run stopped at its last checkpoint, the spec file, and the readers' view of
     each undamaged directory."""
     root = tmp_path_factory.mktemp("fuzz")
-    spec = copy.deepcopy(TINY_SPEC)
-    spec["models"] = {"vade": spec["models"]["vade"]}
-    spec_path = root / "tiny.json"
-    spec_path.write_text(json.dumps(spec))
-    ica.run(spec, out=root / "finished")
+    spec_path, run = finished_vade_run(root)
+    run.rename(root / "finished")
     shutil.copytree(root / "finished", root / "stopped")
     for seed in (0, 1):
         for name in ("result.json", "latents.npz", "model.safetensors"):

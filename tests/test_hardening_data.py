@@ -255,7 +255,7 @@ def test_an_npz_header_claiming_a_huge_array_is_estimated_and_refused_before_all
 def test_an_npz_array_larger_than_memory_is_refused_before_allocating(tmp_path, monkeypatch):
     path = tmp_path / "ok.npz"
     np.savez(path, x=np.zeros((100, 5)))
-    monkeypatch.setattr(npz_plugin, "_available", lambda: 1000)
+    monkeypatch.setattr(npz_plugin, "host_available", lambda: 1000)
     expect_error(lambda: load_npz(NPZOptions(path=str(path))), "data.x_key", str(path), "'x'", "available")
 
 

@@ -6,7 +6,6 @@ schemas (`ica.run_files`)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -17,24 +16,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import ica
 from ica.cli.app import app
 from ica.run_files import state_digest
 
-from conftest import TINY_SPEC
+from conftest import finished_vade_run
 
 
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> tuple[Path, Path]:
     """A finished VaDE run (2 seeds; its latents come with assignments), and its spec file."""
-    root = tmp_path_factory.mktemp("hardening")
-    spec = copy.deepcopy(TINY_SPEC)
-    spec["models"] = {"vade": spec["models"]["vade"]}
-    spec_path = root / "tiny.json"
-    spec_path.write_text(json.dumps(spec))
-    ica.run(spec, out=root / "run")
-    return spec_path, root / "run"
+    return finished_vade_run(tmp_path_factory.mktemp("hardening"))
 
 
 @pytest.fixture

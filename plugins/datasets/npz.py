@@ -33,6 +33,7 @@ from pydantic import model_validator
 from ica.errors import DataError
 from ica.plugin import DatasetOptions, Field, hookimpl
 from ica.protocols import BuildContext, DataSplits, Split
+from ica.resources import host_available, human
 
 
 class NPZOptions(DatasetOptions):
@@ -170,14 +171,6 @@ def _header(archive_zip: zipfile.ZipFile, member: str) -> Header:
     return Header(tuple(int(n) for n in shape), dtype, max(info.file_size - offset, 0))
 
 
-def _available() -> int | None:
-    try:
-        from ica.resources import host_available
-    except ImportError:  # pragma: no cover - older cores
-        return None
-    return host_available()
-
-
 def _check_header(archive: Any, file: Path, key: str, where: str) -> None:
     """Refuse an array whose header claims more data than its member holds or than memory can take,
     before numpy allocates it."""
@@ -193,23 +186,15 @@ def _check_header(archive: Any, file: Path, key: str, where: str) -> None:
     shape = list(header.shape)
     if header.nbytes > header.data_bytes:
         raise DataError(
-            f"{file}: array {key!r} claims shape {shape} of {header.dtype} ({_human(header.nbytes)}), but the file "
-            f"holds only {_human(header.data_bytes)} of it: the file is truncated or its header is wrong", where=where
+            f"{file}: array {key!r} claims shape {shape} of {header.dtype} ({human(header.nbytes)}), but the file "
+            f"holds only {human(header.data_bytes)} of it: the file is truncated or its header is wrong", where=where
         )
-    available = _available()
+    available = host_available()
     if available is not None and header.nbytes > available:
         raise DataError(
-            f"{file}: array {key!r} of shape {shape} ({header.dtype}) would take {_human(header.nbytes)} in memory, "
-            f"but only {_human(available)} is available on this machine", where=where
+            f"{file}: array {key!r} of shape {shape} ({header.dtype}) would take {human(header.nbytes)} in memory, "
+            f"but only {human(available)} is available on this machine", where=where
         )
-
-
-def _human(n: int) -> str:
-    try:
-        from ica.resources import human
-    except ImportError:  # pragma: no cover - older cores
-        return f"{n:,} bytes"
-    return human(n)
 
 
 def _file_headers(path: str, keys: dict[str, str | None]) -> dict[str, Header] | None:
