@@ -141,7 +141,7 @@ def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
         model = single if n == 1 else on_meta(lambda: reg.build(options, ctx.with_(seeds=n)), f"models.{label}", n)
         if model is not None:
             check_model_memory(model, label=label, seeds=n, batch=batch, x_shape=data.x_shape, device=device,
-                               data_bytes=data_bytes)
+                               data_bytes=data_bytes, build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
 
 
 def planned_device(name: str) -> torch.device:

@@ -3,8 +3,9 @@
 A spec asking for 10^12 samples, hidden layers of 10^6 units or 10^9 latents must be one clear error
 naming the field, not an allocation failure (or the kernel's OOM killer) part-way through. Data sets
 say what they will take (`ica.plugin.DatasetOptions.estimated_bytes`); models are built on PyTorch's
-``meta`` device, which records shapes without allocating, to count their parameters and, with one
-forward pass on meta tensors, the activations one training step keeps for the backward pass.
+``meta`` device, which records shapes without allocating, to count their parameters; where those fit, one
+seed's model is run on two examples to measure the activations one training step keeps for the backward
+pass.
 """
 
 from __future__ import annotations
@@ -150,13 +151,23 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def activation_bytes(model: nn.Module, x_shape: tuple[int, ...], seeds: int, batch: int) -> int | None:
-    """Rough bytes one training step's forward pass keeps: every leaf module's outputs on a meta batch of
-    ``batch`` examples per seed. None where the model cannot run on meta tensors."""
+PROBE_BATCH = 2
+"""Examples per seed in the forward pass that measures activations (as `ica.validate.dry_run` uses)."""
+
+
+def activation_bytes(build_one: Callable[[], nn.Module], x_shape: tuple[int, ...], seeds: int,
+                     batch: int) -> int | None:
+    """Rough bytes one training step's forward pass keeps for ``seeds`` seeds of ``batch`` examples: the
+    outputs of every leaf module of one seed's model (``build_one()``, real) on `PROBE_BATCH` examples,
+    scaled to ``batch`` x ``seeds``. None where the model cannot run.
+
+    Real tensors on the CPU, not meta ones: a forward pass on the meta device goes through PyTorch's Python
+    decompositions, which import torch._dynamo and sympy (about 1.5 s added to every process that checks a
+    spec). Only called once the weights are known to fit, so building one seed's model is affordable."""
     from ica.protocols import Batch
 
-    if batch < 1 or any(not t.is_meta for t in [*model.parameters(), *model.buffers()]):
-        return None  # some tensors were made on a real device: a forward pass would compute on them
+    if batch < 1:
+        return None
     total = 0
 
     def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
@@ -165,33 +176,40 @@ def activation_bytes(model: nn.Module, x_shape: tuple[int, ...], seeds: int, bat
             if isinstance(t, torch.Tensor):
                 total += t.numel() * t.element_size()
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    hooks = [m.register_forward_hook(count) for m in leaves]
     try:
-        x = torch.zeros(seeds, batch, *x_shape, device="meta")
-        u = torch.zeros(seeds, batch, dtype=torch.long, device="meta")
-        shape = model.noise_shape(batch)
-        noise = None if shape is None else torch.zeros(seeds, *shape, device="meta")
-        model.loss(Batch(x, u), noise)
+        with torch.random.fork_rng(devices=[]):  # the seeds' own initialisations must not move
+            model = build_one()
+        hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+        n = min(PROBE_BATCH, batch)
+        shape = model.noise_shape(n)
+        noise = None if shape is None else torch.zeros(1, *shape)
+        with torch.no_grad():
+            model.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
     except Exception:
         return None
     finally:
-        for h in hooks:
+        for h in locals().get("hooks", []):
             h.remove()
-    return total * BACKWARD_FACTOR
+    return total * batch * seeds // n * BACKWARD_FACTOR
 
 
 def check_model_memory(model: nn.Module, *, label: str, seeds: int, batch: int, x_shape: tuple[int, ...],
-                       device: torch.device, data_bytes: int = 0, copies: int = TRAINED_COPIES) -> None:
+                       device: torch.device, data_bytes: int = 0, copies: int = TRAINED_COPIES,
+                       build_one: Callable[[], nn.Module] | None = None) -> None:
     """Refuse a model whose training would need more memory than ``device`` has free: parameters (for
     ``seeds`` seeds trained together) times ``copies`` (`TRAINED_COPIES`), one step's activations on
-    ``batch`` examples (0: not counted), and the data where it is copied onto the device (``data_bytes``)."""
+    ``batch`` examples (measured on one seed's model from ``build_one``, once the weights fit; not counted
+    without it), and the data where it is copied onto the device (``data_bytes``)."""
     params = parameter_count(model)
     weights = params * 4 * copies
-    activations = activation_bytes(model, x_shape, seeds, batch) or 0
-    needed = weights + activations + data_bytes
     available, where = device_available(device)
-    if available is None or needed <= available:
+    if available is None:
+        return
+    activations = 0
+    if weights + data_bytes <= available and build_one is not None:  # only then is one seed's model affordable
+        activations = activation_bytes(build_one, x_shape, seeds, batch) or 0
+    needed = weights + activations + data_bytes
+    if needed <= available:
         return
     why = "weights, gradients and Adam's two moments" if copies == TRAINED_COPIES else \
         "each seed built alone, then stacked"
