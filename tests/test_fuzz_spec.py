@@ -27,7 +27,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 from ica.cli.app import app
 
-ROOT, BUDGET, ESTIMATES = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+ROOT, BUDGET = Path(sys.argv[1]), int(sys.argv[2])
 SURROGATE = "@@SURROGATE@@"
 RAW = {"Infinity": "Infinity", "-Infinity": "-Infinity", "NaN": "NaN", "1e999": "1e999"}
 
@@ -93,27 +93,15 @@ def text_of(spec, value):
     return text
 
 
-def sizes_of_generated_data(base, path, new):
-    """A huge size for a data set that generates its data (TCL): refused only once the data set estimates
-    its memory (`DatasetOptions.estimated_bytes`); before that it would allocate, or loop 10^18 times."""
-    generated = base.get("data", {}).get("name") == "tcl"
-    data_path = path[:1] == ("data",) or path[:1] == ("grid",) and len(path) > 1 and "data" in str(path[1])
-    huge = new in (10**18, 1e12) or isinstance(new, list) and len(new) > 0 and 10**12 in new
-    return generated and data_path and (huge or path[:1] == ("grid",))
-
-
 def main():
     folder = Path(tempfile.mkdtemp())
-    cases, waiting = [], 0
+    cases = []
     for file in sorted((ROOT / "specs").glob("*.json")):
         base = shrunk(json.loads(file.read_text()), folder)
         for path, value in nodes(base):
             if path[-1:] == ("download",):
                 continue  # true would reach for the network
             for new in values_for(value):
-                if not ESTIMATES and sizes_of_generated_data(base, path, new):
-                    waiting += 1
-                    continue
                 cases.append((file.name, path, new, base))
     total = len(cases)
     if total > BUDGET:
@@ -133,7 +121,7 @@ def main():
             bad.append({"spec": name, "path": ".".join(map(str, path)), "value": repr(new)[:60],
                         "exit": result.exit_code, "error": repr(result.exception)[:300], "output": output[-300:]})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"total": total, "waiting": waiting, "tried": len(cases), "exit0": outcomes[0], "exit2": outcomes[2],
+    print(json.dumps({"total": total, "tried": len(cases), "exit0": outcomes[0], "exit2": outcomes[2],
                       "bad": bad, "rss_mb": rss_mb}))
 
 
@@ -141,23 +129,13 @@ main()
 '''
 
 
-def tcl_estimates() -> bool:
-    from ica.plugin import DatasetOptions
-    from ica.plugins.datasets.tcl import TCLOptions
-
-    return getattr(TCLOptions, "estimated_bytes", None) is not getattr(DatasetOptions, "estimated_bytes", None)
-
-
 def test_every_leaf_of_every_shipped_spec_mutated_gives_exit_0_or_2_and_one_message():
-    estimates = tcl_estimates()
-    proc = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), str(BUDGET), "1" if estimates else "0"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), str(BUDGET)], capture_output=True, text=True,
                           timeout=600, cwd=ROOT, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"fuzz: {report['total']} mutations, {report['tried']} tried: {report['exit0']} exit 0, "
           f"{report['exit2']} exit 2, {len(report['bad'])} bad; peak RSS {report['rss_mb']:.0f} MB")
-    if not estimates:
-        print(f"fuzz: {report['waiting']} huge TCL sizes left out until TCLOptions.estimated_bytes exists")
     assert not report["bad"], json.dumps(report["bad"][:10], indent=1)
     assert report["rss_mb"] < MAX_RSS_MB
     assert report["exit0"] > 0 and report["exit2"] > 0
