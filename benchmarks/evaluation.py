@@ -3,7 +3,7 @@
     python -m benchmarks.evaluation [--seeds 10] [--dim 200] [--points 10000] [--sklearn-pairs 1]
 
 The latents are synthetic: a shared linear signal plus independent noise per seed, so every pair has a
-known, strong alignment. `ica.measures.pairwise_cca_mcc` does all S(S-1)/2 pairs; scikit-learn's
+known, strong alignment. `ica.evaluation.cca_pairs.pairwise_cca_mcc` does all S(S-1)/2 pairs; scikit-learn's
 iterative `CCA` (the straightforward implementation many published scripts use) is timed on the first
 ``--sklearn-pairs`` pairs and extrapolated per pair, and its out-of-sample MCC is printed beside ours
 so the two can be compared on the same data.
@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from ica.measures import mcc, pairwise_cca_mcc
+from ica.evaluation.correlation import mcc
+from ica.evaluation.cca_pairs import pairwise_cca_mcc
 
 
 def sklearn_cca_mcc(z1: np.ndarray, z2: np.ndarray, n_fit: int, components: int) -> tuple[float, float]:

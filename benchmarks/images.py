@@ -13,9 +13,9 @@ import argparse
 import torch
 
 import ica
-from ica.protocols import DataSplits, Split
-from ica.runner import build_model, resolve_device
-from ica.train import Trainer
+from ica.components.protocols import DataSplits, Split
+from ica.running.building import build_model, resolve_device
+from ica.training.loop import Trainer
 
 from .seeds import timed_run
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 import ica
-from ica.measures import mcc
-from ica.runner import prepare_data
-from ica.spec import load_spec
+from ica.evaluation.correlation import mcc
+from ica.running.building import prepare_data
+from ica.spec.load import load_spec
 
 
 def reference_model(path: str, data_dim: int, aux_dim: int):

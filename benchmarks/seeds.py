@@ -16,9 +16,9 @@ import time
 import torch
 
 import ica
-from ica.runner import build_model, prepare_data, resolve_device
-from ica.spec import load_spec
-from ica.train import Trainer
+from ica.running.building import build_model, prepare_data, resolve_device
+from ica.spec.load import load_spec
+from ica.training.loop import Trainer
 
 
 WARM_UP_STEPS = 50

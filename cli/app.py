@@ -49,8 +49,8 @@ def list_components(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Every registered component, who provides it, and plugins that failed to load."""
-    from ica.protocols import KINDS
-    from ica.plugin_registry import registry
+    from ica.components.protocols import KINDS
+    from ica.components.registry import registry
 
     if kind is not None and kind not in KINDS:
         raise IcaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}", where="KIND")
@@ -68,7 +68,7 @@ def show(
     kind: Optional[str] = typer.Option(None, help="Which kind, when several share the name (e.g. mlp)."),
 ) -> None:
     """A component's options: types, defaults and descriptions."""
-    from ica.plugin_registry import registry, unknown_name_message
+    from ica.components.registry import registry, unknown_name_message
 
     reg = registry()
     found = [c for c in reg.find(name) if kind is None or c.kind == kind]
@@ -83,7 +83,7 @@ def show(
 @user_errors
 def validate(spec: Path = typer.Argument(..., help="The experiment spec (JSON).")) -> None:
     """Check a spec completely (names, types, ranges, data files, shapes) without training or writing."""
-    from ica.validate import check
+    from ica.running.validate import check
 
     render.validation(check(spec))
 
@@ -94,13 +94,13 @@ def schema(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """The JSON Schema of specs, including every installed plugin's options."""
-    from ica.plugin_registry import registry
+    from ica.components.registry import registry
 
-    text = json.dumps(registry().specs.experiment.model_json_schema(by_alias=True), indent=2)
+    text = json.dumps(spec_models(registry()).experiment.model_json_schema(by_alias=True), indent=2)
     if out is None:
         typer.echo(text)
     else:
-        from ica.results import atomic_write
+        from ica.rundir.writing import atomic_write
 
         check_schema_output(out)
         atomic_write(out, (text + "\n").encode())
@@ -108,7 +108,7 @@ def schema(
 
 def check_schema_output(out: Path) -> None:
     """``schema -o`` replaces only an earlier schema: never a file of a run directory, never a user's spec."""
-    from ica.report import enclosing_run_directory
+    from ica.reporting.report import enclosing_run_directory
 
     inside = enclosing_run_directory(out)
     if inside is not None:
@@ -151,7 +151,7 @@ def run(
     if device is not None and device not in ("auto", "cpu", "cuda"):
         raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
     if dry_run:
-        from ica.validate import plan, plan_packs
+        from ica.running.validate import plan, plan_packs
 
         render.plan_table(plan(spec), plan_packs(spec))
         return
@@ -162,8 +162,8 @@ def run(
                        where="--executor")
     with render.RunProgress() as progress:
         if executor != "local":
-            from ica.runner import run_root
-            from ica.slurm import SlurmOptions, run_on_slurm
+            from ica.running.claims import run_root
+            from ica.running.slurm import SlurmOptions, run_on_slurm
 
             options = SlurmOptions(cluster=executor.removeprefix("submitit-"), partition=partition,
                                    timeout_min=time_min, gpus_per_node=gpus, cpus_per_task=cpus,
@@ -178,8 +178,8 @@ def run(
                                          "trained; run the same command again when they finish")
                 return
         elif workers > 1:
-            from ica.executor import run_with_workers
-            from ica.runner import run_root
+            from ica.running.executor import run_with_workers
+            from ica.running.claims import run_root
 
             summary = run_with_workers(spec, run_root(spec, out), workers, device=device,
                                        on_event=progress.event)
@@ -198,6 +198,7 @@ from ica.cli.report import report_command  # noqa: E402  (a command module of it
 app.command("report")(user_errors(report_command))
 
 from ica.cli.status import status_command  # noqa: E402  (a command module of its own)
+from ica.spec.models import spec_models
 
 app.command("status")(user_errors(status_command))
 

@@ -14,7 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ica.plugin import slot_kind
+from ica.components.options import slot_kind
+from ica.spec.models import spec_models
 
 # Logs and pipes get a wide fixed width so tables are not folded into unreadable columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -84,7 +85,8 @@ def slot_default(reg: Any, kind: str, default: Any) -> Any:
     """A nested component's default with its own defaults filled in, or as written where it does not
     validate alone (it has required options)."""
     try:
-        options = reg.specs.union(kind) and reg.specs.tagged[(kind, default["name"])].model_validate(default)
+        models = spec_models(reg)
+        options = models.union(kind) and models.tagged[(kind, default["name"])].model_validate(default)
         return {"name": options.name, **options.model_dump(mode="json", exclude={"name"})}
     except Exception:
         return _jsonable(default)

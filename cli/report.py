@@ -25,7 +25,7 @@ def report_command(
 ) -> Path:
     """Figures (MCC boxplots, pairwise CCA-MCC in/out of sample, ELBO against MCC, cluster agreement, training
     curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML."""
-    from ica.report import write_report
+    from ica.reporting.report import write_report
 
     written = write_report(Path(directory), out=None if out is None else Path(out), format=format)
     beside = f", {len(written.figures)} PNG files in {written.figures[0].parent}" if written.figures else ""

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-from ica.collect import SEED_STATES
+from ica.reporting.runs import SEED_STATES
 from ica.errors import IcaError
 
 TWO_DECIMALS = ("elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
@@ -35,7 +35,9 @@ def results_command(
     """One row per run and model: the settings that vary, its seeds (done, failed, running, missing) and each
     metric's median, quartiles and n (seeds or seed pairs, failed ones named). The run directories are read
     every time; each DIR/index.json is rewritten from them."""
-    from ica.collect import find_runs, results_table, write_index
+    from ica.reporting.runs import find_runs
+    from ica.reporting.results import results_table
+    from ica.reporting.index import write_index
 
     if as_json and as_csv:
         raise IcaError("choose one of --json and --csv", where="--json/--csv")
@@ -94,7 +96,7 @@ def _csv_value(value: Any) -> Any:
 
 def print_table(table: Any) -> None:
     """A rich table; rows of models still training carry '*' on their (partial, ELBO-only) statistics."""
-    from ica.collect import seeds_text
+    from ica.reporting.results import seeds_text
 
     out = Table(title="median \\[q25, q75] over seeds (over seed pairs for CCA-MCC), n = seeds or pairs; "
                       "failed ones are counted in n and named")

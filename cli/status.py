@@ -1,6 +1,6 @@
 """``ica status DIR...``: which runs, models and seeds are finished, failed, running, stopped or missing.
 
-"running" means a process holds the model's training lock now (`ica.locks`), wherever it runs; "stopped"
+"running" means a process holds the model's training lock now (`ica.running.locks`), wherever it runs; "stopped"
 means started and interrupted, with nobody training it: ``ica run`` on the same spec resumes it.
 
 What a sweep needs before it is resubmitted: the run directories are read (they are the only record),
@@ -18,14 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-from ica.collect import SEED_STATES as STATES
-from ica.locks import lock_holder
+from ica.reporting.runs import SEED_STATES as STATES
+from ica.running.locks import lock_holder
 
 
 def status_rows(dirs: list[Path]) -> list[dict[str, Any]]:
     """One row per run and model label: its status, its seeds grouped by state, and who is training it
     (host, pid, since; None when nobody is)."""
-    from ica.collect import find_runs
+    from ica.reporting.runs import find_runs
 
     rows = []
     for record in find_runs(dirs):

@@ -20,11 +20,15 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0+unknown"
 
 from ica.errors import DataError, IcaError, RegistryError, SpecError  # noqa: E402
-from ica.measures import cca_mcc, mcc  # noqa: E402
-from ica.plugin_registry import registry  # noqa: E402
-from ica.runner import run  # noqa: E402
-from ica.spec import load_spec  # noqa: E402
-from ica.validate import check  # noqa: E402
+from ica.evaluation.cca_pairs import cca_mcc  # noqa: E402
+from ica.evaluation.correlation import mcc  # noqa: E402
+from ica.components.registry import registry  # noqa: E402
+from ica.running.runner import run  # noqa: E402
+from ica.spec.load import load_spec  # noqa: E402
+from ica.running.validate import check  # noqa: E402
+from ica import _moved  # noqa: E402
+
+_moved.install()
 
 __all__ = [
     "__version__", "run", "load_spec", "registry", "check", "mcc", "cca_mcc",

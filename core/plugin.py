@@ -1,88 +1,79 @@
-"""What a plugin author imports: the hook marker and the base class for component options.
+"""The one import of a plugin author: everything a component needs, re-exported from the rooms that own it.
 
-A plugin is any module with a function decorated ``@hookimpl`` named ``ica_register`` that calls
-``register(kind, name, options, build, description=...)`` for each component it provides::
+This module is the stable surface of `ica`. A name here keeps its meaning across minor releases, and a name
+that moves or goes away first stays importable with a ``DeprecationWarning`` for one release. Everything
+else in the package is internal: import it at your own risk. The built-in plugins import only this module,
+exactly as a third-party package would::
 
-    from ica.plugin import hookimpl, Options
+    from ica.plugin import Field, Options, hookimpl
 
     class MyPriorOptions(Options):
-        scale: float = 1.0
+        scale: float = Field(1.0, gt=0, description="...")
 
     @hookimpl
     def ica_register(register):
         register("prior", "my_prior", MyPriorOptions, build_my_prior)
 
-``build(options, ctx)`` receives the validated options and an ``ica.protocols.BuildContext``.
-Third-party packages declare ``[project.entry-points.ica] my_plugin = "my_module"``.
+``build(options, ctx)`` receives the validated options and a `BuildContext`. Third-party packages declare
+``[project.entry-points.ica] my_plugin = "my_module"``.
+
+What is here, by what a plugin writes:
+
+* **registering**: `hookimpl`, `Options`, `DatasetOptions`, `Field`, `Slot` (a field holding a nested
+  component), and the `KINDS` of component;
+* **the contracts** (``ica.components.protocols``): `BuildContext`, `Split`, `DataSplits`, `Batch`,
+  `Encoder`, `Decoder`, `Prior`, `Likelihood`, `Model`, `LossOutput`, `Representation`, `Metric`,
+  `MetricRecord`, `count_parameters`;
+* **the seed axis** (``ica.nn``): `SeedLinear`, `SeedMLP`, `SeedDropout`, `activation`, `one_hot`, the
+  grouped convolutions, `SeedStacked`, the distributions helpers, and `seed_rand`, the one source of
+  randomness inside a training step;
+* **metrics** (``ica.evaluation``): `Evaluation`, `SeedOutcome`, `mcc`, `correlation_matrix`, `cca_mcc`,
+  `pairwise_cca_mcc`;
+* **data**: `DownloadNeeded` and `is_checking` (``ica validate`` never downloads), `host_available` and
+  `human` (a loader's own memory check);
+* **errors**: `SpecError` (an option that cannot work), `DataError` (a file or data set that is wrong),
+  `IcaError`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from ica.components.checking import DownloadNeeded, is_checking
+from ica.components.hookspecs import PROJECT, hookimpl, hookspec
+from ica.components.options import DatasetOptions, Field, Options, Slot, slot_kind
+from ica.components.protocols import (
+    KINDS, Batch, BuildContext, DataSplits, Decoder, Encoder, Likelihood, LossOutput, Metric, MetricRecord,
+    Model, Prior, Representation, Split, count_parameters,
+)
+from ica.errors import DataError, IcaError, SpecError
+from ica.evaluation.cca_pairs import cca_mcc, pairwise_cca_mcc
+from ica.evaluation.correlation import correlation_matrix, mcc
+from ica.evaluation.seeds import Evaluation, SeedOutcome
+from ica.nn.conv import (
+    SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped,
+)
+from ica.nn.distributions import (
+    DiagonalGaussianMixture, diagonal_normal, is_mixture, joint_log_prob, responsibilities, xavier_uniform_,
+)
+from ica.nn.layers import ACTIVATIONS, SeedDropout, SeedLinear, SeedMLP, activation, one_hot
+from ica.nn.seeding import seed_rand
+from ica.nn.stacked import SeedStacked
+from ica.running.resources import host_available, human
 
-import pluggy
-from pydantic import BaseModel, ConfigDict, Field
-
-PROJECT = "ica"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
-
-
-class Options(BaseModel):
-    """Base of every component's options: flat, strict, immutable.
-
-    Unknown keys are rejected (``extra="forbid"``) so typos in specs never pass silently.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatasetOptions(Options):
-    """Options every data set offers."""
-
-    standardize: bool = Field(
-        False, description="z-score each observed dimension with statistics of the training split only."
-    )
-
-    def estimated_bytes(self) -> int | None:
-        """Bytes this data set's arrays will take in memory once built (both splits, every array, and what
-        building needs on the way, such as a generator's mixing matrices), or None when unknown.
-
-        Computed from the options alone, without loading or generating anything: ``ica`` compares it with
-        the memory available before building, so that a spec asking for 10^12 samples is one clear error
-        rather than an allocation failure. Data sets that can say should override it; None skips the check.
-        """
-        return None
-
-
-
-class _SlotMarker:
-    """Marks an options field that holds a nested component of ``kind`` (e.g. a model's encoder)."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-
-    def __repr__(self) -> str:
-        return f"Slot[{self.kind!r}]"
-
-
-class Slot:
-    """Type of an options field holding a nested component, validated against every registered one.
-
-    ``encoder: Slot["encoder"] = Field({"name": "mlp"}, description=...)``: once plugins are loaded the
-    field accepts exactly the options of the registered encoders, so third-party parts validate too.
-    """
-
-    def __class_getitem__(cls, kind: str) -> Any:
-        return Annotated[dict[str, Any], _SlotMarker(kind)]
-
-
-def slot_kind(field_info: Any) -> str | None:
-    """The component kind of a ``Slot`` field, or None for an ordinary field."""
-    for meta in getattr(field_info, "metadata", ()):
-        if isinstance(meta, _SlotMarker):
-            return meta.kind
-    return None
-
-
-__all__ = ["hookimpl", "hookspec", "Options", "DatasetOptions", "Field", "Slot", "slot_kind", "PROJECT"]
+__all__ = [
+    # registering
+    "hookimpl", "hookspec", "PROJECT", "Options", "DatasetOptions", "Field", "Slot", "slot_kind", "KINDS",
+    # the contracts
+    "BuildContext", "Split", "DataSplits", "Batch", "Encoder", "Decoder", "Prior", "Likelihood", "Model",
+    "LossOutput", "Representation", "Metric", "MetricRecord", "count_parameters",
+    # the seed axis
+    "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "SeedConv2d",
+    "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",
+    "SeedStacked", "seed_rand", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
+    "responsibilities", "xavier_uniform_",
+    # metrics
+    "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc",
+    # data
+    "DownloadNeeded", "is_checking", "host_available", "human",
+    # errors
+    "SpecError", "DataError", "IcaError",
+]

@@ -79,7 +79,7 @@ def finished_vade_run(root: Path) -> tuple[Path, Path]:
 def ready_ica(*args: str, **popen) -> "subprocess.Popen":
     """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
     (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""
-    script = ("import sys, torch, ica, ica.cli, ica.runner\n"
+    script = ("import sys, torch, ica, ica.cli, ica.running.runner\n"
               "print('ready', flush=True)\n"
               "if sys.stdin.readline() != 'go\\n':\n"
               "    sys.exit(0)  # the test ended without `go`\n"

@@ -7,10 +7,11 @@ import torch
 from pydantic import ValidationError
 
 from ica.errors import SpecError
-from ica.nn import SeedDropout, SeedLinear, one_hot
-from ica.plugin_registry import registry
-from ica.protocols import BuildContext, count_parameters
-from ica.seeding import build_seeded, check_seed_axis, generator, seed_generators
+from ica.nn.layers import SeedDropout, SeedLinear, one_hot
+from ica.components.registry import registry
+from ica.components.protocols import BuildContext, count_parameters
+from ica.nn.seeding import build_seeded, check_seed_axis, generator, seed_generators
+from ica.spec.models import spec_models
 
 REG = registry()
 B, K_U = 3, 4
@@ -25,7 +26,7 @@ IMAGES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 
 
 def build(kind: str, name: str, ctx: BuildContext, **opts):
-    cls = REG.specs.tagged[(kind, name)]
+    cls = spec_models(REG).tagged[(kind, name)]
     return REG.build(cls.model_validate({"name": name, **opts}), ctx)
 
 
@@ -240,7 +241,7 @@ def test_mlp_defaults_are_unchanged():
 
 @pytest.mark.parametrize("bad", [[5], [0], [1, 1]])
 def test_mlp_rejects_dropout_positions_outside_the_hidden_layers(bad):
-    cls = REG.specs.tagged[("encoder", "mlp")]
+    cls = spec_models(REG).tagged[("encoder", "mlp")]
     with pytest.raises(ValidationError, match="dropout_after"):
         cls.model_validate({"name": "mlp", "hidden": [8, 8, 8, 8], "dropout": 0.1, "dropout_after": bad})
 

@@ -19,7 +19,9 @@ import pytest
 import torch
 
 import ica
-from ica.results import SeedFiles, load_torch, save_checkpoint
+from ica.rundir.layout import SeedFiles
+from ica.rundir.checkpoints import load_torch
+from ica.rundir.writing import save_checkpoint
 
 TEMP = "<temporary file>"
 
@@ -61,7 +63,7 @@ class FillingFile:
 class DiskFull:
     """Raise ENOSPC at one ``point`` of the ``save``-th checkpoint save into ``folder`` from now (nowhere else).
 
-    Wraps the functions ``ica.results`` calls (``tempfile.mkstemp``, ``os.fdopen``, ``os.fsync``,
+    Wraps the functions ``ica.rundir.writing`` calls (``tempfile.mkstemp``, ``os.fdopen``, ``os.fsync``,
     ``os.replace``); a save is recognised by its temporary file ``.checkpoint.pt.*.tmp`` in ``folder``.
     """
 

@@ -164,7 +164,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_finished_results_intact(tiny_sp
     import errno
     import os
 
-    import ica.results
+    import ica.rundir.writing
 
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     out = tmp_path / "run"
@@ -177,7 +177,7 @@ def test_a_full_disk_is_a_clear_error_and_leaves_finished_results_intact(tiny_sp
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ica.results.os, "fsync", no_space)
+    monkeypatch.setattr(ica.rundir.writing.os, "fsync", no_space)
     result = CliRunner().invoke(app, ["run", str(spec_path), "--out", str(out)])
     assert result.exit_code == 2 and "No space left on device" in result.output
     assert "Traceback" not in result.output

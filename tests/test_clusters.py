@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 import ica
-from ica.evaluate import Evaluation, SeedOutcome, summarise
+from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.plugins.metrics.clusters import (
     ClusterReproducibility,
     ClustersOptions,
@@ -18,7 +18,7 @@ from ica.plugins.metrics.clusters import (
     contingency_table,
     normalized_mutual_information,
 )
-from ica.protocols import DataSplits, Split
+from ica.components.protocols import DataSplits, Split
 
 LN2, LN3 = math.log(2), math.log(3)
 

@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from ica.errors import SpecError
-from ica.evaluate import Evaluation, SeedOutcome
-from ica.nn import one_hot
-from ica.protocols import Batch, BuildContext, DataSplits, MetricRecord, Split
-from ica.plugin_registry import registry
-from ica.runner import model_context
-from ica.seeding import build_seeded, check_seed_axis
+from ica.evaluation.seeds import Evaluation, SeedOutcome
+from ica.nn.layers import one_hot
+from ica.components.protocols import Batch, BuildContext, DataSplits, MetricRecord, Split
+from ica.components.registry import registry
+from ica.running.building import model_context
+from ica.nn.seeding import build_seeded, check_seed_axis
+from ica.spec.models import spec_models
 
 REG = registry()
 S, B, D, K_U, DZ = 2, 7, 4, 3, 3
@@ -33,7 +34,8 @@ def names(kind: str) -> list[str]:
 
 
 def options(kind: str, name: str, **extra):
-    cls = REG.specs.tagged[(kind, name)] if (kind, name) in REG.specs.tagged else type(REG.specs.default(kind, name))
+    models = spec_models(REG)
+    cls = models.tagged[(kind, name)] if (kind, name) in models.tagged else type(models.default(kind, name))
     return cls.model_validate({"name": name, **TEST_OPTIONS.get((kind, name), {}), **extra})
 
 
@@ -208,7 +210,7 @@ def test_model_seeds_are_initialised_independently_and_reproducibly(name):
 def test_dataset_contract(name):
     if name == "npz":
         pytest.skip("needs a file; covered in test_datasets")
-    if "root" in type(REG.specs.default("dataset", name)).model_fields:
+    if "root" in type(spec_models(REG).default("dataset", name)).model_fields:
         pytest.skip("reads files from its root; covered offline on tiny real-format files in test_image_datasets")
     data = REG.build(options("dataset", name), BuildContext())
     assert isinstance(data, DataSplits)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ica.conv import SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, to_grouped
-from ica.nn import SeedDropout
-from ica.seeding import generator, seed_generators
+from ica.nn.conv import SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, to_grouped
+from ica.nn.layers import SeedDropout
+from ica.nn.seeding import generator, seed_generators
 
 S, B = 3, 4
 

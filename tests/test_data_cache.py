@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import ica
-from ica.building import SHARED_DATA_SETS, prepare_data, shared_data
-from ica.grid import grid_cells
-from ica.plugin_registry import Registry, component_of
+from ica.running.building import SHARED_DATA_SETS, prepare_data, shared_data
+from ica.spec.grid import grid_cells
+from ica.components.registry import Registry, component_of
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_a_run_leaves_the_shared_data_unchanged(tiny_spec, tmp_path, data_builds
 
 def test_a_grid_run_builds_its_data_once(tiny_spec, tmp_path, data_builds):
     """End to end: a grid whose cells differ only in latent size builds its data once, for the pre-flight
-    check and both runs (`ica.runner.run_grid` runs inside `shared_data()`)."""
+    check and both runs (`ica.running.runner.run_grid` runs inside `shared_data()`)."""
     spec = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "seeds": 1,
             "grid": {"models.*.latent_dim": [2, 3]}}
     summary = ica.run(spec, out=tmp_path)

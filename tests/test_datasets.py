@@ -15,7 +15,7 @@ from ica.plugins.datasets import npz as npz_plugin
 from ica.plugins.datasets import tcl as tcl_plugin
 from ica.plugins.datasets.npz import NPZOptions, load_npz
 from ica.plugins.datasets.tcl import TCLOptions, generate_tcl, mix, mixing_matrices
-from ica.protocols import BuildContext, DataSplits
+from ica.components.protocols import BuildContext, DataSplits
 
 SMALL = dict(segments=3, samples_per_segment=50, eval_samples_per_segment=20, dim=3)
 

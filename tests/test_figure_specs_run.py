@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import ica
-from ica.grid import grid_cells, has_grid
-from ica.spec import spec_json
+from ica.spec.grid import grid_cells, has_grid
+from ica.spec.load import spec_json
 from test_image_datasets import images, write_cifar, write_mnist, write_svhn
 
 SPECS = Path(__file__).parent.parent / "specs"

@@ -17,11 +17,12 @@ from torch import nn
 
 import ica
 from ica.errors import SpecError
-from ica.optim import SeedAdam
-from ica.plugin_registry import registry
-from ica.protocols import Batch, BuildContext
-from ica.seeding import build_seeded, check_seed_axis, derived_seed
-from ica.stacked import SeedStacked
+from ica.training.optim import SeedAdam
+from ica.components.registry import registry
+from ica.components.protocols import Batch, BuildContext
+from ica.nn.seeding import build_seeded, check_seed_axis, derived_seed
+from ica.nn.stacked import SeedStacked
+from ica.spec.models import spec_models
 
 REG = registry()
 D = 3
@@ -38,7 +39,7 @@ def float64():
 
 def flow_options(**extra):
     raw = {"name": "gmmflow", "transforms": 3, "hidden": [8, 8], "prior": {"name": "gmm", "components": 4}, **extra}
-    return REG.specs.tagged[("model", "gmmflow")].model_validate(raw)
+    return spec_models(REG).tagged[("model", "gmmflow")].model_validate(raw)
 
 
 def build_flow(seeds: list[int], d: int = D, **extra):

@@ -15,10 +15,10 @@ assignments), and the same run stopped at its last checkpoint (no result.json, l
   not evaluated yet -- so there the readers need only exit 0 or give a clear error; ``ica run`` must still end
   identical or with a clear error. A finished seed's deleted latents.npz is a clear error (never trained again
   to different results); a deleted checkpoint of a finished seed is never read.
-* Damaged checkpoints keep a consistent digest (`ica.run_files.state_digest`) where they still hold a dict, so
+* Damaged checkpoints keep a consistent digest (`ica.rundir.checkpoints.state_digest`) where they still hold a dict, so
   that the schema checks, not the digest, have to catch them; random bytes and flipped bytes are left as they are.
 
-Figures are left out of the report (they only draw what `ica.report_read` has read and checked) except for
+Figures are left out of the report (they only draw what `ica.reporting.read` has read and checked) except for
 damaged training logs, whose curves reach the figure code. The counts are printed at the end (``-s``).
 """
 
@@ -37,9 +37,9 @@ import torch
 from typer.testing import CliRunner
 
 import ica
-import ica.report
+import ica.reporting.report
 from ica.cli.app import app
-from ica.run_files import state_digest
+from ica.rundir.checkpoints import state_digest
 
 from conftest import finished_vade_run
 
@@ -284,7 +284,7 @@ def fuzz(bases: dict[str, Any], base: str, name: str, tmp_path: Path) -> list[st
 def no_figures(monkeypatch, request):
     """The report without its figures (drawing is slow, and draws only what was read and checked)."""
     if not request.node.callspec.params["name"].endswith("metrics.jsonl"):
-        monkeypatch.setattr(ica.report, "make_figures", lambda exp: [])
+        monkeypatch.setattr(ica.reporting.report, "make_figures", lambda exp: [])
 
 
 @pytest.mark.parametrize("name", FINISHED_FILES)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import ica
 from ica.cli.app import app
-from ica.grid import grid_cells
+from ica.spec.grid import grid_cells
 
 
 def grid_spec(tiny_spec, grid):

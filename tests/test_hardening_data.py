@@ -20,7 +20,7 @@ import scipy.io
 import torch
 from torchvision import datasets
 
-from ica.checking import DownloadNeeded, checking_only
+from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError
 from ica.plugin import DatasetOptions
 from ica.plugins.datasets import cifar10 as cifar_plugin
@@ -384,7 +384,7 @@ def test_checking_without_download_keeps_the_missing_files_error(tmp_path, no_do
 
 
 def test_validate_of_a_spec_that_downloads_creates_nothing(tiny_spec, tmp_path, no_downloads):
-    from ica.validate import check
+    from ica.running.validate import check
 
     root = tmp_path / "data"
     tiny_spec["data"] = {"name": "cifar10", "root": str(root), "download": True}

@@ -2,7 +2,7 @@
 (exit 2, no traceback), never a silently different result; a grid.json cell's ``dir`` must lie inside the grid.
 
 Each damage here was accepted, or gave a traceback, before the run-directory files were checked against their
-schemas (`ica.run_files`)."""
+schemas (`ica.rundir`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 from typer.testing import CliRunner
 
 from ica.cli.app import app
-from ica.run_files import state_digest
+from ica.rundir.checkpoints import state_digest
 
 from conftest import finished_vade_run
 

@@ -17,16 +17,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import ica.plugin_registry
-from ica.checking import DownloadNeeded, is_checking
+import ica.components.registry
+from ica.components.checking import DownloadNeeded, is_checking
 from ica.cli import render
 from ica.cli.app import app
 from ica.errors import IcaError, SpecError
 from ica.plugin import DatasetOptions, Field, Options, hookimpl, slot_kind
-from ica.plugin_registry import Registry
-from ica.protocols import DataSplits, Split
-from ica.spec import load_spec
-from ica.validate import check, plan, plan_packs
+from ica.components.registry import Registry
+from ica.components.protocols import DataSplits, Split
+from ica.spec.load import load_spec
+from ica.running.validate import check, plan, plan_packs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -319,7 +319,7 @@ def test_a_data_set_too_large_for_memory_is_refused_before_it_is_built(tiny_spec
     tcl = type(load_spec(tiny_spec).data).__mro__[1]
     built = []
     monkeypatch.setattr(tcl, "estimated_bytes", lambda self: 10**15 if self.segments > 100 else None)
-    monkeypatch.setattr(ica.plugin_registry.Registry, "build",
+    monkeypatch.setattr(ica.components.registry.Registry, "build",
                         lambda self, o, ctx, real=Registry.build: built.append(o) or real(self, o, ctx))
     tiny_spec["data"]["segments"] = 10**9
     assert "data: the data set would take about 1.0 PB" in _fast_refusal(tiny_spec, tmp_path, "available")
@@ -359,12 +359,12 @@ class MetaShy(torch.nn.Module):
         return None
 
     def loss(self, batch, noise):
-        from ica.protocols import LossOutput
+        from ica.components.protocols import LossOutput
 
         return LossOutput((batch.x @ self.w).pow(2).sum(-1))
 
     def represent(self, batch):
-        from ica.protocols import Representation
+        from ica.components.protocols import Representation
 
         return Representation(batch.x @ self.w)
 
@@ -408,7 +408,7 @@ def test_validate_says_what_run_would_download_and_downloads_nothing(tiny_spec, 
     assert all(c["downloads"]["files"] == ["a.bin", "b.bin"] for c in check(tiny_spec, reg)["grid"])
     tiny_spec["training"]["epochs"] = 2
     assert [r["steps"] for r in plan(tiny_spec, reg)] == [None, None] and plan_packs(tiny_spec, reg) is None
-    monkeypatch.setattr(ica.plugin_registry, "_DEFAULT", reg)
+    monkeypatch.setattr(ica.components.registry, "_DEFAULT", reg)
     spec = tmp_path / "s.json"
     tiny_spec.pop("grid")
     spec.write_text(json.dumps(tiny_spec))

@@ -20,13 +20,14 @@ from typer.testing import CliRunner
 import ica
 from ica.cli.app import app
 from ica.errors import IcaError, SpecError
-from ica.grid import GridCell, check_cell_directory, grid_cells, grid_json
-from ica.locks import LOCK_NAME, training_lock
-from ica.plugin_registry import registry
-from ica.report import write_report
-from ica.results import RunLayout, SeedFiles, create_exclusive, safe_dir, save_checkpoint, write_json
-from ica.runner import claim_directory, claim_grid
-from ica.spec import load_spec
+from ica.spec.grid import GridCell, check_cell_directory, grid_cells, grid_json
+from ica.running.locks import LOCK_NAME, training_lock
+from ica.components.registry import registry
+from ica.reporting.report import write_report
+from ica.rundir.layout import RunLayout, SeedFiles
+from ica.rundir.writing import create_exclusive, safe_dir, save_checkpoint, write_json
+from ica.running.claims import claim_directory, claim_grid
+from ica.spec.load import load_spec
 
 from conftest import TINY_SPEC
 
@@ -123,7 +124,7 @@ def test_a_training_log_that_is_a_link_is_never_written_through(finished, tmp_pa
 
 
 def test_appending_to_a_log_refuses_a_link_and_a_fifo(tmp_path):
-    from ica.results import append_text
+    from ica.rundir.writing import append_text
 
     user = tmp_path / "user.txt"
     user.write_text("mine")
@@ -379,7 +380,7 @@ def test_a_grid_spec_into_a_plain_runs_directory_is_refused(tmp_path):
 
 
 def test_cell_directories_are_plain_short_unique_names():
-    from ica.grid import safe_name, unique
+    from ica.spec.grid import safe_name, unique
 
     taken: set[str] = set()
     names = [unique(safe_name("x" * 300 + suffix), taken) for suffix in ("a", "b", "c")]

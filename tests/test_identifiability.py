@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 import ica
-from ica.identifiability import LConstraint, condition_number, l_matrix, natural_parameters
-from ica.spec import load_spec
+from ica.training.identifiability import LConstraint, condition_number, l_matrix, natural_parameters
+from ica.spec.load import load_spec
 
 
 def test_natural_parameters_of_a_gaussian():

@@ -30,7 +30,7 @@ from ica.plugins.datasets.cifar10 import CIFAR10Options, load_cifar10
 from ica.plugins.datasets.digits import DigitsOptions, load_digits
 from ica.plugins.datasets.mnist import MNISTOptions, load_mnist
 from ica.plugins.datasets.svhn import SVHNOptions, load_svhn
-from ica.protocols import BuildContext, DataSplits
+from ica.components.protocols import BuildContext, DataSplits
 
 N_TRAIN, N_TEST = 6, 4
 TRAIN_LABELS = np.array([3, 0, 4, 1, 5, 9])

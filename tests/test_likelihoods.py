@@ -14,11 +14,12 @@ import pytest
 import torch
 from scipy.stats import logistic as scipy_logistic
 
-from ica.plugin_registry import registry
+from ica.components.registry import registry
 from ica.plugins.likelihoods.bernoulli import BernoulliLikelihood, BernoulliOptions
 from ica.plugins.likelihoods.logistic import LogisticLikelihood, LogisticOptions
-from ica.protocols import BuildContext
-from ica.seeding import check_seed_axis
+from ica.components.protocols import BuildContext
+from ica.nn.seeding import check_seed_axis
+from ica.spec.models import spec_models
 
 LEVELS = np.arange(256)
 MODES = ["shared", "per_channel", "decoder"]
@@ -262,6 +263,6 @@ def test_seed_zero_is_independent_of_seed_one(case):
 def test_registered_and_marked_discrete(name):
     reg = registry()
     assert name in reg.names("likelihood")
-    lik = reg.build(type(reg.specs.default("likelihood", name)).model_validate({"name": name}),
+    lik = reg.build(type(spec_models(reg).default("likelihood", name)).model_validate({"name": name}),
                     BuildContext(seeds=2, x_shape=(3, 2, 2)))
     assert lik.discrete is True

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import ica
-from ica.locks import lock_holder, training_lock
+from ica.running.locks import lock_holder, training_lock
 
 from conftest import assert_same_runs, go, ready_ica
 
@@ -51,7 +51,7 @@ def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_
 
 def test_a_lock_dies_with_its_process_even_on_sigkill(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, pathlib; from ica.locks import training_lock\n"
+        "import sys, time, pathlib; from ica.running.locks import training_lock\n"
         f"with training_lock(pathlib.Path({str(tmp_path)!r}), print):\n"
         "    print('locked', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"

@@ -7,16 +7,17 @@ import math
 import torch
 from torch.distributions import Normal
 
-from ica.distributions import responsibilities
-from ica.nn import one_hot
-from ica.plugin_registry import registry
-from ica.protocols import Batch, BuildContext
+from ica.nn.distributions import responsibilities
+from ica.nn.layers import one_hot
+from ica.components.registry import registry
+from ica.components.protocols import Batch, BuildContext
+from ica.spec.models import spec_models
 
 REG = registry()
 
 
 def opts(kind: str, name: str, **values):
-    return REG.specs.tagged[(kind, name)].model_validate({"name": name, **values})
+    return spec_models(REG).tagged[(kind, name)].model_validate({"name": name, **values})
 
 
 def test_gaussian_likelihood_is_the_sum_of_per_dimension_normal_log_densities():

@@ -1,4 +1,4 @@
-"""ica.measures: MCC (§4.1) and MCC after closed-form CCA (§4.2, Fig. 4).
+"""ica.evaluation (correlation, cca, cca_pairs): MCC (§4.1) and MCC after closed-form CCA (§4.2, Fig. 4).
 
 Every expected value is either exact by construction (orthogonal Hadamard columns, permutations,
 exact linear maps) or checked against an independent computation; statistical thresholds were
@@ -16,7 +16,9 @@ import pytest
 import scipy.linalg
 import torch
 
-from ica.measures import CCA, CCAMCC, cca_mcc, correlation_matrix, fit_cca, mcc, pairwise_cca_mcc
+from ica.evaluation.cca import CCA, fit_cca
+from ica.evaluation.cca_pairs import CCAMCC, cca_mcc, pairwise_cca_mcc
+from ica.evaluation.correlation import correlation_matrix, mcc
 
 
 @pytest.fixture

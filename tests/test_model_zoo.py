@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import ica
-from ica.protocols import Batch, DataSplits, Split
-from ica.runner import build_model
+from ica.components.protocols import Batch, DataSplits, Split
+from ica.running.building import build_model
 
 REG = ica.registry()
 NETS = {"mlp": {"name": "mlp", "hidden": [16]},

@@ -12,7 +12,7 @@ import signal
 import pytest
 
 import ica
-from ica.signals import Interrupted
+from ica.training.signals import Interrupted
 
 from conftest import assert_same_runs
 

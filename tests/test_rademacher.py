@@ -7,17 +7,18 @@ import math
 import torch
 
 import ica
-from ica.nn import one_hot
-from ica.protocols import Batch, BuildContext
-from ica.runner import build_model, prepare_data
-from ica.seeding import build_seeded
-from ica.spec import load_spec
+from ica.nn.layers import one_hot
+from ica.components.protocols import Batch, BuildContext
+from ica.running.building import build_model, prepare_data
+from ica.nn.seeding import build_seeded
+from ica.spec.load import load_spec
+from ica.spec.models import spec_models
 
 REG = ica.registry()
 
 
 def prior(bits: int, seeds: list[int], x_shape=(6,), latent_dim=2):
-    options = REG.specs.tagged[("prior", "rademacher")].model_validate({"name": "rademacher", "bits": bits})
+    options = spec_models(REG).tagged[("prior", "rademacher")].model_validate({"name": "rademacher", "bits": bits})
     ctx = BuildContext(x_shape=x_shape, latent_dim=latent_dim, build=REG.build)
     return build_seeded(lambda n: REG.build(options, ctx.with_(seeds=n)), seeds)
 

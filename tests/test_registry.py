@@ -8,7 +8,7 @@ import pytest
 
 from ica.errors import RegistryError
 from ica.plugin import Options, hookimpl
-from ica.plugin_registry import Registry, builtin_modules, registry
+from ica.components.registry import Registry, builtin_modules, registry
 
 
 def plugin_module(name: str, kind: str, component: str) -> types.ModuleType:

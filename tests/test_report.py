@@ -19,13 +19,16 @@ from scipy import stats
 from typer.testing import CliRunner
 
 import ica
-from ica import plots
+from ica.reporting import line_fit
 from ica.cli.app import user_errors
 from ica.cli.report import report_command
 from ica.errors import IcaError
-from ica.evaluate import quartiles
-from ica.plugin_registry import Registry
-from ica.report import Part, Placement, box_panels, load_experiment, resolve_output, write_report
+from ica.evaluation.seeds import quartiles
+from ica.components.registry import Registry
+from ica.reporting.boxplots import Part, box_panels
+from ica.reporting.settings import Placement
+from ica.reporting.read import load_experiment
+from ica.reporting.report import resolve_output, write_report
 
 from conftest import TINY_SPEC
 from test_runner import failing_plugin
@@ -271,7 +274,7 @@ def test_fit_line_matches_linregress_and_the_matrix_form_of_the_band():
     rng = np.random.default_rng(3)
     x = rng.normal(size=12) * 30 - 250
     y = 0.002 * x + rng.normal(scale=0.05, size=12) + 1.2
-    fit = plots.fit_line(x, y)
+    fit = line_fit.fit_line(x, y)
     reference = stats.linregress(x, y)
     assert fit.slope == pytest.approx(reference.slope, rel=1e-12)
     assert fit.intercept == pytest.approx(reference.intercept, rel=1e-12)
@@ -292,15 +295,15 @@ def test_fit_line_matches_linregress_and_the_matrix_form_of_the_band():
 def test_fit_line_by_hand():
     # x = 0, 1, 2; y = 0, 1, 3: slope 3/2, intercept -1/6, residuals 1/6, -1/3, 1/6, s² = (1/6)/1,
     # at x̄ = 1 the standard error of the mean is s/sqrt(3) = sqrt(1/18); t(0.975, 1 df) = 12.7062 (tables).
-    fit = plots.fit_line([0, 1, 2], [0, 1, 3])
+    fit = line_fit.fit_line([0, 1, 2], [0, 1, 3])
     assert fit.slope == pytest.approx(1.5) and fit.intercept == pytest.approx(-1 / 6)
     assert fit.r == pytest.approx(3 / math.sqrt(2 * 14 / 3))  # Sxy / sqrt(Sxx Syy), Syy = 14/3
     lower, upper = fit.band(np.array([1.0]))
     half = 12.706204736174703 * math.sqrt(1 / 18)
     assert lower[0] == pytest.approx(4 / 3 - half, rel=1e-9) and upper[0] == pytest.approx(4 / 3 + half, rel=1e-9)
-    two = plots.fit_line([0, 1], [1, 2])
+    two = line_fit.fit_line([0, 1], [1, 2])
     assert two.slope == pytest.approx(1.0) and np.isnan(two.band(np.array([0.5]))[0]).all()  # no df left
-    assert plots.fit_line([1, 1, 1], [0, 1, 2]) is None and plots.fit_line([1], [1]) is None
+    assert line_fit.fit_line([1, 1, 1], [0, 1, 2]) is None and line_fit.fit_line([1], [1]) is None
 
 
 # ---------------------------------------------------------------------------------------- errors

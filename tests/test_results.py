@@ -1,5 +1,5 @@
-"""`ica results` and `ica.collect`: real tiny runs, then seeds made to look failed / running / missing by
-editing their files, a grid layout, the JSON/CSV outputs, index.json, and clean errors (issue #5)."""
+"""`ica results` and `ica.reporting.runs`/`results`/`index`: real tiny runs, then seeds made to look failed /
+running / missing by editing their files, a grid layout, the JSON/CSV outputs, index.json, and clean errors (issue #5)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import ica
 from ica.cli import render
 from ica.cli.app import user_errors
 from ica.cli.results import results_command
-from ica.collect import find_runs, results_table, varying_settings, write_index
+from ica.reporting.runs import find_runs
+from ica.reporting.results import results_table, varying_settings
+from ica.reporting.index import write_index
 from ica.errors import IcaError
-from ica.locks import training_lock
+from ica.running.locks import training_lock
 
 from conftest import TINY_SPEC
 
@@ -320,7 +322,7 @@ def test_index_write_is_atomic(runs, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk vanished")
 
-    monkeypatch.setattr("ica.results.os.replace", crash)
+    monkeypatch.setattr("ica.rundir.writing.os.replace", crash)
     with pytest.raises(OSError):
         write_index(runs)
     assert (runs / "index.json").read_text() == before  # the old index whole, never half a new one
@@ -379,7 +381,7 @@ def test_written_files_follow_the_umask_like_ordinary_files(tmp_path):
     import os
     import stat
 
-    from ica.results import write_json
+    from ica.rundir.writing import write_json
 
     write_json(tmp_path / "result.json", {"a": 1})
     (tmp_path / "plain.txt").write_text("x")

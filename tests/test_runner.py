@@ -11,10 +11,10 @@ from torch import nn
 
 import ica
 from ica.plugin import Field, Options, hookimpl
-from ica.plugin_registry import Registry
-from ica.protocols import LossOutput, Representation
-from ica.runner import prepare_data
-from ica.spec import load_spec
+from ica.components.registry import Registry
+from ica.components.protocols import LossOutput, Representation
+from ica.running.building import prepare_data
+from ica.spec.load import load_spec
 
 
 def test_standardize_uses_training_statistics_for_both_splits(tiny_spec):
@@ -101,7 +101,7 @@ class PlainPrior(nn.Module):
         self.net = nn.Linear(ctx.n_u, 2 * ctx.latent_dim)
 
     def forward(self, cond=None):
-        from ica.distributions import diagonal_normal
+        from ica.nn.distributions import diagonal_normal
 
         mean, log_var = self.net(cond).chunk(2, dim=-1)
         return diagonal_normal(mean, log_var)

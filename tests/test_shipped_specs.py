@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import ica
-from ica.grid import grid_cells, has_grid
-from ica.protocols import DataSplits, Split
-from ica.runner import build_model
+from ica.spec.grid import grid_cells, has_grid
+from ica.components.protocols import DataSplits, Split
+from ica.running.building import build_model
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.json"))
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}

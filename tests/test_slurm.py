@@ -74,7 +74,7 @@ def test_a_preempted_task_checkpoints_at_once_is_requeued_and_ends_with_the_seri
     import threading
     import time
 
-    from ica.slurm import SlurmOptions, run_on_slurm
+    from ica.running.slurm import SlurmOptions, run_on_slurm
 
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     tiny_spec["training"].update(steps=3000, log_every=100, checkpoint_every=100_000)
@@ -108,7 +108,7 @@ def test_a_preempted_task_checkpoints_at_once_is_requeued_and_ends_with_the_seri
 def test_local_tasks_share_the_cores_and_slurm_tasks_use_their_cpus(monkeypatch):
     """submitit's local cluster starts every task at once; --cpus threads each would oversubscribe the cores
     (measured ten times slower on 2 cores). On SLURM each task has its own --cpus cores."""
-    from ica.slurm import SlurmOptions, task_threads
+    from ica.running.slurm import SlurmOptions, task_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     said = []

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ica.cli.app import app
-from ica.locks import training_lock
+from ica.running.locks import training_lock
 
 pytest.importorskip("submitit")
 

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from ica.errors import SpecError
-from ica.plugin_registry import registry
-from ica.spec import load_spec, spec_hash, spec_json
+from ica.components.registry import registry
+from ica.spec.load import load_spec, spec_hash, spec_json
+from ica.spec.models import spec_models
 
 
 def test_a_complete_spec_validates_and_fills_defaults(tiny_spec):
@@ -109,7 +110,7 @@ def test_missing_file(tmp_path):
 
 
 def test_schema_covers_every_registered_component():
-    schema = json.dumps(registry().specs.experiment.model_json_schema(by_alias=True))
+    schema = json.dumps(spec_models(registry()).experiment.model_json_schema(by_alias=True))
     for name in ["tcl", "npz", "ivae", "vade", "gmm", "conditional", "gaussian", "cca_mcc"]:
         assert f'"{name}"' in schema
     assert '"$schema"' in schema

@@ -8,7 +8,7 @@ import os
 from typer.testing import CliRunner
 
 import ica
-from ica.locks import training_lock
+from ica.running.locks import training_lock
 from ica.cli.app import app
 
 

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 import ica
-from ica.optim import SeedAdam, SeedPlateau
-from ica.protocols import Batch, LossOutput, Representation, Split
-from ica.spec import load_spec
-from ica.runner import build_model, prepare_data
-from ica.train import SeedSampler, Trainer
+from ica.training.optim import SeedAdam, SeedPlateau
+from ica.components.protocols import Batch, LossOutput, Representation, Split
+from ica.spec.load import load_spec
+from ica.running.building import build_model, prepare_data
+from ica.training.sampling import SeedSampler
+from ica.training.loop import Trainer
 
 
 def test_seed_adam_matches_torch_adam_per_seed():
@@ -285,8 +286,8 @@ def test_epochs_count_whole_passes_over_the_training_split(tiny_spec, tmp_path):
 
 
 def test_resume_drops_a_log_line_torn_by_a_kill(tmp_path):
-    from ica.results import SeedFiles
-    from ica.train import truncate_log
+    from ica.rundir.layout import SeedFiles
+    from ica.training.checkpoints import truncate_log
 
     files = SeedFiles(tmp_path)
     files.metrics.write_text('{"step": 10, "loss": 1.0}\n{"step": 20, "loss": 0.5}\n{"step": 30, "lo')

@@ -16,13 +16,13 @@ import pytest
 import torch
 
 import ica
-from ica.conv import from_grouped, to_grouped
-from ica.distributions import responsibilities
+from ica.nn.conv import from_grouped, to_grouped
+from ica.nn.distributions import responsibilities
 from ica.errors import SpecError
-from ica.evaluate import Evaluation, SeedOutcome, representation, summarise
-from ica.optim import SeedAdam
+from ica.evaluation.seeds import Evaluation, SeedOutcome, representation, summarise
+from ica.training.optim import SeedAdam
 from ica.plugin import DatasetOptions, hookimpl
-from ica.plugin_registry import Registry, registry
+from ica.components.registry import Registry, registry
 from ica.plugins.metrics.cca_mcc import CCAMCCOptions, PairwiseCCAMCC
 from ica.plugins.metrics.grid_mcc import GridMCC, GridMCCOptions
 from ica.plugins.models.vqvae import (
@@ -33,17 +33,18 @@ from ica.plugins.models.vqvae import (
     relaxed_weights,
     straight_through,
 )
-from ica.protocols import Batch, BuildContext, DataSplits, Split
-from ica.results import RunLayout
-from ica.runner import load_outcome
-from ica.seeding import build_seeded, check_seed_axis, generator, seed_generators
+from ica.components.protocols import Batch, BuildContext, DataSplits, Split
+from ica.rundir.layout import RunLayout
+from ica.running.outcomes import load_outcome
+from ica.nn.seeding import build_seeded, check_seed_axis, generator, seed_generators
+from ica.spec.models import spec_models
 
 REG = registry()
 TINY_NETS = {"channels": 4, "latent_dim": 2, "residual_blocks": 1}
 
 
 def opts(kind: str, name: str, **values):
-    return REG.specs.tagged[(kind, name)].model_validate({"name": name, **values})
+    return spec_models(REG).tagged[(kind, name)].model_validate({"name": name, **values})
 
 
 def build(kind: str, name: str, seeds: int = 1, x_shape=(1, 8, 8), ctx_latent_dim: int = 2, **values):

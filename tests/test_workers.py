@@ -65,7 +65,7 @@ def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from ica.executor import _start_worker
+    from ica.running.processes import _start_worker
 
     context = multiprocessing.get_context("spawn")
     slots, pids = context.Queue(), context.Queue()

@@ -12,7 +12,7 @@ For a w×w×c image (w divisible by 4: MNIST's 28, CIFAR10's and SVHN's 32, the 
   padding 1) to 16 channels, transposed conv (4×4, stride 2, padding 1) to w×w×8, each followed by
   BatchNorm + ELU, then conv 3×3 (padding 1) to c·multiplier channels, no activation.
 
-Every layer holds S seeds side by side on the channel axis (`ica.conv`'s grouped layout), so the
+Every layer holds S seeds side by side on the channel axis (`ica.nn.conv`'s grouped layout), so the
 S networks run as one grouped convolution and batch-norm keeps statistics per seed.
 """
 
@@ -22,19 +22,10 @@ import torch
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from ica.conv import (
-    SeedBatchNorm2d,
-    SeedConv2d,
-    SeedConvTranspose2d,
-    from_grouped,
-    grouped_flatten,
-    grouped_unflatten,
-    to_grouped,
+from ica.plugin import (
+    BuildContext, Field, from_grouped, grouped_flatten, grouped_unflatten, hookimpl, Options, SeedBatchNorm2d,
+    SeedConv2d, SeedConvTranspose2d, SeedLinear, SpecError, to_grouped,
 )
-from ica.errors import SpecError
-from ica.nn import SeedLinear
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
 
 
 class ConvNetOptions(Options):

@@ -8,7 +8,7 @@ The image MLP of App. A, Table A.2 (encoder 512-384-Dropout(0.1)-256-256, decode
 
     {"name": "mlp", "hidden": [512, 384, 256, 256], "negative_slope": 0.1, "dropout": 0.1, "dropout_after": [2]}
 
-Dropout uses `ica.nn.SeedDropout`, whose masks come from each seed's own generator, so a seed trained
+Dropout uses `ica.nn.layers.SeedDropout`, whose masks come from each seed's own generator, so a seed trained
 beside others sees exactly the masks it would see alone.
 """
 
@@ -21,9 +21,7 @@ import torch
 from pydantic import PositiveInt, model_validator
 from torch import Tensor, nn
 
-from ica.nn import SeedDropout, SeedMLP
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, hookimpl, Options, SeedDropout, SeedMLP
 
 
 class MLPOptions(Options):

@@ -32,11 +32,10 @@ import torch.nn.functional as F
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from ica.conv import SeedConv2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped
-from ica.errors import SpecError
-from ica.nn import SeedLinear
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import (
+    BuildContext, Field, from_grouped, grouped_flatten, grouped_unflatten, hookimpl, Options, SeedConv2d,
+    SeedLinear, SpecError, to_grouped,
+)
 
 Size = tuple[int, int]
 

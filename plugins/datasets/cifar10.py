@@ -36,11 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ica.errors import DataError
-from ica.plugin import hookimpl
+from ica.plugin import BuildContext, DataError, DataSplits, hookimpl
 from ica.plugins.datasets.images import (ChecksummedImageOptions, OfficialFiles, estimated_image_bytes,
                                          load_official)
-from ica.protocols import BuildContext, DataSplits
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)

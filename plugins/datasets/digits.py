@@ -21,10 +21,8 @@ import math
 
 import numpy as np
 
-from ica.errors import DataError
-from ica.plugin import Field, hookimpl
+from ica.plugin import BuildContext, DataError, DataSplits, Field, hookimpl
 from ica.plugins.datasets.images import CLASSES, ImageOptions, image_bytes, image_splits
-from ica.protocols import BuildContext, DataSplits
 
 LEVELS = 16
 """The largest pixel value of the digits: pixels are counts of set bits in 4×4 blocks."""

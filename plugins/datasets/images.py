@@ -20,7 +20,7 @@ torchvision expects are present (downloading them with torchvision's own ``downl
 compare checksums, then parse them in torchvision's format (with torchvision's reader, or for CIFAR-10's
 pickles a restricted unpickler that runs no code from the files). Every way this can fail ends in one
 `DataError` that names the data set, the root, the expected layout and the remedy the spec allows — never a
-torchvision traceback. While checking (`ica.checking.checking_only`: ``ica validate``, ``--dry-run``)
+torchvision traceback. While checking (`ica.components.checking.checking_only`: ``ica validate``, ``--dry-run``)
 nothing is downloaded or written: missing files that ``ica run`` would download are `DownloadNeeded`.
 
 Each data set's options estimate their memory from the known set sizes (`estimated_image_bytes`).
@@ -37,10 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ica.checking import DownloadNeeded, is_checking
-from ica.errors import DataError
-from ica.plugin import DatasetOptions, Field
-from ica.protocols import DataSplits, Split
+from ica.plugin import DataError, DatasetOptions, DataSplits, DownloadNeeded, Field, is_checking, Split
 
 CLASSES = 10
 """All four image data sets have ten classes, which become the values 0..9 of ``u``."""
@@ -256,7 +253,7 @@ def ensure_files(files: OfficialFiles, root: Path, download: bool, fetch: Callab
     """Raise one clear `DataError` unless every file is present; ``fetch(root)`` downloads when allowed.
 
     ``fetch`` is torchvision's own loader called with ``download=True`` (it verifies what it downloads).
-    While checking (`ica.checking.is_checking`) nothing is fetched: missing files that ``download`` would
+    While checking (`ica.components.checking.is_checking`) nothing is fetched: missing files that ``download`` would
     fetch are `DownloadNeeded`, which says which files ``ica run`` will write.
     """
     missing = files.missing(root)

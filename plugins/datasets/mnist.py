@@ -22,9 +22,8 @@ from functools import cache
 
 import numpy as np
 
-from ica.plugin import hookimpl
+from ica.plugin import BuildContext, DataSplits, hookimpl
 from ica.plugins.datasets.images import OfficialFiles, OfficialImageOptions, estimated_image_bytes, load_official
-from ica.protocols import BuildContext, DataSplits
 
 FILES = OfficialFiles(
     name="mnist",

@@ -30,10 +30,9 @@ import numpy as np
 import torch
 from pydantic import model_validator
 
-from ica.errors import DataError
-from ica.plugin import DatasetOptions, Field, hookimpl
-from ica.protocols import BuildContext, DataSplits, Split
-from ica.resources import host_available, human
+from ica.plugin import (
+    BuildContext, DataError, DatasetOptions, DataSplits, Field, hookimpl, host_available, human, Split,
+)
 
 
 class NPZOptions(DatasetOptions):

@@ -25,10 +25,9 @@ from functools import cache
 
 import numpy as np
 
-from ica.plugin import hookimpl
+from ica.plugin import BuildContext, DataSplits, hookimpl
 from ica.plugins.datasets.images import (ChecksummedImageOptions, OfficialFiles, estimated_image_bytes,
                                          load_official)
-from ica.protocols import BuildContext, DataSplits
 
 _SPLITS = {True: "train", False: "test"}
 

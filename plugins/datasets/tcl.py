@@ -37,8 +37,7 @@ import numpy as np
 import torch
 from pydantic import field_validator
 
-from ica.plugin import DatasetOptions, Field, hookimpl
-from ica.protocols import BuildContext, DataSplits, Split
+from ica.plugin import BuildContext, DatasetOptions, DataSplits, Field, hookimpl, Split
 
 
 GENERATION_TEMPORARIES = 3

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ica.plugin import Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, hookimpl, Options
 
 
 class BernoulliOptions(Options):

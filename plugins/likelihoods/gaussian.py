@@ -10,8 +10,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, hookimpl, Options
 
 _LOG_2PI = math.log(2 * math.pi)
 

@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, hookimpl, Options
 
 LEVELS = 256
 HALF_BIN = 1.0 / (2 * (LEVELS - 1))

@@ -14,10 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from ica.evaluate import Evaluation
-from ica.measures import pairwise_cca_mcc
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext, MetricRecord
+from ica.plugin import BuildContext, Evaluation, Field, hookimpl, MetricRecord, Options, pairwise_cca_mcc
 
 
 class CCAMCCOptions(Options):

@@ -32,9 +32,7 @@ import math
 
 import numpy as np
 
-from ica.evaluate import Evaluation, SeedOutcome
-from ica.plugin import Options, hookimpl
-from ica.protocols import BuildContext, MetricRecord
+from ica.plugin import BuildContext, Evaluation, hookimpl, MetricRecord, Options, SeedOutcome
 
 
 # ------------------------------------------------------------------------------------ the scores

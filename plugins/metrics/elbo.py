@@ -9,9 +9,7 @@ drawn from a generator seeded by the run's seed, so the number is reproducible.
 
 from __future__ import annotations
 
-from ica.evaluate import Evaluation
-from ica.plugin import Options, hookimpl
-from ica.protocols import BuildContext, MetricRecord
+from ica.plugin import BuildContext, Evaluation, hookimpl, MetricRecord, Options
 
 
 class ELBOOptions(Options):

@@ -28,10 +28,9 @@ from typing import Literal
 
 import numpy as np
 
-from ica.evaluate import Evaluation, SeedOutcome
-from ica.measures import pairwise_cca_mcc
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext, MetricRecord
+from ica.plugin import (
+    BuildContext, Evaluation, Field, hookimpl, MetricRecord, Options, pairwise_cca_mcc, SeedOutcome,
+)
 
 
 class GridMCCOptions(Options):

@@ -12,10 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from ica.evaluate import Evaluation
-from ica.measures import mcc
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext, MetricRecord
+from ica.plugin import BuildContext, Evaluation, Field, hookimpl, mcc, MetricRecord, Options
 
 
 class MCCOptions(Options):

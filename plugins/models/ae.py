@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ica.plugin import Field, Slot, hookimpl
-from ica.protocols import Batch, BuildContext, LossOutput, Representation
+from ica.plugin import Batch, BuildContext, Field, hookimpl, LossOutput, Representation, Slot
 
 from .gridnets import GridDecoder, GridEncoder, GridNetOptions
 

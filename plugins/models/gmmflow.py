@@ -18,7 +18,7 @@ argmax of the mixture's responsibilities at z, as VaDE reads them. Only flat obs
 a fully autoregressive flow over a flattened image would be a different model from App. D's (and a
 very slow one), so image-shaped data is refused rather than silently flattened.
 
-Seed batching: zuko's modules have no seed axis, so the flow is held by `ica.stacked.SeedStacked`
+Seed batching: zuko's modules have no seed axis, so the flow is held by `ica.nn.stacked.SeedStacked`
 (S stacked copies evaluated with vmap); the prior is the seed-batched `gmm` itself.
 """
 
@@ -30,11 +30,10 @@ import zuko
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from ica.distributions import is_mixture, responsibilities
-from ica.errors import SpecError
-from ica.plugin import Field, Options, Slot, hookimpl
-from ica.protocols import Batch, BuildContext, LossOutput, Representation
-from ica.stacked import SeedStacked
+from ica.plugin import (
+    Batch, BuildContext, Field, hookimpl, is_mixture, LossOutput, Options, Representation, responsibilities,
+    SeedStacked, Slot, SpecError,
+)
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 

@@ -15,7 +15,7 @@ have no bias. One deliberate difference from the reference: the decoder's first 
 no batch-norm. With batch-norm there, a shift of the decoder's input is normalised away, so in the
 autoencoder the encoder's last bias gets exactly zero gradient; Adam turns the rounding noise in such a
 gradient into steps of the full learning rate, and a seed trained beside others would drift from the
-same seed trained alone. All S seeds run as one grouped convolution (`ica.conv`); batch-norm keeps its
+same seed trained alone. All S seeds run as one grouped convolution (`ica.nn.conv`); batch-norm keeps its
 statistics per seed. This module is a helper of the `vqvae` and `ae` models, not a plugin.
 """
 
@@ -26,9 +26,9 @@ import math
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from ica.conv import SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, to_grouped
-from ica.errors import SpecError
-from ica.plugin import Field, Options
+from ica.plugin import (
+    Field, from_grouped, Options, SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, SpecError, to_grouped,
+)
 
 
 class GridNetOptions(Options):

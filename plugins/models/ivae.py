@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ica.plugin import Field, Slot, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, hookimpl, Slot
 
 from .vae import VAE, VAEOptions, build_vae
 

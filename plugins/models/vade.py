@@ -7,10 +7,7 @@ assignments for evaluation are the argmax of p(u|z) at the posterior mean.
 
 from __future__ import annotations
 
-from ica.distributions import is_mixture
-from ica.errors import SpecError
-from ica.plugin import Field, Slot, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, hookimpl, is_mixture, Slot, SpecError
 
 from .vae import VAE, VAEOptions, build_vae
 

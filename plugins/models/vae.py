@@ -13,11 +13,10 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import kl_divergence
 
-from ica.distributions import diagonal_normal, is_mixture, responsibilities
-from ica.errors import SpecError
-from ica.nn import one_hot
-from ica.plugin import Field, Options, Slot
-from ica.protocols import Batch, BuildContext, LossOutput, Representation
+from ica.plugin import (
+    Batch, BuildContext, diagonal_normal, Field, is_mixture, LossOutput, one_hot, Options, Representation,
+    responsibilities, Slot, SpecError,
+)
 
 
 _LOG_2PI = math.log(2 * math.pi)

@@ -40,11 +40,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, MixtureSameFamily, Normal
 
-from ica.distributions import responsibilities
-from ica.errors import SpecError
-from ica.plugin import Field, Slot, hookimpl
+from ica.plugin import Batch, BuildContext, Field, hookimpl, LossOutput, responsibilities, Slot, SpecError
 from ica.plugins.priors.quantised import QuantisedPrior
-from ica.protocols import Batch, BuildContext, LossOutput
 
 from .ae import GridAutoencoder, GridModelOptions, build_grid_parts
 
@@ -74,7 +71,7 @@ class VQVAEOptions(GridModelOptions):
 
 # ------------------------------------------------------------------------------ the quantisers
 def code_log_posterior(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
-    """log p(k | z) for every code k, ``z [S, N, d] -> [S, N, K]`` (= `ica.distributions.responsibilities`).
+    """log p(k | z) for every code k, ``z [S, N, d] -> [S, N, K]`` (= `ica.nn.distributions.responsibilities`).
 
     For diagonal Gaussian components the squared distances are expanded, Σ_j (z_j - μ_kj)² / σ²_kj =
     z²·σ⁻² - 2 z·(μ σ⁻²) + Σ_j μ²_kj σ⁻²_kj, into two batched matrix products, so that [S, N, K, d] is

@@ -13,11 +13,7 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ica.distributions import diagonal_normal, xavier_uniform_
-from ica.errors import DataError
-from ica.nn import SeedMLP
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, DataError, diagonal_normal, Field, hookimpl, Options, SeedMLP, xavier_uniform_
 
 
 class ConditionalOptions(Options):

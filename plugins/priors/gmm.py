@@ -10,9 +10,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from ica.distributions import DiagonalGaussianMixture, xavier_uniform_
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, DiagonalGaussianMixture, Field, hookimpl, Options, xavier_uniform_
 
 
 class GMMOptions(Options):

@@ -19,9 +19,7 @@ import torch
 from pydantic import PositiveInt
 from torch import Tensor, nn
 
-from ica.distributions import DiagonalGaussianMixture
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, DiagonalGaussianMixture, Field, hookimpl, Options
 
 
 class QuantisedOptions(Options):

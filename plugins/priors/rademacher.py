@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ica.distributions import DiagonalGaussianMixture, diagonal_normal, xavier_uniform_
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import (
+    BuildContext, diagonal_normal, DiagonalGaussianMixture, Field, hookimpl, Options, xavier_uniform_,
+)
 
 
 class RademacherOptions(Options):

@@ -1,6 +1,6 @@
 """An example third-party `ica` plugin: a conditional Laplace prior p(z|u) with learnt location and scale.
 
-It is written exactly as an outside author would: it imports only `ica.plugin` and `ica.protocols`,
+It is written exactly as an outside author would: it imports only `ica.plugin`, the surface for plugin authors,
 and its package declares ``[project.entry-points.ica] laplace = "ica_example_laplace"``.
 """
 
@@ -12,8 +12,7 @@ import torch
 from torch import nn
 from torch.distributions import Independent, Laplace
 
-from ica.plugin import Field, Options, hookimpl
-from ica.protocols import BuildContext
+from ica.plugin import BuildContext, Field, Options, hookimpl
 
 
 class LaplaceOptions(Options):

@@ -1,0 +1,241 @@
+"""The small contracts every component honours, and the plain data that flows between them.
+
+Seed batching is part of the contract from the start: every tensor inside a model carries a leading
+*seed* dimension ``S`` (``S = 1`` for a single run), and every parameter and buffer of a component has
+``S`` as its first dimension. That lets one module hold many independent runs (issue #3) without any
+component knowing whether it is trained alone or beside others.
+
+Shapes used below: ``S`` seeds, ``B`` examples, ``d_z`` latent size, ``x_shape`` one observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+KINDS = ("dataset", "encoder", "decoder", "prior", "likelihood", "model", "metric")
+"""The component kinds a plugin may register."""
+
+
+# --------------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class Split:
+    """One split of a data set, as tensors (on CPU until training moves them).
+
+    Attributes:
+        x: observations, ``[N, *x_shape]`` float32.
+        u: auxiliary variable / class / segment index, ``[N]`` int64, or None.
+        s: ground-truth sources, ``[N, d_s]`` float32, or None.
+    """
+
+    x: Tensor
+    u: Tensor | None = None
+    s: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> "Split":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Split(move(self.x), move(self.u), move(self.s))
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """What a dataset component returns: a training split and a fixed, held-out evaluation split.
+
+    Attributes:
+        train: the data models are fitted on.
+        eval: held-out data every metric is computed on (never seen in training).
+        n_u: number of distinct values of ``u`` (segments, classes), or None without ``u``.
+        info: free-form facts worth recording in the run directory (generator settings, file names).
+    """
+
+    train: Split
+    eval: Split
+    n_u: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def source_dim(self) -> int | None:
+        return None if self.train.s is None else int(self.train.s.shape[1])
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A mini-batch for ``S`` seeds at once: ``x`` is ``[S, B, *x_shape]``, ``u`` is ``[S, B]`` or None."""
+
+    x: Tensor
+    u: Tensor | None = None
+
+
+# ------------------------------------------------------------------------------------ building
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a builder may need to know about its surroundings.
+
+    Builders read only the fields their kind needs (see each protocol). ``build`` builds a nested
+    component from its validated options (a model builds its encoder, decoder, prior, likelihood).
+    """
+
+    seeds: int = 1
+    x_shape: tuple[int, ...] = ()
+    latent_dim: int = 0
+    n_u: int | None = None
+    cond_dim: int = 0
+    out_multiplier: int = 1
+    build: Callable[..., Any] | None = None
+
+    def with_(self, **changes: Any) -> "BuildContext":
+        return replace(self, **changes)
+
+    def build_part(self, options: Any, **changes: Any) -> Any:
+        """Build a nested component with this context, changed where ``changes`` say."""
+        if self.build is None:
+            raise RuntimeError("this BuildContext cannot build nested components")
+        return self.build(options, self.with_(**changes))
+
+
+# ---------------------------------------------------------------------------------- components
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps observations (and optionally u) to a diagonal Gaussian posterior.
+
+    Built with ``ctx.x_shape``, ``ctx.latent_dim`` and ``ctx.cond_dim`` (0 when there is no u).
+    ``forward(x [S,B,*x_shape], cond [S,B,cond_dim] | None) -> (mean, log_var)``, each ``[S,B,d_z]``.
+    """
+
+    def __call__(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]: ...
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """Maps latents to the likelihood's parameters.
+
+    Built with ``ctx.latent_dim``, ``ctx.x_shape`` and ``ctx.out_multiplier`` (the likelihood's number of
+    parameters per observed dimension). ``forward(z [S,B,d_z]) -> params [S,B,*x_shape]`` where the first
+    axis of ``x_shape`` is multiplied by ``out_multiplier``.
+    """
+
+    def __call__(self, z: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Prior(Protocol):
+    """A module that returns a ``torch.distributions.Distribution`` over latents, given optional context.
+
+    Built with ``ctx.latent_dim``, ``ctx.n_u`` and ``ctx.seeds``. ``forward(cond)`` takes the one-hot u
+    ``[S,B,n_u]`` (or None) and returns a distribution whose batch shape broadcasts to ``[S, B]`` and whose
+    event shape is ``[d_z]``. Mixture priors return ``MixtureSameFamily``, which is how VaDE finds its
+    clusters; ``conditional`` says whether the prior needs u.
+    """
+
+    conditional: bool
+
+    def __call__(self, cond: Tensor | None = None) -> Distribution: ...
+
+
+@runtime_checkable
+class Likelihood(Protocol):
+    """Scores observations under the decoder's output.
+
+    Built with ``ctx.x_shape``. ``multiplier`` is how many decoder outputs it needs per observed value.
+    ``log_prob(x [S,B,*x_shape], params) -> [S,B]`` sums over the observed dimensions.
+    """
+
+    multiplier: int
+
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor: ...
+
+    def mean(self, params: Tensor) -> Tensor: ...
+
+
+@dataclass
+class LossOutput:
+    """What a model's ``loss`` returns.
+
+    Attributes:
+        loss: the per-example objective to *minimise* (the negative ELBO for VAEs), ``[S, B]``.
+        terms: named per-example terms worth logging (reconstruction, KL, ...), each ``[S, B]``.
+    """
+
+    loss: Tensor
+    terms: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Representation:
+    """What a model exposes for evaluation, computed in eval mode.
+
+    Attributes:
+        latents: the representation compared across runs (posterior means for VAEs), ``[S, B, d_z]``.
+        assignments: the discrete u each example is given (cluster index, or the known u), ``[S, B]``.
+        grid_shape: for spatially arranged latents (App. B: a VQ-VAE's 8×8 grid of vectors), the grid's
+            shape ``(*positions, d)``: each example's ``d_z = prod(grid_shape)`` latents are that grid
+            flattened position-major (row-major over the positions, the d features of a position side by
+            side), so ``latents.reshape(S, B, *grid_shape)`` recovers it. None for one flat vector.
+    """
+
+    latents: Tensor
+    assignments: Tensor | None = None
+    grid_shape: tuple[int, ...] | None = None
+
+
+@runtime_checkable
+class Model(Protocol):
+    """One training contract for every model.
+
+    ``noise_shape(B)`` says what standard-normal noise one seed needs per step (None for none); the
+    trainer draws it from each seed's own generator so results never depend on how seeds are batched.
+    ``loss(batch, noise)`` returns a ``LossOutput``; ``represent(batch)`` returns a ``Representation``.
+    ``needs_u`` says whether the model must be given u (iVAE) or infers it (VaDE).
+    """
+
+    needs_u: bool
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...] | None: ...
+
+    def loss(self, batch: Batch, noise: Tensor | None) -> LossOutput: ...
+
+    def represent(self, batch: Batch) -> Representation: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """Scores the outcome of training one cell (all its seeds) and returns flat records.
+
+    ``__call__(evaluation) -> list[MetricRecord]``: see ``ica.evaluation.seeds.Evaluation``.
+    """
+
+    def __call__(self, evaluation: Any) -> list["MetricRecord"]: ...
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One measured number.
+
+    ``seed`` is set for per-seed values, ``pair`` for per-pair values, neither for per-cell values.
+    A value of NaN is a *failure* and is counted as such, never dropped.
+    """
+
+    metric: str
+    value: float
+    seed: int | None = None
+    pair: tuple[int, int] | None = None
+    error: str | None = None
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of scalar parameters per seed (the leading seed axis divided out)."""
+    total = 0
+    for p in module.parameters():
+        total += p.numel() // max(1, p.shape[0]) if p.dim() else 1
+    return total

@@ -1,0 +1,30 @@
+"""Reporting: many run directories read back as tables, figures and one report.
+
+Owns: finding runs and their state (`runs`), the results table (`results`) and index.json (`index`), formerly
+`collect`; the report's settings, reading, tables, figures and rendering (`report` and its parts); figures drawn
+headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
+directories (and writes its own report and index), so it sits at the end of the chain.
+May import: ica.errors, ica.rundir, ica.evaluation, ica.running
+Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, loaded on first use: the report
+needs matplotlib and scipy, which ``ica status`` and every worker start should not pay for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "find_runs": "ica.reporting.runs",
+    "results_table": "ica.reporting.results",
+    "write_index": "ica.reporting.index",
+    "write_report": "ica.reporting.report",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ica.reporting' has no attribute {name!r}")

@@ -1,0 +1,24 @@
+"""What every figure of `ica report` is made of: a PNG with the heading and caption the document gives it.
+
+The figures themselves are drawn by ``ica.reporting.boxplots`` (Figs. 2, 4-6 and cluster agreement),
+``ica.reporting.scatter`` (Fig. 3 and ARI against CCA-MCC, §3) and ``ica.reporting.curves`` (training curves).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class FigureFile:
+    name: str  # file name, e.g. "mcc.png"
+    heading: str
+    caption: str
+    png: bytes
+
+
+def is_finite_number(value: Any) -> bool:
+    """A value that can be drawn: a failed seed's None, NaN or inf (or a bool) is counted but not plotted."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,73 @@
+"""``index.json``: a listing of the runs under a directory that can always be rebuilt (issue #5).
+
+The run directories are the only source of truth, and `write_index` writes a convenience summary of them
+that nobody needs to read. The index is only ever rewritten whole and atomically
+(`ica.rundir.writing.write_json`), never appended to, so machines sharing a file system can all rewrite it:
+the last complete write wins and readers never see half of one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ica.reporting.runs import RunRecord, find_runs
+from ica.rundir.layout import RunLayout
+from ica.rundir.writing import write_json
+
+INDEX_NAME = "index.json"
+INDEX_FORMAT = 1
+
+
+def index_json(root: Path, records: list[RunRecord]) -> dict[str, Any]:
+    """What ``index.json`` holds: each run's status and the paths of its files, relative to ``root``."""
+    root = Path(root)
+
+    def rel(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        try:
+            return str(path.resolve().relative_to(root.resolve())) or "."
+        except ValueError:
+            return str(path.resolve())
+
+    runs = []
+    for record in records:
+        layout = RunLayout(record.path)
+        runs.append({
+            "dir": rel(record.path),
+            "name": (record.spec or {}).get("name"),
+            "spec_hash": (record.spec or {}).get("spec_hash"),
+            "status": record.status,
+            "spec": rel(layout.spec) if record.spec is not None else None,
+            "summary": rel(layout.summary) if record.finished else None,
+            "grid": rel(record.grid / "grid.json") if record.grid else None,
+            "settings": record.settings,
+            "models": {
+                c.label: {"model": c.model, "status": c.status, "summary": rel(c.summary),
+                          "seeds": {str(s): state for s, state in c.seeds.items()}}
+                for c in record.cells
+            },
+        })
+    return {
+        "format": INDEX_FORMAT,
+        "about": "a convenience listing rebuilt from the run directories (the source of truth) by "
+                 "`ica results`; it is rewritten whole, never edited",
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "root": str(root.resolve()),
+        "runs": runs,
+    }
+
+
+def write_index(root: Path, records: list[RunRecord] | None = None) -> dict[str, Any]:
+    """Rewrite ``root/index.json`` from the runs under ``root`` (scanned again unless given), atomically.
+
+    Rebuilding is calling it again; an old, stale or corrupt index.json is never read, only replaced.
+    """
+    root = Path(root)
+    if records is None:
+        records = find_runs([root])
+    index = index_json(root, records)
+    write_json(root / INDEX_NAME, index)
+    return index

@@ -1,0 +1,76 @@
+"""The statistics of the report's Fig. 3 (ELBO against MCC) and of ARI against CCA-MCC: an ordinary
+least-squares line, the 95% confidence band of its fitted mean, and Pearson r as the report writes it.
+
+Numbers only, no drawing: ``ica.reporting.plots`` draws the line and band, ``ica.reporting.scatter`` quotes r
+in its captions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Ordinary least squares ``y = intercept + slope * x`` and what its confidence band needs.
+
+    The band is for the fitted *mean* of y at x (Fig. 3's shading), from the t distribution with
+    n - 2 degrees of freedom: ŷ(x) ± t_{(1+level)/2, n-2} · s · sqrt(1/n + (x - x̄)² / Sxx), with
+    s² = Σ residuals² / (n - 2) and Sxx = Σ (x_i - x̄)².
+    """
+
+    n: int
+    slope: float
+    intercept: float
+    r: float  # Pearson correlation coefficient (NaN when y is constant)
+    x_mean: float
+    sxx: float
+    residual_std: float  # s; NaN for n < 3 (no degrees of freedom left)
+
+    def mean_at(self, x: np.ndarray) -> np.ndarray:
+        return self.intercept + self.slope * np.asarray(x, dtype=float)
+
+    def band(self, x: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits of the ``level`` confidence interval of the fitted mean at ``x``."""
+        x = np.asarray(x, dtype=float)
+        if self.n < 3:
+            nan = np.full_like(x, np.nan)
+            return nan, nan
+        t = stats.t.ppf(0.5 + level / 2, self.n - 2)
+        half = t * self.residual_std * np.sqrt(1 / self.n + (x - self.x_mean) ** 2 / self.sxx)
+        centre = self.mean_at(x)
+        return centre - half, centre + half
+
+
+def fit_line(x: Sequence[float], y: Sequence[float]) -> LineFit | None:
+    """The least-squares line through (x, y), or None when there is no line (n < 2 or x constant)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    if n < 2:
+        return None
+    x_mean, y_mean = x.mean(), y.mean()
+    sxx = float(((x - x_mean) ** 2).sum())
+    if sxx <= 0:
+        return None
+    syy = float(((y - y_mean) ** 2).sum())
+    sxy = float(((x - x_mean) * (y - y_mean)).sum())
+    slope = sxy / sxx
+    intercept = y_mean - slope * x_mean
+    r = sxy / math.sqrt(sxx * syy) if syy > 0 else math.nan
+    residuals = y - (intercept + slope * x)
+    s = math.sqrt(float((residuals**2).sum()) / (n - 2)) if n > 2 else math.nan
+    return LineFit(n, slope, intercept, r, float(x_mean), sxx, s)
+
+
+def pearson_text(fit: LineFit | None) -> str:
+    """'r=0.85'; with fewer than 3 points or a constant y, r says nothing and is not shown as a number."""
+    if fit is None or math.isnan(fit.r):
+        return "r undefined"
+    if fit.n < 3:
+        return f"r not meaningful (n={fit.n})"
+    return f"r={fit.r:.2f}"

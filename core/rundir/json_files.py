@@ -1,0 +1,154 @@
+"""Reading the JSON files of a run directory back: strict JSON, checked by a schema, one error naming the file.
+
+`read_json_file` reads JSON as ica writes it (UTF-8, no duplicate keys, no NaN or Infinity), `checked` validates
+it by a model of `ica.rundir.schemas` and `read_checked` does both; the ``read_*`` functions are the readers of
+``result.json``, ``spec.json``, the summaries and ``grid.json`` that status, results and report use. Every
+failure is a `RunFileError` with the file's advice (`ica.rundir.damage`).
+
+`read_json` is another reader, not a duplicate: it takes any JSON (duplicate keys, NaN) and fails with a plain
+`IcaError` without advice; ``ica run`` uses it (`ica.running.runner`) on files it has just checked or written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Type, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ica.errors import IcaError
+from ica.rundir.damage import GRID_ADVICE, RESULT_ADVICE, SPEC_ADVICE, SUMMARY_ADVICE, read_bytes, damaged
+from ica.rundir.schemas import CellSummary, GridFile, ResultFile, RunSpecFile, RunSummary
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Refused(f"the key {key!r} appears twice")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"it holds {name}, which is not JSON (ica writes no such value)")
+
+
+def parse_json(text: str, *, constants: bool = False) -> Any:
+    """JSON as ``ica`` writes it: no duplicate keys, and no NaN or Infinity unless ``constants``."""
+    if constants:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+
+def read_json_file(path: Path, advice: str) -> Any:
+    """A JSON file's value, or a `RunFileError` naming the file: unreadable, not UTF-8, not JSON."""
+    raw = read_bytes(path, advice)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise damaged(path, f"it is not UTF-8 text (byte {exc.start})", advice) from None
+    try:
+        return parse_json(text)
+    except _Refused as exc:
+        raise damaged(path, str(exc), advice) from None
+    except json.JSONDecodeError as exc:
+        raise damaged(path, f"it is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})", advice) from None
+    except (ValueError, RecursionError) as exc:  # an integer of 5000 digits, nesting 100,000 deep
+        raise damaged(path, f"it is not JSON ica wrote ({type(exc).__name__}: {exc})", advice) from None
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, as 'field: what is wrong (got value)'."""
+    err = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in err["loc"])
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    got = repr(err.get("input"))
+    got = got if len(got) <= 60 else got[:57] + "..."
+    shown = f"{message} (got {got})" if err["type"] not in ("missing", "value_error") else message
+    return f"{field}: {shown}" if field else shown
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def checked(model: Type[M], data: Any, path: Path, advice: str) -> M:
+    """``data`` (read from ``path``) validated by ``model``, or a `RunFileError` naming the file and field."""
+    if not isinstance(data, dict):
+        raise damaged(path, f"it holds a JSON {json_kind(data)}, not an object", advice)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise damaged(path, validation_problem(exc), advice) from None
+
+
+def json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def read_checked(path: Path, model: Type[M], advice: str) -> tuple[M, dict[str, Any]]:
+    """The file validated, and its plain dict (which consumers that index dicts keep using)."""
+    data = read_json_file(path, advice)
+    return checked(model, data, path, advice), data
+
+
+def seed_of_directory(path: Path) -> int | None:
+    """The seed a ``seeds/<seed>/...`` file belongs to, from its directory's name."""
+    name = path.parent.name
+    return int(name) if name.isascii() and name.isdigit() and path.parent.parent.name == "seeds" else None
+
+
+def read_result(path: Path) -> tuple[ResultFile, dict[str, Any]]:
+    """A seed's ``result.json``; its ``seed`` must be the seed of its directory."""
+    result, data = read_checked(path, ResultFile, RESULT_ADVICE)
+    expected = seed_of_directory(path)
+    if expected is not None and result.seed != expected:
+        raise damaged(path, f"it is the result of seed {result.seed}, but lies in seed {expected}'s directory",
+                      RESULT_ADVICE)
+    return result, data
+
+
+def read_run_spec(path: Path) -> tuple[RunSpecFile, dict[str, Any]]:
+    return read_checked(path, RunSpecFile, SPEC_ADVICE)
+
+
+def read_run_summary(path: Path) -> tuple[RunSummary, dict[str, Any]]:
+    return read_checked(path, RunSummary, SUMMARY_ADVICE)
+
+
+def read_cell_summary(path: Path) -> tuple[CellSummary, dict[str, Any]]:
+    return read_checked(path, CellSummary, SUMMARY_ADVICE)
+
+
+def read_grid(directory: Path) -> tuple[GridFile, dict[str, Any]]:
+    """``directory/grid.json``, every cell's ``dir`` a sub-directory of the grid (following symlinks)."""
+    path = directory / "grid.json"
+    grid, data = read_checked(path, GridFile, GRID_ADVICE)
+    root = directory.resolve()
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(grid.cells):
+        target = (directory / cell.dir).resolve()
+        if target.parent != root:
+            raise damaged(path, f"cells.{i}.dir: {cell.dir!r} leads outside the grid's directory (to {target})",
+                          GRID_ADVICE)
+        if cell.dir in seen:
+            raise damaged(path, f"cells.{i}.dir: cell {seen[cell.dir]} has the same directory {cell.dir!r}",
+                          GRID_ADVICE)
+        seen[cell.dir] = i
+    return grid, data
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of a run directory; any damage (bad UTF-8, bad JSON, absurd nesting) is one error naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError and bad UTF-8
+        raise IcaError(f"cannot read {path.name}: {type(exc).__name__}: {str(exc)[:200]}", where=str(path)) from None

@@ -1,0 +1,192 @@
+"""The schemas of the JSON files `ica` reads back from a run directory, as pydantic models.
+
+Strict types, extra keys allowed (files grow over versions), and every key ica writes required where a missing
+one would show as an empty value: ``result.json`` (`ResultFile`), the summaries (`CellSummary`, `RunSummary`),
+``spec.json`` (`RunSpecFile`), ``grid.json`` (`GridFile`) and each line of ``metrics.jsonl`` (`MetricsLine`).
+A model label or a grid cell's ``dir`` names a directory of the run, so it must be a plain name (`plain_name`).
+Only the models live here; reading a file and naming it when it fails one is `ica.rundir.json_files`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[int, Field(ge=0)]
+SeedKey = Annotated[str, Field(pattern=r"^[0-9]+$")]
+"""A seed as a JSON object key: ``"0"``, ``"12"``."""
+Label = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def plain_name(value: str, what: str) -> str:
+    """A name used as one directory of a run (a model label, a grid cell's ``dir``): no path in it."""
+    if value in ("", ".", "..") or "/" in value or "\\" in value or "\0" in value or os.path.isabs(value):
+        raise ValueError(f"{what} {value!r} is not a plain directory name (no '..', no separators, not absolute)")
+    return value
+
+
+def plain_labels(labels: dict[str, Any]) -> dict[str, Any]:
+    """A mapping keyed by model labels (a spec's ``models``, a summary's ``cells``): each a plain name."""
+    for label in labels:
+        plain_name(label, "model label")
+    return labels
+
+
+class _File(BaseModel):
+    """A JSON file ``ica`` wrote: strict types, unknown keys kept (a later version may add some)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class ResultFile(_File):
+    """``<label>/seeds/<seed>/result.json``: a trained seed's outcome."""
+
+    seed: NonNegative
+    status: Literal["finished", "failed"]
+    steps: NonNegative
+    elbo: Optional[dict[str, Optional[Finite]]] = None
+    error: Optional[str] = None
+    failed_at: Optional[NonNegative] = None
+    last_finite_loss: Optional[Finite] = None
+    train_seconds: Optional[Finite] = None
+    latents_sha256: Optional[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = None
+
+    @model_validator(mode="after")
+    def _finished_has_elbo(self) -> "ResultFile":
+        if self.status != "finished":
+            return self
+        if not self.elbo:
+            raise ValueError("a finished seed's result has no 'elbo'")
+        missing = [key for key in ("train", "eval") if key not in self.elbo]
+        empty = [key for key, value in self.elbo.items() if value is None]
+        if missing or empty:
+            raise ValueError(f"a finished seed's 'elbo' has no {(missing or empty)[0]!r} value")
+        return self
+
+
+class Stats(_File):
+    """One metric's statistics over seeds or pairs (`ica.evaluation.seeds.quartiles`)."""
+
+    n: NonNegative
+    n_failed: NonNegative
+    median: Optional[Finite]
+    q25: Optional[Finite]
+    q75: Optional[Finite]
+    mean: Optional[Finite]
+
+    @model_validator(mode="after")
+    def _counts(self) -> "Stats":
+        if self.n_failed > self.n:
+            raise ValueError(f"'n_failed' ({self.n_failed}) is more than 'n' ({self.n})")
+        return self
+
+
+class Pair(_File):
+    """One pair of seeds and each pairwise metric's value (None for a failure)."""
+
+    seeds: list[NonNegative] = Field(min_length=2, max_length=2)
+    __pydantic_extra__: dict[str, Optional[Finite]] = Field(init=False)
+
+
+class CellSummary(_File):
+    """``<label>/summary.json`` (and each entry of the run summary's ``cells``). Every key ica writes is
+    required: a key gone missing would otherwise show as an empty value, silently."""
+
+    model: str
+    stats: dict[str, Stats]
+    seeds: dict[SeedKey, dict[str, Optional[Finite]]]
+    pairs: list[Pair]
+    cell: dict[str, Optional[Finite]]
+    errors: list[dict[str, Any]]
+    status: dict[SeedKey, Literal["finished", "failed"]]
+
+
+class RunSummary(_File):
+    """``<out>/summary.json``: the run's cells, written when every model is evaluated."""
+
+    name: Optional[str]
+    spec_hash: str
+    device: str
+    split: Literal["eval", "train"]
+    data: dict[str, Any]
+    cells: dict[Label, CellSummary]
+
+    _plain_labels = field_validator("cells")(plain_labels)
+
+
+class ModelEntry(_File):
+    name: str
+
+
+class MetricEntry(_File):
+    name: str
+
+
+class EvaluationEntry(_File):
+    split: Literal["eval", "train"] = "eval"
+    metrics: Optional[list[MetricEntry]] = None
+
+
+class SpecBody(_File):
+    """A spec as ``ica run`` writes it out (`ica.spec.load.spec_json`): every section present, since results
+    compare runs by them. Only the parts status, results and report use are looked into."""
+
+    name: Optional[str]
+    data: dict[str, Any]
+    models: dict[Label, ModelEntry] = Field(min_length=1)
+    training: dict[str, Any]
+    seeds: Annotated[int, Field(ge=1)] | Annotated[list[NonNegative], Field(min_length=1)]
+    evaluation: EvaluationEntry
+    device: str
+    grid: Optional[dict[str, Any]] = None
+
+    _plain_labels = field_validator("models")(plain_labels)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: int | list[int]) -> int | list[int]:
+        if isinstance(seeds, list) and len(set(seeds)) != len(seeds):
+            raise ValueError("the seeds are not distinct")
+        return seeds
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class RunSpecFile(SpecBody):
+    """``<out>/spec.json``: the spec, and the hash that ties the directory to it."""
+
+    spec_hash: str
+
+
+class GridCellEntry(_File):
+    name: Optional[str] = None
+    dir: str
+    settings: dict[str, Any] = {}
+
+    @field_validator("dir")
+    @classmethod
+    def _plain_dir(cls, value: str) -> str:
+        return plain_name(value, "'dir'")
+
+
+class GridFile(_File):
+    """``<grid>/grid.json``: the grid's cells, each a run in its own sub-directory of the grid."""
+
+    name: Optional[str] = None
+    spec_hash: Optional[str] = None
+    axes: Optional[dict[str, Any]] = None
+    spec: Optional[SpecBody] = None  # the grid's spec: its labels and seeds are those of a cell not started
+    cells: list[GridCellEntry]
+
+
+class MetricsLine(_File):
+    """One line of ``metrics.jsonl``: the step, then numbers and flags (`ica.training.loop.Trainer.log`)."""
+
+    step: NonNegative
+    __pydantic_extra__: dict[str, Optional[float | bool]] = Field(init=False)

@@ -1,0 +1,19 @@
+"""Running: from a validated spec to a finished run directory.
+
+Owns: building a run's parts from its spec through the registry: device, data, models per group of seeds,
+metrics (`building`), with memory checked before anything is allocated (`resources`); the run itself,
+resuming where it stopped (`runner`); which directory a run writes to and claiming it for its spec
+(`claims`); what trained seeds leave behind and read back (`outcomes`); training the cells of a grid
+together (`packing`); ``ica validate`` (`validate`); worker processes (`executor`) and starting each with
+its slot, GPU and CPU share (`processes`), SLURM arrays (`slurm`), locks between processes (`locks`) and
+env.json (`environment`).
+May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.training, ica.evaluation
+Exports: ``run``, ``check``, ``plan``, ``run_with_workers``, ``run_on_slurm``.
+"""
+
+from ica.running.executor import run_with_workers
+from ica.running.runner import run
+from ica.running.slurm import run_on_slurm
+from ica.running.validate import check, plan
+
+__all__ = ["run", "check", "plan", "run_with_workers", "run_on_slurm"]

@@ -1,0 +1,252 @@
+"""Building what a run needs from its spec: the device, the data (standardised on request), the models
+(one per group of seeds, initialised per seed) and the metrics, and deciding which seeds train together."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ica.errors import IcaError, SpecError
+from ica.components.registry import Registry, component_of
+from ica.components.protocols import BuildContext, DataSplits, Split, count_parameters
+from ica.running.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
+from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis
+from ica.spec.models import spec_models
+
+Event = Callable[..., None]
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when available, else the CPU; asking for CUDA without it is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
+    return torch.device(name)
+
+
+def prepare_data(spec: Any, reg: Registry) -> DataSplits:
+    """Build the spec's data set and standardise it with training statistics when asked.
+
+    Inside `shared_data` an equal data spec gets the very same (read-only) DataSplits back instead of a
+    second build; outside it every call builds afresh and nothing is kept.
+    """
+    cache = _SHARED.get()
+    if cache is None:
+        data = _build_data(spec, reg)
+    else:
+        data = cache.get(data_key(spec.data), reg, lambda: _build_data(spec, reg))
+    check_training_memory(spec, reg, data)
+    return data
+
+
+def _build_data(spec: Any, reg: Registry) -> DataSplits:
+    check_data_memory(spec.data)  # before building: 10^12 samples is a message, not an allocation failure
+    data = reg.build(spec.data, BuildContext())
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
+    if getattr(spec.data, "standardize", False):
+        data = standardized(data)
+    return data
+
+
+SHARED_DATA_SETS = 2
+"""How many data sets `shared_data` keeps (least recently used dropped first). A grid's cells are the
+product of its axes in the order written (`ica.spec.grid.grid_cells`), so cells with the same data are
+consecutive when the data axis comes first, as in the Figs. 4-6 grids (specs/fig6-resnet.json: 3 data sets
+x 3 latent sizes): the pre-flight check of every cell then loads each data set once, and the runs that
+follow once more (3 + 3 loads instead of 18; keeping all 3 would save the second 3 but hold MNIST, CIFAR10
+and SVHN, about 2.2 GB as float32, at once). Keeping 2 rather than 1 also loads a two-valued data axis
+written *after* another axis (e.g. ``"data.standardize": [false, true]``) only twice in all rather than
+once per cell, at the cost of one data set held beside the one a run trains on."""
+
+
+class _DataCache:
+    """The most recently used data sets, keyed by registry and canonical data options."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.held: OrderedDict[tuple[int, str], tuple[Registry, DataSplits]] = OrderedDict()
+
+    def get(self, key: str, reg: Registry, build: Callable[[], DataSplits]) -> DataSplits:
+        # The registry object is held with its entry, so its id cannot be reused while the entry lives.
+        full_key = (id(reg), key)
+        if full_key in self.held:
+            self.held.move_to_end(full_key)
+            return self.held[full_key][1]
+        while self.held and len(self.held) >= self.keep:  # make room first: at most `keep` data sets alive
+            self.held.popitem(last=False)
+        data = build()
+        if self.keep > 0:
+            self.held[full_key] = (reg, data)
+        return data
+
+
+_SHARED: ContextVar[_DataCache | None] = ContextVar("ica_shared_data", default=None)
+
+
+def data_key(options: Any) -> str:
+    """Every data option (name and ``standardize`` included) as canonical JSON: equal keys, equal data."""
+    return json.dumps(options.model_dump(mode="json"), sort_keys=True)
+
+
+@contextmanager
+def shared_data(keep: int = SHARED_DATA_SETS) -> Iterator[None]:
+    """Within the block, `prepare_data` builds each distinct data spec once and hands the same DataSplits
+    to every caller (a grid's pre-flight check and its runs; cells that differ only in their models).
+
+    Callers must treat the shared splits as read-only (nothing in `ica` writes into them). A nested
+    block uses the outer one's cache; leaving the outermost block drops every kept data set.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set(_DataCache(keep))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def standardized(data: DataSplits) -> DataSplits:
+    """z-scores of every observed dimension, with means and deviations of the training split only."""
+    mean = data.train.x.mean(0, keepdim=True)
+    std = data.train.x.std(0, keepdim=True)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
+    return DataSplits(scale(data.train), scale(data.eval), data.n_u, {**data.info, "standardized": True})
+
+
+def model_context(data: DataSplits) -> BuildContext:
+    return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
+
+
+def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
+    """Refuse, before any model is built for real, a spec whose models cannot be trained in the memory there
+    is: each model built on the meta device for the seeds that will train together (`seeds_together`), its
+    parameters x4 (Adam), one step's activations, and the data where it is copied to a GPU."""
+    device = planned_device(spec.device)
+    ctx = model_context(data)
+    batch = min(spec.training.batch_size, len(data.train))
+    data_bytes = split_bytes(data) if device.type == "cuda" else 0  # on the CPU it is already in memory
+    for label, options in spec.models.items():
+        single = on_meta(lambda: reg.build(options, ctx.with_(seeds=1)), f"models.{label}")
+        if single is None:
+            continue  # cannot be built on meta: building it for real reports what is wrong
+        n = seeds_together(spec.training.batch_seeds, len(spec.seed_list), count_parameters(single), device)
+        model = single if n == 1 else on_meta(lambda: reg.build(options, ctx.with_(seeds=n)), f"models.{label}", n)
+        if model is not None:
+            check_model_memory(model, label=label, seeds=n, batch=batch, x_shape=data.x_shape, device=device,
+                               data_bytes=data_bytes, build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
+
+
+def planned_device(name: str) -> torch.device:
+    """The device a spec's ``device`` names ('cuda' without CUDA is `resolve_device`'s error, not this one)."""
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def seeds_together(batch_seeds: bool | str, seeds: int, per_seed: int, device: torch.device) -> int:
+    """How many seeds one model holds while training: all of them where they are batched (`seed_groups`)."""
+    if batch_seeds == "auto":
+        batch_seeds = device.type == "cuda" or per_seed <= CPU_BATCHING_LIMIT
+    return seeds if batch_seeds else 1
+
+
+def split_bytes(data: DataSplits) -> int:
+    """Bytes of every tensor of both splits."""
+    tensors = [t for split in (data.train, data.eval) for t in (split.x, split.u, split.s) if t is not None]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int], label: str) -> torch.nn.Module:
+    """The model for ``seeds`` (one seed axis entry each), initialised per seed; errors name the model.
+
+    It is first built on the meta device, so that one too large for this machine is refused without
+    allocating it (`build_seeded` holds each seed's copy and the stacked model at once: twice the weights).
+    """
+    ctx = model_context(data)
+    shapes = on_meta(lambda: reg.build(options, ctx.with_(seeds=len(seeds))), f"models.{label}", len(seeds))
+    if shapes is not None:
+        check_model_memory(shapes, label=label, seeds=len(seeds), batch=0, x_shape=data.x_shape,
+                           device=torch.device("cpu"), copies=2 if len(seeds) > 1 else 1)
+
+    def build(n: int) -> torch.nn.Module:
+        with module_budget(f"models.{label}", n):  # a plugin that cannot be built on meta is guarded here
+            model = reg.build(options, ctx.with_(seeds=n))
+        if n > 1:
+            check_seed_axis(model, n)
+        return model
+
+    try:
+        model = build_seeded(build, seeds)
+    except IcaError as exc:
+        raise type(exc)(exc.message, where=f"models.{label}") from None
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        raise SpecError(f"there is not enough memory to build this model ({type(exc).__name__}: {str(exc)[:160]}); "
+                        "make it smaller", where=f"models.{label}") from None
+    likelihood = getattr(model, "likelihood", None)
+    if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
+        raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
+                        "'standardize': true, which moves the data off those levels",
+                        where=f"models.{label}.likelihood")
+    return model
+
+
+def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
+    """The metrics to compute: those named, or every registered one that applies to this data."""
+    ctx = BuildContext()
+    has_sources = data.eval.s is not None
+    if spec.evaluation.metrics is None:
+        chosen = [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
+        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in chosen]
+        return [(n, m) for n, m in metrics if has_sources or not getattr(m, "requires_sources", False)]
+    metrics = []
+    for i, options in enumerate(spec.evaluation.metrics):
+        metric = reg.build(options, ctx)
+        name = component_of(options)[1]
+        if getattr(metric, "requires_sources", False) and not has_sources:
+            raise SpecError(f"{name} needs ground-truth sources and the data set has none",
+                            where=f"evaluation.metrics[{i}]")
+        metrics.append((name, metric))
+    return metrics
+
+
+CPU_BATCHING_LIMIT = 250_000
+"""Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
+MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
+
+
+def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
+                on_event: Event):
+    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
+    batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
+    (each of the last two with a one-line notice)."""
+    if batched == "auto" and len(seeds) > 1:
+        batched = data.train.x.device.type == "cuda" or small_enough_to_batch(reg, options, data, label,
+                                                                              on_event)
+    if batched and len(seeds) > 1:
+        try:
+            yield seeds, build_model(reg, options, data, seeds, label)
+            return
+        except NotBatchable as exc:
+            on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
+    for seed in seeds:
+        yield [seed], build_model(reg, options, data, [seed], label)
+
+
+def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str,
+                          on_event: Event) -> bool:
+    """Whether batching this model's seeds pays on the CPU (`CPU_BATCHING_LIMIT`); a notice where not."""
+    size = count_parameters(build_model(reg, options, data, [0], label))
+    if size <= CPU_BATCHING_LIMIT:
+        return True
+    on_event("notice", cell=label, message=f"{label}: {size:,} parameters per seed; on the CPU seeds this large "
+             "train no faster batched, so one at a time (training.batch_seeds: true forces batching)")
+    return False

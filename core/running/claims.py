@@ -1,0 +1,140 @@
+"""Which directory a run writes to, and making sure it is this spec's (``ica.run``'s claim on it).
+
+A run writes into ``--out`` or ``runs/<spec file stem>``; a name that is no directory of its own is refused.
+A plain run claims its directory with spec.json, a grid its root with grid.json, each created exclusively
+(`ica.rundir.writing.create_exclusive`), so of two different specs started at once on one new directory
+exactly one wins; a directory made from another spec, or of the other kind, is refused, and the claim is
+checked again before each write that depends on it. Split out of `ica.running.runner`, which runs the spec.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ica.components.registry import Registry
+from ica.errors import IcaError, SpecError
+from ica.rundir.layout import RunLayout
+from ica.rundir.writing import create_exclusive, json_bytes, safe_dir
+from ica.rundir.json_files import read_json
+from ica.running.building import build_metrics, build_model, prepare_data
+from ica.spec.grid import grid_cells, grid_json
+from ica.spec.load import spec_hash, spec_json
+
+
+def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
+    """Validate and check every cell (data, models, metrics), then claim ``root`` for this grid (grid.json).
+
+    A root made from a different grid spec, or holding a plain run, is refused; nothing is trained or
+    written before all checks pass. grid.json is created exclusively (`ica.rundir.writing.create_exclusive`), so
+    of two different grids started at once on one new directory exactly one wins.
+    """
+    cells = grid_cells(spec, reg)
+    digest = spec_hash(spec)
+    grid_file = root / GRID_FILE
+    check_grid_directory(root, digest)
+    for cell in cells:
+        safe_dir(root, cell.directory, create=False)  # an existing cell directory must not be a link
+    for cell in cells:
+        data = prepare_data(cell.spec, reg)
+        build_metrics(cell.spec, reg, data)
+        for label, options in cell.spec.models.items():
+            build_model(reg, options, data, cell.spec.seed_list[:1], f"{label} (grid cell '{cell.name}')")
+    root.mkdir(parents=True, exist_ok=True)
+    if create_exclusive(grid_file, json_bytes({**grid_json(spec, cells, digest), "spec": spec_json(spec)})):
+        if (root / "spec.json").exists():  # a plain run claimed it at the same moment: it keeps it
+            grid_file.unlink()
+            raise _plain_run_there(root)
+    else:
+        check_grid_directory(root, digest)  # another grid claimed it first: refused unless the same spec
+    return cells
+
+
+GRID_FILE = "grid.json"
+
+
+def check_grid_directory(root: Path, digest: str) -> None:
+    """Refuse a grid's directory that holds a plain run, or a grid of another spec."""
+    if (root / "spec.json").exists():
+        raise _plain_run_there(root)
+    grid_file = root / GRID_FILE
+    if grid_file.exists() and claimed_hash(grid_file) != digest:
+        raise SpecError("this directory holds a grid made from a different spec; choose another --out "
+                        "or remove it", where=str(root))
+
+
+def _plain_run_there(root: Path) -> IcaError:
+    return IcaError("this directory holds a plain run (spec.json), not a grid; a grid spec cannot run into it: "
+                    "choose another --out", where=str(root))
+
+
+def claimed_hash(path: Path) -> str:
+    """The ``spec_hash`` a run's spec.json (or a grid's grid.json) records; a damaged file is one error."""
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):
+        raise IcaError("is damaged: expected a JSON object with a string \"spec_hash\"; restore it, or remove the "
+                       "run directory and run again", where=str(path))
+    return data["spec_hash"]
+
+
+def run_root(spec: Any, out: str | Path | None) -> Path:
+    """The run directory: ``out``, which must name a directory, or ``runs/<spec file stem>``."""
+    return default_out(spec) if out is None else check_out(out)
+
+
+def check_out(out: str | Path) -> Path:
+    """Refuse an --out that names no directory of its own: empty, '.', '..', '...' (the current directory or
+    one above it would be filled with run files, mixing with whatever is there)."""
+    text = str(out)
+    if not text.strip() or not Path(text).name.strip(".").strip():
+        raise IcaError(f"must name a run directory, not {text!r} (empty, '.' and '..' would write into an existing "
+                       "folder)", where="--out")
+    return Path(out)
+
+
+def default_out(spec: Any) -> Path:
+    """``runs/<spec file stem>``; a stem that is not a plain directory name ('...json' gives '..') is refused."""
+    stem = Path(spec).stem if isinstance(spec, (str, Path)) else "run"
+    if not plain_name(stem):
+        raise IcaError(f"the spec file's name gives no plain run directory name (runs/{stem}); give --out",
+                       where=str(spec))
+    return Path("runs") / stem
+
+
+def plain_name(name: str) -> bool:
+    """A directory name of its own: not empty, not only dots, no separator or NUL."""
+    return bool(name.strip()) and bool(name.strip(".")) and not any(c in name for c in ("/", "\\", "\0"))
+
+
+def check_directory(layout: RunLayout, spec: Any) -> None:
+    """Refuse a run directory made from another spec, or a grid's directory (an existing run of this very
+    spec is resumed)."""
+    if (layout.root / GRID_FILE).exists():
+        raise IcaError("this directory holds a grid (grid.json); a plain spec cannot run into it: choose another "
+                       "--out", where=str(layout.root))
+    if layout.spec.exists() and claimed_hash(layout.spec) != spec_hash(spec):
+        raise IcaError("this run directory was made from a different spec; choose another --out, or delete it",
+                       where=str(layout.root))
+
+
+def claim_directory(layout: RunLayout, spec: Any) -> None:
+    """Write spec.json, or check that the directory was made from this very spec (to resume it).
+
+    spec.json is created exclusively (`ica.rundir.writing.create_exclusive`): of two different specs started at
+    once on one new directory exactly one claims it, and the other is refused here.
+    """
+    check_directory(layout, spec)
+    if layout.spec.exists():
+        return
+    layout.root.mkdir(parents=True, exist_ok=True)
+    if not create_exclusive(layout.spec, json_bytes({**spec_json(spec), "spec_hash": spec_hash(spec)})):
+        check_directory(layout, spec)  # claimed a moment ago by another run: fine only if of the same spec
+
+
+def confirm_claim(layout: RunLayout, spec: Any) -> None:
+    """Before each write that depends on the claim (training a model, writing summaries): spec.json must
+    still carry this spec's hash, and no grid have claimed the directory meanwhile."""
+    if not layout.spec.exists():
+        raise IcaError("spec.json was removed while this run was using the directory; run again to start it "
+                       "afresh", where=str(layout.root))
+    check_directory(layout, spec)

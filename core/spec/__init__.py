@@ -1,0 +1,16 @@
+"""Specs: from JSON to a validated, immutable experiment.
+
+Owns: reading spec files strictly (no duplicate keys, no non-finite numbers, bounded size and depth) and
+rendering validation errors for people (`load`), the pydantic models built from the registered components'
+options, JSON Schema included (`models`), and grids of experiments with their cells and directories (`grid`).
+May import: ica.errors, ica.components
+Exports: ``load_spec``, ``spec_json``, ``spec_hash``, ``read_json``, ``plain_json``, ``spec_models``,
+``grid_cells``, ``has_grid``, ``GridCell``.
+"""
+
+from ica.spec.grid import GridCell, grid_cells, has_grid
+from ica.spec.load import load_spec, plain_json, read_json, render_errors, spec_hash, spec_json
+from ica.spec.models import SpecModels, spec_models
+
+__all__ = ["load_spec", "spec_json", "spec_hash", "read_json", "plain_json", "render_errors", "spec_models",
+           "SpecModels", "grid_cells", "has_grid", "GridCell"]

@@ -1,0 +1,187 @@
+"""Grids: one spec that names lists of values for some options, expanded into one run per combination.
+
+``"grid": {"data.samples_per_segment": [100, 1000], "models.*.latent_dim": [3, 5]}`` makes four cells.
+A key is a dotted path into the spec (``*`` matches every key at its level, e.g. every model label); a
+value may be anything the option takes, a whole component included (``"models.vade.prior": [{"name":
+"gmm"}, {"name": "rademacher"}]``, ``"data": [{"name": "mnist"}, {"name": "cifar10"}]``). The spec outside
+``grid`` must be valid on its own; each cell replaces the named options and is validated again, and an
+error names the cell. Cells are the product of the axes, in the order written; each runs as an ordinary
+run in a sub-directory named after its settings.
+
+Options that must change together form one *linked* axis: paths joined by commas, each value a list with
+one entry per path, e.g. ``"data, models.vade.prior.components": [[{"name": "mnist"}, 40],
+[{"name": "cifar10"}, 100]]`` (Figs. 4-6 use 40 components for MNIST and 100 for the others).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from ica.errors import SpecError
+from ica.components.registry import Registry, registry
+from ica.spec.load import load_spec, spec_json
+from ica.spec.models import RESERVED_NAMES
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One combination of a grid's values.
+
+    Attributes:
+        name: readable, e.g. ``samples_per_segment=100 latent_dim=3``.
+        directory: the sub-directory it runs in, e.g. ``samples_per_segment-100_latent_dim-3``.
+        settings: axis path -> this cell's value.
+        spec: the cell's validated spec (no grid).
+    """
+
+    name: str
+    directory: str
+    settings: dict[str, Any]
+    spec: Any
+
+
+def has_grid(spec: Any) -> bool:
+    return bool(getattr(spec, "grid", None))
+
+
+def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
+    """Every cell of a validated spec's grid, each validated (a SpecError names the first bad cell)."""
+    reg = reg or registry()
+    axes: dict[str, list[Any]] = dict(spec.grid or {})
+    base = spec_json(spec)
+    base.pop("grid", None)
+    labels = short_labels([p for key in axes for p in axis_paths(key)])
+    cells, directories = [], set()
+    for values in itertools.product(*axes.values()):
+        settings = {}
+        for key, value in zip(axes, values):
+            settings.update(linked_settings(key, value))
+        raw = copy.deepcopy(base)
+        for path, value in settings.items():
+            set_path(raw, path, copy.deepcopy(value))
+        name = " ".join(f"{labels[p]}={describe(v)}" for p, v in settings.items())
+        directory = unique(safe_name("_".join(f"{labels[p]}-{describe(v)}" for p, v in settings.items())), directories)
+        if spec.name:
+            raw["name"] = f"{spec.name} {name}"
+        try:
+            validated = load_spec(raw, reg)
+        except SpecError as exc:
+            raise SpecError(f"in grid cell '{name}': {exc.message}", where=exc.where) from None
+        cells.append(GridCell(name, directory, settings, validated))
+    return cells
+
+
+def axis_paths(key: str) -> list[str]:
+    """The option paths an axis sets: one, or several for a linked axis ('a.b, c.d')."""
+    return [p.strip() for p in key.split(",")]
+
+
+def linked_settings(key: str, value: Any) -> dict[str, Any]:
+    """path -> value for one value of an axis; a linked axis takes one entry per path."""
+    paths = axis_paths(key)
+    if len(paths) == 1:
+        return {paths[0]: value}
+    if not isinstance(value, list) or len(value) != len(paths):
+        raise SpecError(f"each value of a linked axis must be a list of {len(paths)} entries, one per path; "
+                        f"got {json.dumps(value)[:80]}", where=f"grid.{key}")
+    return dict(zip(paths, value))
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a dotted ``path`` of the spec; ``*`` stands for every key at its level."""
+    parts = path.split(".")
+    targets = [data]
+    for depth, part in enumerate(parts[:-1]):
+        nxt = []
+        for node in targets:
+            if part == "*":
+                nxt.extend(v for v in node.values() if isinstance(v, dict))
+            elif isinstance(node.get(part), dict):
+                nxt.append(node[part])
+            else:
+                where = ".".join(parts[: depth + 1])
+                raise SpecError(f"'{where}' is not a section of the spec, so '{path}' cannot be set",
+                                where=f"grid.{path}")
+        targets = nxt
+    for node in targets:
+        if parts[-1] == "*":
+            for key in node:
+                node[key] = copy.deepcopy(value)
+        else:
+            node[parts[-1]] = copy.deepcopy(value)
+
+
+def short_labels(paths: list[str]) -> dict[str, str]:
+    """The last path segment that is not ``*`` (longer suffixes where two axes would share a label)."""
+    def suffix(path: str, n: int) -> str:
+        parts = [p for p in path.split(".") if p != "*"] or ["value"]
+        return ".".join(parts[-n:])
+
+    labels = {p: suffix(p, 1) for p in paths}
+    for n in range(2, 10):
+        clashes = {p for p in paths if list(labels.values()).count(labels[p]) > 1}
+        if not clashes:
+            break
+        labels.update({p: suffix(p, n) for p in clashes})
+    return labels
+
+
+def describe(value: Any) -> str:
+    """A short readable form of a grid value: scalars as written, components by name."""
+    if isinstance(value, dict):
+        return str(value.get("name", json.dumps(value, sort_keys=True)))
+    if isinstance(value, (list, tuple)):
+        return ",".join(describe(v) for v in value)
+    return json.dumps(value) if isinstance(value, str) and not value else str(value)
+
+
+MAX_DIRECTORY = 100
+"""The longest cell directory name (file systems allow 255 bytes; paths on clusters are long already)."""
+
+RESERVED = RESERVED_NAMES
+"""Names the grid's own directory uses for its files (the same as a run's): no cell may take one."""
+
+
+def safe_name(text: str) -> str:
+    """A plain directory name inside the grid's: letters, digits and ``_.,=-`` only, never only dots, never
+    one of the grid's own names, at most `MAX_DIRECTORY` characters."""
+    name = re.sub(r"[^A-Za-z0-9_.,=-]+", "-", text).strip("-")[:MAX_DIRECTORY].strip("-")
+    if not name.strip("."):
+        return "cell"
+    return f"{name[:MAX_DIRECTORY - 5]}-cell" if name.lower() in RESERVED else name
+
+
+def unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... (shortened to stay within `MAX_DIRECTORY`) if taken."""
+    candidate, i = name, 2
+    while candidate in taken:
+        suffix = f"-{i}"
+        candidate, i = f"{name[:MAX_DIRECTORY - len(suffix)]}{suffix}", i + 1
+    taken.add(candidate)
+    return candidate
+
+
+def check_cell_directory(name: str) -> None:
+    """A cell's directory must be a plain name inside the grid's (never a path, '..' or absolute)."""
+    if (not isinstance(name, str) or not name.strip(".") or len(name) > MAX_DIRECTORY or name != safe_name(name)
+            or name.lower() in RESERVED):
+        raise SpecError(f"grid cell directory {name!r} is not a plain folder name inside the grid", where="grid")
+
+
+def grid_json(spec: BaseModel, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
+    """What ``grid.json`` holds: the axes and, per cell, its name, directory and settings."""
+    for cell in cells:
+        check_cell_directory(cell.directory)
+    return {
+        "name": getattr(spec, "name", None),
+        "spec_hash": spec_hash,
+        "axes": dict(spec.grid),
+        "cells": [{"name": c.name, "dir": c.directory, "settings": c.settings} for c in cells],
+    }

@@ -1,0 +1,234 @@
+"""The one training loop: any model honouring the ``Model`` contract, S seeds at once.
+
+Each seed keeps its own data order, reparameterisation noise, Adam state and learning-rate schedule,
+so a seed trained beside others follows the path it would follow alone. The loop avoids host-device
+synchronisation inside a step: losses are accumulated on the device and read every ``log_every``
+steps, which is also when non-finite seeds are detected and marked failed (the others go on).
+The data order lives in `ica.training.sampling`, checkpointing and resuming in `ica.training.checkpoints`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ica.training import checkpoints
+from ica.training.identifiability import LConstraint
+from ica.training.optim import SeedAdam, SeedPlateau
+from ica.training.sampling import SeedSampler, own_copy
+from ica.components.protocols import Batch, Split
+from ica.rundir.layout import SeedFiles
+from ica.rundir.writing import append_text
+from ica.rundir.checkpoints import CheckpointExpectation
+from ica.nn.seeding import generator, seed_generators
+from ica.training.signals import Interrupted, stop_requests
+
+Event = Callable[..., None]
+
+
+@dataclass
+class SeedStatus:
+    """Bookkeeping for one seed of a group."""
+
+    seed: int
+    failed_at: int | None = None
+    last_finite_loss: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_at is not None
+
+
+@dataclass
+class Accumulator:
+    """Per-seed sums of the loss and its terms over a window of steps, kept on the device."""
+
+    seeds: int
+    device: torch.device
+    sums: dict[str, Tensor] = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, values: dict[str, Tensor]) -> None:
+        for k, v in values.items():
+            if k in self.sums:
+                self.sums[k] += v
+            else:
+                self.sums[k] = v.clone()
+        self.count += 1
+
+    def means(self) -> dict[str, Tensor]:
+        return {k: v / max(1, self.count) for k, v in self.sums.items()}
+
+    def reset(self) -> None:
+        self.sums, self.count = {}, 0
+
+    def seed_state(self, i: int) -> dict[str, Any]:
+        return {"count": self.count, "sums": {k: own_copy(v[i : i + 1]) for k, v in self.sums.items()}}
+
+    def load_seed_states(self, states: list[dict[str, Any]]) -> None:
+        self.count = int(states[0]["count"])
+        keys = states[0]["sums"].keys()
+        self.sums = {k: torch.cat([st["sums"][k] for st in states]).to(self.device) for k in keys}
+
+
+class Trainer:
+    """Trains one group of seeds of one model on one data set.
+
+    Args:
+        model: a model whose parameters all have leading size ``len(seeds)``.
+        train: the training split, already on the model's device.
+        seeds: the seeds in the group, in the order of the model's seed axis.
+        training: the spec's ``TrainingSpec``.
+        files: each seed's run files (metrics, checkpoints), or None to keep nothing on disk.
+        on_event: called as ``on_event(name, **info)`` for progress display.
+        sizes, offsets: for seeds of packed grid cells, each seed's training split is ``train``'s rows
+            ``offsets[i]`` to ``offsets[i] + sizes[i]`` (`ica.running.packing`); by default all seeds share ``train``.
+    """
+
+    def __init__(self, model: nn.Module, train: Split, seeds: list[int], training: Any,
+                 files: list[SeedFiles] | None = None, on_event: Event | None = None,
+                 sizes: list[int] | None = None, offsets: list[int] | None = None):
+        self.model, self.train, self.seeds, self.spec = model, train, seeds, training
+        self.files, self.on_event = files, on_event or (lambda *a, **k: None)
+        self.device = next(model.parameters()).device
+        self.optimizer = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
+        sched = training.scheduler
+        self.scheduler = (
+            SeedPlateau(self.optimizer, sched.factor, sched.patience, sched.threshold, sched.min_lr) if sched else None
+        )
+        self.sampler = SeedSampler(len(train) if sizes is None else sizes, training.batch_size, seeds, self.device,
+                                   offsets)
+        self.noise = [generator(s, "noise", self.device) for s in seeds]
+        self.log_window = Accumulator(len(seeds), self.device)
+        self.plateau_window = Accumulator(len(seeds), self.device)
+        self.status = [SeedStatus(s) for s in seeds]
+        self.step = 0
+        self.saved_step: int | None = None  # the step of the checkpoints on disk, once this trainer wrote them
+        # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
+        self.loss = torch.compile(model.loss) if training.compile else model.loss
+        self.tensorboard = None
+        if files and training.logger == "tensorboard":
+            from ica.training.tensorboard import TensorBoardLog
+
+            self.tensorboard = TensorBoardLog([f.root / "tensorboard" for f in files])
+        self.constraint = LConstraint.for_model(
+            model, training.identifiability, lambda message: self.on_event("notice", message=message)
+        )
+
+    @property
+    def total_steps(self) -> int:
+        """The spec's ``steps``, or ``epochs`` passes over the training split when epochs are given."""
+        epochs = self.spec.epochs
+        return self.spec.steps if epochs is None else epochs * self.sampler.per_epoch
+
+    # ---------------------------------------------------------------------------------- loop
+    def run(self) -> list[SeedStatus]:
+        self.resume()
+        self.model.train()
+        self.on_event("train_start", seeds=self.seeds, step=self.step, steps=self.total_steps)
+        started = time.perf_counter()
+        with stop_requests() as stop_requested:
+            while self.step < self.total_steps and not all(s.failed for s in self.status):
+                self.one_step()
+                self.step += 1
+                if self.step % self.spec.log_every == 0 or self.step == self.total_steps:
+                    self.log()
+                if self.scheduler and self.step % self.spec.scheduler.interval == 0:
+                    self.scheduler.step(self.plateau_window.means()["loss"])
+                    self.plateau_window.reset()
+                if self.files and (self.step % self.spec.checkpoint_every == 0 or self.step == self.total_steps):
+                    self.save_checkpoints()
+                signum = stop_requested()
+                if signum is not None:
+                    self.stop(signum)
+        self.seconds = time.perf_counter() - started
+        if self.tensorboard:
+            self.tensorboard.close()
+        self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
+        return self.status
+
+    def stop(self, signum: int | None = None) -> None:
+        """Checkpoint every seed at this step boundary, then raise `Interrupted`."""
+        if self.files and self.saved_step != self.step:  # a second write would rotate away the older checkpoint
+            self.save_checkpoints()
+        if self.tensorboard:
+            self.tensorboard.close()
+        self.on_event("interrupted", seeds=self.seeds, step=self.step)
+        raise Interrupted(f"stopped by a signal at step {self.step}; checkpoints written", signum)
+
+    def one_step(self) -> None:
+        index = self.sampler.next()
+        x = self.train.x[index]
+        u = None if self.train.u is None else self.train.u[index]
+        shape = self.model.noise_shape(index.shape[1])
+        noise = None
+        if shape is not None:
+            noise = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
+        with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
+            out = self.loss(Batch(x, u), noise)
+        per_seed = out.loss.mean(dim=1)
+        penalty = self.constraint.penalty() if self.constraint else None
+        if penalty is not None:
+            per_seed = per_seed + penalty
+        self.optimizer.zero_grad()
+        per_seed.sum().backward()
+        self.optimizer.step()
+        values = {"loss": per_seed.detach(), **{k: v.detach().mean(dim=1) for k, v in out.terms.items()}}
+        self.log_window.add(values)
+        if self.scheduler:
+            self.plateau_window.add({"loss": values["loss"]})
+
+    def log(self) -> None:
+        """Read the window's means (the one sync point), mark non-finite seeds failed, append to metrics.jsonl."""
+        means = {k: v.cpu().tolist() for k, v in self.log_window.means().items()}
+        lrs = self.optimizer.lr.cpu().tolist()
+        self.log_window.reset()
+        checks = self.constraint.check(self.noise) if self.constraint else {}
+        lines = []
+        for i, status in enumerate(self.status):
+            if status.failed:
+                lines.append(None)
+                continue
+            loss = means["loss"][i]
+            if not math.isfinite(loss):
+                status.failed_at = self.step
+                self.on_event("seed_failed", seed=status.seed, step=self.step, last=status.last_finite_loss)
+                lines.append({"step": self.step, "failed": True, "last_finite_loss": status.last_finite_loss})
+                continue
+            status.last_finite_loss = loss
+            lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i],
+                          **{k: v[i] for k, v in checks.items()}})
+        if self.files:
+            for f, line in zip(self.files, lines):
+                if line is not None:
+                    append_text(f.metrics, json.dumps(line) + "\n")  # never through a symbolic link
+        if self.tensorboard:
+            for i, line in enumerate(lines):
+                if line is not None:
+                    self.tensorboard.scalars(i, self.step, {k: v for k, v in line.items() if k != "step"})
+        self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.total_steps,
+                      loss=[line and line.get("loss") for line in lines])
+
+    # --------------------------------------------------------------------------- checkpoints
+    # Checkpointing and resuming are `ica.training.checkpoints`'s, as plain functions of the trainer.
+    def save_checkpoints(self) -> None:
+        checkpoints.save_checkpoints(self)
+
+    def checkpoint_states(self) -> list[dict[str, Any]] | None:
+        """Each seed's checkpoint at the newest step that every seed of the group has readable, or None
+        (`ica.training.checkpoints.checkpoint_states`)."""
+        return checkpoints.checkpoint_states(self)
+
+    def checkpoint_expectation(self, i: int) -> CheckpointExpectation:
+        """What seed ``i``'s checkpoint must hold to be resumed here (`ica.training.checkpoints`)."""
+        return checkpoints.checkpoint_expectation(self, i)
+
+    def resume(self) -> None:
+        """Continue from the seeds' checkpoints when every seed of the group has one at the same step."""
+        checkpoints.resume(self)
