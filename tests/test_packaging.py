@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -74,10 +75,20 @@ def test_plugin_missing_from_the_environment_is_an_unknown_name(tmp_path):
 
 
 def test_wheel_carries_registry_toml_and_loads_builtins(tmp_path):
-    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(ROOT))
+    # Built from a copy of the source: setuptools reuses ./build/lib, which in a working tree still holds
+    # modules that were moved or deleted since, and would put them into the wheel.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", "example_plugin"))
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source))
     wheel = next((tmp_path / "dist").glob("ica_toolkit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "ica/registry.toml" in names and "ica/plugins/priors/gmm.py" in names and "ica/cli/app.py" in names
+    core = ROOT / "core"
+    modules = {f"ica/{p.relative_to(core).as_posix()}" for p in core.rglob("*.py") if "__pycache__" not in p.parts}
+    carried = {n for n in names if n.endswith(".py") and n.startswith("ica/") and not n.startswith(("ica/cli/",
+                                                                                                 "ica/plugins/"))}
+    assert carried == modules, "the wheel carries every module of every room, and nothing else (pyproject's packages)"
     site = tmp_path / "site"
     pip("install", "--no-deps", "--target", str(site), str(wheel))
     code = ("import ica, json; r = ica.registry(); "
