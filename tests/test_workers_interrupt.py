@@ -25,7 +25,9 @@ def sweep(tmp_path_factory):
     spec = copy.deepcopy(TINY_SPEC)
     spec["grid"] = {"data.samples_per_segment": [40, 60]}
     # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit)
-    spec["training"].update(steps=600, log_every=50, checkpoint_every=100, pack_cells=False)
+    # 1,500 steps: a signal sent at step 150 meets both workers still training, also on a loaded machine (at
+    # 600 a worker could finish its unit before the parent had passed the signal on)
+    spec["training"].update(steps=1500, log_every=50, checkpoint_every=100, pack_cells=False)
     return spec_file_and_reference(tmp_path_factory.mktemp("sweep"), spec)
 
 
