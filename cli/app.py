@@ -11,6 +11,7 @@ import typer
 
 from ica.cli import render
 from ica.errors import IcaError
+from ica.spec.models import spec_models
 
 app = typer.Typer(
     name="ica",
@@ -198,9 +199,12 @@ from ica.cli.report import report_command  # noqa: E402  (a command module of it
 app.command("report")(user_errors(report_command))
 
 from ica.cli.status import status_command  # noqa: E402  (a command module of its own)
-from ica.spec.models import spec_models
 
 app.command("status")(user_errors(status_command))
+
+from ica.cli.encode import encode_command  # noqa: E402  (a command module of its own)
+
+app.command("encode")(user_errors(encode_command))
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ Public API::
 
     import ica
     summary = ica.run("specs/quickstart.json", out="runs/quickstart")
+    model = ica.load("runs/quickstart", model="vade")   # a trained model: model.transform(x_new)
     spec = ica.load_spec("specs/quickstart.json")
     ica.registry().names("prior")
     ica.mcc(latents, sources)                      # mean correlation coefficient
@@ -26,11 +27,12 @@ from ica.components.registry import registry  # noqa: E402
 from ica.running.runner import run  # noqa: E402
 from ica.spec.load import load_spec  # noqa: E402
 from ica.running.validate import check  # noqa: E402
+from ica.trained.loading import load  # noqa: E402
 from ica import _moved  # noqa: E402
 
 _moved.install()
 
 __all__ = [
-    "__version__", "run", "load_spec", "registry", "check", "mcc", "cca_mcc",
+    "__version__", "run", "load", "load_spec", "registry", "check", "mcc", "cca_mcc",
     "IcaError", "SpecError", "DataError", "RegistryError",
 ]

@@ -46,12 +46,18 @@ def prepare_data(spec: Any, reg: Registry) -> DataSplits:
 
 
 def _build_data(spec: Any, reg: Registry) -> DataSplits:
+    data = raw_data(spec, reg)
+    if getattr(spec.data, "standardize", False):
+        data = standardized(data)
+    return data
+
+
+def raw_data(spec: Any, reg: Registry) -> DataSplits:
+    """The spec's data set as its plugin builds it, before ``standardize``."""
     check_data_memory(spec.data)  # before building: 10^12 samples is a message, not an allocation failure
     data = reg.build(spec.data, BuildContext())
     if not isinstance(data, DataSplits):
         raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
-    if getattr(spec.data, "standardize", False):
-        data = standardized(data)
     return data
 
 
@@ -113,11 +119,18 @@ def shared_data(keep: int = SHARED_DATA_SETS) -> Iterator[None]:
         _SHARED.reset(token)
 
 
+def standardization(train_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The means and deviations ``standardize`` uses: of the training split only, per observed dimension
+    (``[1, *x_shape]``); a constant dimension keeps deviation 1. A trained model applies the same ones to
+    new data (`ica.trained`)."""
+    mean = train_x.mean(0, keepdim=True)
+    std = train_x.std(0, keepdim=True)
+    return mean, torch.where(std > 0, std, torch.ones_like(std))
+
+
 def standardized(data: DataSplits) -> DataSplits:
     """z-scores of every observed dimension, with means and deviations of the training split only."""
-    mean = data.train.x.mean(0, keepdim=True)
-    std = data.train.x.std(0, keepdim=True)
-    std = torch.where(std > 0, std, torch.ones_like(std))
+    mean, std = standardization(data.train.x)
     scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
     return DataSplits(scale(data.train), scale(data.eval), data.n_u, {**data.info, "standardized": True})
 

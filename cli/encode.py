@@ -1,0 +1,76 @@
+"""``ica encode RUN_DIR --data new.npz --out latents.npz``: a trained model of a run applied to new data.
+
+The input is an ``.npz`` with the observations under ``x`` (and u under ``u`` where the model needs it),
+as the ``npz`` data set reads them; nothing in it may execute code (``allow_pickle=False``). The output,
+written atomically, holds ``latents`` ``[S, N, d_z]`` (the seed axis always there, in the order of
+``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from ica.cli import render
+from ica.errors import DataError, IcaError
+
+
+def encode_command(
+    run_dir: Path = typer.Argument(..., help="The run directory (a grid's cell: its sub-directory)."),
+    data: Path = typer.Option(..., "--data", help="The .npz of new observations."),
+    out: Path = typer.Option(..., "--out", help="Where to write the latents (.npz)."),
+    model: Optional[str] = typer.Option(None, "--model", help="The model's label (needed when the run has several)."),
+    seeds: str = typer.Option("all", "--seeds", help="'all', or the seeds to use, e.g. 0,3."),
+    x_key: str = typer.Option("x", "--x-key", help="Key of the observations in --data."),
+    u_key: str = typer.Option("u", "--u-key", help="Key of u in --data, used where it is present."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+) -> None:
+    """Encode new data with a trained model: posterior means per seed, and cluster assignments."""
+    import ica
+    from ica.rundir.writing import save_npz
+
+    if out.is_dir():
+        raise IcaError("is a directory; give the file to write", where=str(out))
+    chosen = None if seeds == "all" else _seed_list(seeds)
+    arrays = read_arrays(data, x_key, u_key)
+    trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
+    rep = trained.represent(arrays["x"], arrays.get("u"))
+    result = {"latents": rep.latents.numpy(), "seeds": np.asarray(trained.seeds, dtype=np.int64)}
+    if rep.assignments is not None:
+        result["assignments"] = rep.assignments.numpy()
+    save_npz(out, **result)
+    render.console.print(f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
+                         f"(seeds {', '.join(map(str, trained.seeds))}) -> {out}")
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise IcaError(f"--seeds must be 'all' or integers separated by commas, not {text!r}",
+                       where="--seeds") from None
+
+
+def read_arrays(path: Path, x_key: str, u_key: str) -> dict[str, np.ndarray]:
+    """``x`` (and ``u`` where present) of an .npz, read without executing anything in it."""
+    if not path.is_file():
+        raise DataError("is not a file", where=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.keys())
+            if x_key not in keys:
+                raise DataError(f"has no array {x_key!r}; keys present: {', '.join(keys) or 'none'}",
+                                where=str(path))
+            arrays = {"x": npz[x_key]}
+            if u_key in keys:
+                arrays["u"] = npz[u_key]
+    except DataError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"cannot be read as an .npz of plain arrays ({type(exc).__name__}: {exc})",
+                        where=str(path)) from None
+    return arrays

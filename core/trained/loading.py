@@ -1,0 +1,134 @@
+"""``ica.load``: one model of a finished run, rebuilt from the run directory through the registry.
+
+The run's ``spec.json`` says what to build; the data set is built again from it (as ``ica run`` built it:
+its shapes and number of u values size the networks, and ``standardize``'s statistics are those of its
+training split); each seed's ``model.safetensors`` is loaded into a model built for the seeds asked for,
+batched when the model can be. Everything that can be wrong -- not a run, a grid without a cell named, an
+unknown label, unfinished seeds, a plugin that is not installed, weights that do not fit the spec -- is
+one `IcaError` naming what is wrong and where.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from ica.components.registry import Registry, registry
+from ica.errors import IcaError, SpecError
+from ica.nn.seeding import NotBatchable
+from ica.rundir.json_files import read_result, read_run_spec
+from ica.rundir.layout import RunLayout
+from ica.running.building import build_model, raw_data, resolve_device, standardization, standardized
+from ica.running.claims import GRID_FILE
+from ica.spec.load import load_spec
+from ica.trained.model import TrainedModel
+
+
+def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | None = None, *,
+         device: str = "cpu", reg: Registry | None = None) -> TrainedModel:
+    """The trained model ``model`` of the run in ``run_dir`` (a grid's cell: its sub-directory).
+
+    Args:
+        run_dir: the run directory ``ica run`` wrote.
+        model: the model's label in the spec; may be omitted when the run has one model.
+        seeds: which seeds to load (default: all of the spec's, which must all be finished).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``, where the model encodes.
+    """
+    reg = reg or registry()
+    layout = RunLayout(Path(run_dir))
+    spec = _run_spec(layout, reg)
+    label = _label(spec, model)
+    chosen = _seeds(layout, spec, label, seeds)
+    raw = raw_data(spec, reg)
+    stats = standardization(raw.train.x) if getattr(spec.data, "standardize", False) else None
+    data = standardized(raw) if stats is not None else raw
+    options = spec.models[label]
+    target = resolve_device(device)
+    groups = [(group, _loaded(module, layout, label, group).to(target).eval())
+              for group, module in _modules(reg, options, data, chosen, label)]
+    prior = getattr(groups[0][1], "prior", None)
+    return TrainedModel(label=label, seeds=chosen, groups=groups, x_shape=tuple(data.x_shape), n_u=data.n_u,
+                        needs_u=bool(getattr(prior, "conditional", False)), standardization=stats, spec=spec,
+                        device=target)
+
+
+def _run_spec(layout: RunLayout, reg: Registry) -> Any:
+    if not layout.root.is_dir():
+        raise IcaError("is not a directory", where=str(layout.root))
+    if not layout.spec.exists():
+        if (layout.root / GRID_FILE).exists():
+            raise IcaError("is a grid: load one of its cells, by its sub-directory (see grid.json)",
+                           where=str(layout.root))
+        raise IcaError("is not a run directory (it has no spec.json)", where=str(layout.root))
+    _, data = read_run_spec(layout.spec)
+    data = {k: v for k, v in data.items() if k != "spec_hash"}
+    try:
+        return load_spec(data, reg)
+    except SpecError as exc:
+        raise SpecError(f"{exc.message} (is the plugin this run was trained with installed? `ica list` shows "
+                        "what is)", where=f"{layout.spec}: {exc.where}" if exc.where else str(layout.spec)) from None
+
+
+def _label(spec: Any, model: str | None) -> str:
+    labels = list(spec.models)
+    if model is None:
+        if len(labels) == 1:
+            return labels[0]
+        raise IcaError(f"the run has {len(labels)} models ({', '.join(labels)}): name one", where="model")
+    if model not in spec.models:
+        raise IcaError(f"the run has no model {model!r} (it has {', '.join(labels)})", where="model")
+    return model
+
+
+def _seeds(layout: RunLayout, spec: Any, label: str, seeds: Sequence[int] | None) -> list[int]:
+    known = list(spec.seed_list)
+    chosen = known if seeds is None else [int(s) for s in seeds]
+    if not chosen:
+        raise IcaError("no seeds were asked for", where="seeds")
+    unknown = [s for s in chosen if s not in known]
+    if unknown or len(set(chosen)) != len(chosen):
+        raise IcaError(f"seeds {chosen} are not distinct seeds of the run (it has {known})", where="seeds")
+    for seed in chosen:
+        files = layout.seed(label, seed)
+        if not files.result.exists():
+            raise IcaError(f"seed {seed} of {label!r} has not finished training (no result.json): finish the run "
+                           "with `ica run`, or load other seeds", where=str(files.root))
+        result, _ = read_result(files.result)
+        if result.status != "finished":
+            raise IcaError(f"seed {seed} of {label!r} failed in training ({result.error or 'no weights'}): load "
+                           "other seeds", where=str(files.root))
+    return chosen
+
+
+def _modules(reg: Registry, options: Any, data: Any, seeds: list[int], label: str):
+    """All seeds in one batched model where the model has the seed axis, else one model per seed."""
+    if len(seeds) > 1:
+        try:
+            return [(seeds, build_model(reg, options, data, seeds, label))]
+        except NotBatchable:
+            pass
+    return [([s], build_model(reg, options, data, [s], label)) for s in seeds]
+
+
+def _loaded(module: torch.nn.Module, layout: RunLayout, label: str, seeds: list[int]) -> torch.nn.Module:
+    """``module`` with each seed's saved weights (stacked along the seed axis for several seeds)."""
+    states = []
+    for seed in seeds:
+        path = layout.seed(label, seed).weights
+        try:
+            states.append(load_file(str(path)))
+        except (OSError, SafetensorError) as exc:
+            raise IcaError(f"cannot read the weights ({exc}); train the seed again (delete its result.json)",
+                           where=str(path)) from None
+    state = states[0] if len(seeds) == 1 else {k: torch.cat([s[k] for s in states]) for k in states[0]}
+    try:
+        module.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError) as exc:
+        where = str(layout.seed(label, seeds[0]).weights) if len(seeds) == 1 else str(layout.cell(label))
+        raise IcaError(f"the saved weights do not fit the model the spec builds ({str(exc).splitlines()[0][:200]});"
+                       " was the run trained with another version of the plugin?", where=where) from None
+    return module

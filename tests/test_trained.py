@@ -1,0 +1,197 @@
+"""``ica.load``: every built-in model of a finished run comes back from its directory and encodes its own
+evaluation points to exactly the latents (and assignments) the run saved; new data are checked first."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import ica
+from conftest import TINY_SPEC
+from ica.errors import DataError, IcaError
+from ica.running.building import raw_data
+
+MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
+TCL_MODELS = {
+    "ivae": {"name": "ivae", **MLP},
+    "vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 5}},
+    "hashed": {"name": "vade", **MLP, "prior": {"name": "rademacher", "bits": 3}},
+    "flow": {"name": "gmmflow", "transforms": 2, "hidden": [16], "prior": {"name": "gmm", "components": 4}},
+}
+GRIDS = {"channels": 4, "latent_dim": 2, "residual_blocks": 1}
+DIGITS_MODELS = {
+    "vqvae": {"name": "vqvae", **GRIDS, "prior": {"name": "quantised", "codebook_size": 5}},
+    "ae": {"name": "ae", **GRIDS},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A TCL run (iVAE, VaDE, hashed VaDE, GMM-Flow; standardised) and a digits run (VQ-VAE, autoencoder)."""
+    root = tmp_path_factory.mktemp("trained")
+    tcl = copy.deepcopy(TINY_SPEC)
+    tcl["data"] = {**tcl["data"], "standardize": True}
+    tcl["models"] = TCL_MODELS
+    ica.run(tcl, out=root / "tcl")
+    digits = {"data": {"name": "digits"}, "models": DIGITS_MODELS, "seeds": 2, "device": "cpu",
+              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
+    ica.run(digits, out=root / "digits")
+    return root
+
+
+CASES = [("tcl", label) for label in TCL_MODELS] + [("digits", label) for label in DIGITS_MODELS]
+
+
+@pytest.mark.parametrize("run, label", CASES)
+def test_a_loaded_model_encodes_the_evaluation_points_to_the_saved_latents_exactly(runs, run, label):
+    model = ica.load(runs / run, model=label)
+    raw = raw_data(model.spec, ica.registry())  # as the data set builds it: load applies standardize itself
+    x, u = raw.eval.x.numpy(), raw.eval.u.numpy()
+    z = model.transform(x, u)
+    assert z.shape[0] == 2 and model.seeds == [0, 1]
+    for i, seed in enumerate(model.seeds):
+        saved = np.load(runs / run / label / "seeds" / str(seed) / "latents.npz")
+        np.testing.assert_array_equal(z[i], saved["latents"])
+        if "assignments" in saved:
+            np.testing.assert_array_equal(model.assign(x, u)[i], saved["assignments"])
+
+
+def test_one_seed_alone_gives_its_own_latents_without_the_seed_axis(runs):
+    both = ica.load(runs / "tcl", model="vade")
+    one = ica.load(runs / "tcl", model="vade", seeds=[1])
+    x = raw_data(both.spec, ica.registry()).eval.x
+    np.testing.assert_array_equal(one.transform(x), both.transform(x)[1])
+    assert one.transform(x).ndim == 2
+
+
+def test_standardize_is_applied_to_new_data_with_the_training_statistics(runs):
+    model = ica.load(runs / "tcl", model="vade")
+    assert model.standardization is not None
+    raw = raw_data(model.spec, ica.registry())
+    mean, std = raw.train.x.mean(0), raw.train.x.std(0)
+    torch.testing.assert_close(model.standardization[0][0], mean)
+    torch.testing.assert_close(model.standardization[1][0], std)
+    shifted = raw.eval.x + 100.0  # not standardised the same way: the latents must change
+    assert not np.allclose(model.transform(shifted), model.transform(raw.eval.x))
+
+
+def test_a_model_without_discrete_u_says_so_when_asked_to_assign(runs):
+    model = ica.load(runs / "digits", model="ae")
+    x = raw_data(model.spec, ica.registry()).eval.x[:4]
+    with pytest.raises(DataError, match="assigns no discrete u"):
+        model.assign(x)
+
+
+def test_new_data_of_the_wrong_kind_is_one_clear_error(runs):
+    model = ica.load(runs / "tcl", model="ivae")
+    x = raw_data(model.spec, ica.registry()).eval.x[:8].numpy()
+    u = np.zeros(8, dtype=np.int64)
+    cases = [
+        ((x[:, :2], u), "shape"),
+        ((np.full_like(x, np.nan), u), "non-finite"),
+        ((x, None), "give u"),
+        ((x, np.full(8, 4)), "0..3"),
+        ((x, np.full(8, 0.5)), "one integer per row"),
+        ((x, u[:3]), "one integer per row"),
+        ((np.array(["a"] * 8), u), "must hold numbers"),
+    ]
+    for (xs, us), fragment in cases:
+        with pytest.raises(DataError, match=fragment):
+            model.transform(xs, us)
+
+
+def test_what_cannot_be_loaded_is_one_error_naming_it(runs, tmp_path):
+    with pytest.raises(IcaError, match="has 4 models"):
+        ica.load(runs / "tcl")
+    with pytest.raises(IcaError, match="no model 'nope'"):
+        ica.load(runs / "tcl", model="nope")
+    with pytest.raises(IcaError, match="not distinct seeds"):
+        ica.load(runs / "tcl", model="vade", seeds=[5])
+    with pytest.raises(IcaError, match="not a run directory"):
+        ica.load(tmp_path)
+    with pytest.raises(IcaError, match="not a directory"):
+        ica.load(tmp_path / "missing")
+    copy_dir = tmp_path / "copy"
+    shutil.copytree(runs / "tcl", copy_dir)
+    (copy_dir / "vade" / "seeds" / "1" / "result.json").unlink()
+    with pytest.raises(IcaError, match="seed 1 of 'vade' has not finished"):
+        ica.load(copy_dir, model="vade")
+    weights = copy_dir / "ivae" / "seeds" / "0" / "model.safetensors"
+    weights.write_bytes(b"not safetensors")
+    with pytest.raises(IcaError, match="cannot read the weights"):
+        ica.load(copy_dir, model="ivae")
+    spec = json.loads((copy_dir / "spec.json").read_text())
+    spec["models"]["flow"]["name"] = "not_installed"
+    (copy_dir / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(IcaError, match="installed"):
+        ica.load(copy_dir, model="flow")
+
+
+def test_weights_that_do_not_fit_the_spec_are_refused(runs, tmp_path):
+    copy_dir = tmp_path / "copy"
+    shutil.copytree(runs / "tcl", copy_dir)
+    spec = json.loads((copy_dir / "spec.json").read_text())
+    spec["models"]["vade"]["encoder"]["hidden"] = [8]
+    (copy_dir / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(IcaError, match="do not fit the model"):
+        ica.load(copy_dir, model="vade")
+
+
+# ------------------------------------------------------------------------------------------ ica encode
+def encode(*args):
+    from typer.testing import CliRunner
+
+    from ica.cli.app import app
+
+    return CliRunner().invoke(app, ["encode", *map(str, args)])
+
+
+def test_ica_encode_writes_the_latents_and_assignments_of_new_data(runs, tmp_path):
+    model = ica.load(runs / "tcl", model="vade")
+    raw = raw_data(model.spec, ica.registry())
+    np.savez(tmp_path / "new.npz", x=raw.eval.x.numpy(), u=raw.eval.u.numpy())
+    done = encode(runs / "tcl", "--data", tmp_path / "new.npz", "--model", "vade", "--out", tmp_path / "z.npz")
+    assert done.exit_code == 0, done.output
+    written = np.load(tmp_path / "z.npz")
+    assert list(written["seeds"]) == [0, 1]
+    for i in (0, 1):
+        saved = np.load(runs / "tcl" / "vade" / "seeds" / str(i) / "latents.npz")
+        np.testing.assert_array_equal(written["latents"][i], saved["latents"])
+        np.testing.assert_array_equal(written["assignments"][i], saved["assignments"])
+    one = encode(runs / "tcl", "--data", tmp_path / "new.npz", "--model", "vade", "--seeds", "1",
+                 "--out", tmp_path / "one.npz")
+    assert one.exit_code == 0, one.output
+    np.testing.assert_array_equal(np.load(tmp_path / "one.npz")["latents"][0], written["latents"][1])
+
+
+def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_path):
+    x = raw_data(ica.load(runs / "tcl", model="vade").spec, ica.registry()).eval.x.numpy()
+    np.savez(tmp_path / "good.npz", x=x)
+    np.savez(tmp_path / "other_key.npz", obs=x)
+    np.savez(tmp_path / "narrow.npz", x=x[:, :2])
+    (tmp_path / "pickled.npz").write_bytes(b"")
+    np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "adir").mkdir()
+    run = runs / "tcl"
+    cases = [
+        ((run, "--data", tmp_path / "missing.npz", "--model", "vade"), "is not a file"),
+        ((run, "--data", tmp_path / "other_key.npz", "--model", "vade"), "has no array 'x'; keys present: obs"),
+        ((run, "--data", tmp_path / "narrow.npz", "--model", "vade"), "shape"),
+        ((run, "--data", tmp_path / "objects.npz", "--model", "vade"), "cannot be read"),
+        ((run, "--data", tmp_path / "pickled.npz", "--model", "vade"), "cannot be read"),
+        ((run, "--data", tmp_path / "good.npz"), "has 4 models"),
+        ((run, "--data", tmp_path / "good.npz", "--model", "ivae"), "give u"),
+        ((run, "--data", tmp_path / "good.npz", "--model", "vade", "--seeds", "0,x"), "--seeds"),
+        ((tmp_path, "--data", tmp_path / "good.npz"), "not a run directory"),
+    ]
+    for args, fragment in cases:
+        done = encode(*args, "--out", tmp_path / "z.npz")
+        assert done.exit_code == 2 and fragment in done.output and "Traceback" not in done.output, (args, done.output)
+        assert not (tmp_path / "z.npz").exists()
+    done = encode(run, "--data", tmp_path / "good.npz", "--model", "vade", "--out", tmp_path / "adir")
+    assert done.exit_code == 2 and "is a directory" in done.output
