@@ -9,6 +9,7 @@ Public API::
     ica.registry().names("prior")
     ica.mcc(latents, sources)                      # mean correlation coefficient
     ica.cca_mcc(z_seed0, z_seed1).out_of_sample    # between-seed MCC after CCA
+    ica.score(embeddings, sources=s)               # a run's metrics for embeddings from anywhere [S, N, d]
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from ica.running.runner import run  # noqa: E402
 from ica.spec.load import load_spec  # noqa: E402
 from ica.running.validate import check  # noqa: E402
 from ica.trained.loading import load  # noqa: E402
+from ica.trained.scoring import score  # noqa: E402
 from ica import _moved  # noqa: E402
 
 _moved.install()
 
 __all__ = [
-    "__version__", "run", "load", "load_spec", "registry", "check", "mcc", "cca_mcc",
+    "__version__", "run", "load", "score", "load_spec", "registry", "check", "mcc", "cca_mcc",
     "IcaError", "SpecError", "DataError", "RegistryError",
 ]

@@ -195,3 +195,63 @@ def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_
         assert not (tmp_path / "z.npz").exists()
     done = encode(run, "--data", tmp_path / "good.npz", "--model", "vade", "--out", tmp_path / "adir")
     assert done.exit_code == 2 and "is a directory" in done.output
+
+
+# ------------------------------------------------------------------------------------------ ica.score
+def test_score_of_permuted_sign_flipped_rescaled_copies_of_the_sources_is_one():
+    rng = np.random.default_rng(0)
+    s = rng.laplace(size=(400, 3))
+    copies = [s[:, [2, 0, 1]] * [-2.0, 1.0, 0.5], s[:, [1, 2, 0]] * [3.0, -1.0, 1.0], -s]
+    stats = ica.score(copies, sources=s)["stats"]
+    for name in ("mcc", "cca_mcc_in", "cca_mcc_out"):
+        assert stats[name]["median"] == pytest.approx(1.0, abs=1e-6), name
+    assert stats["mcc"]["n"] == 3 and stats["cca_mcc_out"]["n"] == 3  # 3 seeds, 3 pairs
+
+
+def test_score_of_independent_noise_is_near_zero_out_of_sample():
+    rng = np.random.default_rng(1)
+    s = rng.normal(size=(2000, 3))
+    noise = rng.normal(size=(4, 2000, 3))
+    stats = ica.score(noise, sources=s)["stats"]
+    assert stats["mcc"]["median"] < 0.06 and stats["cca_mcc_out"]["median"] < 0.06
+    assert stats["cca_mcc_in"]["median"] > stats["cca_mcc_out"]["median"], "in-sample CCA fits the noise a little"
+
+
+def test_score_of_a_runs_saved_latents_equals_the_runs_own_summary(runs):
+    summary = json.loads((runs / "tcl" / "summary.json").read_text())["cells"]["vade"]
+    model = ica.load(runs / "tcl", model="vade")
+    points = raw_data(model.spec, ica.registry()).eval
+    saved = [np.load(runs / "tcl" / "vade" / "seeds" / str(s) / "latents.npz") for s in model.seeds]
+    scored = ica.score([f["latents"] for f in saved], sources=points.s, labels=points.u,
+                       assignments=np.stack([f["assignments"] for f in saved]), seeds=model.seeds)
+    expected = {k: v for k, v in summary["stats"].items() if not k.startswith(("elbo", "bpd"))}
+    assert set(expected) >= {"mcc", "cca_mcc_out", "cluster_ari", "cluster_ari_truth"}
+    assert scored["stats"] == expected
+    assert scored["pairs"] == summary["pairs"]
+
+
+def test_score_refuses_embeddings_it_cannot_compare():
+    z = np.zeros((2, 10, 3))
+    cases = [
+        (dict(embeddings=np.zeros((10, 3))), "seeds, points, dims"),
+        (dict(embeddings=[np.zeros((10, 3)), np.zeros((9, 3))]), "same points"),
+        (dict(embeddings=[np.full((10, 3), np.nan)]), "non-finite"),
+        (dict(embeddings=z, sources=np.zeros((9, 3))), "10 rows"),
+        (dict(embeddings=z, labels=np.full(10, 0.5)), "integers"),
+        (dict(embeddings=z, assignments=np.zeros((2, 9), dtype=int)), "one cluster per point"),
+        (dict(embeddings=z, seeds=[0, 0]), "once"),
+        (dict(embeddings=[]), "no embeddings"),
+    ]
+    for kwargs, fragment in cases:
+        with pytest.raises(DataError, match=fragment):
+            ica.score(**kwargs)
+
+
+def test_score_with_the_observations_gives_the_floors_a_run_reports_beside_mcc():
+    rng = np.random.default_rng(2)
+    s = rng.laplace(size=(500, 3))
+    x = s @ rng.normal(size=(3, 3))
+    without = ica.score([s, -s], sources=s)["cell"]
+    cell = ica.score([s, -s], sources=s, observations=x)["cell"]
+    assert "mcc_fastica" not in without and "mcc_observations" not in without
+    assert 0 < cell["mcc_observations"] < 1 and cell["mcc_fastica"] > 0.9  # FastICA unmixes a linear mixture

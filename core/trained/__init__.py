@@ -4,12 +4,13 @@ Owns: loading one model of a run (``spec.json`` and each seed's ``model.safetens
 registry, all seeds batched where the model can be) with the preprocessing its training applied (`loading`),
 and the object that encodes new data with it in eval mode, in chunks, checked against what it was trained
 on (`model`). It is the same representation a run's evaluation takes, so loading a run reproduces its saved
-latents exactly.
+latents exactly; and scoring embeddings made by anything with the metrics a run computes (`scoring`).
 May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.training, ica.evaluation, ica.running
-Exports: ``load``, ``TrainedModel``.
+Exports: ``load``, ``TrainedModel``, ``score``.
 """
 
 from ica.trained.loading import load
 from ica.trained.model import TrainedModel
+from ica.trained.scoring import score
 
-__all__ = ["load", "TrainedModel"]
+__all__ = ["load", "TrainedModel", "score"]

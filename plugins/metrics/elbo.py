@@ -18,6 +18,7 @@ class ELBOOptions(Options):
 
 class FinalELBO:
     requires_sources = False
+    requires_elbo = True  # ica.score leaves it out: embeddings from elsewhere come without an ELBO
 
     def __call__(self, evaluation: Evaluation) -> list[MetricRecord]:
         records = []
