@@ -2,7 +2,7 @@
 
 The input is an ``.npz`` with the observations under ``x`` (and u under ``u`` where the model needs it),
 as the ``npz`` data set reads them; nothing in it may execute code (``allow_pickle=False``). The output,
-written atomically, holds ``latents`` ``[S, N, d_z]`` (the seed axis always there, in the order of
+written atomically and never inside a run directory, holds ``latents`` ``[S, N, d_z]`` (the seed axis always there, in the order of
 ``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u.
 """
 
@@ -33,8 +33,14 @@ def encode_command(
     import ica
     from ica.rundir.writing import save_npz
 
+    from ica.reporting.report import enclosing_run_directory
+
     if out.is_dir():
         raise IcaError("is a directory; give the file to write", where=str(out))
+    inside = enclosing_run_directory(out)
+    if inside is not None:
+        raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
+                       "writes its latents elsewhere", where=str(out))
     chosen = None if seeds == "all" else _seed_list(seeds)
     arrays = read_arrays(data, x_key, u_key)
     trained = ica.load(run_dir, model=model, seeds=chosen, device=device)

@@ -195,6 +195,10 @@ def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_
         assert not (tmp_path / "z.npz").exists()
     done = encode(run, "--data", tmp_path / "good.npz", "--model", "vade", "--out", tmp_path / "adir")
     assert done.exit_code == 2 and "is a directory" in done.output
+    saved = run / "vade" / "seeds" / "0" / "latents.npz"
+    before = saved.read_bytes()
+    done = encode(run, "--data", tmp_path / "good.npz", "--model", "vade", "--out", saved)
+    assert done.exit_code == 2 and "inside the run directory" in done.output and saved.read_bytes() == before
 
 
 # ------------------------------------------------------------------------------------------ ica.score
