@@ -259,3 +259,26 @@ def test_score_with_the_observations_gives_the_floors_a_run_reports_beside_mcc()
     cell = ica.score([s, -s], sources=s, observations=x)["cell"]
     assert "mcc_fastica" not in without and "mcc_observations" not in without
     assert 0 < cell["mcc_observations"] < 1 and cell["mcc_fastica"] > 0.9  # FastICA unmixes a linear mixture
+
+
+# ------------------------------------------------------------------------------- posterior and ELBO
+@pytest.mark.parametrize("label", ["ivae", "vade", "hashed"])
+def test_the_posterior_mean_is_the_representation_and_the_elbo_is_the_runs(runs, label):
+    model = ica.load(runs / "tcl", model=label)
+    raw = raw_data(model.spec, ica.registry())
+    mean, log_var = model.posterior(raw.eval.x, raw.eval.u)
+    np.testing.assert_array_equal(mean, model.transform(raw.eval.x, raw.eval.u))
+    assert log_var.shape == mean.shape and np.isfinite(log_var).all()
+    elbo = model.elbo(raw.train.x, raw.train.u)  # from each seed's fresh `elbo` stream, as the run's train ELBO
+    assert elbo.shape == (2, len(raw.train))
+    for i, seed in enumerate(model.seeds):
+        result = json.loads((runs / "tcl" / label / "seeds" / str(seed) / "result.json").read_text())
+        assert elbo[i].astype(np.float64).mean() == pytest.approx(result["elbo"]["train"], rel=1e-6)
+
+
+def test_a_flow_has_no_posterior_but_an_elbo(runs):
+    model = ica.load(runs / "tcl", model="flow")
+    x = raw_data(model.spec, ica.registry()).eval.x[:16]
+    with pytest.raises(DataError, match="has no posterior"):
+        model.posterior(x)
+    assert model.elbo(x).shape == (2, 16)

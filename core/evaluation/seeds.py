@@ -134,6 +134,28 @@ def mean_elbo(model: torch.nn.Module, split: Split, generators: list[torch.Gener
     return total / len(split)
 
 
+@torch.no_grad()
+def elbo_per_example(model: torch.nn.Module, split: Split, generators: list[torch.Generator],
+                     chunk: int = 4096) -> torch.Tensor:
+    """The ELBO of every example of ``split``, per seed ``[S, N]`` (float32, CPU), in eval mode with the
+    noise `mean_elbo` draws: from fresh ``generators`` the mean over N is `mean_elbo`'s, up to summation order."""
+    was_training = model.training
+    model.eval()
+    seeds = _seed_count(model)
+    parts = []
+    try:
+        for start in range(0, len(split), chunk):
+            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
+            shape = model.noise_shape(batch.x.shape[1])
+            noise = None if shape is None else torch.stack(
+                [torch.randn(shape, generator=g, device=g.device) for g in generators]
+            ).to(batch.x.device)
+            parts.append((-model.loss(batch, noise).loss).float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(parts, 1)
+
+
 def _broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
     x = split.x[rows]
     u = None if split.u is None else split.u[rows]

@@ -50,9 +50,8 @@ def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | N
     target = resolve_device(device)
     groups = [(group, _loaded(module, layout, label, group).to(target).eval())
               for group, module in _modules(reg, options, data, chosen, label)]
-    prior = getattr(groups[0][1], "prior", None)
     return TrainedModel(label=label, seeds=chosen, groups=groups, x_shape=tuple(data.x_shape), n_u=data.n_u,
-                        needs_u=bool(getattr(prior, "conditional", False)), standardization=stats, spec=spec,
+                        needs_u=bool(getattr(groups[0][1], "needs_u", False)), standardization=stats, spec=spec,
                         device=target)
 
 

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ica.components.protocols import Representation, Split
+from ica.components.protocols import Batch, Representation, Split
 from ica.errors import DataError
-from ica.evaluation.seeds import representation
+from ica.evaluation.seeds import elbo_per_example, representation
+from ica.nn.seeding import generator
 
 CHUNK = 4096  # rows per forward pass: a million rows are encoded in pieces
 
@@ -56,6 +57,31 @@ class TrainedModel:
             raise DataError(f"model {self.label!r} ({self.spec.models[self.label].name}) assigns no discrete u",
                             where="assign")
         return self._squeeze(rep.assignments.numpy())
+
+    @torch.no_grad()
+    def posterior(self, x: Any, u: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and log-variance of q(z|x[,u]), each ``[S, N, d_z]`` (``[N, d_z]`` for one seed), for models
+        with an encoder (not ``gmmflow``, whose representation is f^-1(x))."""
+        split = self.prepared(x, u)
+        if not all(hasattr(module, "posterior") for _, module in self.groups):
+            raise DataError(f"model {self.label!r} ({self.spec.models[self.label].name}) has no posterior q(z|x)",
+                            where="posterior")
+        means, log_vars = [], []
+        for group, module in self.groups:  # each group's module holds len(group) seeds
+            chunks = range(0, len(split), CHUNK)
+            parts = [module.posterior(_batch(split, slice(i, i + CHUNK), len(group))) for i in chunks]
+            means.append(torch.cat([m.float().cpu() for m, _ in parts], 1))
+            log_vars.append(torch.cat([v.float().cpu() for _, v in parts], 1))
+        return self._squeeze(torch.cat(means).numpy()), self._squeeze(torch.cat(log_vars).numpy())
+
+    def elbo(self, x: Any, u: Any = None) -> np.ndarray:
+        """The ELBO of every row, per seed ``[S, N]`` (``[N]`` for one seed), with each seed's own noise
+        (its ``elbo`` stream, as the run's evaluation draws it: the mean over the training split is the
+        ``elbo.train`` of the seed's result.json)."""
+        split = self.prepared(x, u)
+        parts = [elbo_per_example(module, split, [generator(s, "elbo", self.device) for s in group], CHUNK)
+                 for group, module in self.groups]
+        return self._squeeze(torch.cat(parts).numpy())
 
     def represent(self, x: Any, u: Any = None) -> Representation:
         """Everything the model says about ``x``: latents ``[S, N, d_z]``, assignments, grid shape (CPU)."""
@@ -95,6 +121,13 @@ class TrainedModel:
 
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[0] if len(self.seeds) == 1 else a
+
+
+def _batch(split: Split, rows: slice, seeds: int) -> Batch:
+    """Rows of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``)."""
+    x = split.x[rows]
+    u = None if split.u is None else split.u[rows].unsqueeze(0).expand(seeds, -1)
+    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), u)
 
 
 def _tensor(value: Any, name: str) -> torch.Tensor:
