@@ -106,7 +106,7 @@ class TrainedModel:
             x = (x - mean) / std
         if u is None:
             if self.needs_u:
-                raise DataError(f"model {self.label!r} encodes x together with u (its prior is conditional): "
+                raise DataError(f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
                                 "give u, one integer per row", where="u")
         else:
             u = _tensor(u, "u")
