@@ -11,6 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,24 @@ def test_installed_plugin_trains_in_ica_run(plugin_env, tmp_path):
     assert cell["stats"]["mcc"]["n"] == 2 and cell["stats"]["mcc"]["n_failed"] == 0
     env = json.loads((tmp_path / "out" / "env.json").read_text())
     assert {"name": "ica-example-laplace", "version": "0.1.0", "module": "ica_example_laplace"} in env["plugins"]
+
+    # The trained model comes back through the plugin: `ica encode` of the evaluation points gives the saved latents.
+    code = ("import ica, numpy as np; from ica.running.building import raw_data; "
+            "m = ica.load('out'); e = raw_data(m.spec, ica.registry()).eval; "
+            "np.savez('new.npz', x=e.x.numpy(), u=e.u.numpy())")
+    made = subprocess.run([sys.executable, "-c", code], env=plugin_env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    encoded = ica_cli("encode", "out", "--data", "new.npz", "--out", "z.npz", env=plugin_env, cwd=tmp_path)
+    assert encoded.returncode == 0, encoded.stderr + encoded.stdout
+    for seed in (0, 1):
+        saved = np.load(tmp_path / "out" / "ivae-laplace" / "seeds" / str(seed) / "latents.npz")["latents"]
+        np.testing.assert_array_equal(np.load(tmp_path / "z.npz")["latents"][seed], saved)
+    # Without the plugin installed the run cannot be rebuilt: one message saying so, exit 2.
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    missing = ica_cli("encode", "out", "--data", "new.npz", "--out", "z2.npz", env=bare, cwd=tmp_path)
+    assert missing.returncode == 2 and "laplace" in missing.stderr and "installed" in missing.stderr, missing.stderr
+    assert "Traceback" not in missing.stderr and not (tmp_path / "z2.npz").exists()
 
 
 def test_plugin_missing_from_the_environment_is_an_unknown_name(tmp_path):
