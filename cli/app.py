@@ -109,7 +109,7 @@ def schema(
 
 def check_schema_output(out: Path) -> None:
     """``schema -o`` replaces only an earlier schema: never a file of a run directory, never a user's spec."""
-    from ica.reporting.report import enclosing_run_directory
+    from ica.rundir.enclosing import enclosing_run_directory
 
     inside = enclosing_run_directory(out)
     if inside is not None:

@@ -33,7 +33,7 @@ def encode_command(
     import ica
     from ica.rundir.writing import save_npz
 
-    from ica.reporting.report import enclosing_run_directory
+    from ica.rundir.enclosing import enclosing_run_directory
 
     if out.is_dir():
         raise IcaError("is a directory; give the file to write", where=str(out))

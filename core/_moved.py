@@ -39,7 +39,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "plots": ("ica.reporting.plots", "ica.reporting.line_fit"),
     "plugin_registry": ("ica.components.registry",),
     "protocols": ("ica.components.protocols",),
-    "report": ("ica.reporting.report",),
+    "report": ("ica.reporting.report", "ica.rundir.enclosing"),
     "report_boxplots": ("ica.reporting.boxplots",),
     "report_figures": ("ica.reporting.figures",),
     "report_read": ("ica.reporting.read",),

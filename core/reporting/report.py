@@ -44,6 +44,7 @@ from ica.reporting.tables import (METRIC_NAMES, METRIC_ORDER, failures, fmt_numb
                                results_table, seed_status_text, table_metrics)
 from ica.reporting.curves import CURVE_LABELS, CURVE_OTHER, CURVE_SKIP, training_figure
 from ica.rundir.writing import atomic_write, safe_dir
+from ica.rundir.enclosing import enclosing_run_directory
 
 __all__ = [  # the names `ica.reporting.report` has always offered, wherever they now live
     "CURVE_LABELS", "CURVE_OTHER", "CURVE_SKIP", "FORMATS", "HTML_STYLE", "MAX_AXES", "METRIC_NAMES", "METRIC_ORDER",
@@ -228,40 +229,11 @@ def check_output(directory: Path, path: Path) -> bool:
     return own
 
 
-def enclosing_run_directory(path: Path) -> Path | None:
-    """The run or grid directory ``path`` would be written into (its folder or any above it), or None."""
-    return next((a for a in _ancestors(path.parent) if _is_run_directory(a)), None)
-
-
 def _same_dir(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-def _ancestors(folder: Path) -> list[Path]:
-    """``folder`` and every folder above it (as resolved: a link to a run directory is still inside it)."""
-    try:
-        resolved = folder.resolve()
-    except OSError:
-        return []
-    return [resolved, *resolved.parents]
-
-
-def _is_run_directory(folder: Path) -> bool:
-    """A run's directory (spec.json with a spec_hash, as `ica.running.runner.claim_directory` writes) or a grid's."""
-    for name in ("spec.json", "grid.json"):
-        file = folder / name
-        try:
-            if not file.is_file() or file.stat().st_size > 64 * 2**20:
-                continue
-            data = json.loads(file.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and "spec_hash" in data:
-            return True
-    return False
 
 
 def earlier_figures(path: Path, own: bool) -> set[str]:
