@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -95,7 +95,7 @@ def representation(model: torch.nn.Module, split: Split, chunk: int = 4096) -> R
     latents, assignments, grids = [], [], set()
     try:
         for start in range(0, len(split), chunk):
-            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
+            batch = broadcast_batch(split, slice(start, start + chunk), seeds)
             rep = model.represent(batch)
             latents.append(rep.latents.float().cpu())
             if rep.assignments is not None:
@@ -116,21 +116,9 @@ def representation(model: torch.nn.Module, split: Split, chunk: int = 4096) -> R
 @torch.no_grad()
 def mean_elbo(model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int = 4096) -> torch.Tensor:
     """Mean ELBO per example over all of ``split``, per seed ``[S]``, in eval mode with seeded noise."""
-    was_training = model.training
-    model.eval()
-    seeds = _seed_count(model)
-    total = torch.zeros(seeds, dtype=torch.float64)
-    try:
-        for start in range(0, len(split), chunk):
-            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
-            n = batch.x.shape[1]
-            shape = model.noise_shape(n)
-            noise = None if shape is None else torch.stack(
-                [torch.randn(shape, generator=g, device=g.device) for g in generators]
-            ).to(batch.x.device)
-            total += (-model.loss(batch, noise).loss).double().sum(1).cpu()
-    finally:
-        model.train(was_training)
+    total = torch.zeros(_seed_count(model), dtype=torch.float64)
+    for elbo in _elbo_chunks(model, split, generators, chunk):
+        total += elbo.double().sum(1).cpu()
     return total / len(split)
 
 
@@ -139,24 +127,29 @@ def elbo_per_example(model: torch.nn.Module, split: Split, generators: list[torc
                      chunk: int = 4096) -> torch.Tensor:
     """The ELBO of every example of ``split``, per seed ``[S, N]`` (float32, CPU), in eval mode with the
     noise `mean_elbo` draws: from fresh ``generators`` the mean over N is `mean_elbo`'s, up to summation order."""
+    return torch.cat([elbo.float().cpu() for elbo in _elbo_chunks(model, split, generators, chunk)], 1)
+
+
+def _elbo_chunks(model: torch.nn.Module, split: Split, generators: list[torch.Generator],
+                 chunk: int) -> Iterator[torch.Tensor]:
+    """The ELBO ``[S, B]`` of each chunk of ``split``, in eval mode, each seed's noise from its generator."""
     was_training = model.training
     model.eval()
     seeds = _seed_count(model)
-    parts = []
     try:
         for start in range(0, len(split), chunk):
-            batch = _broadcast_batch(split, slice(start, start + chunk), seeds)
+            batch = broadcast_batch(split, slice(start, start + chunk), seeds)
             shape = model.noise_shape(batch.x.shape[1])
             noise = None if shape is None else torch.stack(
                 [torch.randn(shape, generator=g, device=g.device) for g in generators]
             ).to(batch.x.device)
-            parts.append((-model.loss(batch, noise).loss).float().cpu())
+            yield -model.loss(batch, noise).loss
     finally:
         model.train(was_training)
-    return torch.cat(parts, 1)
 
 
-def _broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
+def broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
+    """Rows ``rows`` of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``, views, no copies)."""
     x = split.x[rows]
     u = None if split.u is None else split.u[rows]
     return Batch(x.unsqueeze(0).expand(seeds, *x.shape), None if u is None else u.unsqueeze(0).expand(seeds, -1))

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ica.components.protocols import Batch, Representation, Split
+from ica.components.protocols import Representation, Split
 from ica.errors import DataError
-from ica.evaluation.seeds import elbo_per_example, representation
+from ica.evaluation.seeds import broadcast_batch, elbo_per_example, representation
 from ica.nn.seeding import generator
 
 CHUNK = 4096  # rows per forward pass: a million rows are encoded in pieces
@@ -69,7 +69,7 @@ class TrainedModel:
         means, log_vars = [], []
         for group, module in self.groups:  # each group's module holds len(group) seeds
             chunks = range(0, len(split), CHUNK)
-            parts = [module.posterior(_batch(split, slice(i, i + CHUNK), len(group))) for i in chunks]
+            parts = [module.posterior(broadcast_batch(split, slice(i, i + CHUNK), len(group))) for i in chunks]
             means.append(torch.cat([m.float().cpu() for m, _ in parts], 1))
             log_vars.append(torch.cat([v.float().cpu() for _, v in parts], 1))
         return self._squeeze(torch.cat(means).numpy()), self._squeeze(torch.cat(log_vars).numpy())
@@ -121,13 +121,6 @@ class TrainedModel:
 
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[0] if len(self.seeds) == 1 else a
-
-
-def _batch(split: Split, rows: slice, seeds: int) -> Batch:
-    """Rows of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``)."""
-    x = split.x[rows]
-    u = None if split.u is None else split.u[rows].unsqueeze(0).expand(seeds, -1)
-    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), u)
 
 
 def _tensor(value: Any, name: str) -> torch.Tensor:
