@@ -217,9 +217,8 @@ def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str,
     ctx = BuildContext()
     has_sources = data.eval.s is not None
     if spec.evaluation.metrics is None:
-        chosen = [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
-        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in chosen]
-        return [(n, m) for n, m in metrics if has_sources or not getattr(m, "requires_sources", False)]
+        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in default_metric_options(reg)]
+        return [(n, m) for n, m in metrics if fed(m, {"requires_sources": has_sources})]
     metrics = []
     for i, options in enumerate(spec.evaluation.metrics):
         metric = reg.build(options, ctx)
@@ -229,6 +228,17 @@ def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str,
                             where=f"evaluation.metrics[{i}]")
         metrics.append((name, metric))
     return metrics
+
+
+def default_metric_options(reg: Registry) -> list[Any]:
+    """Every registered metric with its default options: a spec's metrics when it names none."""
+    return [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
+
+
+def fed(metric: Any, present: dict[str, bool]) -> bool:
+    """Whether what ``present`` says is there meets each of those needs ``metric`` declares (its ``requires_*``
+    attributes): a default metric list leaves out the metrics an evaluation cannot feed."""
+    return all(present[need] or not getattr(metric, need, False) for need in present)
 
 
 CPU_BATCHING_LIMIT = 250_000

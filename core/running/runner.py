@@ -19,7 +19,9 @@ from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.rundir.json_files import read_json
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import safe_dir, write_json
-from ica.running.building import build_metrics, build_model, prepare_data, resolve_device, seed_groups, shared_data
+from ica.running.building import (
+    build_metrics, build_model, fed, prepare_data, resolve_device, seed_groups, shared_data,
+)
 from ica.running.claims import check_directory, claim_directory, claim_grid, confirm_claim, run_root
 from ica.running.environment import environment
 from ica.running.locks import training_lock
@@ -126,8 +128,7 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
         # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
         present = {"requires_grid": any(o.grid_shape is not None for o in ordered),
                    "requires_assignments": any(o.assignments is not None for o in ordered)}
-        chosen = [m for _, m in metrics if spec.evaluation.metrics is not None
-                  or all(present[need] or not getattr(m, need, False) for need in present)]
+        chosen = [m for _, m in metrics if spec.evaluation.metrics is not None or fed(m, present)]
         records = [r for metric in chosen for r in metric(evaluation)]
         if spec.training.logger == "tensorboard":
             log_hparams(layout, label, options, spec, ordered, records)

@@ -19,10 +19,9 @@ from safetensors.torch import load_file
 
 from ica.components.registry import Registry, registry
 from ica.errors import IcaError, SpecError
-from ica.nn.seeding import NotBatchable
 from ica.rundir.json_files import read_result, read_run_spec
 from ica.rundir.layout import RunLayout
-from ica.running.building import build_model, raw_data, resolve_device, standardization, standardized
+from ica.running.building import raw_data, resolve_device, seed_groups, standardization, standardized
 from ica.running.claims import GRID_FILE
 from ica.spec.load import load_spec
 from ica.trained.model import TrainedModel
@@ -48,8 +47,8 @@ def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | N
     data = standardized(raw) if stats is not None else raw
     options = spec.models[label]
     target = resolve_device(device)
-    groups = [(group, _loaded(module, layout, label, group).to(target).eval())
-              for group, module in _modules(reg, options, data, chosen, label)]
+    modules = seed_groups(reg, options, data, chosen, True, label, on_event=lambda *args, **info: None)
+    groups = [(group, _loaded(module, layout, label, group).to(target).eval()) for group, module in modules]
     return TrainedModel(label=label, seeds=chosen, groups=groups, x_shape=tuple(data.x_shape), n_u=data.n_u,
                         needs_u=bool(getattr(groups[0][1], "needs_u", False)), standardization=stats, spec=spec,
                         device=target)
@@ -101,16 +100,6 @@ def _seeds(layout: RunLayout, spec: Any, label: str, seeds: Sequence[int] | None
             raise IcaError(f"seed {seed} of {label!r} failed in training ({result.error or 'no weights'}): load "
                            "other seeds", where=str(files.root))
     return chosen
-
-
-def _modules(reg: Registry, options: Any, data: Any, seeds: list[int], label: str):
-    """All seeds in one batched model where the model has the seed axis, else one model per seed."""
-    if len(seeds) > 1:
-        try:
-            return [(seeds, build_model(reg, options, data, seeds, label))]
-        except NotBatchable:
-            pass
-    return [([s], build_model(reg, options, data, [s], label)) for s in seeds]
 
 
 def _loaded(module: torch.nn.Module, layout: RunLayout, label: str, seeds: list[int]) -> torch.nn.Module:

@@ -14,12 +14,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ica.components.options import Options
 from ica.components.protocols import BuildContext, DataSplits, Split
 from ica.components.registry import Registry, registry
 from ica.errors import DataError
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
-from ica.spec.models import spec_models
+from ica.running.building import default_metric_options, fed
 
 
 def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments: Any = None, *,
@@ -63,20 +62,12 @@ def applicable(reg: Registry, has_sources: bool, has_assignments: bool, has_obse
     """Every registered metric, with its default options, that outside embeddings can feed: not the ones
     needing an ELBO or grid latents, those needing sources or assignments only where they are given, and
     floors (an option of ``mcc``) only where the observations are given."""
-    chosen: list[Options] = [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
+    chosen = default_metric_options(reg)
     if not has_observations:
         chosen = [o.model_copy(update={"floors": False}) if "floors" in type(o).model_fields else o for o in chosen]
-    metrics = [reg.build(o, BuildContext()) for o in chosen]
-    keep = []
-    for metric in metrics:
-        if getattr(metric, "requires_elbo", False) or getattr(metric, "requires_grid", False):
-            continue
-        if getattr(metric, "requires_sources", False) and not has_sources:
-            continue
-        if getattr(metric, "requires_assignments", False) and not has_assignments:
-            continue
-        keep.append(metric)
-    return keep
+    present = {"requires_elbo": False, "requires_grid": False, "requires_sources": has_sources,
+               "requires_assignments": has_assignments}
+    return [m for m in (reg.build(o, BuildContext()) for o in chosen) if fed(m, present)]
 
 
 def _embeddings(embeddings: Any) -> list[np.ndarray]:
