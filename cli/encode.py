@@ -2,18 +2,22 @@
 
 The input is an ``.npz`` with the observations under ``x`` (and u under ``u`` where the model needs it),
 as the ``npz`` data set reads them; nothing in it may execute code (``allow_pickle=False``). The output,
-written atomically and never inside a run directory, holds ``latents`` ``[S, N, d_z]`` (the seed axis always there, in the order of
-``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u.
+written atomically and never inside a run directory, holds ``latents`` ``[S, N, d_z]`` (the seed axis always
+there, in the order of ``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u. On a
+terminal, inputs of 100,000 rows or more show a progress bar.
 """
 
 from __future__ import annotations
 
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ica.cli import render
 from ica.errors import DataError, IcaError
@@ -31,9 +35,8 @@ def encode_command(
 ) -> None:
     """Encode new data with a trained model: posterior means per seed, and cluster assignments."""
     import ica
-    from ica.rundir.writing import save_npz
-
     from ica.rundir.enclosing import enclosing_run_directory
+    from ica.rundir.writing import save_npz
 
     if out.is_dir():
         raise IcaError("is a directory; give the file to write", where=str(out))
@@ -44,13 +47,30 @@ def encode_command(
     chosen = None if seeds == "all" else _seed_list(seeds)
     arrays = read_arrays(data, x_key, u_key)
     trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
-    rep = trained.represent(arrays["x"], arrays.get("u"))
+    with rows_progress(len(arrays["x"]), f"encoding with {trained.label}") as advance:
+        rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
     result = {"latents": rep.latents.numpy(), "seeds": np.asarray(trained.seeds, dtype=np.int64)}
     if rep.assignments is not None:
         result["assignments"] = rep.assignments.numpy()
     save_npz(out, **result)
     render.console.print(f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
                          f"(seeds {', '.join(map(str, trained.seeds))}) -> {out}")
+
+
+PROGRESS_FROM = 100_000
+"""Inputs of this many rows get a progress bar on a terminal (smaller ones take a moment)."""
+
+
+@contextmanager
+def rows_progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A function to call with each number of rows done: a rich bar on a terminal for large inputs."""
+    if not render.console.is_terminal or total < PROGRESS_FROM:
+        yield lambda rows: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=render.console) as bar:
+        task = bar.add_task(escape(description), total=total)
+        yield lambda rows: bar.advance(task, rows)
 
 
 def _seed_list(text: str) -> list[int]:

@@ -52,11 +52,13 @@ from ica.nn.conv import (
     SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped,
 )
 from ica.nn.distributions import (
-    DiagonalGaussianMixture, diagonal_normal, is_mixture, joint_log_prob, responsibilities, xavier_uniform_,
+    DiagonalGaussianMixture, diagonal_normal, is_mixture, joint_log_prob, responsibilities, seed_sample,
+    xavier_uniform_,
 )
 from ica.nn.layers import ACTIVATIONS, SeedDropout, SeedLinear, SeedMLP, activation, one_hot
-from ica.nn.seeding import seed_rand
+from ica.nn.seeding import seed_rand, seed_randn
 from ica.nn.stacked import SeedStacked
+from ica.running.preprocessing import binarized
 from ica.running.resources import host_available, human
 
 __all__ = [
@@ -68,12 +70,12 @@ __all__ = [
     # the seed axis
     "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "SeedConv2d",
     "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",
-    "SeedStacked", "seed_rand", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
+    "SeedStacked", "seed_rand", "seed_randn", "seed_sample", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
     "responsibilities", "xavier_uniform_",
     # metrics
     "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc",
     # data
-    "DownloadNeeded", "is_checking", "host_available", "human",
+    "DownloadNeeded", "is_checking", "host_available", "human", "binarized",
     # errors
     "SpecError", "DataError", "IcaError",
 ]

@@ -18,7 +18,7 @@ from ica.nn.layers import one_hot
 from ica.components.protocols import Batch, BuildContext, DataSplits, MetricRecord, Split
 from ica.components.registry import registry
 from ica.running.building import model_context
-from ica.nn.seeding import build_seeded, check_seed_axis
+from ica.nn.seeding import build_seeded, check_seed_axis, seed_generators
 from ica.spec.models import spec_models
 
 REG = registry()
@@ -194,6 +194,29 @@ def test_model_contract(name, tmp_path):
     fresh.eval()
     with torch.no_grad():
         assert torch.equal(fresh.represent(batch).latents, first.latents)
+
+
+@pytest.mark.parametrize("name", names("model"))
+def test_a_model_that_decodes_or_samples_keeps_the_seed_axis_and_each_seeds_stream(name):
+    """The optional generative methods `ica.trained.TrainedModel` calls: ``decode(latents)`` gives observations
+    ``[S, B, *x_shape]``; ``sample_latents(n, u)`` gives ``[S, n, d_z]`` drawn from each seed's own generator."""
+    model, data, _ = model_and_data(name, [0, 1])
+    if not hasattr(model, "decode") and not hasattr(model, "sample_latents"):
+        pytest.skip(f"{name} neither decodes nor samples (both are optional)")
+    model.eval()
+    batch = Batch(data.train.x[:B].expand(S, B, *data.x_shape), data.train.u[:B].expand(S, B))
+    with torch.no_grad():
+        latents = model.represent(batch).latents
+        if hasattr(model, "decode"):
+            assert model.decode(latents).shape == (S, B, *data.x_shape)
+        if hasattr(model, "sample_latents"):
+            def draw(streams):
+                with seed_generators([torch.Generator().manual_seed(k) for k in streams]):
+                    return model.sample_latents(5, None)[0]
+            z = draw([1, 2])
+            assert z.shape == (S, 5, latents.shape[-1])
+            other = draw([9, 2])  # seed 0's stream changed, seed 1's kept
+            assert torch.equal(draw([1, 2]), z) and torch.equal(other[1], z[1]) and not torch.equal(other[0], z[0])
 
 
 @pytest.mark.parametrize("name", names("model"))

@@ -257,9 +257,11 @@ def test_sample_binarisation_does_not_depend_on_the_limits(written):
 
 def test_sample_binarisation_in_blocks_equals_one_draw(monkeypatch):
     x = torch.rand(7, 1, 3, 3)
-    whole = images_module.sample_binary(x, np.random.default_rng(5))
-    monkeypatch.setattr(images_module, "_BLOCK_ROWS", 2)
-    assert torch.equal(images_module.sample_binary(x, np.random.default_rng(5)), whole)
+    from ica.running import preprocessing
+
+    whole = preprocessing.sample_binary(x, np.random.default_rng(5))
+    monkeypatch.setattr(preprocessing, "BLOCK_ROWS", 2)
+    assert torch.equal(preprocessing.sample_binary(x, np.random.default_rng(5)), whole)
     expected = np.random.default_rng(5).random((7, 1, 3, 3)) < x.numpy()
     np.testing.assert_array_equal(whole.numpy(), expected.astype(np.float32))
 

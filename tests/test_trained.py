@@ -71,11 +71,11 @@ def test_one_seed_alone_gives_its_own_latents_without_the_seed_axis(runs):
 
 def test_standardize_is_applied_to_new_data_with_the_training_statistics(runs):
     model = ica.load(runs / "tcl", model="vade")
-    assert model.standardization is not None
+    assert model.inputs.stats is not None
     raw = raw_data(model.spec, ica.registry())
     mean, std = raw.train.x.mean(0), raw.train.x.std(0)
-    torch.testing.assert_close(model.standardization[0][0], mean)
-    torch.testing.assert_close(model.standardization[1][0], std)
+    torch.testing.assert_close(model.inputs.stats[0][0], mean)
+    torch.testing.assert_close(model.inputs.stats[1][0], std)
     shifted = raw.eval.x + 100.0  # not standardised the same way: the latents must change
     assert not np.allclose(model.transform(shifted), model.transform(raw.eval.x))
 
@@ -96,8 +96,8 @@ def test_new_data_of_the_wrong_kind_is_one_clear_error(runs):
         ((np.full_like(x, np.nan), u), "non-finite"),
         ((x, None), "give u"),
         ((x, np.full(8, 4)), "0..3"),
-        ((x, np.full(8, 0.5)), "one integer per row"),
-        ((x, u[:3]), "one integer per row"),
+        ((x, np.full(8, 0.5)), "one whole number per row"),
+        ((x, u[:3]), "one whole number per row"),
         ((np.array(["a"] * 8), u), "must hold numbers"),
     ]
     for (xs, us), fragment in cases:
@@ -167,6 +167,26 @@ def test_ica_encode_writes_the_latents_and_assignments_of_new_data(runs, tmp_pat
                  "--out", tmp_path / "one.npz")
     assert one.exit_code == 0, one.output
     np.testing.assert_array_equal(np.load(tmp_path / "one.npz")["latents"][0], written["latents"][1])
+
+
+def test_ica_encode_shows_a_progress_bar_on_a_terminal_and_encodes_the_same(runs, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from ica.cli import encode as encode_module, render
+
+    x = raw_data(ica.load(runs / "tcl", model="vade").spec, ica.registry()).eval.x.numpy()
+    many = np.concatenate([x] * 120)  # 9,600 rows: three pieces of 4,096 rows
+    np.savez(tmp_path / "many.npz", x=many)
+    shown = io.StringIO()
+    monkeypatch.setattr(render, "console", Console(file=shown, force_terminal=True, width=100))
+    monkeypatch.setattr(encode_module, "PROGRESS_FROM", 1000)
+    done = encode(runs / "tcl", "--data", tmp_path / "many.npz", "--model", "vade", "--out", tmp_path / "z.npz")
+    assert done.exit_code == 0, done.output
+    assert "encoding with vade" in shown.getvalue() and "9600/9600" in shown.getvalue()
+    expected = ica.load(runs / "tcl", model="vade").transform(many)
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npz")["latents"], expected)
 
 
 def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_path):

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
 
+from ica.nn.seeding import seed_rand, seed_randn
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -72,3 +74,35 @@ def responsibilities(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
     This is VaDE's Bayes-optimal q(u|x) evaluated at z (§3, following Falck et al., 2021).
     """
     return torch.log_softmax(joint_log_prob(mixture, z), dim=-1)
+
+
+def seed_sample(dist: Distribution, n: int) -> tuple[Tensor, Tensor | None]:
+    """``n`` draws per seed of a seed-batched prior, from each seed's own generator (`seed_rand`, `seed_randn`).
+
+    ``dist`` is a diagonal Gaussian with batch shape ``[S, n]`` (a conditional prior given u) or a mixture of
+    diagonal Gaussians with batch shape ``[S, 1]`` (every mixture prior of `ica`): returns z ``[S, n, d]`` and,
+    for a mixture, the component each draw came from ``[S, n]`` (inverse CDF of the weights at a uniform).
+    Anything else is a TypeError: its draws could not be made per seed.
+    """
+    if (isinstance(dist, MixtureSameFamily) and _diagonal(dist.component_distribution) and len(dist.batch_shape) == 2
+            and dist.batch_shape[1] == 1):
+        weights = torch.softmax(dist.mixture_distribution.logits, -1)
+        seeds, k = weights.shape[0], weights.shape[-1]
+        cdf = weights.reshape(seeds, k).cumsum(-1)
+        uniform = seed_rand(seeds, (n,), cdf.device)
+        component = torch.searchsorted(cdf, uniform.contiguous()).clamp_(max=k - 1)
+        normal = dist.component_distribution.base_dist
+        loc, scale = (t.expand(*dist.batch_shape, k, t.shape[-1]).reshape(seeds, k, -1)
+                      for t in (normal.loc, normal.scale))
+        index = component.unsqueeze(-1).expand(-1, -1, loc.shape[-1])
+        eps = seed_randn(seeds, (n, loc.shape[-1]), loc.device)
+        return loc.gather(1, index) + scale.gather(1, index) * eps, component
+    if _diagonal(dist) and len(dist.batch_shape) == 2 and dist.batch_shape[1] == n:
+        normal = dist.base_dist
+        return normal.loc + normal.scale * seed_randn(*normal.loc.shape[:1], tuple(normal.loc.shape[1:]),
+                                                      normal.loc.device), None
+    raise TypeError(f"cannot draw per seed from a {type(dist).__name__} with batch shape {tuple(dist.batch_shape)}")
+
+
+def _diagonal(dist: Distribution) -> bool:
+    return isinstance(dist, Independent) and isinstance(dist.base_dist, Normal) and dist.reinterpreted_batch_ndims == 1

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-PURPOSES = {"init": 1, "order": 2, "noise": 3, "elbo": 4}
+PURPOSES = {"init": 1, "order": 2, "noise": 3, "elbo": 4, "sample": 5}  # "sample": a trained model's draws
 
 
 def derived_seed(seed: int, purpose: str) -> int:
@@ -81,6 +81,17 @@ def seed_rand(seeds: int, shape: tuple[int, ...], device: torch.device | str = "
     if len(generators) != seeds:
         raise RuntimeError(f"{seeds} seeds need random numbers, but {len(generators)} seed generators are active")
     return torch.stack([torch.rand(shape, generator=g, device=device) for g in generators])
+
+
+def seed_randn(seeds: int, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard normals ``[seeds, *shape]``, drawn as `seed_rand` draws its uniforms (seed i's from seed i's
+    active generator, else from torch's global RNG)."""
+    generators = _ACTIVE_GENERATORS.get()
+    if generators is None:
+        return torch.randn(seeds, *shape, device=device)
+    if len(generators) != seeds:
+        raise RuntimeError(f"{seeds} seeds need random numbers, but {len(generators)} seed generators are active")
+    return torch.stack([torch.randn(shape, generator=g, device=device) for g in generators])
 
 
 class NotBatchable(ValueError):

@@ -18,6 +18,8 @@ SUMMARY_ADVICE = "run the same spec again (`ica run`) to evaluate it and write t
 SPEC_ADVICE = ("delete it and run the spec this directory was made from (`ica run SPEC --out DIR`) to write it "
                "again, or remove the directory")
 GRID_ADVICE = "delete it and run the grid spec again (`ica run`) to write it again"
+PREPROCESSING_ADVICE = ("run the spec into this directory again (`ica run SPEC --out DIR`), which writes it again "
+                        "without training anything finished")
 CHECKPOINT_ADVICE = ("delete it to resume from an older checkpoint, or delete all of the seed's checkpoint*.pt "
                      "and metrics.jsonl to train it from the start")
 

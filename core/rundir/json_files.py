@@ -18,8 +18,12 @@ from typing import Any, Type, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ica.errors import IcaError
-from ica.rundir.damage import GRID_ADVICE, RESULT_ADVICE, SPEC_ADVICE, SUMMARY_ADVICE, read_bytes, damaged
-from ica.rundir.schemas import CellSummary, GridFile, ResultFile, RunSpecFile, RunSummary
+from ica.rundir.damage import (
+    GRID_ADVICE, PREPROCESSING_ADVICE, RESULT_ADVICE, SPEC_ADVICE, SUMMARY_ADVICE, read_bytes, damaged,
+)
+from ica.rundir.schemas import (
+    PREPROCESSING_FORMAT, CellSummary, GridFile, PreprocessingFile, ResultFile, RunSpecFile, RunSummary,
+)
 
 
 class _Refused(ValueError):
@@ -118,6 +122,17 @@ def read_result(path: Path) -> tuple[ResultFile, dict[str, Any]]:
 
 def read_run_spec(path: Path) -> tuple[RunSpecFile, dict[str, Any]]:
     return read_checked(path, RunSpecFile, SPEC_ADVICE)
+
+
+def read_preprocessing(path: Path) -> PreprocessingFile:
+    """A run's ``preprocessing.json``; one written in another layout (by another version of ica) is refused as
+    such, not as damage."""
+    data = read_json_file(path, PREPROCESSING_ADVICE)
+    if isinstance(data, dict) and data.get("format") != PREPROCESSING_FORMAT:
+        raise IcaError(f"was written by a version of ica this one cannot read (format {data.get('format')!r}, this "
+                       f"version reads {PREPROCESSING_FORMAT}); load the run with the ica it was trained with",
+                       where=str(path))
+    return checked(PreprocessingFile, data, path, PREPROCESSING_ADVICE)
 
 
 def read_run_summary(path: Path) -> tuple[RunSummary, dict[str, Any]]:

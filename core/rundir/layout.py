@@ -56,6 +56,10 @@ class RunLayout:
         return self.root / "env.json"
 
     @property
+    def preprocessing(self) -> Path:
+        return self.root / "preprocessing.json"
+
+    @property
     def summary(self) -> Path:
         return self.root / "summary.json"
 

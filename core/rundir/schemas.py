@@ -2,7 +2,8 @@
 
 Strict types, extra keys allowed (files grow over versions), and every key ica writes required where a missing
 one would show as an empty value: ``result.json`` (`ResultFile`), the summaries (`CellSummary`, `RunSummary`),
-``spec.json`` (`RunSpecFile`), ``grid.json`` (`GridFile`) and each line of ``metrics.jsonl`` (`MetricsLine`).
+``spec.json`` (`RunSpecFile`), ``grid.json`` (`GridFile`), ``preprocessing.json`` (`PreprocessingFile`) and each
+line of ``metrics.jsonl`` (`MetricsLine`).
 A model label or a grid cell's ``dir`` names a directory of the run, so it must be a plain name (`plain_name`).
 Only the models live here; reading a file and naming it when it fails one is `ica.rundir.json_files`.
 """
@@ -190,3 +191,43 @@ class MetricsLine(_File):
 
     step: NonNegative
     __pydantic_extra__: dict[str, Optional[float | bool]] = Field(init=False)
+
+
+PREPROCESSING_FORMAT = 1
+"""The layout of ``preprocessing.json`` this version writes and reads; another one is refused by name."""
+
+
+class Standardization(_File):
+    """``standardize``'s training-split means and deviations, one per observed value (C order of x_shape)."""
+
+    mean: list[Finite]
+    std: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]]
+
+
+class PreprocessingFile(_File):
+    """``preprocessing.json``: what a run's networks were built for and what training did to x and u, so that a
+    trained model is rebuilt, and new data prepared as training prepared them, without the training data."""
+
+    format: Literal[1]
+    x_shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    n_u: Optional[Annotated[int, Field(ge=1)]]
+    source_dim: Optional[Annotated[int, Field(ge=1)]]
+    standardize: Optional[Standardization]
+    binarize: Literal["none", "threshold", "sample"]
+    binarize_seed: Optional[NonNegative]
+    unit_interval: bool
+    u_labels: Optional[list[Any]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PreprocessingFile":
+        values = 1
+        for size in self.x_shape:
+            values *= size
+        if self.standardize is not None and not len(self.standardize.mean) == len(self.standardize.std) == values:
+            raise ValueError(f"standardize holds {len(self.standardize.mean)} means and {len(self.standardize.std)} "
+                             f"deviations for observations of {values} values")
+        if self.u_labels is not None and (self.n_u is None or len(self.u_labels) != self.n_u):
+            raise ValueError(f"u_labels names {len(self.u_labels)} labels for n_u = {self.n_u}")
+        if self.binarize == "sample" and self.binarize_seed is None:
+            raise ValueError("binarize 'sample' needs its binarize_seed")
+        return self

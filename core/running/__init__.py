@@ -2,7 +2,7 @@
 
 Owns: building a run's parts from its spec through the registry: device, data, models per group of seeds,
 metrics (`building`), with memory checked before anything is allocated (`resources`); the run itself,
-resuming where it stopped (`runner`); which directory a run writes to and claiming it for its spec
+resuming where it stopped (`runner`), and what it did to its data, for its trained models (`preprocessing`); which directory a run writes to and claiming it for its spec
 (`claims`); what trained seeds leave behind and read back (`outcomes`); training the cells of a grid
 together (`packing`); ``ica validate`` (`validate`); worker processes (`executor`) and starting each with
 its slot, GPU and CPU share (`processes`), SLURM arrays (`slurm`), locks between processes (`locks`) and

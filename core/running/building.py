@@ -132,7 +132,8 @@ def standardized(data: DataSplits) -> DataSplits:
     """z-scores of every observed dimension, with means and deviations of the training split only."""
     mean, std = standardization(data.train.x)
     scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
-    return DataSplits(scale(data.train), scale(data.eval), data.n_u, {**data.info, "standardized": True})
+    info = {**data.info, "standardized": True, "standardization": (mean, std)}  # preprocessing.json records them
+    return DataSplits(scale(data.train), scale(data.eval), data.n_u, info)
 
 
 def model_context(data: DataSplits) -> BuildContext:

@@ -25,6 +25,7 @@ from ica.running.building import (
 from ica.running.claims import check_directory, claim_directory, claim_grid, confirm_claim, run_root
 from ica.running.environment import environment
 from ica.running.locks import training_lock
+from ica.running import preprocessing
 from ica.running.outcomes import finish_group, load_outcome, log_hparams
 from ica.spec.grid import has_grid
 from ica.spec.load import load_spec, spec_hash
@@ -68,6 +69,7 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
         build_model(reg, options, data, validated.seed_list[:1], label)
     claim_directory(layout, validated)  # only now: a spec that fails its checks leaves no directory behind
     write_json(layout.env, environment(torch_device, reg))
+    write_json(layout.preprocessing, preprocessing.record(data))
     on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
     cells = {}
     device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)

@@ -1,9 +1,9 @@
 """Trained models: a finished run's models rebuilt from its directory, to encode and cluster new data.
 
-Owns: loading one model of a run (``spec.json`` and each seed's ``model.safetensors``, rebuilt through the
-registry, all seeds batched where the model can be) with the preprocessing its training applied (`loading`),
-and the object that encodes new data with it in eval mode, in chunks, checked against what it was trained
-on (`model`). It is the same representation a run's evaluation takes, so loading a run reproduces its saved
+Owns: loading one model of a run (``spec.json``, ``preprocessing.json`` and each seed's ``model.safetensors``,
+rebuilt through the registry, all seeds batched where the model can be: `loading`); new data checked and
+prepared as training prepared its data (`inputs`); and the object that encodes, clusters, scores, decodes and
+samples with it in eval mode, in chunks (`model`). It is the same representation a run's evaluation takes, so loading a run reproduces its saved
 latents exactly; and scoring embeddings made by anything with the metrics a run computes (`scoring`).
 May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.training, ica.evaluation, ica.running
 Exports: ``load``, ``TrainedModel``, ``score``.

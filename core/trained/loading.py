@@ -1,11 +1,11 @@
 """``ica.load``: one model of a finished run, rebuilt from the run directory through the registry.
 
-The run's ``spec.json`` says what to build; the data set is built again from it (as ``ica run`` built it:
-its shapes and number of u values size the networks, and ``standardize``'s statistics are those of its
-training split); each seed's ``model.safetensors`` is loaded into a model built for the seeds asked for,
-batched when the model can be. Everything that can be wrong -- not a run, a grid without a cell named, an
-unknown label, unfinished seeds, a plugin that is not installed, weights that do not fit the spec -- is
-one `IcaError` naming what is wrong and where.
+The run's ``spec.json`` says what to build and ``preprocessing.json`` what for: the shapes that size the
+networks and what training did to x and u, so the data set is not built again (a run written before that
+file existed builds it again from the spec, as ``ica run`` built it). Each seed's ``model.safetensors`` is
+loaded into a model built for the seeds asked for, batched when the model can be. Everything that can be
+wrong -- not a run, a grid without a cell named, an unknown label, unfinished seeds, a plugin that is not
+installed, weights that do not fit the spec, a file of a later ica -- is one `IcaError` naming it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from safetensors.torch import load_file
 
 from ica.components.registry import Registry, registry
 from ica.errors import IcaError, SpecError
-from ica.rundir.json_files import read_result, read_run_spec
+from ica.rundir.json_files import read_preprocessing, read_result, read_run_spec
 from ica.rundir.layout import RunLayout
-from ica.running.building import raw_data, resolve_device, seed_groups, standardization, standardized
+from ica.rundir.schemas import PreprocessingFile
+from ica.running.building import prepare_data, resolve_device, seed_groups
+from ica.running.preprocessing import record, shell
 from ica.running.claims import GRID_FILE
 from ica.spec.load import load_spec
+from ica.trained.inputs import Inputs
 from ica.trained.model import TrainedModel
 
 
@@ -42,16 +45,21 @@ def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | N
     spec = _run_spec(layout, reg)
     label = _label(spec, model)
     chosen = _seeds(layout, spec, label, seeds)
-    raw = raw_data(spec, reg)
-    stats = standardization(raw.train.x) if getattr(spec.data, "standardize", False) else None
-    data = standardized(raw) if stats is not None else raw
+    pre = _preprocessing(layout, spec, reg)
     options = spec.models[label]
     target = resolve_device(device)
-    modules = seed_groups(reg, options, data, chosen, True, label, on_event=lambda *args, **info: None)
+    modules = seed_groups(reg, options, shell(pre), chosen, True, label, on_event=lambda *args, **info: None)
     groups = [(group, _loaded(module, layout, label, group).to(target).eval()) for group, module in modules]
-    return TrainedModel(label=label, seeds=chosen, groups=groups, x_shape=tuple(data.x_shape), n_u=data.n_u,
-                        needs_u=bool(getattr(groups[0][1], "needs_u", False)), standardization=stats, spec=spec,
-                        device=target)
+    inputs = Inputs.of(label, pre, bool(getattr(groups[0][1], "needs_u", False)))
+    return TrainedModel(label=label, seeds=chosen, groups=groups, inputs=inputs, spec=spec, device=target)
+
+
+def _preprocessing(layout: RunLayout, spec: Any, reg: Registry) -> PreprocessingFile:
+    """The run's ``preprocessing.json``; for a run written before it existed, the same facts from its data set
+    built again (the spec's data must then still be there)."""
+    if layout.preprocessing.exists():
+        return read_preprocessing(layout.preprocessing)
+    return PreprocessingFile.model_validate(record(prepare_data(spec, reg)))
 
 
 def _run_spec(layout: RunLayout, reg: Registry) -> Any:

@@ -1,17 +1,15 @@
-"""A trained model of a run, ready for new data: ``transform`` (posterior means) and ``assign`` (the discrete
-u where the model has one), in eval mode, batched over examples, for all of its seeds at once.
+"""A trained model of a run, ready for new data: encode (``transform``, ``posterior``), cluster (``assign``),
+score (``elbo``), decode and sample, in eval mode, batched over examples, for all of its seeds at once.
 
-New data are checked before they reach the networks -- the observation shape the model was trained on,
-finite values, integer u inside the trained range where the model needs u -- and get the preprocessing
-training applied (``standardize``'s training-split statistics), so a wrong file is one clear error rather
-than a silently meaningless embedding. Encoding goes through `ica.evaluation.seeds.representation`, the
-function a run's evaluation uses.
+New data are checked and prepared as training prepared its data (`ica.trained.inputs`). Encoding goes
+through `ica.evaluation.seeds.representation`, the function a run's evaluation uses, so a loaded run gives
+back its saved latents exactly. Decoded and sampled x are in the data's own units (``standardize`` undone).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -19,9 +17,11 @@ import torch
 from ica.components.protocols import Representation, Split
 from ica.errors import DataError
 from ica.evaluation.seeds import broadcast_batch, elbo_per_example, representation
-from ica.nn.seeding import generator
+from ica.nn.seeding import PURPOSES, generator, seed_generators
+from ica.trained.inputs import Inputs, as_tensor
 
 CHUNK = 4096  # rows per forward pass: a million rows are encoded in pieces
+Progress = Callable[[int], None]  # called with the number of rows just done
 
 
 @dataclass
@@ -30,21 +30,28 @@ class TrainedModel:
 
     Attributes:
         label: the model's label in the run's spec; ``seeds`` the seeds it holds, in order.
-        x_shape: the shape of one observation it was trained on; ``n_u`` the number of u values (or None).
-        needs_u: whether encoding needs u (a conditional prior, as iVAE's).
-        standardization: ``(mean, std)`` applied to new x, or None when training did not standardise.
+        inputs: what it accepts and how new data are prepared (``x_shape``, ``needs_u``, preprocessing).
         spec: the validated spec of the run.
     """
 
     label: str
     seeds: list[int]
     groups: list[tuple[list[int], torch.nn.Module]]
-    x_shape: tuple[int, ...]
-    n_u: int | None
-    needs_u: bool
-    standardization: tuple[torch.Tensor, torch.Tensor] | None
+    inputs: Inputs
     spec: Any
     device: torch.device
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return self.inputs.x_shape
+
+    @property
+    def n_u(self) -> int | None:
+        return self.inputs.pre.n_u
+
+    @property
+    def needs_u(self) -> bool:
+        return self.inputs.needs_u
 
     def transform(self, x: Any, u: Any = None) -> np.ndarray:
         """Posterior means of ``x`` (``[N, *x_shape]``): ``[S, N, d_z]``, or ``[N, d_z]`` for a single seed."""
@@ -54,18 +61,15 @@ class TrainedModel:
         """The discrete u of every row (VaDE: argmax p(u|z); Rademacher: the hash): ``[S, N]`` or ``[N]``."""
         rep = self.represent(x, u)
         if rep.assignments is None:
-            raise DataError(f"model {self.label!r} ({self.spec.models[self.label].name}) assigns no discrete u",
-                            where="assign")
+            raise DataError(f"model {self.label!r} ({self._name}) assigns no discrete u", where="assign")
         return self._squeeze(rep.assignments.numpy())
 
     @torch.no_grad()
     def posterior(self, x: Any, u: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and log-variance of q(z|x[,u]), each ``[S, N, d_z]`` (``[N, d_z]`` for one seed), for models
         with an encoder (not ``gmmflow``, whose representation is f^-1(x))."""
+        self._require("posterior", "has no posterior q(z|x)")
         split = self.prepared(x, u)
-        if not all(hasattr(module, "posterior") for _, module in self.groups):
-            raise DataError(f"model {self.label!r} ({self.spec.models[self.label].name}) has no posterior q(z|x)",
-                            where="posterior")
         means, log_vars = [], []
         for group, module in self.groups:  # each group's module holds len(group) seeds
             chunks = range(0, len(split), CHUNK)
@@ -83,53 +87,103 @@ class TrainedModel:
                  for group, module in self.groups]
         return self._squeeze(torch.cat(parts).numpy())
 
-    def represent(self, x: Any, u: Any = None) -> Representation:
-        """Everything the model says about ``x``: latents ``[S, N, d_z]``, assignments, grid shape (CPU)."""
+    def represent(self, x: Any, u: Any = None, progress: Progress | None = None) -> Representation:
+        """Everything the model says about ``x``: latents ``[S, N, d_z]``, assignments, grid shape (CPU).
+        ``progress(rows)`` is called as pieces of ``x`` are done (each piece for every seed)."""
         split = self.prepared(x, u)
-        parts = [representation(module, split, CHUNK) for _, module in self.groups]
-        assignments = [p.assignments for p in parts]
-        return Representation(torch.cat([p.latents for p in parts]),
-                              None if any(a is None for a in assignments) else torch.cat(assignments),
-                              parts[0].grid_shape)
+        step = CHUNK * max(1, len(split) // (100 * CHUNK))  # ~100 progress steps; chunks as the evaluation's
+        pieces = []
+        for start in range(0, len(split), step):
+            piece = Split(*(None if t is None else t[start:start + step] for t in (split.x, split.u, split.s)))
+            parts = [representation(module, piece, CHUNK) for _, module in self.groups]
+            assignments = [p.assignments for p in parts]
+            pieces.append(Representation(torch.cat([p.latents for p in parts]),
+                                         None if any(a is None for a in assignments) else torch.cat(assignments),
+                                         parts[0].grid_shape))
+            if progress is not None:
+                progress(len(piece))
+        return Representation(torch.cat([p.latents for p in pieces], 1),
+                              None if pieces[0].assignments is None else torch.cat([p.assignments for p in pieces], 1),
+                              pieces[0].grid_shape)
+
+    @torch.no_grad()
+    def decode(self, z: Any) -> np.ndarray:
+        """The mean of p(x|z) (a flow: f(z)) for latents ``[S, N, d_z]`` (one per seed, as `transform` gives
+        them) or ``[N, d_z]`` (the same for every seed), in the data's units: ``[S, N, *x_shape]`` or
+        ``[N, *x_shape]`` for one seed."""
+        self._require("decode", "cannot decode (it has no decoder)")
+        z = as_tensor(z, "z").to(torch.float32)
+        if z.dim() == 2:
+            z = z.expand(len(self.seeds), -1, -1)
+        if z.dim() != 3 or z.shape[0] != len(self.seeds) or z.shape[1] == 0:
+            raise DataError(f"z must be [N, d_z] or [{len(self.seeds)} seeds, N, d_z], got shape {tuple(z.shape)}",
+                            where="z")
+        if not torch.isfinite(z).all():
+            raise DataError("z holds non-finite values", where="z")
+        out, first = [], 0
+        for group, module in self.groups:
+            mine = z[first:first + len(group)].to(self.device)
+            first += len(group)
+            try:
+                out.append(torch.cat([module.decode(mine[:, i:i + CHUNK]).float().cpu()
+                                      for i in range(0, mine.shape[1], CHUNK)], 1))
+            except RuntimeError as exc:  # a latent size the decoder was not built for
+                raise DataError(f"z does not fit the decoder of {self.label!r} ({str(exc).splitlines()[0][:160]})",
+                                where="z") from None
+        return self._squeeze(self.inputs.restored(torch.cat(out)).numpy())
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, seed: int = 0, u: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``n`` draws of z per seed from the trained prior, and the u (component) each came from.
+
+        Each model seed draws from its own stream, made from the pair (model seed, ``seed``): the draws do
+        not depend on which seeds are loaded together. ``u`` (``[n]``) fixes the component of a conditional
+        prior (iVAE), which otherwise is drawn uniformly over its values.
+        """
+        self._require("sample_latents", "cannot sample (it has no prior to sample from)")
+        for name, value, least in (("n", n, 1), ("seed", seed, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                raise DataError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
+        given = None if u is None else self.inputs.relabelled(as_tensor(u, "u").reshape(-1))
+        if given is not None and (not self.needs_u or given.shape[0] != n):
+            raise DataError("u can be given only to a model with a conditional prior, one value per draw"
+                            f" ({n})", where="u")
+        zs, us = [], []
+        for group, module in self.groups:
+            streams = [_sampling_generator(s, int(seed), self.device) for s in group]
+            fixed = None if given is None else given.to(self.device).expand(len(group), -1)
+            with seed_generators(streams):
+                z, drawn = module.sample_latents(n, fixed)
+            zs.append(z.float().cpu())
+            us.append(None if drawn is None else drawn.cpu())
+        u_out = None if any(d is None for d in us) else self._squeeze(torch.cat(us).numpy())
+        return self._squeeze(torch.cat(zs).numpy()), u_out
+
+    def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
+        """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
+        data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
+        z, _ = self.sample_latents(n, seed, u)
+        return self.decode(z if len(self.seeds) > 1 else z[None])
 
     def prepared(self, x: Any, u: Any = None) -> Split:
         """``x`` and ``u`` checked against what the model was trained on, preprocessed as in training."""
-        x = _tensor(x, "x").to(torch.float32)
-        if tuple(x.shape[1:]) != self.x_shape or x.dim() < 2 or x.shape[0] == 0:
-            raise DataError(f"x has shape {tuple(x.shape)}, but model {self.label!r} was trained on observations of "
-                            f"shape {self.x_shape}: give [N, {', '.join(map(str, self.x_shape))}] with N >= 1",
-                            where="x")
-        if not torch.isfinite(x).all():
-            raise DataError("x holds non-finite values (NaN or infinity)", where="x")
-        if self.standardization is not None:
-            mean, std = self.standardization
-            x = (x - mean) / std
-        if u is None:
-            if self.needs_u:
-                raise DataError(f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
-                                "give u, one integer per row", where="u")
-        else:
-            u = _tensor(u, "u")
-            if u.shape != (x.shape[0],) or u.dtype.is_floating_point and not torch.equal(u, u.round()):
-                raise DataError(f"u must be one integer per row of x ({x.shape[0]}), got shape {tuple(u.shape)} "
-                                f"and dtype {u.dtype}", where="u")
-            u = u.to(torch.int64)
-            if self.n_u is not None and ((u < 0).any() or (u >= self.n_u).any()):
-                raise DataError(f"u must lie in 0..{self.n_u - 1}, the values the model was trained on; got "
-                                f"{int(u.min())}..{int(u.max())}", where="u")
-        return Split(x.to(self.device), None if u is None else u.to(self.device))
+        return self.inputs.prepared(x, u).to(self.device)
+
+    @property
+    def _name(self) -> str:
+        return self.spec.models[self.label].name
+
+    def _require(self, method: str, missing: str) -> None:
+        if not all(hasattr(module, method) for _, module in self.groups):
+            raise DataError(f"model {self.label!r} ({self._name}) {missing}", where=method)
 
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[0] if len(self.seeds) == 1 else a
 
 
-def _tensor(value: Any, name: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    try:
-        array = np.asarray(value)
-    except Exception as exc:  # ragged lists and other non-arrays
-        raise DataError(f"{name} is not an array ({type(exc).__name__}: {exc})", where=name) from None
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"{name} must hold numbers, not {array.dtype}", where=name)
-    return torch.from_numpy(np.ascontiguousarray(array))
+def _sampling_generator(model_seed: int, seed: int, device: torch.device) -> torch.Generator:
+    """The stream of draws ``seed`` of model seed ``model_seed``: independent of its training streams."""
+    state = np.random.SeedSequence([model_seed, PURPOSES["sample"], seed]).generate_state(1, dtype=np.uint64)[0]
+    g = torch.Generator(device=device)
+    g.manual_seed(int(state >> np.uint64(1)))
+    return g

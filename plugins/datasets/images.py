@@ -7,7 +7,8 @@ the class label (int64, ``n_u`` = 10) — the side information iVAE conditions o
 Binarisation (option ``binarize``), for Bernoulli likelihoods:
 
 * ``"none"``: the grey levels above;
-* ``"threshold"``: ``x > 0.5`` as 0.0 / 1.0;
+* ``"threshold"``: ``x > 0.5`` as 0.0 / 1.0 (`ica.running.preprocessing.binarized` does both, for data sets and for
+  a trained model's new data);
 * ``"sample"``: each pixel is 1.0 with probability ``x`` (dynamic binarisation, drawn ONCE). The draws come
   from ``train_rng, eval_rng = numpy.random.Generator(PCG64(binarize_seed)).spawn(2)``: pixel = 1 when
   ``U < x`` with ``U = rng.random()`` (float64), one U per pixel in C order of the ``[N, C, H, W]`` array of
@@ -37,13 +38,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ica.plugin import DataError, DatasetOptions, DataSplits, DownloadNeeded, Field, is_checking, Split
+from ica.plugin import (
+    binarized, DataError, DatasetOptions, DataSplits, DownloadNeeded, Field, is_checking, Split,
+)
 
 CLASSES = 10
 """All four image data sets have ten classes, which become the values 0..9 of ``u``."""
-
-_BLOCK_ROWS = 1024
-"""Rows binarised at a time: bounds the float64 uniforms held at once (CIFAR-10 would need 1.2 GB)."""
 
 T = TypeVar("T")
 
@@ -86,27 +86,6 @@ class ChecksummedImageOptions(OfficialImageOptions):
 def unit_pixels(pixels: np.ndarray, levels: int) -> Tensor:
     """Integer pixels ``0..levels`` as float32 ``k / levels`` (one correctly rounded float32 division)."""
     return torch.from_numpy(np.ascontiguousarray(pixels)).to(torch.float32).div_(float(levels))
-
-
-def sample_binary(x: Tensor, rng: np.random.Generator) -> Tensor:
-    """1.0 where ``U < x`` for float64 uniforms ``U = rng.random()`` in C order of ``x``, else 0.0."""
-    out = torch.empty_like(x)
-    for start in range(0, x.shape[0], _BLOCK_ROWS):
-        rows = x[start:start + _BLOCK_ROWS].numpy()
-        uniforms = rng.random(rows.shape)
-        out[start:start + _BLOCK_ROWS] = torch.from_numpy((uniforms < rows).astype(np.float32))
-    return out
-
-
-def binarized(x: Tensor, mode: str, rng: np.random.Generator) -> Tensor:
-    """``x`` binarised as ``mode`` says (see the module docstring); ``"none"`` returns ``x`` itself."""
-    if mode == "none":
-        return x
-    if mode == "threshold":
-        return (x > 0.5).to(torch.float32)
-    if mode == "sample":
-        return sample_binary(x, rng)
-    raise ValueError(f"unknown binarisation {mode!r}")
 
 
 def image_splits(

@@ -46,6 +46,15 @@ class GridAutoencoder(nn.Module):
         """z_e: the encoder's vector at each grid position, ``[S, B, P, d]``."""
         return self.encoder(x)
 
+    def decode(self, z: Tensor) -> Tensor:
+        """The mean of p(x|z) for grid latents as `represent` gives them (``[S, B, P·d]``): ``[S, B, *x_shape]``."""
+        s, b = z.shape[:2]
+        return self.likelihood.mean(self.decoder(self.quantised(z.reshape(s, b, -1, self.latent_dim))))
+
+    def quantised(self, z: Tensor) -> Tensor:
+        """What the decoder is given for the grid ``z`` ``[S, B, P, d]``: ``z`` itself (no quantiser here)."""
+        return z
+
     def loss(self, batch: Batch, noise: Tensor | None) -> LossOutput:
         log_likelihood = self.likelihood.log_prob(batch.x, self.decoder(self.encode(batch.x)))
         return LossOutput(-log_likelihood, {"log_likelihood": log_likelihood})

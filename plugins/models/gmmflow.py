@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ica.plugin import (
     Batch, BuildContext, Field, hookimpl, is_mixture, LossOutput, Options, Representation, responsibilities,
-    SeedStacked, Slot, SpecError,
+    seed_sample, SeedStacked, Slot, SpecError,
 )
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -88,6 +88,14 @@ class GMMFlow(nn.Module):
     def to_data(self, z: Tensor) -> Tensor:
         """x = f(z), ``[S,B,d]`` (d sequential passes per layer for an autoregressive flow)."""
         return self.flow.per_seed(_inverse, z)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """x = f(z): a flow's decoder is its forward map."""
+        return self.to_data(z)
+
+    def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``n`` draws per seed from the mixture base, with each draw's component (seed_sample's streams)."""
+        return seed_sample(self.prior(None), n)
 
     def loss(self, batch: Batch, noise: Tensor | None = None) -> LossOutput:
         z, log_det = self.to_base(batch.x)

@@ -15,7 +15,7 @@ from torch.distributions import kl_divergence
 
 from ica.plugin import (
     Batch, BuildContext, diagonal_normal, Field, is_mixture, LossOutput, one_hot, Options, Representation,
-    responsibilities, Slot, SpecError,
+    responsibilities, seed_rand, seed_sample, Slot, SpecError,
 )
 
 
@@ -117,6 +117,26 @@ class VAE(nn.Module):
             prior = self.prior(None)
             assignments = responsibilities(prior, mean).argmax(-1) if is_mixture(prior) else None
         return Representation(mean, assignments)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The mean of p(x|z) for latents ``[S, B, d_z]``: ``[S, B, *x_shape]``."""
+        return self.likelihood.mean(self.decoder(z))
+
+    def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """``n`` draws of z per seed from the prior, with the u each came from (``[S, n, d_z]``, ``[S, n]``).
+
+        A conditional prior draws z ~ p(z|u) at the given u (``[S, n]``), or at u uniform over its values:
+        iVAE learns no p(u). A mixture prior draws u from its weights, then z. Randomness comes from
+        `seed_rand` / `seed_randn`, so each seed's draws come from its own generator.
+        """
+        first = next(self.parameters())  # every parameter starts with the seed axis
+        seeds, device = int(first.shape[0]), first.device
+        if self.needs_u:
+            if u is None:
+                u = (seed_rand(seeds, (n,), device) * self.n_u).long().clamp_(max=self.n_u - 1)
+            z, _ = seed_sample(self.prior(one_hot(u, self.n_u)), n)
+            return z, u
+        return seed_sample(self.prior(None), n)
 
 
 def resolve_latent_dim(requested: int | None, ctx: BuildContext, model: str) -> int:

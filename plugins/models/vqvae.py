@@ -40,7 +40,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, MixtureSameFamily, Normal
 
-from ica.plugin import Batch, BuildContext, Field, hookimpl, LossOutput, responsibilities, Slot, SpecError
+from ica.plugin import (
+    Batch, BuildContext, Field, hookimpl, LossOutput, responsibilities, seed_rand, Slot, SpecError,
+)
 from ica.plugins.priors.quantised import QuantisedPrior
 
 from .ae import GridAutoencoder, GridModelOptions, build_grid_parts
@@ -163,6 +165,22 @@ class VQVAE(GridAutoencoder):
         if "commitment" in per_example and self.training:  # a training device, not part of the bound
             loss = loss + self.commitment * per_example["commitment"]
         return LossOutput(loss, {"log_likelihood": log_likelihood, **per_example})
+
+    def quantised(self, z: Tensor) -> Tensor:
+        """The grid ``z_e`` ``[S, B, P, d]`` quantised as evaluation does (no Gumbel noise, no EMA step)."""
+        s, b, p, d = z.shape
+        flat = z.reshape(s, b * p, d)
+        z_q = self._relaxed(flat, None)[0] if self.quantiser == "relaxed" else self._hard(flat)[0]
+        return z_q.reshape(s, b, p, d)
+
+    def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, None]:
+        """``n`` grids per seed from the prior: a code drawn uniformly at each position (App. B's uniform p(k)),
+        flattened as `represent` flattens grids, ``[S, n, P·d]``."""
+        codebook = self.prior.codebook
+        s, k, d = codebook.shape
+        codes = (seed_rand(s, (n * self.encoder.positions,), codebook.device) * k).long().clamp_(max=k - 1)
+        z = torch.gather(codebook, 1, codes.unsqueeze(-1).expand(-1, -1, d))
+        return z.reshape(s, n, -1), None
 
     def _relaxed(self, z: Tensor, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         """z_q = Σ_k w_k e_k and KL(q(k|x) || p(k)) per position (Sønderby et al., 2017)."""

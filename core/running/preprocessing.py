@@ -1,0 +1,83 @@
+"""What a run's training did to its data, written to ``preprocessing.json`` so its models outlive the data.
+
+A trained model needs two things from the data it was trained on: the shapes its networks were built for
+(``x_shape``, ``n_u``, the number of sources that sets a default latent size) and what was done to x and u
+before training (``standardize``'s training-split statistics, an image set's binarisation, the npz set's
+relabelling of u). `record` writes them down when a run starts; `shell` turns them back into the zero-row
+`DataSplits` that building a model reads, so `ica.load` rebuilds a model without building the data set again
+(which may be large, slow or gone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ica.components.protocols import DataSplits, Split
+from ica.rundir.schemas import PREPROCESSING_FORMAT, PreprocessingFile
+
+
+def record(data: DataSplits) -> dict[str, Any]:
+    """The ``preprocessing.json`` of a run trained on ``data`` (as `ica.running.building.prepare_data` made it)."""
+    info = data.info
+    stats = info.get("standardization")
+    binarize = info.get("binarize") or "none"
+    return {
+        "format": PREPROCESSING_FORMAT,
+        "x_shape": list(data.x_shape),
+        "n_u": data.n_u,
+        "source_dim": data.source_dim,
+        "standardize": None if stats is None else {"mean": stats[0].flatten().tolist(),
+                                                    "std": stats[1].flatten().tolist()},
+        "binarize": binarize,
+        "binarize_seed": info.get("binarize_seed") if binarize == "sample" else None,
+        # The image sets give pixels k/levels in [0, 1] (their info says so under "pixels").
+        "unit_interval": "pixels" in info,
+        "u_labels": info.get("u_labels") if data.n_u is not None else None,
+    }
+
+
+def shell(pre: PreprocessingFile) -> DataSplits:
+    """Zero-row splits with the shapes and facts of ``pre``: all that building a model reads of its data."""
+    x = torch.empty(0, *pre.x_shape)
+    s = None if pre.source_dim is None else torch.empty(0, pre.source_dim)
+    empty = Split(x, None, s)
+    return DataSplits(empty, empty, pre.n_u, {"standardized": pre.standardize is not None})
+
+
+def standardization(pre: PreprocessingFile) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``standardize``'s means and deviations as ``[1, *x_shape]`` float32 tensors, or None."""
+    if pre.standardize is None:
+        return None
+    shape = (1, *pre.x_shape)
+    return (torch.tensor(pre.standardize.mean, dtype=torch.float32).reshape(shape),
+            torch.tensor(pre.standardize.std, dtype=torch.float32).reshape(shape))
+
+
+BLOCK_ROWS = 1024
+"""Rows binarised at a time: bounds the float64 uniforms held at once (CIFAR-10 would need 1.2 GB)."""
+
+
+def sample_binary(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """1.0 where ``U < x`` for float64 uniforms ``U = rng.random()`` in C order of ``x``, else 0.0 (drawn in
+    blocks of rows, which gives the same stream as one draw)."""
+    out = torch.empty_like(x)
+    for start in range(0, x.shape[0], BLOCK_ROWS):
+        rows = x[start:start + BLOCK_ROWS].numpy()
+        out[start:start + BLOCK_ROWS] = torch.from_numpy((rng.random(rows.shape) < rows).astype(np.float32))
+    return out
+
+
+def binarized(x: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Tensor:
+    """``x`` (values in [0, 1]) binarised as an image set's ``binarize`` option says: ``"none"`` returns ``x``,
+    ``"threshold"`` is ``x > 0.5``, ``"sample"`` draws each pixel once (`sample_binary`). Both leave 0/1 data
+    as they are, so binarising data that already are binary changes nothing."""
+    if mode == "none":
+        return x
+    if mode == "threshold":
+        return (x > 0.5).to(torch.float32)
+    if mode == "sample":
+        return sample_binary(x, rng)
+    raise ValueError(f"unknown binarisation {mode!r}")

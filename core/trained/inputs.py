@@ -1,0 +1,121 @@
+"""New data for a trained model, checked and prepared the way training prepared its data.
+
+A wrong file must be one clear error, not a silently meaningless embedding, so x is held against the
+observation shape the networks were built for, must be finite, and (for the image sets, whose pixels are
+k/levels) must lie in [0, 1]; u must be whole numbers among those training saw. Then the run's own
+preprocessing (``preprocessing.json``) is applied: the npz set's labels become 0..n_u-1 in the same sorted
+order, an image set's binarisation is applied (``"threshold"`` as in training; ``"sample"`` with a stream of
+its own, the third child of ``binarize_seed``'s seed sequence after the training and evaluation splits', so
+one file always gives the same pixels; 0/1 data pass both unchanged), and ``standardize``'s training-split
+statistics are applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ica.components.protocols import Split
+from ica.errors import DataError
+from ica.rundir.schemas import PreprocessingFile
+from ica.running.preprocessing import binarized, standardization
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model of one run accepts (``x_shape``, ``n_u``, ``needs_u``) and how its data were prepared."""
+
+    label: str
+    pre: PreprocessingFile
+    needs_u: bool
+    stats: tuple[torch.Tensor, torch.Tensor] | None
+
+    @classmethod
+    def of(cls, label: str, pre: PreprocessingFile, needs_u: bool) -> "Inputs":
+        return cls(label, pre, needs_u, standardization(pre))
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return tuple(self.pre.x_shape)
+
+    def prepared(self, x: Any, u: Any = None) -> Split:
+        """``x`` and ``u`` checked against what the model was trained on, preprocessed as in training (CPU)."""
+        x = self._x(x)
+        return Split(x, self._u(u, x.shape[0]))
+
+    def _x(self, x: Any) -> torch.Tensor:
+        x = as_tensor(x, "x").to(torch.float32)
+        if x.dim() < 2 or tuple(x.shape[1:]) != self.x_shape or x.shape[0] == 0:
+            raise DataError(f"x has shape {tuple(x.shape)}, but model {self.label!r} was trained on observations of "
+                            f"shape {self.x_shape}: give [N, {', '.join(map(str, self.x_shape))}] with N >= 1",
+                            where="x")
+        if not torch.isfinite(x).all():
+            raise DataError("x holds non-finite values (NaN or infinity)", where="x")
+        if self.pre.unit_interval and (x.min() < 0 or x.max() > 1):
+            raise DataError(f"x holds values in [{float(x.min()):g}, {float(x.max()):g}], but the model was trained "
+                            "on pixels k/levels in [0, 1] (8-bit images: divide by 255)", where="x")
+        if self.pre.binarize != "none":
+            rng = np.random.Generator(np.random.PCG64(self.pre.binarize_seed or 0)).spawn(3)[2]
+            x = binarized(x, self.pre.binarize, rng)
+        if self.stats is not None:
+            mean, std = self.stats
+            x = (x - mean) / std
+        return x
+
+    def _u(self, u: Any, n: int) -> torch.Tensor | None:
+        if u is None:
+            if self.needs_u:
+                raise DataError(f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
+                                "give u, one integer per row", where="u")
+            return None
+        u = as_tensor(u, "u")
+        if u.dim() == 2 and u.shape[1] == 1:  # [N, 1], as the npz data set accepts
+            u = u[:, 0]
+        if u.dim() != 1 or u.shape[0] != n or (
+                u.dtype.is_floating_point and not torch.equal(u, u.round())):
+            raise DataError(f"u must be one whole number per row of x ({n}), got shape {tuple(u.shape)} and dtype "
+                            f"{u.dtype}", where="u")
+        return self.relabelled(u)
+
+    def relabelled(self, u: torch.Tensor) -> torch.Tensor:
+        """u as training's 0..n_u-1: the npz set's labels mapped in their sorted order, others checked in range."""
+        labels = self.pre.u_labels
+        if labels is not None and labels != list(range(len(labels))):
+            known = np.asarray(labels, dtype=np.float64)
+            values = u.to(torch.float64).numpy()
+            index = np.searchsorted(known, values).clip(max=len(known) - 1)
+            unknown = values[known[index] != values]
+            if unknown.size:
+                raise DataError(f"u holds {unknown[0]:g}, which is not one of the labels the model was trained on "
+                                f"({', '.join(f'{v:g}' for v in known[:10])}{', ...' if len(known) > 10 else ''})",
+                                where="u")
+            return torch.from_numpy(index.astype(np.int64))
+        u = u.to(torch.int64)
+        n_u = self.pre.n_u
+        if n_u is not None and ((u < 0).any() or (u >= n_u).any()):
+            raise DataError(f"u must lie in 0..{n_u - 1}, the values the model was trained on; got "
+                            f"{int(u.min())}..{int(u.max())}", where="u")
+        return u
+
+    def restored(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoded x ``[..., *x_shape]`` taken back from standardised units to the data's own."""
+        if self.stats is None:
+            return x
+        mean, std = self.stats
+        return x * std + mean
+
+
+def as_tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` (a tensor, an array or nested lists of numbers) as a CPU tensor, or a DataError naming it."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and other non-arrays
+        raise DataError(f"{name} is not an array ({type(exc).__name__}: {exc})", where=name) from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{name} must hold numbers, not {array.dtype}", where=name)
+    return torch.from_numpy(np.ascontiguousarray(array))
