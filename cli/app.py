@@ -206,6 +206,10 @@ from ica.cli.encode import encode_command  # noqa: E402  (a command module of it
 
 app.command("encode")(user_errors(encode_command))
 
+from ica.cli.score import score_command  # noqa: E402  (a command module of its own)
+
+app.command("score")(user_errors(score_command))
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -9,7 +9,6 @@ terminal, inputs of 100,000 rows or more show a progress bar.
 
 from __future__ import annotations
 
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -20,7 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ica.cli import render
-from ica.errors import DataError, IcaError
+from ica.cli.arrays import pick, read_arrays
+from ica.errors import IcaError
 
 
 def encode_command(
@@ -45,7 +45,10 @@ def encode_command(
         raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
                        "writes its latents elsewhere", where=str(out))
     chosen = None if seeds == "all" else _seed_list(seeds)
-    arrays = read_arrays(data, x_key, u_key)
+    inputs = read_arrays(data)
+    arrays = {"x": pick(inputs, data, x_key, "x")}
+    if u_key in inputs:
+        arrays["u"] = inputs[u_key]
     trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
     with rows_progress(len(arrays["x"]), f"encoding with {trained.label}") as advance:
         rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
@@ -79,24 +82,3 @@ def _seed_list(text: str) -> list[int]:
     except ValueError:
         raise IcaError(f"--seeds must be 'all' or integers separated by commas, not {text!r}",
                        where="--seeds") from None
-
-
-def read_arrays(path: Path, x_key: str, u_key: str) -> dict[str, np.ndarray]:
-    """``x`` (and ``u`` where present) of an .npz, read without executing anything in it."""
-    if not path.is_file():
-        raise DataError("is not a file", where=str(path))
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.keys())
-            if x_key not in keys:
-                raise DataError(f"has no array {x_key!r}; keys present: {', '.join(keys) or 'none'}",
-                                where=str(path))
-            arrays = {"x": npz[x_key]}
-            if u_key in keys:
-                arrays["u"] = npz[u_key]
-    except DataError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"cannot be read as an .npz of plain arrays ({type(exc).__name__}: {exc})",
-                        where=str(path)) from None
-    return arrays

@@ -200,7 +200,7 @@ def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_
     run = runs / "tcl"
     cases = [
         ((run, "--data", tmp_path / "missing.npz", "--model", "vade"), "is not a file"),
-        ((run, "--data", tmp_path / "other_key.npz", "--model", "vade"), "has no array 'x'; keys present: obs"),
+        ((run, "--data", tmp_path / "other_key.npz", "--model", "vade"), "has no array 'x'; arrays present: obs"),
         ((run, "--data", tmp_path / "narrow.npz", "--model", "vade"), "shape"),
         ((run, "--data", tmp_path / "objects.npz", "--model", "vade"), "cannot be read"),
         ((run, "--data", tmp_path / "pickled.npz", "--model", "vade"), "cannot be read"),

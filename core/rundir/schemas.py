@@ -55,10 +55,11 @@ class ResultFile(_File):
     last_finite_loss: Optional[Finite] = None
     train_seconds: Optional[Finite] = None
     latents_sha256: Optional[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = None
+    scored: bool = False  # embeddings scored by `ica score`: nothing was trained, so there is no ELBO
 
     @model_validator(mode="after")
     def _finished_has_elbo(self) -> "ResultFile":
-        if self.status != "finished":
+        if self.status != "finished" or self.scored:
             return self
         if not self.elbo:
             raise ValueError("a finished seed's result has no 'elbo'")

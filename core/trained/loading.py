@@ -71,6 +71,9 @@ def _run_spec(layout: RunLayout, reg: Registry) -> Any:
                            where=str(layout.root))
         raise IcaError("is not a run directory (it has no spec.json)", where=str(layout.root))
     _, data = read_run_spec(layout.spec)
+    if data.get("scored") is True:
+        raise IcaError("holds embeddings scored by `ica score`, not trained models: there is no model to load",
+                       where=str(layout.root))
     data = {k: v for k, v in data.items() if k != "spec_hash"}
     try:
         return load_spec(data, reg)

@@ -9,6 +9,7 @@ labels where assignments are given. The result has the shape of a run's cell sum
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -19,10 +20,13 @@ from ica.components.registry import Registry, registry
 from ica.errors import DataError
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.running.building import default_metric_options, fed
+from ica.trained.scored import check_out, write_scored
 
 
 def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments: Any = None, *,
-          observations: Any = None, seeds: Sequence[int] | None = None, reg: Registry | None = None) -> dict[str, Any]:
+          observations: Any = None, seeds: Sequence[int] | None = None, out: str | Path | None = None,
+          name: str = "embeddings", inputs: dict[str, Any] | None = None,
+          reg: Registry | None = None) -> dict[str, Any]:
     """Score ``embeddings`` (``[S, N, d]``, or a list of S arrays ``[N, d]``: the same N points per seed).
 
     Args:
@@ -32,8 +36,12 @@ def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments:
         observations: the points themselves ``[N, ...]``; with sources, MCC's floors are computed too (the
             observations' own MCC and FastICA's, fitted on these points: a run fits it on its training split).
         seeds: names of the S seeds (default 0..S-1).
+        out: where to write a run-like directory of the scores, which ``ica results`` and ``ica report`` read
+            (new or empty; `ica.trained.scored`); ``name`` names the method there, ``inputs`` what was scored.
     """
     reg = reg or registry()
+    if out is not None:
+        check_out(Path(out))  # before the metrics: a directory that cannot be written is said at once
     z = _embeddings(embeddings)
     n = z[0].shape[0]
     names = list(range(len(z))) if seeds is None else [int(s) for s in seeds]
@@ -55,7 +63,10 @@ def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments:
     evaluation = Evaluation(DataSplits(points, points, None if u is None else int(u.max()) + 1), "eval", outcomes)
     metrics = applicable(reg, s is not None, a is not None, x is not None)
     records = [r for metric in metrics for r in metric(evaluation)]
-    return summarise(records)
+    summary = summarise(records)
+    if out is not None:
+        write_scored(Path(out), summary, z, names, a, name, inputs or {"inputs": "arrays given to ica.score"})
+    return summary
 
 
 def applicable(reg: Registry, has_sources: bool, has_assignments: bool, has_observations: bool) -> list[Any]:
