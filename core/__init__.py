@@ -10,6 +10,7 @@ Public API::
     ica.mcc(latents, sources)                      # mean correlation coefficient
     ica.cca_mcc(z_seed0, z_seed1).out_of_sample    # between-seed MCC after CCA
     ica.score(embeddings, sources=s)               # a run's metrics for embeddings from anywhere [S, N, d]
+    ica.estimators.VaDE(n_components=2).fit(X)     # scikit-learn estimators (fit = ica run on X)
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ from ica.trained.scoring import score  # noqa: E402
 from ica import _moved  # noqa: E402
 
 _moved.install()
+
+
+def __getattr__(name: str):
+    """``ica.estimators`` (scikit-learn estimators) is imported the first time it is asked for."""
+    if name == "estimators":
+        import importlib
+
+        return importlib.import_module("ica.estimators")
+    raise AttributeError(f"module 'ica' has no attribute {name!r}")
 
 __all__ = [
     "__version__", "run", "load", "score", "load_spec", "registry", "check", "mcc", "cca_mcc",

@@ -20,6 +20,7 @@ from ica.components.registry import Registry, registry
 from ica.errors import DataError
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.running.building import default_metric_options, fed
+from ica.trained.inputs import as_tensor
 from ica.trained.scored import check_out, write_scored
 
 
@@ -114,13 +115,8 @@ def _rows(value: Any, n: int, name: str, ndim: int, kind: type) -> np.ndarray:
 
 
 def _array(value: Any, name: str, kind: type) -> np.ndarray:
-    try:
-        array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value)
-    except Exception as exc:
-        raise DataError(f"{name} is not an array ({type(exc).__name__}: {exc})", where=name) from None
+    array = as_tensor(value, name).numpy()  # numbers only, a clear error otherwise
     if kind is float:
-        if array.dtype.kind not in "biuf":
-            raise DataError(f"{name} must hold numbers, not {array.dtype}", where=name)
         return np.ascontiguousarray(array, dtype=np.float32 if array.dtype != np.float64 else np.float64)
     if array.dtype.kind not in "biu" and not (array.dtype.kind == "f" and np.array_equal(array, np.round(array))):
         raise DataError(f"{name} must hold integers, not {array.dtype}", where=name)

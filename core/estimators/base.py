@@ -1,0 +1,214 @@
+"""The scikit-learn face of an `ica` model: ``fit`` is ``ica run`` on the user's arrays, the rest is the
+trained model ``ica.load`` returns.
+
+What scikit-learn code expects and `ica` adds, in one place: arrays checked with scikit-learn's own helpers
+(so NaN, a wrong feature count or a missing y give the ValueErrors its checks look for), parameters stored
+as given and read only in ``fit``, fitted attributes ending in ``_``, and pickling (the trained model holds
+a spec whose pydantic class is built at run time, so it travels as its JSON and is validated again).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ica.estimators.fitting import Fitted, consistency, experiment, fit_run, seed_list, write_run
+from ica.spec.load import load_spec, spec_json
+from ica.trained.model import TrainedModel
+
+
+class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Any `ica` model as a scikit-learn transformer, from the ``models`` entry of a spec.
+
+    ``fit(X, y)``: y, where given, is the u of each row (labels of any type, coded in sorted order as the
+    ``npz`` data set codes them); a model that needs u (``{"name": "ivae"}``) then needs y in ``transform``,
+    ``score`` and ``predict`` too, others ignore it there. X needs at least 2 rows.
+
+    Parameters:
+        model: the model's options as in a spec, e.g. ``{"name": "vade", "prior": {"name": "gmm"}}``.
+        n_components: the latent size (the spec's ``latent_dim``); None keeps what ``model`` says.
+        n_seeds: seeds trained together as one batched model; ``consistency_`` compares them.
+        steps, batch_size, lr: training (``training.steps`` etc.; batch_size is clipped to the rows of X).
+        random_state: the first seed (seeds are ``random_state .. random_state + n_seeds - 1``); None means 0,
+            so that an estimator is deterministic like a spec. Fitting twice gives the same model.
+        standardize: z-score each feature with the statistics of X (kept, and applied to new data).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        run_dir: a new or empty directory to keep the run in (with the .npz of X); None trains in a
+            temporary directory that ``fit`` removes.
+        training: further ``training`` options of a spec (e.g. ``{"scheduler": None}``).
+
+    Attributes:
+        model_: the `ica.trained.TrainedModel` (all seeds); ``seeds_`` its seeds, first one first.
+        consistency_: the mean pairwise out-of-sample CCA-MCC between the seeds (NaN for one seed). The
+            evaluation split is X itself: CCA is fitted on a fixed random half of X's rows (the ``cca_mcc`` metric's
+            ``shuffle_seed``), measured on the rest.
+        summary_: the run's summary of the model (``stats``, ``seeds``, ``pairs``), as ``ica results`` reads.
+        spec_: the spec that was run (its data set is the .npz ``fit`` wrote); ``run_dir_`` the kept run
+            directory, or None.
+        n_features_in_, feature_names_in_: as in scikit-learn.
+    """
+
+    _y_is_u = "given"  # y, when fit gets one, is each row's u; "always": required (iVAE); "never": ignored
+    _assigns = True  # predict is offered
+
+    def __init__(self, model=None, n_components=None, n_seeds=1, steps=10_000, batch_size=64, lr=1e-3,
+                 random_state=None, standardize=False, device="auto", run_dir=None, training=None):
+        self.model = model
+        self.n_components = n_components
+        self.n_seeds = n_seeds
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.random_state = random_state
+        self.standardize = standardize
+        self.device = device
+        self.run_dir = run_dir
+        self.training = training
+
+    # --------------------------------------------------------------------------- the spec
+    def _model_options(self) -> dict[str, Any]:
+        """The ``models`` entry of the spec: here the ``model`` parameter, with ``n_components``."""
+        if not isinstance(self.model, dict) or "name" not in self.model:
+            raise ValueError(f"model must be a model's options as in a spec, e.g. {{'name': 'vade'}}; got "
+                             f"{self.model!r}")
+        options = copy.deepcopy(self.model)
+        if self.n_components is not None:
+            if options.get("latent_dim", self.n_components) != self.n_components:
+                raise ValueError(f"n_components={self.n_components} contradicts model's latent_dim="
+                                 f"{options['latent_dim']}: give one of them")
+            options["latent_dim"] = self.n_components
+        return options
+
+    def _spec(self, data_path: Path, has_u: bool) -> dict[str, Any]:
+        extra = copy.deepcopy(getattr(self, "training", None) or {})  # only IcaEstimator has `training`
+        training = {**extra, "steps": self.steps, "batch_size": self.batch_size, "lr": self.lr}
+        return experiment(self._model_options(), data_path, has_u=has_u, standardize=self.standardize,
+                          seeds=seed_list(self.random_state, self.n_seeds), device=self.device, training=training)
+
+    # --------------------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Train ``n_seeds`` seeds on every row of X (y: the u of each row, where the model takes u)."""
+        uses_u = self._y_is_u == "always" or (self._y_is_u == "given" and y is not None)
+        if uses_u:
+            X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=2)
+            check_classification_targets(y)
+            self.classes_, u = np.unique(y, return_inverse=True)
+        else:
+            X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
+            u = None
+        seed_list(self.random_state, self.n_seeds)  # before any file is written
+        self._fit_u = uses_u
+        fitted = fit_run(lambda path: self._spec(path, u is not None), X, u, self.run_dir)
+        self._set_fitted(fitted)
+        self.run_dir_ = None if self.run_dir is None else Path(self.run_dir)
+        return self
+
+    def _set_fitted(self, fitted: Fitted) -> None:
+        self.model_ = fitted.model
+        self.seeds_ = list(fitted.model.seeds)
+        self.summary_ = fitted.summary
+        self.consistency_ = consistency(fitted.summary)
+        self.spec_ = fitted.spec
+        self._run_files = fitted.files
+        one_u = np.zeros(1, np.int64) if self._fit_u else None
+        self._n_features_out = int(self.model_.transform(np.zeros((1, self.n_features_in_), np.float32),
+                                                         one_u).shape[-1])
+
+    # --------------------------------------------------------------------------- using it
+    def transform(self, X, y=None):
+        """Posterior means (flows: f^-1(x)) of the FIRST seed, ``[n_samples, n_components]`` float32;
+        ``transform_all`` gives every seed. y: u, for models that take it."""
+        return self.transform_all(X, y)[0]
+
+    def transform_all(self, X, y=None):
+        """The representation of X by every seed: ``[n_seeds, n_samples, n_components]``."""
+        x, u = self._checked(X, y)
+        out = self.model_.transform(x, u)
+        return out[None] if len(self.seeds_) == 1 else out
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).transform(X, y)
+
+    def score(self, X, y=None):
+        """The mean ELBO per row of X over all seeds (flows: the log-likelihood); higher is better, as
+        `GridSearchCV` wants."""
+        x, u = self._checked(X, y)
+        return float(np.mean(self.model_.elbo(x, u)))
+
+    @available_if(lambda self: self._assigns)
+    def predict(self, X, y=None):
+        """The discrete u of every row (a cluster) by the first seed, for models that have one (VaDE,
+        GMM-Flow, a Rademacher prior); others raise a DataError saying so."""
+        return self._predict(X, y)
+
+    def _predict(self, X, y=None):
+        x, u = self._checked(X, y)
+        out = self.model_.assign(x, u)
+        return out if len(self.seeds_) == 1 else out[0]
+
+    def _checked(self, X, y) -> tuple[np.ndarray, np.ndarray | None]:
+        check_is_fitted(self)
+        x = validate_data(self, X, dtype=np.float32, reset=False)
+        return x, self._u_for(y, len(x))
+
+    def _u_for(self, y, n: int) -> np.ndarray | None:
+        """y as the codes ``0..k-1`` of the labels seen in ``fit`` (None where the model takes no u)."""
+        if not self._fit_u or (y is None and not self.model_.needs_u):
+            return None
+        if y is None:
+            raise ValueError(f"{type(self).__name__} encodes X together with u: pass y (the u of each row) to "
+                             "transform, score and predict too")
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},), one label per row of X; got {y.shape}")
+        codes = np.searchsorted(self.classes_, y)
+        unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y)
+        if unseen.any():
+            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unseen])[:10].tolist()}")
+        return codes
+
+    # --------------------------------------------------------------------------- saving
+    def save(self, path) -> Path:
+        """Write the fitted run as a run directory at ``path`` (new or empty), for ``ica.load(path)``,
+        ``ica encode`` and ``ica results``; the resumable checkpoints and the training data are left out."""
+        check_is_fitted(self)
+        return write_run(path, self._run_files)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._y_is_u == "always"
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the networks compute in float32
+        tags.non_deterministic = False  # each seed's random streams are fixed (random_state None means 0)
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # a copy: the estimator itself keeps its model
+        if "model_" in state:
+            state["model_"] = _TrainedModelState(self.model_)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("model_"), _TrainedModelState):
+            state = {**state, "model_": state["model_"].restored()}
+        super().__setstate__(state)
+
+
+class _TrainedModelState:
+    """A `TrainedModel` for pickling: its fields, with the spec as JSON (its class is built at run time)."""
+
+    def __init__(self, model: TrainedModel):
+        self.fields = {k: v for k, v in vars(model).items() if k != "spec"}
+        self.spec = spec_json(model.spec)
+
+    def restored(self) -> TrainedModel:
+        return TrainedModel(spec=load_spec(self.spec), **self.fields)

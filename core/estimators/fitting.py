@@ -1,0 +1,168 @@
+"""What ``fit`` does besides checking arrays: the user's arrays become an ``npz`` data set, the estimator's
+parameters an experiment spec, and ``ica.run`` then ``ica.load`` do the rest -- so an estimator is exactly
+``ica run`` on the same arrays, with nothing trained differently.
+
+The run directory is either the user's ``run_dir`` (kept, with the ``.npz`` it was trained on beside the
+run's files) or a temporary directory removed when ``fit`` returns. Its files are kept in memory (less the
+resumable checkpoints and the training data), so that ``save`` can write a run directory afterwards either
+way.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ica.errors import DataError, IcaError, SpecError
+from ica.rundir.json_files import read_result
+from ica.rundir.layout import RunLayout
+from ica.rundir.writing import atomic_write, save_npz
+from ica.running.runner import run
+from ica.trained.loading import load
+from ica.trained.model import TrainedModel
+
+DATA_FILE = "estimator-data.npz"
+"""The arrays ``fit`` was given, in the run directory (``x``, and ``u`` where the model takes u)."""
+
+LABEL = "model"
+"""The one model label of an estimator's spec."""
+
+
+class InvalidParameter(SpecError, ValueError):
+    """A parameter the spec refuses: an `ica` SpecError that scikit-learn code catches as a ValueError."""
+
+
+class InvalidData(DataError, ValueError):
+    """Arrays `ica` refuses: an `ica` DataError that scikit-learn code catches as a ValueError."""
+
+
+@dataclass
+class Fitted:
+    """What one ``fit`` leaves: the trained model, the cell's summary, the run's files (path -> bytes)."""
+
+    model: TrainedModel
+    summary: dict[str, Any]
+    files: dict[str, bytes]
+    spec: dict[str, Any]
+
+
+def seed_list(random_state: Any, n_seeds: Any) -> list[int]:
+    """Seeds ``random_state .. random_state + n_seeds - 1`` (``random_state=None`` means 0)."""
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise InvalidParameter(f"must be a whole number >= 1, got {n_seeds!r}", where="n_seeds")
+    first = 0 if random_state is None else random_state
+    if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
+        raise InvalidParameter(f"must be None or a whole number >= 0 (the first seed), got {random_state!r}; "
+                               "a RandomState instance cannot name the seeds of a run", where="random_state")
+    return list(range(int(first), int(first) + int(n_seeds)))
+
+
+def experiment(model: dict[str, Any], data_path: Path, *, has_u: bool, standardize: bool, seeds: list[int],
+               device: str, training: dict[str, Any]) -> dict[str, Any]:
+    """The spec ``ica run`` would take for these settings: the npz data set, evaluated on the same file (so
+    that training uses every row, and the evaluation split is the training data itself)."""
+    return {
+        "name": "estimator",
+        "data": {"name": "npz", "path": str(data_path), "eval_path": str(data_path), "x_key": "x",
+                 "u_key": "u" if has_u else None, "sources_key": None, "standardize": bool(standardize)},
+        "models": {LABEL: model},
+        "training": training,
+        "seeds": seeds,
+        "device": device,
+    }
+
+
+def fit_run(spec_for, x: np.ndarray, u: np.ndarray | None, run_dir: Any) -> Fitted:
+    """Write ``x`` (and ``u``), run ``spec_for(data_path)`` into the run directory and load its model."""
+    if run_dir is None:
+        root = Path(tempfile.mkdtemp(prefix="ica-estimator-"))
+        try:
+            return _fit_into(spec_for, x, u, root / "run")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    root = Path(run_dir)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise IcaError("exists and is not an empty directory: fit trains afresh and never resumes or mixes with "
+                       "an earlier run; give a new directory, or remove this one", where=f"run_dir {root}")
+    return _fit_into(spec_for, x, u, root)
+
+
+def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path) -> Fitted:
+    root.mkdir(parents=True, exist_ok=True)
+    data_path = (root / DATA_FILE).resolve()
+    arrays = {"x": x} if u is None else {"x": x, "u": u}
+    save_npz(data_path, **arrays)
+    spec = spec_for(data_path)
+    try:
+        summary = run(spec, out=root)
+        cell = summary["cells"][LABEL]
+        model = load(root, model=LABEL, seeds=_finished(root, cell, spec["seeds"]), device=spec["device"])
+    except SpecError as exc:
+        raise InvalidParameter(exc.message, where=exc.where) from None
+    except DataError as exc:
+        raise InvalidData(exc.message, where=exc.where) from None
+    return Fitted(model, cell, run_files(root), spec)
+
+
+def _finished(root: Path, cell: dict[str, Any], seeds: list[int]) -> list[int]:
+    """The seeds that finished training; the others are named in a warning (all failed: an error)."""
+    status = cell.get("status", {})
+    done = [s for s in seeds if status.get(str(s)) == "finished"]
+    failed = [s for s in seeds if s not in done]
+    if failed:
+        why = "; ".join(f"seed {s}: {_error(root, s)}" for s in failed)
+        if not done:
+            raise IcaError(f"every seed failed in training ({why}); try a lower lr, or training={{'retry_nan': 2}}"
+                           " (IcaEstimator)", where="fit")
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(f"left out of the estimator, which holds seeds {done}: {why}", ConvergenceWarning,
+                      stacklevel=4)
+    return done
+
+
+def _error(root: Path, seed: int) -> str:
+    try:
+        return read_result(RunLayout(root).seed(LABEL, seed).result)[0].error or "failed"
+    except (IcaError, OSError):
+        return "failed (no readable result.json)"
+
+
+def consistency(cell: dict[str, Any]) -> float:
+    """The mean pairwise out-of-sample CCA-MCC between the seeds (NaN with fewer than two seeds)."""
+    stats = cell.get("stats", {}).get("cca_mcc_out") or {}
+    value = stats.get("mean")
+    return float(value) if value is not None and stats.get("n", 0) >= 1 else math.nan
+
+
+def run_files(root: Path) -> dict[str, bytes]:
+    """Every file of the run directory but its resumable checkpoints, locks and the training data."""
+    files = {}
+    for path in sorted(root.rglob("*")):
+        name = path.name
+        if not path.is_file() or path.is_symlink() or name.startswith(".") or name == DATA_FILE:
+            continue
+        if name.startswith("checkpoint") and name.endswith(".pt"):
+            continue
+        files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def write_run(path: Any, files: dict[str, bytes]) -> Path:
+    """The run's ``files`` written, each atomically, into the new or empty directory ``path``."""
+    root = Path(path)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise IcaError("exists and is not an empty directory; save writes a run directory of its own: give a "
+                       "new path", where=str(root))
+    for relative, data in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data)
+    return root
