@@ -56,7 +56,9 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
     outcomes = []
     for i, (status, f) in enumerate(zip(statuses, files)):
         result: dict[str, Any] = {"seed": status.seed, "steps": trainer.step,
-                                  "train_seconds": round(trainer.seconds, 3)}
+                                  "train_seconds": round(trainer.seconds, 3), "step_mode": trainer.step_mode}
+        if trainer.compiled is not None and trainer.compiled.compile_seconds is not None:
+            result["compile_seconds"] = round(trainer.compiled.compile_seconds, 3)  # paid once, by this group
         z = latents[i].numpy()
         elbo = {name: values[i] for name, values in elbos.items()}
         if status.failed:

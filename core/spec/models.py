@@ -92,10 +92,12 @@ class TrainingSpec(BaseModel):
         "still draws from its own cell's data. Only where seeds are batched (batch_seeds) and training is "
         "counted in steps.",
     )
-    compile: bool = Field(
-        False,
-        description="Compile the model's loss with torch.compile. Off by default: on a 2-core CPU it made "
-        "10 batched TCL seeds slower (see benchmarks/README.md); it may pay off on a GPU.",
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="Train through one compiled step (gather, forward, backward and Adam in one torch.compile "
+        "graph; `ica.training.compiled`): true, false (eager, e.g. for debugging), or 'auto': compiled from "
+        "20,000 steps on, where the ~20 s of compiling pays for itself (benchmarks/README.md). A model that "
+        "cannot compile trains eagerly with a one-line notice.",
     )
     retry_nan: int = Field(
         0, ge=0, description="Times a seed whose loss became non-finite is trained again, alone and from the "

@@ -83,6 +83,11 @@ class LConstraint:
         mean, log_var = self.prior.component_parameters()
         return condition_number(l_matrix(mean.double(), log_var.double())).to(mean.dtype)
 
+    @property
+    def penalty_on(self) -> bool:
+        """Whether the loss gets α·CN(L) added (a second look at the prior in every step)."""
+        return self.spec.remedy == "penalty"
+
     def penalty(self) -> Tensor | None:
         """α·CN(L) per seed, to add to the loss (footnote 2), or None unless that remedy is chosen."""
         if self.spec.remedy != "penalty":

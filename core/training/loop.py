@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from ica.training import checkpoints
 from ica.training.identifiability import LConstraint
-from ica.training.optim import SeedAdam, SeedPlateau
+from ica.training.compiled import CompiledStep, compile_failure, compiles, trainable, why_not_compiled
+from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
 from ica.training.sampling import SeedSampler, own_copy
 from ica.components.protocols import Batch, Split
 from ica.rundir.layout import SeedFiles
@@ -97,29 +98,30 @@ class Trainer:
         self.model, self.train, self.seeds, self.spec = model, train, seeds, training
         self.files, self.on_event = files, on_event or (lambda *a, **k: None)
         self.device = next(model.parameters()).device
-        self.optimizer = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
+        self.sampler = SeedSampler(len(train) if sizes is None else sizes, training.batch_size, seeds, self.device,
+                                   offsets)
+        self.noise = [generator(s, "noise", self.device) for s in seeds]
+        self.constraint = LConstraint.for_model(
+            model, training.identifiability, lambda message: self.on_event("notice", message=message)
+        )
+        self.compiled: CompiledStep | None = None
+        self.optimizer: SeedAdam | StackedAdam = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
+        if compiles(training.compile, self.device, self.total_steps):
+            self._use_compiled_step()
         sched = training.scheduler
         self.scheduler = (
             SeedPlateau(self.optimizer, sched.factor, sched.patience, sched.threshold, sched.min_lr) if sched else None
         )
-        self.sampler = SeedSampler(len(train) if sizes is None else sizes, training.batch_size, seeds, self.device,
-                                   offsets)
-        self.noise = [generator(s, "noise", self.device) for s in seeds]
         self.log_window = Accumulator(len(seeds), self.device)
         self.plateau_window = Accumulator(len(seeds), self.device)
         self.status = [SeedStatus(s) for s in seeds]
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoints on disk, once this trainer wrote them
-        # Compiling the loss (not the whole step) keeps the optimiser, sampler and logging eager and simple.
-        self.loss = torch.compile(model.loss) if training.compile else model.loss
         self.tensorboard = None
         if files and training.logger == "tensorboard":
             from ica.training.tensorboard import TensorBoardLog
 
             self.tensorboard = TensorBoardLog([f.root / "tensorboard" for f in files])
-        self.constraint = LConstraint.for_model(
-            model, training.identifiability, lambda message: self.on_event("notice", message=message)
-        )
 
     @property
     def total_steps(self) -> int:
@@ -150,7 +152,8 @@ class Trainer:
         self.seconds = time.perf_counter() - started
         if self.tensorboard:
             self.tensorboard.close()
-        self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds)
+        self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds, step_mode=self.step_mode,
+                      compile_seconds=self.compiled.compile_seconds if self.compiled else None)
         return self.status
 
     def stop(self, signum: int | None = None) -> None:
@@ -162,16 +165,61 @@ class Trainer:
         self.on_event("interrupted", seeds=self.seeds, step=self.step)
         raise Interrupted(f"stopped by a signal at step {self.step}; checkpoints written", signum)
 
+    def _use_compiled_step(self) -> None:
+        """Train through `CompiledStep` unless the model cannot be (then say why, in one line)."""
+        reason = why_not_compiled(self.model, self.train, bool(self.constraint and self.constraint.penalty_on))
+        if reason is not None:
+            self.on_event("notice", message=f"training {self.seeds_text} eagerly, not compiled: {reason}")
+            return
+        named = trainable(self.model)
+        self.optimizer = StackedAdam(named, len(self.seeds), self.spec.lr, self.spec.betas)
+        self.compiled = CompiledStep(self.model, self.train, self.optimizer, dict(named))
+
+    def _fall_back(self, exc: BaseException) -> None:
+        """The first compiled step failed to compile: train eagerly from here, the Adam state carried over
+        (compilation fails before the step changes anything but the optimiser's step count)."""
+        self.on_event("notice", message=f"training {self.seeds_text} eagerly: the step did not compile "
+                      f"({compile_failure(exc)})")
+        state = {**self.optimizer.state_dict(), "step": self.optimizer.step_count - 1}
+        self.compiled = None
+        self.optimizer = SeedAdam(self.model.parameters(), len(self.seeds), self.spec.lr, self.spec.betas)
+        self.optimizer.load_state_dict(state)
+        if self.scheduler:
+            self.scheduler.optimizer = self.optimizer
+
+    @property
+    def step_mode(self) -> str:
+        """How this group's steps run: ``"compiled"`` (one graph, `CompiledStep`) or ``"eager"``."""
+        return "eager" if self.compiled is None else "compiled"
+
+    @property
+    def seeds_text(self) -> str:
+        return f"seed{'s' if len(self.seeds) > 1 else ''} {','.join(map(str, self.seeds))}"
+
+    def draw_noise(self, batch_size: int) -> Tensor | None:
+        """Each seed's reparameterisation noise for one step, from its own generator (outside any graph)."""
+        shape = self.model.noise_shape(batch_size)
+        if shape is None:
+            return None
+        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
+
     def one_step(self) -> None:
         index = self.sampler.next()
+        noise = self.draw_noise(index.shape[1])
+        if self.compiled is not None:
+            try:
+                per_seed, terms = self.compiled(index, noise)
+            except Exception as exc:
+                if self.compiled.ran:
+                    raise
+                self._fall_back(exc)
+            else:
+                self._record(per_seed, terms)
+                return
         x = self.train.x[index]
         u = None if self.train.u is None else self.train.u[index]
-        shape = self.model.noise_shape(index.shape[1])
-        noise = None
-        if shape is not None:
-            noise = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
         with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
-            out = self.loss(Batch(x, u), noise)
+            out = self.model.loss(Batch(x, u), noise)
         per_seed = out.loss.mean(dim=1)
         penalty = self.constraint.penalty() if self.constraint else None
         if penalty is not None:
@@ -179,7 +227,10 @@ class Trainer:
         self.optimizer.zero_grad()
         per_seed.sum().backward()
         self.optimizer.step()
-        values = {"loss": per_seed.detach(), **{k: v.detach().mean(dim=1) for k, v in out.terms.items()}}
+        self._record(per_seed.detach(), {k: v.detach().mean(dim=1) for k, v in out.terms.items()})
+
+    def _record(self, per_seed: Tensor, terms: dict[str, Tensor]) -> None:
+        values = {"loss": per_seed, **terms}
         self.log_window.add(values)
         if self.scheduler:
             self.plateau_window.add({"loss": values["loss"]})

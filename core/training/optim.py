@@ -71,6 +71,67 @@ class SeedAdam:
             buffer.copy_(torch.cat([t.reshape(self.seeds, -1) for t in parts], dim=1))
 
 
+class StackedAdam:
+    """`SeedAdam`'s update for the compiled step: the same arithmetic on one moment tensor per parameter,
+    written as a function of its inputs (`update`) so that it compiles into the step's graph.
+
+    Its ``state_dict`` has `SeedAdam`'s format (moments per parameter, in parameter order), so a checkpoint
+    of either resumes in either; ``advance`` counts the step outside the graph and hands the bias
+    corrections in as tensors (a Python number would compile a new graph every step).
+    """
+
+    def __init__(self, named: list[tuple[str, Tensor]], seeds: int, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.names = [name for name, _ in named]
+        self.params = [p for _, p in named]
+        device = self.params[0].device if self.params else torch.device("cpu")
+        self.seeds = seeds
+        self.lr = torch.full((seeds,), float(lr), device=device)
+        self.betas, self.eps, self.step_count = tuple(betas), eps, 0
+        self.exp_avg = {n: torch.zeros_like(p) for n, p in named}
+        self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in named}
+
+    def zero_grad(self) -> None:
+        """Gradients never reach ``.grad`` in the compiled step: nothing to clear."""
+
+    def advance(self) -> tuple[Tensor, Tensor]:
+        """Count one step; its bias corrections ``1 - β1^t`` and ``sqrt(1 - β2^t)`` as 0-d tensors."""
+        self.step_count += 1
+        b1, b2 = self.betas
+        device = self.lr.device
+        return (torch.tensor(1 - b1**self.step_count, device=device),
+                torch.tensor(math.sqrt(1 - b2**self.step_count), device=device))
+
+    def moments(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        return self.exp_avg, self.exp_avg_sq
+
+    def update(self, params: dict[str, Tensor], grads: dict[str, Tensor], moments: tuple[dict, dict], lr: Tensor,
+               bias1: Tensor, bias2_sqrt: Tensor) -> None:
+        """One Adam step of every parameter in place (`SeedAdam.step`'s arithmetic, per seed rate ``lr``)."""
+        b1, b2 = self.betas
+        exp_avg, exp_avg_sq = moments
+        scale = lr * (bias2_sqrt / bias1)
+        for name, p in params.items():
+            g = grads[name]
+            exp_avg[name].lerp_(g, 1 - b1)
+            exp_avg_sq[name].mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = exp_avg_sq[name].sqrt().add_(self.eps * bias2_sqrt)
+            p.sub_((exp_avg[name] / denom).mul_(scale.reshape(-1, *(1,) * (p.dim() - 1))))
+
+    def set_rates(self, rates: Tensor) -> None:
+        self.lr.copy_(rates)
+
+    def state_dict(self) -> dict:
+        return {"lr": self.lr, "step": self.step_count, "exp_avg": [self.exp_avg[n] for n in self.names],
+                "exp_avg_sq": [self.exp_avg_sq[n] for n in self.names]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.set_rates(state["lr"])
+        self.step_count = int(state["step"])
+        for buffer, parts in ((self.exp_avg, state["exp_avg"]), (self.exp_avg_sq, state["exp_avg_sq"])):
+            for name, part in zip(self.names, parts):
+                buffer[name].copy_(part.reshape(buffer[name].shape))
+
+
 class SeedPlateau:
     """ReduceLROnPlateau per seed, on a loss to minimise.
 

@@ -1,0 +1,134 @@
+"""The whole training step as one compiled function: batch gather, forward, backward and per-seed Adam.
+
+Eager training spends most of a small model's step outside the matrix products: autograd's bookkeeping,
+a dozen unfused passes of Adam over the state, one kernel per elementwise operation of a mixture prior.
+Written as a pure function of the parameters (`torch.func.functional_call` and `torch.func.grad`) with a
+functional Adam, the step compiles whole (``torch.compile(fullgraph=True)``) and runs several times faster
+(benchmarks/README.md). What stays outside the graph is what must not change: the data order (the
+sampler's indices) and the reparameterisation noise, drawn from each seed's own generators exactly as the
+eager step draws them, so a compiled run follows the eager run's path within floating-point tolerance
+and a seed batched with others still equals the seed alone.
+
+Parameters are kept as the model's own stacked ``[S, ...]`` tensors and updated in place, and the Adam
+moments one tensor per parameter (`StackedAdam`; one flat buffer made the compiler fuse a many-way split
+into one slow kernel). A model the step cannot compile -- a module the compiler cannot trace whole, in-step
+randomness (dropout), buffers that training changes (batch norm's running statistics, a VQ-VAE codebook
+learnt by EMA), the penalty of the identifiability constraint -- is said in one line and trains eagerly.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad
+
+from ica.components.protocols import Batch, Split
+from ica.nn.seeding import seed_generators
+from ica.training.optim import StackedAdam
+
+
+class _Loss(nn.Module):
+    """The model's per-seed mean loss and the per-seed means of its terms, as one module's forward."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, u: Tensor | None, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        out = self.model.loss(Batch(x, u), noise)
+        return out.loss.mean(1), {k: v.mean(1) for k, v in out.terms.items()}
+
+
+class CompiledStep:
+    """One compiled step for ``model`` trained on ``train`` with ``optimizer``'s per-seed Adam."""
+
+    def __init__(self, model: nn.Module, train: Split, optimizer: StackedAdam, params: dict[str, Tensor]):
+        self.model, self.train, self.optimizer, self.params = model, train, optimizer, params
+        self.wrapper = _Loss(model)
+        self.frozen = {f"model.{k}": p.detach() for k, p in model.named_parameters() if not p.requires_grad}
+        self.buffers = {f"model.{k}": b for k, b in model.named_buffers()}
+        # torch says, on every CPU-only machine, that it found no CUDA runtime while it compiles: not news here.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        self.compiled = torch.compile(self._step, fullgraph=True, dynamic=False)
+        self.ran = False  # after one step has run compiled, a failure is an error, not a reason to fall back
+        self.compile_seconds: float | None = None
+
+    def __call__(self, index: Tensor, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Train one step on rows ``index`` (``[S, B]``) with ``noise``; the per-seed loss and terms."""
+        bias1, bias2_sqrt = self.optimizer.advance()
+        started = time.perf_counter()
+        out = self.compiled(self.params, self.optimizer.moments(), self.optimizer.lr, bias1, bias2_sqrt,
+                            index, noise)
+        if not self.ran:
+            self.compile_seconds = time.perf_counter() - started  # the first call compiles (or loads the cache)
+            self.ran = True
+        return out
+
+    def _step(self, params: dict[str, Tensor], moments: tuple[dict[str, Tensor], dict[str, Tensor]], lr: Tensor,
+              bias1: Tensor, bias2_sqrt: Tensor, index: Tensor, noise: Tensor | None):
+        x = self.train.x[index]
+        u = None if self.train.u is None else self.train.u[index]
+        fixed = {**self.frozen, **self.buffers}
+
+        def total(p: dict[str, Tensor]):
+            per_seed, terms = functional_call(self.wrapper, {**p, **fixed}, (x, u, noise))
+            return per_seed.sum(), (per_seed, terms)
+
+        grads, (per_seed, terms) = grad(total, has_aux=True)(params)
+        self.optimizer.update(params, grads, moments, lr, bias1, bias2_sqrt)
+        return per_seed.detach(), {k: v.detach() for k, v in terms.items()}
+
+
+AUTO_STEPS = 20_000
+"""From this many steps on, ``training.compile: "auto"`` compiles on the CPU: compiling costs about 20 s per
+model and process on this project's 2-core machine, and saves about 1 ms per step (benchmarks/README.md)."""
+
+
+def compiles(setting: bool | str, device: torch.device, steps: int) -> bool:
+    """Whether ``training.compile`` asks for the compiled step for a run of ``steps`` steps on ``device``."""
+    if setting == "auto":
+        return steps >= AUTO_STEPS
+    return bool(setting)
+
+
+def trainable(model: nn.Module) -> list[tuple[str, Tensor]]:
+    """The model's trainable parameters by the names the compiled step uses, sharing their storage (so the
+    step's in-place updates are the model's)."""
+    return [(f"model.{k}", p.detach()) for k, p in model.named_parameters() if p.requires_grad]
+
+
+def why_not_compiled(model: nn.Module, train: Split, constrained: bool) -> str | None:
+    """Why ``model`` must train eagerly (None when the compiled step may be tried): the penalty of the
+    identifiability constraint (a second model call per step), randomness drawn inside the step from the
+    seeds' own streams (`ica.nn.seeding.seed_rand`: dropout), which a graph would draw from one stream of
+    its own, or buffers that a training step changes. Seen by one training-mode forward pass of a copy on
+    two rows, with generators of its own (no seed's stream moves)."""
+    if constrained:
+        return "the identifiability penalty is computed outside the compiled step"
+    trial = copy.deepcopy(model).train()
+    before = {k: b.clone() for k, b in trial.named_buffers()}
+    seeds = next(model.parameters()).shape[0]
+    rows = torch.arange(min(len(train), 2), device=train.x.device).expand(seeds, -1)
+    shape = trial.noise_shape(rows.shape[1])
+    noise = None if shape is None else torch.zeros(seeds, *shape, device=train.x.device)
+    streams = [torch.Generator(device=train.x.device).manual_seed(0) for _ in range(seeds)]
+    start = [g.get_state() for g in streams]
+    with torch.no_grad(), seed_generators(streams):
+        trial.loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+    if any(not torch.equal(g.get_state(), s) for g, s in zip(streams, start)):
+        return "it draws randomness inside the step from each seed's stream (dropout)"
+    changed = [k for k, b in trial.named_buffers() if not torch.equal(b, before[k])]
+    if changed:
+        return f"its buffers change in training ({', '.join(changed[:3])})"
+    return None
+
+
+def compile_failure(exc: BaseException) -> str:
+    """A one-line reason from what torch.compile raised."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
