@@ -271,8 +271,10 @@ class RunProgress:
         elif name == "seed_failed":
             self._say(f"[red]{escape(str(info['cell']))} seed {info['seed']} failed[/]: non-finite loss by step "
                       f"{info['step']}")
-        elif name == "train_end" and not self.progress:
-            self._say(f"{label}: trained in {info['seconds']:.1f} s")
+        elif name == "train_end" and (not self.progress or info.get("compile_seconds")):
+            compiled = f" (compiled step: {info['compile_seconds']:.1f} s of it compiling)" \
+                if info.get("compile_seconds") else ""
+            self._say(f"{label}: trained in {info['seconds']:.1f} s{compiled}")
 
     def _say(self, text: str) -> None:
         if self.progress:

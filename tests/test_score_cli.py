@@ -80,6 +80,13 @@ def test_an_ica_encode_output_scores_what_the_run_summary_says(tmp_path):
     assert "cluster_ari_truth" in expected and stats(tmp_path / "d", "embeddings") == expected
     scored = json.loads((tmp_path / "d" / "summary.json").read_text())["cells"]["embeddings"]
     assert scored["pairs"] == run["pairs"] and list(scored["status"]) == ["0", "1"]  # the file's own seeds
+    side_by_side = cli("results", tmp_path / "run", tmp_path / "d", "--json")  # a trained run beside its scores
+    assert side_by_side.exit_code == 0, side_by_side.output
+    rows = json.loads(side_by_side.output)
+    assert [r["model"] for r in rows] == ["ivae", "vade", "embeddings"]
+    assert all(r["settings"] == {} for r in rows)  # not every setting of the run as a column "differing"
+    assert set(rows[2]["metrics"]) < set(rows[1]["metrics"])  # the run also has its ELBO
+    assert all(rows[2]["metrics"][k] == rows[1]["metrics"][k] for k in rows[2]["metrics"])
     with pytest.raises(IcaError, match="scored by `ica score`"):
         ica.load(tmp_path / "d")
     (tmp_path / "spec.json").write_text(json.dumps(spec))

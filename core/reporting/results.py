@@ -31,7 +31,10 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 def row_settings(record: RunRecord, label: str) -> dict[str, Any]:
     """Every setting of one model of one run as dotted paths; the model's own options as ``models.*.…``
-    (the grid's notation), so that the same option of the same label can be compared across runs."""
+    (the grid's notation), so that the same option of the same label can be compared across runs.
+    Embeddings scored by ``ica score`` have no settings to compare: the method's name tells them apart."""
+    if scored(record):
+        return {}
     if record.spec is not None:
         return _spec_settings(record.spec, label)
     flat = _spec_settings(record.base_spec or {}, label)
@@ -74,6 +77,7 @@ def varying_settings(records: list[RunRecord]) -> list[str]:
         return list(next(iter(axes)))
     values: dict[tuple[str, str | None], dict[str, Any]] = {}  # (path, label or None) -> run -> value
     order: dict[str, None] = {}
+    records = [r for r in records if not scored(r)]  # beside trained runs, scored embeddings vary in everything
     for record in records:
         for cell in record.cells:
             for path, value in row_settings(record, cell.label).items():
@@ -92,6 +96,11 @@ def varying_settings(records: list[RunRecord]) -> list[str]:
     shared = [p for p in order if p in varying and not p.startswith("models.*")]
     models = [p for p in order if p in varying and p.startswith("models.*")]
     return shared + models
+
+
+def scored(record: RunRecord) -> bool:
+    """Whether the run directory holds embeddings scored by ``ica score`` (`ica.trained.scored`)."""
+    return bool((record.spec or {}).get("scored"))
 
 
 def _key(value: Any) -> str:
