@@ -14,15 +14,9 @@ import ica
 from conftest import TINY_SPEC
 from ica.errors import DataError
 from ica.running.building import raw_data
+from test_trained import GRIDS, TCL_MODELS
 
-MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
-MODELS = {
-    "ivae": {"name": "ivae", **MLP},
-    "vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 5}},
-    "hashed": {"name": "vade", **MLP, "prior": {"name": "rademacher", "bits": 3}},
-    "flow": {"name": "gmmflow", "transforms": 2, "hidden": [16], "prior": {"name": "gmm", "components": 4}},
-}
-GRIDS = {"channels": 4, "latent_dim": 2, "residual_blocks": 1}
+MODELS = TCL_MODELS
 
 
 @pytest.fixture(scope="module")

@@ -75,23 +75,22 @@ def seed_rand(seeds: int, shape: tuple[int, ...], device: torch.device | str = "
 
     Outside `seed_generators` (a module used on its own), the numbers come from torch's global RNG.
     """
-    generators = _ACTIVE_GENERATORS.get()
-    if generators is None:
-        return torch.rand(seeds, *shape, device=device)
-    if len(generators) != seeds:
-        raise RuntimeError(f"{seeds} seeds need random numbers, but {len(generators)} seed generators are active")
-    return torch.stack([torch.rand(shape, generator=g, device=device) for g in generators])
+    return _per_seed(torch.rand, seeds, shape, device)
 
 
 def seed_randn(seeds: int, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
-    """Standard normals ``[seeds, *shape]``, drawn as `seed_rand` draws its uniforms (seed i's from seed i's
-    active generator, else from torch's global RNG)."""
+    """Standard normals ``[seeds, *shape]``, drawn as `seed_rand` draws its uniforms."""
+    return _per_seed(torch.randn, seeds, shape, device)
+
+
+def _per_seed(draw: Callable[..., torch.Tensor], seeds: int, shape: tuple[int, ...],
+              device: torch.device | str) -> torch.Tensor:
     generators = _ACTIVE_GENERATORS.get()
     if generators is None:
-        return torch.randn(seeds, *shape, device=device)
+        return draw(seeds, *shape, device=device)
     if len(generators) != seeds:
         raise RuntimeError(f"{seeds} seeds need random numbers, but {len(generators)} seed generators are active")
-    return torch.stack([torch.randn(shape, generator=g, device=device) for g in generators])
+    return torch.stack([draw(shape, generator=g, device=device) for g in generators])
 
 
 class NotBatchable(ValueError):
