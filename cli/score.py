@@ -48,6 +48,9 @@ def score_command(
                  (("sources", sources), ("labels", labels), ("observations", observations)) if path is not None}}
     summary = ica.score(z, assignments=assignments, seeds=chosen, out=out, name=name, inputs=inputs, **extra)
     render.console.print(_table(summary, name, len(z)))
+    floors = {k: v for k, v in summary.get("cell", {}).items() if k.startswith("mcc_") and v is not None}
+    if floors:  # what the observations themselves and FastICA score on the same points
+        render.console.print("MCC floors (same points): " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in floors.items()))
     render.console.print(f"wrote {escape(str(out))}: `ica results {escape(str(out))}` and `ica report` read it")
 
 

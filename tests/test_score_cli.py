@@ -46,6 +46,12 @@ def test_copies_of_the_sources_score_one_and_the_directory_reads_back(tmp_path):
     numbers = stats(tmp_path / "d", "copies")
     for metric in ("mcc", "cca_mcc_in", "cca_mcc_out"):
         assert numbers[metric]["median"] > 0.999 and numbers[metric]["n"] == 3
+    np.savez(tmp_path / "x.npz", x=np.load(tmp_path / "sources.npz")["s"] @ [[1, 2, 0, 0], [0, 1, 0, 0],
+                                                                              [0, 0, 1, 0], [0, 0, 0, 1]])
+    floors = cli("score", *files, "--sources", tmp_path / "sources.npz", "--observations", tmp_path / "x.npz",
+                 "--out", tmp_path / "with_floors")
+    assert floors.exit_code == 0 and "MCC floors (same points): observations" in floors.output, floors.output
+    assert "fastica" in floors.output
     results = cli("results", tmp_path / "d", "--json")
     assert results.exit_code == 0, results.output
     [row] = json.loads(results.output)
