@@ -134,8 +134,10 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<spec name>)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Train models and grid cells in this many spawned "
-                                "worker processes (one GPU each where there are GPUs)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", "-w", help="Train models and grid cells in this many spawned worker processes (one GPU "
+        "each where there are GPUs). Default: on a multi-core CPU, long runs train their units side by side in "
+        "one-thread workers; others in this process."),
     executor: str = typer.Option("local", help="local (this machine), slurm (a job array through submitit), or "
                                  "submitit-local / submitit-debug (submitit's path without SLURM)."),
     partition: Optional[str] = typer.Option(None, help="slurm: the partition."),
@@ -156,11 +158,17 @@ def run(
 
         render.plan_table(plan(spec), plan_packs(spec))
         return
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")
     if executor not in ("local", "slurm", "submitit-local", "submitit-debug"):
         raise IcaError(f"unknown executor {executor!r}; expected local, slurm, submitit-local or submitit-debug",
                        where="--executor")
+    if workers is None and executor == "local":
+        from ica.running.processes import auto_workers
+
+        workers, why = auto_workers(spec, device)
+        if workers > 1:
+            render.console.print(f"training in {why} (--workers 1: all in this process)")
     with render.RunProgress() as progress:
         if executor != "local":
             from ica.running.claims import run_root
@@ -178,7 +186,7 @@ def run(
                     render.console.print(f"nothing to submit: {len(summary['busy'])} model(s) are still being "
                                          "trained; run the same command again when they finish")
                 return
-        elif workers > 1:
+        elif workers and workers > 1:
             from ica.running.executor import run_with_workers
             from ica.running.claims import run_root
 

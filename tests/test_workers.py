@@ -75,3 +75,19 @@ def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
                              initargs=(slots, pids, context.Queue(), 2, 1)) as pool:
         seen = [f.result() for f in [pool.submit(visible_devices) for _ in range(2)]]
     assert sorted(seen) == ["0", "1"]
+
+
+def test_ica_run_trains_in_parallel_workers_only_where_each_unit_has_enough_work(monkeypatch, tiny_spec):
+    """`--workers` left out: the Fig. 2 grid (2 packs of 50 seeds x 70,000 steps) trains its packs side by side
+    on a multi-core CPU; a tiny spec, a one-core machine, or a run of one unit stays in one process."""
+    from ica.running import processes
+
+    monkeypatch.setattr(processes.os, "cpu_count", lambda: 2)
+    workers, why = processes.auto_workers("specs/fig2-tcl.json", "cpu")
+    assert workers == 2 and "2 worker processes of 1 thread(s) each, for 2 units" == why
+    assert processes.auto_workers(tiny_spec, "cpu")[0] == 1  # 2 models x 2 seeds x 30 steps
+    long_one = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "seeds": 50,
+                "training": {**tiny_spec["training"], "steps": 70_000}}
+    assert processes.auto_workers(long_one, "cpu") == (1, "one process (one unit to train)")
+    monkeypatch.setattr(processes.os, "cpu_count", lambda: 1)
+    assert processes.auto_workers("specs/fig2-tcl.json", "cpu")[0] == 1
