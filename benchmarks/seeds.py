@@ -1,88 +1,155 @@
-"""Throughput of S seeds trained as one batched model against the same S seeds trained one after another.
+"""Throughput of S seeds: batched eager, batched through the compiled step, and one seed after another, with
+each as a fraction of this CPU's arithmetic limit for the step's matrix products.
 
-    python -m benchmarks.seeds [--steps 500] [--seeds 1 5 10 50] [--models ivae vade] [--device cpu] [--compile]
+    OMP_NUM_THREADS=1 python -m benchmarks.seeds [--steps 300] [--seeds 1 10 50] [--models ivae vade]
+                                                 [--repeats 3] [--no-sequential] [--device cpu]
 
-Both paths use `ica`'s own trainer on the TCL data of §4.1 (20 segments x 1000 samples, d = 5), so the
-ratio is what `training.batch_seeds` buys in `ica run`. Every number in a table comes from this one run.
-With ``--compile`` each batched run is repeated with ``training.compile`` on (compilation, done on the
-warm-up steps, is excluded), and the last column is compiled over eager batched throughput.
+Every contender uses `ica`'s own trainer on the TCL data of §4.1 (20 segments x 1000 samples, d = 5). The
+contenders of one (model, S) are run in interleaved rounds (``--repeats``), and each is reported as the
+median seed-steps per second with its range. A compiled trainer first runs ``WARM_UP_STEPS`` untimed steps,
+so compiling is not counted (``compile s``: the most one round paid; later rounds reuse the compiled code of
+the first, as `ica run` does for a second trainer of the same shapes in one process).
+
+The limit: one eager step is traced once to record every matrix product it runs (forward and backward,
+`torch.utils._python_dispatch`), with their FLOPs; the same products are then timed alone, back to back,
+on random tensors of the same shapes. ``limit`` is S divided by that time, the seed-steps per second a step
+made of nothing but its matrix products would reach; ``of limit`` is the compiled step's share of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import ica
+from ica.components.protocols import Batch
 from ica.running.building import build_model, prepare_data, resolve_device
 from ica.spec.load import load_spec
 from ica.training.loop import Trainer
 
+WARM_UP_STEPS = 30
+PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.bmm.default, torch.ops.aten.addmm.default,
+            torch.ops.aten.baddbmm.default}
 
-WARM_UP_STEPS = 50
 
-
-def spec_for(model: str, steps: int, compile: bool = False) -> dict:
+def spec_for(model: str, steps: int, compile: bool) -> dict:
     return {"data": {"name": "tcl", "samples_per_segment": 1000}, "model": {"name": model},
             "training": {"steps": steps, "log_every": steps, "checkpoint_every": steps, "compile": compile}}
 
 
-def train_seconds(spec, data, seeds: list[int], device: torch.device) -> float:
-    """Wall time of training ``seeds`` as one model for the spec's steps (build excluded).
-
-    A compiled model first runs ``WARM_UP_STEPS`` untimed steps, so compilation is not counted.
-    """
-    reg = ica.registry()
+def train_seconds(name: str, steps: int, data, seeds: list[int], device: torch.device, compile: bool):
+    """Seconds of ``steps`` training steps of ``seeds`` as one model (build excluded), and compile seconds."""
+    spec = load_spec(spec_for(name, steps, compile))
     label = next(iter(spec.models))
-    model = build_model(reg, spec.models[label], data, seeds, label).to(device)
+    model = build_model(ica.registry(), spec.models[label], data, seeds, label).to(device)
     trainer = Trainer(model, data.train, seeds, spec.training)
-    if spec.training.compile:
+    compiling = 0.0
+    if trainer.compiled is not None:
         trainer.spec = spec.training.model_copy(update={"steps": WARM_UP_STEPS})
         trainer.run()
-        trainer.spec = spec.training.model_copy(update={"steps": WARM_UP_STEPS + spec.training.steps})
-    return timed_run(trainer, device)
-
-
-def timed_run(trainer: Trainer, device: torch.device) -> float:
-    """Seconds of ``trainer.run()``, waiting for the device at both ends so the clock sees all the work."""
+        compiling = trainer.compiled.compile_seconds or 0.0
+        trainer.spec = spec.training.model_copy(update={"steps": WARM_UP_STEPS + steps})
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     trainer.run()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, compiling
+
+
+class _Products(TorchDispatchMode):
+    """Records each matrix product an operation runs: (op, argument shapes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in PRODUCTS:
+            self.calls.append((func, [a.shape for a in args if isinstance(a, torch.Tensor)]))
+        return func(*args, **(kwargs or {}))
+
+
+def _flops(func, shapes) -> int:
+    if func in (torch.ops.aten.mm.default, torch.ops.aten.bmm.default):
+        a, b = shapes
+    else:  # addmm / baddbmm: (bias, a, b)
+        a, b = shapes[1], shapes[2]
+    batch = a[0] if len(a) == 3 else 1
+    return 2 * batch * a[-2] * a[-1] * b[-1]
+
+
+def product_limit(name: str, data, seeds: int, device: torch.device, repeats: int = 200) -> tuple[float, float]:
+    """(FLOPs of one step's matrix products, seconds those products take alone, back to back)."""
+    spec = load_spec(spec_for(name, 1, False))
+    label = next(iter(spec.models))
+    model = build_model(ica.registry(), spec.models[label], data, list(range(seeds)), label).to(device).train()
+    index = torch.randint(0, len(data.train), (seeds, spec.training.batch_size), device=device)
+    shape = model.noise_shape(spec.training.batch_size)
+    noise = None if shape is None else torch.randn(seeds, *shape, device=device)
+    u = None if data.train.u is None else data.train.u[index]
+    with _Products() as recorded:
+        model.loss(Batch(data.train.x[index], u), noise).loss.mean(1).sum().backward()
+    flops = sum(_flops(f, s) for f, s in recorded.calls)
+    tensors = [(f, [torch.randn(s, device=device) for s in shapes]) for f, shapes in recorded.calls]
+    for f, args in tensors:  # warm-up
+        f(*args)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for f, args in tensors:
+                f(*args)
+        times.append((time.perf_counter() - start) / repeats)
+    return flops, statistics.median(times)
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):>7.0f} [{min(values):.0f}-{max(values):.0f}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5, 10, 50])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--models", nargs="+", default=["ivae", "vade"])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--compile", action="store_true", help="also time batched training with torch.compile")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-sequential", action="store_true", help="leave out one-seed-after-another")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps per seed\n")
-    header = f"{'model':6} {'S':>4} {'batched seed-steps/s':>21} {'sequential seed-steps/s':>24} {'ratio':>6}"
-    print(header + (f" {'compiled seed-steps/s':>22} {'compiled/eager':>15}" if args.compile else ""))
+    print(f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps, {args.repeats} "
+          "interleaved rounds; seed-steps/s as median [range]\n")
+    print(f"{'model':6} {'S':>3} {'eager batched':>20} {'compiled batched':>20} {'sequential':>20} "
+          f"{'compile s':>9} {'MFLOP/step':>10} {'GFLOP/s alone':>13} {'limit':>7} {'of limit':>8}")
     for name in args.models:
-        spec = load_spec(spec_for(name, args.steps))
-        data = prepare_data(spec, ica.registry())
+        data = prepare_data(load_spec(spec_for(name, args.steps, False)), ica.registry())
         data = type(data)(data.train.to(device), data.eval.to(device), data.n_u, data.info)
-        train_seconds(spec, data, [0], device)  # warm-up: first-call allocations and kernel selection
+        train_seconds(name, 20, data, [0], device, False)  # first-call allocations and kernel selection
         for s in args.seeds:
             seeds = list(range(s))
-            batched = train_seconds(spec, data, seeds, device)
-            sequential = sum(train_seconds(spec, data, [seed], device) for seed in seeds)
-            work = s * args.steps
-            line = f"{name:6} {s:>4} {work / batched:>21.0f} {work / sequential:>24.0f} {sequential / batched:>6.1f}"
-            if args.compile:
-                compiled = train_seconds(load_spec(spec_for(name, args.steps, compile=True)), data, seeds, device)
-                line += f" {work / compiled:>22.0f} {batched / compiled:>15.2f}"
-            print(line, flush=True)
+            rates = {"eager": [], "compiled": [], "sequential": []}
+            compiling = []
+            for _ in range(args.repeats):  # interleaved: each round runs every contender once
+                rates["eager"].append(s * args.steps / train_seconds(name, args.steps, data, seeds, device, False)[0])
+                seconds, c = train_seconds(name, args.steps, data, seeds, device, True)
+                rates["compiled"].append(s * args.steps / seconds)
+                compiling.append(c)
+                if not args.no_sequential:
+                    total = sum(train_seconds(name, args.steps, data, [k], device, False)[0] for k in seeds)
+                    rates["sequential"].append(s * args.steps / total)
+            flops, alone = product_limit(name, data, s, device)
+            limit = s / alone
+            share = statistics.median(rates["compiled"]) / limit
+            sequential = spread(rates["sequential"]) if rates["sequential"] else f"{'-':>20}"
+            print(f"{name:6} {s:>3} {spread(rates['eager']):>20} {spread(rates['compiled']):>20} {sequential:>20} "
+                  f"{max(compiling):>9.1f} {flops / s / 1e6:>10.2f} {flops / alone / 1e9:>13.1f} "
+                  f"{limit:>7.0f} {share:>8.0%}", flush=True)
 
 
 if __name__ == "__main__":
