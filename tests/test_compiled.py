@@ -187,3 +187,19 @@ def test_in_step_randomness_of_the_seeds_own_streams_keeps_a_model_eager(encoder
     trainer = Trainer(model, data.train, [0, 1], dropped.training,
                       on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None)
     assert trainer.step_mode == "eager" and any(reason in n for n in notices), notices
+
+
+@needs_compiler
+def test_batch_norm_running_statistics_are_kept_by_the_compiled_step(tmp_path):
+    """Batch norm changes its buffers in every training step; the compiled step is used only where a trial
+    shows it changes them as the eager step does, and then trains the grid models like eager."""
+    grids = {"channels": 4, "latent_dim": 2, "residual_blocks": 1, "batch_norm": True}
+    digits = {"data": {"name": "digits"}, "models": {"ae": {"name": "ae", **grids}}, "seeds": 2, "device": "cpu",
+              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
+    for mode in (False, True):
+        ica.run({**digits, "training": {**digits["training"], "compile": mode}}, out=tmp_path / str(mode))
+    for seed in (0, 1):
+        result = json.loads((tmp_path / "True" / "ae" / "seeds" / str(seed) / "result.json").read_text())
+        assert result["step_mode"] == "compiled"
+        np.testing.assert_allclose(latents(tmp_path / "True", "ae", seed), latents(tmp_path / "False", "ae", seed),
+                                   rtol=0, atol=1e-5)

@@ -11,9 +11,11 @@ and a seed batched with others still equals the seed alone.
 
 Parameters are kept as the model's own stacked ``[S, ...]`` tensors and updated in place, and the Adam
 moments one tensor per parameter (`StackedAdam`; one flat buffer made the compiler fuse a many-way split
-into one slow kernel). A model the step cannot compile -- a module the compiler cannot trace whole, in-step
-randomness (dropout), buffers that training changes (batch norm's running statistics, a VQ-VAE codebook
-learnt by EMA), the penalty of the identifiability constraint -- is said in one line and trains eagerly.
+into one slow kernel). A model the step cannot take -- a module the compiler cannot trace whole (GMM-Flow's
+vmap, the hard VQ-VAE's EMA step), in-step randomness from the seeds' streams (dropout), state the step
+changes that the compiled step would not change the same way, the penalty of the identifiability
+constraint -- is said in one line and trains eagerly. Batch norm's running statistics do survive compiling
+(checked on a copy before training, `why_not_compiled`).
 """
 
 from __future__ import annotations
@@ -101,29 +103,63 @@ def trainable(model: nn.Module) -> list[tuple[str, Tensor]]:
 
 
 def why_not_compiled(model: nn.Module, train: Split, constrained: bool) -> str | None:
-    """Why ``model`` must train eagerly (None when the compiled step may be tried): the penalty of the
-    identifiability constraint (a second model call per step), randomness drawn inside the step from the
-    seeds' own streams (`ica.nn.seeding.seed_rand`: dropout), which a graph would draw from one stream of
-    its own, or buffers that a training step changes. Seen by one training-mode forward pass of a copy on
-    two rows, with generators of its own (no seed's stream moves)."""
+    """Why ``model`` must train eagerly (None when the compiled step may be tried).
+
+    The penalty of the identifiability constraint (a second model call per step) and randomness drawn inside
+    the step from the seeds' own streams (`ica.nn.seeding.seed_rand`: dropout; a graph would draw it from one
+    stream of its own) rule it out. State that a training step changes besides the optimiser's update (batch
+    norm's running statistics, a codebook learnt by EMA) is allowed only where one compiled step on a copy
+    changes it as one eager step does (`_steps_agree`). Seen on copies, with generators and noise of their own:
+    no seed's stream moves.
+    """
     if constrained:
         return "the identifiability penalty is computed outside the compiled step"
     trial = copy.deepcopy(model).train()
-    before = {k: b.clone() for k, b in trial.named_buffers()}
-    seeds = next(model.parameters()).shape[0]
-    rows = torch.arange(min(len(train), 2), device=train.x.device).expand(seeds, -1)
-    shape = trial.noise_shape(rows.shape[1])
-    noise = None if shape is None else torch.zeros(seeds, *shape, device=train.x.device)
-    streams = [torch.Generator(device=train.x.device).manual_seed(0) for _ in range(seeds)]
+    before = {k: v.clone() for k, v in trial.state_dict().items()}
+    rows, noise = _trial_batch(trial, train)
+    streams = [torch.Generator(device=train.x.device).manual_seed(0) for _ in range(rows.shape[0])]
     start = [g.get_state() for g in streams]
     with torch.no_grad(), seed_generators(streams):
         trial.loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
     if any(not torch.equal(g.get_state(), s) for g, s in zip(streams, start)):
         return "it draws randomness inside the step from each seed's stream (dropout)"
-    changed = [k for k, b in trial.named_buffers() if not torch.equal(b, before[k])]
-    if changed:
-        return f"its buffers change in training ({', '.join(changed[:3])})"
+    changed = [k for k, v in trial.state_dict().items() if not torch.equal(v, before[k])]
+    if changed and not _steps_agree(model, train):
+        return f"a training step changes its state ({', '.join(changed[:3])}) and the compiled step does not " \
+               "change it as the eager step does"
     return None
+
+
+def _trial_batch(model: nn.Module, train: Split) -> tuple[Tensor, Tensor | None]:
+    seeds = next(model.parameters()).shape[0]
+    rows = torch.arange(min(len(train), 8), device=train.x.device).expand(seeds, -1)
+    shape = model.noise_shape(rows.shape[1])
+    return rows, None if shape is None else torch.zeros(seeds, *shape, device=train.x.device)
+
+
+def _steps_agree(model: nn.Module, train: Split) -> bool:
+    """Whether one compiled step and one eager step, each on a copy of ``model``, leave the same state.
+
+    The learning rate is 0: Adam's first step moves every parameter by ±lr whatever the size of its gradient,
+    so rounding would flip the sign of tiny gradients and the copies would differ by 2·lr there. What is
+    compared is the rest: the state the step itself changes.
+    """
+    from ica.training.optim import SeedAdam
+
+    eager, compiled = copy.deepcopy(model).train(), copy.deepcopy(model).train()
+    rows, noise = _trial_batch(eager, train)
+    seeds, lr, betas = rows.shape[0], 0.0, (0.9, 0.999)
+    optimizer = SeedAdam(eager.parameters(), seeds, lr, betas)
+    out = eager.loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+    out.loss.mean(1).sum().backward()
+    optimizer.step()
+    named = trainable(compiled)
+    try:
+        CompiledStep(compiled, train, StackedAdam(named, seeds, lr, betas), dict(named))(rows, noise)
+    except Exception:  # noqa: BLE001 - it does not compile: the real step will say why when it tries
+        return True
+    expected, got = eager.state_dict(), compiled.state_dict()
+    return all(torch.allclose(got[k].float(), v.float(), rtol=1e-4, atol=1e-6) for k, v in expected.items())
 
 
 def compile_failure(exc: BaseException) -> str:
