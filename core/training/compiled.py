@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad
