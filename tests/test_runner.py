@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import types
 
+import pytest
 import torch
 from torch import nn
 
@@ -205,3 +206,25 @@ def test_a_spec_whose_data_fail_leaves_no_run_directory_and_the_fixed_spec_runs_
     np.savez(tmp_path / "data.npz", x=rng.normal(size=(60, 3)), u=np.arange(60) % 3, s=rng.normal(size=(60, 3)))
     fixed = {**broken, "data": {"name": "npz", "path": str(tmp_path / "data.npz")}}
     assert set(ica.run(fixed, out=out)["cells"]) == {"ivae", "vade"}
+
+
+def test_a_run_directory_of_ica_0_2_0_resumes_after_training_compile_changed_its_default(tiny_spec, tmp_path):
+    """0.2.0 wrote training.compile false into spec.json and hashed it so; this version's default is "auto".
+    The same spec file still resumes the directory (and a different spec is still refused)."""
+    import hashlib
+    import json as json_module
+
+    from ica.spec.load import load_spec, spec_json
+
+    ica.run(tiny_spec, out=tmp_path / "run")
+    old = spec_json(load_spec(tiny_spec))
+    assert old["training"]["compile"] == "auto"
+    old["training"]["compile"] = False  # as 0.2.0 wrote it, with its hash
+    digest = hashlib.sha256(json_module.dumps(old, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    (tmp_path / "run" / "spec.json").write_text(json_module.dumps({**old, "spec_hash": digest}))
+    events = []
+    ica.run(tiny_spec, out=tmp_path / "run", on_event=lambda name, **info: events.append(name))
+    assert "train_start" not in events  # every seed was finished: nothing trained again
+    other = {**tiny_spec, "training": {**tiny_spec["training"], "lr": 0.5}}
+    with pytest.raises(ica.IcaError, match="different spec"):
+        ica.run(other, out=tmp_path / "run")

@@ -19,7 +19,7 @@ from ica.rundir.writing import create_exclusive, json_bytes, safe_dir
 from ica.rundir.json_files import read_json
 from ica.running.building import build_metrics, build_model, prepare_data
 from ica.spec.grid import grid_cells, grid_json
-from ica.spec.load import spec_hash, spec_json
+from ica.spec.load import accepted_hashes, spec_hash, spec_json
 
 
 def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
@@ -32,7 +32,7 @@ def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
     cells = grid_cells(spec, reg)
     digest = spec_hash(spec)
     grid_file = root / GRID_FILE
-    check_grid_directory(root, digest)
+    check_grid_directory(root, accepted_hashes(spec))
     for cell in cells:
         safe_dir(root, cell.directory, create=False)  # an existing cell directory must not be a link
     for cell in cells:
@@ -46,19 +46,19 @@ def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
             grid_file.unlink()
             raise _plain_run_there(root)
     else:
-        check_grid_directory(root, digest)  # another grid claimed it first: refused unless the same spec
+        check_grid_directory(root, accepted_hashes(spec))  # claimed first by another grid: refused unless the same spec
     return cells
 
 
 GRID_FILE = "grid.json"
 
 
-def check_grid_directory(root: Path, digest: str) -> None:
+def check_grid_directory(root: Path, digests: set[str]) -> None:
     """Refuse a grid's directory that holds a plain run, or a grid of another spec."""
     if (root / "spec.json").exists():
         raise _plain_run_there(root)
     grid_file = root / GRID_FILE
-    if grid_file.exists() and claimed_hash(grid_file) != digest:
+    if grid_file.exists() and claimed_hash(grid_file) not in digests:
         raise SpecError("this directory holds a grid made from a different spec; choose another --out "
                         "or remove it", where=str(root))
 
@@ -112,7 +112,7 @@ def check_directory(layout: RunLayout, spec: Any) -> None:
     if (layout.root / GRID_FILE).exists():
         raise IcaError("this directory holds a grid (grid.json); a plain spec cannot run into it: choose another "
                        "--out", where=str(layout.root))
-    if layout.spec.exists() and claimed_hash(layout.spec) != spec_hash(spec):
+    if layout.spec.exists() and claimed_hash(layout.spec) not in accepted_hashes(spec):
         raise IcaError("this run directory was made from a different spec; choose another --out, or delete it",
                        where=str(layout.root))
 

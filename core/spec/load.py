@@ -185,7 +185,27 @@ def spec_json(spec: BaseModel) -> dict[str, Any]:
 
 def spec_hash(spec: BaseModel) -> str:
     """A stable digest of the validated spec, to recognise a run directory made from another spec."""
-    text = json.dumps(spec_json(spec), sort_keys=True, separators=(",", ":"))
+    return _digest(spec_json(spec))
+
+
+EARLIER_DEFAULTS = {("training", "compile"): ("auto", False)}
+"""Defaults this version changed: (section, field) -> (the value now, the value ica 0.2.0 wrote). A run
+directory a 0.2.0 run made from the same spec file carries the hash of the spec with the old value."""
+
+
+def accepted_hashes(spec: BaseModel) -> set[str]:
+    """The hashes of a run directory that ``spec`` may resume: its own, and the one ica 0.2.0 gave the same
+    spec before a default changed (`EARLIER_DEFAULTS`), so that upgrading does not strand a sweep."""
+    data = spec_json(spec)
+    earlier = json.loads(json.dumps(data))
+    for (section, field), (now, before) in EARLIER_DEFAULTS.items():
+        if isinstance(earlier.get(section), dict) and earlier[section].get(field) == now:
+            earlier[section][field] = before
+    return {_digest(data), _digest(earlier)}
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

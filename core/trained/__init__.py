@@ -3,8 +3,9 @@
 Owns: loading one model of a run (``spec.json``, ``preprocessing.json`` and each seed's ``model.safetensors``,
 rebuilt through the registry, all seeds batched where the model can be: `loading`); new data checked and
 prepared as training prepared its data (`inputs`); and the object that encodes, clusters, scores, decodes and
-samples with it in eval mode, in chunks (`model`). It is the same representation a run's evaluation takes, so loading a run reproduces its saved
-latents exactly; and scoring embeddings made by anything with the metrics a run computes (`scoring`).
+samples with it in eval mode, in chunks (`model`). It is the same representation a run's evaluation takes,
+so loading a run reproduces its saved latents exactly. And scoring embeddings made by anything with the
+metrics a run computes (`scoring`), written as a run-like directory (`scored`).
 May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.training, ica.evaluation, ica.running
 Exports: ``load``, ``TrainedModel``, ``score``.
 """
