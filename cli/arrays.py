@@ -1,4 +1,5 @@
-"""Reading the user's arrays for ``ica encode`` and ``ica score``: ``.npz`` or ``.npy`` files, never unpickled.
+"""Reading the user's inputs for ``ica encode`` and ``ica score``: ``.npz`` or ``.npy`` files, never unpickled,
+and the ``--seeds`` they name.
 
 A file is read whole into named arrays (an ``.npy`` file's one array is named by the file's stem); an array is
 then picked by the key the user gave, else the conventional key (``x``, ``u``, ``s``, ``latents``), else the
@@ -7,12 +8,13 @@ file's only array. Every failure is one `DataError` naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ica.errors import DataError
+from ica.errors import DataError, IcaError
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -41,3 +43,17 @@ def pick(arrays: dict[str, np.ndarray], path: Path, key: str | None, conventiona
         return next(iter(arrays.values()))
     raise DataError(f"holds {len(arrays)} arrays ({', '.join(arrays) or 'none'}) and none is named "
                     f"{conventional!r}: say which with its --*-key option", where=str(path))
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in blocks (an input may be larger than memory allows twice)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def seed_list(text: str, allowed: str = "integers separated by commas") -> list[int]:
+    """``--seeds`` as integers, e.g. ``0,3``; ``allowed`` says what the option takes, for the message."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise IcaError(f"--seeds must be {allowed}, not {text!r}", where="--seeds") from None

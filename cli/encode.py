@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ica.cli import render
-from ica.cli.arrays import pick, read_arrays
+from ica.cli.arrays import pick, read_arrays, seed_list
 from ica.errors import IcaError
 
 
@@ -44,7 +44,7 @@ def encode_command(
     if inside is not None:
         raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
                        "writes its latents elsewhere", where=str(out))
-    chosen = None if seeds == "all" else _seed_list(seeds)
+    chosen = None if seeds == "all" else seed_list(seeds, "'all' or integers separated by commas")
     inputs = read_arrays(data)
     arrays = {"x": pick(inputs, data, x_key, "x")}
     if u_key in inputs:
@@ -74,11 +74,3 @@ def rows_progress(total: int, description: str) -> Iterator[Callable[[int], None
     with Progress(*columns, console=render.console) as bar:
         task = bar.add_task(escape(description), total=total)
         yield lambda rows: bar.advance(task, rows)
-
-
-def _seed_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise IcaError(f"--seeds must be 'all' or integers separated by commas, not {text!r}",
-                       where="--seeds") from None

@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-from ica.cli.arrays import pick, read_arrays
-from ica.errors import DataError, IcaError
+from ica.cli.arrays import file_sha256, pick, read_arrays, seed_list
+from ica.errors import DataError
 
 
 def score_command(
@@ -35,17 +35,18 @@ def score_command(
 ) -> None:
     """Score embeddings from any library with a run's metrics and write a directory `ica results` reads."""
     import ica
-    from ica.trained.scored import check_out, file_digest
+    from ica.trained.scored import check_out
 
     check_out(out)
-    z, named, assignments = _embeddings(embeddings, key)
-    chosen = _seed_list(seeds) if seeds is not None else named
-    extra = {what: _one(path, conventional) for what, path, conventional in
+    files = _Files()
+    z, named, assignments = _embeddings(embeddings, key, files)
+    chosen = seed_list(seeds) if seeds is not None else named
+    given = [(what, path, conventional) for what, path, conventional in
              (("sources", sources, "s"), ("labels", labels, "u"), ("observations", observations, "x"))
-             if path is not None}
-    inputs = {"embeddings": [{"file": str(p), "sha256": file_digest(p)} for p in embeddings],
-              **{what: {"file": str(path), "sha256": file_digest(path)} for what, path in
-                 (("sources", sources), ("labels", labels), ("observations", observations)) if path is not None}}
+             if path is not None]
+    extra = {what: pick(files.arrays(path), path, None, conventional) for what, path, conventional in given}
+    inputs = {"embeddings": [{"file": str(p), "sha256": files.sha256(p)} for p in embeddings],
+              **{what: {"file": str(path), "sha256": files.sha256(path)} for what, path, _ in given}}
     summary = ica.score(z, assignments=assignments, seeds=chosen, out=out, name=name, inputs=inputs, **extra)
     render.console.print(_table(summary, name, len(z)))
     floors = {k: v for k, v in summary.get("cell", {}).items() if k.startswith("mcc_") and v is not None}
@@ -54,11 +55,29 @@ def score_command(
     render.console.print(f"wrote {escape(str(out))}: `ica results {escape(str(out))}` and `ica report` read it")
 
 
-def _embeddings(paths: list[Path], key: str | None) -> tuple[list[np.ndarray], list[int] | None, Any]:
+class _Files:
+    """Each input file read (and hashed) once, though it may be given as sources, labels and observations."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[Path, dict[str, np.ndarray]] = {}
+        self._digests: dict[Path, str] = {}
+
+    def arrays(self, path: Path) -> dict[str, np.ndarray]:
+        if path not in self._arrays:
+            self._arrays[path] = read_arrays(path)
+        return self._arrays[path]
+
+    def sha256(self, path: Path) -> str:
+        if path not in self._digests:
+            self._digests[path] = file_sha256(path)
+        return self._digests[path]
+
+
+def _embeddings(paths: list[Path], key: str | None, files: _Files) -> tuple[list[np.ndarray], list[int] | None, Any]:
     """Each file's embeddings (a seed axis added where a file holds one), its seeds and its assignments."""
     z, seeds, assignments = [], [], []
     for path in paths:
-        arrays = read_arrays(path)
+        arrays = files.arrays(path)
         array = pick(arrays, path, key, "latents")
         if array.ndim not in (2, 3):
             raise DataError(f"holds an embedding of shape {list(array.shape)}; give [N, d] or [S, N, d]",
@@ -74,17 +93,6 @@ def _embeddings(paths: list[Path], key: str | None) -> tuple[list[np.ndarray], l
         named = None  # files of different runs may both hold seed 0: then 0..S-1
     clusters = None if any(a is None for a in assignments) else np.concatenate(assignments)
     return z, named, clusters
-
-
-def _one(path: Path, conventional: str) -> np.ndarray:
-    return pick(read_arrays(path), path, None, conventional)
-
-
-def _seed_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise IcaError(f"--seeds must be integers separated by commas, not {text!r}", where="--seeds") from None
 
 
 def _table(summary: dict[str, Any], name: str, seeds: int) -> Table:

@@ -185,7 +185,7 @@ def spec_json(spec: BaseModel) -> dict[str, Any]:
 
 def spec_hash(spec: BaseModel) -> str:
     """A stable digest of the validated spec, to recognise a run directory made from another spec."""
-    return _digest(spec_json(spec))
+    return json_digest(spec_json(spec))
 
 
 EARLIER_DEFAULTS = {("training", "compile"): ("auto", False)}
@@ -201,10 +201,11 @@ def accepted_hashes(spec: BaseModel) -> set[str]:
     for (section, field), (now, before) in EARLIER_DEFAULTS.items():
         if isinstance(earlier.get(section), dict) and earlier[section].get(field) == now:
             earlier[section][field] = before
-    return {_digest(data), _digest(earlier)}
+    return {json_digest(data), json_digest(earlier)}
 
 
-def _digest(data: Any) -> str:
+def json_digest(data: Any) -> str:
+    """A short, stable digest of JSON data (keys sorted): what spec hashes are made of."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

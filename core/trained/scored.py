@@ -11,8 +11,6 @@ run`` refuses the directory (its spec hash is no spec's) and `ica.load` says wha
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +23,7 @@ from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.layout import RunLayout
 from ica.rundir.schemas import plain_name
 from ica.rundir.writing import safe_dir, save_npz, write_json
+from ica.spec.load import json_digest
 
 
 def check_out(out: Path) -> None:
@@ -71,7 +70,7 @@ def _write(out: Path, summary: dict[str, Any], embeddings: Sequence[np.ndarray],
     body = {"name": label, "scored": True, "data": {"name": "scored embeddings", "points": n, **inputs},
             "models": {label: {"name": label, "dims": dims}}, "training": {}, "seeds": seeds,
             "evaluation": {"split": "eval", "metrics": None}, "device": "cpu"}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    digest = json_digest(body)
     cell = {"model": label, **summary, "status": {str(s): "finished" for s in seeds}}
     for i, seed in enumerate(seeds):
         safe_dir(out, label, "seeds", str(seed))
@@ -85,7 +84,3 @@ def _write(out: Path, summary: dict[str, Any], embeddings: Sequence[np.ndarray],
     write_json(layout.spec, {**body, "spec_hash": digest})
     write_json(layout.summary, {"name": label, "spec_hash": digest, "device": "cpu", "split": "eval",
                                 "data": body["data"], "cells": {label: cell}})
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
