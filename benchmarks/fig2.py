@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 import ica
 from ica.training.compiled import compiles
 
@@ -43,7 +41,7 @@ def main() -> None:
         spec["training"]["compile"] = False
     elif not args.full and spec["training"].get("compile", "auto") == "auto":
         # The full run's choice (auto compiles runs of 20,000 steps or more), not the short run's.
-        spec["training"]["compile"] = compiles("auto", torch.device(args.device), full_steps)
+        spec["training"]["compile"] = compiles("auto", full_steps)
     loops = []
 
     def on_event(name, **info):

@@ -106,7 +106,7 @@ class Trainer:
         )
         self.compiled: CompiledStep | None = None
         self.optimizer: SeedAdam | StackedAdam = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
-        if compiles(training.compile, self.device, self.total_steps):
+        if compiles(training.compile, self.total_steps):
             self._use_compiled_step()
         sched = training.scheduler
         self.scheduler = (
