@@ -32,6 +32,37 @@ TINY_SPEC = {
 }
 
 
+MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
+TCL_MODELS = {
+    "ivae": {"name": "ivae", **MLP},
+    "vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 5}},
+    "hashed": {"name": "vade", **MLP, "prior": {"name": "rademacher", "bits": 3}},
+    "flow": {"name": "gmmflow", "transforms": 2, "hidden": [16], "prior": {"name": "gmm", "components": 4}},
+}
+GRIDS = {"channels": 4, "latent_dim": 2, "residual_blocks": 1}
+DIGITS_MODELS = {
+    "vqvae": {"name": "vqvae", **GRIDS, "prior": {"name": "quantised", "codebook_size": 5}},
+    "ae": {"name": "ae", **GRIDS},
+}
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> Path:
+    """A TCL run (iVAE, VaDE, hashed VaDE, GMM-Flow; standardised) and a digits run (VQ-VAE, autoencoder),
+    trained once for every test that loads trained models (they only read them)."""
+    import ica
+
+    root = tmp_path_factory.mktemp("trained")
+    tcl = copy.deepcopy(TINY_SPEC)
+    tcl["data"] = {**tcl["data"], "standardize": True}
+    tcl["models"] = TCL_MODELS
+    ica.run(tcl, out=root / "tcl")
+    digits = {"data": {"name": "digits"}, "models": DIGITS_MODELS, "seeds": 2, "device": "cpu",
+              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
+    ica.run(digits, out=root / "digits")
+    return root
+
+
 @pytest.fixture
 def tiny_spec() -> dict:
     """A complete spec: iVAE and VaDE on a 3-dimensional TCL data set, 2 seeds, 30 steps."""

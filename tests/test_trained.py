@@ -3,7 +3,6 @@ evaluation points to exactly the latents (and assignments) the run saved; new da
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 
@@ -12,36 +11,14 @@ import pytest
 import torch
 
 import ica
-from conftest import TINY_SPEC
+from conftest import DIGITS_MODELS, TCL_MODELS
 from ica.errors import DataError, IcaError
 from ica.running.building import raw_data
 
-MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
-TCL_MODELS = {
-    "ivae": {"name": "ivae", **MLP},
-    "vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 5}},
-    "hashed": {"name": "vade", **MLP, "prior": {"name": "rademacher", "bits": 3}},
-    "flow": {"name": "gmmflow", "transforms": 2, "hidden": [16], "prior": {"name": "gmm", "components": 4}},
-}
-GRIDS = {"channels": 4, "latent_dim": 2, "residual_blocks": 1}
-DIGITS_MODELS = {
-    "vqvae": {"name": "vqvae", **GRIDS, "prior": {"name": "quantised", "codebook_size": 5}},
-    "ae": {"name": "ae", **GRIDS},
-}
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A TCL run (iVAE, VaDE, hashed VaDE, GMM-Flow; standardised) and a digits run (VQ-VAE, autoencoder)."""
-    root = tmp_path_factory.mktemp("trained")
-    tcl = copy.deepcopy(TINY_SPEC)
-    tcl["data"] = {**tcl["data"], "standardize": True}
-    tcl["models"] = TCL_MODELS
-    ica.run(tcl, out=root / "tcl")
-    digits = {"data": {"name": "digits"}, "models": DIGITS_MODELS, "seeds": 2, "device": "cpu",
-              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
-    ica.run(digits, out=root / "digits")
-    return root
+@pytest.fixture
+def runs(trained_runs):
+    """The TCL and digits runs every trained-model test reads (`conftest.trained_runs`: trained once)."""
+    return trained_runs
 
 
 CASES = [("tcl", label) for label in TCL_MODELS] + [("digits", label) for label in DIGITS_MODELS]

@@ -4,34 +4,19 @@ mean), draws that do not depend on which seeds are loaded together, and clear er
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
 import torch
 
 import ica
-from conftest import TINY_SPEC
 from ica.errors import DataError
 from ica.running.building import raw_data
-from test_trained import GRIDS, TCL_MODELS
 
-MODELS = TCL_MODELS
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("generative")
-    tcl = copy.deepcopy(TINY_SPEC)
-    tcl["data"] = {**tcl["data"], "standardize": True}
-    tcl["models"] = MODELS
-    ica.run(tcl, out=root / "tcl")
-    digits = {"data": {"name": "digits"}, "seeds": 2, "device": "cpu",
-              "models": {"vqvae": {"name": "vqvae", **GRIDS, "prior": {"name": "quantised", "codebook_size": 5}},
-                         "ae": {"name": "ae", **GRIDS}},
-              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
-    ica.run(digits, out=root / "digits")
-    return root
+@pytest.fixture
+def runs(trained_runs):
+    """The runs test_trained reads too (`conftest.trained_runs`: trained once per session)."""
+    return trained_runs
 
 
 def eval_x(model):
