@@ -24,7 +24,8 @@ What is here, by what a plugin writes:
 * **the contracts** (``ica.components.protocols``): `BuildContext`, `Split`, `DataSplits`, `Batch`,
   `Encoder`, `Decoder`, `Prior`, `Likelihood`, `Model`, `LossOutput`, `Representation`, `Metric`,
   `MetricRecord`, `count_parameters`;
-* **the seed axis** (``ica.nn``): `SeedLinear`, `SeedMLP`, `SeedDropout`, `activation`, `one_hot`, the
+* **the seed axis** (``ica.nn``): `SeedLinear`, `SeedMLP`, `SeedDropout`, `activation`, `one_hot`,
+  `seed_matmul` and `column_major` (a batched product with a narrow weight, the fast way), the
   grouped convolutions, `SeedStacked`, the distributions helpers, and `seed_rand`, the one source of
   randomness inside a training step;
 * **metrics** (``ica.evaluation``): `Evaluation`, `SeedOutcome`, `mcc`, `correlation_matrix`, `cca_mcc`,
@@ -55,7 +56,7 @@ from ica.nn.distributions import (
     DiagonalGaussianMixture, diagonal_normal, is_mixture, joint_log_prob, responsibilities, seed_sample,
     xavier_uniform_,
 )
-from ica.nn.layers import ACTIVATIONS, SeedDropout, SeedLinear, SeedMLP, activation, one_hot
+from ica.nn.layers import ACTIVATIONS, SeedDropout, SeedLinear, SeedMLP, activation, column_major, one_hot, seed_matmul
 from ica.nn.seeding import seed_rand, seed_randn
 from ica.nn.stacked import SeedStacked
 from ica.running.preprocessing import binarized
@@ -68,8 +69,8 @@ __all__ = [
     "BuildContext", "Split", "DataSplits", "Batch", "Encoder", "Decoder", "Prior", "Likelihood", "Model",
     "LossOutput", "Representation", "Metric", "MetricRecord", "count_parameters",
     # the seed axis
-    "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "SeedConv2d",
-    "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",
+    "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "seed_matmul", "column_major",
+    "SeedConv2d", "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",
     "SeedStacked", "seed_rand", "seed_randn", "seed_sample", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
     "responsibilities", "xavier_uniform_",
     # metrics

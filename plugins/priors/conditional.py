@@ -13,7 +13,8 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ica.plugin import BuildContext, DataError, diagonal_normal, Field, hookimpl, Options, SeedMLP, xavier_uniform_
+from ica.plugin import (BuildContext, DataError, diagonal_normal, Field, hookimpl, Options, SeedMLP, column_major,
+                        seed_matmul, xavier_uniform_)
 
 
 class ConditionalOptions(Options):
@@ -37,15 +38,17 @@ class ConditionalPrior(nn.Module):
         self.n_u, self.latent_dim = ctx.n_u, ctx.latent_dim
         self.parameterisation = options.parameterisation
         if options.parameterisation == "table":
-            self.mean = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim)))
-            self.log_var = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim)))
+            # Column-major where d_z < n_u: the layout `seed_matmul`'s products run fastest with.
+            table = column_major if ctx.latent_dim < ctx.n_u else (lambda t: t)
+            self.mean = nn.Parameter(table(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim))))
+            self.log_var = nn.Parameter(table(xavier_uniform_(torch.empty(ctx.seeds, ctx.n_u, ctx.latent_dim))))
         else:
             self.net = SeedMLP(ctx.n_u, options.hidden, 2 * ctx.latent_dim, ctx.seeds)
 
     def parameters_for(self, cond: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-variance for one-hot u ``[S, B, n_u]``."""
         if self.parameterisation == "table":
-            return torch.bmm(cond, self.mean), torch.bmm(cond, self.log_var)
+            return seed_matmul(cond, self.mean), seed_matmul(cond, self.log_var)
         mean, log_var = self.net(cond).chunk(2, dim=-1)
         return mean, log_var
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from ica.plugin import BuildContext, DiagonalGaussianMixture, Field, hookimpl, Options, xavier_uniform_
+from ica.plugin import BuildContext, DiagonalGaussianMixture, Field, hookimpl, Options, column_major, xavier_uniform_
 
 
 class GMMOptions(Options):
@@ -28,8 +28,9 @@ class GMMPrior(nn.Module):
     def __init__(self, options: GMMOptions, ctx: BuildContext):
         super().__init__()
         k, d = options.components, ctx.latent_dim
-        self.mean = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
-        self.log_var = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
+        # Stored d-major (`column_major`): the mixture's log-density then runs along K (DiagonalGaussianMixture).
+        self.mean = nn.Parameter(column_major(xavier_uniform_(torch.empty(ctx.seeds, k, d))))
+        self.log_var = nn.Parameter(column_major(xavier_uniform_(torch.empty(ctx.seeds, k, d))))
         logits = torch.zeros(ctx.seeds, k)
         if options.learn_weights:
             self.logits = nn.Parameter(logits)

@@ -20,7 +20,8 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ica.plugin import (
-    BuildContext, diagonal_normal, DiagonalGaussianMixture, Field, hookimpl, Options, xavier_uniform_,
+    BuildContext, diagonal_normal, DiagonalGaussianMixture, Field, hookimpl, Options, column_major, seed_matmul,
+    xavier_uniform_,
 )
 
 
@@ -40,8 +41,9 @@ class RademacherPrior(nn.Module):
         k, d, n = 2**options.bits, ctx.latent_dim, options.bits
         d_x = math.prod(ctx.x_shape) if ctx.x_shape else 1
         self.components = k
-        self.mean = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
-        self.log_var = nn.Parameter(xavier_uniform_(torch.empty(ctx.seeds, k, d)))
+        # Stored d-major (`column_major`): the mixture's log-density then runs along K (DiagonalGaussianMixture).
+        self.mean = nn.Parameter(column_major(xavier_uniform_(torch.empty(ctx.seeds, k, d))))
+        self.log_var = nn.Parameter(column_major(xavier_uniform_(torch.empty(ctx.seeds, k, d))))
         signs = torch.randint(0, 2, (ctx.seeds, d_x, n)).float() * 2 - 1  # from the seed's init RNG
         self.register_buffer("projection", signs)  # Aᵀ, [S, d_x, N]: a buffer, so never trained
         self.register_buffer("powers", (2 ** torch.arange(n)).expand(ctx.seeds, n).clone())
@@ -64,7 +66,7 @@ class RademacherPrior(nn.Module):
         if cond is None:
             logits = self.log_weights().unsqueeze(1)
             return DiagonalGaussianMixture(logits, self.mean.unsqueeze(1), self.log_var.unsqueeze(1))
-        return diagonal_normal(torch.bmm(cond, self.mean), torch.bmm(cond, self.log_var))
+        return diagonal_normal(seed_matmul(cond, self.mean), seed_matmul(cond, self.log_var))
 
 
 def build(options: RademacherOptions, ctx: BuildContext) -> RademacherPrior:
