@@ -34,6 +34,7 @@ def save_checkpoints(trainer: Trainer) -> None:
     trainer.saved_step = trainer.step
     state = trainer.model.state_dict()
     adam = trainer.optimizer.state_dict()
+    noise = trainer.noise_states()
     n = len(trainer.seeds)
     for i, files in enumerate(trainer.files):
         checkpoint = {
@@ -51,7 +52,7 @@ def save_checkpoints(trainer: Trainer) -> None:
                 "best": own_copy(trainer.scheduler.best[i : i + 1]), "bad": own_copy(trainer.scheduler.bad[i : i + 1])
             },
             "sampler": trainer.sampler.seed_state(i),
-            "noise": trainer.noise[i].get_state(),
+            "noise": noise[i],
             "log_window": trainer.log_window.seed_state(i),
             "plateau_window": trainer.plateau_window.seed_state(i),
             "failed_at": trainer.status[i].failed_at,
@@ -158,6 +159,8 @@ def resume(trainer: Trainer) -> None:
     trainer.sampler.load_seed_states([st["sampler"] for st in states])
     for g, st in zip(trainer.noise, states):
         g.set_state(st["noise"])
+    if trainer.noise_blocks is not None:
+        trainer.noise_blocks.restart()
     trainer.log_window.load_seed_states([st["log_window"] for st in states])
     trainer.plateau_window.load_seed_states([st["plateau_window"] for st in states])
     for status, st in zip(trainer.status, states):

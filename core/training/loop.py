@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ica.training import checkpoints
 from ica.training.identifiability import LConstraint
 from ica.training.compiled import CompiledStep, compile_failure, compiles, trainable, why_not_compiled
+from ica.training.noise import NoiseBlocks
 from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
 from ica.training.sampling import SeedSampler, own_copy
 from ica.components.protocols import Batch, Split
@@ -105,6 +106,7 @@ class Trainer:
             model, training.identifiability, lambda message: self.on_event("notice", message=message)
         )
         self.compiled: CompiledStep | None = None
+        self.noise_blocks: NoiseBlocks | None = None  # the compiled step's noise, drawn many steps at once
         self.optimizer: SeedAdam | StackedAdam = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
         if compiles(training.compile, self.total_steps):
             self._use_compiled_step()
@@ -174,6 +176,8 @@ class Trainer:
         named = trainable(self.model)
         self.optimizer = StackedAdam(named, len(self.seeds), self.spec.lr, self.spec.betas)
         self.compiled = CompiledStep(self.model, self.train, self.optimizer, dict(named))
+        if self.constraint is None:  # the constraint's corrections draw from the noise generators between steps
+            self.noise_blocks = NoiseBlocks.create(self.noise, self.model.noise_shape(self.sampler.batch), self.device)
 
     def _fall_back(self, exc: BaseException) -> None:
         """The first compiled step failed to compile: train eagerly from here, the Adam state carried over
@@ -182,6 +186,10 @@ class Trainer:
                       f"({compile_failure(exc)})")
         state = {**self.optimizer.state_dict(), "step": self.optimizer.step_count - 1}
         self.compiled = None
+        if self.noise_blocks is not None:  # the generators go on from this step's draw, one step at a time
+            for g, st in zip(self.noise, self.noise_blocks.states()):
+                g.set_state(st)
+            self.noise_blocks = None
         self.optimizer = SeedAdam(self.model.parameters(), len(self.seeds), self.spec.lr, self.spec.betas)
         self.optimizer.load_state_dict(state)
         if self.scheduler:
@@ -198,10 +206,18 @@ class Trainer:
 
     def draw_noise(self, batch_size: int) -> Tensor | None:
         """Each seed's reparameterisation noise for one step, from its own generator (outside any graph)."""
+        if self.noise_blocks is not None:
+            return self.noise_blocks.next()
         shape = self.model.noise_shape(batch_size)
         if shape is None:
             return None
         return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
+
+    def noise_states(self) -> list[Tensor]:
+        """Each seed's noise generator state for a checkpoint: as if drawn step by step (`NoiseBlocks.states`)."""
+        if self.noise_blocks is not None:
+            return self.noise_blocks.states()
+        return [g.get_state() for g in self.noise]
 
     def one_step(self) -> None:
         index = self.sampler.next()
