@@ -138,6 +138,10 @@ def run(
         None, "--workers", "-w", help="Train models and grid cells in this many spawned worker processes (one GPU "
         "each where there are GPUs). Default: on a multi-core CPU, long runs train their units side by side in "
         "one-thread workers; others in this process."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", help="Torch threads of the process that trains (without --workers: this one, and "
+        "no workers are started). Default: an OMP_NUM_THREADS set in the environment; else on the CPU one "
+        "thread for small models, this process's cores for convolutional ones."),
     executor: str = typer.Option("local", help="local (this machine), slurm (a job array through submitit), or "
                                  "submitit-local / submitit-debug (submitit's path without SLURM)."),
     partition: Optional[str] = typer.Option(None, help="slurm: the partition."),
@@ -153,6 +157,8 @@ def run(
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
         raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
+    if threads is not None and threads < 1:
+        raise IcaError(f"--threads must be at least 1, got {threads}", where="--threads")
     if dry_run:
         from ica.running.validate import plan, plan_packs
 
@@ -163,13 +169,17 @@ def run(
     if executor not in ("local", "slurm", "submitit-local", "submitit-debug"):
         raise IcaError(f"unknown executor {executor!r}; expected local, slurm, submitit-local or submitit-debug",
                        where="--executor")
-    if workers is None and executor == "local":
-        from ica.running.processes import auto_workers
+    if threads is not None and workers is not None and workers > 1:
+        raise IcaError("--threads sets the threads of training in this process; --workers gives each worker an "
+                       "equal share of the cores", where="--threads")
+    from ica.running import processes
 
-        workers, why = auto_workers(spec, device)
-        if workers > 1:
-            render.console.print(f"training in {why} (--workers 1: all in this process)")
-    with render.RunProgress() as progress:
+    decisions: dict[str, Any] = {}
+    if executor == "local":
+        workers, decisions = local_execution(spec, device, workers, threads)
+    in_process = executor == "local" and workers == 1
+    with processes.deciding(**decisions), processes.torch_threads(decisions["threads"] if in_process else None), \
+            render.RunProgress() as progress:
         if executor != "local":
             from ica.running.claims import run_root
             from ica.running.slurm import SlurmOptions, run_on_slurm
@@ -196,6 +206,24 @@ def run(
             summary = ica.run(spec, out=out, device=device, on_event=progress.event)
     for run_summary in (r["summary"] for r in summary["runs"].values()) if "runs" in summary else [summary]:
         render.summary_table(run_summary)
+
+
+def local_execution(spec: Path, device: Optional[str], workers: Optional[int],
+                    threads: Optional[int]) -> tuple[int, dict[str, Any]]:
+    """How ``ica run`` trains on this machine: in how many worker processes, with how many threads each, and
+    why (`ica.running.processes`); said when workers start, and recorded in env.json."""
+    from ica.running import processes
+
+    if workers is not None:
+        why = f"--workers {workers}"
+    elif threads is not None:
+        workers, why = 1, f"one process (--threads {threads})"
+    else:
+        workers, why = processes.auto_workers(spec, device)
+        if workers > 1:
+            render.console.print(f"training in {why} (--workers 1: all in this process)")
+    count, threads_why = processes.threads_for(spec, device, workers, threads)
+    return workers, {"threads": count, "threads_why": threads_why, "workers": workers, "workers_why": why}
 
 
 from ica.cli.results import results_command  # noqa: E402  (a command module of its own)

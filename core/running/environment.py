@@ -1,4 +1,5 @@
-"""``env.json``: the versions, device, git commit and plugins a run was made with."""
+"""``env.json``: the versions, device, git commit and plugins a run was made with, and how it was executed
+(threads, worker processes, compiled or eager step) with the reason for each choice."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import torch
 from ica.components.registry import Registry
 
 
-def environment(device: torch.device, reg: Registry) -> dict[str, Any]:
-    """Versions, device and code revision: what is needed to tell two runs' conditions apart."""
+def environment(device: torch.device, reg: Registry, training: Any = None,
+                n_train: int | None = None) -> dict[str, Any]:
+    """Versions, device and code revision: what is needed to tell two runs' conditions apart; with the spec's
+    ``training`` options (and the training split's size, for epochs), the compile decision too."""
     from ica.components.registry import ica_version
 
     return {
@@ -26,10 +29,54 @@ def environment(device: torch.device, reg: Registry) -> dict[str, Any]:
         "numpy": np.__version__,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
-        "threads": torch.get_num_threads(),
+        **execution(),
+        **({} if training is None else {"compile": compile_decision(training, n_train)}),
         "git_commit": _git_commit(),
         "plugins": [{"name": p.name, "version": p.version, "module": p.module} for p in reg.plugins],
     }
+
+
+def execution() -> dict[str, Any]:
+    """Threads per training process and worker processes, each with why: what ``ica run`` decided
+    (`ica.running.processes.threads_for`, `auto_workers`), else what this process found (``ica.run`` from
+    Python leaves the caller's thread count alone)."""
+    from ica.running.processes import decided
+
+    found = torch.get_num_threads()
+    omp = os.environ.get("OMP_NUM_THREADS")
+    record = {"threads": found,
+              "threads_why": f"OMP_NUM_THREADS={omp} (the environment's)" if omp else
+              "this process's torch setting (ica.run leaves the caller's thread count alone)",
+              "workers": 1, "workers_why": "one process"}
+    return {**record, **decided()}
+
+
+def compile_decision(training: Any, n_train: int | None) -> dict[str, Any]:
+    """``training.compile``, whether it asks this run for the compiled step (`ica.training.compiled.compiles`,
+    from `AUTO_STEPS` steps for "auto") and why; a model the step cannot take still trains eagerly, with a
+    notice in the log."""
+    from ica.training.compiled import AUTO_STEPS, compiles
+
+    setting = training.compile
+    steps = _steps(training, n_train)
+    wanted = compiles(setting, steps) if steps is not None else setting is True
+    if setting != "auto":
+        why = "compiled step asked for" if setting else "eager step asked for"
+    elif steps is None:
+        why = "auto: the number of steps is not known"
+    else:
+        why = (f"auto: {steps:,} steps {'>=' if wanted else '<'} {AUTO_STEPS:,}, where compiling (once per model "
+               "and process) starts to pay on the CPU")
+    return {"setting": setting, "steps": steps, "auto_steps": AUTO_STEPS, "compiles": wanted, "why": why}
+
+
+def _steps(training: Any, n_train: int | None) -> int | None:
+    """The steps of the run: ``steps``, or ``epochs`` passes of whole batches (as `ica.training.sampling`)."""
+    if training.epochs is None:
+        return training.steps
+    if n_train is None:
+        return None
+    return training.epochs * max(1, n_train // max(1, min(training.batch_size, n_train)))
 
 
 def _git_commit() -> str | None:

@@ -1,5 +1,5 @@
 """Starting a worker process (``ica run SPEC --workers N``): how many (`auto_workers`), and each one's slot,
-its GPU and its share of the CPU.
+its GPU and its share of the CPU; and how many threads a run that stays in one process uses (`threads_for`).
 
 `ica.running.executor` spawns the workers with `_start_worker` as their initialiser: each takes a slot,
 and with it one GPU through ``CUDA_VISIBLE_DEVICES`` (where there are GPUs) and an equal share of the CPU
@@ -9,11 +9,13 @@ go to (`_events`, read as ``processes._events`` by a worker's unit of work, `ica
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from typing import Any
+from typing import Any, Iterator
 
 _events: Any = None  # in a worker: the queue its progress events go to
+_decided: dict[str, Any] = {}  # what ``ica run`` decided for this process (`deciding`), for env.json
 
 
 def cpu_share(processes: int) -> int:
@@ -62,6 +64,107 @@ def auto_workers(spec: Any, device: str | None) -> tuple[int, str]:
     if validated.training.steps * seeds / units < AUTO_WORK:
         return 1, f"one process (under {AUTO_WORK:,} seed-steps per unit)"
     return workers, f"{workers} worker processes of {cpu_share(workers)} thread(s) each, for {units} units"
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system has one (``taskset``, a cgroup's
+    cpuset, a SLURM allocation), never more than the machine's cores."""
+    cores = os.cpu_count() or 1
+    try:
+        return max(1, min(cores, len(os.sched_getaffinity(0))))
+    except (AttributeError, OSError):  # no affinity on macOS and Windows
+        return cores
+
+
+CONVOLUTIONAL = frozenset({"convnet", "resnet", "ae", "vqvae"})
+"""Built-in components whose step is convolutions over images: the ones that can use more than one thread."""
+
+
+def threads_for(spec: Any, device: str | None, workers: int = 1, threads: int | None = None) -> tuple[int, str]:
+    """Torch threads for each process of ``ica run`` training ``spec``, and why, in words.
+
+    What wins: ``--threads`` (``threads``), then an ``OMP_NUM_THREADS`` the user set (torch's own count, left
+    as it is), then this policy. Worker processes take an equal share of the cores (`cpu_share`). A run in
+    this one process on the CPU takes one thread for models of small matrix products (MLPs): measured alone on
+    2 cores, a second thread gained nothing on the quick start (1.01x) and 1.32x on the digits' wider MLPs,
+    while two such runs started at once with two threads each spin against each other, 6.4x slower (Fig. 2's
+    cell; benchmarks/README.md). Convolutional models over images (`CONVOLUTIONAL`, 1.48x alone) take the
+    cores this process may use (`available_cores`). On CUDA the CPU only feeds the GPU: one thread.
+    """
+    if threads is not None:
+        return threads, f"--threads {threads}"
+    if os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        return torch.get_num_threads(), f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} (the environment's)"
+    if workers > 1:
+        return cpu_share(workers), f"{workers} worker processes share {os.cpu_count() or 1} cores"
+    from ica.components.registry import registry
+    from ica.running.building import resolve_device
+    from ica.spec.load import load_spec
+
+    validated = load_spec(spec, registry())
+    if resolve_device(device or validated.device).type != "cpu":
+        return 1, "one thread: on CUDA the CPU only feeds the GPU"
+    cores = available_cores()
+    convolutional = sorted(CONVOLUTIONAL & _component_names(validated))
+    if convolutional and cores > 1:
+        return cores, f"{cores} threads, this process's cores: convolutional models ({', '.join(convolutional)})"
+    return 1, "one thread: small matrix products gain nothing from more, and lose to other processes on the cores"
+
+
+def _component_names(spec: Any) -> set[str]:
+    """Every component name in the spec's models, and every string of its grid (a grid may swap an encoder in,
+    as ``{"name": ...}`` or as the values of a ``...name`` axis)."""
+    names: set[str] = set()
+
+    def walk(value: Any, strings: bool) -> None:
+        if isinstance(value, str) and strings:
+            names.add(value)
+        elif isinstance(value, dict):
+            if isinstance(value.get("name"), str):
+                names.add(value["name"])
+            for v in value.values():
+                walk(v, strings)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, strings)
+
+    walk([options.model_dump() for options in spec.models.values()], False)
+    walk(list((spec.grid or {}).values()), True)
+    return names
+
+
+@contextlib.contextmanager
+def deciding(**decisions: Any) -> Iterator[None]:
+    """What ``ica run`` decided for this process (threads, workers and why), for `decided` to report in
+    env.json while the run lasts; a later ``ica.run`` from Python reports only what it finds."""
+    global _decided
+    before, _decided = _decided, dict(decisions)
+    try:
+        yield
+    finally:
+        _decided = before
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Train with ``threads`` torch threads in this process (None: as it is), and give the caller back its
+    own count afterwards (``ica run`` called in-process, as tests do, leaves no trace)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def decided() -> dict[str, Any]:
+    """The decisions of the ``ica run`` in progress in this process (none outside it)."""
+    return dict(_decided)
 
 
 def _gpu_count(device: str) -> int:

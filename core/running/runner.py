@@ -49,6 +49,10 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
 
     Returns:
         The summary also written to ``<out>/summary.json``.
+
+    Trains with this process's torch threads as it finds them, never changing them: the command ``ica run``
+    chooses them (`ica.running.processes.threads_for`: one on the CPU for small models); from Python, call
+    ``torch.set_num_threads`` first. env.json records the count and the compile decision.
     """
     reg = reg or registry()
     validated = load_spec(spec, reg)
@@ -68,7 +72,7 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
     for label, options in validated.models.items():  # fail before training anything if a model cannot be built
         build_model(reg, options, data, validated.seed_list[:1], label)
     claim_directory(layout, validated)  # only now: a spec that fails its checks leaves no directory behind
-    write_json(layout.env, environment(torch_device, reg))
+    write_json(layout.env, environment(torch_device, reg, validated.training, len(data.train)))
     write_json(layout.preprocessing, preprocessing.record(data))
     on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
     cells = {}
