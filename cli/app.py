@@ -219,6 +219,9 @@ def local_execution(spec: Path, device: Optional[str], workers: Optional[int],
     elif threads is not None:
         workers, why = 1, f"one process (--threads {threads})"
     else:
+        from ica.spec.load import load_spec
+
+        spec = load_spec(spec)  # validated once for both choices (each takes a validated spec as it is)
         workers, why = processes.auto_workers(spec, device)
         if workers > 1:
             render.console.print(f"training in {why} (--workers 1: all in this process)")

@@ -71,12 +71,14 @@ def compile_decision(training: Any, n_train: int | None) -> dict[str, Any]:
 
 
 def _steps(training: Any, n_train: int | None) -> int | None:
-    """The steps of the run: ``steps``, or ``epochs`` passes of whole batches (as `ica.training.sampling`)."""
+    """The steps of the run: ``steps``, or ``epochs`` passes of whole batches (`ica.training.sampling`)."""
+    from ica.training.sampling import epoch_steps
+
     if training.epochs is None:
         return training.steps
     if n_train is None:
         return None
-    return training.epochs * max(1, n_train // max(1, min(training.batch_size, n_train)))
+    return training.epochs * epoch_steps(n_train, training.batch_size)
 
 
 def _git_commit() -> str | None:

@@ -10,6 +10,8 @@ where it does not hold). A checkpoint stores each generator as it would be had i
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -17,9 +19,10 @@ BLOCK_NUMBERS = 1 << 18
 """About this many numbers (1 MiB of float32) per block for all seeds together: small enough for the cache."""
 
 
-def _copy(g: torch.Generator) -> torch.Generator:
-    twin = torch.Generator(device=g.device)
-    twin.set_state(g.get_state())
+def _generator_at(state: Tensor, device: torch.device) -> torch.Generator:
+    """A new generator in ``state``: a copy to draw from without moving the original."""
+    twin = torch.Generator(device=device)
+    twin.set_state(state)
     return twin
 
 
@@ -38,13 +41,12 @@ class NoiseBlocks:
         """Blocks for these generators where they give the step-by-step numbers, else None (then draw per step)."""
         if shape is None or device.type != "cpu" or not generators:
             return None
-        per_step = 1
-        for n in shape:
-            per_step *= n
+        per_step = math.prod(shape)
         steps = min(64, BLOCK_NUMBERS // max(1, per_step * len(generators)))
         if steps < 2 or per_step % 16:
             return None
-        one, block = _copy(generators[0]), _copy(generators[0])
+        g = generators[0]
+        one, block = _generator_at(g.get_state(), g.device), _generator_at(g.get_state(), g.device)
         alone = torch.stack([torch.randn(shape, generator=one) for _ in range(3)])
         if not torch.equal(alone, torch.randn((3, *shape), generator=block)) or \
                 not torch.equal(one.get_state(), block.get_state()):
@@ -67,8 +69,7 @@ class NoiseBlocks:
             return [g.get_state() for g in self.generators]
         states = []
         for start in self.starts:
-            twin = torch.Generator(device=self.generators[0].device)
-            twin.set_state(start)
+            twin = _generator_at(start, self.generators[0].device)
             if self.position:
                 torch.randn((self.position, *self.shape), generator=twin)
             states.append(twin.get_state())

@@ -22,6 +22,12 @@ def own_copy(part: Tensor) -> Tensor:
     return part.detach().to("cpu", copy=True)
 
 
+def epoch_steps(n: int, batch_size: int) -> int:
+    """Mini-batches in one pass over ``n`` examples (whole batches only, at least one): a training step count
+    per epoch, for the sampler and for whoever states a run's steps before it trains (env.json)."""
+    return max(1, n // max(1, min(batch_size, n)))
+
+
 class SeedSampler:
     """Mini-batch indices ``[S, B]`` for S seeds: each seed shuffles its own epochs, without replacement.
 
@@ -40,7 +46,7 @@ class SeedSampler:
         self.batch = min(batch_size, min(sizes))
         if not self.shared and any(min(batch_size, m) != self.batch for m in sizes):
             raise ValueError("seeds drawing from splits of different sizes need splits of at least batch_size")
-        self.epochs_of = [max(1, m // self.batch) for m in sizes]
+        self.epochs_of = [epoch_steps(m, self.batch) for m in sizes]
         self.per_epoch = min(self.epochs_of)
         self.generators = [generator(s, "order") for s in seeds]
         self.device = device
