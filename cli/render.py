@@ -133,7 +133,8 @@ def validation(report: dict[str, Any]) -> None:
         f"data {data['name']} x{tuple(data['x_shape'])}, {data['n_train']} train / {data['n_eval']} eval points, "
         f"u values: {data['n_u']}, sources: {data['sources']}"))
     for label, m in report["models"].items():
-        console.print(escape(f"  model {label} ({m['model']}): {m['parameters']:,} parameters per seed"))
+        size = "a fitted estimator" if m["parameters"] is None else f"{m['parameters']:,} parameters per seed"
+        console.print(escape(f"  model {label} ({m['model']}): {size}"))
     console.print(escape(f"  seeds: {_seeds_text(report['seeds'])}; metrics: {', '.join(report['metrics'])}"))
 
 

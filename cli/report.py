@@ -24,7 +24,9 @@ def report_command(
     ),
 ) -> Path:
     """Figures (MCC boxplots, pairwise CCA-MCC in/out of sample, ELBO against MCC, cluster agreement, training
-    curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML."""
+    curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML; each
+    metric beside its null controls (saying where a median lies within one), and p-values between the models
+    of each run."""
     from ica.reporting.report import write_report
 
     written = write_report(Path(directory), out=None if out is None else Path(out), format=format)

@@ -1,5 +1,6 @@
 """``ica results DIR...``: one table over many runs (a rich table, ``--json`` or ``--csv``), and each
-directory's ``index.json`` rewritten on the way (issue #5).
+directory's ``index.json`` rewritten on the way (issue #5). Medians carry their 95% bootstrap interval over
+seeds and their controls (issue #15); ``--compare A B`` tests model A against model B within each run.
 
 Registered in `ica.cli.app` as ``app.command("results")(user_errors(results_command))``: an `IcaError`
 raised here (missing directory, no runs, a corrupt file) becomes one message and exit code 2.
@@ -11,17 +12,22 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional, Tuple
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
+from ica.evaluation.significance import MIN_SEEDS
 from ica.reporting.runs import SEED_STATES
 from ica.errors import IcaError
 
 TWO_DECIMALS = ("elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
+STATS = ("median", "q25", "q75", "mean", "n", "n_failed")
+CONTROL_LABELS = {"untrained": "untrained", "observations": "observations", "pca": "PCA", "fastica": "FastICA"}
+COMPARISON_COLUMNS = ("run", "a", "b", "metric", "median_a", "median_b", "difference", "p_value", "test",
+                      "statistic", "value", "n_a", "n_b")
 
 
 def results_command(
@@ -31,12 +37,19 @@ def results_command(
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (full precision) instead of a table."),
     index: bool = typer.Option(True, "--index/--no-index",
                                help="Rewrite DIR/index.json for each directory given (default) or not."),
+    compare: Optional[Tuple[str, str]] = typer.Option(
+        None, "--compare", metavar="A B",
+        help="Test model label A against B within every run that has both (same data): per metric the medians, "
+             "their difference A - B and a two-sided p-value (Mann-Whitney U over seeds; a bootstrap over seeds "
+             "for pairwise metrics). Shown below the table; with --json or --csv these comparisons are the "
+             "output instead of the rows."),
 ) -> None:
     """One row per run and model: the settings that vary, its seeds (done, failed, running, missing) and each
-    metric's median, quartiles and n (seeds or seed pairs, failed ones named). The run directories are read
-    every time; each DIR/index.json is rewritten from them."""
+    metric's median with its 95% bootstrap interval over seeds, quartiles and n (seeds or seed pairs, failed
+    ones named), with the metric's controls beside it (untrained networks; observations, PCA, FastICA floors).
+    The run directories are read every time; each DIR/index.json is rewritten from them."""
     from ica.reporting.runs import find_runs
-    from ica.reporting.results import results_table
+    from ica.reporting.results import compare_models, results_table
     from ica.reporting.index import write_index
 
     if as_json and as_csv:
@@ -49,12 +62,15 @@ def results_command(
                 seen.add(record.path.resolve())
                 records.append(record)
     table = results_table(records)
+    compared = compare_models(records, *compare) if compare else None
     if as_json:
-        typer.echo(json.dumps(table.rows, indent=2, allow_nan=False))
+        typer.echo(json.dumps(table.rows if compared is None else compared, indent=2, allow_nan=False))
     elif as_csv:
-        typer.echo(csv_text(table), nl=False)
+        typer.echo(csv_text(table) if compared is None else comparison_csv(compared), nl=False)
     else:
         print_table(table)
+        if compared is not None:
+            print_comparison(compared, *compare)
     if index:
         for root, found in per_dir:
             try:
@@ -65,11 +81,11 @@ def results_command(
 
 
 def csv_text(table: Any) -> str:
-    """Settings as written (lists and objects as JSON), every statistic as its own column, full precision."""
-    stats = ("median", "q25", "q75", "mean", "n", "n_failed")
+    """Settings as written (lists and objects as JSON), every statistic as its own column, full precision; each
+    metric's interval (``*_ci_low``, ``*_ci_high``) and controls beside it (a floor is one value per run)."""
+    columns = metric_columns(table)
     header = ["run", "name", "label", "model", "status", "partial", *table.settings,
-              "seeds_total", *[f"seeds_{state}" for state in SEED_STATES],
-              *[f"{m}_{s}" for m in table.metrics for s in stats]]
+              "seeds_total", *[f"seeds_{state}" for state in SEED_STATES], *[c[0] for c in columns]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -79,8 +95,39 @@ def csv_text(table: Any) -> str:
             row["run"], row["name"] or "", row["label"] or "", row["model"] or "", row["status"],
             str(row["partial"]).lower(), *[_csv_value(row["settings"].get(p)) for p in table.settings],
             seeds["total"], *[seeds[state] for state in SEED_STATES],
-            *[_csv_value((row["metrics"].get(m) or {}).get(s)) for m in table.metrics for s in stats],
+            *[_csv_value(_column_value(row, name, what)) for _, name, what in columns],
         ])
+    return buffer.getvalue()
+
+
+def metric_columns(table: Any) -> list[tuple[str, str, str]]:
+    """(header, metric or control, what) for every CSV column of the metrics, each followed by its controls."""
+    floor_names = {n for row in table.rows for n in row.get("floors", {})}
+    columns = []
+    for metric in table.metrics:
+        for name in (metric, *table.controls.get(metric, [])):
+            if name in floor_names:
+                columns.append((name, name, "floor"))
+                continue
+            columns += [(f"{name}_{s}", name, s) for s in STATS]
+            columns += [(f"{name}_ci_low", name, "ci_low"), (f"{name}_ci_high", name, "ci_high")]
+    return columns
+
+
+def _column_value(row: dict[str, Any], name: str, what: str) -> Any:
+    if what == "floor":
+        return row["floors"].get(name)
+    if what.startswith("ci_"):
+        return (row["ci"].get(name) or {}).get(what[3:])
+    return (row["metrics"].get(name) or {}).get(what)
+
+
+def comparison_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COMPARISON_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_value(row[c]) for c in COMPARISON_COLUMNS])
     return buffer.getvalue()
 
 
@@ -98,8 +145,10 @@ def print_table(table: Any) -> None:
     """A rich table; rows of models still training carry '*' on their (partial, ELBO-only) statistics."""
     from ica.reporting.results import seeds_text
 
-    out = Table(title="median \\[q25, q75] over seeds (over seed pairs for CCA-MCC), n = seeds or pairs; "
-                      "failed ones are counted in n and named")
+    out = Table(title="median \\[95% interval of the median, bootstrap over seeds; none with fewer than "
+                      f"{MIN_SEEDS} seeds], then quartiles and n, over seeds (over seed pairs for CCA-MCC), n = seeds "
+                      "or pairs, failed ones counted and named; below, the metric's controls: untrained networks' "
+                      "median (quartiles), floors of the observations, their PCA and FastICA")
     out.add_column("run", overflow="fold")
     out.add_column("model", overflow="fold")
     for path in table.settings:
@@ -116,7 +165,7 @@ def print_table(table: Any) -> None:
         seeds = "not started" if not row["seeds"]["total"] else seeds_text(row["seeds"])
         out.add_row(
             escape(row["run"]), escape(model), *[escape(show_value(row["settings"].get(p))) for p in table.settings],
-            seeds, *[_stat(row["metrics"].get(m), m) + (mark if m in row["metrics"] else "") for m in table.metrics],
+            seeds, *[escape(metric_text(row, m, table.controls.get(m, []), mark)) for m in table.metrics],
         )
     if partial:
         out.caption = ("* partial: a model still training; the ELBO of its seeds done so far only "
@@ -124,8 +173,65 @@ def print_table(table: Any) -> None:
     render.console.print(out)
 
 
-def _stat(stats: dict[str, Any] | None, metric: str) -> str:
-    return escape(render.fmt(stats, 2 if metric in TWO_DECIMALS else 3))
+def metric_text(row: dict[str, Any], metric: str, controls: list[str], mark: str = "") -> str:
+    """'0.712 [0.650, 0.780]' (median [interval]) / 'q 0.610 to 0.800 n=5 (1 failed)', then a line per control:
+    'untrained 0.210 (q 0.180 to 0.250)' and the floors on one line 'observations 0.520, FastICA 0.610'."""
+    from ica.reporting.results import split_control
+
+    digits = 2 if metric in TWO_DECIMALS else 3
+    stats = row["metrics"].get(metric)
+    lines = [_median_text(stats, row["ci"].get(metric), digits) + (mark if stats else "")]
+    if stats and stats.get("median") is not None:
+        lines.append(f"q {stats['q25']:.{digits}f} to {stats['q75']:.{digits}f} {_n_text(stats)}")
+    floors = []
+    for name in controls:
+        kind = CONTROL_LABELS.get(split_control(name)[1] or "", name)
+        if name in row["floors"]:
+            value = row["floors"][name]
+            floors.append(f"{kind} {'failed' if value is None else f'{value:.{digits}f}'}")
+        elif name in row["metrics"]:
+            control = row["metrics"][name]
+            shown = f"failed {_n_text(control)}" if control.get("median") is None else \
+                f"{control['median']:.{digits}f} (q {control['q25']:.{digits}f} to {control['q75']:.{digits}f})"
+            lines.append(f"{kind} {shown}")
+    if floors:
+        lines.append(", ".join(floors))
+    return "\n".join(lines)
+
+
+def _median_text(stats: dict[str, Any] | None, ci: dict[str, float] | None, digits: int) -> str:
+    if not stats:
+        return "-"
+    if stats.get("median") is None:
+        return f"failed {_n_text(stats)}"
+    interval = f" [{ci['low']:.{digits}f}, {ci['high']:.{digits}f}]" if ci else ""
+    return f"{stats['median']:.{digits}f}{interval}"
+
+
+def _n_text(stats: dict[str, Any]) -> str:
+    return f"n={stats['n']}" + (f" ({stats['n_failed']} failed)" if stats.get("n_failed") else "")
+
+
+def print_comparison(rows: list[dict[str, Any]], a: str, b: str) -> None:
+    """The comparisons of ``--compare A B``: per run and metric, both medians, A - B and the p-value."""
+    out = Table(title=escape(f"{a} against {b} within each run (same data): two-sided tests, Mann-Whitney U over "
+                             f"seeds, a bootstrap over seeds for pairwise metrics; p not corrected for the "
+                             f"number of comparisons"))
+    for column in ("run", "metric", f"median {a}", f"median {b}", f"{a} - {b}", "p", "test"):
+        out.add_column(escape(column), overflow="fold")
+    missing = False
+    for row in rows:
+        missing = missing or row["p_value"] is None
+        out.add_row(escape(row["run"]), escape(row["metric"]), _number(row["median_a"]), _number(row["median_b"]),
+                    _number(row["difference"], signed=True),
+                    "-" if row["p_value"] is None else f"{row['p_value']:.3g}", escape(row["test"] or "-"))
+    if missing:
+        out.caption = "-: no test (a model without values, or too few seeds with values for the bootstrap)"
+    render.console.print(out)
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    return "-" if value is None else f"{value:+.3g}" if signed else f"{value:.3f}"
 
 
 def _short(path: str) -> str:

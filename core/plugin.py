@@ -29,7 +29,7 @@ What is here, by what a plugin writes:
   grouped convolutions, `SeedStacked`, the distributions helpers, and `seed_rand`, the one source of
   randomness inside a training step;
 * **metrics** (``ica.evaluation``): `Evaluation`, `SeedOutcome`, `mcc`, `correlation_matrix`, `cca_mcc`,
-  `pairwise_cca_mcc`;
+  `pairwise_cca_mcc`, `affine_recovery`, `consistency_r2`, `fixed_order`;
 * **data**: `DownloadNeeded` and `is_checking` (``ica validate`` never downloads), `host_available` and
   `human` (a loader's own memory check);
 * **errors**: `SpecError` (an option that cannot work), `DataError` (a file or data set that is wrong),
@@ -46,9 +46,10 @@ from ica.components.protocols import (
     Model, Prior, Representation, Split, count_parameters,
 )
 from ica.errors import DataError, IcaError, SpecError
+from ica.evaluation.affine import affine_recovery, consistency_r2
 from ica.evaluation.cca_pairs import cca_mcc, pairwise_cca_mcc
 from ica.evaluation.correlation import correlation_matrix, mcc
-from ica.evaluation.seeds import Evaluation, SeedOutcome
+from ica.evaluation.seeds import Evaluation, SeedOutcome, fixed_order
 from ica.nn.conv import (
     SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped,
 )
@@ -74,7 +75,8 @@ __all__ = [
     "SeedStacked", "seed_rand", "seed_randn", "seed_sample", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
     "responsibilities", "xavier_uniform_",
     # metrics
-    "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc",
+    "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc", "affine_recovery",
+    "consistency_r2", "fixed_order",
     # data
     "DownloadNeeded", "is_checking", "host_available", "human", "binarized",
     # errors

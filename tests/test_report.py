@@ -176,8 +176,8 @@ def test_grid_report_has_a_box_per_setting_and_curves_per_run(made, tmp_path):
     assert exp.kind == "grid" and [r.group for r in exp.runs] == ["40", "60"] and exp.axis == "samples_per_segment"
     written = write_report(made / "grid", out=tmp_path / "report.md")
     names = {p.name for p in written.figures}
-    assert names == {"mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "training_samples_per_segment-40.png",
-                     "training_samples_per_segment-60.png"}
+    assert names == {"phase.png", "mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png",  # a numeric axis: the phase diagram
+                     "training_samples_per_segment-40.png", "training_samples_per_segment-60.png"}
     text = written.path.read_text()
     assert sorted(referenced(text)) == sorted(f"report_files/{n}" for n in names)
     assert "ivae n=6 seeds" in text and "vade n=6 pairs" in text  # 2 settings x 3 seeds (x 3 pairs)
@@ -187,7 +187,7 @@ def test_grid_report_has_a_box_per_setting_and_curves_per_run(made, tmp_path):
         samples = row[0].split("=")[1]
         cell = load(made / "grid" / f"samples_per_segment-{samples}" / "summary.json")["cells"][row[1]]
         assert_same_stats(row[3], cell["stats"]["mcc"])
-    caption = re.search(r"\*Figure 3\. (.+)\*", text).group(1)
+    caption = re.search(r"\*Figure 4\. (.+)\*", text).group(1)  # after the phase diagram, MCC and CCA-MCC
     assert caption.count("n=3 seeds") == 4  # one ELBO/MCC panel per model and setting
 
 

@@ -475,7 +475,9 @@ def test_vqvae_and_ae_run_end_to_end_with_grid_mcc_and_keep_the_grid_shape(tmp_p
         stats = cell["stats"]
         assert stats["grid_mcc_out"]["n"] == 3 and stats["grid_mcc_out"]["n_failed"] == 0, label
         assert {f"grid_mcc_out[{r},{c}]" for r in range(2) for c in range(2)} <= set(stats), label
-        assert all(len(pair) == 1 + 2 * 5 for pair in cell["pairs"]), label  # "seeds", (median + 4 positions) × 2
+        trained = [[k for k in pair if not k.endswith("_untrained")] for pair in cell["pairs"]]
+        assert all(len(keys) == 1 + 2 * 5 for keys in trained), label  # "seeds", (median + 4 positions) × 2
+        assert all(f"{k}_untrained" in pair for pair, keys in zip(cell["pairs"], trained) for k in keys if k != "seeds"), label
         files = layout.seed(label, 1)
         with np.load(files.latents) as saved:
             assert saved["grid_shape"].tolist() == [2, 2, 2] and saved["latents"].shape == (40, 8)

@@ -23,6 +23,10 @@ class DatasetOptions(Options):
     standardize: bool = Field(
         False, description="z-score each observed dimension with statistics of the training split only."
     )
+    shuffle_u: bool = Field(
+        False, description="Permute u across the points of each split (a fixed permutation): u keeps its values "
+        "but says nothing about x. The null control of a model given u, as an ordinary run.",
+    )
 
     def estimated_bytes(self) -> int | None:
         """Bytes this data set's arrays will take in memory once built (both splits, every array, and what

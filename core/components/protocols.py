@@ -158,6 +158,24 @@ class Likelihood(Protocol):
     def mean(self, params: Tensor) -> Tensor: ...
 
 
+@runtime_checkable
+class LogsValues(Protocol):
+    """The optional hook of any module of a model (encoder, decoder, prior, likelihood, the model itself):
+    values worth following while it trains, which ``loss`` cannot give as a per-example term.
+
+    ``logged() -> {key: Tensor[S]}``: one number per seed (a per-dimension quantity is the component's to
+    summarise, e.g. by its mean; the trainer averages any further dimensions). The trainer calls it at log
+    steps only, after the step, outside any compiled graph and without gradients, and writes each value to
+    the seed's ``metrics.jsonl`` line beside the loss (`ica.training.loop.Trainer.log`), so it costs nothing
+    between log steps; ``ica report`` draws every logged key as a training curve. Return ``{}`` when nothing
+    is worth logging (a fixed value the spec already states). A key that another module, the loss terms or
+    the trainer (``loss``, ``lr``, ...) already use is written as ``<module path>.<key>``. The Gaussian
+    likelihood with ``learn_scale`` logs ``likelihood_scale``, its learnt σ.
+    """
+
+    def logged(self) -> dict[str, Tensor]: ...
+
+
 @dataclass
 class LossOutput:
     """What a model's ``loss`` returns.
@@ -213,6 +231,12 @@ class Metric(Protocol):
     """Scores the outcome of training one cell (all its seeds) and returns flat records.
 
     ``__call__(evaluation) -> list[MetricRecord]``: see ``ica.evaluation.seeds.Evaluation``.
+
+    Optional attributes: ``requires_sources`` (needs ground truth), ``requires_grid``, ``requires_assignments``
+    (skipped by a default metric list when the cell's outcomes cannot feed it), and ``controlled``: when true,
+    ``ica`` also calls the metric on each seed's *untrained* network (``evaluation.control == "untrained"``)
+    and records its per-seed and per-pair values as ``<metric>_untrained``, the null control every reported
+    consistency is read against; such a call should skip per-cell floors (they do not depend on the seeds).
     """
 
     def __call__(self, evaluation: Any) -> list["MetricRecord"]: ...
@@ -239,3 +263,28 @@ def count_parameters(module: nn.Module) -> int:
     for p in module.parameters():
         total += p.numel() // max(1, p.shape[0]) if p.dim() else 1
     return total
+
+
+# ------------------------------------------------------------------------------------- peers
+@runtime_checkable
+class FittedPeer(Protocol):
+    """A model that is a fitted estimator, not a torch module: a baseline from outside (FastICA, CEBRA) that
+    one spec compares with the models on the same data, seeds and metrics.
+
+    A ``model`` plugin may return one instead of a module; it is then fitted seed by seed
+    (`ica.running.peers`) rather than trained by the loop, and has no seed axis, no loss and no ELBO.
+    ``fit(x, u, seed=, device=)`` fits on the training split: ``x`` ``[N, D]`` float32 numpy (observations
+    flattened), ``u`` ``[N]`` int64 or None, every random draw from ``seed``, computing on ``device``
+    ('cpu', 'cuda') where the estimator can choose. ``transform(x)`` gives the latents ``[N, d_z]`` of
+    other points ``[N, D]``. An optional ``fit_info`` dict (JSON values: convergence, final loss) set by
+    ``fit`` is recorded in the seed's result.json.
+    """
+
+    def fit(self, x: Any, u: Any, *, seed: int, device: str) -> None: ...
+
+    def transform(self, x: Any) -> Any: ...
+
+
+def is_fitted_peer(model: Any) -> bool:
+    """Whether a built model is a `FittedPeer` (fitted seed by seed) rather than a module the loop trains."""
+    return isinstance(model, FittedPeer) and not isinstance(model, nn.Module)

@@ -8,6 +8,13 @@ What the paper measures (Willetts & Paige, §4.2 and the Fig. 4 caption):
   variates is then reported on those points ("in sample", optimistic: CCA can overfit) and on the
   rest ("out of sample").
 
+Pairing the canonical variates (``pairing``). The paper does not say. ``"assignment"`` (the default, icebeem's
+convention, used for every CCA-MCC `ica` reports) matches the variates of the two runs one-to-one by optimal
+assignment on their absolute correlations, as the MCC to ground truth does; ``"index"`` pairs variate i of
+one run with variate i of the other (CCA's own pairing). Out of sample the two differ: assignment can pick a
+better partner than CCA's pairing, so it reads higher for unrelated data (measured out of sample at d = 23,
+N = 2000 of independent Gaussians: 0.069 vs 0.024). Compare numbers only under the same pairing.
+
 The CCA is `ica.evaluation.cca`'s exact closed form and the MCC `ica.evaluation.correlation`'s, with their
 input checks: invalid input raises ``ValueError``, a run without variance scores 0, never NaN.
 """
@@ -29,7 +36,10 @@ __all__ = [
     "CCAMCC",
     "cca_mcc",
     "pairwise_cca_mcc",
+    "PAIRINGS",
 ]
+
+PAIRINGS = ("assignment", "index")
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,20 @@ def _split(n: int, fit_fraction: float) -> int:
     return n_fit
 
 
-def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson") -> CCAMCC:
+def _check_pairing(pairing: str) -> None:
+    if pairing not in PAIRINGS:
+        raise ValueError(f"unknown pairing {pairing!r}; expected one of {', '.join(PAIRINGS)}")
+
+
+def _paired_mean(abs_corr: np.ndarray, k: int, pairing: str) -> float:
+    """Mean correlation of the paired variates: optimal assignment, or variate i with variate i."""
+    if pairing == "index":
+        return float(np.trace(abs_corr) / k)
+    return _matched_mean(abs_corr, k)
+
+
+def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson",
+            pairing: str = "assignment") -> CCAMCC:
     """MCC between two runs after CCA alignment, in and out of sample (§4.2, Fig. 4 caption).
 
     CCA is fitted on the first ``round(N * fit_fraction)`` rows, in the given order (no shuffling:
@@ -67,6 +90,8 @@ def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson"
         z2: ``[N, d2]`` latents of another run at the same N points.
         fit_fraction: fraction of rows CCA is fitted on, strictly between 0 and 1.
         method: ``"pearson"`` or ``"spearman"`` correlation for the MCC.
+        pairing: ``"assignment"`` (optimal one-to-one matching of the variates) or ``"index"`` (variate i
+            with variate i); see the module docstring.
 
     Returns:
         :class:`CCAMCC` with ``in_sample`` and ``out_of_sample``.
@@ -76,13 +101,15 @@ def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson"
             or different N.
     """
     _check_method(method)
+    _check_pairing(pairing)
     x, y = _as_pair(z1, z2, ("z1", "z2"))
     n_fit = _split(x.shape[0], fit_fraction)
     c1, c2 = fit_cca(x[:n_fit], y[:n_fit]).transform(x, y)
-    return CCAMCC(
-        in_sample=mcc(c1[:n_fit], c2[:n_fit], method),
-        out_of_sample=mcc(c1[n_fit:], c2[n_fit:], method),
-    )
+    if pairing == "assignment":
+        return CCAMCC(in_sample=mcc(c1[:n_fit], c2[:n_fit], method), out_of_sample=mcc(c1[n_fit:], c2[n_fit:], method))
+    k = c1.shape[1]
+    diagonal = lambda a, b: float(np.abs(np.diag(_correlation(a, b, method))).sum() / k)  # noqa: E731
+    return CCAMCC(in_sample=diagonal(c1[:n_fit], c2[:n_fit]), out_of_sample=diagonal(c1[n_fit:], c2[n_fit:]))
 
 
 @dataclass(frozen=True)
@@ -128,8 +155,8 @@ def _abs_pearson(a: _Part, b: _Part, cross: np.ndarray, u: np.ndarray, v: np.nda
     return np.abs(np.clip(corr, -1.0, 1.0))
 
 
-def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5,
-                     method: str = "pearson") -> dict[tuple[int, int], CCAMCC]:
+def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5, method: str = "pearson",
+                     pairing: str = "assignment") -> dict[tuple[int, int], CCAMCC]:
     """:func:`cca_mcc` for every pair of runs, sharing the per-run work (§4.2, Fig. 4: 10 seeds,
     45 pairs).
 
@@ -146,6 +173,7 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5,
             runs) or one array ``[S, N, d]``. All runs must share the same N points in the same order.
         fit_fraction: fraction of leading rows CCA is fitted on, strictly between 0 and 1.
         method: ``"pearson"`` or ``"spearman"``.
+        pairing: ``"assignment"`` or ``"index"`` (see the module docstring).
 
     Returns:
         ``{(i, j): CCAMCC}`` for every ``0 <= i < j < S`` (empty when S < 2).
@@ -155,6 +183,7 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5,
             a bad method or fit_fraction.
     """
     _check_method(method)
+    _check_pairing(pairing)
     if hasattr(latents, "detach"):
         latents = latents.detach().cpu().numpy()
     runs = [_as_matrix(z, f"latents[{i}]") for i, z in enumerate(latents)]
@@ -191,5 +220,6 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5,
             out_corr = np.abs(_correlation(rest_i.rows @ u, rest_j.rows @ v, method))
         # The k - m variates beyond the common rank have zero weights: they would add zero rows
         # and columns to the correlation matrix, so only the divisor k accounts for them.
-        results[(i, j)] = CCAMCC(in_sample=_matched_mean(in_corr, k), out_of_sample=_matched_mean(out_corr, k))
+        results[(i, j)] = CCAMCC(in_sample=_paired_mean(in_corr, k, pairing),
+                                 out_of_sample=_paired_mean(out_corr, k, pairing))
     return results

@@ -41,6 +41,8 @@ class Evaluation:
     data: DataSplits
     split: str  # which split the latents were computed on: "eval" (held out) or "train"
     seeds: list[SeedOutcome]
+    control: str | None = None  # None: the trained seeds; "untrained": each seed's initialisation (a null control)
+    floors: bool = True  # whether metrics add their per-cell floors (the observations, their PCA, FastICA)
 
     def __post_init__(self) -> None:
         check_read_back(self.seeds, len(self.points))
@@ -48,6 +50,13 @@ class Evaluation:
     @property
     def points(self) -> Split:
         return self.data.eval if self.split == "eval" else self.data.train
+
+
+def fixed_order(n: int, seed: int | None) -> np.ndarray:
+    """A fixed random order of ``n`` evaluation points (identity for ``seed=None``), the same for every seed
+    and pair: metrics that fit on one part and score on the rest must not fit on "the first half" of data
+    stored sorted by segment or class."""
+    return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
 
 
 def check_read_back(outcomes: list[SeedOutcome], points: int) -> None:

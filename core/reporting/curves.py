@@ -1,6 +1,7 @@
 """The training-curve figure of `ica report`: every quantity the trainer logged in metrics.jsonl against the
 step, one line per seed coloured by model, a failed seed's last step marked, so a diverging or failed seed
-is seen, not hidden.
+is seen, not hidden. Values a component logs (`ica.components.protocols.LogsValues`, such as a Gaussian
+likelihood's learnt σ, ``likelihood_scale``) are curves like any other.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from ica.reporting.read import Experiment, Run
 CURVE_SKIP = {"step", "failed", "last_finite_loss", "l_perturbed"}
 """Keys of a metrics.jsonl line that are not curves: the step and per-line flags."""
 CURVE_LABELS = {"loss": "nats per example", "log_likelihood": "nats per example", "kl": "nats per example",
-                "lr": "learning rate (log scale)", "l_condition": "condition number of L (log scale)"}
-"""y labels of the quantities the trainer logs (means over each log window); other loss terms: CURVE_OTHER."""
+                "lr": "learning rate (log scale)", "l_condition": "condition number of L (log scale)",
+                "likelihood_scale": "learnt σ of p(x|z) (log scale)"}
+"""y labels of the quantities the trainer logs (the loss and its terms are means over each log window; lr and
+the logged values of components, at the log step); other keys: CURVE_OTHER."""
 CURVE_OTHER = "mean over each log window"
-LOG_SCALE = ("lr", "l_condition")
+LOG_SCALE = ("lr", "l_condition", "likelihood_scale")
 
 
 def _quantities(run: Run) -> list[str]:

@@ -16,7 +16,9 @@ What is shown, and from what:
 4. cluster agreement between pairs of seeds (ARI, NMI) and ARI against CCA-MCC (§3: the same
    partition should give the same representation), where the cluster metrics were computed;
 5. training curves of every seed (loss and its terms, learning rate, CN(L));
-6. a table of every metric: median [q25, q75] n=… with failures counted, equal to summary.json's.
+6. a table of every metric: median [q25, q75] n=… with failures counted, equal to summary.json's;
+7. each metric beside its controls (untrained networks, floors) with a sentence where a median lies within a
+   control's range, and a comparison of every two models of a run with p-values (issue #15).
 
 Layout of the boxplots: x groups are the model labels of a lone run (Fig. 2), else the values of the grid
 axis; with two or more axes the first one (e.g. the data set) gets a panel per value, as in Figs. 4-6.
@@ -31,17 +33,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ica.evaluation.significance import MIN_SEEDS
 from ica.reporting import plots
 from ica.errors import IcaError
 from ica.reporting.boxplots import (PAIR_FAMILIES, Part, box_panels, cluster_figure, label_counts, mcc_figure,
                                  pairwise_figure)
 from ica.reporting.figures import FigureFile
+from ica.reporting.phase import phase_figure
 from ica.reporting.read import MAX_AXES, Cell, Experiment, Run, Seed, load_experiment, load_run, read_metrics
 from ica.reporting.render import HTML_STYLE, Block, render_html, render_markdown
 from ica.reporting.scatter import cluster_scatter_figure, elbo_figure, elbo_points, seed_mean_pairwise
 from ica.reporting.settings import Placement, describe, flatten, short_name
-from ica.reporting.tables import (METRIC_NAMES, METRIC_ORDER, failures, fmt_number, fmt_stats, reference_table,
-                               results_table, seed_status_text, table_metrics)
+from ica.reporting.tables import (FLOOR_TOLERANCE, METRIC_NAMES, METRIC_ORDER, comparison_table, control_sentences,
+                               controls_table, failures, fmt_number, fmt_stats, reference_table, results_table,
+                               seed_status_text, table_metrics)
 from ica.reporting.curves import CURVE_LABELS, CURVE_OTHER, CURVE_SKIP, training_figure
 from ica.rundir.writing import atomic_write, safe_dir
 from ica.rundir.enclosing import enclosing_run_directory
@@ -63,6 +68,7 @@ def make_figures(exp: Experiment) -> list[FigureFile]:
     """Every figure the experiment has data for, in the order of the report."""
     colours = plots.colours_for(exp.labels)
     figures = [
+        phase_figure(exp, colours),
         mcc_figure(exp, colours),
         pairwise_figure(exp, colours),
         elbo_figure(exp, colours),
@@ -95,6 +101,7 @@ def document(exp: Experiment, figures: list[FigureFile]) -> list[Block]:
         blocks += [Block("text", "Reference values computed once per run on the same evaluation points "
                                  "(e.g. MCC of the observations themselves and of FastICA to the sources):"),
                    Block("table", header=ref[0], rows=ref[1])]
+    blocks += significance_blocks(exp)
     waiting = [r.setting or str(r.directory) for r in exp.runs if not r.cells]
     if waiting:
         blocks.append(Block("text", f"Not started yet (no spec.json in the run directory): {', '.join(waiting)}."))
@@ -104,6 +111,36 @@ def document(exp: Experiment, figures: list[FigureFile]) -> list[Block]:
     blocks.append(Block("heading", "Figures"))
     for i, fig in enumerate(figures, 1):
         blocks += [Block("heading", fig.heading, level=3), Block("figure", figure=fig, number=i)]
+    return blocks
+
+
+def significance_blocks(exp: Experiment) -> list[Block]:
+    """The controls beside each metric (with what lies within their range) and the comparison of models."""
+    blocks = []
+    controls = controls_table(exp)
+    if controls is not None:
+        said = control_sentences(exp)
+        blocks += [
+            Block("heading", "Controls"),
+            Block("text", "Each metric beside its null controls on the same points: the same metric for every seed's "
+                          "untrained network (its initialisation) and the floors of the raw observations, their PCA "
+                          "and FastICA. The 95% interval of the median is a percentile bootstrap over seeds (pairwise "
+                          f"metrics too: seeds are resampled, never pairs; fewer than {MIN_SEEDS} seeds give no "
+                          "interval). A median counts as within a control's range between the untrained networks' "
+                          f"quartiles, or within {FLOOR_TOLERANCE:g} of a floor."),
+            Block("table", header=controls[0], rows=controls[1]),
+            Block("list", items=said) if said else Block("text", "No median lies within a control's range."),
+        ]
+    comparison = comparison_table(exp)
+    if comparison is not None:
+        blocks += [
+            Block("heading", "Model comparison"),
+            Block("text", "Every two models of a run, on the same data: the difference of their medians (first minus "
+                          "second) and a two-sided p-value: the Mann-Whitney U test over seeds for per-seed metrics, a "
+                          "bootstrap over seeds of the difference of medians for pairwise ones (no test with fewer "
+                          f"than {MIN_SEEDS} seeds). Not corrected for the number of comparisons."),
+            Block("table", header=comparison[0], rows=comparison[1]),
+        ]
     return blocks
 
 
@@ -166,8 +203,8 @@ def write_report(directory: Path, out: Path | None = None, format: str | None = 
     return Written(path, written, len(figures))
 
 
-OUR_FIGURES = ("mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "cluster_agreement.png", "cluster_ari_vs_cca_mcc.png",
-               "training.png")
+OUR_FIGURES = ("phase.png", "mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "cluster_agreement.png",
+               "cluster_ari_vs_cca_mcc.png", "training.png")
 
 MARKER = "<!-- written by ica report"
 """The first line of every report starts with this comment (after ``<!DOCTYPE html>`` in HTML): how a

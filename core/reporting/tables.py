@@ -1,6 +1,10 @@
 """The tables of `ica report`: every metric per setting and model (median [q25, q75] n=..., equal to
 summary.json's statistics), the reference values computed once per run (Fig. 2's floors), and the list of
 failed seeds, so a failure is always spelled out and never silently dropped.
+
+Significance (issue #15): each metric beside its controls (the untrained networks, the floors of the observations,
+their PCA and FastICA) with a sentence wherever the model's median lies within a control's range, and the
+comparison of every two models of a run (`ica.evaluation.significance`, by way of `ica.reporting.results`).
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ica.reporting.read import Cell, Experiment, Run
+from ica.reporting.results import FLOORS, compare_summaries, interval, metric_order, split_control
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -28,6 +33,12 @@ METRIC_NAMES = {
     "bpd_train": "bits/dim train",
     "bpd_eval": "bits/dim eval",
 }
+FLOOR_TOLERANCE = 0.05
+"""A median within this much of a floor (one value per cell: the raw observations, their PCA, FastICA) is
+said to be at the floor. An absolute difference: the metrics with floors are correlations, R² and agreements
+on a 0-1 scale, where 0.05 is a small difference."""
+CONTROL_TEXT = {"untrained": "the untrained networks'", "observations": "the raw observations'", "pca": "PCA's",
+                "fastica": "FastICA's"}
 
 
 def fmt_number(value: float) -> str:
@@ -47,9 +58,10 @@ def fmt_stats(stats: dict[str, Any] | None) -> str:
 
 
 def table_metrics(exp: Experiment) -> list[str]:
-    """Metrics of the summaries, the paper's first, then the rest; per-position grid values left out."""
+    """Metrics of the summaries, the paper's first, then the rest; per-position grid values and controls
+    (``*_untrained``: `controls_table` shows them beside their metric) left out."""
     found = {m for r in exp.runs for c in r.cells for m in (c.summary or {}).get("stats", {}) if "[" not in m}
-    return [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
+    return [m for m in metric_order(found, METRIC_ORDER) if split_control(m)[1] is None]
 
 
 def _setting(exp: Experiment, run: Run | None = None) -> list[str]:
@@ -108,3 +120,95 @@ def failures(exp: Experiment) -> list[str]:
                     where = f"{run.setting}, " if run.setting else ""
                     out.append(f"{where}{cell.label} seed {seed.seed}: {seed.error or 'failed'}")
     return out
+
+
+# ------------------------------------------------------------------------------------ controls
+def _controls_of(summary: dict[str, Any], metric: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The untrained networks' statistics of ``metric`` (or None) and its floors present ({kind: value})."""
+    cell = summary.get("cell", {})
+    floors = {kind: cell[f"{metric}_{kind}"] for kind in FLOORS if f"{metric}_{kind}" in cell}
+    return summary.get("stats", {}).get(f"{metric}_untrained"), floors
+
+
+def _controlled(exp: Experiment) -> list[tuple[Run, Cell, str]]:
+    """(run, cell, metric) for every metric of a summary that has at least one control; none for old runs."""
+    found, metrics = [], table_metrics(exp)
+    for run in exp.runs:
+        for cell in run.cells:
+            if cell.summary is None:
+                continue
+            for metric in metrics:
+                untrained, floors = _controls_of(cell.summary, metric)
+                if metric in cell.summary.get("stats", {}) and (untrained or floors):
+                    found.append((run, cell, metric))
+    return found
+
+
+def controls_table(exp: Experiment) -> Table | None:
+    """Each metric beside its controls: the model's median [95% interval], the untrained networks' median
+    [q25, q75], and the floors. None when no run has controls (runs from before they existed)."""
+    found = _controlled(exp)
+    if not found:
+        return None
+    header = _setting(exp) + ["model", "metric", "median [95% interval]", "untrained networks", "observations",
+                              "PCA", "FastICA"]
+    rows = []
+    for run, cell, metric in found:
+        stats = cell.summary["stats"][metric]
+        ci = interval(cell.summary, metric)
+        median = "all failed" if stats.get("median") is None else fmt_number(stats["median"]) + (
+            f" [{fmt_number(ci['low'])}, {fmt_number(ci['high'])}]" if ci else "")
+        untrained, floors = _controls_of(cell.summary, metric)
+        rows.append(_setting(exp, run) + [_model_text(cell), METRIC_NAMES.get(metric, metric), median,
+                                          fmt_stats(untrained)] +
+                    ["-" if k not in floors else "failed" if floors[k] is None else fmt_number(floors[k])
+                     for k in FLOORS])
+    return header, rows
+
+
+def control_sentences(exp: Experiment) -> list[str]:
+    """One sentence per (run, model, metric) whose median lies within a control's range: between the untrained
+    networks' quartiles, or within `FLOOR_TOLERANCE` of a floor."""
+    out = []
+    for run, cell, metric in _controlled(exp):
+        median = cell.summary["stats"][metric].get("median")
+        if median is None:
+            continue
+        where = f"{run.setting}, " if run.setting else ""
+        said = f"{where}{cell.label}: median {metric} {fmt_number(median)} is within"
+        untrained, floors = _controls_of(cell.summary, metric)
+        if untrained and untrained.get("median") is not None and untrained["q25"] <= median <= untrained["q75"]:
+            out.append(f"{said} {CONTROL_TEXT['untrained']} range (q25–q75 {fmt_number(untrained['q25'])}–"
+                       f"{fmt_number(untrained['q75'])})")
+        for kind, value in floors.items():
+            if value is not None and abs(median - value) <= FLOOR_TOLERANCE:
+                out.append(f"{said} {FLOOR_TOLERANCE:g} of {CONTROL_TEXT[kind]} {fmt_number(value)}")
+    return out
+
+
+# ---------------------------------------------------------------------------------- comparison
+def comparison_table(exp: Experiment) -> Table | None:
+    """Every two models of a run (same data) compared on each metric they share: the difference of medians
+    (first - second) and the two-sided p-value. None when no finished run has two models."""
+    found = []
+    for run in exp.runs:
+        cells = [c for c in run.cells if c.summary is not None]
+        for i, a in enumerate(cells):
+            for b in cells[i + 1:]:
+                found.append((run, a, b, dict(compare_summaries(a.summary, b.summary))))
+    metrics = [m for m in table_metrics(exp) if any(m in results for *_, results in found)]
+    if not metrics:
+        return None
+    rows = []
+    for run, a, b, results in found:
+        rows.append(_setting(exp, run) + [f"{a.label} − {b.label}"] + [_comparison_text(results, m) for m in metrics])
+    return _setting(exp) + ["models"] + [METRIC_NAMES.get(m, m) for m in metrics], rows
+
+
+def _comparison_text(results: dict[str, Any], metric: str) -> str:
+    if metric not in results:
+        return "-"
+    found = results[metric]
+    if found is None:
+        return "no test"
+    return f"{found.difference:+.3g} (p={found.p_value:.2g})"

@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 
 from ica.errors import IcaError, SpecError
 from ica.components.registry import Registry, component_of
-from ica.components.protocols import BuildContext, DataSplits, Split, count_parameters
+from ica.components.protocols import BuildContext, DataSplits, Split, count_parameters, is_fitted_peer
 from ica.running.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis
 from ica.spec.models import spec_models
@@ -47,9 +48,31 @@ def prepare_data(spec: Any, reg: Registry) -> DataSplits:
 
 def _build_data(spec: Any, reg: Registry) -> DataSplits:
     data = raw_data(spec, reg)
+    if getattr(spec.data, "shuffle_u", False):
+        data = u_shuffled(data)
     if getattr(spec.data, "standardize", False):
         data = standardized(data)
     return data
+
+
+SHUFFLE_U_SEEDS = {"train": 0, "eval": 1}
+"""Seeds of `u_shuffled`'s permutations: fixed, so the control is the same data for every model and seed."""
+
+
+def u_shuffled(data: DataSplits) -> DataSplits:
+    """``data`` with u permuted across the points of each split, the sources and observations untouched: the
+    same values of u, independent of x (the shuffled-u control of issue #15)."""
+    if data.train.u is None:
+        raise SpecError("this data set has no u to shuffle", where="data.shuffle_u")
+
+    def shuffle(split: Split, name: str) -> Split:
+        if split.u is None:
+            return split
+        order = torch.from_numpy(np.random.default_rng(SHUFFLE_U_SEEDS[name]).permutation(len(split)))
+        return Split(split.x, split.u[order], split.s)
+
+    info = {**data.info, "u_shuffled": dict(SHUFFLE_U_SEEDS)}
+    return DataSplits(shuffle(data.train, "train"), shuffle(data.eval, "eval"), data.n_u, info)
 
 
 def raw_data(spec: Any, reg: Registry) -> DataSplits:
@@ -150,8 +173,8 @@ def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
     data_bytes = split_bytes(data) if device.type == "cuda" else 0  # on the CPU it is already in memory
     for label, options in spec.models.items():
         single = on_meta(lambda: reg.build(options, ctx.with_(seeds=1)), f"models.{label}")
-        if single is None:
-            continue  # cannot be built on meta: building it for real reports what is wrong
+        if single is None or is_fitted_peer(single):
+            continue  # cannot be built on meta (building it for real reports what is wrong), or not a module
         n = seeds_together(spec.training.batch_seeds, len(spec.seed_list), count_parameters(single), device)
         model = single if n == 1 else on_meta(lambda: reg.build(options, ctx.with_(seeds=n)), f"models.{label}", n)
         if model is not None:
@@ -182,16 +205,20 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 
     It is first built on the meta device, so that one too large for this machine is refused without
     allocating it (`build_seeded` holds each seed's copy and the stacked model at once: twice the weights).
+    A fitted peer (`ica.components.protocols.FittedPeer`) is built for one seed only: it has no seed axis, so
+    asking for more is `NotBatchable`.
     """
     ctx = model_context(data)
     shapes = on_meta(lambda: reg.build(options, ctx.with_(seeds=len(seeds))), f"models.{label}", len(seeds))
-    if shapes is not None:
+    if shapes is not None and not is_fitted_peer(shapes):
         check_model_memory(shapes, label=label, seeds=len(seeds), batch=0, x_shape=data.x_shape,
                            device=torch.device("cpu"), copies=2 if len(seeds) > 1 else 1)
 
     def build(n: int) -> torch.nn.Module:
         with module_budget(f"models.{label}", n):  # a plugin that cannot be built on meta is guarded here
             model = reg.build(options, ctx.with_(seeds=n))
+        if n > 1 and is_fitted_peer(model):
+            raise NotBatchable(f"{type(model).__name__} is a fitted estimator, with no seed axis")
         if n > 1:
             check_seed_axis(model, n)
         return model
@@ -268,7 +295,10 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str,
                           on_event: Event) -> bool:
     """Whether batching this model's seeds pays on the CPU (`CPU_BATCHING_LIMIT`); a notice where not."""
-    size = count_parameters(build_model(reg, options, data, [0], label))
+    model = build_model(reg, options, data, [0], label)
+    if is_fitted_peer(model):
+        return True  # batching it is refused where it is tried (`NotBatchable`), with the one-line notice
+    size = count_parameters(model)
     if size <= CPU_BATCHING_LIMIT:
         return True
     on_event("notice", cell=label, message=f"{label}: {size:,} parameters per seed; on the CPU seeds this large "

@@ -15,10 +15,10 @@ from typing import Any
 from ica.components.registry import Registry
 from ica.errors import IcaError, SpecError
 from ica.rundir.layout import RunLayout
-from ica.rundir.writing import create_exclusive, json_bytes, safe_dir
-from ica.rundir.json_files import read_json
+from ica.rundir.writing import atomic_write, create_exclusive, json_bytes, safe_dir
+from ica.rundir.json_files import read_grid, read_json
 from ica.running.building import build_metrics, build_model, prepare_data
-from ica.spec.grid import grid_cells, grid_json
+from ica.spec.grid import grid_cells, grid_json, keep_recorded_directories
 from ica.spec.load import accepted_hashes, spec_hash, spec_json
 
 
@@ -33,6 +33,8 @@ def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
     digest = spec_hash(spec)
     grid_file = root / GRID_FILE
     check_grid_directory(root, accepted_hashes(spec))
+    if grid_file.exists():
+        cells = recorded_cells(root, cells)
     for cell in cells:
         safe_dir(root, cell.directory, create=False)  # an existing cell directory must not be a link
     for cell in cells:
@@ -47,6 +49,21 @@ def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
             raise _plain_run_there(root)
     else:
         check_grid_directory(root, accepted_hashes(spec))  # claimed first by another grid: refused unless the same spec
+        cells = recorded_cells(root, cells)
+    return cells
+
+
+def recorded_cells(root: Path, cells: list) -> list:
+    """A grid root made before: ``cells`` in the directories its grid.json records for their settings, so that
+    a root an earlier version made (which told two same-named components apart by a counter, ``-2``) resumes
+    its trained seeds (`ica.spec.grid.keep_recorded_directories`). grid.json's cell names are brought up to
+    date (atomically, and only where they changed), so that results and reports show the cells apart."""
+    _, data = read_grid(root)
+    cells = keep_recorded_directories(cells, data["cells"])
+    names = {cell.directory: cell.name for cell in cells}
+    renamed = [{**entry, "name": names.get(entry["dir"], entry.get("name"))} for entry in data["cells"]]
+    if renamed != data["cells"]:
+        atomic_write(root / GRID_FILE, json_bytes({**data, "cells": renamed}))
     return cells
 
 

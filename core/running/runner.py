@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ica.components.protocols import DataSplits
+from ica.components.protocols import DataSplits, is_fitted_peer
 from ica.components.registry import Registry, registry
 from ica.errors import SpecError
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
@@ -22,11 +22,13 @@ from ica.rundir.writing import safe_dir, write_json
 from ica.running.building import (
     build_metrics, build_model, fed, prepare_data, resolve_device, seed_groups, shared_data,
 )
+from ica.running.controls import control_records, untrained_outcomes
 from ica.running.claims import check_directory, claim_directory, claim_grid, confirm_claim, run_root
 from ica.running.environment import environment
 from ica.running.locks import training_lock
 from ica.running import preprocessing
 from ica.running.outcomes import finish_group, load_outcome, log_hparams
+from ica.running.peers import fit_seed
 from ica.spec.grid import has_grid
 from ica.spec.load import load_spec, spec_hash
 from ica.training.loop import Trainer
@@ -130,12 +132,22 @@ def run_cell(reg: Registry, spec: Any, label: str, options: Any, data: DataSplit
         confirm_claim(layout, spec)
         outcomes = _train_unfinished(reg, spec, label, options, data, layout, on_event)
         ordered = [outcomes[s] for s in seeds]
-        evaluation = Evaluation(data=_cpu(data), split=spec.evaluation.split, seeds=ordered)
+        cpu_data = _cpu(data)
+        controls = spec.evaluation.controls
+        evaluation = Evaluation(data=cpu_data, split=spec.evaluation.split, seeds=ordered,
+                                floors="observations" in controls)
         # A default metric list leaves out metrics this cell's outcomes cannot feed (named ones always run).
         present = {"requires_grid": any(o.grid_shape is not None for o in ordered),
-                   "requires_assignments": any(o.assignments is not None for o in ordered)}
+                   "requires_assignments": any(o.assignments is not None for o in ordered),
+                   "requires_elbo": any(o.elbo for o in ordered) or not any(o.status == "finished" for o in ordered)}
         chosen = [m for _, m in metrics if spec.evaluation.metrics is not None or fed(m, present)]
         records = [r for metric in chosen for r in metric(evaluation)]
+        if "untrained" in controls and any(getattr(m, "controlled", False) for m in chosen):
+            untrained = untrained_outcomes(reg, spec, label, options, cpu_data)
+            if untrained:
+                control = Evaluation(data=cpu_data, split=spec.evaluation.split, seeds=untrained,
+                                     control="untrained", floors=False)
+                records += control_records(chosen, control)
         if spec.training.logger == "tensorboard":
             log_hparams(layout, label, options, spec, ordered, records)
         cell = {"model": options.name, **summarise(records)}
@@ -180,9 +192,12 @@ def _train_unfinished(reg: Registry, spec: Any, label: str, options: Any, data: 
         files = [layout.seed(label, s) for s in group]
         for s in group:
             seed_dir(layout, label, s)
+        cell_event = lambda name, **info: on_event(name, cell=label, **info)  # noqa: E731
+        if is_fitted_peer(model):  # a fitted estimator, one seed at a time: no loop, no ELBO (`ica.running.peers`)
+            outcomes[group[0]] = fit_seed(model, group[0], data, points, files[0], label, cell_event)
+            continue
         model = model.to(data.train.x.device)
-        trainer = Trainer(model, data.train, group, spec.training, files,
-                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        trainer = Trainer(model, data.train, group, spec.training, files, on_event=cell_event)
         statuses = trainer.run()
         for outcome in finish_group(model, statuses, trainer, data, points, files):
             outcomes[outcome.seed] = outcome

@@ -13,7 +13,7 @@ import torch
 
 from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError, IcaError
-from ica.components.protocols import Batch, count_parameters
+from ica.components.protocols import Batch, count_parameters, is_fitted_peer
 from ica.components.registry import Registry, registry
 from ica.spec.grid import grid_cells, has_grid
 from ica.running.building import build_metrics, build_model, prepare_data, resolve_device, shared_data
@@ -54,6 +54,9 @@ def _check(spec: Any, reg: Registry) -> dict[str, Any]:
     models = {}
     for label, options in validated.models.items():
         model = build_model(reg, options, data, validated.seed_list[:1], label)
+        if is_fitted_peer(model):  # fitted per seed, not trained: no loss to try (`ica.running.peers`)
+            models[label] = {"model": options.name, "parameters": None}
+            continue
         dry_run(model, data, label)
         models[label] = {"model": options.name, "parameters": count_parameters(model)}
     return {

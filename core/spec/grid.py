@@ -11,6 +11,12 @@ run in a sub-directory named after its settings.
 Options that must change together form one *linked* axis: paths joined by commas, each value a list with
 one entry per path, e.g. ``"data, models.vade.prior.components": [[{"name": "mnist"}, 40],
 [{"name": "cifar10"}, 100]]`` (Figs. 4-6 use 40 components for MNIST and 100 for the others).
+
+A cell's name shows a component by its name alone, unless two values of its axis share that name: then
+the options that tell them apart follow it, ``likelihood=gaussian(scale=0.1)`` beside
+``likelihood=gaussian(scale=1.0)`` (`value_texts`), so that logs, ``ica results`` and reports never show
+two cells alike. A grid root written before names said so keeps its recorded directories
+(`keep_recorded_directories`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import copy
 import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -58,6 +64,8 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
     base = spec_json(spec)
     base.pop("grid", None)
     labels = short_labels([p for key in axes for p in axis_paths(key)])
+    texts = {path: value_texts(values) for key, axis in axes.items()
+             for path, values in axis_values(key, axis).items()}
     cells, directories = [], set()
     for values in itertools.product(*axes.values()):
         settings = {}
@@ -66,8 +74,10 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
         raw = copy.deepcopy(base)
         for path, value in settings.items():
             set_path(raw, path, copy.deepcopy(value))
-        name = " ".join(f"{labels[p]}={describe(v)}" for p, v in settings.items())
-        directory = unique(safe_name("_".join(f"{labels[p]}-{describe(v)}" for p, v in settings.items())), directories)
+        shown = {p: texts[p][canonical(v)] for p, v in settings.items()}
+        name = " ".join(f"{labels[p]}={text}" for p, text in shown.items())
+        folder = "_".join(f"{labels[p]}-{directory_text(shown[p], settings[p])}" for p in settings)
+        directory = unique(safe_name(folder), directories)
         if spec.name:
             raw["name"] = f"{spec.name} {name}"
         try:
@@ -92,6 +102,15 @@ def linked_settings(key: str, value: Any) -> dict[str, Any]:
         raise SpecError(f"each value of a linked axis must be a list of {len(paths)} entries, one per path; "
                         f"got {json.dumps(value)[:80]}", where=f"grid.{key}")
     return dict(zip(paths, value))
+
+
+def axis_values(key: str, values: list[Any]) -> dict[str, list[Any]]:
+    """path -> the values one axis gives it, in order (a linked axis: each of its paths)."""
+    per_path: dict[str, list[Any]] = {p: [] for p in axis_paths(key)}
+    for value in values:
+        for path, v in linked_settings(key, value).items():
+            per_path[path].append(v)
+    return per_path
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -140,6 +159,97 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(describe(v) for v in value)
     return json.dumps(value) if isinstance(value, str) and not value else str(value)
+
+
+def canonical(value: Any) -> str:
+    """One text per JSON value (keys sorted), to tell grid values apart and find them again."""
+    return json.dumps(value, sort_keys=True)
+
+
+def value_texts(values: list[Any]) -> dict[str, str]:
+    """`canonical` value -> its text in cell names: `describe`'s, unless distinct values share it.
+
+    Components (or lists) that share a text get the options in which they differ, nested keys dotted, in
+    sorted order, each shown where the value sets it: ``gaussian(learn_scale=True,scale=1.0)``. Scalars that
+    share a text (``1`` and ``"1"``) are shown as JSON. A value unique along its axis keeps `describe`'s text,
+    so the names (and directories) of grids whose values differ by name are those earlier versions gave.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for value in values:
+        groups.setdefault(describe(value), {})[canonical(value)] = value
+    texts: dict[str, str] = {}
+    for text, members in groups.items():
+        if len(members) == 1:
+            texts.update(dict.fromkeys(members, text))
+            continue
+        options = {key: flat_options(v) for key, v in members.items()}
+        differing = sorted({k for o in options.values() for k in o
+                            if len({canonical(p[k]) if k in p else None for p in options.values()}) > 1})
+        for key, value in members.items():
+            if not isinstance(value, (dict, list)):
+                texts[key] = json.dumps(value)
+                continue
+            shown = [f"{k}={leaf_text(options[key][k])}" for k in differing if k in options[key]]
+            texts[key] = f"{text}({','.join(shown)})" if shown else text
+    return texts
+
+
+def directory_text(text: str, value: Any) -> str:
+    """A value's text for its cell's directory: the name's, its options after a '-' with no closing bracket
+    (``gaussian-scale=0.1``, not ``gaussian-scale=0.1-``); `describe`'s text unchanged, as before."""
+    plain = describe(value)
+    return text[:-1] if text.startswith(f"{plain}(") and text.endswith(")") else text
+
+
+def flat_options(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A component's options as dotted paths (``encoder.hidden``); a list's entries by index (``0.scale``)."""
+    if isinstance(value, dict) and value:
+        items = value.items()
+    elif isinstance(value, list) and value and prefix == "":
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix[:-1]: value} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, v in items:
+        out.update(flat_options(v, f"{prefix}{key}."))
+    return out
+
+
+def leaf_text(value: Any) -> str:
+    """An option's value in a cell name: a scalar as `describe` shows it, anything else as compact JSON."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return describe(value)
+
+
+def keep_recorded_directories(cells: list[GridCell], recorded: list[dict[str, Any]]) -> list[GridCell]:
+    """``cells`` in the directories an existing grid.json gives their settings (matched in order).
+
+    Versions before `value_texts` named two components of one axis that share a name alike and told their
+    directories apart by a counter (``likelihood-gaussian``, ``likelihood-gaussian-2``); now the directory
+    shows the options. Resuming such a grid root must find the seeds already trained, so a cell whose
+    settings grid.json records keeps that directory. Cells grid.json does not record keep their own, unless
+    that directory is recorded for another cell: then the root cannot be resumed, said by a SpecError.
+    """
+    recorded_dirs: dict[str, list[str]] = {}
+    for entry in recorded:
+        recorded_dirs.setdefault(canonical(entry.get("settings") or {}), []).append(entry["dir"])
+    kept, matched = [], []
+    for cell in cells:
+        dirs = recorded_dirs.get(canonical(cell.settings))
+        matched.append(bool(dirs))
+        kept.append(replace(cell, directory=dirs.pop(0)) if dirs else cell)
+    others = {d for dirs in recorded_dirs.values() for d in dirs}  # recorded for settings no cell has now
+    taken: dict[str, str] = {}
+    for cell, found in zip(kept, matched):
+        if cell.directory in taken:
+            raise SpecError(f"grid cells '{taken[cell.directory]}' and '{cell.name}' would both run in "
+                            f"'{cell.directory}' (as grid.json records it); choose another --out", where="grid")
+        if not found and cell.directory in others:
+            raise SpecError(f"grid cell '{cell.name}' would run in '{cell.directory}', which grid.json records for "
+                            "another setting; choose another --out", where="grid")
+        taken[cell.directory] = cell.name
+    return kept
 
 
 MAX_DIRECTORY = 100

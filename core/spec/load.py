@@ -8,7 +8,6 @@ components``), what is wrong, and for unknown names the closest registered one.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import math
 import os
@@ -21,6 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from ica.errors import SpecError
 from ica.components.registry import Registry, registry
+from ica.spec.hashing import (  # noqa: F401 - the names `ica.spec.load` has always offered
+    ADDED_FIELDS, ANY, EARLIER_DEFAULTS, accepted_hashes, json_digest, spec_hash, spec_json, without_added_fields,
+)
 from ica.spec.models import spec_models
 
 
@@ -176,38 +178,6 @@ def single_model(data: dict[str, Any]) -> dict[str, Any]:
         label = single.get("name", "model") if isinstance(single, dict) else "model"
         data["models"] = {str(label): single}
     return data
-
-
-def spec_json(spec: BaseModel) -> dict[str, Any]:
-    """The validated spec as plain JSON data, every default filled in (what ``spec.json`` holds)."""
-    return spec.model_dump(by_alias=True, mode="json", exclude_none=False)
-
-
-def spec_hash(spec: BaseModel) -> str:
-    """A stable digest of the validated spec, to recognise a run directory made from another spec."""
-    return json_digest(spec_json(spec))
-
-
-EARLIER_DEFAULTS = {("training", "compile"): ("auto", False)}
-"""Defaults this version changed: (section, field) -> (the value now, the value ica 0.2.0 wrote). A run
-directory a 0.2.0 run made from the same spec file carries the hash of the spec with the old value."""
-
-
-def accepted_hashes(spec: BaseModel) -> set[str]:
-    """The hashes of a run directory that ``spec`` may resume: its own, and the one ica 0.2.0 gave the same
-    spec before a default changed (`EARLIER_DEFAULTS`), so that upgrading does not strand a sweep."""
-    data = spec_json(spec)
-    earlier = json.loads(json.dumps(data))
-    for (section, field), (now, before) in EARLIER_DEFAULTS.items():
-        if isinstance(earlier.get(section), dict) and earlier[section].get(field) == now:
-            earlier[section][field] = before
-    return {json_digest(data), json_digest(earlier)}
-
-
-def json_digest(data: Any) -> str:
-    """A short, stable digest of JSON data (keys sorted): what spec hashes are made of."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------ error messages

@@ -191,6 +191,12 @@ class SpecModels:
             split: Literal["eval", "train"] = Field(
                 "eval", description="'eval' is the held-out split; 'train' is recorded as such in results."
             )
+            controls: list[Literal["untrained", "observations"]] = Field(
+                ["untrained", "observations"],
+                description="Null controls beside every consistency and recovery metric: 'untrained' measures "
+                "each seed's network at initialisation (<metric>_untrained; one more forward pass per seed), "
+                "'observations' the floors of the raw observations, their PCA and FastICA.",
+            )
 
         class Experiment(BaseModel):
             """An `ica` experiment: one data set, one or more models, each trained for every seed."""

@@ -5,6 +5,7 @@ so a seed trained beside others follows the path it would follow alone. The loop
 synchronisation inside a step: losses are accumulated on the device and read every ``log_every``
 steps, which is also when non-finite seeds are detected and marked failed (the others go on).
 The data order lives in `ica.training.sampling`, checkpointing and resuming in `ica.training.checkpoints`.
+Values components log (`ica.components.protocols.LogsValues`) are read at log steps too: no sync in a step.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from ica.errors import IcaError
 from ica.training import checkpoints
 from ica.training.identifiability import LConstraint
 from ica.training.compiled import CompiledStep, compile_failure, compiles, trainable, why_not_compiled
@@ -77,6 +79,21 @@ class Accumulator:
         self.count = int(states[0]["count"])
         keys = states[0]["sums"].keys()
         self.sums = {k: torch.cat([st["sums"][k] for st in states]).to(self.device) for k in keys}
+
+
+@torch.no_grad()
+def logged_values(model: nn.Module, seeds: int, taken: set[str]) -> dict[str, list[float]]:
+    """Every module's ``logged()`` values (`ica.components.protocols.LogsValues`), one per seed; a key already
+    ``taken`` (by the trainer, the loss terms or another module) is written as ``<module path>.<key>``."""
+    values: dict[str, list[float]] = {}
+    for path, module in model.named_modules():
+        for key, value in (module.logged() if callable(getattr(module, "logged", None)) else {}).items():
+            if not isinstance(value, Tensor) or value.dim() == 0 or value.shape[0] != seeds:
+                raise IcaError(f"{type(module).__name__}.logged() gave {key!r} of shape {getattr(value, 'shape', '?')}"
+                               f"; expected one value per seed ([{seeds}])", where=path or "model")
+            name = f"{path or 'model'}.{key}" if key in taken or key in values else key
+            values[name] = value.detach().float().reshape(seeds, -1).mean(1).cpu().tolist()
+    return values
 
 
 class Trainer:
@@ -257,6 +274,8 @@ class Trainer:
         lrs = self.optimizer.lr.cpu().tolist()
         self.log_window.reset()
         checks = self.constraint.check(self.noise) if self.constraint else {}
+        logged = logged_values(self.model, len(self.seeds),  # after the step, eager or compiled alike
+                               {"step", "lr", "failed", "last_finite_loss", *means, *checks})
         lines = []
         for i, status in enumerate(self.status):
             if status.failed:
@@ -270,7 +289,7 @@ class Trainer:
                 continue
             status.last_finite_loss = loss
             lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i],
-                          **{k: v[i] for k, v in checks.items()}})
+                          **{k: v[i] for k, v in checks.items()}, **{k: v[i] for k, v in logged.items()}})
         if self.files:
             for f, line in zip(self.files, lines):
                 if line is not None:

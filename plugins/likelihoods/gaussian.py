@@ -1,4 +1,5 @@
-"""`gaussian`: p(x|z) = N(x; decoder(z), σ² I), with σ fixed or learnt per seed.
+"""`gaussian`: p(x|z) = N(x; decoder(z), σ² I), with σ fixed or learnt per seed (a learnt σ is logged as
+``likelihood_scale`` in metrics.jsonl: `ica.components.protocols.LogsValues`).
 
 The iVAE theory assumes p(x|z) = p_ε(x - f(z)) with additive noise (§2): this is that model.
 """
@@ -30,6 +31,7 @@ class GaussianLikelihood(nn.Module):
 
     def __init__(self, options: GaussianOptions, ctx: BuildContext):
         super().__init__()
+        self.learn_scale = options.learn_scale
         log_scale = torch.full((ctx.seeds, 1), math.log(options.scale))
         if options.learn_scale:
             self.log_scale = nn.Parameter(log_scale)
@@ -44,6 +46,11 @@ class GaussianLikelihood(nn.Module):
 
     def mean(self, params: Tensor) -> Tensor:
         return params
+
+    def logged(self) -> dict[str, Tensor]:
+        """The learnt σ of each seed (one per seed: the noise is isotropic), for metrics.jsonl; nothing when
+        σ is fixed, as the spec already says it."""
+        return {"likelihood_scale": self.log_scale.detach().exp()[:, 0]} if self.learn_scale else {}
 
 
 def build(options: GaussianOptions, ctx: BuildContext) -> GaussianLikelihood:

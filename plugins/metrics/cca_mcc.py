@@ -5,6 +5,10 @@ CCA is fitted on a ``fit_fraction`` of the evaluation points; "in sample" is the
 the same for every pair: data sets are often stored sorted (TCL by segment, image sets by class), and
 "the first half" would then fit CCA on some segments or classes and test it on others. A failed seed's
 pairs are recorded as failures, so the number of pairs behind every median is always the full S(S-1)/2.
+
+``pairing`` says how canonical variates are paired: ``"assignment"`` (default; icebeem's convention, an
+optimal one-to-one matching, as MCC to the sources) or ``"index"`` (variate i with variate i, which reads
+lower for unrelated data). See `ica.evaluation.cca_pairs`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Literal
 
 import numpy as np
 
-from ica.plugin import BuildContext, Evaluation, Field, hookimpl, MetricRecord, Options, pairwise_cca_mcc
+from ica.plugin import (
+    BuildContext, Evaluation, Field, fixed_order, hookimpl, MetricRecord, Options, pairwise_cca_mcc,
+)
 
 
 class CCAMCCOptions(Options):
@@ -22,6 +28,9 @@ class CCAMCCOptions(Options):
 
     fit_fraction: float = Field(0.5, gt=0, lt=1, description="Fraction of evaluation points CCA is fitted on.")
     method: Literal["pearson", "spearman"] = Field("pearson", description="Correlation coefficient.")
+    pairing: Literal["assignment", "index"] = Field(
+        "assignment", description="Pair canonical variates by optimal assignment (icebeem's convention) or by index."
+    )
     shuffle_seed: int | None = Field(
         0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
     )
@@ -29,6 +38,7 @@ class CCAMCCOptions(Options):
 
 class PairwiseCCAMCC:
     requires_sources = False
+    controlled = True  # the same measure on the untrained networks is its null control
 
     def __init__(self, options: CCAMCCOptions):
         self.options = options
@@ -39,10 +49,9 @@ class PairwiseCCAMCC:
         results = {}
         if len(usable) >= 2:
             n = usable[0].latents.shape[0]
-            seed = self.options.shuffle_seed
-            order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+            order = fixed_order(n, self.options.shuffle_seed)
             values = pairwise_cca_mcc([o.latents[order] for o in usable], self.options.fit_fraction,
-                                      self.options.method)
+                                      self.options.method, self.options.pairing)
             results = {(usable[i].seed, usable[j].seed): v for (i, j), v in values.items()}
         records = []
         for a, b in itertools.combinations([o.seed for o in outcomes], 2):

@@ -110,6 +110,7 @@ class ClusterReproducibility:
     """Pairwise-seed and to-truth ARI and NMI of the discrete assignments u."""
 
     requires_sources = False
+    controlled = True  # the untrained networks' partitions are the null control
     requires_assignments = True  # left out of a default metric list when no finished seed has assignments
 
     def __init__(self, options: ClustersOptions):

@@ -63,6 +63,7 @@ def common_grid(outcomes: list[SeedOutcome]) -> tuple[int, ...] | None:
 
 class GridMCC:
     requires_sources = False
+    controlled = True
     requires_grid = True  # left out of a default metric list when no seed's latents form a grid
 
     def __init__(self, options: GridMCCOptions):
