@@ -23,7 +23,8 @@ What is here, by what a plugin writes:
   component), and the `KINDS` of component;
 * **the contracts** (``ica.components.protocols``): `BuildContext`, `Split`, `DataSplits`, `Batch`,
   `Encoder`, `Decoder`, `Prior`, `Likelihood`, `Model`, `LossOutput`, `Representation`, `Metric`,
-  `MetricRecord`, `count_parameters`;
+  `MetricRecord`, `count_parameters`; `FittedPeer` and `is_fitted_peer` (a model fitted per seed, as FastICA),
+  `LogsValues` (a component's own numbers in metrics.jsonl);
 * **the seed axis** (``ica.nn``): `SeedLinear`, `SeedMLP`, `SeedDropout`, `activation`, `one_hot`,
   `seed_matmul` and `column_major` (a batched product with a narrow weight, the fast way), the
   grouped convolutions, `SeedStacked`, the distributions helpers, and `seed_rand`, the one source of
@@ -42,8 +43,8 @@ from ica.components.checking import DownloadNeeded, is_checking
 from ica.components.hookspecs import PROJECT, hookimpl, hookspec
 from ica.components.options import DatasetOptions, Field, Options, Slot, slot_kind
 from ica.components.protocols import (
-    KINDS, Batch, BuildContext, DataSplits, Decoder, Encoder, Likelihood, LossOutput, Metric, MetricRecord,
-    Model, Prior, Representation, Split, count_parameters,
+    KINDS, Batch, BuildContext, DataSplits, Decoder, Encoder, FittedPeer, Likelihood, LogsValues, LossOutput, Metric,
+    MetricRecord, Model, Prior, Representation, Split, count_parameters, is_fitted_peer,
 )
 from ica.errors import DataError, IcaError, SpecError
 from ica.evaluation.affine import affine_recovery, consistency_r2
@@ -68,7 +69,8 @@ __all__ = [
     "hookimpl", "hookspec", "PROJECT", "Options", "DatasetOptions", "Field", "Slot", "slot_kind", "KINDS",
     # the contracts
     "BuildContext", "Split", "DataSplits", "Batch", "Encoder", "Decoder", "Prior", "Likelihood", "Model",
-    "LossOutput", "Representation", "Metric", "MetricRecord", "count_parameters",
+    "LossOutput", "Representation", "Metric", "MetricRecord", "count_parameters", "FittedPeer", "is_fitted_peer",
+    "LogsValues",
     # the seed axis
     "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "seed_matmul", "column_major",
     "SeedConv2d", "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",

@@ -139,6 +139,9 @@ def test_fastica_runs_beside_ivae_with_the_same_metrics(tmp_path):
         np.testing.assert_array_equal(latents(tmp_path, "fastica", seed), fitted_latents("fastica", seed))
     notices = [i["message"] for n, i in events if n == "notice" and i.get("cell") == "fastica"]
     assert len(notices) == 1 and "one at a time" in notices[0]
+    assert "elbo_train" not in cell["stats"]  # requires_elbo: the metric is left out, not reported as failed
+    with pytest.raises(ica.IcaError, match="fitted peer"):
+        ica.load(tmp_path, model="fastica")
 
 
 def test_no_notice_where_seeds_are_trained_one_at_a_time_anyway(tmp_path):

@@ -106,7 +106,10 @@ def _seeds(layout: RunLayout, spec: Any, label: str, seeds: Sequence[int] | None
         if not files.result.exists():
             raise IcaError(f"seed {seed} of {label!r} has not finished training (no result.json): finish the run "
                            "with `ica run`, or load other seeds", where=str(files.root))
-        result, _ = read_result(files.result)
+        result, raw = read_result(files.result)
+        if raw.get("peer"):
+            raise IcaError(f"{label!r} is a fitted peer ({raw['peer']}), not a network: it has no weights to load; its "
+                           "latents are in each seed's latents.npz (`ica score` compares them)", where=str(files.root))
         if result.status != "finished":
             raise IcaError(f"seed {seed} of {label!r} failed in training ({result.error or 'no weights'}): load "
                            "other seeds", where=str(files.root))
