@@ -18,8 +18,9 @@ install: $(BIN)/ica
 demo: install
 	$(BIN)/ica run specs/quickstart.json --out runs/quickstart
 
+# One pytest worker per core (at most 8), each with one torch thread: two-thread processes sharing cores collapse.
 test: install
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --maxprocesses 8
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -66,7 +66,8 @@ def component_options(reg: Any, component: Any) -> None:
     """Every option with its type, default and description, read from the options class: nothing is
     validated, so a component with required options (npz's ``path``) is shown like any other."""
     table = Table(title=escape(f"{component.kind} ") + f"[bold]{escape(component.name)}[/]" +
-                  escape(f" ({component.plugin.name}) - {component.description}"))
+                  escape(f" ({component.plugin.name}) - {component.description}"),
+                  caption=escape(provided_by(component)))
     for col in ("option", "type", "default", "description"):
         table.add_column(col, overflow="fold")
     for name, field in component.options.model_fields.items():
@@ -79,6 +80,13 @@ def component_options(reg: Any, component: Any) -> None:
         type_text = f"any {sub_kind}" if sub_kind else _type_name(field.annotation)
         table.add_row(escape(name), escape(type_text), escape(shown), escape(field.description or ""))
     console.print(table)
+
+
+def provided_by(component: Any) -> str:
+    """'provided by ica 0.2.0 (built in), module ica.plugins.priors.gmm': where to read or report a component."""
+    plugin = component.plugin
+    module = getattr(component.build, "__module__", None) or plugin.module
+    return f"provided by {plugin.name} {plugin.version} ({plugin.source}), module {module}"
 
 
 def slot_default(reg: Any, kind: str, default: Any) -> Any:
@@ -134,8 +142,11 @@ def validation(report: dict[str, Any]) -> None:
         f"u values: {data['n_u']}, sources: {data['sources']}"))
     for label, m in report["models"].items():
         size = "a fitted estimator" if m["parameters"] is None else f"{m['parameters']:,} parameters per seed"
-        console.print(escape(f"  model {label} ({m['model']}): {size}"))
-    console.print(escape(f"  seeds: {_seeds_text(report['seeds'])}; metrics: {', '.join(report['metrics'])}"))
+        batching = "" if "batched" not in m else "; seeds batched" if m["batched"] else \
+            f"; seeds one at a time ({m['why_not_batched']})"
+        console.print(escape(f"  model {label} ({m['model']}): {size}{batching}"))
+        console.print(escape(f"    metrics: {', '.join(m['metrics'])}"))
+    console.print(escape(f"  seeds: {_seeds_text(report['seeds'])}"))
 
 
 def validation_to_download(report: dict[str, Any]) -> None:
@@ -242,7 +253,8 @@ class RunProgress:
                 self.tasks[key] = self.progress.add_task(label, total=info["steps"], completed=info["step"])
             else:
                 self.next_report[key] = info["step"] + max(1, info["steps"] // 10)
-                self._say(f"{label}: training from step {info['step']} to {info['steps']}")
+                self._say(f"{label}: fitting" if info.get("step_mode") == "fit" else
+                          f"{label}: training from step {info['step']} to {info['steps']}")
         elif name == "progress":
             if self.progress and key in self.tasks:
                 self.progress.update(self.tasks[key], completed=info["step"])
@@ -275,7 +287,8 @@ class RunProgress:
         elif name == "train_end" and (not self.progress or info.get("compile_seconds")):
             compiled = f" (compiled step: {info['compile_seconds']:.1f} s of it compiling)" \
                 if info.get("compile_seconds") else ""
-            self._say(f"{label}: trained in {info['seconds']:.1f} s{compiled}")
+            done = "fitted" if info.get("step_mode") == "fit" else "trained"
+            self._say(f"{label}: {done} in {info['seconds']:.1f} s{compiled}")
 
     def _say(self, text: str) -> None:
         if self.progress:

@@ -166,3 +166,31 @@ def test_a_new_option_that_changes_training_does_not_resume_an_old_run():
     old = json.loads(json.dumps(spec_json(spec)))
     del old["data"]["shuffle_u"], old["data"]["mixing"], old["evaluation"]["controls"]
     assert json_digest(old) not in accepted_hashes(spec)
+
+
+def test_the_fastica_floor_is_fitted_once_per_data_set(monkeypatch):
+    """Every model label of a grid point evaluates the same data: its FastICA floor is fitted once, and a
+    different data set gets its own fit."""
+    import torch
+    from sklearn.decomposition import FastICA
+
+    from ica.components.protocols import DataSplits, Split
+    from ica.evaluation.seeds import Evaluation, SeedOutcome
+    from ica.plugins.metrics.mcc import MCCOptions, MCCToSources
+
+    fits = []
+    original = FastICA.fit
+    monkeypatch.setattr(FastICA, "fit", lambda self, X, y=None: fits.append(1) or original(self, X, y))
+
+    def evaluation(seed: int) -> Evaluation:
+        s = _rng(seed).laplace(size=(300, 3))
+        x = torch.tensor(s @ _rng(seed + 1).standard_normal((3, 3)), dtype=torch.float32)
+        split = Split(x, None, torch.tensor(s, dtype=torch.float32))
+        return Evaluation(DataSplits(split, split), "eval", [SeedOutcome(0, "finished", s)])
+
+    metric = MCCToSources(MCCOptions())
+    first, again, other = metric(evaluation(10)), metric(evaluation(10)), metric(evaluation(20))
+    floor = lambda records: [r.value for r in records if r.metric == "mcc_fastica"]  # noqa: E731
+    assert len(fits) == 2
+    assert floor(first) == floor(again) and floor(first)[0] > 0.9
+    assert floor(other) != floor(first)

@@ -55,6 +55,7 @@ def test_show_lists_options_with_defaults():
     result = invoke("show", "gmm")
     assert result.exit_code == 0
     assert "components" in result.output and "40" in result.output
+    assert "provided by ica" in result.output and "module ica.plugins.priors.gmm" in result.output
 
 
 def test_show_unknown_name_suggests():

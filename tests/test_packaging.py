@@ -44,6 +44,9 @@ def test_installed_plugin_appears_in_ica_list(plugin_env, tmp_path):
     laplace = [c for c in listing["components"] if c["name"] == "laplace"]
     assert laplace == [{"kind": "prior", "name": "laplace", "plugin": "ica-example-laplace", "version": "0.1.0",
                         "module": "ica_example_laplace", "description": laplace[0]["description"]}]
+    shown = ica_cli("show", "laplace", env=plugin_env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "provided by ica-example-laplace 0.1.0 (entry point), module ica_example_laplace" in " ".join(shown.stdout.split())
 
 
 def test_installed_plugin_trains_in_ica_run(plugin_env, tmp_path):

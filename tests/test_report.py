@@ -333,3 +333,17 @@ def test_cli_writes_the_report_and_refuses_an_unknown_format(made, tmp_path):
     assert result.exit_code == 0 and out.exists() and str(out) in result.output.replace("\n", "")
     bad = CliRunner().invoke(report_app(), ["report", str(made / "run"), "--format", "pdf"], catch_exceptions=False)
     assert bad.exit_code == 2 and "unknown format 'pdf'" in bad.output
+
+
+def test_components_that_differ_only_in_an_option_get_their_own_figure_groups():
+    """Two Gaussian likelihood scales are two groups in the figures, named as their grid cells are; a component
+    unique along its axis keeps its plain name."""
+    from ica.reporting.settings import axis_texts
+
+    axes = [["models.*.likelihood"]]
+    every = [{"models.*.likelihood": {"name": "gaussian", "scale": scale}} for scale in (0.1, 1.0)]
+    every.append({"models.*.likelihood": {"name": "bernoulli"}})
+    texts = axis_texts(axes, every)
+    groups = [Placement.of(axes, settings, texts).group for settings in every]
+    assert groups == ["gaussian(scale=0.1)", "gaussian(scale=1.0)", "bernoulli"]
+    assert Placement.of(axes, every[0]).group == "gaussian"  # what the figures drew before: both as one

@@ -169,6 +169,29 @@ def test_auto_batching_trains_large_models_one_seed_at_a_time_on_the_cpu(tiny_sp
     assert groups == {("big", (0,)), ("big", (1,)), ("small", (0, 1))}
     notices = [info["message"] for name, info in events if name == "notice"]
     assert any("big" in m and "one at a time" in m for m in notices)
+    checked = ica.check(tiny_spec)["models"]  # ica validate says so before anything trains, with the reason
+    assert checked["small"]["batched"] and checked["small"]["why_not_batched"] is None
+    assert not checked["big"]["batched"] and "parameters per seed" in checked["big"]["why_not_batched"]
+    tiny_spec["training"]["batch_seeds"] = False
+    assert ica.check(tiny_spec)["models"]["small"]["why_not_batched"] == "training.batch_seeds is false"
+
+
+def test_validate_lists_only_the_metrics_each_model_will_report(tiny_spec, tmp_path):
+    """With the default metric list, a model without grid latents reports no grid_mcc, a fitted peer no ELBO:
+    ica validate lists what ica run then writes into each summary."""
+    tiny_spec["models"]["fastica"] = {"name": "fastica"}
+    tiny_spec["training"]["steps"] = 2
+    tiny_spec["evaluation"] = {"metrics": None}
+    checked = ica.check(tiny_spec)
+    summary = ica.run(tiny_spec, out=tmp_path)
+    for label in ("ivae", "vade", "fastica"):
+        reported = {name.split("_")[0] for name in summary["cells"][label]["stats"]} | \
+            {name.split("_")[0] for name in summary["cells"][label].get("cell", {})}
+        listed = checked["models"][label]["metrics"]
+        prefix = {"clusters": "cluster", "cca_mcc": "cca", "consistency_r2": "consistency"}
+        assert reported == {prefix.get(m, m) for m in listed}, label  # every listed metric wrote numbers, no other
+    assert "elbo" in checked["models"]["vade"]["metrics"] and "elbo" not in checked["models"]["fastica"]["metrics"]
+    assert "grid_mcc" not in checked["metrics"]
 
 
 def test_a_diverged_seed_is_retried_alone_at_a_lower_learning_rate(tiny_spec, tmp_path):

@@ -79,6 +79,33 @@ def test_typo_in_an_option_is_rejected(tiny_spec):
     tiny_spec["models"]["ivae"]["encoder"]["hiden"] = [3]
     message = _error(tiny_spec)
     assert "models.ivae.encoder.hiden" in message and "unknown option" in message
+    assert "did you mean 'hidden'?" in message
+
+
+@pytest.mark.parametrize("where, typo, meant", [
+    (("models", "vade", "prior"), "componets", "components"),  # a component chosen by a union tag
+    (("training",), "step", "steps"),
+    (("data",), "segmnets", "segments"),
+    ((), "trianing", "training"),
+])
+def test_a_misspelled_option_gets_did_you_mean_wherever_it_is(tiny_spec, where, typo, meant):
+    node = tiny_spec
+    for key in where:
+        node = node[key]
+    node[typo] = 1
+    message = _error(tiny_spec)
+    assert ".".join((*where, typo)) in message and f"did you mean {meant!r}?" in message
+
+
+def test_an_unknown_option_like_no_other_gets_no_suggestion(tiny_spec):
+    tiny_spec["training"]["zzzz"] = 1
+    message = _error(tiny_spec)
+    assert "training.zzzz: unknown option" in message and "did you mean" not in message
+
+
+def test_an_option_in_a_list_of_metrics_gets_did_you_mean(tiny_spec):
+    tiny_spec["evaluation"] = {"metrics": [{"name": "mcc", "metod": "pearson"}]}
+    assert "evaluation.metrics[0].metod: unknown option; did you mean 'method'?" in _error(tiny_spec)
 
 
 def test_missing_name(tiny_spec):

@@ -4,7 +4,7 @@ Owns: finding runs and their state (`runs`), the results table (`results`) and i
 `collect`; the report's settings, reading, tables, figures and rendering (`report` and its parts); figures drawn
 headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
 directories (and writes its own report and index), so it sits at the end of the chain.
-May import: ica.errors, ica.rundir, ica.evaluation, ica.running
+May import: ica.errors, ica.spec, ica.rundir, ica.evaluation, ica.running
 Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, loaded on first use: the report
 needs matplotlib and scipy, which ``ica status`` and every worker start should not pay for.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ica.errors import IcaError
-from ica.reporting.settings import Placement, flatten, named, sort_key
+from ica.reporting.settings import Placement, axis_texts, flatten, named, sort_key
 from ica.rundir.damage import no_link
 from ica.rundir.json_files import read_cell_summary, read_grid, read_result, read_run_spec, read_run_summary
 from ica.rundir.metrics_log import read_metrics_lines
@@ -113,11 +113,12 @@ def _load_grid(root: Path) -> Experiment:
     axes = [[p.strip() for p in key.split(",")] for key in (grid.get("axes") or {})]
     if not axes and cells:
         axes = [[path] for path in cells[0].get("settings") or {}]
+    texts = axis_texts(axes, [cell.get("settings") or {} for cell in cells])
     runs = []
     for cell in cells:
         settings = cell.get("settings") or {}
-        setting = cell.get("name") or " ".join(named(axis, settings) for axis in axes) or cell["dir"]
-        runs.append(load_run(root / cell["dir"], setting, Placement.of(axes, settings)))
+        setting = cell.get("name") or " ".join(named(axis, settings, texts) for axis in axes) or cell["dir"]
+        runs.append(load_run(root / cell["dir"], setting, Placement.of(axes, settings, texts)))
     return Experiment(root, grid.get("name") or root.name, "grid", Placement.axis_name(axes), runs)
 
 
@@ -130,11 +131,13 @@ def _load_runs(root: Path, subdirs: list[Path]) -> Experiment:
                    + (subdirs[i].name,))
     axes = [[k] for k in varying]
     readable = 0 < len(varying) <= MAX_AXES  # else the runs are told apart by their directory names
+    texts = axis_texts(axes, [{k: f.get(k) for k in varying} for f in flats])
     runs = []
     for i in order:
         settings = {k: flats[i].get(k) for k in varying}
-        setting = " ".join(dict.fromkeys(named(axis, settings) for axis in axes)) if readable else subdirs[i].name
-        place = Placement.of(axes, settings) if readable else Placement("", subdirs[i].name)
+        setting = (" ".join(dict.fromkeys(named(axis, settings, texts) for axis in axes)) if readable
+                   else subdirs[i].name)
+        place = Placement.of(axes, settings, texts) if readable else Placement("", subdirs[i].name)
         runs.append(load_run(subdirs[i], setting, place))
     return Experiment(root, root.name, "runs", Placement.axis_name(axes) if readable else "run", runs)
 

@@ -151,6 +151,8 @@ def cell_summary(record: RunRecord, cell: CellRecord) -> dict[str, Any] | None:
     """The model's summary.json entry (its own file, or its entry in the run's), None while it has none."""
     if cell.summary is None:
         return None
+    if cell.entry is not None:
+        return cell.entry
     if cell.summary == RunLayout(record.path).summary:
         return read_run_summary(cell.summary)[1]["cells"].get(cell.label)
     return read_cell_summary(cell.summary)[1]

@@ -45,6 +45,7 @@ class CellRecord:
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     partial: bool = False
     summary: Path | None = None
+    entry: dict[str, Any] | None = field(default=None, repr=False)  # the summary's parsed entry, read once
 
     def counts(self) -> dict[str, int]:
         states = list(self.seeds.values())
@@ -211,7 +212,7 @@ def _cell_record(layout: RunLayout, label: str, options: Any, seeds: list[int], 
     elif run_summary is not None and label in run_summary["cells"]:
         summary_path, summary = layout.summary, run_summary["cells"][label]
     if summary is not None:
-        return CellRecord(label, summary["model"], states, "finished", summary["stats"], False, summary_path)
+        return CellRecord(label, summary["model"], states, "finished", summary["stats"], False, summary_path, summary)
     started = any(s != "missing" for s in states.values())
     stats = _partial_elbo(results) if results and _computes_elbo(spec) else {}
     status = "running" if training else "stopped" if started else "pending"

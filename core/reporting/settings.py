@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ica.spec.grid import canonical, value_texts
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -21,12 +23,13 @@ class Placement:
     group: str
 
     @staticmethod
-    def of(axes: list[list[str]], settings: dict[str, Any]) -> "Placement":
+    def of(axes: list[list[str]], settings: dict[str, Any], texts: "AxisTexts | None" = None) -> "Placement":
         panel_axes, x_axes = (axes[:1], axes[1:]) if len(axes) >= 2 else ([], axes)
-        panel = " ".join(named(axis, settings) for axis in panel_axes)
+        panel = " ".join(named(axis, settings, texts) for axis in panel_axes)
         if len(x_axes) == 1 and len(x_axes[0]) == 1:  # the axis name labels the x axis; the value the group
-            return Placement(panel, describe(settings.get(x_axes[0][0])))
-        return Placement(panel, "\n".join(named(axis, settings) for axis in x_axes))
+            path = x_axes[0][0]
+            return Placement(panel, shown(path, settings.get(path), texts))
+        return Placement(panel, "\n".join(named(axis, settings, texts) for axis in x_axes))
 
     @staticmethod
     def axis_name(axes: list[list[str]]) -> str:
@@ -34,11 +37,32 @@ class Placement:
         return ", ".join(short_name(p) for axis in x_axes for p in axis) or "setting"
 
 
-def named(axis: list[str], settings: dict[str, Any]) -> str:
+AxisTexts = dict[str, dict[str, str]]  # a setting's path -> canonical value -> its text
+
+
+def axis_texts(axes: list[list[str]], every: list[dict[str, Any]]) -> AxisTexts:
+    """Each path's value texts over all the runs shown together (`ica.spec.grid.value_texts`): two components
+    that differ only in an option (two Gaussian likelihood scales) get distinct texts, as their cells' names do,
+    so the figures keep them apart instead of drawing both as 'gaussian'."""
+    texts: AxisTexts = {}
+    for axis in axes:
+        key = ", ".join(axis)
+        for i, path in enumerate(axis):
+            values = [(s[key][i] if key in s and len(axis) > 1 else s.get(path)) for s in every]
+            texts[path] = value_texts(values)
+    return texts
+
+
+def shown(path: str, value: Any, texts: AxisTexts | None = None) -> str:
+    """A setting's value as the figures show it: its text along the axis where known, else `describe`'s."""
+    return (texts or {}).get(path, {}).get(canonical(value)) or describe(value)
+
+
+def named(axis: list[str], settings: dict[str, Any], texts: AxisTexts | None = None) -> str:
     """'data=mnist components=40': every path of one (possibly linked) axis with its value in this run."""
     key = ", ".join(axis)
     values = settings[key] if key in settings and len(axis) > 1 else [settings.get(p) for p in axis]
-    return " ".join(dict.fromkeys(f"{short_name(p)}={describe(v)}" for p, v in zip(axis, values)))
+    return " ".join(dict.fromkeys(f"{short_name(p)}={shown(p, v, texts)}" for p, v in zip(axis, values)))
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Building what a run needs from its spec: the device, the data (standardised on request), the models
-(one per group of seeds, initialised per seed) and the metrics, and deciding which seeds train together."""
+(one per group of seeds, initialised per seed) and the metrics (`ica.running.batching` decides which seeds
+train together)."""
 
 from __future__ import annotations
 
@@ -182,6 +183,11 @@ def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
                                data_bytes=data_bytes, build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
 
 
+CPU_BATCHING_LIMIT = 250_000
+"""Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
+MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
+
+
 def planned_device(name: str) -> torch.device:
     """The device a spec's ``device`` names ('cuda' without CUDA is `resolve_device`'s error, not this one)."""
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
@@ -269,38 +275,3 @@ def fed(metric: Any, present: dict[str, bool]) -> bool:
     return all(present[need] or not getattr(metric, need, False) for need in present)
 
 
-CPU_BATCHING_LIMIT = 250_000
-"""Parameters per seed up to which batched seeds train faster on the CPU (benchmarks/README.md: a 106k-parameter
-MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-1.1x)."""
-
-
-def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
-                on_event: Event):
-    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
-    batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
-    (each of the last two with a one-line notice)."""
-    if batched == "auto" and len(seeds) > 1:
-        batched = data.train.x.device.type == "cuda" or small_enough_to_batch(reg, options, data, label,
-                                                                              on_event)
-    if batched and len(seeds) > 1:
-        try:
-            yield seeds, build_model(reg, options, data, seeds, label)
-            return
-        except NotBatchable as exc:
-            on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
-    for seed in seeds:
-        yield [seed], build_model(reg, options, data, [seed], label)
-
-
-def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str,
-                          on_event: Event) -> bool:
-    """Whether batching this model's seeds pays on the CPU (`CPU_BATCHING_LIMIT`); a notice where not."""
-    model = build_model(reg, options, data, [0], label)
-    if is_fitted_peer(model):
-        return True  # batching it is refused where it is tried (`NotBatchable`), with the one-line notice
-    size = count_parameters(model)
-    if size <= CPU_BATCHING_LIMIT:
-        return True
-    on_event("notice", cell=label, message=f"{label}: {size:,} parameters per seed; on the CPU seeds this large "
-             "train no faster batched, so one at a time (training.batch_seeds: true forces batching)")
-    return False

@@ -21,7 +21,7 @@ import torch
 from ica.components.protocols import DataSplits, MetricRecord
 from ica.components.registry import Registry
 from ica.evaluation.seeds import Evaluation, SeedOutcome, representation
-from ica.running.building import seed_groups
+from ica.running.batching import seed_groups
 
 SUFFIX = "_untrained"
 

@@ -22,7 +22,8 @@ from typing import Any, Callable
 import torch
 
 from ica.nn.seeding import NotBatchable
-from ica.running.building import build_model, prepare_data, resolve_device, small_enough_to_batch
+from ica.running.batching import small_enough_to_batch
+from ica.running.building import build_model, prepare_data, resolve_device
 from ica.running.outcomes import finish_group, load_outcome
 from ica.components.protocols import DataSplits, Split
 from ica.rundir.layout import RunLayout

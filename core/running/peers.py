@@ -2,7 +2,7 @@
 FastICA, CEBRA), compared with the trained models on the same data, seeds and metrics.
 
 A peer has no seed axis and no loss, so the training loop has nothing to do with it: each seed is fitted
-alone (`ica.running.building.seed_groups` builds them one at a time, with a one-line notice where the
+alone (`ica.running.batching.seed_groups` builds them one at a time, with a one-line notice where the
 seeds would otherwise have been batched) on the training split -- x flattened, u where the data has it,
 never the sources -- and represents the evaluation points. It leaves what a trained seed leaves for
 evaluation, written atomically like `ica.running.outcomes.finish_group`: ``latents.npz``, then
@@ -39,7 +39,7 @@ def fit_seed(peer: Any, seed: int, data: DataSplits, points: Split, files: SeedF
     finite row per point make a failed seed, on record like a diverged one: never refitted silently.
     """
     x, u = flat(data.train.x), None if data.train.u is None else data.train.u.cpu().numpy()
-    on_event("train_start", seeds=[seed], step=0, steps=1)
+    on_event("train_start", seeds=[seed], step=0, steps=1, step_mode="fit")
     started = time.perf_counter()
     z, error = None, None
     try:

@@ -19,9 +19,8 @@ from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.rundir.json_files import read_json
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import safe_dir, write_json
-from ica.running.building import (
-    build_metrics, build_model, fed, prepare_data, resolve_device, seed_groups, shared_data,
-)
+from ica.running.batching import seed_groups
+from ica.running.building import build_metrics, build_model, fed, prepare_data, resolve_device, shared_data
 from ica.running.controls import control_records, untrained_outcomes
 from ica.running.claims import check_directory, claim_directory, claim_grid, confirm_claim, run_root
 from ica.running.environment import environment

@@ -16,7 +16,8 @@ from ica.errors import DataError, IcaError
 from ica.components.protocols import Batch, count_parameters, is_fitted_peer
 from ica.components.registry import Registry, registry
 from ica.spec.grid import grid_cells, has_grid
-from ica.running.building import build_metrics, build_model, prepare_data, resolve_device, shared_data
+from ica.running.batching import batching_decision
+from ica.running.building import build_metrics, build_model, fed, prepare_data, resolve_device, shared_data
 from ica.spec.load import load_spec
 
 SKIPPED_FOR_DOWNLOAD = ("the data set's own checks and the models' fit to it (shapes, one forward pass) need "
@@ -51,23 +52,38 @@ def _check(spec: Any, reg: Registry) -> dict[str, Any]:
     except DownloadNeeded as exc:
         return to_download(validated, exc)
     metrics = build_metrics(validated, reg, data)
+    cuda = resolve_device(validated.device).type == "cuda"
     models = {}
     for label, options in validated.models.items():
         model = build_model(reg, options, data, validated.seed_list[:1], label)
-        if is_fitted_peer(model):  # fitted per seed, not trained: no loss to try (`ica.running.peers`)
-            models[label] = {"model": options.name, "parameters": None}
-            continue
-        dry_run(model, data, label)
-        models[label] = {"model": options.name, "parameters": count_parameters(model)}
+        peer = is_fitted_peer(model)  # fitted per seed, not trained: no loss to try (`ica.running.peers`)
+        rep = None if peer else dry_run(model, data, label)
+        batched, why = batching_decision(reg, options, data, validated.seed_list, validated.training.batch_seeds,
+                                         label, cuda)
+        models[label] = {"model": options.name, "parameters": None if peer else count_parameters(model),
+                         "batched": batched, "why_not_batched": why,
+                         "metrics": reported_metrics(validated, metrics, rep, peer)}
     return {
         "spec": validated,
         "data": {"name": validated.data.name, "x_shape": data.x_shape, "n_u": data.n_u,
                  "n_train": len(data.train), "n_eval": len(data.eval), "sources": data.source_dim},
         "models": models,
-        "metrics": [name for name, _ in metrics],
+        "metrics": list(dict.fromkeys(name for m in models.values() for name in m["metrics"])),
         "seeds": validated.seed_list,
         "steps": steps_per_seed(validated, len(data.train)),
     }
+
+
+def reported_metrics(spec: Any, metrics: list[tuple[str, Any]], rep: Any, peer: bool) -> list[str]:
+    """The metrics the run will report for one model: those named, or those of the default list this model's
+    outputs feed, as ``ica run`` chooses them (`ica.running.runner.run_cell`): ``grid_mcc`` only for grid
+    latents, cluster metrics only where the model assigns clusters, the ELBO only for a trained model."""
+    if spec.evaluation.metrics is not None:
+        return [name for name, _ in metrics]
+    present = {"requires_grid": rep is not None and rep.grid_shape is not None,
+               "requires_assignments": rep is not None and rep.assignments is not None,
+               "requires_elbo": not peer}
+    return [name for name, metric in metrics if fed(metric, present)]
 
 
 def run_refusals(spec: Any) -> None:
@@ -155,8 +171,9 @@ def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Regist
             "seed_steps": None if steps is None else steps * len(seeds) * len(models)}
 
 
-def dry_run(model: torch.nn.Module, data: Any, label: str) -> None:
-    """One loss and one representation on two training examples; any failure names the model."""
+def dry_run(model: torch.nn.Module, data: Any, label: str) -> Any:
+    """One loss and one representation on two training examples (returned: what the model's outputs are);
+    any failure names the model."""
     n = min(2, len(data.train))
     x = data.train.x[:n].unsqueeze(0)
     u = None if data.train.u is None else data.train.u[:n].unsqueeze(0)
@@ -171,6 +188,7 @@ def dry_run(model: torch.nn.Module, data: Any, label: str) -> None:
             rep = model.represent(Batch(x, u))
         if rep.latents.dim() != 3 or rep.latents.shape[:2] != (1, n):
             raise ValueError(f"latents have shape {tuple(rep.latents.shape)}, expected (1, {n}, d_z)")
+        return rep
     except IcaError:
         raise
     except Exception as exc:

@@ -24,6 +24,7 @@ from ica.spec.hashing import (  # noqa: F401 - the names `ica.spec.load` has alw
     ADDED_FIELDS, ANY, EARLIER_DEFAULTS, accepted_hashes, json_digest, spec_hash, spec_json, without_added_fields,
 )
 from ica.spec.models import spec_models
+from ica.spec.option_names import allowed_options, suggestion
 
 
 def load_spec(source: str | Path | dict[str, Any] | BaseModel, reg: Registry | None = None) -> Any:
@@ -55,7 +56,7 @@ def load_spec(source: str | Path | dict[str, Any] | BaseModel, reg: Registry | N
         # a tuple as an array), whether the spec came from a file or from Python.
         return spec_models(reg).experiment.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
-        raise SpecError(render_errors(exc, data), where=origin) from None
+        raise SpecError(render_errors(exc, data, spec_models(reg).experiment), where=origin) from None
 
 
 MAX_SPEC_BYTES = 16 * 2**20
@@ -181,7 +182,7 @@ def single_model(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ error messages
-def render_errors(exc: ValidationError, data: Any) -> str:
+def render_errors(exc: ValidationError, data: Any, model: type[BaseModel] | None = None) -> str:
     """All of pydantic's errors, one line each, with paths as the user wrote them.
 
     The members of a plain union (``seeds``: a count or a list) each report on the same path; their
@@ -191,7 +192,7 @@ def render_errors(exc: ValidationError, data: Any) -> str:
     given: dict[str, str] = {}
     for err in exc.errors(include_url=False):
         path = user_path(err["loc"], data) or "(top level)"
-        message = describe(err)
+        message = describe(err, model)
         match = re.match(r"^(Input should be .*) \(got (.*)\)$", message)
         if match and path in given and given[path] == match.group(2) and found[path]:
             found[path][-1] = found[path][-1].replace(f" (got {match.group(2)})", "") + \
@@ -236,8 +237,8 @@ def user_path(loc: tuple[Any, ...], data: Any) -> str:
     return "".join(parts)
 
 
-def describe(err: dict[str, Any]) -> str:
-    """A person's description of one pydantic error."""
+def describe(err: dict[str, Any], model: type[BaseModel] | None = None) -> str:
+    """A person's description of one pydantic error (``model``: the validated class, to suggest options)."""
     kind, ctx, given = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "union_tag_invalid":
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
@@ -248,6 +249,9 @@ def describe(err: dict[str, Any]) -> str:
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         return unknown_tag(given, expected)
     if kind == "extra_forbidden":
+        close = suggestion(err["loc"][-1], allowed_options(model, err["loc"])) if model is not None else None
+        if close is not None:
+            return f"unknown option; did you mean {close!r}?"
         return "unknown option (not allowed here; check the spelling, or `ica show NAME` for the options)"
     if kind == "missing":
         return "required, but missing"

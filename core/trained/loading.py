@@ -22,7 +22,8 @@ from ica.errors import IcaError, SpecError
 from ica.rundir.json_files import read_preprocessing, read_result, read_run_spec
 from ica.rundir.layout import RunLayout
 from ica.rundir.schemas import PreprocessingFile
-from ica.running.building import prepare_data, resolve_device, seed_groups
+from ica.running.batching import seed_groups
+from ica.running.building import prepare_data, resolve_device
 from ica.running.preprocessing import record, shell
 from ica.running.claims import GRID_FILE
 from ica.spec.load import load_spec

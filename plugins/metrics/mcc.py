@@ -9,12 +9,17 @@ networks' MCC (``mcc_untrained``) is the run's null control (`controlled`).
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 from typing import Literal
 
 import numpy as np
 
 from ica.plugin import BuildContext, Evaluation, Field, hookimpl, mcc, MetricRecord, Options
+
+
+FLOOR_CACHE_SIZE = 16  # floors kept per process: every model label of a grid point shares its data
 
 
 class MCCOptions(Options):
@@ -52,11 +57,21 @@ class MCCToSources:
             return MetricRecord("mcc", float("nan"), seed=outcome.seed, error=str(exc))
 
     def _floors(self, evaluation: Evaluation, s: np.ndarray) -> list[MetricRecord]:
+        """The floors depend on the data alone, so they are fitted once per data set and method in a process:
+        the model labels of a grid point (and their untrained controls) share them."""
+        x = evaluation.points.x.flatten(1).numpy()
+        train = evaluation.data.train.x.flatten(1).numpy()
+        key = (_digest(x, train, s), self.options.method)
+        if key not in _FLOORS:
+            _FLOORS[key] = self._fit_floors(x, train, s)
+            while len(_FLOORS) > FLOOR_CACHE_SIZE:
+                _FLOORS.popitem(last=False)
+        return [MetricRecord(r.metric, r.value, error=r.error) for r in _FLOORS[key]]
+
+    def _fit_floors(self, x: np.ndarray, train: np.ndarray, s: np.ndarray) -> list[MetricRecord]:
         from sklearn.decomposition import FastICA  # imported on use: loading the plugins stays quick
         from sklearn.exceptions import ConvergenceWarning
 
-        x = evaluation.points.x.flatten(1).numpy()
-        train = evaluation.data.train.x.flatten(1).numpy()
         records = []
         if x.shape[1] == s.shape[1]:
             records.append(MetricRecord("mcc_observations", mcc(x, s, self.options.method)))
@@ -73,6 +88,19 @@ class MCCToSources:
         value = mcc(ica.transform(x), s, self.options.method)
         records.append(MetricRecord("mcc_fastica", value, error=note))
         return records
+
+
+_FLOORS: OrderedDict[tuple, list[MetricRecord]] = OrderedDict()
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    """A key from the arrays' contents (not their identity: each cell reads its own copy of the data)."""
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def build(options: MCCOptions, ctx: BuildContext) -> MCCToSources:
