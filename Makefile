@@ -5,7 +5,7 @@ VENV   ?= .venv
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test docs install clean
 
 $(BIN)/ica: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: install
 # One pytest worker per core (at most 8), each with one torch thread: two-thread processes sharing cores collapse.
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --maxprocesses 8
+
+# The documentation site, built strictly (a broken link, a missing reference or a failing tutorial is an
+# error) into build/docs; its tutorials train tiny models, one torch thread.
+docs: install
+	OMP_NUM_THREADS=1 NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict -f docs/mkdocs.yml
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

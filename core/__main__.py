@@ -1,5 +1,6 @@
-"""``python -m ica`` is the ``ica`` command."""
+"""``python -m ica`` is the ``ica`` command (importing this module, as documentation tools do, runs nothing)."""
 
 from ica.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
