@@ -12,6 +12,7 @@ from ica.components.registry import Registry
 from ica.nn.seeding import NotBatchable
 from ica.running.building import CPU_BATCHING_LIMIT, Event, build_model
 
+
 def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
                 on_event: Event):
     """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
