@@ -176,7 +176,8 @@ def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = 
         table.add_column(column)
     for r in rows:
         seeds = r["seeds"]
-        table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), escape(", ".join(r["models"])),
+        models = ", ".join(f"{m} (fitted per seed)" if m in r.get("fitted", ()) else m for m in r["models"])
+        table.add_row(escape(r["cell"] or "(one run)"), escape(r["dir"] or "."), escape(models),
                       f"{len(seeds)}: {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else str(seeds),
                       f"{r['steps']:,}" if r["steps"] is not None else f"{r['epochs']} epochs (data not found)",
                       f"{r['seed_steps']:,}" if r["seed_steps"] is not None else "?")
@@ -184,10 +185,16 @@ def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = 
     known = [r["seed_steps"] for r in rows if r["seed_steps"] is not None]
     total = f"{sum(known):,} seed-steps in all" if len(known) == len(rows) else \
         f"{sum(known):,} seed-steps in the {len(known)} run(s) whose data could be read"
-    models = sum(len(r["models"]) * len(r["seeds"]) for r in rows)
-    console.print(f"{len(rows)} run(s), {models} trained models, {total}")
+    trained = sum((len(r["models"]) - len(r.get("fitted", ()))) * len(r["seeds"]) for r in rows)
+    fitted_models = sum(len(r.get("fitted", ())) * len(r["seeds"]) for r in rows)
+    also = f" and {fitted_models} fitted" if fitted_models else ""
+    console.print(f"{len(rows)} run(s), {trained} trained models{also}, {total}")
     if packs is None:
         console.print("packed cells (training.pack_cells): not known until every cell's data can be read")
+    fitted = sorted({m for r in rows for m in r.get("fitted", ())})
+    if fitted:
+        console.print(escape(f"fitted peers, fitted seed by seed in each run (no optimisation steps, so not in the "
+                             f"seed-steps, and never packed): {', '.join(fitted)}"))
     for pack in packs or []:
         console.print(f"packed: {escape(pack['model'])} trains {pack['seeds']} seeds of {len(pack['cells'])} cells "
                       "as one batched model (where its seeds are batched)")

@@ -115,3 +115,28 @@ def test_dry_run_lists_the_packs(tiny_spec, tmp_path):
     for label in ("ivae", "vade"):
         assert f"packed: {label} trains 6 seeds of 3 cells as one batched model" in said
     assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_counts_no_steps_for_fitted_peers_and_never_packs_them(tiny_spec, tmp_path):
+    """A fitted peer (FastICA) takes no optimisation steps and has no seed axis: the plan neither counts it in
+    the seed-steps nor says it trains as one batched model."""
+    from typer.testing import CliRunner
+
+    from ica.cli.app import app
+    from ica.running.validate import plan, plan_packs
+
+    spec = grid_spec(tiny_spec)
+    spec["models"] = {"vade": spec["models"]["vade"], "fastica": {"name": "fastica"}}
+    rows = plan(spec)
+    assert [r["fitted"] for r in rows] == [["fastica"]] * 3
+    assert [r["seed_steps"] for r in rows] == [60 * 2] * 3  # vade's 2 seeds x 60 steps; fastica none
+    assert [p["model"] for p in plan_packs(spec)] == ["vade"]
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    result = CliRunner().invoke(app, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "packed: vade trains 6 seeds of 3 cells as one batched model" in said
+    assert "packed: fastica" not in said
+    assert "3 run(s), 6 trained models and 6 fitted, 360 seed-steps in all" in said
+    assert "fitted peers, fitted seed by seed in each run" in said and "fastica" in said

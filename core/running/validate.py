@@ -151,24 +151,42 @@ def _plan_packs(validated: Any, reg: Registry) -> list[dict[str, Any]] | None:
         cells = grid_cells(validated, reg)
         try:
             groups = pack_groups(reg, cells)
+            peers = {label for _, group in groups for label in fitted_peers(group[0].spec, reg)}
         except DataError:  # data not there yet (to be downloaded); anything else run would refuse too
             return None
+    # a fitted peer has no seed axis: `train_pack` leaves it to the cells, which fit it seed by seed
     return [{"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
-            for label, group in groups]
+            for label, group in groups if label not in peers]
+
+
+def fitted_peers(run_spec: Any, reg: Registry) -> set[str]:
+    """The labels of ``run_spec``'s models that are fitted peers (fitted seed by seed, no optimisation steps):
+    each model is built on the meta device for one seed, which allocates nothing and fits nothing. Raises
+    `DataError` where the data cannot be read yet."""
+    from ica.running.building import model_context
+    from ica.running.resources import on_meta
+
+    ctx = model_context(prepare_data(run_spec, reg))
+    return {label for label, options in run_spec.models.items()
+            if is_fitted_peer(on_meta(lambda options=options: reg.build(options, ctx), f"models.{label}"))}
 
 
 def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
-    """One run's line of the plan (the data is loaded only to count the steps of an ``epochs`` spec)."""
+    """One run's line of the plan. The data is loaded to count the steps of an ``epochs`` spec and to tell the
+    fitted peers (FastICA, CEBRA), which take no optimisation steps, from the models trained step by step."""
     steps = run_spec.training.steps if run_spec.training.epochs is None else None
-    if steps is None:
-        try:
+    peers: set[str] = set()
+    try:
+        peers = fitted_peers(run_spec, reg)
+        if steps is None:
             steps = steps_per_seed(run_spec, len(prepare_data(run_spec, reg).train))
-        except DataError:  # data not there yet: the plan says so; anything else run would refuse too
-            pass
+    except DataError:  # data not there yet: the plan says so; anything else run would refuse too
+        pass
     models, seeds = list(run_spec.models), run_spec.seed_list
+    trained = [m for m in models if m not in peers]
     return {"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,
-            "epochs": run_spec.training.epochs,
-            "seed_steps": None if steps is None else steps * len(seeds) * len(models)}
+            "epochs": run_spec.training.epochs, "fitted": [m for m in models if m in peers],
+            "seed_steps": None if steps is None else steps * len(seeds) * len(trained)}
 
 
 def dry_run(model: torch.nn.Module, data: Any, label: str) -> Any:
