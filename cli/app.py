@@ -249,6 +249,11 @@ from ica.cli.score import score_command  # noqa: E402  (a command module of its 
 
 app.command("score")(user_errors(score_command))
 
+from ica.cli.new import new_app, plugin_command  # noqa: E402  (a command module of its own)
+
+new_app.command("plugin")(user_errors(plugin_command))
+app.add_typer(new_app, name="new")
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -14,6 +14,9 @@ import torch
 
 torch.set_num_threads(1)
 
+# The example plugin's own tests run with the plugin installed (test_plugin_kit.py does that), not here.
+collect_ignore = ["example_plugin"]
+
 TINY_DATA = {"name": "tcl", "segments": 4, "samples_per_segment": 40, "eval_samples_per_segment": 20, "dim": 3,
              "data_seed": 7}
 TINY_MODELS = {

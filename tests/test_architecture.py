@@ -21,7 +21,7 @@ PLUGINS = ROOT / "plugins"
 
 # The chain: a room may import only rooms before it. `ica.errors` is the one module every room may use.
 CHAIN = ("errors", "components", "spec", "nn", "rundir", "training", "evaluation", "running", "trained",
-         "estimators", "reporting")
+         "estimators", "reporting", "testing")
 ROOMS = CHAIN[1:]
 # Top-level modules outside the chain: the public API and the plugin surface gather from every room, the
 # aliases of moved modules import them only when asked; no room may import any of these.

@@ -1,15 +1,14 @@
 """Peers as baselines (issue #15): models that are fitted estimators (FastICA, CEBRA) run from the same spec
 as iVAE and VaDE, one seed at a time, on the same data, seeds and metrics, and resume like them.
 
-The contract of a fitted peer (`ica.components.protocols.FittedPeer`) is checked for every registered model
-that builds as one; test_contracts.py checks the torch modules.
+The contract of a fitted peer (`ica.components.protocols.FittedPeer`) is `ica.testing`'s, run on every
+registered model by test_contracts.py.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import random
 import types
 from pathlib import Path
 
@@ -78,24 +77,14 @@ def test_fastica_and_cebra_are_registered_as_models():
     assert "fastica" in peer_names()
 
 
-@pytest.mark.parametrize("name", peer_names())
-def test_peer_contract(name):
-    """One latent row per point at the model's latent size, finite; seeds honoured; no seed axis; the global
-    random generators left as they were."""
-    if name == "cebra":
-        pytest.importorskip("cebra")
-    fitted_latents(name, 5)  # a first fit imports what the peer needs (an import may draw random numbers)
-    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
-    z = fitted_latents(name, 0)
-    assert torch.equal(torch.get_rng_state(), states[0]) and np.array_equal(np.random.get_state()[1], states[1])
-    assert random.getstate() == states[2], "a fit must leave the global generators as it found them"
-    _, data = built_peer(name)
-    assert z.shape == (len(data.eval), data.source_dim) and z.dtype == np.float32 and np.isfinite(z).all()
-    np.testing.assert_array_equal(fitted_latents(name, 0), z)
-    assert not np.allclose(fitted_latents(name, 1), z), "another seed must give another fit"
-    spec = load_spec(tiny({name: TINY_PEERS.get(name, {"name": name})}), REG)
-    with pytest.raises(NotBatchable):
-        build_model(REG, spec.models[name], data, [0, 1], name)
+def test_every_peer_is_held_to_the_fitted_peer_contract_by_the_kit():
+    """The peer contract itself (one finite row per point, seeds honoured, global generators untouched, no seed
+    axis) is `ica.testing.model_checks.fitted_peer_contract`, run on every model by test_contracts.py."""
+    from ica.testing import component_checks
+    from ica.testing.model_checks import fitted_peer_contract
+
+    assert fitted_peer_contract in component_checks("model")
+    fitted_peer_contract(REG, "fastica")
 
 
 def test_fastica_is_seeded_with_random_state_seed_and_never_sees_u():

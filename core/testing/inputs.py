@@ -1,0 +1,63 @@
+"""The tiny inputs every contract check uses: two seeds, seven examples, flat and image observations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ica.components.protocols import BuildContext, DataSplits, Split
+from ica.components.registry import Registry
+from ica.spec.models import spec_models
+
+S, B, D, K_U, DZ = 2, 7, 4, 3, 3
+"""Seeds, batch, flat observed size, values of u, latent size."""
+
+X_SHAPES = [(D,), (1, 8, 8), (3, 8, 8)]
+"""Flat data, a grey 8x8 image and a colour one: an architecture may refuse some with a SpecError at build time
+(a ConvNet on flat data) but must build for at least one."""
+
+TEST_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("dataset", "tcl"): {"segments": 3, "samples_per_segment": 10, "eval_samples_per_segment": 6, "dim": 2},
+    ("model", "cebra"): {"max_iterations": 10, "batch_size": 32},
+}
+"""Options that keep a built-in quick here; other components are checked with their defaults (or the options
+given to `ica.testing.check_component`)."""
+
+
+class Inputs:
+    """One registry's build context and options for the checks; ``extra`` are options for the checked component."""
+
+    def __init__(self, reg: Registry, extra: dict[str, Any] | None = None):
+        self.reg, self.extra = reg, dict(extra or {})
+        self.ctx = BuildContext(seeds=S, x_shape=(D,), latent_dim=DZ, n_u=K_U, build=reg.build)
+
+    def options(self, kind: str, name: str, **more: Any) -> Any:
+        """The validated options of component ``name``: its defaults, the quick ones above, then ``extra``."""
+        models = spec_models(self.reg)
+        cls = models.tagged[(kind, name)] if (kind, name) in models.tagged else type(models.default(kind, name))
+        return cls.model_validate({"name": name, **TEST_OPTIONS.get((kind, name), {}), **self.extra, **more})
+
+
+def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,)) -> DataSplits:
+    """Random observations in [0, 1), u cycling over K_U values, Gaussian sources: enough for shapes and grads."""
+    g = torch.Generator().manual_seed(0)
+
+    def split(m: int) -> Split:
+        return Split(torch.rand(m, *x_shape, generator=g), torch.arange(m) % K_U, torch.randn(m, DZ, generator=g))
+
+    return DataSplits(split(n), split(n), n_u=K_U)
+
+
+def require(condition: Any, message: str) -> None:
+    """`assert` that survives ``python -O``: a failed contract raises `ContractError` with ``message``."""
+    if not condition:
+        from ica.testing.checks import ContractError
+
+        raise ContractError(message)
+
+
+def grads_reach_every_parameter(module: torch.nn.Module) -> None:
+    for pname, p in module.named_parameters():
+        require(p.grad is not None, f"no gradient reached the parameter {pname}")
+        require(torch.isfinite(p.grad).all(), f"non-finite gradient in the parameter {pname}")

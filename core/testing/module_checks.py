@@ -1,0 +1,102 @@
+"""The contracts of the parts a model is built from: encoder, decoder, prior, likelihood (shapes with the seed
+axis first, finite values, gradients reaching every parameter, eval-mode determinism)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ica.errors import SpecError
+from ica.nn.layers import one_hot
+from ica.nn.seeding import check_seed_axis
+from ica.testing.inputs import B, D, DZ, K_U, S, X_SHAPES, Inputs, grads_reach_every_parameter, require
+
+
+def _shapes_built(kind: str, reg: Any, name: str, extra: dict | None, **ctx: Any) -> list[tuple[tuple, Any]]:
+    """``(x_shape, module)`` for every shape of `X_SHAPES` the architecture builds for (at least one)."""
+    inputs = Inputs(reg, extra)
+    built = []
+    for shape in X_SHAPES:
+        try:
+            built.append((shape, reg.build(inputs.options(kind, name), inputs.ctx.with_(x_shape=shape, **ctx))))
+        except SpecError:
+            continue
+    require(built, f"it builds for none of the observation shapes {X_SHAPES} (each refused with a SpecError)")
+    return built
+
+
+def encoder_contract(reg: Any, name: str, extra: dict | None = None) -> None:
+    """``forward(x [S,B,*x_shape], cond [S,B,cond_dim] or None)`` gives ``(mean, log_var)``, each [S,B,d_z], with
+    and without u; gradients reach every parameter; eval mode is deterministic."""
+    for cond_dim in (0, K_U):
+        for shape, enc in _shapes_built("encoder", reg, name, extra, cond_dim=cond_dim):
+            check_seed_axis(enc, S)
+            x = torch.randn(S, B, *shape)
+            cond = one_hot(torch.randint(0, K_U, (S, B)), K_U) if cond_dim else None
+            mean, log_var = enc(x, cond)
+            where = f"x_shape {shape}, cond_dim {cond_dim}"
+            require(mean.shape == log_var.shape == (S, B, DZ), f"{where}: mean {tuple(mean.shape)} and log_var "
+                    f"{tuple(log_var.shape)}, expected both {(S, B, DZ)}")
+            (mean.sum() + log_var.sum()).backward()
+            grads_reach_every_parameter(enc)
+            enc.eval()
+            with torch.no_grad():
+                require(torch.equal(enc(x, cond)[0], enc(x, cond)[0]), f"{where}: eval mode is not deterministic")
+
+
+def decoder_contract(reg: Any, name: str, extra: dict | None = None) -> None:
+    """``forward(z [S,B,d_z])`` gives parameters [S,B,*x_shape] with the first observed axis times
+    ``ctx.out_multiplier``; gradients reach every parameter."""
+    for multiplier in (1, 2):
+        for shape, dec in _shapes_built("decoder", reg, name, extra, out_multiplier=multiplier):
+            check_seed_axis(dec, S)
+            out = dec(torch.randn(S, B, DZ))
+            expected = (S, B, shape[0] * multiplier, *shape[1:])
+            require(out.shape == expected, f"x_shape {shape}, out_multiplier {multiplier}: output "
+                    f"{tuple(out.shape)}, expected {expected}")
+            out.sum().backward()
+            grads_reach_every_parameter(dec)
+
+
+def prior_contract(reg: Any, name: str, extra: dict | None = None) -> None:
+    """``forward(cond)`` (one-hot u [S,B,n_u] for a ``conditional`` prior, else None) gives a distribution with
+    event shape [d_z] whose ``log_prob`` of z [S,B,d_z] is [S,B], finite, differentiable in every parameter."""
+    inputs = Inputs(reg, extra)
+    prior = reg.build(inputs.options("prior", name), inputs.ctx)
+    require(hasattr(prior, "conditional"), "a prior must say whether it needs u: the attribute `conditional`")
+    check_seed_axis(prior, S)
+    cond = one_hot(torch.randint(0, K_U, (S, B)), K_U) if prior.conditional else None
+    dist = prior(cond)
+    require(tuple(dist.event_shape) == (DZ,), f"event shape {tuple(dist.event_shape)}, expected {(DZ,)}")
+    try:
+        broadcast = torch.broadcast_shapes(tuple(dist.batch_shape), (S, B))
+    except RuntimeError:
+        broadcast = None
+    require(broadcast == (S, B), f"batch shape {tuple(dist.batch_shape)} does not broadcast to [S, B] = {(S, B)} "
+            "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])")
+    log_p = dist.log_prob(torch.randn(S, B, DZ))
+    require(log_p.shape == (S, B), f"log_prob of z [S, B, d_z] has shape {tuple(log_p.shape)}, expected {(S, B)} "
+            "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])")
+    require(torch.isfinite(log_p).all(), "log_prob is not finite")
+    log_p.sum().backward()
+    grads_reach_every_parameter(prior)
+
+
+def likelihood_contract(reg: Any, name: str, extra: dict | None = None) -> None:
+    """``log_prob(x, params)`` with params [S,B,D x multiplier] is [S,B] (summed over observed dimensions),
+    finite, differentiable in the parameters; ``mean(params)`` keeps [S,B]."""
+    inputs = Inputs(reg, extra)
+    lik = reg.build(inputs.options("likelihood", name), inputs.ctx)
+    require(isinstance(getattr(lik, "multiplier", None), int), "a likelihood needs an int attribute `multiplier` "
+            "(decoder outputs per observed dimension)")
+    check_seed_axis(lik, S)
+    x = torch.rand(S, B, D)
+    params = torch.randn(S, B, D * lik.multiplier, requires_grad=True)
+    log_p = lik.log_prob(x, params)
+    require(log_p.shape == (S, B), f"log_prob has shape {tuple(log_p.shape)}, expected {(S, B)}")
+    require(torch.isfinite(log_p).all(), "log_prob is not finite")
+    log_p.sum().backward()
+    require(torch.isfinite(params.grad).all(), "the gradient with respect to the parameters is not finite")
+    require(lik.mean(params).shape[:2] == (S, B), f"mean(params) has shape {tuple(lik.mean(params).shape)}, "
+            f"expected it to start with {(S, B)}")

@@ -1,0 +1,142 @@
+"""`ica new plugin NAME --kind KIND`: a ready-to-install plugin package (pyproject with its entry point, a working
+component skeleton, tests that run the contract checks and one small run), written atomically under ``out``."""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from string import Template
+
+from ica.errors import IcaError
+from ica.testing.templates import HEADER, REGISTER, SKELETONS
+
+KINDS = tuple(SKELETONS)
+DISTRIBUTION = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$|^[A-Za-z]$")
+COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+PYPROJECT = '''[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "$name"
+version = "0.1.0"
+description = "An ica $kind: $summary"
+requires-python = ">=3.11"
+dependencies = ["ica-toolkit"]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+[project.entry-points.ica]
+$component = "$module"
+
+[tool.setuptools]
+py-modules = ["$module"]
+'''
+
+TESTS = '''"""The checks ica runs on its own components (`ica.testing`), and one small run through ica."""
+
+import ica
+from ica.testing import check_component
+
+
+def test_${component}_honours_the_${kind}_contract():
+    report = check_component("$kind", "$component")
+    assert report.passed, report.not_applicable
+
+
+def test_${component}_trains_in_a_run(tmp_path):
+    spec = $spec
+    summary = ica.run(spec, out=tmp_path / "run")
+    for cell in summary["cells"].values():
+        assert set(cell["status"].values()) == {"finished"}, cell["status"]
+$extra'''
+
+README = '''# $name
+
+An [ica](https://pypi.org/project/ica-toolkit/) $kind, `$component`: $summary
+
+```bash
+pip install -e .                       # ica list $kind  now shows $component, from $name
+pytest                                 # its tests: the contract checks and a small run
+pytest --pyargs ica.testing --ica-plugin $name   # the contract checks alone, as ica runs them
+```
+
+In a spec: $usage
+'''
+
+
+def write_plugin_package(name: str, kind: str, out: Path, component: str | None = None) -> Path:
+    """Write the package ``out/name`` for a plugin of ``kind`` and return its directory; nothing is written
+    unless all of it is (a temporary directory beside it, renamed), and an existing directory is never touched."""
+    if kind not in SKELETONS:
+        raise IcaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}", where="--kind")
+    if not DISTRIBUTION.match(name):
+        raise IcaError(f"{name!r} is not a package name: letters, digits, '-', '_' and '.', starting with a letter",
+                       where="NAME")
+    module = re.sub(r"[-.]", "_", name.lower())
+    if keyword.iskeyword(module) or module in ("ica", "torch", "test", "tests"):
+        raise IcaError(f"{name!r} would make the module {module!r}, which shadows another", where="NAME")
+    component = component or module.removeprefix("ica_")
+    if not COMPONENT.match(component):
+        raise IcaError(f"component name {component!r}: lower-case letters, digits and '_', starting with a letter",
+                       where="--component")
+    out = Path(out)
+    target = out / name
+    if target.exists() or target.is_symlink():
+        raise IcaError("already exists; choose another NAME or --out (nothing was written)", where=str(target))
+    out.mkdir(parents=True, exist_ok=True)
+    values = fill_ins(name, kind, component, module)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    try:
+        (scratch / "tests").mkdir()
+        (scratch / "pyproject.toml").write_text(Template(PYPROJECT).substitute(values))
+        (scratch / f"{module}.py").write_text(component_source(kind, values))
+        (scratch / "tests" / f"test_{module}.py").write_text(Template(TESTS).substitute(values))
+        (scratch / "README.md").write_text(Template(README).substitute(values))
+        os.rename(scratch, target)  # refuses a target created meanwhile (it would not be empty)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return target
+
+
+def component_source(kind: str, values: dict[str, str]) -> str:
+    code, _ = SKELETONS[kind]
+    return Template(HEADER + code + REGISTER).substitute(values)
+
+
+def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str]:
+    """The values the templates are filled with, the test's spec among them."""
+    klass = "".join(part.capitalize() for part in component.split("_") if part)
+    data = {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2}
+    mlp = {"name": "mlp", "hidden": [8]}
+    model = {"name": "ivae", "encoder": mlp, "decoder": mlp}
+    evaluation = None
+    if kind in ("prior", "encoder", "decoder", "likelihood"):
+        model = {**model, kind: {"name": component}}
+    elif kind == "model":
+        model = {"name": component, "hidden": 8}
+    elif kind == "dataset":
+        data = {**data, "name": component}
+    else:
+        evaluation = {"metrics": [{"name": "mcc"}, {"name": component}]}
+    spec = {"data": data, "models": {"m": model}, "training": {"steps": 20, "batch_size": 8}, "seeds": 2,
+            "device": "cpu", **({"evaluation": evaluation} if evaluation else {})}
+    extra = ("    assert summary[\"cells\"][\"m\"][\"stats\"][\"%s\"][\"n_failed\"] == 0\n" % component
+             if kind == "metric" else "")
+    usage = {"prior": f'`"prior": {{"name": "{component}"}}` in an iVAE or VaDE model.',
+             "encoder": f'`"encoder": {{"name": "{component}"}}` in a model.',
+             "decoder": f'`"decoder": {{"name": "{component}"}}` in a model.',
+             "likelihood": f'`"likelihood": {{"name": "{component}"}}` in a model.',
+             "model": f'`"models": {{"mine": {{"name": "{component}"}}}}`.',
+             "dataset": f'`"data": {{"name": "{component}"}}`.',
+             "metric": f'`"evaluation": {{"metrics": [{{"name": "mcc"}}, {{"name": "{component}"}}]}}`.'}[kind]
+    builder = "build" if kind == "dataset" else klass
+    return {"name": name, "kind": kind, "component": component, "module": module, "Class": klass,
+            "summary": SKELETONS[kind][1], "spec": repr(spec), "extra": extra, "usage": usage, "builder": builder}
