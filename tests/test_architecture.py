@@ -1,4 +1,4 @@
-"""The rooms of `ica` and the one direction their imports run (README, "Architecture").
+"""The rooms of `ica` and the one direction their imports run (docs/pages/reference/architecture.md).
 
 Each room's ``__init__.py`` says what it may import on a line ``May import: ica.errors, ica.components``;
 these tests hold every module of the room to that line (imports anywhere in a file count, inside functions
@@ -140,15 +140,15 @@ def test_each_room_says_what_it_owns_and_exports(room):
     assert re.search(r"^Owns:", doc, re.M) and re.search(r"^Exports:", doc, re.M), init
 
 
-def test_the_readme_map_names_every_module_of_every_room():
-    """The README's room table is the map a newcomer reads: it lists each room's modules, all of them."""
-    readme = (ROOT / "README.md").read_text()
+def test_the_architecture_map_names_every_module_of_every_room():
+    """The architecture page's room table is the map a newcomer reads: it lists each room's modules, all of them."""
+    readme = (ROOT / "docs" / "pages" / "reference" / "architecture.md").read_text()
     for room in ROOMS:
         row = next((line for line in readme.splitlines() if line.startswith(f"| `ica.{room}` |")), None)
-        assert row, f"the README's Architecture table has no row for ica.{room}"
+        assert row, f"the architecture page's table has no row for ica.{room}"
         listed = set(re.findall(r"`(\w+)`", row.split("|")[4]))
         present = {p.stem for p in (CORE / room).glob("*.py")} - {"__init__"}
-        assert listed == present, f"ica.{room}: README lists {sorted(listed)}, the room has {sorted(present)}"
+        assert listed == present, f"ica.{room}: the architecture page lists {sorted(listed)}, the room has {sorted(present)}"
 
 
 def test_no_room_hides_one_of_its_modules_behind_an_exported_name():

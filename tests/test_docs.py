@@ -47,8 +47,10 @@ def test_the_cli_reference_has_every_command_with_its_options():
     text = hooks().cli_reference()
     commands = typer.main.get_command(app).commands
     assert len(commands) >= 10
-    for name in commands:
-        assert f"## `ica {name}`" in text
+    for name, command in commands.items():
+        for sub in getattr(command, "commands", None) or [None]:  # a group (ica new): each of its commands
+            assert f"## `ica {name}{'' if sub is None else ' ' + sub}`" in text
+    assert "## `ica new plugin`" in text and "`--kind`" in text
     assert "`--out`" in text and "`--dry-run`" in text
 
 
@@ -59,3 +61,19 @@ def test_the_component_reference_has_every_registered_component_and_its_options(
     for component in ica.registry().of_kind(None):
         assert f"### `{component.name}`" in text
     assert "| `components` | `40` |" in text  # the gmm prior's option and its default
+
+
+def test_a_template_marker_becomes_the_skeleton_that_ica_new_plugin_writes(tmp_path):
+    from ica.testing.scaffold import write_plugin_package
+
+    shown = hooks().on_page_markdown("<!-- ica:template likelihood -->", types_page(), None, None)
+    written = write_plugin_package("ica-my-likelihood", "likelihood", tmp_path) / "ica_my_likelihood.py"
+    assert shown.startswith("```python\n# ica_my_likelihood.py") and written.read_text() in shown
+    with pytest.raises(PluginError, match="no such kind"):
+        hooks().on_page_markdown("<!-- ica:template flow -->", types_page(), None, None)
+
+
+def types_page():
+    import types
+
+    return types.SimpleNamespace(file=types.SimpleNamespace(src_uri="page.md"))

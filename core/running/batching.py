@@ -13,20 +13,25 @@ from ica.nn.seeding import NotBatchable
 from ica.running.building import CPU_BATCHING_LIMIT, Event, build_model
 
 
+ONE_SEED, NOT_ASKED = "one seed", "training.batch_seeds is false"
+"""`batching_decision`'s reasons that need no notice: nothing to batch, or batching was switched off."""
+
+
 def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
                 on_event: Event):
-    """Yield (seeds, model) to train: all seeds in one batched model, or one at a time when asked to, when
-    batching would not help ('auto' on the CPU for large models), or when a component lacks the seed axis
-    (each of the last two with a one-line notice)."""
-    if batched == "auto" and len(seeds) > 1:
-        batched = data.train.x.device.type == "cuda" or small_enough_to_batch(reg, options, data, label,
-                                                                              on_event)
-    if batched and len(seeds) > 1:
+    """Yield (seeds, model) to train, as `batching_decision` decides: all seeds in one batched model, or one at a
+    time when asked to, when batching would not help ('auto' on the CPU for large models), or when a component
+    lacks the seed axis (each of the last two with a one-line notice)."""
+    cuda = data.train.x.device.type == "cuda"
+    together, why = batching_decision(reg, options, data, seeds, batched, label, cuda, probe=False)
+    if together:
         try:
             yield seeds, build_model(reg, options, data, seeds, label)
             return
         except NotBatchable as exc:
             on_event("notice", cell=label, message=f"{label}: {exc}; training its seeds one at a time")
+    elif why not in (ONE_SEED, NOT_ASKED):
+        on_event("notice", cell=label, message=f"{label}: {why}")
     for seed in seeds:
         yield [seed], build_model(reg, options, data, [seed], label)
 
@@ -53,20 +58,21 @@ def cpu_size_refusal(reg: Registry, options: Any, data: DataSplits, label: str) 
 
 
 def batching_decision(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str,
-                      label: str, cuda: bool) -> tuple[bool, str | None]:
-    """Whether `seed_groups` will train these seeds as one batched model, and the one-line reason when not:
-    ``ica validate`` says it before anything trains. Two seeds are built to find a component without the seed
-    axis, as building all of them would."""
+                      label: str, cuda: bool, probe: bool = True) -> tuple[bool, str | None]:
+    """Whether these seeds train as one batched model, and the one-line reason when not: `seed_groups` follows it
+    and ``ica validate`` says it before anything trains. With ``probe`` two seeds are built to find a component
+    without the seed axis, as building all of them would (`seed_groups` builds all of them instead)."""
     if len(seeds) < 2:
-        return False, "one seed"
+        return False, ONE_SEED
     if batched is False:
-        return False, "training.batch_seeds is false"
+        return False, NOT_ASKED
     if batched == "auto" and not cuda:
         refusal = cpu_size_refusal(reg, options, data, label)
         if refusal is not None:
             return False, refusal
-    try:
-        build_model(reg, options, data, seeds[:2], label)
-    except NotBatchable as exc:
-        return False, str(exc)
+    if probe:
+        try:
+            build_model(reg, options, data, seeds[:2], label)
+        except NotBatchable as exc:
+            return False, str(exc)
     return True, None

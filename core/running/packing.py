@@ -54,16 +54,33 @@ def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_eve
 
 def pack_groups(reg: Any, cells: list) -> list[tuple[str, list]]:
     """``(label, cells)`` for every set of two or more grid cells whose model ``label`` can train packed:
-    the same model and training options and device, networks of the same shapes, batches that fit."""
+    the same model and training options and device, networks of the same shapes, batches that fit. A fitted
+    peer (FastICA, CEBRA) never packs: it has no seed axis, each cell fits it seed by seed."""
     candidates: dict[tuple[str, ...], list] = {}
     for cell in cells:
         if not cell.spec.training.pack_cells:
             continue
         data = prepare_data(cell.spec, reg)  # a grid builds it once (`ica.running.building.shared_data`)
+        peers = fitted_peers(cell.spec, reg)
         for label in cell.spec.models:
+            if label in peers:
+                continue
             key = (label, _pack_key(cell.spec, label), _shape_key(cell.spec, data))
             candidates.setdefault(key, []).append(cell)
     return [(key[0], group) for key, group in candidates.items() if len(group) > 1]
+
+
+def fitted_peers(spec: Any, reg: Any) -> set[str]:
+    """The labels of ``spec``'s models that are fitted peers (fitted seed by seed, no optimisation steps, no seed
+    axis): each model is built on the meta device for one seed, which allocates and fits nothing. Raises
+    `DataError` where the data cannot be read yet."""
+    from ica.components.protocols import is_fitted_peer
+    from ica.running.building import model_context
+    from ica.running.resources import on_meta
+
+    ctx = model_context(prepare_data(spec, reg))
+    return {label for label, options in spec.models.items()
+            if is_fitted_peer(on_meta(lambda options=options: reg.build(options, ctx), f"models.{label}"))}
 
 
 def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list[Member]:

@@ -151,30 +151,18 @@ def _plan_packs(validated: Any, reg: Registry) -> list[dict[str, Any]] | None:
         cells = grid_cells(validated, reg)
         try:
             groups = pack_groups(reg, cells)
-            peers = {label for _, group in groups for label in fitted_peers(group[0].spec, reg)}
         except DataError:  # data not there yet (to be downloaded); anything else run would refuse too
             return None
-    # a fitted peer has no seed axis: `train_pack` leaves it to the cells, which fit it seed by seed
     return [{"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
-            for label, group in groups if label not in peers]
-
-
-def fitted_peers(run_spec: Any, reg: Registry) -> set[str]:
-    """The labels of ``run_spec``'s models that are fitted peers (fitted seed by seed, no optimisation steps):
-    each model is built on the meta device for one seed, which allocates nothing and fits nothing. Raises
-    `DataError` where the data cannot be read yet."""
-    from ica.running.building import model_context
-    from ica.running.resources import on_meta
-
-    ctx = model_context(prepare_data(run_spec, reg))
-    return {label for label, options in run_spec.models.items()
-            if is_fitted_peer(on_meta(lambda options=options: reg.build(options, ctx), f"models.{label}"))}
+            for label, group in groups]
 
 
 def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
     """One run's line of the plan. The data is loaded to count the steps of an ``epochs`` spec and to tell the
     fitted peers (FastICA, CEBRA), which take no optimisation steps, from the models trained step by step."""
     steps = run_spec.training.steps if run_spec.training.epochs is None else None
+    from ica.running.packing import fitted_peers
+
     peers: set[str] = set()
     try:
         peers = fitted_peers(run_spec, reg)

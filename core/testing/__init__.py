@@ -1,4 +1,5 @@
-"""The contract tests as a tool: the checks `ica` runs on its built-in components, for anyone's components.
+"""The plugin kit: the checks `ica` runs on its built-in components, for anyone's components, and the packages
+`ica new plugin` writes.
 
 A plugin's own repository runs them against its installed components, either from its tests::
 
@@ -14,8 +15,9 @@ or as a whole suite, one test per component and check, selected by the package t
 `tests/test_contracts.py` runs exactly these checks on every registered component. A check that does not
 apply (a convolutional encoder given flat data, a dataset that needs files) says why instead of passing.
 
-Owns: the checks per kind (`checks`), the tiny inputs they use (`inputs`), `check_component`, and the pytest
-entry (`test_components`, with the ``--ica-plugin`` option registered by `pytest_plugin`).
+Owns: `check_component` and the checks per kind (`checks`, `module_checks`, `model_checks`, `data_checks`), the
+tiny inputs they use (`inputs`), the pytest entry (`test_components`, with the ``--ica-plugin`` option
+registered by `pytest_plugin`), and the plugin package template (`scaffold`, `templates`).
 May import: ica.errors, ica.components, ica.spec, ica.nn, ica.evaluation, ica.running
 Exports: ``check_component``, ``component_checks``, ``ContractError``, ``NotApplicable``, ``CheckReport``.
 """

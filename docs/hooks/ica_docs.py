@@ -8,6 +8,8 @@ from the code itself, so that neither can go stale.
 - ``<!-- ica:cli -->`` becomes the reference of every ``ica`` command, read from the typer application.
 - ``<!-- ica:components -->`` becomes the catalogue of registered components with their options, read from the
   registry (the built-ins and any plugin installed where the docs are built).
+- ``<!-- ica:template KIND -->`` becomes the component skeleton ``ica new plugin --kind KIND`` writes (the page's
+  ``python run`` blocks can then check it with the contract kit).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+TEMPLATE = re.compile(r"<!-- ica:template (\w+) -->")
 RUN_BLOCK = re.compile(r"^```python run[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 MAX_OUTPUT_LINES = 60
 """Printed lines shown under a block; a longer output is cut, saying how much was left out."""
@@ -35,6 +38,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace("<!-- ica:cli -->", cli_reference())
     if "<!-- ica:components -->" in markdown:
         markdown = markdown.replace("<!-- ica:components -->", component_reference())
+    markdown = TEMPLATE.sub(lambda m: template_source(m.group(1)), markdown)
     if RUN_BLOCK.search(markdown):
         markdown = run_blocks(markdown, page.file.src_uri)
     return markdown
@@ -77,31 +81,52 @@ def shown_output(text: str) -> str:
 
 # ----------------------------------------------------------------------------------- the CLI
 def cli_reference() -> str:
-    """Each command of the typer app: what it does, its usage, and its arguments and options."""
-    import click
+    """Each command of the typer app (and of its groups, such as ``ica new plugin``): what it does, its usage,
+    and its arguments and options."""
     import typer
 
     from ica.cli.app import app
 
     root = typer.main.get_command(app)
-    parts = []
+    parts: list[str] = []
     for name, command in sorted(root.commands.items()):
-        ctx = click.Context(command, info_name=f"ica {name}")
-        parts.append(f"## `ica {name}`\n")
-        parts.append(textwrap.dedent(command.help or "").strip() + "\n")
-        parts.append(f"```text\n{' '.join(command.collect_usage_pieces(ctx))}\n```\n".replace(
-            "```text\n", f"```text\nica {name} ", 1))
-        rows = []
-        for param in command.params:
-            if param.param_type_name == "argument":  # typer's own parameter classes: read their kind
-                rows.append((f"`{param.name.upper()}`", "argument", _param_help(param)))
-            elif param.param_type_name == "option" and not param.hidden:
-                rows.append((", ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts)),
-                             _default_text(param), _param_help(param)))
-        if rows:
-            parts.append("| | default | |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
-        parts.append("")
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for sub_name, sub in sorted(subcommands.items()):
+                parts += command_reference(f"ica {name} {sub_name}", sub)
+        else:
+            parts += command_reference(f"ica {name}", command)
     return "\n".join(parts)
+
+
+def command_reference(full_name: str, command: Any) -> list[str]:
+    import click
+
+    ctx = click.Context(command, info_name=full_name)
+    parts = [f"## `{full_name}`\n", textwrap.dedent(command.help or "").strip() + "\n",
+             f"```text\n{full_name} {' '.join(command.collect_usage_pieces(ctx))}\n```\n"]
+    rows = []
+    for param in command.params:
+        if param.param_type_name == "argument":  # typer's own parameter classes: read their kind
+            rows.append((f"`{param.name.upper()}`", "argument", _param_help(param)))
+        elif param.param_type_name == "option" and not param.hidden:
+            rows.append((", ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts)),
+                         _default_text(param), _param_help(param)))
+    if rows:
+        parts.append("| | default | |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
+    parts.append("")
+    return parts
+
+
+def template_source(kind: str) -> str:
+    """The module `ica new plugin ica-my-KIND --kind KIND` writes, as a code block."""
+    from ica.testing.scaffold import component_source, fill_ins
+
+    if kind not in ("prior", "encoder", "decoder", "likelihood", "model", "metric", "dataset"):
+        raise PluginError(f"<!-- ica:template {kind} -->: no such kind")
+    values = fill_ins(f"ica-my-{kind}", kind, f"my_{kind}", f"ica_my_{kind}")
+    return f"```python\n# ica_my_{kind}.py, as `ica new plugin ica-my-{kind} --kind {kind}` writes it\n" + \
+        component_source(kind, values) + "```\n"
 
 
 def _param_help(param: Any) -> str:
