@@ -140,3 +140,20 @@ def test_dry_run_counts_no_steps_for_fitted_peers_and_never_packs_them(tiny_spec
     assert "packed: fastica" not in said
     assert "3 run(s), 6 trained models and 6 fitted, 360 seed-steps in all" in said
     assert "fitted peers, fitted seed by seed in each run" in said and "fastica" in said
+
+
+def test_on_the_cpu_cells_pack_only_up_to_the_seed_limit():
+    """A compiled step of 50 small seeds is slower per seed on the CPU than one of 10: cells of 10 seeds (Fig. 2)
+    train cell by cell, cells of a few seeds still pack, in order, never past `CPU_PACK_SEEDS`."""
+    import types
+
+    from ica.running.packing import CPU_PACK_SEEDS, packs_of
+
+    def cells(n, seeds):
+        spec = types.SimpleNamespace(device="cpu", seed_list=list(range(seeds)))
+        return [types.SimpleNamespace(spec=spec, name=f"c{i}") for i in range(n)]
+
+    assert [len(p) for p in packs_of(cells(5, 10))] == [1] * 5
+    small = packs_of(cells(9, 3))
+    assert [len(p) for p in small] == [5, 4] and all(3 * len(p) <= CPU_PACK_SEEDS for p in small)
+    assert [c.name for p in small for c in p] == [f"c{i}" for i in range(9)]

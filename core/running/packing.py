@@ -1,5 +1,6 @@
-"""Training the cells of a grid that share shapes together (issue #3): Fig. 2's five data sizes become one
-batched model of 5 x 10 seeds instead of five models of 10.
+"""Training the cells of a grid that share shapes together (issue #3): cells of a few seeds each become one
+batched model holding all their seeds (on the CPU up to `CPU_PACK_SEEDS` seeds; on CUDA Fig. 2's five data
+sizes become one model of 5 x 10 seeds).
 
 Cells pack when a model label has the same options and training settings in each, its networks have the
 same shapes (same observed and latent sizes, same number of segments) and training is counted in steps;
@@ -23,7 +24,7 @@ import torch
 
 from ica.nn.seeding import NotBatchable
 from ica.running.batching import small_enough_to_batch
-from ica.running.building import build_model, prepare_data, resolve_device
+from ica.running.building import build_model, planned_device, prepare_data, resolve_device
 from ica.running.outcomes import finish_group, load_outcome
 from ica.components.protocols import DataSplits, Split
 from ica.rundir.layout import RunLayout
@@ -67,7 +68,27 @@ def pack_groups(reg: Any, cells: list) -> list[tuple[str, list]]:
                 continue
             key = (label, _pack_key(cell.spec, label), _shape_key(cell.spec, data))
             candidates.setdefault(key, []).append(cell)
-    return [(key[0], group) for key, group in candidates.items() if len(group) > 1]
+    return [(key[0], pack) for key, group in candidates.items() for pack in packs_of(group) if len(pack) > 1]
+
+
+CPU_PACK_SEEDS = 16
+"""On the CPU, cells are packed only up to this many seeds per model: a compiled step of 50 small seeds runs
+slower per seed than one of 10-30 (measured 7,400-8,500 against 9,300-13,500 seed-steps/s, noisily), so Fig. 2's
+grid (5 cells of 10 seeds) trains faster cell by cell: 7 min 7 s against 8 min 45 s packed, the same latents
+(benchmarks/README.md, 2026-12-03). Cells of a few seeds each still pack. On CUDA there is no limit."""
+
+
+def packs_of(group: list) -> list[list]:
+    """``group``'s cells in packs of at most `CPU_PACK_SEEDS` seeds on the CPU (one pack on CUDA), in order."""
+    if planned_device(group[0].spec.device).type == "cuda":
+        return [group]
+    packs: list[list] = [[]]
+    for cell in group:
+        seeds = len(cell.spec.seed_list)
+        if packs[-1] and sum(len(c.spec.seed_list) for c in packs[-1]) + seeds > CPU_PACK_SEEDS:
+            packs.append([])
+        packs[-1].append(cell)
+    return packs
 
 
 def fitted_peers(spec: Any, reg: Any) -> set[str]:
