@@ -22,9 +22,8 @@ def plugin_command(
 ) -> None:
     """Write a plugin package: pyproject.toml with its entry point, the component, tests that run ica's contract
     checks (ica.testing) and a small run."""
-    from ica.testing.scaffold import write_plugin_package
+    from ica.testing.scaffold import module_name, write_plugin_package
 
     target = write_plugin_package(name, kind, out, component)
-    render.console.print(escape(f"wrote {target}/: pyproject.toml, {target.name.replace('-', '_').replace('.', '_').lower()}"
-                                f".py, tests/, README.md"))
+    render.console.print(escape(f"wrote {target}/: pyproject.toml, {module_name(name)}.py, tests/, README.md"))
     render.console.print(escape(f"next: pip install -e {target} && pytest {target}"))

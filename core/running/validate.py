@@ -160,9 +160,9 @@ def _plan_packs(validated: Any, reg: Registry) -> list[dict[str, Any]] | None:
 def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
     """One run's line of the plan. The data is loaded to count the steps of an ``epochs`` spec and to tell the
     fitted peers (FastICA, CEBRA), which take no optimisation steps, from the models trained step by step."""
-    steps = run_spec.training.steps if run_spec.training.epochs is None else None
     from ica.running.packing import fitted_peers
 
+    steps = run_spec.training.steps if run_spec.training.epochs is None else None
     peers: set[str] = set()
     try:
         peers = fitted_peers(run_spec, reg)

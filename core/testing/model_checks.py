@@ -26,8 +26,8 @@ def built(reg: Any, name: str, extra: dict | None, seeds: list[int], n: int = 12
         data = tiny_data(n, x_shape=x_shape)
         ctx = model_context(data)
 
-        def build(n: int, ctx=ctx):
-            return reg.build(inputs.options("model", name), ctx.with_(seeds=n))
+        def build(count: int, ctx=ctx):
+            return reg.build(inputs.options("model", name), ctx.with_(seeds=count))
 
         try:
             if is_fitted_peer(build(1)):

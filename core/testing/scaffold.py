@@ -79,7 +79,7 @@ def write_plugin_package(name: str, kind: str, out: Path, component: str | None 
     if not DISTRIBUTION.match(name):
         raise IcaError(f"{name!r} is not a package name: letters, digits, '-', '_' and '.', starting with a letter",
                        where="NAME")
-    module = re.sub(r"[-.]", "_", name.lower())
+    module = module_name(name)
     if keyword.iskeyword(module) or module in ("ica", "torch", "test", "tests"):
         raise IcaError(f"{name!r} would make the module {module!r}, which shadows another", where="NAME")
     component = component or module.removeprefix("ica_")
@@ -104,6 +104,11 @@ def write_plugin_package(name: str, kind: str, out: Path, component: str | None 
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return target
+
+
+def module_name(name: str) -> str:
+    """The Python module of the package ``name`` (its distribution name, lower-cased, '-' and '.' as '_')."""
+    return re.sub(r"[-.]", "_", name.lower())
 
 
 def component_source(kind: str, values: dict[str, str]) -> str:
