@@ -31,3 +31,8 @@ class RunFailed(IcaError):
     failed). Finished work is kept and the same command resumes; the CLI exits with code 1."""
 
     exit_code = 1
+
+
+class UnverifiedRunWarning(UserWarning):
+    """A run directory whose files cannot be checked against recorded digests (written by an earlier ica):
+    it is used, but the user is told once."""

@@ -110,6 +110,14 @@ def finished_vade_run(root: Path) -> tuple[Path, Path]:
     return spec_path, root / "run"
 
 
+def unrecorded(run_dir: Path) -> None:
+    """``run_dir`` as an ica before digests left it: no ``rebuilt_from`` in any seed's result.json."""
+    for path in run_dir.glob("*/seeds/*/result.json"):
+        result = json.loads(path.read_text())
+        result.pop("rebuilt_from", None)
+        path.write_text(json.dumps(result))
+
+
 def ready_ica(*args: str, **popen) -> "subprocess.Popen":
     """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
     (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""

@@ -11,9 +11,11 @@ import pytest
 import torch
 
 import ica
-from conftest import DIGITS_MODELS, TCL_MODELS
-from ica.errors import DataError, IcaError
+from conftest import DIGITS_MODELS, TCL_MODELS, unrecorded
+from ica.errors import DataError, IcaError, UnverifiedRunWarning
 from ica.running.building import raw_data
+from ica.spec.hashing import json_digest
+
 
 @pytest.fixture
 def runs(trained_runs):
@@ -100,13 +102,22 @@ def test_what_cannot_be_loaded_is_one_error_naming_it(runs, tmp_path):
         ica.load(copy_dir, model="vade")
     weights = copy_dir / "ivae" / "seeds" / "0" / "model.safetensors"
     weights.write_bytes(b"not safetensors")
-    with pytest.raises(IcaError, match="cannot read the weights"):
+    with pytest.raises(IcaError, match="not the file this model was trained with"):
+        ica.load(copy_dir, model="ivae")
+    unrecorded(copy_dir)  # as a run of an earlier ica: the file itself must then be read, and refused
+    with pytest.raises(IcaError, match="cannot read the weights"), pytest.warns(UnverifiedRunWarning):
         ica.load(copy_dir, model="ivae")
     spec = json.loads((copy_dir / "spec.json").read_text())
     spec["models"]["flow"]["name"] = "not_installed"
-    (copy_dir / "spec.json").write_text(json.dumps(spec))
+    write_spec(copy_dir, spec)
     with pytest.raises(IcaError, match="installed"):
         ica.load(copy_dir, model="flow")
+
+
+def write_spec(run_dir, spec):
+    """``spec`` as the run's spec.json, with the spec_hash of its new contents (a consistent edit)."""
+    body = {k: v for k, v in spec.items() if k != "spec_hash"}
+    (run_dir / "spec.json").write_text(json.dumps({**body, "spec_hash": json_digest(body)}))
 
 
 def test_weights_that_do_not_fit_the_spec_are_refused(runs, tmp_path):
@@ -114,8 +125,11 @@ def test_weights_that_do_not_fit_the_spec_are_refused(runs, tmp_path):
     shutil.copytree(runs / "tcl", copy_dir)
     spec = json.loads((copy_dir / "spec.json").read_text())
     spec["models"]["vade"]["encoder"]["hidden"] = [8]
-    (copy_dir / "spec.json").write_text(json.dumps(spec))
-    with pytest.raises(IcaError, match="do not fit the model"):
+    write_spec(copy_dir, spec)
+    with pytest.raises(IcaError, match="spec.json is not the file this model was trained with"):
+        ica.load(copy_dir, model="vade")
+    unrecorded(copy_dir)
+    with pytest.raises(IcaError, match="do not fit the model"), pytest.warns(UnverifiedRunWarning):
         ica.load(copy_dir, model="vade")
 
 

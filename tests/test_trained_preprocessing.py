@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import ica
-from ica.errors import DataError, IcaError
+from conftest import unrecorded
+from ica.errors import DataError, IcaError, UnverifiedRunWarning
 from ica.rundir.damage import RunFileError
 from ica.running.building import raw_data
 
@@ -55,7 +56,11 @@ def test_a_run_without_preprocessing_json_builds_its_data_again(tmp_path):
     x = raw_data(ica.load(tmp_path / "run").spec, ica.registry()).eval.x
     z = ica.load(tmp_path / "run").transform(x)
     (tmp_path / "run" / "preprocessing.json").unlink()  # as a run of ica 0.2.0 left it
-    np.testing.assert_array_equal(ica.load(tmp_path / "run").transform(x), z)
+    with pytest.raises(RunFileError, match="preprocessing.json is damaged: it is missing, though"):
+        ica.load(tmp_path / "run")  # a seed that recorded its digest cannot do without it
+    unrecorded(tmp_path / "run")
+    with pytest.warns(UnverifiedRunWarning, match="cannot be verified"):
+        np.testing.assert_array_equal(ica.load(tmp_path / "run").transform(x), z)
 
 
 @pytest.fixture(scope="module")

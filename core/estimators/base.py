@@ -19,7 +19,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ica.estimators.fitting import Fitted, consistency, experiment, fit_run, seed_list, write_run
+from ica.estimators.fitting import (
+    Fitted, consistency, experiment, fit_run, min_rows, seed_list, training_options, write_run,
+)
 from ica.spec.load import load_spec, spec_json
 from ica.trained.model import TrainedModel
 
@@ -29,13 +31,16 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     ``fit(X, y)``: y, where given, is the u of each row (labels of any type, coded in sorted order as the
     ``npz`` data set codes them); a model that needs u (``{"name": "ivae"}``) then needs y in ``transform``,
-    ``score`` and ``predict`` too, others ignore it there. X needs at least 2 rows.
+    ``score`` and ``predict`` too, others ignore it there. X needs at least 2 rows, 4 with several seeds (the
+    seeds are compared by CCA fitted on half of the rows and measured on the other half).
 
     Parameters:
         model: the model's options as in a spec, e.g. ``{"name": "vade", "prior": {"name": "gmm"}}``.
         n_components: the latent size (the spec's ``latent_dim``); None keeps what ``model`` says.
         n_seeds: seeds trained together as one batched model; ``consistency_`` compares them.
-        steps, batch_size, lr: training (``training.steps`` etc.; batch_size is clipped to the rows of X).
+        steps, batch_size, lr: training (``training.steps`` etc.; batch_size is clipped to the rows of X);
+            None takes them from ``training``, else 10,000, 64 and 0.001. Given both here and in ``training``,
+            a setting is an error naming both (one of them would otherwise be silently ignored).
         random_state: the first seed (seeds are ``random_state .. random_state + n_seeds - 1``); None means 0,
             so that an estimator is deterministic like a spec. Fitting twice gives the same model.
         standardize: z-score each feature with the statistics of X (kept, and applied to new data).
@@ -58,7 +63,7 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     _y_is_u = "given"  # y, when fit gets one, is each row's u; "always": required (iVAE); "never": ignored
     _assigns = True  # predict is offered
 
-    def __init__(self, model=None, n_components=None, n_seeds=1, steps=10_000, batch_size=64, lr=1e-3,
+    def __init__(self, model=None, n_components=None, n_seeds=1, steps=None, batch_size=None, lr=None,
                  random_state=None, standardize=False, device="auto", run_dir=None, training=None):
         self.model = model
         self.n_components = n_components
@@ -87,8 +92,8 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return options
 
     def _spec(self, data_path: Path, has_u: bool) -> dict[str, Any]:
-        extra = copy.deepcopy(getattr(self, "training", None) or {})  # only IcaEstimator has `training`
-        training = {**extra, "steps": self.steps, "batch_size": self.batch_size, "lr": self.lr}
+        named = {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr}
+        training = training_options(named, getattr(self, "training", None))  # only IcaEstimator has `training`
         return experiment(self._model_options(), data_path, has_u=has_u, standardize=self.standardize,
                           seeds=seed_list(self.random_state, self.n_seeds), device=self.device, training=training)
 
@@ -96,14 +101,15 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def fit(self, X, y=None):
         """Train ``n_seeds`` seeds on every row of X (y: the u of each row, where the model takes u)."""
         uses_u = self._y_is_u == "always" or (self._y_is_u == "given" and y is not None)
+        seed_list(self.random_state, self.n_seeds)  # before any array is copied or file written
+        least = min_rows(self.n_seeds)
         if uses_u:
-            X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=2)
+            X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=least)
             check_classification_targets(y)
             self.classes_, u = np.unique(y, return_inverse=True)
         else:
-            X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
+            X = validate_data(self, X, dtype=np.float32, ensure_min_samples=least)
             u = None
-        seed_list(self.random_state, self.n_seeds)  # before any file is written
         self._fit_u = uses_u
         fitted = fit_run(lambda path: self._spec(path, u is not None), X, u, self.run_dir)
         self._set_fitted(fitted)

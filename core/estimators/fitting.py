@@ -10,6 +10,7 @@ way.
 
 from __future__ import annotations
 
+import copy
 import math
 import shutil
 import tempfile
@@ -21,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from ica.errors import DataError, IcaError, SpecError
+from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.json_files import read_result
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import atomic_write, save_npz
+from ica.spec.models import MAX_SEED, MAX_SEEDS, too_many_seeds
 from ica.running.runner import run
 from ica.trained.loading import load
 from ica.trained.model import TrainedModel
@@ -54,14 +57,49 @@ class Fitted:
 
 
 def seed_list(random_state: Any, n_seeds: Any) -> list[int]:
-    """Seeds ``random_state .. random_state + n_seeds - 1`` (``random_state=None`` means 0)."""
+    """Seeds ``random_state .. random_state + n_seeds - 1`` (``random_state=None`` means 0), their count and
+    range checked before the list is built (10**9 seeds would take gigabytes just to list)."""
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise InvalidParameter(f"must be a whole number >= 1, got {n_seeds!r}", where="n_seeds")
+    if n_seeds > MAX_SEEDS:
+        raise InvalidParameter(too_many_seeds(int(n_seeds)), where="n_seeds")
     first = 0 if random_state is None else random_state
     if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
         raise InvalidParameter(f"must be None or a whole number >= 0 (the first seed), got {random_state!r}; "
                                "a RandomState instance cannot name the seeds of a run", where="random_state")
+    if int(first) + int(n_seeds) - 1 > MAX_SEED:
+        raise InvalidParameter(f"the last seed, random_state + n_seeds - 1, must be at most {MAX_SEED} (2**63 - 1); "
+                               f"got {int(first) + int(n_seeds) - 1}", where="random_state")
     return list(range(int(first), int(first) + int(n_seeds)))
+
+
+PAIR_ROWS = 4
+"""Rows X needs when several seeds are compared: CCA between two seeds is fitted on half of the rows and
+measured on the other half, each of at least 2 rows (`ica.evaluation.cca_pairs`)."""
+
+
+def min_rows(n_seeds: int) -> int:
+    """The fewest rows of X that ``fit`` can train and evaluate ``n_seeds`` seeds on."""
+    return PAIR_ROWS if n_seeds > 1 else 2
+
+
+TRAINING_DEFAULTS = {"steps": 10_000, "batch_size": 64, "lr": 1e-3}
+"""What the estimators' ``steps``, ``batch_size`` and ``lr`` mean when neither they nor ``training`` set them."""
+
+
+def training_options(named: dict[str, Any], training: Any) -> dict[str, Any]:
+    """The spec's ``training``: ``training``'s options with the named parameters that are set (not None). A
+    setting given in both places is refused, naming both: one of them would otherwise be silently ignored."""
+    if training is not None and not isinstance(training, dict):
+        raise InvalidParameter(f"must be a dict of a spec's training options, got {training!r}", where="training")
+    extra = copy.deepcopy(training or {})
+    given = {key: value for key, value in named.items() if value is not None}
+    twice = [key for key in given if key in extra]
+    if twice:
+        key = twice[0]
+        raise InvalidParameter(f"{key}={given[key]!r} and training={{{key!r}: {extra[key]!r}}} both set the "
+                               f"training's {key}; give it in one place", where=f"{key} and training.{key}")
+    return {**TRAINING_DEFAULTS, **extra, **given}
 
 
 def experiment(model: dict[str, Any], data_path: Path, *, has_u: bool, standardize: bool, seeds: list[int],
@@ -88,10 +126,28 @@ def fit_run(spec_for, x: np.ndarray, u: np.ndarray | None, run_dir: Any) -> Fitt
         finally:
             shutil.rmtree(root, ignore_errors=True)
     root = Path(run_dir)
+    check_new_run_directory(root, "run_dir", "fit trains afresh and never resumes or mixes with an earlier run")
+    existed = root.exists()
+    try:
+        return _fit_into(spec_for, x, u, root)
+    except BaseException:
+        if not RunLayout(root).spec.exists():  # refused before the run claimed it: leave no trace of fit
+            (root / DATA_FILE).unlink(missing_ok=True)
+            if not existed:
+                shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def check_new_run_directory(root: Path, name: str, why: str) -> None:
+    """``root`` may become an estimator's run directory: new or empty, and not inside another run's directory
+    (whose files are that run's record, and where ``ica results`` would not look for another run)."""
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise IcaError("exists and is not an empty directory: fit trains afresh and never resumes or mixes with "
-                       "an earlier run; give a new directory, or remove this one", where=f"run_dir {root}")
-    return _fit_into(spec_for, x, u, root)
+        raise IcaError(f"exists and is not an empty directory: {why}; give a new directory, or remove this one",
+                       where=f"{name} {root}")
+    inside = enclosing_run_directory(root / "spec.json")
+    if inside is not None:
+        raise IcaError(f"lies inside the run directory {inside}, whose files are that run's record; give a "
+                       "directory outside it", where=f"{name} {root}")
 
 
 def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path) -> Fitted:
@@ -156,13 +212,23 @@ def run_files(root: Path) -> dict[str, bytes]:
 
 
 def write_run(path: Any, files: dict[str, bytes]) -> Path:
-    """The run's ``files`` written, each atomically, into the new or empty directory ``path``."""
+    """The run's ``files`` written, each atomically, into the new or empty directory ``path``; on a failure
+    (a full disk) what was written is removed again, so a half-saved run is never left to be loaded."""
     root = Path(path)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise IcaError("exists and is not an empty directory; save writes a run directory of its own: give a "
-                       "new path", where=str(root))
-    for relative, data in files.items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, data)
+    check_new_run_directory(root, "path", "save writes a run directory of its own")
+    existed = root.exists()
+    written: list[Path] = []
+    try:
+        for relative, data in files.items():
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, data)
+            written.append(target)
+    except BaseException:
+        if existed:
+            for target in written:
+                target.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
     return root

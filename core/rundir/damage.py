@@ -14,6 +14,7 @@ from ica.errors import IcaError
 
 RESULT_ADVICE = "delete this result.json to train the seed again"
 LATENTS_ADVICE = "delete result.json beside it to train that seed again"
+WEIGHTS_ADVICE = LATENTS_ADVICE
 SUMMARY_ADVICE = "run the same spec again (`ica run`) to evaluate it and write this file again"
 SPEC_ADVICE = ("delete it and run the spec this directory was made from (`ica run SPEC --out DIR`) to write it "
                "again, or remove the directory")

@@ -52,7 +52,11 @@ def parse_json(text: str, *, constants: bool = False) -> Any:
 
 def read_json_file(path: Path, advice: str) -> Any:
     """A JSON file's value, or a `RunFileError` naming the file: unreadable, not UTF-8, not JSON."""
-    raw = read_bytes(path, advice)
+    return json_of_bytes(read_bytes(path, advice), path, advice)
+
+
+def json_of_bytes(raw: bytes, path: Path, advice: str) -> Any:
+    """The JSON value of ``raw``, read from ``path`` (for a reader that also digests those very bytes)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,14 +124,19 @@ def read_result(path: Path) -> tuple[ResultFile, dict[str, Any]]:
     return result, data
 
 
-def read_run_spec(path: Path) -> tuple[RunSpecFile, dict[str, Any]]:
-    return read_checked(path, RunSpecFile, SPEC_ADVICE)
+def read_run_spec(path: Path, raw: bytes | None = None) -> tuple[RunSpecFile, dict[str, Any]]:
+    """A run's ``spec.json`` (from ``raw``, its bytes, where the caller has read them already)."""
+    if raw is None:
+        return read_checked(path, RunSpecFile, SPEC_ADVICE)
+    data = json_of_bytes(raw, path, SPEC_ADVICE)
+    return checked(RunSpecFile, data, path, SPEC_ADVICE), data
 
 
-def read_preprocessing(path: Path) -> PreprocessingFile:
-    """A run's ``preprocessing.json``; one written in another layout (by another version of ica) is refused as
-    such, not as damage."""
-    data = read_json_file(path, PREPROCESSING_ADVICE)
+def read_preprocessing(path: Path, raw: bytes | None = None) -> PreprocessingFile:
+    """A run's ``preprocessing.json`` (from ``raw``, its bytes, where the caller has read them already); one
+    written in another layout (by another version of ica) is refused as such, not as damage."""
+    data = read_json_file(path, PREPROCESSING_ADVICE) if raw is None else json_of_bytes(raw, path,
+                                                                                        PREPROCESSING_ADVICE)
     if isinstance(data, dict) and data.get("format") != PREPROCESSING_FORMAT:
         raise IcaError(f"was written by a version of ica this one cannot read (format {data.get('format')!r}, this "
                        f"version reads {PREPROCESSING_FORMAT}); load the run with the ica it was trained with",

@@ -21,6 +21,7 @@ NonNegative = Annotated[int, Field(ge=0)]
 SeedKey = Annotated[str, Field(pattern=r"^[0-9]+$")]
 """A seed as a JSON object key: ``"0"``, ``"12"``."""
 Label = Annotated[str, Field(min_length=1, max_length=255)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 def plain_name(value: str, what: str) -> str:
@@ -54,7 +55,8 @@ class ResultFile(_File):
     failed_at: Optional[NonNegative] = None
     last_finite_loss: Optional[Finite] = None
     train_seconds: Optional[Finite] = None
-    latents_sha256: Optional[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = None
+    latents_sha256: Optional[Sha256] = None
+    rebuilt_from: Optional[dict[str, Sha256]] = None  # file name -> SHA-256 (`ica.rundir.digests`); older runs lack it
     scored: bool = False  # embeddings scored by `ica score`: nothing was trained, so there is no ELBO
 
     @model_validator(mode="after")

@@ -14,7 +14,8 @@ import torch
 from ica.evaluation.seeds import SeedOutcome, mean_elbo, representation
 from ica.components.protocols import DataSplits, Split
 from ica.rundir.layout import RunLayout, SeedFiles
-from ica.rundir.writing import atomic_write, save_safetensors, write_json
+from ica.rundir.digests import run_digests, seed_record
+from ica.rundir.writing import atomic_write, write_json
 from ica.rundir.latents import read_latents, sha256
 from ica.rundir.json_files import read_result
 from ica.nn.seeding import generator, seed_slice
@@ -37,14 +38,17 @@ def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes
 
 
 def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
-                 files: list[SeedFiles]) -> list[SeedOutcome]:
+                 files: list[SeedFiles], layout: RunLayout) -> list[SeedOutcome]:
     """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
 
     ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
     (``(*positions, d)``, int64) where its latents form a grid (App. B). A finished seed's result.json
     records the file's SHA-256 (``latents_sha256``), so that a later invocation reads back exactly what was
-    written or says the file is damaged (`load_outcome`).
+    written or says the file is damaged (`load_outcome`), and the SHA-256 of every file the model is rebuilt
+    from (``rebuilt_from``: the run's spec.json and preprocessing.json, the seed's weights), which `ica.load`
+    checks (`ica.rundir.digests`).
     """
+    run_files = run_digests(layout)
     rep = representation(model, points)
     latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
     generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
@@ -74,9 +78,10 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
                 arrays["assignments"] = assignments[i].numpy()
             if grid is not None:
                 arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
-            save_safetensors(f.weights, seed_slice(state, i, len(statuses)))
+            weights = save_weights(f.weights, seed_slice(state, i, len(statuses)))
             digest = save_latents(f.latents, arrays)
-            result.update(status="finished", elbo=elbo, latents_sha256=digest)
+            result.update(status="finished", elbo=elbo, latents_sha256=digest,
+                          rebuilt_from=seed_record(weights, run_files))
         if error:
             result["error"] = error
         write_json(f.result, result)
@@ -93,6 +98,15 @@ def save_latents(path: Path, arrays: dict[str, np.ndarray]) -> str:
     data = buffer.getvalue()
     atomic_write(path, data)
     return sha256(data)
+
+
+def save_weights(path: Path, tensors: dict[str, torch.Tensor]) -> bytes:
+    """Write ``model.safetensors`` atomically and return the bytes written (their digest is recorded)."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+    atomic_write(path, data)
+    return data
 
 
 def bits_per_dim(elbos: list[float], x_shape: tuple[int, ...]) -> list[float]:

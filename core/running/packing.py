@@ -107,6 +107,7 @@ def fitted_peers(spec: Any, reg: Any) -> set[str]:
 def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list[Member]:
     """Each cell's part of a pack (validated spec, run directory), its directory claimed."""
     from ica.running.claims import claim_directory
+    from ica.running.preprocessing import keep_record
 
     found = []
     for spec, out in cells:
@@ -114,6 +115,7 @@ def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list
         safe_dir(layout.root.parent, layout.root.name)  # a grid cell's directory, never a link out of the grid
         claim_directory(layout, spec)
         data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
+        keep_record(layout, data)  # before any seed finishes: each records its digest
         found.append(Member(spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
                                                            data.n_u, data.info), []))
     return found
@@ -184,7 +186,7 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
             alone.load_state_dict({k: v[part] for k, v in state.items()})
             points = m.data.eval if m.spec.evaluation.split == "eval" else m.data.train
             diverged = {st.seed for st in statuses[part] if st.failed}
-            for outcome in finish_group(alone, statuses[part], trainer, m.data, points, files[part]):
+            for outcome in finish_group(alone, statuses[part], trainer, m.data, points, files[part], m.layout):
                 if outcome.seed in diverged and m.spec.training.retry_nan:
                     retry_diverged(reg, m.spec, label, options, m.data, m.layout, outcome.seed, on_event)
 

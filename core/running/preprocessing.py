@@ -6,6 +6,10 @@ before training (``standardize``'s training-split statistics, an image set's bin
 relabelling of u). `record` writes them down when a run starts; `shell` turns them back into the zero-row
 `DataSplits` that building a model reads, so `ica.load` rebuilds a model without building the data set again
 (which may be large, slow or gone).
+
+The file is written once, by the first invocation (`keep_record`): every finished seed records its digest, so
+rewriting it would orphan them; a later invocation whose data set prepares differently (the npz replaced, other
+shapes or statistics) is refused instead of training more seeds on other data.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import numpy as np
 import torch
 
 from ica.components.protocols import DataSplits, Split
+from ica.errors import IcaError
+from ica.rundir.json_files import read_preprocessing
+from ica.rundir.layout import RunLayout
 from ica.rundir.schemas import PREPROCESSING_FORMAT, PreprocessingFile
+from ica.rundir.writing import create_exclusive, json_bytes
 
 
 def record(data: DataSplits) -> dict[str, Any]:
@@ -37,6 +45,37 @@ def record(data: DataSplits) -> dict[str, Any]:
         "unit_interval": "pixels" in info,
         "u_labels": info.get("u_labels") if data.n_u is not None else None,
     }
+
+
+def keep_record(layout: RunLayout, data: DataSplits) -> None:
+    """Write ``preprocessing.json`` for ``data`` unless the run has one; an existing one must describe ``data``."""
+    new = record(data)
+    if create_exclusive(layout.preprocessing, json_bytes(new)):
+        return
+    kept = read_preprocessing(layout.preprocessing).model_dump()
+    different = differing_field(kept, new)
+    if different is not None:
+        raise IcaError(f"the data set now prepares differently from when this run started ({different} differs): "
+                       "the run's seeds were trained on the data as they were then; restore those data, or run the "
+                       "spec into a new directory", where=str(layout.preprocessing))
+
+
+STATISTICS_TOLERANCE = 1e-5
+"""Relative difference allowed between standardisation statistics computed again (another machine may sum in
+another order); anything larger is other data."""
+
+
+def differing_field(kept: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The first field of ``new`` that ``kept`` (a run's preprocessing.json) does not match, or None."""
+    for key, value in new.items():
+        if key == "standardize" and value is not None and kept.get(key) is not None:
+            for part in ("mean", "std"):
+                old, now = np.asarray(kept[key][part]), np.asarray(value[part])
+                if old.shape != now.shape or not np.allclose(old, now, rtol=STATISTICS_TOLERANCE, atol=1e-7):
+                    return f"standardize.{part}"
+        elif kept.get(key) != value:
+            return key
+    return None
 
 
 def shell(pre: PreprocessingFile) -> DataSplits:

@@ -74,7 +74,7 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
         build_model(reg, options, data, validated.seed_list[:1], label)
     claim_directory(layout, validated)  # only now: a spec that fails its checks leaves no directory behind
     write_json(layout.env, environment(torch_device, reg, validated.training, len(data.train)))
-    write_json(layout.preprocessing, preprocessing.record(data))
+    preprocessing.keep_record(layout, data)
     on_event("run_start", out=str(layout.root), cells=list(validated.models), seeds=validated.seed_list)
     cells = {}
     device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)
@@ -198,7 +198,7 @@ def _train_unfinished(reg: Registry, spec: Any, label: str, options: Any, data: 
         model = model.to(data.train.x.device)
         trainer = Trainer(model, data.train, group, spec.training, files, on_event=cell_event)
         statuses = trainer.run()
-        for outcome in finish_group(model, statuses, trainer, data, points, files):
+        for outcome in finish_group(model, statuses, trainer, data, points, files, layout):
             outcomes[outcome.seed] = outcome
             if any(st.seed == outcome.seed and st.failed for st in statuses) and spec.training.retry_nan:
                 outcomes[outcome.seed] = retry_diverged(reg, spec, label, options, data, layout, outcome.seed,
@@ -228,7 +228,7 @@ def retry_diverged(reg: Registry, spec: Any, label: str, options: Any, data: Dat
         model = build_model(reg, options, data, [seed], label).to(data.train.x.device)
         trainer = Trainer(model, data.train, [seed], training, [files],
                           on_event=lambda name, **info: on_event(name, cell=label, **info))
-        (outcome,) = finish_group(model, trainer.run(), trainer, data, points, [files])
+        (outcome,) = finish_group(model, trainer.run(), trainer, data, points, [files], layout)
         result = read_json(files.result)
         write_json(files.result, {**result, "lr": lr, "earlier_attempts": attempts})
         if outcome.status == "finished":

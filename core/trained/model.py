@@ -8,6 +8,7 @@ back its saved latents exactly. Decoded and sampled x are in the data's own unit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,9 +19,12 @@ from ica.components.protocols import Representation, Split
 from ica.errors import DataError
 from ica.evaluation.seeds import broadcast_batch, elbo_per_example, representation
 from ica.nn.seeding import PURPOSES, generator, seed_generators
+from ica.running.resources import host_available, human
 from ica.trained.inputs import Inputs, as_tensor
 
 CHUNK = 4096  # rows per forward pass: a million rows are encoded in pieces
+SAMPLE_COPIES = 4  # float32 arrays of a draw's size held at once while sampling: the draws, their float and CPU
+# copies, the decoded x (an estimate that errs on the side of refusing early rather than failing part-way)
 Progress = Callable[[int], None]  # called with the number of rows just done
 
 
@@ -144,6 +148,7 @@ class TrainedModel:
         for name, value, least in (("n", n, 1), ("seed", seed, 0)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 raise DataError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
+        self._check_memory(n, decoded=False)
         given = None if u is None else self.inputs.relabelled(as_tensor(u, "u").reshape(-1))
         if given is not None and (not self.needs_u or given.shape[0] != n):
             raise DataError("u can be given only to a model with a conditional prior, one value per draw"
@@ -162,8 +167,29 @@ class TrainedModel:
     def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
         """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
         data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
+        self._check_memory(n, decoded=True)
         z, _ = self.sample_latents(n, seed, u)
         return self.decode(z if len(self.seeds) > 1 else z[None])
+
+    def _check_memory(self, n: Any, decoded: bool) -> None:
+        """Refuse ``n`` draws whose arrays would not fit in this machine's memory, before drawing any (all
+        ``n`` are drawn at once, so that the draws do not depend on a chunk size)."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            return  # sample_latents says what n must be
+        width = self._latent_width() + (math.prod(self.x_shape) if decoded else 0)
+        needed = SAMPLE_COPIES * 4 * len(self.seeds) * int(n) * width
+        available = host_available()
+        if available is not None and needed > available:
+            raise DataError(f"{int(n):,} draws of {len(self.seeds)} seed(s) need about {human(needed)} of memory, "
+                            f"more than this machine has free ({human(available)}); draw fewer at a time (each call "
+                            "with its own seed)", where="n")
+
+    def _latent_width(self) -> int:
+        """Numbers in one draw of z of one seed, found by drawing one with a generator of its own."""
+        _, module = self.groups[0]
+        with seed_generators([torch.Generator(device=self.device) for _ in self.groups[0][0]]):
+            z, _ = module.sample_latents(1, None)
+        return int(z[0].numel())
 
     def prepared(self, x: Any, u: Any = None) -> Split:
         """``x`` and ``u`` checked against what the model was trained on, preprocessed as in training."""
