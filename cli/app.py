@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 
@@ -28,7 +31,8 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with one_line_warnings():
+                return command(*args, **kwargs)
         except IcaError as exc:
             render.error(str(exc))
             raise typer.Exit(getattr(exc, "exit_code", 2)) from None
@@ -36,11 +40,33 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             render.error(f"{where}{exc.strerror or exc}")
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             render.error("interrupted; run the same command again to resume from the last checkpoint")
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupted_status(exc)) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Warnings (a run that cannot be verified, seeds left out) as one line on stderr, as errors are shown:
+    Python's default names a source line of ica, which means nothing to the person running a command."""
+    previous = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        render.warning(str(message))
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def interrupted_status(interrupt: KeyboardInterrupt) -> int:
+    """The shell's status for a process stopped by a signal, 128 + its number: 143 after SIGTERM (a scheduler's
+    stop: `ica.training.signals.Interrupted` carries the signal), 130 after SIGINT and a plain Ctrl-C."""
+    return 128 + int(getattr(interrupt, "signum", None) or signal.SIGINT)
 
 
 @app.command("list")

@@ -5,13 +5,23 @@ as the ``npz`` data set reads them; nothing in it may execute code (``allow_pick
 written atomically and never inside a run directory, holds ``latents`` ``[S, N, d_z]`` (the seed axis always
 there, in the order of ``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u. On a
 terminal, inputs of 100,000 rows or more show a progress bar.
+
+``--out`` never replaces a file ``ica encode`` did not write, nor an input: an existing file is replaced only if
+it is an earlier output, told by the arrays it holds (read from the zip's headers, never unpickled): ``latents``
+and ``seeds``, perhaps ``assignments``, and the marker ``ica_encode`` (the layout's version, 1) that outputs
+carry since it was added; an output written before then (no marker) is recognised by the other arrays alone.
+Memory is checked before it is used: the input by its arrays' headers (`ica.cli.arrays`), the output by the
+latents of one row times the rows and seeds. Latents that are not finite are refused, never written.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import typer
@@ -19,8 +29,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ica.cli import render
-from ica.cli.arrays import pick, read_arrays, seed_list
-from ica.errors import IcaError
+from ica.cli.arrays import check_memory, pick, read_arrays, seed_list, size
+from ica.errors import DataError, IcaError
 
 
 def encode_command(
@@ -35,29 +45,130 @@ def encode_command(
 ) -> None:
     """Encode new data with a trained model: posterior means per seed, and cluster assignments."""
     import ica
-    from ica.rundir.enclosing import enclosing_run_directory
     from ica.rundir.writing import save_npz
 
+    check_device(device)
+    check_out(out, data)
+    chosen = None if seeds == "all" else seed_list(seeds, "'all' or integers separated by commas")
+    inputs = read_arrays(data)
+    arrays = {"x": pick(inputs, data, x_key, "x")}
+    if u_key in inputs:
+        arrays["u"] = inputs.load(u_key)
+    trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
+    check_memory_for(trained, arrays, data)
+    with rows_progress(rows(arrays["x"]), f"encoding with {trained.label}") as advance:
+        rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
+    result = {"latents": finite(rep.latents.numpy(), trained.label, data),
+              "seeds": np.asarray(trained.seeds, dtype=np.int64), MARKER: np.int64(LAYOUT)}
+    if rep.assignments is not None:
+        result["assignments"] = rep.assignments.numpy()
+    check_out(out, data)  # again: the file may have appeared while encoding
+    save_npz(out, **result)
+    render.console.print(f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
+                         f"(seeds {', '.join(map(str, trained.seeds))}) -> {escape(str(out))}")
+
+
+MARKER, LAYOUT = "ica_encode", 1
+"""The array every output holds, and its value: the version of the layout (latents, seeds, assignments)."""
+OUTPUT_ARRAYS = {"latents", "seeds", "assignments"}
+DEVICE = re.compile(r"cpu|auto|cuda(:[0-9]{1,3})?")
+
+
+def check_device(device: str) -> None:
+    """``--device`` as torch would take it, or one message naming the option (not torch's list of back ends)."""
+    if not DEVICE.fullmatch(device):
+        raise IcaError(f"expected cpu, cuda or auto (or cuda:N, one GPU), not {device!r}", where="--device")
+    if device.startswith("cuda:"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(device[5:]) >= count:
+            raise IcaError(f"{device} was asked for, but this machine has {count} CUDA device(s)", where="--device")
+
+
+def check_out(out: Path, data: Path) -> None:
+    """``out`` may be written: not a directory, a link, a run directory's file, the input, or a file of someone
+    else's (only an earlier output of ``ica encode`` is replaced)."""
+    from ica.rundir.enclosing import enclosing_run_directory
+
+    if out.is_symlink():
+        raise IcaError("is a symbolic link; name the file itself (ica encode does not write through links)",
+                       where=str(out))
     if out.is_dir():
         raise IcaError("is a directory; give the file to write", where=str(out))
     inside = enclosing_run_directory(out)
     if inside is not None:
         raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
                        "writes its latents elsewhere", where=str(out))
-    chosen = None if seeds == "all" else seed_list(seeds, "'all' or integers separated by commas")
-    inputs = read_arrays(data)
-    arrays = {"x": pick(inputs, data, x_key, "x")}
-    if u_key in inputs:
-        arrays["u"] = inputs[u_key]
-    trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
-    with rows_progress(len(arrays["x"]), f"encoding with {trained.label}") as advance:
-        rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
-    result = {"latents": rep.latents.numpy(), "seeds": np.asarray(trained.seeds, dtype=np.int64)}
-    if rep.assignments is not None:
-        result["assignments"] = rep.assignments.numpy()
-    save_npz(out, **result)
-    render.console.print(f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
-                         f"(seeds {', '.join(map(str, trained.seeds))}) -> {out}")
+    if not out.parent.is_dir():
+        raise IcaError(f"the folder {out.parent} does not exist", where=str(out))
+    if not out.exists():
+        return
+    if _same_file(out, data):
+        raise IcaError("is the --data file itself; write the latents to another file", where=str(out))
+    if not is_encode_output(out):
+        raise IcaError("exists and is not an output of ica encode; refusing to replace it (choose another --out, "
+                       "or remove the file)", where=str(out))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def is_encode_output(path: Path) -> bool:
+    """Whether ``path`` holds what ``ica encode`` writes (from its arrays' headers; no data read)."""
+    if not path.is_file():
+        return False
+    try:
+        headers = read_arrays(path).headers
+    except IcaError:
+        return False
+    names = set(headers) - {MARKER}
+    if not {"latents", "seeds"} <= names <= OUTPUT_ARRAYS:
+        return False
+    latents, seeds = headers["latents"], headers["seeds"]
+    return (latents.dtype.kind == "f" and len(latents.shape) == 3 and seeds.dtype.kind in "iu"
+            and seeds.shape == latents.shape[:1])
+
+
+def check_memory_for(trained: Any, arrays: dict[str, np.ndarray], data: Path) -> None:
+    """Refuse an output that cannot fit in memory, from one row's latents, before encoding every row.
+
+    The latents are held about four times at once (the pieces, their concatenation, the npz written to
+    memory, its bytes), beside x as the model takes it (float32, and standardised)."""
+    x, u = arrays["x"], arrays.get("u")
+    if rows(x) == 0:
+        return  # no rows: encoding says what x must be
+    try:
+        one = trained.represent(x[:1], u[:1] if u is not None and u.ndim > 0 else u)
+    except IcaError:
+        return  # x or u is refused: encoding them whole says why, of the whole input
+    count = rows(x)
+    per_row = one.latents.numel() * 4 + (0 if one.assignments is None else one.assignments.numel() * 8)
+    latents = count * per_row
+    needed = 4 * latents + 2 * count * math.prod(trained.x_shape) * 4
+    shape = [len(trained.seeds), count, *one.latents.shape[2:]]
+    check_memory(needed, lambda free: IcaError(
+        f"encoding its {count} rows with {len(trained.seeds)} seed(s) needs about {size(needed)} of memory (latents "
+        f"{shape} of {size(latents)}, held several times while written), more than the {size(free)} this machine "
+        "has available; encode the rows in parts, or fewer --seeds", where=str(data)))
+
+
+def rows(x: np.ndarray) -> int:
+    return x.shape[0] if x.ndim else 0
+
+
+def finite(latents: np.ndarray, label: str, data: Path) -> np.ndarray:
+    """``latents``, if every one is finite: NaN latents written to a file would pass for results."""
+    bad = ~np.isfinite(latents).all(axis=tuple(i for i in range(latents.ndim) if i != 1))
+    if bad.any():
+        raise DataError(f"model {label!r} gives non-finite latents for {int(bad.sum())} of {len(bad)} rows (the "
+                        f"first: row {int(np.argmax(bad))}); x there is far outside what the model was trained on, "
+                        "or its weights are not finite; nothing was written", where=str(data))
+    return latents
 
 
 PROGRESS_FROM = 100_000

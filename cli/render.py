@@ -26,6 +26,15 @@ def error(message: str) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def warning(message: str) -> None:
+    errors.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def notice(message: str) -> None:
+    """Something a command passed over (links not followed, unreadable folders): stderr keeps the output clean."""
+    errors.print(f"[yellow]notice:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 # ------------------------------------------------------------------------------------ registry
 def registry_json(reg: Any, kind: str | None) -> dict[str, Any]:
     return {

@@ -32,7 +32,8 @@ COMPARISON_COLUMNS = ("run", "a", "b", "metric", "median_a", "median_b", "differ
 
 def results_command(
     dirs: List[Path] = typer.Argument(..., help="Run directories, grids, or folders holding them (searched "
-                                               "recursively)."),
+                                               "recursively, runs inside runs too; links to folders below them "
+                                               "are not followed)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of row objects (full precision)."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (full precision) instead of a table."),
     index: bool = typer.Option(True, "--index/--no-index",
@@ -47,14 +48,15 @@ def results_command(
     """One row per run and model: the settings that vary, its seeds (done, failed, running, missing) and each
     metric's median with its 95% bootstrap interval over seeds, quartiles and n (seeds or seed pairs, failed
     ones named), with the metric's controls beside it (untrained networks; observations, PCA, FastICA floors).
-    The run directories are read every time; each DIR/index.json is rewritten from them."""
+    The run directories are read every time; each DIR/index.json is rewritten from them (one of the user's by that
+    name is left alone). Links to folders and unreadable folders below a DIR are passed over, each with a notice."""
     from ica.reporting.runs import find_runs
     from ica.reporting.results import compare_models, results_table
     from ica.reporting.index import write_index
 
     if as_json and as_csv:
         raise IcaError("choose one of --json and --csv", where="--json/--csv")
-    per_dir = [(Path(d), find_runs([Path(d)])) for d in dirs]  # every directory checked before output
+    per_dir = [(Path(d), find_runs([Path(d)], render.notice)) for d in dirs]  # each checked before any output
     records, seen = [], set()
     for _, found in per_dir:
         for record in found:
@@ -76,8 +78,9 @@ def results_command(
             try:
                 write_index(root, found)
             except OSError as exc:  # a read-only share still shows its results
-                render.errors.print(f"[yellow]warning:[/] could not write {escape(str(root / 'index.json'))}: "
-                                    f"{escape(exc.strerror or str(exc))}", highlight=False, soft_wrap=True)
+                render.warning(f"could not write {root / 'index.json'}: {exc.strerror or exc}")
+            except IcaError as exc:  # a file of the user's called index.json
+                render.warning(str(exc))
 
 
 def csv_text(table: Any) -> str:

@@ -28,7 +28,7 @@ def status_rows(dirs: list[Path]) -> list[dict[str, Any]]:
     from ica.reporting.runs import find_runs
 
     rows = []
-    for record in find_runs(dirs):
+    for record in find_runs(dirs, render.notice):
         for cell in record.cells:
             seeds = {state: sorted(s for s, st in cell.seeds.items() if st == state) for state in STATES}
             holder = lock_holder(record.path / cell.label) if cell.status == "running" else None

@@ -8,10 +8,12 @@ the last complete write wins and readers never see half of one.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+from ica.errors import IcaError
 from ica.reporting.runs import RunRecord, find_runs
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import write_json
@@ -69,5 +71,20 @@ def write_index(root: Path, records: list[RunRecord] | None = None) -> dict[str,
     if records is None:
         records = find_runs([root])
     index = index_json(root, records)
+    check_replaceable(root / INDEX_NAME)
     write_json(root / INDEX_NAME, index)
     return index
+
+
+def check_replaceable(path: Path) -> None:
+    """Only an index is replaced: a user's own ``index.json`` (JSON without an index's keys) or a link never is.
+    A file that is not JSON at all is taken for a damaged index and rebuilt."""
+    if path.is_symlink():
+        raise IcaError("is a symbolic link, not an index written by ica results; not replacing it", where=str(path))
+    try:
+        data = json.loads(path.read_bytes()) if path.stat().st_size < 64 * 2**20 else {}
+    except (OSError, ValueError):  # none there (or unreadable: the write says so)
+        return
+    if not (isinstance(data, dict) and {"format", "about", "runs"} <= data.keys()):
+        raise IcaError("is not an index written by ica results; not replacing it (remove it, or give "
+                       "--no-index)", where=str(path))

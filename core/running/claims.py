@@ -14,6 +14,7 @@ from typing import Any
 
 from ica.components.registry import Registry
 from ica.errors import IcaError, SpecError
+from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import atomic_write, create_exclusive, json_bytes, safe_dir
 from ica.rundir.json_files import read_grid, read_json
@@ -101,12 +102,24 @@ def run_root(spec: Any, out: str | Path | None) -> Path:
 
 def check_out(out: str | Path) -> Path:
     """Refuse an --out that names no directory of its own: empty, '.', '..', '...' (the current directory or
-    one above it would be filled with run files, mixing with whatever is there)."""
+    one above it would be filled with run files, mixing with whatever is there), or one inside another run's
+    directory (its spec.json and summary.json would replace that run's files). A grid's cells are runs in its
+    directory, so a grid's own directory may hold runs."""
     text = str(out)
     if not text.strip() or not Path(text).name.strip(".").strip():
         raise IcaError(f"must name a run directory, not {text!r} (empty, '.' and '..' would write into an existing "
                        "folder)", where="--out")
+    inside = enclosing_run_directory(Path(out) / SPEC_FILE)
+    if inside is not None:
+        real = Path(out).resolve()
+        in_a_grid = inside == real.parent and (inside / GRID_FILE).is_file() and not (inside / SPEC_FILE).exists()
+        if inside != real and not in_a_grid:
+            raise IcaError(f"lies inside the run directory {inside}, whose files are that run's record (they would be "
+                           "overwritten); choose an --out outside it", where="--out")
     return Path(out)
+
+
+SPEC_FILE = "spec.json"
 
 
 def default_out(spec: Any) -> Path:

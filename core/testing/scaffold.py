@@ -3,15 +3,18 @@ component skeleton, tests that run the contract checks and one small run), writt
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import os
 import re
+import secrets
 import shutil
-import tempfile
+import sys
 from pathlib import Path
 from string import Template
 
 from ica.errors import IcaError
+from ica.rundir.enclosing import enclosing_run_directory
 from ica.testing.templates import HEADER, REGISTER, SKELETONS
 
 KINDS = tuple(SKELETONS)
@@ -80,19 +83,22 @@ def write_plugin_package(name: str, kind: str, out: Path, component: str | None 
         raise IcaError(f"{name!r} is not a package name: letters, digits, '-', '_' and '.', starting with a letter",
                        where="NAME")
     module = module_name(name)
-    if keyword.iskeyword(module) or module in ("ica", "torch", "test", "tests"):
-        raise IcaError(f"{name!r} would make the module {module!r}, which shadows another", where="NAME")
+    check_module(name, module)
+    where = "NAME" if component is None else "--component"
     component = component or module.removeprefix("ica_")
     if not COMPONENT.match(component):
         raise IcaError(f"component name {component!r}: lower-case letters, digits and '_', starting with a letter",
-                       where="--component")
+                       where=where)
+    check_component_name(kind, component, where)
     out = Path(out)
     target = out / name
+    check_out(out, target)
     if target.exists() or target.is_symlink():
         raise IcaError("already exists; choose another NAME or --out (nothing was written)", where=str(target))
     out.mkdir(parents=True, exist_ok=True)
     values = fill_ins(name, kind, component, module)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+    scratch = out / f".{name}.{secrets.token_hex(4)}"
+    scratch.mkdir()  # the mode any folder gets under the umask (a private temporary one would keep 0700)
     try:
         (scratch / "tests").mkdir()
         (scratch / "pyproject.toml").write_text(Template(PYPROJECT).substitute(values))
@@ -104,6 +110,62 @@ def write_plugin_package(name: str, kind: str, out: Path, component: str | None 
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return target
+
+
+def check_module(name: str, module: str) -> None:
+    """Refuse a module that, installed, would hide another: a keyword, the standard library, or any module
+    Python can already import (found without importing it): ``numpy.py`` would break every ``import numpy``."""
+    if keyword.iskeyword(module) or module in ("ica", "test", "tests"):
+        raise IcaError(f"{name!r} would make the module {module!r}, which shadows another; choose another NAME",
+                       where="NAME")
+    if module in sys.stdlib_module_names:
+        raise IcaError(f"{name!r} would make the module {module!r}, which shadows the standard library's; choose "
+                       "another NAME", where="NAME")
+    location = installed_at(module)
+    if location is not None:
+        raise IcaError(f"{name!r} would make the module {module!r}, which shadows the installed module of that "
+                       f"name{location and f' ({location})'}; choose another NAME", where="NAME")
+
+
+def installed_at(module: str) -> str | None:
+    """Where Python finds the top-level ``module`` now ('' when it cannot say), or None when it finds none."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # loaded already, without a spec: taken all the same
+        return ""
+    if spec is None:
+        return None
+    origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else None
+    locations = list(spec.submodule_search_locations or [])
+    return origin or (locations[0] if locations else "")
+
+
+def check_component_name(kind: str, component: str, where: str) -> None:
+    """Refuse a name already registered for ``kind``: a second registration disables both (`Registry.get`)."""
+    from ica.components.registry import registry
+
+    reg = registry()
+    owners = [p.name for p in reg.conflicts.get((kind, component), [])]
+    if (kind, component) in reg.components:
+        owners = [reg.components[(kind, component)].plugin.name]
+    if owners:
+        hint = " (pass --component)" if where == "NAME" else ""
+        raise IcaError(f"the {kind} name {component!r} is already registered by {' and '.join(owners)}; a second "
+                       f"one would disable both in every spec: choose another name{hint}", where=where)
+
+
+def check_out(out: Path, target: Path) -> None:
+    """``--out`` is a folder (or will be one), and not inside a run or grid directory, whose files are its record."""
+    existing = next((p for p in (out, *out.parents) if p.exists() or p.is_symlink()), None)
+    if existing is not None and not existing.is_dir():
+        what = "a symbolic link to nothing" if existing.is_symlink() and not existing.exists() else "a file"
+        holds = "" if existing == out else f" (in the path of --out {out})"
+        raise IcaError(f"is {what}, not a folder{holds}; --out names the folder the package is written into",
+                       where=f"--out {existing}")
+    inside = enclosing_run_directory(target)
+    if inside is not None:
+        raise IcaError(f"would put the package inside the run directory {inside}, whose files are its record; "
+                       "choose an --out outside it", where=f"--out {out}")
 
 
 def module_name(name: str) -> str:

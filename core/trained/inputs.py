@@ -47,13 +47,17 @@ class Inputs:
         return Split(x, self._u(u, x.shape[0]))
 
     def _x(self, x: Any) -> torch.Tensor:
-        x = as_tensor(x, "x").to(torch.float32)
+        x = as_tensor(x, "x")
         if x.dim() < 2 or tuple(x.shape[1:]) != self.x_shape or x.shape[0] == 0:
             raise DataError(f"x has shape {tuple(x.shape)}, but model {self.label!r} was trained on observations of "
                             f"shape {self.x_shape}: give [N, {', '.join(map(str, self.x_shape))}] with N >= 1",
                             where="x")
-        if not torch.isfinite(x).all():
+        if x.is_floating_point() and not torch.isfinite(x).all():
             raise DataError("x holds non-finite values (NaN or infinity)", where="x")
+        if x.dtype == torch.float64 and float(x.abs().max()) > FLOAT32_MAX:  # infinite in float32
+            raise DataError(f"x holds values up to {float(x.abs().max()):.3g} in magnitude, beyond float32's range "
+                            f"(±{FLOAT32_MAX:.3g}) in which the model computes", where="x")
+        x = x.to(torch.float32)
         if self.pre.unit_interval and (x.min() < 0 or x.max() > 1):
             raise DataError(f"x holds values in [{float(x.min()):g}, {float(x.max()):g}], but the model was trained "
                             "on pixels k/levels in [0, 1] (8-bit images: divide by 255)", where="x")
@@ -93,12 +97,11 @@ class Inputs:
                                 f"({', '.join(f'{v:g}' for v in known[:10])}{', ...' if len(known) > 10 else ''})",
                                 where="u")
             return torch.from_numpy(index.astype(np.int64))
-        u = u.to(torch.int64)
         n_u = self.pre.n_u
-        if n_u is not None and ((u < 0).any() or (u >= n_u).any()):
+        if n_u is not None and ((u < 0).any() or (u >= n_u).any()):  # before int64, which would wrap 2**64-1
             raise DataError(f"u must lie in 0..{n_u - 1}, the values the model was trained on; got "
-                            f"{int(u.min())}..{int(u.max())}", where="u")
-        return u
+                            f"{_whole(u.min())}..{_whole(u.max())}", where="u")
+        return u.to(torch.int64)
 
     def restored(self, x: torch.Tensor) -> torch.Tensor:
         """Decoded x ``[..., *x_shape]`` taken back from standardised units to the data's own."""
@@ -118,4 +121,20 @@ def as_tensor(value: Any, name: str) -> torch.Tensor:
         raise DataError(f"{name} is not an array ({type(exc).__name__}: {exc})", where=name) from None
     if array.dtype.kind not in "biuf":
         raise DataError(f"{name} must hold numbers, not {array.dtype}", where=name)
-    return torch.from_numpy(np.ascontiguousarray(array))
+    if not array.dtype.isnative:  # big-endian data on a little-endian machine: torch takes native order only
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.kind == "u" and array.dtype.itemsize > 1:  # torch computes little with uint16..uint64
+        if array.size and array.max() > np.iinfo(np.int64).max:
+            raise DataError(f"{name} holds {array.max()}, beyond 64-bit signed integers (at most 2**63 - 1)",
+                            where=name)
+        array = array.astype(np.int64)
+    return torch.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array))  # 0-d stays 0-d
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _whole(value: torch.Tensor) -> str:
+    """A whole number of any size for a message (a float64 holding 2**64 - 1 too)."""
+    number = value.item()
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e18 else f"{number:g}"

@@ -167,6 +167,7 @@ class TrainedModel:
     def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
         """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
         data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
+        self._require("sample_latents", "cannot sample (it has no prior to sample from)")
         self._check_memory(n, decoded=True)
         z, _ = self.sample_latents(n, seed, u)
         return self.decode(z if len(self.seeds) > 1 else z[None])
