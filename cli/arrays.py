@@ -26,6 +26,7 @@ from typing import IO, Callable, ContextManager
 import numpy as np
 
 from ica.errors import DataError, IcaError
+from ica.rundir.latents import array_header
 from ica.running import resources
 
 Opener = Callable[[str], ContextManager[IO[bytes]]]
@@ -140,7 +141,7 @@ def _headers(path: Path) -> tuple[dict[str, Header], Opener]:
 
 def _npy_headers(path: Path) -> tuple[dict[str, Header], Opener]:
     with path.open("rb") as f:
-        shape, dtype = _read_header(f)
+        shape, dtype = array_header(f)
         room = max(0, path.stat().st_size - f.tell())
     return {path.stem: Header(shape, dtype, room)}, lambda key: path.open("rb")
 
@@ -156,7 +157,7 @@ def _npz_headers(path: Path) -> tuple[dict[str, Header], Opener]:
                                 where=str(path))
             key = info.filename[:-4]
             with zf.open(info) as f:
-                shape, dtype = _read_header(f)
+                shape, dtype = array_header(f)
                 used = f.tell()
             stored = info.compress_type == zipfile.ZIP_STORED
             room = max(0, (min(info.file_size, info.compress_size) if stored else info.file_size) - used)
@@ -185,18 +186,6 @@ class _Member:
     def __exit__(self, *exc: object) -> None:
         self.stream.close()
         self.zf.close()
-
-
-def _read_header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """An .npy stream's declared shape and dtype, read before any of its data."""
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise ValueError(f"an .npy format version numpy.save does not write ({version})")
-    return shape, dtype
 
 
 def pick(arrays: ArrayFile, path: Path, key: str | None, conventional: str) -> np.ndarray:

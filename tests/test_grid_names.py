@@ -55,7 +55,7 @@ def test_scalars_that_read_alike_are_shown_as_json():
                                                       [80, {"name": "gmm", "components": 3}]]},
      ["samples_per_segment=40 prior=gmm", "samples_per_segment=80 prior=gmm"],
      ["samples_per_segment-40_prior-gmm", "samples_per_segment-80_prior-gmm"]),
-    ({"models.*.latent_dim": [2, 2]}, ["latent_dim=2", "latent_dim=2"], ["latent_dim-2", "latent_dim-2-2"]),
+    ({"models.*.latent_dim": [2, 3]}, ["latent_dim=2", "latent_dim=3"], ["latent_dim-2", "latent_dim-3"]),
 ])
 def test_names_unique_by_component_are_as_before(tiny_spec, grid, names, directories):
     cells = cells_of(tiny_spec, grid)

@@ -130,7 +130,7 @@ def test_an_unreadable_folder_is_skipped_with_a_notice_and_an_unreadable_root_re
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr("ica.reporting.runs.os.scandir", scandir)
+    monkeypatch.setattr("ica.reporting.walk.os.scandir", scandir)
     result = cli("results", tmp_path / "root", "--json", "--no-index")
     assert rows(result) == [f"{tmp_path}/root/run"]
     assert "1 folder(s) below" in result.stderr and "locked (Permission denied)" in result.stderr, result.stderr
@@ -143,10 +143,10 @@ def test_the_system_folders_are_never_searched(one_run, tmp_path, monkeypatch):
     refused(cli("results", "/sys/kernel"), "/sys/kernel", "in the system's folder /sys")
     shutil.copytree(one_run, tmp_path / "root" / "run")
     (tmp_path / "root" / "proc" / "1").mkdir(parents=True)  # stands for / 's /proc, which no test should walk
-    monkeypatch.setattr("ica.reporting.runs.SYSTEM_FOLDERS", ((tmp_path / "root" / "proc").resolve(),))
+    monkeypatch.setattr("ica.reporting.walk.SYSTEM_FOLDERS", ((tmp_path / "root" / "proc").resolve(),))
     walked = []
     real = os.scandir
-    monkeypatch.setattr("ica.reporting.runs.os.scandir", lambda path: walked.append(Path(path).name) or real(path))
+    monkeypatch.setattr("ica.reporting.walk.os.scandir", lambda path: walked.append(Path(path).name) or real(path))
     result = cli("results", tmp_path / "root", "--json", "--no-index")
     assert rows(result) == [f"{tmp_path}/root/run"]
     assert "proc" not in walked and "not searched" in result.stderr and "proc" in result.stderr, result.stderr

@@ -6,9 +6,7 @@ these files is tests/test_fuzz_load.py.)"""
 
 from __future__ import annotations
 
-import copy
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import ica
-from conftest import TINY_SPEC, unrecorded
+from conftest import unrecorded
 from ica.cli.app import app
 from ica.errors import DataError, IcaError, UnverifiedRunWarning
 from ica.estimators import IcaEstimator, VaDE
@@ -139,11 +137,23 @@ def test_a_refused_fit_leaves_nothing_in_the_run_dir_it_was_given(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ item 8
-def test_too_few_rows_for_the_seeds_to_be_compared_get_scikit_learns_message():
-    X = np.random.default_rng(0).normal(size=(3, 3))
-    with pytest.raises(ValueError, match=r"3 sample\(s\) .* minimum of 4 is required"):
-        VaDE(n_seeds=2, steps=2, device="cpu").fit(X)
-    VaDE(n_seeds=1, steps=2, device="cpu").fit(X)  # one seed: nothing to compare, 2 rows suffice
+def test_too_few_rows_to_evaluate_on_get_scikit_learns_message():
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    for seeds in (1, 2):
+        with pytest.raises(ValueError, match=r"3 sample\(s\) .* minimum of 4 is required"):
+            VaDE(n_seeds=seeds, steps=2, device="cpu").fit(X[:3])
+    assert VaDE(n_seeds=2, steps=2, device="cpu").fit(X).transform_all(X).shape == (2, 4, 2)
+
+
+def test_an_evaluation_split_too_small_for_the_metrics_is_refused_before_training(tmp_path):
+    np.savez(tmp_path / "train.npz", x=np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32))
+    np.savez(tmp_path / "eval.npz", x=np.zeros((3, 3), np.float32))
+    spec = {"data": {"name": "npz", "path": str(tmp_path / "train.npz"), "eval_path": str(tmp_path / "eval.npz")},
+            "models": {"v": VADE}, "training": {"steps": 2, "batch_size": 8}, "seeds": 2, "device": "cpu"}
+    with pytest.raises(IcaError, match="the eval split has 3 points, .* need at least 4"):
+        ica.run(spec, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    ica.run({**spec, "evaluation": {"metrics": [{"name": "elbo"}]}}, out=tmp_path / "run")  # fits on no part
 
 
 # ------------------------------------------------------------------------------------------ item 14

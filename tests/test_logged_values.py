@@ -79,8 +79,8 @@ def test_the_learnt_scale_is_logged_when_the_step_is_compiled(tmp_path):
 
 
 def test_the_report_draws_the_learnt_scale(tmp_path):
-    ica.run(tiny(), out=tmp_path)
-    exp = load_experiment(tmp_path)
+    ica.run(tiny(), out=tmp_path / "learnt")
+    exp = load_experiment(tmp_path / "learnt")
     figure = training_figure(exp, exp.runs[0], plots.colours_for(exp.labels))
     assert "likelihood_scale" in figure.caption
     ica.run(tiny(likelihood={"name": "gaussian"}), out=tmp_path / "fixed")

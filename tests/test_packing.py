@@ -157,3 +157,27 @@ def test_on_the_cpu_cells_pack_only_up_to_the_seed_limit():
     small = packs_of(cells(9, 3))
     assert [len(p) for p in small] == [5, 4] and all(3 * len(p) <= CPU_PACK_SEEDS for p in small)
     assert [c.name for p in small for c in p] == [f"c{i}" for i in range(9)]
+
+
+def test_a_pack_too_large_for_memory_trains_cell_by_cell(tiny_spec, tmp_path, monkeypatch):
+    """Each cell is checked to fit with its own seeds; a pack of several cells' seeds is checked again, and
+    trained cell by cell, with a notice, where it would not fit (issue #27: packing skipped the check)."""
+    import ica.running.resources as resources
+    from ica.errors import SpecError
+
+    checked = resources.check_model_memory
+
+    def fits_two_seeds(model, *, seeds, **rest):
+        if seeds > 2:
+            raise SpecError(f"training would need more memory for {seeds} seeds", where="models.x")
+        return checked(model, seeds=seeds, **rest)
+
+    monkeypatch.setattr(resources, "check_model_memory", fits_two_seeds)
+    spec = grid_spec(tiny_spec)
+    events = []
+    ica.run(spec, out=tmp_path / "cells", on_event=recorder(events))
+    said = notices(events)
+    assert any(m.startswith("ivae: not packing 3 grid cells (training would need more memory for 6 seeds)")
+               for m in said), said
+    assert not any("together (training.pack_cells)" in m for m in said)
+    assert sum(name == "train_start" for name, _ in events) == 6, "one training loop per model and cell"

@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ica.estimators.fitting import (
-    Fitted, consistency, experiment, fit_run, min_rows, seed_list, training_options, write_run,
+    MIN_ROWS, Fitted, consistency, experiment, fit_run, seed_list, training_options, write_run,
 )
 from ica.spec.load import load_spec, spec_json
 from ica.trained.model import TrainedModel
@@ -31,8 +31,8 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     ``fit(X, y)``: y, where given, is the u of each row (labels of any type, coded in sorted order as the
     ``npz`` data set codes them); a model that needs u (``{"name": "ivae"}``) then needs y in ``transform``,
-    ``score`` and ``predict`` too, others ignore it there. X needs at least 2 rows, 4 with several seeds (the
-    seeds are compared by CCA fitted on half of the rows and measured on the other half).
+    ``score`` and ``predict`` too, others ignore it there. X needs at least 4 rows (the run is evaluated on X: its
+    metrics fit on half of the rows and score on the other half).
 
     Parameters:
         model: the model's options as in a spec, e.g. ``{"name": "vade", "prior": {"name": "gmm"}}``.
@@ -102,13 +102,12 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """Train ``n_seeds`` seeds on every row of X (y: the u of each row, where the model takes u)."""
         uses_u = self._y_is_u == "always" or (self._y_is_u == "given" and y is not None)
         seed_list(self.random_state, self.n_seeds)  # before any array is copied or file written
-        least = min_rows(self.n_seeds)
         if uses_u:
-            X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=least)
+            X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=MIN_ROWS)
             check_classification_targets(y)
             self.classes_, u = np.unique(y, return_inverse=True)
         else:
-            X = validate_data(self, X, dtype=np.float32, ensure_min_samples=least)
+            X = validate_data(self, X, dtype=np.float32, ensure_min_samples=MIN_ROWS)
             u = None
         self._fit_u = uses_u
         fitted = fit_run(lambda path: self._spec(path, u is not None), X, u, self.run_dir)

@@ -73,14 +73,9 @@ def seed_list(random_state: Any, n_seeds: Any) -> list[int]:
     return list(range(int(first), int(first) + int(n_seeds)))
 
 
-PAIR_ROWS = 4
-"""Rows X needs when several seeds are compared: CCA between two seeds is fitted on half of the rows and
-measured on the other half, each of at least 2 rows (`ica.evaluation.cca_pairs`)."""
-
-
-def min_rows(n_seeds: int) -> int:
-    """The fewest rows of X that ``fit`` can train and evaluate ``n_seeds`` seeds on."""
-    return PAIR_ROWS if n_seeds > 1 else 2
+MIN_ROWS = 4
+"""Rows X needs: the run evaluates on X itself, and its metrics that fit on half of the points and score on the
+other half (CCA between seeds, consistency) need 2 or more in each half (`ica.running.building`)."""
 
 
 TRAINING_DEFAULTS = {"steps": 10_000, "batch_size": 64, "lr": 1e-3}

@@ -54,12 +54,25 @@ class CCAMCC:
     out_of_sample: float
 
 
+PART_POINTS = 2
+"""Points each part of a fit/score split needs: a map fitted on one point, or scored on one, says nothing."""
+
+
+def fewest_points(fractions: list[float]) -> int:
+    """The fewest evaluation points that every ``fit_fraction`` of ``fractions`` splits into two parts of
+    `PART_POINTS` or more (4 for the default 0.5), so a run or ``ica score`` can refuse fewer up front."""
+    def splits(n: int, f: float) -> bool:
+        return min(int(round(n * f)), n - int(round(n * f))) >= PART_POINTS
+
+    return next(n for n in range(2 * PART_POINTS, 10**6) if all(splits(n, f) for f in fractions))
+
+
 def _split(n: int, fit_fraction: float) -> int:
     """Number of leading rows CCA is fitted on; both parts must hold at least 2 rows."""
     if not 0.0 < fit_fraction < 1.0:
         raise ValueError(f"fit_fraction must be strictly between 0 and 1, got {fit_fraction}")
     n_fit = int(round(n * fit_fraction))
-    if n_fit < 2 or n - n_fit < 2:
+    if n_fit < PART_POINTS or n - n_fit < PART_POINTS:
         raise ValueError(f"fit_fraction={fit_fraction} splits {n} rows into {n_fit} and {n - n_fit}; "
                          "both parts need at least 2 rows")
     return n_fit

@@ -1,6 +1,6 @@
 """Reporting: many run directories read back as tables, figures and one report.
 
-Owns: finding runs and their state (`runs`), the results table (`results`) and index.json (`index`), formerly
+Owns: finding runs and their state (`runs`, walking the folders below those named: `walk`), the results table (`results`) and index.json (`index`), formerly
 `collect`; the report's settings, reading, tables, figures and rendering (`report` and its parts); figures drawn
 headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
 directories (and writes its own report and index), so it sits at the end of the chain.

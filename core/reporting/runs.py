@@ -14,8 +14,6 @@ A failed seed stays in every count (``n_failed``), as in `ica.evaluation.seeds.q
 from __future__ import annotations
 
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,14 +23,11 @@ from ica.evaluation.seeds import quartiles
 from ica.running.locks import lock_holder
 from ica.rundir.layout import RunLayout
 from ica.rundir.damage import no_link
+from ica.reporting.walk import Walk, check_root, stderr_notice, subdirectories
 from ica.rundir.json_files import read_cell_summary, read_grid, read_result, read_run_spec, read_run_summary
 
 SEED_STATES = ("finished", "failed", "running", "stopped", "missing")
 PARTIAL_ELBO = {"elbo_train": "train", "elbo_eval": "eval", "bpd_train": "bpd_train", "bpd_eval": "bpd_eval"}
-SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
-"""The kernel's and the devices' folders: never searched (endless, unreadable, or files that block a reader)."""
-NAMED = 3
-"""How many paths a notice names before 'and N more'."""
 
 
 # ------------------------------------------------------------------------------------- records
@@ -103,11 +98,11 @@ def find_runs(dirs: list[Path] | Path, notice: Callable[[str], None] | None = No
     records: list[RunRecord] = []
     seen: set[Path] = set()
     for root in map(Path, dirs):
-        _check_root(root)
-        walk = _Walk(root)
+        check_root(root)
+        walk = Walk(root)
         found = _scan(root, str(root), None, walk)
         for message in walk.notices():
-            (notice or _stderr_notice)(message)
+            (notice or stderr_notice)(message)
         if not found:
             raise IcaError("holds no runs (no spec.json in it or below it)", where=str(root))
         for record in found:
@@ -118,60 +113,7 @@ def find_runs(dirs: list[Path] | Path, notice: Callable[[str], None] | None = No
     return records
 
 
-def _check_root(root: Path) -> None:
-    """A directory the user named: it may be a link (followed), but not a system folder nor inside one."""
-    try:
-        if not root.exists():
-            raise IcaError("no such directory", where=str(root))
-        if not root.is_dir():
-            raise IcaError("not a directory (give the run directory, not a file in it)", where=str(root))
-        real = root.resolve()
-    except OSError as exc:
-        raise IcaError(f"cannot read the directory: {exc.strerror or exc}", where=str(root)) from None
-    system = next((f for f in SYSTEM_FOLDERS if real == f or f in real.parents), None)
-    if system is not None:
-        raise IcaError(f"is {'' if real == system else 'in '}the system's folder {system}, which holds no runs; name "
-                       "a folder of runs", where=str(root))
-
-
-def _stderr_notice(message: str) -> None:
-    print(f"notice: {message}", file=sys.stderr)
-
-
-@dataclass
-class _Walk:
-    """What one search below ``root`` passed over, to be told once it is done."""
-
-    root: Path
-    links: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    system: list[str] = field(default_factory=list)
-
-    def cannot_read(self, directory: Path, exc: OSError) -> None:
-        """A folder below the root is skipped (and told of); the root itself is refused."""
-        if directory == self.root:
-            raise IcaError(f"cannot read the directory: {exc.strerror or exc}", where=str(directory))
-        self.unreadable.append(f"{directory} ({exc.strerror or exc})")
-
-    def notices(self) -> list[str]:
-        found = []
-        if self.links:
-            found.append(f"{len(self.links)} link(s) to folders below {self.root} not followed: {_some(self.links)} "
-                         "(name a linked folder itself to include its runs)")
-        if self.unreadable:
-            found.append(f"{len(self.unreadable)} folder(s) below {self.root} skipped, they cannot be read: "
-                         f"{_some(self.unreadable)}")
-        if self.system:
-            found.append(f"not searched: {_some(self.system)} (the system's folders)")
-        return found
-
-
-def _some(paths: list[str]) -> str:
-    more = len(paths) - NAMED
-    return ", ".join(paths[:NAMED]) + (f" and {more} more" if more > 0 else "")
-
-
-def _kind(directory: Path, walk: _Walk) -> str | None:
+def _kind(directory: Path, walk: Walk) -> str | None:
     """'run' (spec.json), 'grid' (grid.json) or 'folder'; None for a folder that cannot be read (told of)."""
     try:
         if RunLayout(directory).spec.exists():
@@ -182,7 +124,7 @@ def _kind(directory: Path, walk: _Walk) -> str | None:
         return None
 
 
-def _scan(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] | None, walk: _Walk,
+def _scan(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] | None, walk: Walk,
           settings: dict[str, Any] | None = None) -> list[RunRecord]:
     kind = _kind(directory, walk)
     if kind == "run":
@@ -191,28 +133,28 @@ def _scan(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] | None,
     if kind == "grid":
         return _scan_grid(directory, shown, walk)
     found = []
-    for child in _subdirectories(directory, walk) if kind else []:
+    for child in subdirectories(directory, walk) if kind else []:
         found += _scan(child, _join(shown, child.name), None, walk)
     return found
 
 
-def _runs_inside(record: RunRecord, walk: _Walk) -> list[RunRecord]:
+def _runs_inside(record: RunRecord, walk: Walk) -> list[RunRecord]:
     """Runs put inside a run's directory (by hand, or saved there): in its folders other than its models', and
     in its models' folders beside their ``seeds`` (the seeds' own folders, its record, are not searched)."""
     labels = {c.label for c in record.cells}
     found = []
-    for child in _subdirectories(record.path, walk):
+    for child in subdirectories(record.path, walk):
         shown = _join(record.shown, child.name)
         if child.name not in labels:
             found += _scan(child, shown, None, walk)
             continue
-        for folder in _subdirectories(child, walk):
+        for folder in subdirectories(child, walk):
             if folder.name != "seeds":
                 found += _scan(folder, _join(shown, folder.name), None, walk)
     return found
 
 
-def _scan_grid(directory: Path, shown: str, walk: _Walk) -> list[RunRecord]:
+def _scan_grid(directory: Path, shown: str, walk: Walk) -> list[RunRecord]:
     """A grid's cells in grid.json's order (each ``dir`` a sub-directory of the grid:
     `ica.rundir.json_files.read_grid`), then runs put into the grid's directory by hand."""
     _, grid = read_grid(directory)
@@ -225,40 +167,10 @@ def _scan_grid(directory: Path, shown: str, walk: _Walk) -> list[RunRecord]:
             found += _scan(cell_dir, _join(shown, cell["dir"]), (directory, grid), walk, settings)
         elif kind is not None:
             found.append(_pending_cell(cell_dir, _join(shown, cell["dir"]), directory, grid, settings))
-    for child in _subdirectories(directory, walk):  # runs put there by hand: shown too, without grid settings
+    for child in subdirectories(directory, walk):  # runs put there by hand: shown too, without grid settings
         if child.name not in listed:
             found += _scan(child, _join(shown, child.name), None, walk)
     return found
-
-
-def _subdirectories(directory: Path, walk: _Walk) -> list[Path]:
-    """The folders in ``directory`` to search: not hidden ones, not links (told of), not the system's."""
-    try:
-        with os.scandir(directory) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except OSError as exc:
-        walk.cannot_read(directory, exc)
-        return []
-    folders = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            if entry.is_symlink():
-                if entry.is_dir():
-                    walk.links.append(entry.path)
-            elif entry.is_dir(follow_symlinks=False):
-                if _system_folder(Path(entry.path)):
-                    walk.system.append(entry.path)
-                else:
-                    folders.append(Path(entry.path))
-        except OSError as exc:
-            walk.cannot_read(Path(entry.path), exc)
-    return folders
-
-
-def _system_folder(folder: Path) -> bool:
-    return folder.name in {f.name for f in SYSTEM_FOLDERS} and folder.resolve() in SYSTEM_FOLDERS
 
 
 def _join(shown: str, name: str) -> str:

@@ -4,8 +4,9 @@ Owns: the layout of a run directory and of each seed's files (`RunLayout`, `Seed
 writes that follow no link and name the file when a disk is full (``writing``); and checked readers with
 schemas for every file read back (result.json, summaries, spec.json, grid.json, metrics.jsonl, latents.npz,
 checkpoints: ``damage``, ``schemas``, ``json_files``, ``metrics_log``, ``latents``, ``checkpoints``), so a
-damaged file is one error naming it. A room of its own, below training, because training writes checkpoints
-and logs, evaluation reads latents and reporting reads everything.
+damaged file is one error naming it; and the digests of the files a trained model is rebuilt from
+(``digests``). A room of its own, below training, because training writes checkpoints and logs, evaluation
+reads latents and reporting reads everything.
 May import: ica.errors
 Exports: ``RunLayout``, ``SeedFiles``, ``atomic_write``, ``write_json``, ``WriteFailed``, ``RunFileError``
 and the ``read_*`` functions.

@@ -178,7 +178,7 @@ def _check_model(model: dict[str, Any], expect: CheckpointExpectation) -> None:
     missing = sorted(set(expect.model) - set(model))
     extra = sorted(set(model) - set(expect.model))
     if missing or extra:
-        raise _Bad(f"'model' does not fit this model: " + "; ".join(
+        raise _Bad("'model' does not fit this model: " + "; ".join(
             part for part in (missing and f"missing {', '.join(missing[:3])}",
                               extra and f"unexpected {', '.join(map(str, extra[:3]))}") if part))
     for key, (shape, dtype) in expect.model.items():

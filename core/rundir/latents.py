@@ -67,7 +67,7 @@ def _load_arrays(raw: bytes, path: Path) -> dict[str, np.ndarray]:
                 continue
             info = zf.getinfo(names[key])
             with zf.open(info) as f:
-                shape, dtype = _array_header(f)
+                shape, dtype = array_header(f)
             if dtype.hasobject:
                 raise damaged(path, f"'{key}' is an array of Python objects (ica writes numbers only)", LATENTS_ADVICE)
             if math.prod(shape) * dtype.itemsize > info.file_size:
@@ -77,7 +77,7 @@ def _load_arrays(raw: bytes, path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _array_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+def array_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
     """An .npy member's shape and dtype, read before any of its data."""
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
@@ -85,7 +85,7 @@ def _array_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
     elif version == (2, 0):
         shape, _, dtype = np.lib.format.read_array_header_2_0(f)
     else:
-        raise ValueError(f"an .npy format version ica does not write ({version})")
+        raise ValueError(f"an .npy format version ica does not read ({version})")
     return shape, dtype
 
 

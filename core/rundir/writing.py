@@ -23,8 +23,16 @@ import torch
 from ica.errors import IcaError
 from ica.rundir.layout import SeedFiles  # what save_checkpoint writes to
 
-LINK_MESSAGE = ("is a symbolic link; ica does not follow links inside a run directory when writing (replace it "
-                "with a real file or folder, or remove it)")
+
+def link_message(into: str | None = None) -> str:
+    """What a symbolic link where ica writes is told: ``into`` names what is being written (``"a run
+    directory"``, ``"the report's folder"``) where the caller knows it; without it, the rule that holds for
+    every write (a report, ``ica schema -o``, an ``--out`` are written no differently from a run directory)."""
+    rule = f"does not follow links inside {into} when writing" if into else "never writes through a symbolic link"
+    return f"is a symbolic link; ica {rule} (replace it with a real file or folder, or remove it)"
+
+
+LINK_MESSAGE = link_message()
 NOT_A_FILE = "is not a regular file, but ica appends its training log there (remove it)"
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 where the platform has none (Windows)
 
@@ -88,20 +96,22 @@ def _write_message(path: Path, cause: OSError, doing: str | None) -> str:
     return f"cannot write it ({cause.strerror or cause})"
 
 
-def check_target(path: Path) -> None:
-    """Refuse to write over a directory or through a symbolic link (a link would be replaced, or followed)."""
+def check_target(path: Path, into: str | None = None) -> None:
+    """Refuse to write over a directory or through a symbolic link (a link would be replaced, or followed);
+    ``into`` says what is being written, for the message (`link_message`)."""
     if path.is_symlink():
-        raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE)
+        raise WriteFailed.refused(path, errno.ELOOP, link_message(into))
     if path.is_dir():
         raise WriteFailed.refused(path, errno.EISDIR, "is a directory; name a file to write")
 
 
-def safe_dir(root: Path, *parts: str, create: bool = True) -> Path:
+def safe_dir(root: Path, *parts: str, create: bool = True, into: str | None = None) -> Path:
     """``root/part/...``, each part created (or found) as a real directory, never through a symbolic link.
 
     The root the user named may itself be a link (clusters link scratch space) and is created with its
     parents; below it nothing is followed, so a link planted inside a run directory cannot send a write
-    elsewhere. With ``create=False`` nothing is made: existing parts are only checked.
+    elsewhere. With ``create=False`` nothing is made: existing parts are only checked. ``into`` says what is
+    being written, for the message (`link_message`).
     """
     path = Path(root)
     if create:
@@ -123,22 +133,22 @@ def safe_dir(root: Path, *parts: str, create: bool = True) -> Path:
                     raise
                 return Path(root).joinpath(*parts)
             if stat.S_ISLNK(mode):
-                raise IcaError(LINK_MESSAGE, where=str(path))
+                raise IcaError(link_message(into), where=str(path))
             if not stat.S_ISDIR(mode):
                 raise IcaError("is not a directory, but ica keeps a folder of results there", where=str(path))
     return path
 
 
-def open_regular(path: Path, flags: int, not_a_file: str) -> int:
+def open_regular(path: Path, flags: int, not_a_file: str, into: str | None = None) -> int:
     """A descriptor of ``path`` opened with ``flags`` (plus ``O_NOFOLLOW``, ``O_NONBLOCK``), created if
-    missing; a symbolic link, or anything but a regular file (a FIFO would block), is refused with
-    ``not_a_file`` saying what ica keeps there. Both files ica writes in place (the training log, the
-    training lock) are opened so."""
+    missing; a symbolic link (`link_message`, with ``into``), or anything but a regular file (a FIFO would
+    block), is refused with ``not_a_file`` saying what ica keeps there. Both files ica writes in place (the
+    training log, the training lock) are opened so."""
     try:
         fd = os.open(path, flags | os.O_CREAT | O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError as exc:
         if exc.errno == errno.ELOOP or path.is_symlink():
-            raise WriteFailed.refused(path, errno.ELOOP, LINK_MESSAGE) from None
+            raise WriteFailed.refused(path, errno.ELOOP, link_message(into)) from None
         if path.exists() and not path.is_file():  # a FIFO without a reader: ENXIO
             raise WriteFailed.refused(path, errno.ENXIO, not_a_file) from None
         raise WriteFailed(path, exc) from None
@@ -286,9 +296,3 @@ def save_npz(path: Path, **arrays: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write(path, buffer.getvalue())
-
-
-def save_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import save
-
-    atomic_write(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))

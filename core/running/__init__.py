@@ -1,7 +1,8 @@
 """Running: from a validated spec to a finished run directory.
 
 Owns: building a run's parts from its spec through the registry: device, data, models per group of seeds,
-metrics (`building`), with memory checked before anything is allocated (`resources`); the run itself,
+metrics (`building`), with memory checked before anything is allocated (`resources`) and the data checked to
+hold enough to train and measure (`data_limits`); the run itself,
 resuming where it stopped (`runner`), and what it did to its data, for its trained models (`preprocessing`); which directory a run writes to and claiming it for its spec
 (`claims`); what trained seeds leave behind and read back (`outcomes`); training the cells of a grid
 together (`packing`); ``ica validate`` (`validate`); worker processes (`executor`) and starting each with

@@ -5,6 +5,7 @@ train together)."""
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +17,7 @@ import torch
 from ica.errors import IcaError, SpecError
 from ica.components.registry import Registry, component_of
 from ica.components.protocols import BuildContext, DataSplits, Split, count_parameters, is_fitted_peer
+from ica.running.data_limits import check_evaluation_points, check_splits, check_step_count
 from ica.running.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis
 from ica.spec.models import spec_models
@@ -24,10 +26,13 @@ Event = Callable[..., None]
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when available, else the CPU; asking for CUDA without it is a clear error."""
+    """'auto' is CUDA when available, else the CPU; asking for CUDA without it, or for a device ica does not train
+    on (``tpu``, ``mps``), is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:[0-9]{1,3}", str(name)):
+        raise SpecError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N", where="device")
+    if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
     return torch.device(name)
 
@@ -43,6 +48,7 @@ def prepare_data(spec: Any, reg: Registry) -> DataSplits:
         data = _build_data(spec, reg)
     else:
         data = cache.get(data_key(spec.data), reg, lambda: _build_data(spec, reg))
+    check_step_count(spec, len(data.train))
     check_training_memory(spec, reg, data)
     return data
 
@@ -82,6 +88,7 @@ def raw_data(spec: Any, reg: Registry) -> DataSplits:
     data = reg.build(spec.data, BuildContext())
     if not isinstance(data, DataSplits):
         raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
+    check_splits(data, spec.data.name)
     return data
 
 
@@ -247,21 +254,24 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 
 
 def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
-    """The metrics to compute: those named, or every registered one that applies to this data."""
+    """The metrics to compute: those named, or every registered one that applies to this data; the evaluation
+    points must be enough for those that fit on a part of them and score on the rest."""
     ctx = BuildContext()
     has_sources = data.eval.s is not None
     if spec.evaluation.metrics is None:
-        metrics = [(component_of(o)[1], reg.build(o, ctx)) for o in default_metric_options(reg)]
-        return [(n, m) for n, m in metrics if fed(m, {"requires_sources": has_sources})]
-    metrics = []
-    for i, options in enumerate(spec.evaluation.metrics):
-        metric = reg.build(options, ctx)
-        name = component_of(options)[1]
-        if getattr(metric, "requires_sources", False) and not has_sources:
-            raise SpecError(f"{name} needs ground-truth sources and the data set has none",
-                            where=f"evaluation.metrics[{i}]")
-        metrics.append((name, metric))
-    return metrics
+        metrics = [(component_of(o)[1], reg.build(o, ctx), o) for o in default_metric_options(reg)]
+        metrics = [(n, m, o) for n, m, o in metrics if fed(m, {"requires_sources": has_sources})]
+    else:
+        metrics = []
+        for i, options in enumerate(spec.evaluation.metrics):
+            metric = reg.build(options, ctx)
+            name = component_of(options)[1]
+            if getattr(metric, "requires_sources", False) and not has_sources:
+                raise SpecError(f"{name} needs ground-truth sources and the data set has none",
+                                where=f"evaluation.metrics[{i}]")
+            metrics.append((name, metric, options))
+    check_evaluation_points(spec, data, [o for _, _, o in metrics])
+    return [(n, m) for n, m, _ in metrics]
 
 
 def default_metric_options(reg: Registry) -> list[Any]:

@@ -4,15 +4,16 @@ A spec asking for 10^12 samples, hidden layers of 10^6 units or 10^9 latents mus
 naming the field, not an allocation failure (or the kernel's OOM killer) part-way through. Data sets
 say what they will take (`ica.plugin.DatasetOptions.estimated_bytes`); models are built on PyTorch's
 ``meta`` device, which records shapes without allocating, to count their parameters; where those fit, one
-seed's model is run on two examples to measure the activations one training step keeps for the backward
-pass.
+seed's model computes its loss on two and on four examples while autograd's saved tensors are counted: the
+activations one training step keeps for the backward pass, the intermediates of a mixture prior's density
+included, extended to the batch. ``ica validate`` and ``ica run`` both decide through `check_model_memory`.
 """
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import torch
 from torch import nn
@@ -151,46 +152,91 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-PROBE_BATCH = 2
-"""Examples per seed in the forward pass that measures activations (as `ica.running.validate.dry_run` uses)."""
+PROBE_BATCHES = (2, 4)
+"""Examples per seed in the two forward passes that measure activations (the first as
+`ica.running.validate.dry_run` uses): what a step keeps grows linearly with its batch, so two sizes tell
+what each example adds from what every step keeps whatever its size (a flow's masked weights, say)."""
 
 
-def activation_bytes(build_one: Callable[[], nn.Module], x_shape: tuple[int, ...], seeds: int,
-                     batch: int) -> int | None:
-    """Rough bytes one training step's forward pass keeps for ``seeds`` seeds of ``batch`` examples: the
-    outputs of every leaf module of one seed's model (``build_one()``, real) on `PROBE_BATCH` examples,
-    scaled to ``batch`` x ``seeds``. None where the model cannot run.
+class Activations(NamedTuple):
+    """What one training step's forward pass keeps for the backward pass, in bytes; ``partial``: the
+    measurement stopped once it passed the memory there is, so the step needs more than ``bytes``."""
+
+    bytes: int
+    partial: bool = False
+
+
+class _Enough(Exception):
+    """Raised from inside a measuring forward pass once what it keeps passes its limit."""
+
+
+def saved_bytes(model: nn.Module, x_shape: tuple[int, ...], n: int, limit: float) -> tuple[int, int]:
+    """Bytes of the tensors autograd saves for the backward pass while ``model`` computes its loss on ``n``
+    zero examples of one seed, and of the largest of them: the activations a training step holds, every
+    intermediate of a mixture's density included, its parameters and buffers not (they are counted as
+    weights). Raises `_Enough` once they pass ``limit``, so that measuring a model too large for memory stops
+    early."""
+    from ica.components.protocols import Batch
+
+    own = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+    held: dict[int, Any] = {}  # the storages themselves: a freed one's address cannot be reused while measuring
+    total = largest = 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal total, largest
+        storage = tensor.untyped_storage()
+        key = storage._cdata
+        if key not in own and key not in held:
+            held[key] = storage
+            total += storage.nbytes()
+            largest = max(largest, storage.nbytes())
+            if total > limit:
+                raise _Enough
+        return tensor
+
+    shape = model.noise_shape(n)
+    noise = None if shape is None else torch.zeros(1, *shape)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
+    return total, largest
+
+
+def at_batch(measured: list[tuple[int, int]], batch: int) -> float:
+    """A size measured at two batch sizes ``(n, bytes)``, extended linearly to ``batch``: what each example adds,
+    plus what every step keeps whatever its batch."""
+    (n1, b1), (n2, b2) = measured[0], measured[-1]
+    per_example = max((b2 - b1) / (n2 - n1) if n2 > n1 else b1 / n1, 0.0)
+    return max(b1 - per_example * n1, 0.0) + per_example * batch
+
+
+def activation_bytes(build_one: Callable[[], nn.Module], x_shape: tuple[int, ...], seeds: int, batch: int,
+                     budget: float = float("inf")) -> Activations | None:
+    """Bytes one training step's activations take for ``seeds`` seeds of ``batch`` examples: what autograd
+    keeps for the backward pass (`saved_bytes`) on one seed's model (``build_one()``, real) at the two
+    `PROBE_BATCHES` sizes, extended linearly to ``batch``, times `BACKWARD_FACTOR`, plus one more of the
+    largest (a temporary of its size lives beside them while it is computed), for each of ``seeds``.
+    Past ``budget`` the measurement stops (a partial answer, already beyond it); an allocation that fails
+    while measuring is one too. None where the model cannot run.
 
     Real tensors on the CPU, not meta ones: a forward pass on the meta device goes through PyTorch's Python
     decompositions, which import torch._dynamo and sympy (about 1.5 s added to every process that checks a
     spec). Only called once the weights are known to fit, so building one seed's model is affordable."""
-    from ica.components.protocols import Batch
-
     if batch < 1:
         return None
-    total = 0
-
-    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
-        nonlocal total
-        for t in output if isinstance(output, (tuple, list)) else (output,):
-            if isinstance(t, torch.Tensor):
-                total += t.numel() * t.element_size()
-
+    limit = budget / (seeds * BACKWARD_FACTOR)  # a lower bound of what the step needs passes the budget there
+    measured = []
     try:
         with torch.random.fork_rng(devices=[]):  # the seeds' own initialisations must not move
             model = build_one()
-        hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-        n = min(PROBE_BATCH, batch)
-        shape = model.noise_shape(n)
-        noise = None if shape is None else torch.zeros(1, *shape)
-        with torch.no_grad():
-            model.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
-    except Exception:
-        return None
-    finally:
-        for h in locals().get("hooks", []):
-            h.remove()
-    return total * batch * seeds // n * BACKWARD_FACTOR
+            for n in sorted({min(p, batch) for p in PROBE_BATCHES}):
+                measured.append((n, *saved_bytes(model, x_shape, n, limit)))
+    except _Enough:
+        return Activations(int(budget), partial=True)
+    except Exception as exc:
+        return Activations(int(budget), partial=True) if out_of_memory(exc) else None
+    kept = at_batch([(n, total) for n, total, _ in measured], batch)
+    largest = at_batch([(n, big) for n, _, big in measured], batch)
+    return Activations(int((kept * BACKWARD_FACTOR + largest) * seeds))
 
 
 def check_model_memory(model: nn.Module, *, label: str, seeds: int, batch: int, x_shape: tuple[int, ...],
@@ -205,22 +251,28 @@ def check_model_memory(model: nn.Module, *, label: str, seeds: int, batch: int, 
     available, where = device_available(device)
     if available is None:
         return
-    activations = 0
+    measured = None
     if weights + data_bytes <= available and build_one is not None:  # only then is one seed's model affordable
-        activations = activation_bytes(build_one, x_shape, seeds, batch) or 0
+        measured = activation_bytes(build_one, x_shape, seeds, batch, budget=available - weights - data_bytes)
+    activations, partial = measured if measured is not None else (0, False)
     needed = weights + activations + data_bytes
-    if needed <= available:
+    if needed <= available and not partial:
         return
     why = "weights, gradients and Adam's two moments" if copies == TRAINED_COPIES else \
         "each seed built alone, then stacked"
     seed_text = "1 seed" if seeds == 1 else f"{seeds} seeds trained together"
     parts = [f"{human(weights)} for {params:,} parameters x{copies} ({why}) for {seed_text}"]
-    if activations:
-        parts.append(f"{human(activations)} for one step's activations")
+    if partial:
+        parts.append(f"more than the {human(activations)} left for one step's activations on {batch} examples "
+                     "per seed")
+    elif activations:
+        parts.append(f"{human(activations)} for one step's activations on {batch} examples per seed")
     if data_bytes:
         parts.append(f"{human(data_bytes)} for the data")
     what = "training" if copies == TRAINED_COPIES else "building the model"
-    fix = "make the model smaller" if seeds == 1 else \
-        "make the model smaller, or train its seeds one at a time (training.batch_seeds: false)"
-    raise SpecError(f"{what} would need about {human(needed)} of memory ({', '.join(parts)}), but only "
+    fix = "make the model or training.batch_size smaller" if activations > weights else "make the model smaller"
+    if seeds > 1:
+        fix += ", or train its seeds one at a time (training.batch_seeds: false)"
+    amount = f"more than {human(available)}" if partial else f"about {human(needed)}"
+    raise SpecError(f"{what} would need {amount} of memory ({', '.join(parts)}), but only "
                     f"{human(available)} is available on {where}; {fix}", where=f"models.{label}")

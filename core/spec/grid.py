@@ -6,7 +6,9 @@ value may be anything the option takes, a whole component included (``"models.va
 "gmm"}, {"name": "rademacher"}]``, ``"data": [{"name": "mnist"}, {"name": "cifar10"}]``). The spec outside
 ``grid`` must be valid on its own; each cell replaces the named options and is validated again, and an
 error names the cell. Cells are the product of the axes, in the order written; each runs as an ordinary
-run in a sub-directory named after its settings.
+run in a sub-directory named after its settings. A grid has at most `ica.spec.limits.MAX_GRID_CELLS` cells,
+counted from its axes' lengths before any is made, and no two cells alike: a value given twice on one axis,
+or two values that validate to the same run (``1`` and ``1.0``, a default spelled out), is refused.
 
 Options that must change together form one *linked* axis: paths joined by commas, each value a list with
 one entry per path, e.g. ``"data, models.vade.prior.components": [[{"name": "mnist"}, 40],
@@ -66,7 +68,7 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
     labels = short_labels([p for key in axes for p in axis_paths(key)])
     texts = {path: value_texts(values) for key, axis in axes.items()
              for path, values in axis_values(key, axis).items()}
-    cells, directories = [], set()
+    cells, directories, runs = [], set(), {}
     for values in itertools.product(*axes.values()):
         settings = {}
         for key, value in zip(axes, values):
@@ -84,8 +86,20 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
             validated = load_spec(raw, reg)
         except SpecError as exc:
             raise SpecError(f"in grid cell '{name}': {exc.message}", where=exc.where) from None
+        same = runs.setdefault(run_key(validated), name)
+        if same != name:
+            raise SpecError(f"grid cells '{same}' and '{name}' are the same run once defaults are filled in (their "
+                            "values differ only in how they are written, such as 1 and 1.0, or a default given "
+                            "explicitly), so it would be trained twice; give each value once", where="grid")
         cells.append(GridCell(name, directory, settings, validated))
     return cells
+
+
+def run_key(cell_spec: Any) -> str:
+    """What a cell runs: its validated spec, defaults filled in, without the name that tells cells apart."""
+    body = spec_json(cell_spec)
+    body.pop("name", None)
+    return canonical(body)
 
 
 def axis_paths(key: str) -> list[str]:

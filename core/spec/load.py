@@ -23,6 +23,7 @@ from ica.components.registry import Registry, registry
 from ica.spec.hashing import (  # noqa: F401 - the names `ica.spec.load` has always offered
     ADDED_FIELDS, ANY, EARLIER_DEFAULTS, accepted_hashes, json_digest, spec_hash, spec_json, without_added_fields,
 )
+from ica.spec.limits import AtEntry
 from ica.spec.models import spec_models
 from ica.spec.option_names import allowed_options, suggestion
 
@@ -191,7 +192,9 @@ def render_errors(exc: ValidationError, data: Any, model: type[BaseModel] | None
     found: dict[str, list[str]] = {}
     given: dict[str, str] = {}
     for err in exc.errors(include_url=False):
-        path = user_path(err["loc"], data) or "(top level)"
+        cause = (err.get("ctx") or {}).get("error")
+        loc = (*err["loc"], *cause.loc) if isinstance(cause, AtEntry) else err["loc"]
+        path = user_path(loc, data) or "(top level)"
         message = describe(err, model)
         match = re.match(r"^(Input should be .*) \(got (.*)\)$", message)
         if match and path in given and given[path] == match.group(2) and found[path]:

@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from ica.components.options import Options, slot_kind
 from ica.components.registry import tag_options
+from ica.spec.limits import (  # noqa: F401 - MAX_SEED, MAX_SEEDS, too_many_seeds: names `ica.spec.models` has offered
+    MAX_CHECKPOINTS_KEPT, MAX_RETRIES, MAX_SEED, MAX_SEEDS, MAX_STEPS, check_distinct_metrics, check_distinct_values,
+    check_grid_size, too_many_seeds,
+)
 
 if TYPE_CHECKING:
     from ica.components.registry import Registry
@@ -23,17 +27,11 @@ MAX_LABEL_LENGTH = 100
 
 RESERVED_NAMES = frozenset({
     "spec.json", "env.json", "summary.json", "grid.json", "index.json",  # RunLayout, ica.reporting.index
+    "preprocessing.json",  # RunLayout: what a trained model is rebuilt from
     "report.md", "report.html", "report.htm", "report_files",  # ica report's default output (ica.reporting.report)
     "submitit",  # ica.running.slurm's default job folder, <out>/submitit
 })
 """Names the run directory uses for its own files: a model label names a sub-directory beside them."""
-
-MAX_SEEDS = 10_000
-"""Seeds per spec: each seed is one trained model with its own files (a directory, checkpoints, latents),
-so a count far beyond any study is a typo, and refused before a list of that many is built."""
-
-MAX_SEED = 2**63 - 1
-"""A seed names a directory and feeds numpy's SeedSequence; larger values are refused."""
 
 GRID_PATH_PATTERN = r"^(data|models|training|evaluation|seeds|device)(\.([A-Za-z0-9_.$-]+|\*))*$"
 
@@ -43,8 +41,10 @@ class PlateauSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     factor: float = Field(0.5, gt=0, lt=1, description="Multiply the learning rate by this on a plateau.")
-    patience: int = Field(5, ge=0, description="Intervals without improvement before the rate is cut.")
-    interval: int = Field(1000, ge=1, description="Steps over which the loss is averaged between checks.")
+    patience: int = Field(5, ge=0, le=MAX_STEPS,
+                          description="Intervals without improvement before the rate is cut.")
+    interval: int = Field(1000, ge=1, le=MAX_STEPS,
+                          description="Steps over which the loss is averaged between checks.")
     threshold: float = Field(1e-4, ge=0, description="Relative improvement that counts as one.")
     min_lr: float = Field(1e-6, ge=0, description="The learning rate never goes below this.")
 
@@ -68,12 +68,13 @@ class TrainingSpec(BaseModel):
     """How every seed is trained: Adam with the paper's betas, mini-batches drawn per seed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    steps: int = Field(70_000, ge=1, description="Optimisation steps per seed (the paper: 70,000 on TCL).")
+    steps: int = Field(70_000, ge=1, le=MAX_STEPS,
+                       description="Optimisation steps per seed (the paper: 70,000 on TCL).")
     epochs: int | None = Field(
-        None, ge=1, description="Train for this many passes over the training split instead of `steps` "
-        "(the paper's image runs: 200 epochs); an epoch is floor(N / batch_size) steps."
+        None, ge=1, le=MAX_STEPS, description="Train for this many passes over the training split instead of "
+        "`steps` (the paper's image runs: 200 epochs); an epoch is floor(N / batch_size) steps."
     )
-    batch_size: int = Field(64, ge=1, description="Examples per mini-batch (the paper: 64).")
+    batch_size: int = Field(64, ge=1, le=MAX_STEPS, description="Examples per mini-batch (the paper: 64).")
     lr: float = Field(1e-3, gt=0, description="Initial learning rate of Adam.")
     betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (beta1, beta2).")
     scheduler: PlateauSpec | None = Field(
@@ -100,8 +101,8 @@ class TrainingSpec(BaseModel):
         "cannot compile trains eagerly with a one-line notice.",
     )
     retry_nan: int = Field(
-        0, ge=0, description="Times a seed whose loss became non-finite is trained again, alone and from the "
-        "start, with its learning rate multiplied by retry_lr_factor each time (recorded in result.json)."
+        0, ge=0, le=MAX_RETRIES, description="Times a seed whose loss became non-finite is trained again, alone "
+        "and from the start, with its learning rate multiplied by retry_lr_factor each time (recorded in result.json)."
     )
     retry_lr_factor: float = Field(0.1, gt=0, lt=1, description="Learning-rate factor of each retry.")
     identifiability: IdentifiabilitySpec = Field(
@@ -110,11 +111,11 @@ class TrainingSpec(BaseModel):
     logger: Literal["none", "tensorboard"] = Field(
         "none", description="Also write TensorBoard events per seed (needs ica-toolkit[tensorboard])."
     )
-    log_every: int = Field(100, ge=1, description="Steps between lines of metrics.jsonl.")
-    checkpoint_every: int = Field(5000, ge=1, description="Steps between resumable checkpoints.")
+    log_every: int = Field(100, ge=1, le=MAX_STEPS, description="Steps between lines of metrics.jsonl.")
+    checkpoint_every: int = Field(5000, ge=1, le=MAX_STEPS, description="Steps between resumable checkpoints.")
     checkpoint_keep: int = Field(
-        2, ge=1, description="Checkpoints kept per seed: resuming falls back to an older one if the newest is "
-        "unreadable."
+        2, ge=1, le=MAX_CHECKPOINTS_KEPT, description="Checkpoints kept per seed: resuming falls back to an older one "
+        "if the newest is unreadable."
     )
 
     @field_validator("betas")
@@ -198,6 +199,11 @@ class SpecModels:
                 "'observations' the floors of the raw observations, their PCA and FastICA.",
             )
 
+            @field_validator("metrics")
+            @classmethod
+            def _distinct_metrics(cls, v: list[Any] | None) -> list[Any] | None:
+                return check_distinct_metrics(v)
+
         class Experiment(BaseModel):
             """An `ica` experiment: one data set, one or more models, each trained for every seed."""
 
@@ -260,18 +266,14 @@ class SpecModels:
                     path = key
                     if not values:
                         raise ValueError(f"'{path}' has no values; give at least one")
-                return v
+                    check_distinct_values(key, values)
+                return check_grid_size(v)
 
             @property
             def seed_list(self) -> list[int]:
                 return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
         return Experiment
-
-
-def too_many_seeds(count: int) -> str:
-    return (f"{count:,} seeds; at most {MAX_SEEDS:,} per spec (each seed is a separately trained model with its "
-            "own files; split a larger study into several specs)")
 
 
 def check_labels(models: dict[str, Any]) -> dict[str, Any]:

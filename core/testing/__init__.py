@@ -18,7 +18,7 @@ apply (a convolutional encoder given flat data, a dataset that needs files) says
 Owns: `check_component` and the checks per kind (`checks`, `module_checks`, `model_checks`, `data_checks`), the
 tiny inputs they use (`inputs`), the pytest entry (`test_components`, with the ``--ica-plugin`` option
 registered by `pytest_plugin`), and the plugin package template (`scaffold`, `templates`).
-May import: ica.errors, ica.components, ica.spec, ica.nn, ica.evaluation, ica.running
+May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.evaluation, ica.running
 Exports: ``check_component``, ``component_checks``, ``ContractError``, ``NotApplicable``, ``CheckReport``.
 """
 

@@ -47,7 +47,7 @@ def check_out(out: Path) -> None:
                        where=str(out))
 
 
-OWN_NAMES = RESERVED_NAMES | {"preprocessing.json"}
+OWN_NAMES = RESERVED_NAMES
 """Names of the files beside the method's folder: the method may not be named like one of them."""
 
 

@@ -21,6 +21,7 @@ import torch
 from ica.components.protocols import BuildContext, DataSplits, Split
 from ica.components.registry import Registry, registry
 from ica.errors import DataError
+from ica.evaluation.cca_pairs import fewest_points
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.running.building import default_metric_options, fed
 from ica.spec.models import MAX_SEED
@@ -101,11 +102,10 @@ def identical(embeddings: Sequence[np.ndarray]) -> list[list[int]]:
 
 def minimum_points(reg: Registry) -> int:
     """The fewest points every metric can score: those fitting on a part of the points and scoring on the rest
-    (``fit_fraction``) need two or more in each part (`ica.evaluation.cca_pairs`)."""
+    (``fit_fraction``) need two or more in each part (`ica.evaluation.cca_pairs.fewest_points`)."""
     fractions = [f for f in (getattr(o, "fit_fraction", None) for o in default_metric_options(reg))
                  if isinstance(f, float)]
-    return next((n for n in range(2, 10_000) if all(min(round(n * f), n - round(n * f)) >= 2 for f in fractions)),
-                10_000)
+    return fewest_points(fractions) if fractions else 2
 
 
 MAGNITUDE = (1e-30, 1e30)

@@ -88,6 +88,11 @@ def _resolved(path: str, where: str) -> Path:
         raise DataError(f"{expanded} cannot be resolved ({exc.strerror or exc})", where=where) from None
 
 
+KERNEL_FILE_SYSTEMS = (Path("/proc"), Path("/sys"))
+"""Where Linux shows processes and devices as files: regular files by their mode, but no data set is one, and
+reading some (``/proc/self/mem``) fails part-way with an input/output error."""
+
+
 def _open_regular(path: Path, where: str) -> Any:
     """``path`` opened for reading, refused unless it is a regular file (never blocking on a FIFO)."""
     try:
@@ -102,13 +107,19 @@ def _open_regular(path: Path, where: str) -> Any:
         kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
                 else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file")
         raise DataError(f"{path} is not a regular file (it is {kind})", where=where)
+    kernel = next((root for root in KERNEL_FILE_SYSTEMS if path.is_relative_to(root)), None)
+    if kernel is not None:
+        raise DataError(f"{path} is not a data file: it is in {kernel}, where the kernel shows its own state as "
+                        "files", where=where)
     try:  # O_NONBLOCK: a FIFO swapped in after the stat still cannot block the open
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise DataError(f"{path} cannot be read ({exc.strerror})", where=where) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
         os.close(fd)
-        raise DataError(f"{path} is not a regular file", where=where)
+        raise DataError(f"{path} is not a regular file" if info.st_size else f"{path} is not a valid .npz file: it "
+                        "is empty (0 bytes)", where=where)
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
@@ -119,10 +130,13 @@ def _opened(path: str, where: str) -> Iterator[tuple[Path, Any]]:
     resolved = _resolved(path, where)
     handle = _open_regular(resolved, where)
     with handle:
-        magic = handle.read(6)
+        try:
+            magic = handle.read(6)
+            handle.seek(0)
+        except OSError as exc:
+            raise DataError(f"{resolved} cannot be read ({exc.strerror or exc})", where=where) from None
         if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")) and magic != b"\x93NUMPY":
             raise DataError(f"{resolved} is not a valid .npz file (it is not a zip archive)", where=where)
-        handle.seek(0)
         try:
             archive = np.load(handle, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -335,6 +349,11 @@ def _checked(raw: dict[str, Any], options: NPZOptions) -> dict[str, Any]:
             f"{file}: array {options.x_key!r} must be at least 2-D [N, ...], got shape {list(x.shape)}",
             where="data.x_key",
         )
+    if 0 in x.shape[1:]:
+        raise DataError(
+            f"{file}: array {options.x_key!r} has shape {list(x.shape)}: its rows hold no values (every axis after "
+            "the first must have at least one entry)", where="data.x_key",
+        )
     x = _floats(x, file, options.x_key, "x")
     u = None if raw["u"] is None else _labels(raw["u"], file, options.u_key)
     s = raw["s"]
@@ -343,6 +362,11 @@ def _checked(raw: dict[str, Any], options: NPZOptions) -> dict[str, Any]:
             raise DataError(
                 f"{file}: array {options.sources_key!r} must be 2-D [N, d_s], got shape {list(s.shape)}",
                 where="data.sources_key",
+            )
+        if s.shape[1] == 0:
+            raise DataError(
+                f"{file}: array {options.sources_key!r} has shape {list(s.shape)}: no sources (give at least one "
+                "column, or \"sources_key\": null for none)", where="data.sources_key",
             )
         s = _floats(s, file, options.sources_key, "s")
     for var, array, key in (("u", u, options.u_key), ("s", s, options.sources_key)):

@@ -101,6 +101,14 @@ CONDITION_TEMPORARIES = 3
 """Chunk-sized float64 arrays alive at once while estimating a threshold (the draws, their squares, and
 the copy the SVD makes)."""
 
+MAX_LAYERS = 1_000
+"""``mixing_layers`` at most: the paper mixes with up to 5; each layer is a matrix drawn (under "original", after
+``condition_draws`` more), so a count far beyond any study is a typo that would generate for days."""
+
+MAX_DRAWS = 10**9
+"""``condition_draws`` at most: 100,000 times the original code's 10,000 (each draw a matrix's SVD, per layer;
+their condition numbers alone take 8 GB, which the memory estimate weighs)."""
+
 MAX_CANDIDATES = 1_000_000
 """Candidates one layer may draw before ``generate_tcl`` gives up: far beyond the ~100/percentile expected."""
 
@@ -114,7 +122,8 @@ class TCLOptions(DatasetOptions):
         500, ge=1, description="Held-out samples per segment, drawn from the same segments' distributions."
     )
     dim: int = Field(5, ge=1, description="Number of sources and of observed dimensions (d_x = d_z).")
-    mixing_layers: int = Field(4, ge=1, description="Weight matrices of the mixing MLP (1 is a linear mixing).")
+    mixing_layers: int = Field(4, ge=1, le=MAX_LAYERS,
+                               description="Weight matrices of the mixing MLP (1 is a linear mixing).")
     negative_slope: float = Field(0.2, gt=0, le=1, description="Slope of the mixing MLP's LeakyReLU for x < 0.")
     mixing: Literal["exact", "original"] = Field(
         "original",
@@ -128,8 +137,8 @@ class TCLOptions(DatasetOptions):
         "(unset: 2). Refused with 'original', whose bound is estimated (see condition_percentile).",
     )
     condition_draws: int | None = Field(
-        None, ge=1, description="mixing='original' only: random matrices drawn per layer to estimate the "
-        "condition-number threshold (unset: 10000, as the original code).",
+        None, ge=1, le=MAX_DRAWS, description="mixing='original' only: random matrices drawn per layer to estimate "
+        "the condition-number threshold (unset: 10000, as the original code).",
     )
     condition_percentile: float | None = Field(
         None, gt=0, le=100, description="mixing='original' only: the threshold is this percentile of the "

@@ -31,6 +31,14 @@ from ica.plugin import BuildContext, Field, hookimpl, IcaError, Options, SpecErr
 
 INSTALL = "install with pip install 'ica-toolkit[cebra]'"
 
+MAX_ITERATIONS = 10**9
+"""CEBRA's training steps, bounded as every model's are (`ica.spec.limits.MAX_STEPS`)."""
+
+MAX_BATCH = 16_384
+"""References per step: CEBRA's InfoNCE loss compares each reference with every other example of the batch, in
+[batch, batch] matrices (1 GB each at this size), and this peer is fitted by CEBRA itself, outside the memory
+checks of the models ica trains."""
+
 
 class CEBRAOptions(Options):
     """CEBRA's estimator settings (its defaults, except the iterations: about 30 s on one CPU core)."""
@@ -52,9 +60,9 @@ class CEBRAOptions(Options):
         "cosine", description="Similarity of the InfoNCE loss (cosine embeds on the sphere)."
     )
     max_iterations: PositiveInt = Field(
-        1500, description="Training steps (about 17 ms each for a batch of 512 on one CPU core)."
+        1500, le=MAX_ITERATIONS, description="Training steps (about 17 ms each for a batch of 512 on one CPU core)."
     )
-    batch_size: PositiveInt = Field(512, description="References per step (CEBRA advises at least 512).")
+    batch_size: PositiveInt = Field(512, le=MAX_BATCH, description="References per step (CEBRA advises at least 512).")
     learning_rate: float = Field(3e-4, gt=0, description="Adam's learning rate.")
     temperature: float = Field(1.0, gt=0, description="Temperature of the InfoNCE loss.")
 
@@ -171,6 +179,10 @@ def build(options: CEBRAOptions, ctx: BuildContext) -> CEBRAPeer:
     if options.conditional == "discrete" and not ctx.n_u:
         raise SpecError("conditional 'discrete' contrasts examples by u, and the data set provides none; use "
                         "conditional 'time'", where="cebra.conditional")
+    if options.conditional == "discrete" and ctx.n_u < 2:
+        raise SpecError("conditional 'discrete' contrasts examples by u, and the data set's u takes only one value, "
+                        "so every pair would count as positive; give u with several values, or use conditional "
+                        "'time'", where="cebra.conditional")
     output_dimension = options.latent_dim or ctx.latent_dim
     if not output_dimension:
         raise SpecError("latent_dim is required: the data set has no ground-truth sources to take its size from",

@@ -158,6 +158,10 @@ def build_vae(options, ctx: BuildContext, *, condition_encoder: bool, kl: str, n
     needs_u = condition_encoder or prior.conditional
     if needs_u and not ctx.n_u:
         raise SpecError(f"{name} needs u (segment or class labels) and the data set provides none", where=name)
+    if needs_u and ctx.n_u < 2:
+        raise SpecError(f"{name} needs u to take at least 2 values, and the data set's u takes only one: p(z|u) "
+                        "could not depend on it, which leaves a plain VAE with nothing that makes it identifiable "
+                        "(give u with several values, or use a model that does not need u)", where=name)
     likelihood = ctx.build_part(options.likelihood)
     encoder = ctx.build_part(options.encoder, cond_dim=ctx.n_u if condition_encoder else 0)
     decoder = ctx.build_part(options.decoder, out_multiplier=likelihood.multiplier)
