@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -30,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ica.cli import render
 from ica.cli.arrays import check_memory, pick, read_arrays, seed_list, size
-from ica.errors import DataError, IcaError
+from ica.errors import DataError, IcaError, SpecError
 
 
 def encode_command(
@@ -71,19 +70,16 @@ def encode_command(
 MARKER, LAYOUT = "ica_encode", 1
 """The array every output holds, and its value: the version of the layout (latents, seeds, assignments)."""
 OUTPUT_ARRAYS = {"latents", "seeds", "assignments"}
-DEVICE = re.compile(r"cpu|auto|cuda(:[0-9]{1,3})?")
 
 
 def check_device(device: str) -> None:
-    """``--device`` as torch would take it, or one message naming the option (not torch's list of back ends)."""
-    if not DEVICE.fullmatch(device):
-        raise IcaError(f"expected cpu, cuda or auto (or cuda:N, one GPU), not {device!r}", where="--device")
-    if device.startswith("cuda:"):
-        import torch
+    """``--device`` as a run resolves it (`ica.running.building.resolve_device`), said before any file is read."""
+    from ica.running.building import resolve_device
 
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if int(device[5:]) >= count:
-            raise IcaError(f"{device} was asked for, but this machine has {count} CUDA device(s)", where="--device")
+    try:
+        resolve_device(device)
+    except SpecError as exc:
+        raise IcaError(exc.message, where="--device") from None
 
 
 def check_out(out: Path, data: Path) -> None:

@@ -162,17 +162,17 @@ def test_on_the_cpu_cells_pack_only_up_to_the_seed_limit():
 def test_a_pack_too_large_for_memory_trains_cell_by_cell(tiny_spec, tmp_path, monkeypatch):
     """Each cell is checked to fit with its own seeds; a pack of several cells' seeds is checked again, and
     trained cell by cell, with a notice, where it would not fit (issue #27: packing skipped the check)."""
-    import ica.running.resources as resources
+    import ica.running.building as building
     from ica.errors import SpecError
 
-    checked = resources.check_model_memory
+    checked = building.check_model_memory
 
     def fits_two_seeds(model, *, seeds, **rest):
         if seeds > 2:
             raise SpecError(f"training would need more memory for {seeds} seeds", where="models.x")
         return checked(model, seeds=seeds, **rest)
 
-    monkeypatch.setattr(resources, "check_model_memory", fits_two_seeds)
+    monkeypatch.setattr(building, "check_model_memory", fits_two_seeds)
     spec = grid_spec(tiny_spec)
     events = []
     ica.run(spec, out=tmp_path / "cells", on_event=recorder(events))

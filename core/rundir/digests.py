@@ -12,11 +12,11 @@ the digest of the rest of the file, which `ica.load` checks even in runs written
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from ica.rundir.damage import RunFileError, read_bytes
+from ica.rundir.latents import sha256
 from ica.rundir.layout import RunLayout
 
 SPEC = "spec.json"
@@ -29,10 +29,6 @@ RESTORE_ADVICE = {
     PREPROCESSING: "the weights were trained on data prepared as it said: restore the original preprocessing.json",
     WEIGHTS: "restore this seed's own weights, or delete its result.json and run the spec again to train it anew",
 }
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def run_digests(layout: RunLayout) -> dict[str, str]:
@@ -55,7 +51,7 @@ def check_rebuilt_from(path: Path, data: bytes, recorded: dict[str, Any] | None,
                        f"run); {RESTORE_ADVICE.get(path.name, 'restore it')}", where=str(path))
 
 
-def read_checked(path: Path, recorded: dict[str, Any] | None, result: Path, advice: str) -> bytes:
+def read_as_recorded(path: Path, recorded: dict[str, Any] | None, result: Path, advice: str) -> bytes:
     """The bytes of ``path``, refused unless they match the digest ``result`` recorded for them."""
     data = read_bytes(path, advice)
     check_rebuilt_from(path, data, recorded, result)

@@ -26,14 +26,17 @@ Event = Callable[..., None]
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when available, else the CPU; asking for CUDA without it, or for a device ica does not train
-    on (``tpu``, ``mps``), is a clear error."""
+    """'auto' is CUDA when available, else the CPU; asking for CUDA without it, for a GPU the machine does not
+    have (``cuda:N``), or for a device ica does not train on (``tpu``, ``mps``), is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:[0-9]{1,3}", str(name)):
-        raise SpecError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:N", where="device")
+        raise SpecError(f"unknown device {name!r}; expected cpu, cuda or auto (or cuda:N, one GPU)", where="device")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise SpecError(f"{name} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)",
+                        where="device")
     return torch.device(name)
 
 
@@ -177,17 +180,28 @@ def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
     parameters x4 (Adam), one step's activations, and the data where it is copied to a GPU."""
     device = planned_device(spec.device)
     ctx = model_context(data)
-    batch = min(spec.training.batch_size, len(data.train))
     data_bytes = split_bytes(data) if device.type == "cuda" else 0  # on the CPU it is already in memory
     for label, options in spec.models.items():
         single = on_meta(lambda: reg.build(options, ctx.with_(seeds=1)), f"models.{label}")
         if single is None or is_fitted_peer(single):
             continue  # cannot be built on meta (building it for real reports what is wrong), or not a module
         n = seeds_together(spec.training.batch_seeds, len(spec.seed_list), count_parameters(single), device)
-        model = single if n == 1 else on_meta(lambda: reg.build(options, ctx.with_(seeds=n)), f"models.{label}", n)
-        if model is not None:
-            check_model_memory(model, label=label, seeds=n, batch=batch, x_shape=data.x_shape, device=device,
-                               data_bytes=data_bytes, build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
+        check_seeds_memory(reg, options, data, label, n, spec.training.batch_size, device, data_bytes,
+                           single if n == 1 else None)
+
+
+def check_seeds_memory(reg: Registry, options: Any, data: DataSplits, label: str, seeds: int, batch_size: int,
+                       device: torch.device, data_bytes: int, model: torch.nn.Module | None = None) -> None:
+    """Refuse one model of ``seeds`` seeds of ``options`` (``model``: its meta build, where made already) that
+    cannot train on ``data`` in the memory there is (`check_model_memory`); a grid's pack of cells is checked so
+    too (`ica.running.packing.pack_fits`)."""
+    ctx = model_context(data)
+    if model is None:
+        model = on_meta(lambda: reg.build(options, ctx.with_(seeds=seeds)), f"models.{label}", seeds)
+    if model is not None:
+        check_model_memory(model, label=label, seeds=seeds, batch=min(batch_size, len(data.train)),
+                           x_shape=data.x_shape, device=device, data_bytes=data_bytes,
+                           build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
 
 
 CPU_BATCHING_LIMIT = 250_000

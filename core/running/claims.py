@@ -109,17 +109,14 @@ def check_out(out: str | Path) -> Path:
     if not text.strip() or not Path(text).name.strip(".").strip():
         raise IcaError(f"must name a run directory, not {text!r} (empty, '.' and '..' would write into an existing "
                        "folder)", where="--out")
-    inside = enclosing_run_directory(Path(out) / SPEC_FILE)
+    inside = enclosing_run_directory(RunLayout(Path(out)).spec)
     if inside is not None:
         real = Path(out).resolve()
-        in_a_grid = inside == real.parent and (inside / GRID_FILE).is_file() and not (inside / SPEC_FILE).exists()
+        in_a_grid = inside == real.parent and (inside / GRID_FILE).is_file() and not RunLayout(inside).spec.exists()
         if inside != real and not in_a_grid:
             raise IcaError(f"lies inside the run directory {inside}, whose files are that run's record (they would be "
                            "overwritten); choose an --out outside it", where="--out")
     return Path(out)
-
-
-SPEC_FILE = "spec.json"
 
 
 def default_out(spec: Any) -> Path:

@@ -197,21 +197,14 @@ def pack_fits(reg: Any, options: Any, members: list[Member], seeds: int, label: 
     """Whether one model of all the pack's ``seeds`` (each cell checked only its own) trains in the memory there
     is, with every cell's data on a GPU; if not, the cells train one by one, as each was checked to fit."""
     from ica.errors import SpecError
-    from ica.running.building import model_context, split_bytes
-    from ica.running.resources import check_model_memory, on_meta
+    from ica.running.building import check_seeds_memory, split_bytes
 
     first = members[0]
-    ctx = model_context(first.data)
     device = first.data.train.x.device
-    model = on_meta(lambda: reg.build(options, ctx.with_(seeds=seeds)), f"models.{label}", seeds)
-    if model is None:
-        return True  # cannot be built on meta: building it for real says what is wrong
     data_bytes = sum(split_bytes(m.data) for m in members) if device.type == "cuda" else 0
     try:
-        check_model_memory(model, label=label, seeds=seeds, batch=min(first.spec.training.batch_size,
-                                                                      len(first.data.train)),
-                           x_shape=first.data.x_shape, device=device, data_bytes=data_bytes,
-                           build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
+        check_seeds_memory(reg, options, first.data, label, seeds, first.spec.training.batch_size, device,
+                           data_bytes)
     except SpecError as exc:
         on_event("notice", cell=label, message=f"{label}: not packing {len(members)} grid cells ({exc.message}); "
                  "training them one by one")

@@ -27,7 +27,7 @@ from safetensors.torch import load as load_tensors
 from ica.components.registry import Registry, registry
 from ica.errors import IcaError, SpecError, UnverifiedRunWarning
 from ica.rundir.damage import PREPROCESSING_ADVICE, SPEC_ADVICE, WEIGHTS_ADVICE, damaged, read_bytes
-from ica.rundir.digests import check_rebuilt_from, read_checked
+from ica.rundir.digests import PREPROCESSING, check_rebuilt_from, read_as_recorded
 from ica.rundir.json_files import read_preprocessing, read_result, read_run_spec
 from ica.rundir.layout import RunLayout
 from ica.rundir.schemas import PreprocessingFile, ResultFile
@@ -78,7 +78,7 @@ def _preprocessing(layout: RunLayout, spec: Any, reg: Registry,
         for path, result in results.items():
             check_rebuilt_from(layout.preprocessing, raw, result.rebuilt_from, path)
         return pre
-    recorded = [path for path, result in results.items() if "preprocessing.json" in (result.rebuilt_from or {})]
+    recorded = [path for path, result in results.items() if PREPROCESSING in (result.rebuilt_from or {})]
     if recorded:
         raise damaged(layout.preprocessing, f"it is missing, though {recorded[0]} records the one the seed was "
                       "trained with", "restore it (the model cannot be rebuilt without it)")
@@ -181,7 +181,7 @@ def _weights(layout: RunLayout, label: str, seed: int, result: ResultFile) -> di
     """One seed's ``model.safetensors``: its recorded digest checked, then its tensors, which must be finite."""
     files = layout.seed(label, seed)
     path = files.weights
-    raw = read_checked(path, result.rebuilt_from, files.result, WEIGHTS_ADVICE)
+    raw = read_as_recorded(path, result.rebuilt_from, files.result, WEIGHTS_ADVICE)
     try:
         state = load_tensors(raw)
     except (OSError, SafetensorError, ValueError) as exc:

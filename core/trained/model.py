@@ -136,7 +136,6 @@ class TrainedModel:
                                 where="z") from None
         return self._squeeze(self.inputs.restored(torch.cat(out)).numpy())
 
-    @torch.no_grad()
     def sample_latents(self, n: int, seed: int = 0, u: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``n`` draws of z per seed from the trained prior, and the u (component) each came from.
 
@@ -144,11 +143,19 @@ class TrainedModel:
         not depend on which seeds are loaded together. ``u`` (``[n]``) fixes the component of a conditional
         prior (iVAE), which otherwise is drawn uniformly over its values.
         """
-        self._require("sample_latents", "cannot sample (it has no prior to sample from)")
-        for name, value, least in (("n", n, 1), ("seed", seed, 0)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
-                raise DataError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
-        self._check_memory(n, decoded=False)
+        self._check_draws(n, seed, decoded=False)
+        return self._draw(n, seed, u)
+
+    def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
+        """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
+        data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
+        self._check_draws(n, seed, decoded=True)
+        z, _ = self._draw(n, seed, u)
+        return self.decode(z if len(self.seeds) > 1 else z[None])
+
+    @torch.no_grad()
+    def _draw(self, n: int, seed: int, u: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """`sample_latents` once its arguments are checked."""
         given = None if u is None else self.inputs.relabelled(as_tensor(u, "u").reshape(-1))
         if given is not None and (not self.needs_u or given.shape[0] != n):
             raise DataError("u can be given only to a model with a conditional prior, one value per draw"
@@ -164,19 +171,14 @@ class TrainedModel:
         u_out = None if any(d is None for d in us) else self._squeeze(torch.cat(us).numpy())
         return self._squeeze(torch.cat(zs).numpy()), u_out
 
-    def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
-        """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
-        data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
+    def _check_draws(self, n: Any, seed: Any, decoded: bool) -> None:
+        """A model with a prior, whole numbers ``n >= 1`` and ``seed >= 0``, and ``n`` draws (decoded too, where
+        ``decoded``) that fit in this machine's memory, refused before any is drawn (all ``n`` are drawn at
+        once, so that the draws do not depend on a chunk size)."""
         self._require("sample_latents", "cannot sample (it has no prior to sample from)")
-        self._check_memory(n, decoded=True)
-        z, _ = self.sample_latents(n, seed, u)
-        return self.decode(z if len(self.seeds) > 1 else z[None])
-
-    def _check_memory(self, n: Any, decoded: bool) -> None:
-        """Refuse ``n`` draws whose arrays would not fit in this machine's memory, before drawing any (all
-        ``n`` are drawn at once, so that the draws do not depend on a chunk size)."""
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-            return  # sample_latents says what n must be
+        for name, value, least in (("n", n, 1), ("seed", seed, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                raise DataError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
         width = self._latent_width() + (math.prod(self.x_shape) if decoded else 0)
         needed = SAMPLE_COPIES * 4 * len(self.seeds) * int(n) * width
         available = host_available()
@@ -185,6 +187,7 @@ class TrainedModel:
                             f"more than this machine has free ({human(available)}); draw fewer at a time (each call "
                             "with its own seed)", where="n")
 
+    @torch.no_grad()
     def _latent_width(self) -> int:
         """Numbers in one draw of z of one seed, found by drawing one with a generator of its own."""
         _, module = self.groups[0]
