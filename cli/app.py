@@ -187,8 +187,9 @@ def run(
         raise IcaError(f"--threads must be at least 1, got {threads}", where="--threads")
     if dry_run:
         from ica.running.validate import plan, plan_packs
+        from ica.spec.draws import draw_list
 
-        render.plan_table(plan(spec), plan_packs(spec))
+        render.plan_table(plan(spec), plan_packs(spec), draw_list(ica.load_spec(spec)))
         return
     if workers is not None and workers < 1:
         raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ica.components.options import slot_kind
+from ica.spec.draws import draw_list
 from ica.spec.models import spec_models
 
 # Logs and pipes get a wide fixed width so tables are not folded into unreadable columns.
@@ -137,7 +138,8 @@ def _type_name(annotation: Any) -> str:
 
 def validation(report: dict[str, Any]) -> None:
     if "grid" in report:
-        console.print(f"[green]valid[/]: a grid of {len(report['grid'])} runs")
+        draws = draws_text(draw_list(report["spec"]), [len(cell.get("seeds") or []) for cell in report["grid"]])
+        console.print(f"[green]valid[/]: a grid of {len(report['grid'])} runs" + escape(draws))
         for cell in report["grid"]:
             console.print(f"[bold]{escape(cell['name'])}[/] -> {escape(cell['dir'])}/")
             validation(cell)
@@ -178,8 +180,20 @@ def _seeds_text(seeds: list[int]) -> str:
     return f"{len(seeds)} seeds: [{', '.join(map(str, seeds[:5]))}, ..., {seeds[-1]}]"
 
 
-def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = None) -> None:
-    """``ica run --dry-run``: every run (grid cell) with its models, seeds and steps, and the packs."""
+def draws_text(draws: list[int] | None, seed_counts: list[int]) -> str:
+    """With data draws (`ica.spec.draws`): ', N draws × S seeds per setting (data seeds [...])'; else ''."""
+    if draws is None:
+        return ""
+    counts = sorted(set(seed_counts))
+    seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}" if counts else "?"
+    return f", {len(draws)} draw{'s' if len(draws) != 1 else ''} × {seeds} seeds per setting " \
+           f"(data seeds {_seeds_text(draws)})"
+
+
+def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = None,
+               draws: list[int] | None = None) -> None:
+    """``ica run --dry-run``: every run (grid cell) with its models, seeds and steps, and the packs; with data
+    draws (``draws``, their data seeds), how many draws and seeds each setting has."""
     table = Table(title="ica run --dry-run: nothing is trained")
     for column in ("run", "directory", "models", "seeds", "steps per seed", "seed-steps"):
         table.add_column(column)
@@ -197,7 +211,8 @@ def plan_table(rows: list[dict[str, Any]], packs: list[dict[str, Any]] | None = 
     trained = sum((len(r["models"]) - len(r.get("fitted", ()))) * len(r["seeds"]) for r in rows)
     fitted_models = sum(len(r.get("fitted", ())) * len(r["seeds"]) for r in rows)
     also = f" and {fitted_models} fitted" if fitted_models else ""
-    console.print(f"{len(rows)} run(s), {trained} trained models{also}, {total}")
+    draws_said = escape(draws_text(draws, [len(r["seeds"]) for r in rows]))
+    console.print(f"{len(rows)} run(s){draws_said}, {trained} trained models{also}, {total}")
     if packs is None:
         console.print("packed cells (training.pack_cells): not known until every cell's data can be read")
     fitted = sorted({m for r in rows for m in r.get("fitted", ())})

@@ -1,6 +1,7 @@
 """``ica results DIR...``: one table over many runs (a rich table, ``--json`` or ``--csv``), and each
-directory's ``index.json`` rewritten on the way (issue #5). Medians carry their 95% bootstrap interval over
-seeds and their controls (issue #15); ``--compare A B`` tests model A against model B within each run.
+directory's ``index.json`` rewritten on the way (issue #5). Each metric carries its median and quartiles, the 95%
+interval of its mean (jackknife over seeds, hierarchical over data draws) and its controls; ``--compare A B``
+tests model A against model B in every setting, corrected over the comparisons shown, with a verdict.
 
 Registered in `ica.cli.app` as ``app.command("results")(user_errors(results_command))``: an `IcaError`
 raised here (missing directory, no runs, a corrupt file) becomes one message and exit code 2.
@@ -19,15 +20,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-from ica.evaluation.significance import MIN_SEEDS
+from ica.evaluation.corrections import METHODS
 from ica.reporting.runs import SEED_STATES
 from ica.errors import IcaError
 
 TWO_DECIMALS = ("elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
 STATS = ("median", "q25", "q75", "mean", "n", "n_failed")
 CONTROL_LABELS = {"untrained": "untrained", "observations": "observations", "pca": "PCA", "fastica": "FastICA"}
-COMPARISON_COLUMNS = ("run", "a", "b", "metric", "median_a", "median_b", "difference", "p_value", "test",
-                      "statistic", "value", "n_a", "n_b")
+COMPARISON_COLUMNS = ("run", "a", "b", "metric", "median_a", "median_b", "mean_a", "mean_b", "difference", "ci_low",
+                      "ci_high", "level", "p_value", "p_adjusted", "margin", "p_equivalent", "p_equivalent_adjusted",
+                      "p_noninferior", "verdict", "correction", "test", "n_draws", "n_a", "n_b")
 
 
 def results_command(
@@ -40,14 +42,23 @@ def results_command(
                                help="Rewrite DIR/index.json for each directory given (default) or not."),
     compare: Optional[Tuple[str, str]] = typer.Option(
         None, "--compare", metavar="A B",
-        help="Test model label A against B within every run that has both (same data): per metric the medians, "
-             "their difference A - B and a two-sided p-value (Mann-Whitney U over seeds; a bootstrap over seeds "
-             "for pairwise metrics). Shown below the table; with --json or --csv these comparisons are the "
-             "output instead of the rows."),
+        help="Test model label A against B in every setting that has both (same data; draws pooled): per metric "
+             "the effect mean(A) - mean(B) with its 95% interval, the two-sided p raw and corrected over every "
+             "comparison shown, the equivalence (TOST) p against --margin, and a verdict. Shown below the table; "
+             "with --json or --csv these comparisons are the output instead of the rows."),
+    margin: float = typer.Option(0.05, "--margin", min=0.0,
+                                 help="Equivalence margin δ of --compare, in the metric's units (0: no "
+                                      "equivalence test)."),
+    correction: str = typer.Option("holm", "--correction",
+                                   help=f"Correction of --compare's p over the comparisons shown: "
+                                        f"{', '.join(METHODS)} (bh: Benjamini-Hochberg)."),
+    metric: Optional[List[str]] = typer.Option(
+        None, "--metric", help="Compare only this metric (repeatable); the correction runs over what is shown."),
 ) -> None:
-    """One row per run and model: the settings that vary, its seeds (done, failed, running, missing) and each
-    metric's median with its 95% bootstrap interval over seeds, quartiles and n (seeds or seed pairs, failed
-    ones named), with the metric's controls beside it (untrained networks; observations, PCA, FastICA floors).
+    """One row per setting and model (a setting's data draws pooled): the settings that vary, its seeds (done,
+    failed, running, missing) and each metric's median, quartiles and n (seeds or seed pairs, failed ones named),
+    the 95% interval of its mean, and the metric's controls beside it (untrained networks; observations, PCA,
+    FastICA floors).
     The run directories are read every time; each DIR/index.json is rewritten from them (one of the user's by that
     name is left alone). Links to folders and unreadable folders below a DIR are passed over, each with a notice."""
     from ica.reporting.runs import find_runs
@@ -56,6 +67,10 @@ def results_command(
 
     if as_json and as_csv:
         raise IcaError("choose one of --json and --csv", where="--json/--csv")
+    if correction not in METHODS:
+        raise IcaError(f"unknown correction {correction!r}; choose one of {', '.join(METHODS)}", where="--correction")
+    if margin != margin or margin == float("inf"):
+        raise IcaError(f"the margin must be a finite number, got {margin}", where="--margin")
     per_dir = [(Path(d), find_runs([Path(d)], render.notice)) for d in dirs]  # each checked before any output
     records, seen = [], set()
     for _, found in per_dir:
@@ -64,7 +79,8 @@ def results_command(
                 seen.add(record.path.resolve())
                 records.append(record)
     table = results_table(records)
-    compared = compare_models(records, *compare) if compare else None
+    compared = compare_models(records, *compare, margin=margin or None, correction=correction,
+                              metrics=metric or None) if compare else None
     if as_json:
         typer.echo(json.dumps(table.rows if compared is None else compared, indent=2, allow_nan=False))
     elif as_csv:
@@ -72,7 +88,7 @@ def results_command(
     else:
         print_table(table)
         if compared is not None:
-            print_comparison(compared, *compare)
+            print_comparison(compared, *compare, margin or None, correction)
     if index:
         for root, found in per_dir:
             try:
@@ -146,12 +162,15 @@ def _csv_value(value: Any) -> Any:
 
 def print_table(table: Any) -> None:
     """A rich table; rows of models still training carry '*' on their (partial, ELBO-only) statistics."""
+    from ica.reporting.collapse import collapse_text
     from ica.reporting.results import seeds_text
 
-    out = Table(title="median \\[95% interval of the median, bootstrap over seeds; none with fewer than "
-                      f"{MIN_SEEDS} seeds], then quartiles and n, over seeds (over seed pairs for CCA-MCC), n = seeds "
-                      "or pairs, failed ones counted and named; below, the metric's controls: untrained networks' "
-                      "median (quartiles), floors of the observations, their PCA and FastICA")
+    out = Table(title="median, then quartiles and n over seeds (over seed pairs for pairwise metrics; a setting's "
+                      "data draws pooled), n = seeds or pairs, failed ones counted and named; then the mean with its "
+                      "95% interval (t, jackknife over seeds; over draws, the draws' means; 'too few seeds' below 2 "
+                      "seeds, 3 for pairwise metrics); below, the metric's controls: untrained networks' median "
+                      "(quartiles), the observations' (per seed for agreement metrics), floors of the observations, "
+                      "their PCA and FastICA")
     out.add_column("run", overflow="fold")
     out.add_column("model", overflow="fold")
     for path in table.settings:
@@ -166,6 +185,11 @@ def print_table(table: Any) -> None:
         model = "-" if row["label"] is None else (
             row["label"] if row["label"] == row["model"] else f"{row['label']} ({row['model']})")
         seeds = "not started" if not row["seeds"]["total"] else seeds_text(row["seeds"])
+        collapse = collapse_text(row.get("collapsed"))
+        if collapse:
+            seeds += f"\n{collapse}"
+        if row.get("draws"):
+            seeds = f"{len(row['draws'])} draws (data seeds {', '.join(map(str, row['draws']))}): {seeds}"
         out.add_row(
             escape(row["run"]), escape(model), *[escape(show_value(row["settings"].get(p))) for p in table.settings],
             seeds, *[escape(metric_text(row, m, table.controls.get(m, []), mark)) for m in table.metrics],
@@ -183,9 +207,10 @@ def metric_text(row: dict[str, Any], metric: str, controls: list[str], mark: str
 
     digits = 2 if metric in TWO_DECIMALS else 3
     stats = row["metrics"].get(metric)
-    lines = [_median_text(stats, row["ci"].get(metric), digits) + (mark if stats else "")]
+    lines = [_median_text(stats, digits) + (mark if stats else "")]
     if stats and stats.get("median") is not None:
         lines.append(f"q {stats['q25']:.{digits}f} to {stats['q75']:.{digits}f} {_n_text(stats)}")
+        lines.append(_mean_text(row["ci"].get(metric), digits))
     floors = []
     for name in controls:
         kind = CONTROL_LABELS.get(split_control(name)[1] or "", name)
@@ -202,35 +227,49 @@ def metric_text(row: dict[str, Any], metric: str, controls: list[str], mark: str
     return "\n".join(lines)
 
 
-def _median_text(stats: dict[str, Any] | None, ci: dict[str, float] | None, digits: int) -> str:
+def _median_text(stats: dict[str, Any] | None, digits: int) -> str:
     if not stats:
         return "-"
     if stats.get("median") is None:
         return f"failed {_n_text(stats)}"
-    interval = f" [{ci['low']:.{digits}f}, {ci['high']:.{digits}f}]" if ci else ""
-    return f"{stats['median']:.{digits}f}{interval}"
+    return f"{stats['median']:.{digits}f}"
+
+
+def _mean_text(ci: dict[str, Any] | None, digits: int) -> str:
+    """'mean 0.705 [0.650, 0.780]', or why there is no interval."""
+    if not ci:
+        return "mean: too few seeds for an interval"
+    draws = f" over {ci['n_draws']} draws" if ci.get("n_draws", 1) > 1 else ""
+    return f"mean {ci['mean']:.{digits}f} [{ci['low']:.{digits}f}, {ci['high']:.{digits}f}]{draws}"
 
 
 def _n_text(stats: dict[str, Any]) -> str:
     return f"n={stats['n']}" + (f" ({stats['n_failed']} failed)" if stats.get("n_failed") else "")
 
 
-def print_comparison(rows: list[dict[str, Any]], a: str, b: str) -> None:
-    """The comparisons of ``--compare A B``: per run and metric, both medians, A - B and the p-value."""
-    out = Table(title=escape(f"{a} against {b} within each run (same data): two-sided tests, Mann-Whitney U over "
-                             f"seeds, a bootstrap over seeds for pairwise metrics; p not corrected for the "
-                             f"number of comparisons"))
-    for column in ("run", "metric", f"median {a}", f"median {b}", f"{a} - {b}", "p", "test"):
+def print_comparison(rows: list[dict[str, Any]], a: str, b: str, margin: float | None = 0.05,
+                     correction: str = "holm") -> None:
+    """The comparisons of ``--compare A B``: per setting and metric, both means, the effect with its interval,
+    raw and corrected p, the equivalence p and the verdict; the caption says how each was made."""
+    from ica.reporting.comparisons import caption
+
+    out = Table(title=escape(caption(a, b, margin, correction).format(n=len(rows))))
+    for column in ("run", "metric", f"mean {a}", f"mean {b}", f"{a} - {b} [95%]", "p", "p adj.",
+                   f"p equiv. (±{margin:g}) adj." if margin else "p equiv.", "verdict", "n"):
         out.add_column(escape(column), overflow="fold")
-    missing = False
     for row in rows:
-        missing = missing or row["p_value"] is None
-        out.add_row(escape(row["run"]), escape(row["metric"]), _number(row["median_a"]), _number(row["median_b"]),
-                    _number(row["difference"], signed=True),
-                    "-" if row["p_value"] is None else f"{row['p_value']:.3g}", escape(row["test"] or "-"))
-    if missing:
-        out.caption = "-: no test (a model without values, or too few seeds with values for the bootstrap)"
+        effect = "-" if row["difference"] is None else \
+            f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        n = "-" if row["n_a"] is None else (f"{row['n_draws']} draws, " if row["n_draws"] > 1 else "") + \
+            f"{row['n_a']}/{row['n_b']} seeds"
+        out.add_row(escape(row["run"]), escape(row["metric"]), _number(row["mean_a"]), _number(row["mean_b"]),
+                    effect, _p(row["p_value"]), _p(row["p_adjusted"]), _p(row["p_equivalent_adjusted"]),
+                    escape(row["verdict"]), n)
     render.console.print(out)
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
 
 
 def _number(value: float | None, signed: bool = False) -> str:

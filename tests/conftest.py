@@ -136,3 +136,15 @@ def ready_ica(*args: str, **popen) -> "subprocess.Popen":
 def go(process: "subprocess.Popen") -> None:
     process.stdin.write("go\n")
     process.stdin.flush()
+
+
+def peak_bytes(make) -> int:
+    """The peak of Python-tracked memory while ``make()`` runs: what a memory estimate must cover."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        make()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -141,7 +141,8 @@ def test_run_end_to_end(tmp_path, tiny_spec):
     summary = json.loads((out / "summary.json").read_text())
     vade = summary["cells"]["vade"]
     assert vade["stats"]["mcc"]["n"] == 2 and vade["stats"]["cca_mcc_out"]["n"] == 1
-    assert set(vade["cell"]) == {"mcc_observations", "mcc_fastica", "affine_r2_observations", "affine_mcc_observations"}
+    assert set(vade["cell"]) == {"mcc_observations", "mcc_fastica", "affine_r2_observations", "affine_mcc_observations",
+                                 "mcc_spearman_observations", "mcc_spearman_fastica"}
     latents = np.load(out / "vade" / "seeds" / "0" / "latents.npz")
     assert latents["latents"].shape == (4 * 20, 3)  # every held-out point, d_z = 3
     assert latents["assignments"].shape == (4 * 20,)

@@ -158,7 +158,7 @@ def test_tcl_one_layer_is_linear_and_four_are_not():
         {"std_range": (-1.0, 1.0)},
         {"std_range": (2.0, 2.0)},
         {"std_range": (3.0, 1.0)},
-        {"mean_range": (1.0, 1.0)},
+        {"mean_range": (1.0, 0.5)},
         {"mean_range": (1.0, -1.0)},
         {"mean_range": (float("-inf"), 1.0)},
         {"unknown": 1},
@@ -172,7 +172,7 @@ def test_tcl_options_reject_bad_values(bad):
 def test_tcl_defaults_are_the_papers():
     o = TCLOptions()
     assert (o.segments, o.dim, o.mixing_layers, o.samples_per_segment) == (20, 5, 4, 1000)
-    assert o.mean_range == (-3, 3) and o.std_range == (0.01, 3) and o.standardize is False
+    assert o.means == (-3, 3) and o.stds == (0.01, 3) and o.standardize is False
 
 
 # ================================================================================================ npz

@@ -6,7 +6,9 @@ import pytest
 
 import ica
 from ica.reporting import plots
-from ica.reporting.phase import applies, floor_value, numeric_group, p_value, phase_figure
+from ica.evaluation.inference import compare
+from ica.evaluation.significance import metric_values
+from ica.reporting.phase import applies, floor_value, numeric_group, phase_figure, verdicts
 from ica.reporting.read import load_experiment
 
 GRID = {"data": {"name": "tcl", "samples_per_segment": 30, "eval_samples_per_segment": 20, "segments": 4, "dim": 3,
@@ -33,18 +35,23 @@ def test_the_phase_figure_is_drawn_with_its_floors(experiment):
     figure = phase_figure(experiment, plots.colours_for(experiment.labels))
     assert figure is not None and figure.name == "phase.png"
     assert figure.png.startswith(b"\x89PNG")
-    assert "untrained" in figure.caption and "Mann-Whitney" in figure.caption
+    assert "untrained" in figure.caption and "Holm-corrected over the 12 comparisons" in figure.caption  # 4 settings x 3 metrics
     run = experiment.runs[0]
     assert floor_value(run, "mcc", "observations") == pytest.approx(run.cells[0].summary["cell"]["mcc_observations"])
     assert floor_value(run, "mcc", "pca") is None  # d_x = d_s: no PCA floor
 
 
-def test_the_test_between_two_models_uses_their_per_seed_values(experiment):
+def test_the_figure_marks_verdicts_corrected_over_every_setting_and_metric_drawn(experiment):
+    found = verdicts(experiment, ["mcc", "affine_mcc"])
+    assert len(found) == 8  # 4 settings x 2 metrics, one family
     run = experiment.runs[0]
     ivae, vade = run.cells
-    p = p_value(ivae, vade, "mcc")
-    assert p is not None and 0 < p <= 1
-    assert p_value(ivae, None, "mcc") is None
+    row = found[(str(run.directory), "mcc")]
+    p = compare(metric_values(ivae.summary, "mcc"), metric_values(vade.summary, "mcc")).p_value
+    raw = sorted(r["p_value"] for r in found.values())
+    assert row["p_value"] == pytest.approx(p) and row["p_adjusted"] >= p
+    assert min(r["p_adjusted"] for r in found.values()) == pytest.approx(min(1.0, 8 * raw[0]))
+    assert row["verdict"] in ("ivae better", "vade better", "equivalent within ±0.05", "inconclusive")
 
 
 def test_a_lone_run_gets_no_phase_diagram(tmp_path):

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import ica
 from ica.reporting import line_fit
+from ica.reporting.tables import METRIC_NAMES
 from ica.cli.app import user_errors
 from ica.cli.report import report_command
 from ica.errors import IcaError
@@ -135,7 +136,8 @@ def test_table_numbers_and_pearson_r_equal_summary_json(made, tmp_path):
     assert header[:2] == ["model", "seeds"]
     assert len(body) == 2
     names = {"MCC to sources": "mcc", "CCA-MCC in sample": "cca_mcc_in", "CCA-MCC out of sample": "cca_mcc_out",
-             "ELBO train (nats/example)": "elbo_train", "ELBO eval (nats/example)": "elbo_eval"}
+             "ELBO train (nats/example)": "elbo_train", "ELBO eval (nats/example)": "elbo_eval",
+             METRIC_NAMES.get("mcc_spearman", "mcc_spearman"): "mcc_spearman"}
     assert set(header[2:]) == set(names)
     for row in body:
         cell = summary["cells"][row[0]]

@@ -100,7 +100,7 @@ def test_finished_runs_numbers_come_from_their_summaries(runs):
             assert r["model"] == label and r["status"] == "finished" and not r["partial"]
             assert r["seeds"] == {"total": 2, "finished": 2, "failed": 0, "running": 0, "stopped": 0, "missing": 0}
             assert r["metrics"] == load(runs / run / label / "summary.json")["stats"]
-    assert table.metrics[:4] == ["mcc", "cca_mcc_in", "cca_mcc_out", "elbo_train"]
+    assert table.metrics[:5] == ["mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "elbo_train"]
     # the summary's ELBO statistics are those of the seeds' result.json (linear-interpolation quartiles)
     a, b = sorted(load(seed_dir(runs / "s40", "ivae", s) / "result.json")["elbo"]["train"] for s in (0, 1))
     stats = row(table, "s40", "ivae")["metrics"]["elbo_train"]

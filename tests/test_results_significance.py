@@ -21,7 +21,7 @@ from ica.cli.app import user_errors
 from ica.cli.results import results_command
 from ica.components.protocols import MetricRecord
 from ica.evaluation.seeds import summarise
-from ica.evaluation.significance import bootstrap_median_ci, compare
+from ica.evaluation.inference import compare, estimate
 from ica.reporting.read import load_experiment
 from ica.reporting.render import render_markdown
 from ica.reporting.report import document, write_report
@@ -126,10 +126,10 @@ def test_rows_carry_each_median_interval_and_the_floors(run):
     assert good["metrics"] == summary["cells"]["good"]["stats"]  # the statistics stay summary.json's
     for row, label in ((good, "good"), (poor, "poor")):
         for metric in ("mcc", "cca_mcc_out", "mcc_untrained", "cca_mcc_out_untrained"):
-            expected = bootstrap_median_ci(chosen[label][metric])
+            expected = estimate(chosen[label][metric])
             ci = row["ci"][metric]
-            assert (ci["low"], ci["high"]) == pytest.approx(tuple(expected)) and ci["level"] == 0.95
-            assert ci["low"] <= row["metrics"][metric]["median"] <= ci["high"]
+            assert (ci["mean"], ci["low"], ci["high"]) == pytest.approx((expected.mean, expected.low, expected.high))
+            assert ci["level"] == 0.95 and ci["of"] == "mean" and ci["low"] <= ci["mean"] <= ci["high"]
         assert row["floors"] == FLOORS
     assert poor["metrics"]["mcc"]["n_failed"] == 1
 
@@ -159,7 +159,7 @@ def test_the_table_shows_intervals_and_controls_in_the_metric_column(run, monkey
     assert out.exit_code == 0, out.output
     rows = results_table(find_runs([directory])).rows
     ci = rows[0]["ci"]["mcc"]
-    assert f"{rows[0]['metrics']['mcc']['median']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" in out.output
+    assert f"mean {ci['mean']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" in out.output
     untrained = rows[0]["metrics"]["mcc_untrained"]
     assert f"untrained {untrained['median']:.3f} (q {untrained['q25']:.3f} to {untrained['q75']:.3f})" in out.output
     assert "observations 0.500, PCA 0.480, FastICA 0.620" in out.output
@@ -173,20 +173,31 @@ def test_compare_two_models_of_each_run(run, monkeypatch):
     by_metric = {r["metric"]: r for r in found}
     assert set(by_metric) == {"mcc", "cca_mcc_out", "elbo_train"}  # controls are no result of either model
     mcc = by_metric["mcc"]
-    expected = compare(chosen["good"]["mcc"], chosen["poor"]["mcc"])
-    assert mcc["test"] == "Mann-Whitney U" and mcc["p_value"] == pytest.approx(expected.p_value)
+    expected = compare(chosen["good"]["mcc"], chosen["poor"]["mcc"], margin=0.05)
+    assert mcc["test"].startswith("Welch") and mcc["p_value"] == pytest.approx(expected.p_value)
     assert mcc["p_value"] < 0.01 and mcc["difference"] > 0.3 and (mcc["n_a"], mcc["n_b"]) == (8, 7)
+    assert mcc["verdict"] == "good better" and mcc["correction"] == "Holm"
     cca = by_metric["cca_mcc_out"]
-    assert cca["test"] == "bootstrap over seeds" and cca["p_value"] > 0.05  # the same values' distribution
-    expected = compare(chosen["good"]["cca_mcc_out"], chosen["poor"]["cca_mcc_out"])
-    assert cca["p_value"] == pytest.approx(expected.p_value)
+    expected = compare(chosen["good"]["cca_mcc_out"], chosen["poor"]["cca_mcc_out"], margin=0.05)
+    assert cca["p_value"] == pytest.approx(expected.p_value) and cca["p_value"] > 0.05  # same distribution
+    assert cca["p_equivalent"] == pytest.approx(expected.p_equivalent)
+    raw = sorted(r["p_value"] for r in found)  # Holm over the three comparisons shown
+    assert min(r["p_adjusted"] for r in found) == pytest.approx(min(1.0, 3 * raw[0]))
+    assert cca["verdict"] in ("equivalent within ±0.05", "inconclusive")
     rows = list(csv.DictReader(io.StringIO(invoke(directory, "--compare", "good", "poor", "--csv").stdout)))
     assert [r["metric"] for r in rows] == [r["metric"] for r in found]
     assert float(rows[0]["p_value"]) == found[0]["p_value"]
     monkeypatch.setattr(render.console, "width", 1000)
     out = invoke(directory, "--compare", "good", "poor")
     assert out.exit_code == 0, out.output
-    assert "good against poor" in out.output and f"{mcc['p_value']:.3g}" in out.output
+    assert "good against poor" in out.output and f"{mcc['p_value']:.2g}" in out.output
+    assert "Holm over the 3 comparisons shown" in out.output and "good better" in out.output
+    margin = json.loads(invoke(directory, "--compare", "good", "poor", "--json", "--margin", "0.5",
+                               "--correction", "bh", "--metric", "cca_mcc_out").stdout)
+    assert [r["metric"] for r in margin] == ["cca_mcc_out"] and margin[0]["margin"] == 0.5
+    assert margin[0]["verdict"] == "equivalent within ±0.5" and margin[0]["correction"] == "Benjamini-Hochberg"
+    bad = invoke(directory, "--compare", "good", "poor", "--correction", "bonferoni")
+    assert bad.exit_code == 2 and "--correction" in bad.output
 
 
 @pytest.mark.parametrize("labels, said", [(("good", "good"), "itself"), (("good", "nobody"), "nobody")])
@@ -197,17 +208,17 @@ def test_compare_needs_two_labels_a_run_has(run, labels, said):
 
 
 def test_old_runs_without_controls_or_enough_seeds_still_read(tmp_path, monkeypatch):
-    write_run(tmp_path / "old", labels=("good",), seeds=3, controls=False)
+    write_run(tmp_path / "old", labels=("good",), seeds=2, controls=False)
     table = results_table(find_runs([tmp_path / "old"]))
     [row] = table.rows
-    assert row["ci"] == {} and row["floors"] == {}  # 3 seeds: no interval can reach 95%
+    assert set(row["ci"]) == {"mcc", "elbo_train"} and row["floors"] == {}  # 2 seeds: one pair, no jackknife
     assert table.controls == {"mcc": [], "cca_mcc_out": [], "elbo_train": []}
     monkeypatch.setattr(render.console, "width", 1000)
     out = invoke(tmp_path / "old")
     assert out.exit_code == 0, out.output
     mcc = row["metrics"]["mcc"]
-    assert f"{mcc['median']:.3f} " in out.output and f"q {mcc['q25']:.3f} to {mcc['q75']:.3f} n=3" in out.output
-    assert f"{mcc['median']:.3f} [" not in out.output  # no interval shown where there is none
+    assert f"{mcc['median']:.3f}" in out.output and f"q {mcc['q25']:.3f} to {mcc['q75']:.3f} n=2" in out.output
+    assert "mean: too few seeds for an interval" in out.output  # CCA-MCC's single pair
     assert "untrained 0." not in out.output and "observations 0." not in out.output
 
 
@@ -244,17 +255,19 @@ def test_report_shows_controls_beside_each_metric_and_says_what_is_at_a_control(
     assert "PCA's 0.48" in controls  # 0.48 is within 0.05 of poor's median too
     assert "good: median mcc " not in controls  # 0.9 is far from every control
     rows = [line for line in controls.splitlines() if line.startswith("| good (ivae) | MCC to sources")]
-    ci = bootstrap_median_ci(chosen["good"]["mcc"])
-    assert len(rows) == 1 and f"[{ci.low:.4g}, {ci.high:.4g}]" in rows[0] and "| 0.5 | 0.48 | 0.62 |" in rows[0]
+    ci = estimate(chosen["good"]["mcc"])
+    assert len(rows) == 1 and f"; {ci.mean:.4g} [{ci.low:.4g}, {ci.high:.4g}]" in rows[0]
+    assert "| 0.5 | 0.48 | 0.62 |" in rows[0]
 
 
 def test_report_compares_the_models_of_a_run(run):
     directory, chosen = run
     comparison = section(report_text(directory), "Model comparison")
-    [row] = [line for line in comparison.splitlines() if line.startswith("| good − poor")]
+    [row] = [line for line in comparison.splitlines() if "good − poor | MCC to sources" in line]
     p = compare(chosen["good"]["mcc"], chosen["poor"]["mcc"]).p_value
-    assert f"(p={p:.2g})" in row.split("|")[2]
-    assert "Mann-Whitney" in comparison and "bootstrap over seeds" in comparison
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[5] == f"{p:.2g}" and cells[6] == f"{min(1, 3 * p):.2g}" and cells[8] == "good better"
+    assert "corrected by Holm" in comparison and "jackknife over seeds" in comparison
 
 
 def test_report_of_an_old_single_model_run_has_neither(tmp_path):
@@ -269,4 +282,4 @@ def test_report_file_is_written_with_the_new_sections(run):
     written = write_report(directory)
     text = written.path.read_text()
     assert "## Controls" in text and "## Model comparison" in text
-    assert re.search(r"good − poor \| \+0\.\d+ \(p=", text)
+    assert re.search(r"good − poor \| MCC to sources \| \+0\.\d+ \[", text)

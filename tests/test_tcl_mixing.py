@@ -1,23 +1,23 @@
-"""The TCL generator's two mixing recipes (issue #15): 'original' (the iVAE/TCL code's) and 'exact' (ica's
-earlier one, which must stay bit-identical)."""
+"""The TCL generator's two earlier mixing recipes (issue #15): 'original' (ica's blend of the iVAE and TCL
+code) and 'exact' (ica's earlier one); both must stay bit-identical. The named recipes: test_tcl_recipes.py."""
 
 from __future__ import annotations
 
-import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
 
+from conftest import peak_bytes
 from ica.errors import DataError, SpecError
-from ica.plugins.datasets import tcl as tcl_plugin
+from ica.plugins.datasets import tcl_recipes
 from ica.plugins.datasets.tcl import (TCLOptions, condition_threshold, generate_tcl, mix, mixing_matrices,
                                       original_mixing_matrices)
 from ica.spec.load import load_spec, spec_json
 
 SMALL = dict(segments=3, samples_per_segment=40, eval_samples_per_segment=15, dim=3)
-FEW = dict(SMALL, condition_draws=500)  # fewer threshold draws: fast, same recipe
+FEW = dict(SMALL, mixing="original", condition_draws=500)  # fewer threshold draws: fast, same recipe
 
 
 def mixing_stream(seed: int) -> np.random.Generator:
@@ -29,7 +29,7 @@ def training_sources(options: TCLOptions) -> np.ndarray:
     """The float64 training sources of ``options``, rebuilt from the documented draws."""
     root = np.random.Generator(np.random.PCG64(options.data_seed))
     shape = (options.segments, options.dim)
-    means, stds = root.uniform(*options.mean_range, size=shape), root.uniform(*options.std_range, size=shape)
+    means, stds = root.uniform(*options.means, size=shape), root.uniform(*options.stds, size=shape)
     noise = root.spawn(3)[0].standard_normal((options.segments, options.samples_per_segment, options.dim))
     return (noise * stds[:, None] + means[:, None]).reshape(-1, options.dim)
 
@@ -52,7 +52,7 @@ def test_exact_is_the_earlier_recipe_bit_for_bit(extra):
     kappa = extra.get("max_condition", 2.0)
     matrices = mixing_matrices(mixing_stream(options.data_seed), 3, options.mixing_layers, kappa)
     for split in (data.train, data.eval):
-        x = mix(split.s.numpy().astype(np.float64), matrices, options.negative_slope)
+        x = mix(split.s.numpy().astype(np.float64), matrices, options.slope)
         # s is stored as float32; mixing its float64 original is what generate_tcl does, so compare loosely
         # here and exactly below through a float64 rebuild of the sources.
         np.testing.assert_allclose(split.x.numpy(), x, rtol=1e-5, atol=1e-5)
@@ -86,15 +86,15 @@ def rebuild_original(seed: int, dim: int, layers: int, draws: int, percentile: f
     return matrices, thresholds, tries
 
 
-def test_original_is_the_default():
-    assert TCLOptions().mixing == "original"
+def test_original_is_kept_by_name():
+    assert TCLOptions().mixing == "paper"  # the default since the named recipes
     assert generate_tcl(TCLOptions(**FEW)).info["mixing"] == "original"
 
 
 @pytest.mark.parametrize("seed, percentile", [(0, 25.0), (3, 60.0)])
 def test_original_rebuilds_exactly_from_the_documented_recipe(seed, percentile, monkeypatch):
     """Thresholds, draws per layer and the data itself; a chunk size far below the draws changes nothing."""
-    monkeypatch.setattr(tcl_plugin, "CONDITION_CHUNK_ELEMENTS", 7 * 9)  # 7 matrices of 3 × 3 per chunk
+    monkeypatch.setattr(tcl_recipes, "CONDITION_CHUNK_ELEMENTS", 7 * 9)  # 7 matrices of 3 × 3 per chunk
     options = TCLOptions(**FEW, data_seed=seed, condition_percentile=percentile)
     data = generate_tcl(options)
     matrices, thresholds, tries = rebuild_original(seed, 3, 4, 500, percentile)
@@ -165,7 +165,7 @@ def test_original_data_is_finite_and_invertible():
         h = x
         for layer, w in reversed(list(enumerate(matrices))):
             if layer < len(matrices) - 1:
-                h = np.where(h >= 0, h, h / options.negative_slope)
+                h = np.where(h >= 0, h, h / options.slope)
             h = h @ np.linalg.inv(w).T
         np.testing.assert_allclose(h, split.s.numpy(), rtol=1e-3, atol=1e-3)
 
@@ -180,15 +180,15 @@ def test_info_records_each_layers_condition_threshold_and_draws():
 
 
 def test_a_threshold_no_candidate_meets_is_a_data_error_naming_the_percentile(monkeypatch):
-    monkeypatch.setattr(tcl_plugin, "MAX_CANDIDATES", 1)
+    monkeypatch.setattr(tcl_recipes, "MAX_CANDIDATES", 1)
     with pytest.raises(DataError) as caught:
-        generate_tcl(TCLOptions(**SMALL, condition_draws=2000, condition_percentile=0.01))
+        generate_tcl(TCLOptions(**SMALL, mixing="original", condition_draws=2000, condition_percentile=0.01))
     assert caught.value.where == "condition_percentile"
 
 
 # ------------------------------------------------------------------------------------------- options
 @pytest.mark.parametrize("bad, field", [
-    ({"max_condition": 3.0}, "max_condition"),  # the default recipe is 'original'
+    ({"max_condition": 3.0}, "max_condition"),  # the default recipe is 'paper'
     ({"mixing": "original", "max_condition": 2.0}, "max_condition"),
     ({"mixing": "exact", "condition_draws": 100}, "condition_draws"),
     ({"mixing": "exact", "condition_percentile": 10.0}, "condition_percentile"),
@@ -209,7 +209,7 @@ def test_a_spec_with_max_condition_but_no_mixing_is_a_spec_error_saying_what_to_
     assert "data.max_condition" in str(caught.value) and '"mixing": "exact"' in str(caught.value)
 
 
-@pytest.mark.parametrize("data", [{"name": "tcl"}, {"name": "tcl", "condition_percentile": 10.0},
+@pytest.mark.parametrize("data", [{"name": "tcl"}, {"name": "tcl", "mixing": "original", "condition_percentile": 10.0},
                                   {"name": "tcl", "mixing": "exact", "max_condition": 3.0}])
 def test_the_written_spec_loads_again(data):
     """spec.json holds every default (None included): it must validate as it was written."""
@@ -222,23 +222,14 @@ def test_the_written_spec_loads_again(data):
 def test_the_estimate_covers_the_threshold_draws():
     """With dim 64 the threshold chunks (MiBs) dwarf the data; an estimate without them falls short."""
     options = TCLOptions(segments=2, samples_per_segment=5, eval_samples_per_segment=5, dim=64,
-                         mixing_layers=1, condition_draws=600)
-    tracemalloc.start()
-    try:
-        generate_tcl(options)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+                         mixing_layers=1, mixing="original", condition_draws=600)
+    peak = peak_bytes(lambda: generate_tcl(options))
     assert options.estimated_bytes() >= peak
     exact = TCLOptions(**{**options.model_dump(), "mixing": "exact", "condition_draws": None})
     assert exact.estimated_bytes() < peak
 
 
 def test_huge_options_are_estimated_without_drawing():
-    tracemalloc.start()
-    try:
-        estimate = TCLOptions(dim=10**5, condition_draws=10**9).estimated_bytes()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert estimate >= 10**9 * 8 + 3 * 10**10 * 8 and peak < 10**6
+    options = TCLOptions(dim=10**5, mixing="original", condition_draws=10**9)
+    peak = peak_bytes(options.estimated_bytes)
+    assert options.estimated_bytes() >= 10**9 * 8 + 3 * 10**10 * 8 and peak < 10**6

@@ -2,12 +2,14 @@
 
 Drawn when an experiment is a grid whose x groups are numbers (e.g. ``data.mixing_layers`` 1-5; a first axis
 such as ``data.mixing`` gives one column of panels per value). One row per recovery metric the runs have
-(``mcc``, the strong kind; ``affine_mcc``, the weak one), one line per model label: the median over seeds with
-its q25-q75 band. What an uninformed model gets is shaded grey: at each x, the range from the lowest to the
-highest of the floors (the observations, their PCA, FastICA) and the median of each model's untrained
-networks (``<metric>_untrained``); each of these is also drawn as a thin line. Where the first two model
-labels differ significantly at a setting (`ica.evaluation.significance.compare`, a rank test over seeds,
-p < `SIGNIFICANCE`), a star marks it.
+(``mcc``, Pearson, and ``mcc_spearman``, the strong kind up to monotone distortions; ``affine_mcc``, the weak
+one), one line per model label: the median over seeds (every data draw's seeds together) with its q25-q75
+band. What an uninformed model gets is shaded grey: at each x, the range from the lowest to the highest of the
+floors (the observations, their PCA, FastICA; over draws, their mean) and the median of each model's untrained
+networks (``<metric>_untrained``); each of these is also drawn as a thin line. The first two model labels are
+compared at every setting and metric drawn (`ica.reporting.comparisons`: draws pooled, Holm-corrected over all
+the comparisons in the figure, equivalence against `DEFAULT_MARGIN`): a star in the better model's colour
+marks a difference, "=" an equivalence within the margin; nothing marks an inconclusive setting.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ica.reporting import plots
+from ica.reporting.comparisons import DEFAULT_MARGIN, compare_groups
 from ica.reporting.figures import FigureFile, is_finite_number
 from ica.reporting.read import Cell, Experiment, Run
+from ica.reporting.tables import comparison_groups, setting_groups
 
-METRICS = (("mcc", "MCC to sources (strong)"), ("affine_mcc", "MCC after an affine map (weak)"))
+METRICS = (("mcc", "MCC to sources (strong, Pearson)"), ("mcc_spearman", "Spearman MCC to sources (strong, monotone)"),
+           ("affine_mcc", "MCC after an affine map (weak)"))
 FLOORS = (("observations", "observations", ":"), ("pca", "PCA of observations", "-."), ("fastica", "FastICA", "--"))
-SIGNIFICANCE = 0.05
-"""The p-value below which a star marks a setting where the first two models differ."""
 
 
 @dataclass
@@ -79,17 +82,16 @@ def floor_value(run: Run, metric: str, floor: str) -> float | None:
     return None
 
 
-def p_value(a: Cell | None, b: Cell | None, metric: str) -> float | None:
-    """The test between two models' values of ``metric`` in one run (`compare`), or None where it cannot be made."""
-    from ica.evaluation.significance import compare, metric_values
-
-    if a is None or b is None or a.summary is None or b.summary is None:
-        return None
-    va, vb = metric_values(a.summary, metric), metric_values(b.summary, metric)
-    if not va or not vb:
-        return None
-    found = compare(va, vb)
-    return None if found is None else found.p_value
+def verdicts(exp: Experiment, metrics: list[str]) -> dict[tuple[str, str], dict]:
+    """(setting's first run directory, metric) -> the comparison row of the first two labels, corrected over
+    every setting and metric of the figure (`ica.reporting.comparisons.compare_groups`)."""
+    labels = exp.labels
+    if len(labels) < 2:
+        return {}
+    rows = compare_groups(comparison_groups(exp), labels[0], labels[1],
+                          lambda sa, sb: [m for m in metrics if all(m in (s.get("stats") or {})
+                                                                    for s in (*sa.values(), *sb.values()))])
+    return {(row["path"], row["metric"]): row for row in rows}
 
 
 def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
@@ -99,13 +101,20 @@ def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     panels = list(dict.fromkeys(r.panel for r in exp.runs))
     metrics = [(m, t) for m, t in METRICS if any(c.seed_values(m) for r in exp.runs for c in r.cells)]
     labels = exp.labels
-    fig = Figure(figsize=(4.8 * len(panels), 3.4 * len(metrics) + 1.0), dpi=plots.DPI)
+    marks = verdicts(exp, [m for m, _ in metrics])
+    first = {id(run): str(g.items[0].directory) for g in setting_groups(exp) for run in g.items}
+    columns = min(3, len(panels) + 1)  # legend columns that fit the figure's width
+    legend_inches = 0.22 * math.ceil(10 / columns) + 0.3  # at most 10 entries
+    height = 3.4 * len(metrics) + 0.5 + legend_inches
+    fig = Figure(figsize=(max(4.8 * len(panels), 6.4), height), dpi=plots.DPI)
     axes = fig.subplots(len(metrics), len(panels), squeeze=False)
     starred = False
     for row, (metric, title) in enumerate(metrics):
         for column, panel in enumerate(panels):
             runs = sorted((r for r in exp.runs if r.panel == panel), key=numeric_group)
-            starred |= _draw_panel(axes[row][column], runs, labels, colours, metric)
+            at_x = [(x, [r for r in runs if numeric_group(r) == x]) for x in dict.fromkeys(map(numeric_group, runs))]
+            found = {x: marks.get((first[id(group[0])], metric)) for x, group in at_x}
+            starred |= _draw_panel(axes[row][column], at_x, labels, colours, metric, found)
             axes[row][column].set_title(f"{panel + ': ' if panel else ''}{title}", fontsize=9.5)
             axes[row][column].set_ylabel(metric, fontsize=8.5)
             axes[row][column].set_xlabel(_x_name(exp), fontsize=8.5)
@@ -116,14 +125,20 @@ def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     handles += [Line2D([], [], color="0.5", linestyle=(0, (1, 3)), linewidth=1, label="untrained (per model colour)")]
     if starred and len(labels) >= 2:
         handles.append(Line2D([], [], color="black", marker="*", linestyle="none",
-                              label=f"{labels[0]} vs {labels[1]}: p < {SIGNIFICANCE}"))
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False)
+                              label=f"{labels[0]} vs {labels[1]}: better (model's colour), Holm-corrected p < 0.05"))
+        handles.append(Line2D([], [], color="black", marker="$=$", linestyle="none",
+                              label=f"equivalent within ±{DEFAULT_MARGIN:g} (TOST, Holm-corrected)"))
+    fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=7.5, frameon=False)
     fig.suptitle("Recovery of the sources against the grid axis, with controls", fontsize=11)
-    plots._tight(fig, (0, 0.12, 1, 0.95))
-    caption = (f"Median over seeds (line) and q25-q75 (band) of MCC to the sources, before and after an affine map, "
+    plots._tight(fig, (0, legend_inches / height, 1, 1 - 0.45 / height))
+    caption = (f"Median over seeds (line) and q25-q75 (band) of MCC to the sources (Pearson, Spearman), before and "
+               f"after an affine map, "
                f"on the {exp.split} split; grey: the range of the floors (observations, PCA, FastICA) and of each "
-               f"model's untrained networks; a star: {labels[0]} and {labels[1] if len(labels) > 1 else ''} differ "
-               f"at that setting (two-sided Mann-Whitney U over seeds, p < {SIGNIFICANCE}).")
+               f"model's untrained networks; seeds of every data draw together. Above each setting, {labels[0]} "
+               f"against {labels[1] if len(labels) > 1 else '-'}: a star in the better model's colour where they "
+               f"differ, '=' where they are equivalent within ±{DEFAULT_MARGIN:g}, nothing where inconclusive "
+               f"(difference of means, Welch's t with a jackknife over seeds or a paired t over draws, and two "
+               f"one-sided tests; Holm-corrected over the {len(marks)} comparisons in this figure, α = 0.05).")
     return FigureFile("phase.png", "Fig. 2 as a phase diagram: recovery against the grid axis", caption,
                       plots._png(fig))
 
@@ -134,44 +149,57 @@ def _x_name(exp: Experiment) -> str:
     return group.split("=", 1)[0] if "=" in group else exp.axis
 
 
-def _draw_panel(ax, runs: list[Run], labels: list[str], colours: dict[str, str], metric: str) -> bool:
-    """One panel; True when a star was drawn."""
-    xs = [numeric_group(r) for r in runs]
+def _values(runs: list[Run], label: str, metric: str) -> list[float]:
+    """A label's per-seed values of ``metric`` over the runs (draws) of one setting, together."""
+    return [v for r in runs if (c := _cell(r, label)) for v in _finite(c.seed_values(metric))]
+
+
+def _floor(runs: list[Run], metric: str, name: str) -> float | None:
+    """A floor at one setting: its value, or over draws the mean of theirs."""
+    found = [v for r in runs if (v := floor_value(r, metric, name)) is not None]
+    return sum(found) / len(found) if found else None
+
+
+def _draw_panel(ax, at_x: list[tuple[float, list[Run]]], labels: list[str], colours: dict[str, str], metric: str,
+                marks: dict[float, dict | None]) -> bool:
+    """One panel, each x with the runs (draws) of its setting; True when a verdict was marked."""
+    xs = [x for x, _ in at_x]
     lows, highs = [], []
-    for run in runs:
-        controls = [floor_value(run, metric, name) for name, _, _ in FLOORS]
-        controls += [(_point(0, _finite(c.seed_values(f"{metric}_untrained"))) or PhasePoint(0, math.nan, 0, 0)).median
-                     for c in run.cells]
+    for _, runs in at_x:
+        controls = [_floor(runs, metric, name) for name, _, _ in FLOORS]
+        controls += [(_point(0, _values(runs, label, f"{metric}_untrained")) or PhasePoint(0, math.nan, 0, 0)).median
+                     for label in labels]
         found = [v for v in controls if v is not None and math.isfinite(v)]
         lows.append(min(found) if found else math.nan)
         highs.append(max(found) if found else math.nan)
     ax.fill_between(xs, lows, highs, color="0.85", zorder=0)
     for name, _, style in FLOORS:
-        values = [floor_value(r, metric, name) for r in runs]
+        values = [_floor(runs, metric, name) for _, runs in at_x]
         if any(v is not None for v in values):
             ax.plot(xs, [math.nan if v is None else v for v in values], color="0.4", linestyle=style, linewidth=1)
     for label in labels:
-        points = [_point(x, _finite(c.seed_values(metric))) if (c := _cell(r, label)) else None
-                  for x, r in zip(xs, runs)]
-        drawn = [p for p in points if p is not None]
+        drawn = [p for x, runs in at_x if (p := _point(x, _values(runs, label, metric)))]
         if not drawn:
             continue
         colour = colours[label]
         ax.plot([p.x for p in drawn], [p.median for p in drawn], color=colour, marker="o", markersize=4)
         ax.fill_between([p.x for p in drawn], [p.q25 for p in drawn], [p.q75 for p in drawn], color=colour, alpha=0.2)
-        untrained = [_point(x, _finite(c.seed_values(f"{metric}_untrained"))) if (c := _cell(r, label)) else None
-                     for x, r in zip(xs, runs)]
-        if any(untrained):
-            ax.plot([p.x for p in untrained if p], [p.median for p in untrained if p], color=colour,
+        untrained = [p for x, runs in at_x if (p := _point(x, _values(runs, label, f"{metric}_untrained")))]
+        if untrained:
+            ax.plot([p.x for p in untrained], [p.median for p in untrained], color=colour,
                     linestyle=(0, (1, 3)), linewidth=1)
-    starred = False
-    if len(labels) >= 2:
-        for x, run in zip(xs, runs):
-            p = p_value(_cell(run, labels[0]), _cell(run, labels[1]), metric)
-            if p is not None and p < SIGNIFICANCE:
-                ax.plot([x], [1.02], marker="*", color="black", linestyle="none", clip_on=False)
-                starred = True
+    marked = False
+    for x in xs:
+        row = marks.get(x)
+        text = (row or {}).get("verdict", "")
+        if text.endswith(" better"):
+            ax.plot([x], [1.02], marker="*", color=colours.get(text[:-len(" better")], "black"), linestyle="none",
+                    clip_on=False, markersize=9)
+            marked = True
+        elif text.startswith("equivalent"):
+            ax.plot([x], [1.02], marker="$=$", color="black", linestyle="none", clip_on=False, markersize=8)
+            marked = True
     ax.set_ylim(0, 1.05)
     ax.set_xticks(sorted(set(xs)))
     ax.grid(alpha=0.3)
-    return starred
+    return marked

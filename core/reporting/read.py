@@ -69,6 +69,9 @@ class Run:
     summary: dict[str, Any] | None
     cells: list[Cell]
     split: str | None
+    settings: dict[str, Any] = field(default_factory=dict)  # a grid cell's (axis path -> value), from grid.json
+    draw_axis: str | None = None  # with data draws (`ica.spec.draws`): the setting that holds them
+    draw: int | None = None  # and this run's data seed; runs differing only there: `ica.reporting.draws`
 
 
 @dataclass
@@ -113,12 +116,16 @@ def _load_grid(root: Path) -> Experiment:
     axes = [[p.strip() for p in key.split(",")] for key in (grid.get("axes") or {})]
     if not axes and cells:
         axes = [[path] for path in cells[0].get("settings") or {}]
+    axes = [axis for axis in axes if axis != [grid.get("draw_axis")]]  # draws are replicates, not places
     texts = axis_texts(axes, [cell.get("settings") or {} for cell in cells])
     runs = []
     for cell in cells:
         settings = cell.get("settings") or {}
         setting = cell.get("name") or " ".join(named(axis, settings, texts) for axis in axes) or cell["dir"]
-        runs.append(load_run(root / cell["dir"], setting, Placement.of(axes, settings, texts)))
+        run = load_run(root / cell["dir"], setting, Placement.of(axes, settings, texts))
+        run.settings, run.draw_axis = dict(settings), grid.get("draw_axis")
+        run.draw = settings.get(run.draw_axis) if run.draw_axis else None
+        runs.append(run)
     return Experiment(root, grid.get("name") or root.name, "grid", Placement.axis_name(axes), runs)
 
 

@@ -33,7 +33,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ica.evaluation.significance import MIN_SEEDS
+from ica.evaluation.inference import MIN_UNITS
+from ica.reporting.comparisons import DEFAULT_MARGIN
 from ica.reporting import plots
 from ica.errors import IcaError
 from ica.reporting.boxplots import (PAIR_FAMILIES, Part, box_panels, cluster_figure, label_counts, mcc_figure,
@@ -124,9 +125,10 @@ def significance_blocks(exp: Experiment) -> list[Block]:
             Block("heading", "Controls"),
             Block("text", "Each metric beside its null controls on the same points: the same metric for every seed's "
                           "untrained network (its initialisation) and the floors of the raw observations, their PCA "
-                          "and FastICA. The 95% interval of the median is a percentile bootstrap over seeds (pairwise "
-                          f"metrics too: seeds are resampled, never pairs; fewer than {MIN_SEEDS} seeds give no "
-                          "interval). A median counts as within a control's range between the untrained networks' "
+                          "and FastICA. The 95% interval is of the mean: t with a jackknife over seeds (pairwise "
+                          "metrics too: seeds are left out, never pairs), hierarchical over data draws; fewer than "
+                          f"{MIN_UNITS['seed']} seeds ({MIN_UNITS['pair']} for pairwise metrics) give no interval. "
+                          "A median counts as within a control's range between the untrained networks' "
                           f"quartiles, or within {FLOOR_TOLERANCE:g} of a floor."),
             Block("table", header=controls[0], rows=controls[1]),
             Block("list", items=said) if said else Block("text", "No median lies within a control's range."),
@@ -135,10 +137,14 @@ def significance_blocks(exp: Experiment) -> list[Block]:
     if comparison is not None:
         blocks += [
             Block("heading", "Model comparison"),
-            Block("text", "Every two models of a run, on the same data: the difference of their medians (first minus "
-                          "second) and a two-sided p-value: the Mann-Whitney U test over seeds for per-seed metrics, a "
-                          "bootstrap over seeds of the difference of medians for pairwise ones (no test with fewer "
-                          f"than {MIN_SEEDS} seeds). Not corrected for the number of comparisons."),
+            Block("text", f"Every two models of each setting, on the same data (data draws pooled): the effect is "
+                          "the difference of their means (first minus second) with its 95% interval; p is two-sided "
+                          "(Welch's t with a jackknife over seeds within one draw, a paired t over draws with two or "
+                          "more), corrected by Holm over every row of this table; 'p equiv.' is the equivalence "
+                          f"test (two one-sided tests) against a margin of ±{DEFAULT_MARGIN:g} in the metric's units, "
+                          "corrected likewise. Verdict at α = 0.05: better when the corrected p is below α, "
+                          f"equivalent within ±{DEFAULT_MARGIN:g} when the corrected equivalence p is, otherwise "
+                          "inconclusive; 'too few seeds' where no test exists. Controls are never compared."),
             Block("table", header=comparison[0], rows=comparison[1]),
         ]
     return blocks

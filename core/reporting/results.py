@@ -1,11 +1,12 @@
-"""The table `ica results` shows: one row per (run, model label) with the settings that vary between the runs,
-the seed counts and each metric's statistics, from the records `ica.reporting.runs.find_runs` reads.
+"""The table `ica results` shows: one row per (setting, model label) with the settings that vary between the runs,
+the seed counts and each metric's statistics, from the records `ica.reporting.runs.find_runs` reads. The runs of
+one setting's data draws (`ica.spec.draws`) make one row: statistics over every draw's seeds together.
 
 Settings are dotted spec paths (``data.dim``); a model's own options are written ``models.*.…`` (the grid's
 notation), so that the same option of the same label can be compared across runs.
 
-Each median gets its 95% interval (`ica.evaluation.significance`: a bootstrap over seeds) from the per-seed and
-per-pair values of the model's summary.json; a metric's null controls (``<metric>_untrained``, per seed or pair)
+Each metric gets the 95% interval of its mean (`ica.evaluation.inference`: a jackknife over seeds, hierarchical
+over draws) from the per-seed and per-pair values of the model's summary.json; a metric's null controls (``<metric>_untrained``, per seed or pair)
 and floors (``<metric>_observations``, ``_pca``, ``_fastica``, one value per cell) are grouped under it, so that
 adding controls adds no columns of their own. Runs from before controls existed simply have none.
 """
@@ -17,12 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ica.errors import IcaError
-from ica.evaluation.significance import CI_LEVEL, bootstrap_median_ci, compare, metric_values
+from ica.evaluation.inference import CI_LEVEL
+from ica.reporting.comparisons import (
+    DEFAULT_MARGIN, DIAGNOSTICS, Group, compare_groups, compared_metrics, pooled_estimate, pooled_stats,
+)
+from ica.reporting.collapse import collapsed
+from ica.reporting.draws import DrawGroup, group_name, labels_of, members, setting_groups
 from ica.reporting.runs import SEED_STATES, CellRecord, RunRecord
 from ica.rundir.json_files import read_cell_summary, read_run_summary
 from ica.rundir.layout import RunLayout
 
-METRIC_ORDER = ("mcc", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
+METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
                 "elbo_train", "bpd_eval")
 IGNORED_SETTINGS = ("spec_hash", "name", "$schema", "grid")
 CONTROL_SUFFIXES = ("_untrained", "_observations", "_pca", "_fastica")
@@ -84,10 +90,12 @@ MISSING = object()
 
 def varying_settings(records: list[RunRecord]) -> list[str]:
     """The setting paths to show: a single grid's axes, or else the paths whose values differ between runs
-    (a model option counts when it differs between runs for the same model label)."""
+    (a model option counts when it differs between runs for the same model label). The axis of data draws
+    (`ica.spec.draws`) is never one: its runs are replicates of one setting (`ica.reporting.draws`)."""
+    draw_axes = {r.draw_axis for r in records if r.draw_axis}
     axes = {r.grid_axes for r in records}
     if len(axes) == 1 and all(r.grid is not None for r in records) and next(iter(axes)):
-        return list(next(iter(axes)))
+        return [axis for axis in next(iter(axes)) if axis not in draw_axes]
     values: dict[tuple[str, str | None], dict[str, Any]] = {}  # (path, label or None) -> run -> value
     order: dict[str, None] = {}
     records = [r for r in records if not scored(r)]  # beside trained runs, scored embeddings vary in everything
@@ -108,7 +116,7 @@ def varying_settings(records: list[RunRecord]) -> list[str]:
             varying.add(path)
     shared = [p for p in order if p in varying and not p.startswith("models.*")]
     models = [p for p in order if p in varying and p.startswith("models.*")]
-    return shared + models
+    return [p for p in shared + models if p not in draw_axes]
 
 
 def scored(record: RunRecord) -> bool:
@@ -159,17 +167,15 @@ def cell_summary(record: RunRecord, cell: CellRecord) -> dict[str, Any] | None:
 
 
 def intervals(summary: dict[str, Any] | None, level: float = CI_LEVEL) -> dict[str, dict[str, float]]:
-    """Each metric's bootstrap interval of the median (`ica.evaluation.significance`), where it has one."""
+    """Each metric's interval of its mean (`interval`), where it has one."""
     found = {m: interval(summary, m, level) for m in (summary or {}).get("stats", {})}
     return {m: ci for m, ci in found.items() if ci is not None}
 
 
-def interval(summary: dict[str, Any] | None, metric: str, level: float = CI_LEVEL) -> dict[str, float] | None:
-    """``{"low", "high", "level"}`` of one metric's median, from its per-seed or per-pair values; None without
-    enough seeds with values (`ica.evaluation.significance.MIN_SEEDS`) or without such values (per-cell)."""
-    values = metric_values(summary or {}, metric)
-    ci = bootstrap_median_ci(values, level) if values else None
-    return None if ci is None else {"low": ci.low, "high": ci.high, "level": level}
+def interval(summary: dict[str, Any] | None, metric: str, level: float = CI_LEVEL) -> dict[str, Any] | None:
+    """``{"mean", "low", "high", "level", ...}`` of one metric's mean (`ica.evaluation.inference.estimate`) from its
+    per-seed or per-pair values; None with too few seeds with values or without such values (per-cell)."""
+    return pooled_estimate({None: summary}, metric, level) if summary else None
 
 
 def floors(summary: dict[str, Any] | None) -> dict[str, float | None]:
@@ -179,85 +185,107 @@ def floors(summary: dict[str, Any] | None) -> dict[str, float | None]:
 
 
 def results_table(records: list[RunRecord]) -> ResultsTable:
-    """One row per (run, model label): varying settings, seed counts, and each metric's statistics."""
+    """One row per (setting, model label): varying settings, seed counts, and each metric's statistics."""
     settings = varying_settings(records)
     rows = []
-    for record in records:
-        for cell in record.cells:
-            flat = row_settings(record, cell.label)
-            use_grid = record.grid is not None and set(settings) <= set(record.settings)
-            shown = {p: (record.settings[p] if use_grid else flat.get(p)) for p in settings}
-            summary = cell_summary(record, cell)
-            rows.append({
-                "run": record.shown,
-                "path": str(record.path.resolve()),
-                "name": (record.spec or {}).get("name"),
-                "grid": str(record.grid.resolve()) if record.grid else None,
-                "label": cell.label,
-                "model": cell.model,
-                "status": cell.status,
-                "run_status": record.status,
-                "partial": cell.partial,
-                "settings": shown,
-                "seeds": cell.counts(),
-                "seed_status": {str(s): state for s, state in cell.seeds.items()},
-                "metrics": cell.stats,
-                "ci": intervals(summary),
-                "floors": floors(summary),
-            })
+    for group in setting_groups(records):
+        record = group.items[0]
+        for label in labels_of(group):
+            rows.append(_row(group, label, record, settings))
         if not record.cells:  # a pending grid cell whose grid.json carries no spec
             rows.append({"run": record.shown, "path": str(record.path.resolve()), "name": None,
                          "grid": str(record.grid.resolve()) if record.grid else None, "label": None, "model": None,
                          "status": "pending", "run_status": "pending", "partial": False,
-                         "settings": {p: record.settings.get(p) for p in settings},
+                         "settings": {p: record.settings.get(p) for p in settings}, "draws": None,
                          "seeds": {"total": 0, **{s: 0 for s in SEED_STATES}}, "seed_status": {}, "metrics": {},
-                         "ci": {}, "floors": {}})
+                         "ci": {}, "floors": {}, "collapsed": None})
     names = metric_order({m for row in rows for m in (*row["metrics"], *row["floors"])})
     metrics = metric_order({split_control(n)[0] for n in names})
     controls = {m: [n for n in names if n != m and split_control(n)[0] == m] for m in metrics}
     return ResultsTable(settings, metrics, rows, controls)
 
 
+def _row(group: DrawGroup[RunRecord], label: str, record: RunRecord, settings: list[str]) -> dict[str, Any]:
+    found = members(group, label)
+    cell = found[0][2]
+    flat = row_settings(record, label)
+    use_grid = record.grid is not None and set(settings) <= set(record.settings)
+    summaries = {draw: cell_summary(r, c) for draw, r, c in found}
+    done = {d: s for d, s in summaries.items() if s is not None}
+    drawn = len(found) > 1
+    counts = {k: sum(c.counts()[k] for *_, c in found) for k in ("total", *SEED_STATES)}
+    names = dict.fromkeys(m for *_, c in found for m in c.stats)
+    return {
+        "run": group_name(group) if drawn else record.shown,
+        "path": str(record.path.resolve()),
+        "name": (record.spec or {}).get("name"),
+        "grid": str(record.grid.resolve()) if record.grid else None,
+        "label": label,
+        "model": cell.model,
+        "status": _status([c.status for *_, c in found]),
+        "run_status": _status([r.status for _, r, _ in found]),
+        "partial": any(c.partial for *_, c in found) or (drawn and len(done) < len(found)),
+        "settings": {p: (record.settings[p] if use_grid else flat.get(p)) for p in settings},
+        "draws": [d for d, *_ in found] if drawn else None,
+        "seeds": counts,
+        "seed_status": {(f"{d}/{s}" if drawn else str(s)): state for d, _, c in found for s, state in c.seeds.items()},
+        "metrics": ({m: pooled_stats(done, m) for m in names if pooled_stats(done, m)} if drawn and done
+                    else cell.stats),
+        "ci": {m: ci for m in names if (ci := pooled_estimate(done, m)) is not None} if done else {},
+        "floors": _mean_floors([floors(s) for s in done.values()]),
+        "collapsed": collapsed(done),
+    }
+
+
+def _status(states: list[str]) -> str:
+    """A setting's status over its draws: finished when all are, else the first of running, stopped, pending."""
+    for state in ("running", "stopped", "pending", "failed"):
+        if state in states and any(s != "finished" for s in states):
+            return state
+    return states[0] if len(set(states)) == 1 else "stopped"
+
+
+def _mean_floors(found: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """The floors of one draw, or over draws their mean (a failed floor in any draw: None)."""
+    if len(found) <= 1:
+        return found[0] if found else {}
+    names = dict.fromkeys(n for f in found for n in f)
+    values = {n: [f.get(n) for f in found] for n in names}
+    return {n: None if any(v is None for v in vs) else sum(vs) / len(vs) for n, vs in values.items()}
+
+
 # ----------------------------------------------------------------------------------- comparison
-def compare_summaries(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any]]:
-    """``(metric, Comparison or None)`` for every metric the two models' summaries share (their controls left
-    out: an untrained network is no result of either model), tested by `ica.evaluation.significance.compare`."""
-    shared = [m for m in metric_order(set(a.get("stats", {})) & set(b.get("stats", {}))) if split_control(m)[1] is None]
-    found = []
-    for metric in shared:
-        va, vb = metric_values(a, metric), metric_values(b, metric)
-        if va and vb and isinstance(next(iter(va)), tuple) == isinstance(next(iter(vb)), tuple):
-            found.append((metric, compare(va, vb)))
-    return found
+def comparable(metric: str) -> bool:
+    """A model's own result: not a control (untrained, floors, observations) and not a diagnostic."""
+    return split_control(metric)[1] is None and metric not in DIAGNOSTICS
 
 
-def compare_models(records: list[RunRecord], a: str, b: str) -> list[dict[str, Any]]:
-    """Model label ``a`` against ``b`` in every run that has both (same data, so comparable): one row per run and
-    metric with both medians, their difference (a - b), the test and its two-sided p-value (None where the
-    test cannot be made: too few seeds). Raises `IcaError` naming ``--compare`` when no finished run has both."""
+def compare_models(records: list[RunRecord], a: str, b: str, margin: float | None = DEFAULT_MARGIN,
+                   correction: str = "holm", metrics: list[str] | None = None) -> list[dict[str, Any]]:
+    """Model label ``a`` against ``b`` in every setting that has both (same data, draws pooled): one row per setting
+    and metric (`ica.reporting.comparisons.compare_groups`: effect, interval, raw and corrected p, TOST p against
+    ``margin``, verdict), corrected over all rows. ``metrics`` limits the metrics (and so the family corrected
+    over). Raises `IcaError` naming ``--compare`` when no finished run has both."""
     if a == b:
         raise IcaError(f"compare two different model labels, not {a!r} with itself", where="--compare")
-    rows = []
-    for record in records:
-        cells = {c.label: c for c in record.cells}
-        if a not in cells or b not in cells:
-            continue
-        sa, sb = cell_summary(record, cells[a]), cell_summary(record, cells[b])
-        if sa is None or sb is None:
-            continue
-        for metric, result in compare_summaries(sa, sb):
-            rows.append({"run": record.shown, "path": str(record.path.resolve()), "a": a, "b": b, "metric": metric,
-                         "median_a": sa["stats"][metric]["median"], "median_b": sb["stats"][metric]["median"],
-                         "difference": None if result is None else result.difference,
-                         "p_value": None if result is None else result.p_value,
-                         "test": None if result is None else result.test,
-                         "statistic": None if result is None else result.statistic,
-                         "value": None if result is None else result.value,
-                         "n_a": None if result is None else result.n_a, "n_b": None if result is None else result.n_b})
+    groups = []
+    for group in setting_groups(records):
+        found = Group(group_name(group), str(group.items[0].path.resolve()))
+        for label in (a, b):
+            found.summaries[label] = {d: cell_summary(r, c) for d, r, c in members(group, label)}
+        if all(found.draws(label) for label in (a, b)):
+            groups.append(found)
+
+    def chosen(sa: dict, sb: dict) -> list[str]:
+        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
+        return [m for m in shared if metrics is None or m in metrics]
+
+    rows = compare_groups(groups, a, b, chosen, margin, correction)
     if not rows:
         labels = sorted({c.label for r in records for c in r.cells})
-        raise IcaError(f"no finished run has both models {a!r} and {b!r} with a metric in common (model labels: "
-                       f"{', '.join(labels) or 'none'})", where="--compare")
+        asked = f" among {', '.join(metrics)}" if metrics else ""
+        raise IcaError(f"no finished run has both models {a!r} and {b!r} with a metric in common{asked} (model "
+                       f"labels: {', '.join(labels) or 'none'})", where="--compare")
     return rows
 
 

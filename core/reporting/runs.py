@@ -59,7 +59,10 @@ class CellRecord:
 class RunRecord:
     """One run directory (a directory with spec.json), or a grid cell whose directory is not made yet.
 
-    ``settings`` are the grid cell's settings (axis path -> value) when a grid.json names this run.
+    ``settings`` are the grid cell's settings (axis path -> value) when a grid.json names this run. In a grid with
+    data draws (`ica.spec.draws`), ``draw_axis`` is the setting that holds them and ``draw`` this run's data seed
+    (both None otherwise): runs whose settings differ only there are draws of one setting
+    (`ica.reporting.draws`).
     """
 
     path: Path
@@ -71,6 +74,8 @@ class RunRecord:
     grid_axes: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     base_spec: dict[str, Any] | None = None  # a pending grid cell: the grid's spec, which its settings modify
+    draw_axis: str | None = None
+    draw: int | None = None
 
     @property
     def status(self) -> str:
@@ -185,7 +190,7 @@ def _run_record(directory: Path, shown: str, grid: tuple[Path, dict[str, Any]] |
     cells = [_cell_record(layout, label, options, checked.seed_list, spec, run_summary)
              for label, options in spec["models"].items()]
     return RunRecord(directory, shown, spec, cells, finished=run_summary is not None,
-                     grid=grid[0] if grid else None, grid_axes=_axes(grid), settings=settings)
+                     grid=grid[0] if grid else None, grid_axes=_axes(grid), settings=settings, **_draw(grid, settings))
 
 
 def _pending_cell(directory: Path, shown: str, grid_dir: Path, grid: dict[str, Any],
@@ -196,7 +201,15 @@ def _pending_cell(directory: Path, shown: str, grid_dir: Path, grid: dict[str, A
     seeds = _seed_list(base["seeds"]) if base else []
     cells = [CellRecord(label, m["name"], {s: "missing" for s in seeds}, "pending") for label, m in models.items()]
     return RunRecord(directory, shown, None, cells, finished=False, grid=grid_dir,
-                     grid_axes=_axes((grid_dir, grid)), settings=settings, base_spec=base)
+                     grid_axes=_axes((grid_dir, grid)), settings=settings, base_spec=base, **_draw(grid, settings))
+
+
+def _draw(grid: tuple[Path, dict[str, Any]] | dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    """``draw_axis`` and ``draw`` of a grid cell (grid.json's ``draw_axis``, checked to be in every cell's settings
+    by `ica.rundir.json_files.read_grid`)."""
+    record = grid[1] if isinstance(grid, tuple) else grid or {}
+    axis = record.get("draw_axis")
+    return {"draw_axis": axis, "draw": settings.get(axis)} if axis else {}
 
 
 def _axes(grid: tuple[Path, dict[str, Any]] | None) -> tuple[str, ...]:

@@ -4,22 +4,27 @@ failed seeds, so a failure is always spelled out and never silently dropped.
 
 Significance (issue #15): each metric beside its controls (the untrained networks, the floors of the observations,
 their PCA and FastICA) with a sentence wherever the model's median lies within a control's range, and the
-comparison of every two models of a run (`ica.evaluation.significance`, by way of `ica.reporting.results`).
+comparison of every two models of each setting, draws pooled, corrected over the whole table
+(`ica.reporting.comparisons`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ica.reporting.collapse import collapse_text, collapsed
+from ica.reporting.comparisons import DEFAULT_MARGIN, Group, compare_groups, compared_metrics, correct
+from ica.reporting.draws import DrawGroup, group_draws, without_draw
 from ica.reporting.read import Cell, Experiment, Run
-from ica.reporting.results import FLOORS, compare_summaries, interval, metric_order, split_control
+from ica.reporting.results import FLOORS, comparable, interval, metric_order, split_control
 
 Table = tuple[list[str], list[list[str]]]
 
-METRIC_ORDER = ("mcc", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari", "cluster_nmi",
+METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari", "cluster_nmi",
                 "cluster_ari_truth", "cluster_nmi_truth", "elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
 METRIC_NAMES = {
     "mcc": "MCC to sources",
+    "mcc_spearman": "Spearman MCC to sources",
     "cca_mcc_in": "CCA-MCC in sample",
     "cca_mcc_out": "CCA-MCC out of sample",
     "grid_mcc_in": "grid MCC in sample",
@@ -124,10 +129,14 @@ def failures(exp: Experiment) -> list[str]:
 
 # ------------------------------------------------------------------------------------ controls
 def _controls_of(summary: dict[str, Any], metric: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """The untrained networks' statistics of ``metric`` (or None) and its floors present ({kind: value})."""
-    cell = summary.get("cell", {})
+    """The untrained networks' statistics of ``metric`` (or None) and its floors present ({kind: value}); for an
+    agreement metric, whose observation control is measured per seed, the observations' median over seeds."""
+    cell, stats = summary.get("cell", {}), summary.get("stats", {})
     floors = {kind: cell[f"{metric}_{kind}"] for kind in FLOORS if f"{metric}_{kind}" in cell}
-    return summary.get("stats", {}).get(f"{metric}_untrained"), floors
+    per_seed = stats.get(f"{metric}_observations")
+    if "observations" not in floors and per_seed is not None:
+        floors["observations"] = per_seed.get("median")
+    return stats.get(f"{metric}_untrained"), floors
 
 
 def _controlled(exp: Experiment) -> list[tuple[Run, Cell, str]]:
@@ -150,14 +159,15 @@ def controls_table(exp: Experiment) -> Table | None:
     found = _controlled(exp)
     if not found:
         return None
-    header = _setting(exp) + ["model", "metric", "median [95% interval]", "untrained networks", "observations",
+    header = _setting(exp) + ["model", "metric", "median; mean [95% interval]", "untrained networks", "observations",
                               "PCA", "FastICA"]
     rows = []
     for run, cell, metric in found:
         stats = cell.summary["stats"][metric]
         ci = interval(cell.summary, metric)
         median = "all failed" if stats.get("median") is None else fmt_number(stats["median"]) + (
-            f" [{fmt_number(ci['low'])}, {fmt_number(ci['high'])}]" if ci else "")
+            f"; {fmt_number(ci['mean'])} [{fmt_number(ci['low'])}, {fmt_number(ci['high'])}]" if ci
+            else "; too few seeds for an interval")
         untrained, floors = _controls_of(cell.summary, metric)
         rows.append(_setting(exp, run) + [_model_text(cell), METRIC_NAMES.get(metric, metric), median,
                                           fmt_stats(untrained)] +
@@ -183,32 +193,72 @@ def control_sentences(exp: Experiment) -> list[str]:
         for kind, value in floors.items():
             if value is not None and abs(median - value) <= FLOOR_TOLERANCE:
                 out.append(f"{said} {FLOOR_TOLERANCE:g} of {CONTROL_TEXT[kind]} {fmt_number(value)}")
+    for run in exp.runs:
+        for cell in run.cells:
+            text = collapse_text(collapsed({None: cell.summary})) if cell.summary else None
+            if text:
+                out.append(f"{run.setting + ', ' if run.setting else ''}{cell.label}: {text}")
     return out
 
 
 # ---------------------------------------------------------------------------------- comparison
-def comparison_table(exp: Experiment) -> Table | None:
-    """Every two models of a run (same data) compared on each metric they share: the difference of medians
-    (first - second) and the two-sided p-value. None when no finished run has two models."""
+def setting_groups(exp: Experiment) -> list[DrawGroup[Run]]:
+    """The experiment's runs by setting: a grid's runs that differ only in their data draw form one group."""
+    return group_draws(exp.runs, lambda r: ((without_draw(r.settings, r.draw_axis),), r.draw) if r.draw_axis
+                       else ((str(r.directory),), None))
+
+
+def comparison_groups(exp: Experiment) -> list[Group]:
+    """Each setting as a `Group`: every finished model's summary per draw."""
     found = []
-    for run in exp.runs:
-        cells = [c for c in run.cells if c.summary is not None]
-        for i, a in enumerate(cells):
-            for b in cells[i + 1:]:
-                found.append((run, a, b, dict(compare_summaries(a.summary, b.summary))))
-    metrics = [m for m in table_metrics(exp) if any(m in results for *_, results in found)]
-    if not metrics:
+    for group in setting_groups(exp):
+        first = group.items[0]
+        name = first.setting or str(first.directory)
+        if len(group.items) > 1:
+            name += f" ({len(group.items)} draws)"
+        g = Group(name, str(first.directory))
+        for draw, run in zip(group.draws, group.items):
+            for cell in run.cells:
+                if cell.summary is not None:
+                    g.summaries.setdefault(cell.label, {})[draw] = cell.summary
+        found.append(g)
+    return found
+
+
+def comparisons(exp: Experiment, margin: float | None = DEFAULT_MARGIN, correction: str = "holm",
+                metrics: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every two models of every setting on each metric they share (``metrics`` only, where given), corrected
+    together over everything returned (`ica.reporting.comparisons.correct`)."""
+    groups = comparison_groups(exp)
+    labels = exp.labels
+
+    def chosen(sa: dict, sb: dict) -> list[str]:
+        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
+        return [m for m in shared if metrics is None or m in metrics]
+
+    rows = [row for i, a in enumerate(labels) for b in labels[i + 1:]
+            for row in compare_groups(groups, a, b, chosen, margin, correction)]
+    return correct(rows, correction)
+
+
+def comparison_table(exp: Experiment, margin: float | None = DEFAULT_MARGIN, correction: str = "holm") -> Table | None:
+    """`comparisons` as a table: one row per setting, model pair and metric. None when no setting has two
+    finished models."""
+    rows = comparisons(exp, margin, correction)
+    if not rows:
         return None
-    rows = []
-    for run, a, b, results in found:
-        rows.append(_setting(exp, run) + [f"{a.label} − {b.label}"] + [_comparison_text(results, m) for m in metrics])
-    return _setting(exp) + ["models"] + [METRIC_NAMES.get(m, m) for m in metrics], rows
+    header = _setting(exp) + ["models", "metric", "effect [95% interval]", "p", "p adj.", "p equiv. adj.",
+                              "verdict", "n"]
+    out = []
+    for row in rows:
+        effect = "-" if row["difference"] is None else (
+            f"{row['difference']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]")
+        n = "-" if row["n_a"] is None else (f"{row['n_draws']} draws, " if row["n_draws"] > 1 else "") + \
+            f"{row['n_a']}/{row['n_b']} seeds"
+        out.append([row["run"], f"{row['a']} − {row['b']}", METRIC_NAMES.get(row["metric"], row["metric"]), effect,
+                    _p(row["p_value"]), _p(row["p_adjusted"]), _p(row["p_equivalent_adjusted"]), row["verdict"], n])
+    return ["setting", *header[len(_setting(exp)):]], out
 
 
-def _comparison_text(results: dict[str, Any], metric: str) -> str:
-    if metric not in results:
-        return "-"
-    found = results[metric]
-    if found is None:
-        return "no test"
-    return f"{found.difference:+.3g} (p={found.p_value:.2g})"
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"

@@ -153,7 +153,8 @@ def read_cell_summary(path: Path) -> tuple[CellSummary, dict[str, Any]]:
 
 
 def read_grid(directory: Path) -> tuple[GridFile, dict[str, Any]]:
-    """``directory/grid.json``, every cell's ``dir`` a sub-directory of the grid (following symlinks)."""
+    """``directory/grid.json``, every cell's ``dir`` a sub-directory of the grid (following symlinks), and with
+    data draws (``draw_axis``) every cell's data seed on that axis."""
     path = directory / "grid.json"
     grid, data = read_checked(path, GridFile, GRID_ADVICE)
     root = directory.resolve()
@@ -167,6 +168,8 @@ def read_grid(directory: Path) -> tuple[GridFile, dict[str, Any]]:
             raise damaged(path, f"cells.{i}.dir: cell {seen[cell.dir]} has the same directory {cell.dir!r}",
                           GRID_ADVICE)
         seen[cell.dir] = i
+        if grid.draw_axis is not None and not isinstance(cell.settings.get(grid.draw_axis), int):
+            raise damaged(path, f"cells.{i}.settings: no data seed on the draw axis {grid.draw_axis!r}", GRID_ADVICE)
     return grid, data
 
 

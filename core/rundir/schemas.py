@@ -186,6 +186,8 @@ class GridFile(_File):
     spec_hash: Optional[str] = None
     axes: Optional[dict[str, Any]] = None
     spec: Optional[SpecBody] = None  # the grid's spec: its labels and seeds are those of a cell not started
+    draw_axis: Optional[str] = None  # the axis holding the data draws (`ica.spec.draws`); grids without draws lack it
+    draws: Optional[list[NonNegative]] = None  # the draws' data seeds, in the order of their cells
     cells: list[GridCellEntry]
 
 

@@ -14,6 +14,7 @@ shapes or statistics) is refused instead of training more seeds on other data.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -120,3 +121,26 @@ def binarized(x: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Ten
     if mode == "sample":
         return sample_binary(x, rng)
     raise ValueError(f"unknown binarisation {mode!r}")
+
+
+GENERATED_SKIPPED = ("standardization", "options")
+"""Data-set info kept out of summary.json's record: the standardisation is preprocessing.json's, the options
+the spec's."""
+GENERATED_MAX_CHARS = 100_000
+
+
+def generated_record(info: dict[str, Any]) -> dict[str, Any]:
+    """What a data set says about how it was made (TCL: the recipe, its source, every layer's condition number),
+    kept JSON-safe for summary.json so a run records its data's properties beside its results; values that are
+    not plain JSON, or larger than `GENERATED_MAX_CHARS` as text, are left out."""
+    record = {}
+    for key, value in info.items():
+        if key in GENERATED_SKIPPED:
+            continue
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        if len(text) <= GENERATED_MAX_CHARS:
+            record[str(key)] = value
+    return record

@@ -28,6 +28,7 @@ from ica.running.locks import training_lock
 from ica.running import preprocessing
 from ica.running.outcomes import finish_group, load_outcome, log_hparams
 from ica.running.peers import fit_seed
+from ica.spec.draws import grid_axes
 from ica.spec.grid import has_grid
 from ica.spec.load import load_spec, spec_hash
 from ica.training.loop import Trainer
@@ -90,7 +91,8 @@ def run(spec: Any, out: str | Path | None = None, *, device: str | None = None,
         "device": str(torch_device),
         "split": validated.evaluation.split,
         "data": {"name": validated.data.name, "x_shape": list(data.x_shape), "n_u": data.n_u,
-                 "n_train": len(data.train), "n_eval": len(data.eval)},
+                 "n_train": len(data.train), "n_eval": len(data.eval),
+                 "generated": preprocessing.generated_record(data.info)},
         "cells": cells,
     }
     write_json(layout.summary, summary)
@@ -117,7 +119,7 @@ def run_grid(spec: Any, root: Path, *, device: str | None, on_event: Event, reg:
             summaries[cell.name] = run(cell.spec, root / cell.directory, device=device, on_event=on_event,
                                        reg=reg, only=only)
     digest = spec_hash(spec)
-    return {"name": spec.name, "spec_hash": digest, "grid": dict(spec.grid),
+    return {"name": spec.name, "spec_hash": digest, "grid": grid_axes(spec),
             "runs": {c.name: {"dir": c.directory, "settings": c.settings, "summary": summaries[c.name]}
                      for c in cells}}
 

@@ -34,8 +34,9 @@ from pydantic import BaseModel
 
 from ica.errors import SpecError
 from ica.components.registry import Registry, registry
+from ica.spec.draws import check_cell_data, draw_list, draws_record, grid_axes
 from ica.spec.load import load_spec, spec_json
-from ica.spec.models import RESERVED_NAMES
+from ica.spec.models import RESERVED_NAMES, spec_models
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,18 @@ class GridCell:
 
 
 def has_grid(spec: Any) -> bool:
-    return bool(getattr(spec, "grid", None))
+    """Whether the spec runs as cells: it has a grid, or data draws (`ica.spec.draws`), or both."""
+    return bool(getattr(spec, "grid", None)) or getattr(spec, "data_draws", None) is not None
 
 
 def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
     """Every cell of a validated spec's grid, each validated (a SpecError names the first bad cell)."""
     reg = reg or registry()
-    axes: dict[str, list[Any]] = dict(spec.grid or {})
+    axes: dict[str, list[Any]] = grid_axes(spec)  # the draws, if any, the innermost axis
+    drawn = draw_list(spec) is not None
     base = spec_json(spec)
     base.pop("grid", None)
+    base.pop("data_draws", None)
     labels = short_labels([p for key in axes for p in axis_paths(key)])
     texts = {path: value_texts(values) for key, axis in axes.items()
              for path, values in axis_values(key, axis).items()}
@@ -82,6 +86,8 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
         directory = unique(safe_name(folder), directories)
         if spec.name:
             raw["name"] = f"{spec.name} {name}"
+        if drawn:
+            check_cell_data(name, settings, raw.get("data"), spec_models(reg).tagged)
         try:
             validated = load_spec(raw, reg)
         except SpecError as exc:
@@ -300,12 +306,14 @@ def check_cell_directory(name: str) -> None:
 
 
 def grid_json(spec: BaseModel, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
-    """What ``grid.json`` holds: the axes and, per cell, its name, directory and settings."""
+    """What ``grid.json`` holds: the axes (the draws' last) and, per cell, its name, directory and settings;
+    with draws, which axis holds them and their data seeds (`ica.spec.draws.draws_record`)."""
     for cell in cells:
         check_cell_directory(cell.directory)
     return {
         "name": getattr(spec, "name", None),
         "spec_hash": spec_hash,
-        "axes": dict(spec.grid),
+        "axes": grid_axes(spec),
+        **draws_record(spec),
         "cells": [{"name": c.name, "dir": c.directory, "settings": c.settings} for c in cells],
     }

@@ -21,6 +21,10 @@ MAX_GRID_CELLS = 1_000
 own, validated one by one before anything trains (10,000 cells kept `ica validate` silent for 150 s), so a grid
 beyond this is an axis given far more values than meant; split a larger study into several specs."""
 
+MAX_DRAWS = MAX_GRID_CELLS
+"""Data draws per spec (``data_draws``): each draw is a grid cell of its own (`ica.spec.draws`), so a count
+the grid's bound refuses anyway is refused as such, naming ``data_draws``, before a list of that many is built."""
+
 MAX_STEPS = 10**9
 """Optimisation steps per seed, however given (``steps``, or ``epochs`` passes): the paper's longest runs take
 70,000, and 10^9 steps of even the smallest model run for weeks. The other counts that drive loops or
@@ -46,6 +50,28 @@ class AtEntry(ValueError):
 def too_many_seeds(count: int) -> str:
     return (f"{count:,} seeds; at most {MAX_SEEDS:,} per spec (each seed is a separately trained model with its "
             "own files; split a larger study into several specs)")
+
+
+def check_seeds(seeds: int | list[int]) -> int | list[int]:
+    """A seed count from 1 to `MAX_SEEDS`, or a list of at most that many distinct seeds in [0, `MAX_SEED`]."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError("a seed count must be at least 1")
+        if seeds > MAX_SEEDS:
+            raise ValueError(too_many_seeds(seeds))
+        return seeds
+    if not seeds:
+        raise ValueError("the list of seeds is empty")
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(too_many_seeds(len(seeds)))
+    if any(s < 0 for s in seeds):
+        raise ValueError("seeds must be non-negative")
+    if any(s > MAX_SEED for s in seeds):
+        raise ValueError(f"a seed is at most {MAX_SEED} (2**63 - 1); got {max(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        dup = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ValueError(f"seeds must be distinct; repeated: {dup}")
+    return seeds
 
 
 def check_distinct_metrics(metrics: list[Any] | None) -> list[Any] | None:

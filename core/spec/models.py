@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_serializer
 
 from ica.components.options import Options, slot_kind
 from ica.components.registry import tag_options
+from ica.spec.draws import check_data_draws
 from ica.spec.limits import (  # noqa: F401 - MAX_SEED, MAX_SEEDS, too_many_seeds: names `ica.spec.models` has offered
     MAX_CHECKPOINTS_KEPT, MAX_RETRIES, MAX_SEED, MAX_SEEDS, MAX_STEPS, check_distinct_metrics, check_distinct_values,
-    check_grid_size, too_many_seeds,
+    check_grid_size, check_seeds, too_many_seeds,
 )
 
 if TYPE_CHECKING:
@@ -227,6 +228,12 @@ class SpecModels:
                 description="Lists of values for options, by dotted path ('data.samples_per_segment', "
                 "'models.*.latent_dim'): one run per combination, each in its own sub-directory.",
             )
+            data_draws: int | list[int] | None = Field(
+                None,
+                description="Replicate over generated data sets: a count n (data seeds data.data_seed .. "
+                "data.data_seed + n - 1) or a list of distinct data seeds; each draw is one more grid cell "
+                "(innermost axis 'data.data_seed'), trained for every seed. Absent: one data set.",
+            )
 
             @field_validator("models")
             @classmethod
@@ -236,24 +243,7 @@ class SpecModels:
             @field_validator("seeds")
             @classmethod
             def _valid_seeds(cls, v: int | list[int]) -> int | list[int]:
-                if isinstance(v, int):
-                    if v < 1:
-                        raise ValueError("a seed count must be at least 1")
-                    if v > MAX_SEEDS:
-                        raise ValueError(too_many_seeds(v))
-                    return v
-                if not v:
-                    raise ValueError("the list of seeds is empty")
-                if len(v) > MAX_SEEDS:
-                    raise ValueError(too_many_seeds(len(v)))
-                if any(s < 0 for s in v):
-                    raise ValueError("seeds must be non-negative")
-                if any(s > MAX_SEED for s in v):
-                    raise ValueError(f"a seed is at most {MAX_SEED} (2**63 - 1); got {max(v)}")
-                if len(set(v)) != len(v):
-                    dup = sorted({s for s in v if v.count(s) > 1})
-                    raise ValueError(f"seeds must be distinct; repeated: {dup}")
-                return v
+                return check_seeds(v)
 
             @field_validator("grid")
             @classmethod
@@ -268,6 +258,19 @@ class SpecModels:
                         raise ValueError(f"'{path}' has no values; give at least one")
                     check_distinct_values(key, values)
                 return check_grid_size(v)
+
+            @field_validator("data_draws")
+            @classmethod
+            def _valid_draws(cls, v: int | list[int] | None, info: ValidationInfo) -> int | list[int] | None:
+                return check_data_draws(v, info.data.get("data"), info.data.get("grid"))
+
+            @model_serializer(mode="wrap")
+            def _no_absent_draws(self, handler: Any) -> Any:
+                """Without draws, spec.json (and so the spec's hash) is what it was before ``data_draws``."""
+                data = handler(self)
+                if self.data_draws is None and isinstance(data, dict):
+                    data.pop("data_draws", None)
+                return data
 
             @property
             def seed_list(self) -> list[int]:

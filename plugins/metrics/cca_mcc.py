@@ -9,6 +9,13 @@ pairs are recorded as failures, so the number of pairs behind every median is al
 ``pairing`` says how canonical variates are paired: ``"assignment"`` (default; icebeem's convention, an
 optimal one-to-one matching, as MCC to the sources) or ``"index"`` (variate i with variate i, which reads
 lower for unrelated data). See `ica.evaluation.cca_pairs`.
+
+The observation control (``observations``, on by default): the same measure between each seed's latents and
+the observations x of the evaluation points (flattened; where d_x ≠ d_z, their PCA to d_z fitted on the
+training split), with the same split, order and pairing as the pairs, recorded per seed as
+``cca_mcc_in_observations`` and ``cca_mcc_out_observations``. Seeds that agree with each other no better than
+each agrees with the raw observations have found the observations' own linear structure, not more. It belongs
+to the trained evaluation's floors (``evaluation.controls`` "observations"): the untrained control skips it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from typing import Literal
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, fixed_order, hookimpl, MetricRecord, Options, pairwise_cca_mcc,
+    BuildContext, Evaluation, Field, cca_mcc, fixed_order, hookimpl, MetricRecord, observation_views,
+    observations_vary, Options, pairwise_cca_mcc,
 )
 
 
@@ -33,6 +41,10 @@ class CCAMCCOptions(Options):
     )
     shuffle_seed: int | None = Field(
         0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
+    )
+    observations: bool = Field(
+        True, description="Also measure each seed against the observations (their PCA to d_z where d_x differs): "
+        "cca_mcc_in_observations, cca_mcc_out_observations, per seed."
     )
 
 
@@ -67,6 +79,32 @@ class PairwiseCCAMCC:
                     MetricRecord("cca_mcc_in", float("nan"), pair=(a, b), error=why),
                     MetricRecord("cca_mcc_out", float("nan"), pair=(a, b), error=why),
                 ]
+        if self.options.observations and evaluation.floors and evaluation.control is None:
+            records += self._observations(evaluation)
+        return records
+
+    def _observations(self, evaluation: Evaluation) -> list[MetricRecord]:
+        """Each seed against the observations, split, ordered and paired as the pairs are (per seed)."""
+        if not observations_vary(evaluation):
+            return []
+        order = fixed_order(len(evaluation.points), self.options.shuffle_seed)
+        view = observation_views(evaluation)
+        records = []
+        for outcome in evaluation.seeds:
+            z = outcome.latents
+            if z is None or not np.isfinite(z).all():
+                why = outcome.error or ("no latents" if z is None else "non-finite latents")
+                records += [MetricRecord(f"cca_mcc_{part}_observations", float("nan"), seed=outcome.seed, error=why)
+                            for part in ("in", "out")]
+                continue
+            try:
+                x = view(z.shape[1])
+                r = cca_mcc(z[order], x[order], self.options.fit_fraction, self.options.method, self.options.pairing)
+                values, why = (r.in_sample, r.out_of_sample), None
+            except ValueError as exc:
+                values, why = (float("nan"), float("nan")), str(exc)
+            records += [MetricRecord(f"cca_mcc_{part}_observations", value, seed=outcome.seed, error=why)
+                        for part, value in zip(("in", "out"), values)]
         return records
 
 

@@ -4,6 +4,11 @@ CEBRA's consistency score, beside `cca_mcc`: for every pair of seeds, the affine
 fitted on a fixed random part of the evaluation points (``fit_fraction``, order fixed by ``shuffle_seed``)
 and its R² measured on the rest, in both directions, averaged (`ica.evaluation.affine.consistency_r2`). A
 failed seed's pairs are recorded as failures: every median stands on all S(S-1)/2 pairs.
+
+The observation control (``observations``, on by default): the same score between each seed's latents and the
+observations x of the evaluation points (flattened; where d_x ≠ d_z, their PCA to d_z fitted on the training
+split), with the same split and order as the pairs, per seed as ``consistency_r2_observations``. It belongs to
+the trained evaluation's floors (``evaluation.controls`` "observations"): the untrained control skips it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import itertools
 
 import numpy as np
 
-from ica.plugin import BuildContext, Evaluation, Field, consistency_r2, fixed_order, hookimpl, MetricRecord, Options
+from ica.plugin import (
+    BuildContext, Evaluation, Field, consistency_r2, fixed_order, hookimpl, MetricRecord, observation_views,
+    observations_vary, Options,
+)
 
 
 class ConsistencyOptions(Options):
@@ -21,6 +29,10 @@ class ConsistencyOptions(Options):
     fit_fraction: float = Field(0.5, gt=0, lt=1, description="Fraction of evaluation points the map is fitted on.")
     shuffle_seed: int | None = Field(
         0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
+    )
+    observations: bool = Field(
+        True, description="Also score each seed against the observations (their PCA to d_z where d_x differs): "
+        "consistency_r2_observations, per seed."
     )
 
 
@@ -45,6 +57,27 @@ class PairwiseConsistency:
             else:
                 value, why = float("nan"), "a seed of this pair failed or has non-finite latents"
             records.append(MetricRecord("consistency_r2", value, pair=(a, b), error=why))
+        if self.options.observations and evaluation.floors and evaluation.control is None:
+            records += self._observations(evaluation, order)
+        return records
+
+    def _observations(self, evaluation: Evaluation, order: np.ndarray) -> list[MetricRecord]:
+        """Each seed against the observations, split and ordered as the pairs are (per seed)."""
+        if not observations_vary(evaluation):
+            return []
+        view = observation_views(evaluation)
+        records = []
+        for outcome in evaluation.seeds:
+            z = outcome.latents
+            if z is None or not np.isfinite(z).all():
+                value, why = float("nan"), outcome.error or ("no latents" if z is None else "non-finite latents")
+            else:
+                try:
+                    x = view(z.shape[1])
+                    value, why = consistency_r2(z[order], x[order], self.options.fit_fraction), None
+                except ValueError as exc:
+                    value, why = float("nan"), str(exc)
+            records.append(MetricRecord("consistency_r2_observations", value, seed=outcome.seed, error=why))
         return records
 
 
