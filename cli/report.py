@@ -8,9 +8,11 @@ here (missing directory, no runs, unknown format, a corrupt file) becomes one me
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
+
+from ica.errors import IcaError
 
 
 def report_command(
@@ -22,14 +24,27 @@ def report_command(
         None, "--format", help="md (figures as PNGs in <out stem>_files/) or html (one file, figures embedded); "
         "default: from --out's suffix, else md."
     ),
+    margin: float = typer.Option(0.05, "--margin", min=0.0, help="Equivalence margin of the model comparisons "
+                                 "and the phase figure, in the metric's units (0: no equivalence test)."),
+    correction: str = typer.Option("holm", "--correction", help="Correction of the comparisons' p over what the "
+                                   "report shows: holm, bh (Benjamini-Hochberg) or none."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Compare only this metric (repeatable): "
+                                               "the family the correction runs over."),
 ) -> Path:
     """Figures (MCC boxplots, pairwise CCA-MCC in/out of sample, ELBO against MCC, cluster agreement, training
     curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML; each
-    metric beside its null controls (saying where a median lies within one), and p-values between the models
-    of each run."""
+    metric beside its null controls (saying where a median lies within one), and the models of each setting
+    compared (effect, interval, corrected p, equivalence against --margin, verdict)."""
+    from ica.evaluation.corrections import METHODS
+    from ica.reporting.comparisons import ComparisonOptions
     from ica.reporting.report import write_report
 
-    written = write_report(Path(directory), out=None if out is None else Path(out), format=format)
+    if correction not in METHODS:
+        raise IcaError(f"unknown correction {correction!r}; choose one of {', '.join(METHODS)}", where="--correction")
+    if margin != margin or margin == float("inf"):
+        raise IcaError(f"the margin must be a finite number, got {margin}", where="--margin")
+    options = ComparisonOptions(margin or None, correction, tuple(metric) if metric else None)
+    written = write_report(Path(directory), out=None if out is None else Path(out), format=format, comparison=options)
     beside = f", {len(written.figures)} PNG files in {written.figures[0].parent}" if written.figures else ""
     typer.echo(f"wrote {written.path} ({written.count} figures{beside})")
     return written.path

@@ -35,7 +35,7 @@ def test_the_phase_figure_is_drawn_with_its_floors(experiment):
     figure = phase_figure(experiment, plots.colours_for(experiment.labels))
     assert figure is not None and figure.name == "phase.png"
     assert figure.png.startswith(b"\x89PNG")
-    assert "untrained" in figure.caption and "Holm-corrected over the 12 comparisons" in figure.caption  # 4 settings x 3 metrics
+    assert "untrained" in figure.caption and "Holm over the 12 comparisons" in figure.caption  # 4 settings x 3 metrics
     run = experiment.runs[0]
     assert floor_value(run, "mcc", "observations") == pytest.approx(run.cells[0].summary["cell"]["mcc_observations"])
     assert floor_value(run, "mcc", "pca") is None  # d_x = d_s: no PCA floor

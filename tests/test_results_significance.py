@@ -283,3 +283,22 @@ def test_report_file_is_written_with_the_new_sections(run):
     text = written.path.read_text()
     assert "## Controls" in text and "## Model comparison" in text
     assert re.search(r"good − poor \| MCC to sources \| \+0\.\d+ \[", text)
+
+
+def test_report_comparisons_take_the_margin_correction_and_metrics_given(run):
+    from ica.cli.app import app
+    from ica.reporting.comparisons import ComparisonOptions
+
+    directory, _ = run
+    options = ComparisonOptions(margin=0.5, correction="bh", metrics=("cca_mcc_out",))
+    comparison = section(render_markdown(document(load_experiment(directory), [], options), "files"),
+                         "Model comparison")
+    rows = [line for line in comparison.splitlines() if "good − poor" in line]
+    assert len(rows) == 1 and "CCA-MCC out of sample" in rows[0] and "equivalent within ±0.5" in rows[0]
+    assert "Benjamini-Hochberg" in comparison and "±0.5" in comparison and "Only cca_mcc_out compared" in comparison
+    bad = runner.invoke(app, ["report", str(directory), "--correction", "bonferoni"])
+    assert bad.exit_code == 2 and "--correction" in bad.output
+    out = runner.invoke(app, ["report", str(directory), "--margin", "0", "--metric", "mcc"])
+    assert out.exit_code == 0, out.output
+    written = (directory / "report.md").read_text()
+    assert "no equivalence margin" in section(written, "Model comparison")

@@ -29,6 +29,19 @@ LOWER_IS_BETTER = ("bpd_",)
 """Prefixes of metrics for which lower is better (bits per dimension); every other metric is higher-better."""
 
 
+@dataclass(frozen=True)
+class ComparisonOptions:
+    """How a report or figure compares models: the equivalence margin (None: no equivalence test), the
+    correction, and the metrics compared (None: every metric the models share), which is also the family."""
+
+    margin: float | None = DEFAULT_MARGIN
+    correction: str = "holm"
+    metrics: tuple[str, ...] | None = None
+
+    def wants(self, metric: str) -> bool:
+        return self.metrics is None or metric in self.metrics
+
+
 def higher_is_better(metric: str) -> bool:
     return not metric.startswith(LOWER_IS_BETTER)
 

@@ -7,9 +7,10 @@ one), one line per model label: the median over seeds (every data draw's seeds t
 band. What an uninformed model gets is shaded grey: at each x, the range from the lowest to the highest of the
 floors (the observations, their PCA, FastICA; over draws, their mean) and the median of each model's untrained
 networks (``<metric>_untrained``); each of these is also drawn as a thin line. The first two model labels are
-compared at every setting and metric drawn (`ica.reporting.comparisons`: draws pooled, Holm-corrected over all
-the comparisons in the figure, equivalence against `DEFAULT_MARGIN`): a star in the better model's colour
-marks a difference, "=" an equivalence within the margin; nothing marks an inconclusive setting.
+compared at every setting and metric drawn (`ica.reporting.comparisons`: draws pooled, corrected, by Holm
+unless the options say otherwise, over all the comparisons in the figure; equivalence against the margin,
+0.05 unless given): a star in the better model's colour marks a difference, "=" an equivalence within the
+margin; nothing marks an inconclusive setting.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ica.evaluation.corrections import NAMES
 from ica.reporting import plots
-from ica.reporting.comparisons import DEFAULT_MARGIN, compare_groups
+from ica.reporting.comparisons import ComparisonOptions, compare_groups
 from ica.reporting.figures import FigureFile, is_finite_number
 from ica.reporting.read import Cell, Experiment, Run
 from ica.reporting.tables import comparison_groups, setting_groups
@@ -82,26 +84,32 @@ def floor_value(run: Run, metric: str, floor: str) -> float | None:
     return None
 
 
-def verdicts(exp: Experiment, metrics: list[str]) -> dict[tuple[str, str], dict]:
+def verdicts(exp: Experiment, metrics: list[str],
+             options: ComparisonOptions = ComparisonOptions()) -> dict[tuple[str, str], dict]:
     """(setting's first run directory, metric) -> the comparison row of the first two labels, corrected over
-    every setting and metric of the figure (`ica.reporting.comparisons.compare_groups`)."""
+    every setting and metric of the figure (`ica.reporting.comparisons.compare_groups`); ``options`` give the
+    margin and correction (its metrics narrow the figure's, never add to them)."""
     labels = exp.labels
     if len(labels) < 2:
         return {}
     rows = compare_groups(comparison_groups(exp), labels[0], labels[1],
-                          lambda sa, sb: [m for m in metrics if all(m in (s.get("stats") or {})
-                                                                    for s in (*sa.values(), *sb.values()))])
+                          lambda sa, sb: [m for m in metrics if options.wants(m) and all(
+                              m in (s.get("stats") or {}) for s in (*sa.values(), *sb.values()))],
+                          options.margin, options.correction)
     return {(row["path"], row["metric"]): row for row in rows}
 
 
-def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
+def phase_figure(exp: Experiment, colours: dict[str, str],
+                 options: ComparisonOptions = ComparisonOptions()) -> FigureFile | None:
     """The phase diagram, or None where it does not apply (see the module docstring)."""
     if not applies(exp):
         return None
     panels = list(dict.fromkeys(r.panel for r in exp.runs))
     metrics = [(m, t) for m, t in METRICS if any(c.seed_values(m) for r in exp.runs for c in r.cells)]
     labels = exp.labels
-    marks = verdicts(exp, [m for m, _ in metrics])
+    marks = verdicts(exp, [m for m, _ in metrics], options)
+    margin = f"±{options.margin:g}" if options.margin is not None else "no margin (no equivalence test)"
+    correction = NAMES[options.correction]
     first = {id(run): str(g.items[0].directory) for g in setting_groups(exp) for run in g.items}
     columns = min(3, len(panels) + 1)  # legend columns that fit the figure's width
     legend_inches = 0.22 * math.ceil(10 / columns) + 0.3  # at most 10 entries
@@ -125,9 +133,9 @@ def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     handles += [Line2D([], [], color="0.5", linestyle=(0, (1, 3)), linewidth=1, label="untrained (per model colour)")]
     if starred and len(labels) >= 2:
         handles.append(Line2D([], [], color="black", marker="*", linestyle="none",
-                              label=f"{labels[0]} vs {labels[1]}: better (model's colour), Holm-corrected p < 0.05"))
+                              label=f"{labels[0]} vs {labels[1]}: better (model's colour), {correction} p < 0.05"))
         handles.append(Line2D([], [], color="black", marker="$=$", linestyle="none",
-                              label=f"equivalent within ±{DEFAULT_MARGIN:g} (TOST, Holm-corrected)"))
+                              label=f"equivalent within {margin} (TOST, {correction})"))
     fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=7.5, frameon=False)
     fig.suptitle("Recovery of the sources against the grid axis, with controls", fontsize=11)
     plots._tight(fig, (0, legend_inches / height, 1, 1 - 0.45 / height))
@@ -136,9 +144,9 @@ def phase_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
                f"on the {exp.split} split; grey: the range of the floors (observations, PCA, FastICA) and of each "
                f"model's untrained networks; seeds of every data draw together. Above each setting, {labels[0]} "
                f"against {labels[1] if len(labels) > 1 else '-'}: a star in the better model's colour where they "
-               f"differ, '=' where they are equivalent within ±{DEFAULT_MARGIN:g}, nothing where inconclusive "
+               f"differ, '=' where they are equivalent within {margin}, nothing where inconclusive "
                f"(difference of means, Welch's t with a jackknife over seeds or a paired t over draws, and two "
-               f"one-sided tests; Holm-corrected over the {len(marks)} comparisons in this figure, α = 0.05).")
+               f"one-sided tests; {correction} over the {len(marks)} comparisons in this figure, α = 0.05).")
     return FigureFile("phase.png", "Fig. 2 as a phase diagram: recovery against the grid axis", caption,
                       plots._png(fig))
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ica.evaluation.inference import MIN_UNITS
-from ica.reporting.comparisons import DEFAULT_MARGIN
+from ica.evaluation.corrections import NAMES
+from ica.reporting.comparisons import ComparisonOptions
 from ica.reporting import plots
 from ica.errors import IcaError
 from ica.reporting.boxplots import (PAIR_FAMILIES, Part, box_panels, cluster_figure, label_counts, mcc_figure,
@@ -65,11 +66,11 @@ __all__ = [  # the names `ica.reporting.report` has always offered, wherever the
 FORMATS = {"md": "md", "markdown": "md", "html": "html", "htm": "html"}
 
 
-def make_figures(exp: Experiment) -> list[FigureFile]:
+def make_figures(exp: Experiment, comparison: ComparisonOptions = ComparisonOptions()) -> list[FigureFile]:
     """Every figure the experiment has data for, in the order of the report."""
     colours = plots.colours_for(exp.labels)
     figures = [
-        phase_figure(exp, colours),
+        phase_figure(exp, colours, comparison),
         mcc_figure(exp, colours),
         pairwise_figure(exp, colours),
         elbo_figure(exp, colours),
@@ -80,7 +81,8 @@ def make_figures(exp: Experiment) -> list[FigureFile]:
     return [f for f in figures if f is not None]
 
 
-def document(exp: Experiment, figures: list[FigureFile]) -> list[Block]:
+def document(exp: Experiment, figures: list[FigureFile],
+             comparison: ComparisonOptions = ComparisonOptions()) -> list[Block]:
     """The report's contents, in order: what the experiment is, the tables, failed seeds, then the figures."""
     runs = len(exp.runs)
     seeds = sum(len(c.seeds) for r in exp.runs for c in r.cells)
@@ -102,7 +104,7 @@ def document(exp: Experiment, figures: list[FigureFile]) -> list[Block]:
         blocks += [Block("text", "Reference values computed once per run on the same evaluation points "
                                  "(e.g. MCC of the observations themselves and of FastICA to the sources):"),
                    Block("table", header=ref[0], rows=ref[1])]
-    blocks += significance_blocks(exp)
+    blocks += significance_blocks(exp, comparison)
     waiting = [r.setting or str(r.directory) for r in exp.runs if not r.cells]
     if waiting:
         blocks.append(Block("text", f"Not started yet (no spec.json in the run directory): {', '.join(waiting)}."))
@@ -115,7 +117,7 @@ def document(exp: Experiment, figures: list[FigureFile]) -> list[Block]:
     return blocks
 
 
-def significance_blocks(exp: Experiment) -> list[Block]:
+def significance_blocks(exp: Experiment, options: ComparisonOptions = ComparisonOptions()) -> list[Block]:
     """The controls beside each metric (with what lies within their range) and the comparison of models."""
     blocks = []
     controls = controls_table(exp)
@@ -133,18 +135,22 @@ def significance_blocks(exp: Experiment) -> list[Block]:
             Block("table", header=controls[0], rows=controls[1]),
             Block("list", items=said) if said else Block("text", "No median lies within a control's range."),
         ]
-    comparison = comparison_table(exp)
+    comparison = comparison_table(exp, options)
+    margin = f"±{options.margin:g}" if options.margin is not None else None
+    only = f" Only {', '.join(options.metrics)} compared." if options.metrics else ""
     if comparison is not None:
         blocks += [
             Block("heading", "Model comparison"),
             Block("text", f"Every two models of each setting, on the same data (data draws pooled): the effect is "
                           "the difference of their means (first minus second) with its 95% interval; p is two-sided "
                           "(Welch's t with a jackknife over seeds within one draw, a paired t over draws with two or "
-                          "more), corrected by Holm over every row of this table; 'p equiv.' is the equivalence "
-                          f"test (two one-sided tests) against a margin of ±{DEFAULT_MARGIN:g} in the metric's units, "
-                          "corrected likewise. Verdict at α = 0.05: better when the corrected p is below α, "
-                          f"equivalent within ±{DEFAULT_MARGIN:g} when the corrected equivalence p is, otherwise "
-                          "inconclusive; 'too few seeds' where no test exists. Controls are never compared."),
+                          f"more), corrected by {NAMES[options.correction]} over every row of this table; "
+                          + (f"'p equiv.' is the equivalence test (two one-sided tests) against a margin of {margin} "
+                             "in the metric's units, corrected likewise. " if margin else "no equivalence margin. ")
+                          + "Verdict at α = 0.05: better when the corrected p is below α, "
+                          + (f"equivalent within {margin} when the corrected equivalence p is, " if margin else "")
+                          + "otherwise inconclusive; 'too few seeds' where no test exists. Controls are never "
+                          "compared." + only),
             Block("table", header=comparison[0], rows=comparison[1]),
         ]
     return blocks
@@ -172,7 +178,8 @@ def resolve_output(directory: Path, out: Path | None, format: str | None) -> tup
     return (Path(out) if out is not None else Path(directory) / f"report.{fmt}"), fmt
 
 
-def write_report(directory: Path, out: Path | None = None, format: str | None = None) -> Written:
+def write_report(directory: Path, out: Path | None = None, format: str | None = None,
+                 comparison: ComparisonOptions = ComparisonOptions()) -> Written:
     """Read the experiment in ``directory`` and write its report: figures first, then the document.
 
     Markdown: ``<out>`` plus ``<out stem>_files/*.png`` (default ``DIR/report.md``, ``DIR/report_files/``),
@@ -186,8 +193,8 @@ def write_report(directory: Path, out: Path | None = None, format: str | None = 
         raise IcaError("no results yet: no summary.json and no training log in any run", where=str(directory))
     path, fmt = resolve_output(directory, out, format)
     own = check_output(directory, path)
-    figures = make_figures(exp)
-    blocks = document(exp, figures)
+    figures = make_figures(exp, comparison)
+    blocks = document(exp, figures, comparison)
     if fmt == "html":
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, mark(render_html(blocks), []).encode("utf-8"))

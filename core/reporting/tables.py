@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ica.reporting.collapse import collapse_text, collapsed
-from ica.reporting.comparisons import DEFAULT_MARGIN, Group, compare_groups, compared_metrics, correct
+from ica.reporting.comparisons import ComparisonOptions, Group, compare_groups, compared_metrics, correct
 from ica.reporting.draws import DrawGroup, group_draws, without_draw
 from ica.reporting.read import Cell, Experiment, Run
 from ica.reporting.results import FLOORS, comparable, interval, metric_order, split_control
@@ -225,26 +225,25 @@ def comparison_groups(exp: Experiment) -> list[Group]:
     return found
 
 
-def comparisons(exp: Experiment, margin: float | None = DEFAULT_MARGIN, correction: str = "holm",
-                metrics: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Every two models of every setting on each metric they share (``metrics`` only, where given), corrected
-    together over everything returned (`ica.reporting.comparisons.correct`)."""
+def comparisons(exp: Experiment, options: ComparisonOptions = ComparisonOptions()) -> list[dict[str, Any]]:
+    """Every two models of every setting on each metric they share (``options.metrics`` only, where given),
+    corrected together over everything returned (`ica.reporting.comparisons.correct`)."""
     groups = comparison_groups(exp)
     labels = exp.labels
 
     def chosen(sa: dict, sb: dict) -> list[str]:
         shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
-        return [m for m in shared if metrics is None or m in metrics]
+        return [m for m in shared if options.wants(m)]
 
     rows = [row for i, a in enumerate(labels) for b in labels[i + 1:]
-            for row in compare_groups(groups, a, b, chosen, margin, correction)]
-    return correct(rows, correction)
+            for row in compare_groups(groups, a, b, chosen, options.margin, options.correction)]
+    return correct(rows, options.correction)
 
 
-def comparison_table(exp: Experiment, margin: float | None = DEFAULT_MARGIN, correction: str = "holm") -> Table | None:
+def comparison_table(exp: Experiment, options: ComparisonOptions = ComparisonOptions()) -> Table | None:
     """`comparisons` as a table: one row per setting, model pair and metric. None when no setting has two
     finished models."""
-    rows = comparisons(exp, margin, correction)
+    rows = comparisons(exp, options)
     if not rows:
         return None
     header = _setting(exp) + ["models", "metric", "effect [95% interval]", "p", "p adj.", "p equiv. adj.",
