@@ -77,3 +77,13 @@ def test_the_phase_figure_pools_draws_at_each_setting(tmp_path):
     assert len(found) == 4 and {r["test"] for r in found.values()} == {"paired t over draws"}
     figure = phase_figure(exp, plots.colours_for(exp.labels))
     assert "Holm over the 6 comparisons" in figure.caption  # 2 depths x (mcc, mcc_spearman, affine_mcc)
+
+
+@pytest.mark.slow
+def test_the_reports_results_table_pools_each_settings_draws(drawn):
+    from ica.reporting.tables import results_table as report_table
+
+    header, rows = report_table(load_experiment(drawn))
+    assert [r[1] for r in rows] == ["ivae", "vade"] and all(r[0] == "(3 draws)" for r in rows)
+    mcc = rows[0][header.index("MCC to sources")]
+    assert rows[0][2].startswith("3 draws × 3: 3 finished") and mcc.endswith("n=9")

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from ica.reporting.collapse import collapse_text, collapsed
-from ica.reporting.comparisons import ComparisonOptions, Group, compare_groups, compared_metrics, correct
+from ica.reporting.comparisons import (
+    ComparisonOptions, Group, compare_groups, compared_metrics, correct, pooled_stats,
+)
 from ica.reporting.draws import DrawGroup, group_draws, without_draw
 from ica.reporting.read import Cell, Experiment, Run
 from ica.reporting.results import FLOORS, comparable, interval, metric_order, split_control
@@ -77,15 +79,26 @@ def _setting(exp: Experiment, run: Run | None = None) -> list[str]:
 
 
 def results_table(exp: Experiment) -> Table:
+    """One row per setting and model: a setting's data draws pooled (every draw's seeds or pairs together)."""
     metrics = table_metrics(exp)
     header = _setting(exp) + ["model", "seeds"] + [METRIC_NAMES.get(m, m) for m in metrics]
     rows = []
-    for run in exp.runs:
-        for cell in run.cells:
-            stats = (cell.summary or {}).get("stats", {})
-            row = _setting(exp, run) + [_model_text(cell), seed_status_text(cell)]
-            row += [fmt_stats(stats.get(m)) if cell.summary else "(no summary yet)" for m in metrics]
-            rows.append(row)
+    for group in setting_groups(exp):
+        if len(group.items) == 1:
+            run = group.items[0]
+            for cell in run.cells:
+                stats = (cell.summary or {}).get("stats", {})
+                row = _setting(exp, run) + [_model_text(cell), seed_status_text(cell)]
+                rows.append(row + [fmt_stats(stats.get(m)) if cell.summary else "(no summary yet)" for m in metrics])
+            continue
+        for label in dict.fromkeys(c.label for run in group.items for c in run.cells):
+            cells = [c for run in group.items for c in run.cells if c.label == label]
+            summaries = {d: c.summary for d, run in zip(group.draws, group.items) for c in run.cells
+                         if c.label == label and c.summary is not None}
+            seeds = f"{len(cells)} draws × " + "; ".join(dict.fromkeys(seed_status_text(c) for c in cells))
+            row = [setting_text(group)] + [_model_text(cells[0]), seeds]
+            rows.append(row + [fmt_stats(pooled_stats(summaries, m)) if summaries else "(no summary yet)"
+                               for m in metrics])
     return header, rows
 
 
@@ -208,15 +221,24 @@ def setting_groups(exp: Experiment) -> list[DrawGroup[Run]]:
                        else ((str(r.directory),), None))
 
 
+def setting_text(group: DrawGroup[Run]) -> str:
+    """How a setting is named: its run's setting, or with draws that of its first draw without the draw
+    (the innermost axis, last in the name) and how many draws there are."""
+    first = group.items[0]
+    name = first.setting or str(first.directory)
+    if len(group.items) == 1:
+        return name
+    drawn = f"{(first.draw_axis or '').split('.')[-1]}={first.draw}"
+    name = name[:-len(drawn)].rstrip() if name.endswith(drawn) else name
+    return f"{name} ({len(group.items)} draws)".strip()
+
+
 def comparison_groups(exp: Experiment) -> list[Group]:
     """Each setting as a `Group`: every finished model's summary per draw."""
     found = []
     for group in setting_groups(exp):
         first = group.items[0]
-        name = first.setting or str(first.directory)
-        if len(group.items) > 1:
-            name += f" ({len(group.items)} draws)"
-        g = Group(name, str(first.directory))
+        g = Group(setting_text(group), str(first.directory))
         for draw, run in zip(group.draws, group.items):
             for cell in run.cells:
                 if cell.summary is not None:
