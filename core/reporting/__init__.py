@@ -1,9 +1,10 @@
 """Reporting: many run directories read back as tables, figures and one report.
 
-Owns: finding runs and their state (`runs`, walking the folders below those named: `walk`), a setting's data
-draws grouped (`draws`), the results table (`results`) and index.json (`index`), formerly `collect`; every
-comparison of two models, corrected and with a verdict (`comparisons`); collapsed dimensions in words (`collapse`); the report's settings, reading, tables, figures and rendering (`report` and its parts); figures drawn
-headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
+Owns: finding runs and their state (`runs`, walking the folders below those named: `walk`), a setting's data draws
+grouped (`draws`), the results table (`results`) and index.json (`index`), formerly `collect`; every comparison of
+two models, corrected and with a verdict (`comparisons`); collapsed dimensions in words (`collapse`); the report's
+settings, reading, tables, figures and rendering (`report` and its parts); figures drawn headless from plain
+numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
 directories (and writes its own report and index), so it sits at the end of the chain.
 May import: ica.errors, ica.spec, ica.rundir, ica.evaluation, ica.running
 Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, loaded on first use: the report

@@ -1,14 +1,15 @@
-"""The table `ica results` shows: one row per (setting, model label) with the settings that vary between the runs,
-the seed counts and each metric's statistics, from the records `ica.reporting.runs.find_runs` reads. The runs of
+"""The table `ica results` shows: one row per (setting, model label) with the settings that vary between the
+runs, the seed counts and each metric's statistics, from the records `ica.reporting.runs.find_runs` reads. The runs of
 one setting's data draws (`ica.spec.draws`) make one row: statistics over every draw's seeds together.
 
 Settings are dotted spec paths (``data.dim``); a model's own options are written ``models.*.…`` (the grid's
 notation), so that the same option of the same label can be compared across runs.
 
 Each metric gets the 95% interval of its mean (`ica.evaluation.inference`: a jackknife over seeds, hierarchical
-over draws) from the per-seed and per-pair values of the model's summary.json; a metric's null controls (``<metric>_untrained``, per seed or pair)
-and floors (``<metric>_observations``, ``_pca``, ``_fastica``, one value per cell) are grouped under it, so that
-adding controls adds no columns of their own. Runs from before controls existed simply have none.
+over draws) from the per-seed and per-pair values of the model's summary.json; a metric's null controls
+(``<metric>_untrained``, per seed or pair) and floors (``<metric>_observations``, ``_pca``, ``_fastica``, one value
+per cell) are grouped under it, so that adding controls adds no columns of their own. Runs from before controls
+existed simply have none.
 """
 
 from __future__ import annotations

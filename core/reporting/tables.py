@@ -22,7 +22,8 @@ from ica.reporting.results import FLOORS, comparable, interval, metric_order, sp
 
 Table = tuple[list[str], list[list[str]]]
 
-METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari", "cluster_nmi",
+METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
+                "cluster_nmi",
                 "cluster_ari_truth", "cluster_nmi_truth", "elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
 METRIC_NAMES = {
     "mcc": "MCC to sources",
