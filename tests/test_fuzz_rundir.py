@@ -284,7 +284,7 @@ def fuzz(bases: dict[str, Any], base: str, name: str, tmp_path: Path) -> list[st
 def no_figures(monkeypatch, request):
     """The report without its figures (drawing is slow, and draws only what was read and checked)."""
     if not request.node.callspec.params["name"].endswith("metrics.jsonl"):
-        monkeypatch.setattr(ica.reporting.report, "make_figures", lambda exp: [])
+        monkeypatch.setattr(ica.reporting.report, "make_figures", lambda exp, *options: [])
 
 
 @pytest.mark.parametrize("name", FINISHED_FILES)
