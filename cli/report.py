@@ -12,7 +12,6 @@ from typing import List, Optional
 
 import typer
 
-from ica.errors import IcaError
 
 
 def report_command(
@@ -35,15 +34,10 @@ def report_command(
     curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML; each
     metric beside its null controls (saying where a median lies within one), and the models of each setting
     compared (effect, interval, corrected p, equivalence against --margin, verdict)."""
-    from ica.evaluation.corrections import METHODS
-    from ica.reporting.comparisons import ComparisonOptions
+    from ica.cli.results import comparison_options
     from ica.reporting.report import write_report
 
-    if correction not in METHODS:
-        raise IcaError(f"unknown correction {correction!r}; choose one of {', '.join(METHODS)}", where="--correction")
-    if margin != margin or margin == float("inf"):
-        raise IcaError(f"the margin must be a finite number, got {margin}", where="--margin")
-    options = ComparisonOptions(margin or None, correction, tuple(metric) if metric else None)
+    options = comparison_options(margin, correction, metric)
     written = write_report(Path(directory), out=None if out is None else Path(out), format=format, comparison=options)
     beside = f", {len(written.figures)} PNG files in {written.figures[0].parent}" if written.figures else ""
     typer.echo(f"wrote {written.path} ({written.count} figures{beside})")

@@ -67,10 +67,7 @@ def results_command(
 
     if as_json and as_csv:
         raise IcaError("choose one of --json and --csv", where="--json/--csv")
-    if correction not in METHODS:
-        raise IcaError(f"unknown correction {correction!r}; choose one of {', '.join(METHODS)}", where="--correction")
-    if margin != margin or margin == float("inf"):
-        raise IcaError(f"the margin must be a finite number, got {margin}", where="--margin")
+    options = comparison_options(margin, correction, metric)
     per_dir = [(Path(d), find_runs([Path(d)], render.notice)) for d in dirs]  # each checked before any output
     records, seen = [], set()
     for _, found in per_dir:
@@ -79,8 +76,7 @@ def results_command(
                 seen.add(record.path.resolve())
                 records.append(record)
     table = results_table(records)
-    compared = compare_models(records, *compare, margin=margin or None, correction=correction,
-                              metrics=metric or None) if compare else None
+    compared = compare_models(records, *compare, options) if compare else None
     if as_json:
         typer.echo(json.dumps(table.rows if compared is None else compared, indent=2, allow_nan=False))
     elif as_csv:
@@ -88,7 +84,7 @@ def results_command(
     else:
         print_table(table)
         if compared is not None:
-            print_comparison(compared, *compare, margin or None, correction)
+            print_comparison(compared, *compare, options)
     if index:
         for root, found in per_dir:
             try:
@@ -247,29 +243,33 @@ def _n_text(stats: dict[str, Any]) -> str:
     return f"n={stats['n']}" + (f" ({stats['n_failed']} failed)" if stats.get("n_failed") else "")
 
 
-def print_comparison(rows: list[dict[str, Any]], a: str, b: str, margin: float | None = 0.05,
-                     correction: str = "holm") -> None:
+def comparison_options(margin: float, correction: str, metric: list[str] | None) -> Any:
+    """``--margin``, ``--correction`` and ``--metric`` as `ica.reporting.comparisons.ComparisonOptions` (a margin
+    of 0: no equivalence test), or an `IcaError` naming the option; ``ica results`` and ``ica report`` share it."""
+    from ica.reporting.comparisons import ComparisonOptions
+
+    if correction not in METHODS:
+        raise IcaError(f"unknown correction {correction!r}; choose one of {', '.join(METHODS)}", where="--correction")
+    if margin != margin or margin == float("inf"):
+        raise IcaError(f"the margin must be a finite number, got {margin}", where="--margin")
+    return ComparisonOptions(margin or None, correction, tuple(metric) if metric else None)
+
+
+def print_comparison(rows: list[dict[str, Any]], a: str, b: str, options: Any) -> None:
     """The comparisons of ``--compare A B``: per setting and metric, both means, the effect with its interval,
     raw and corrected p, the equivalence p and the verdict; the caption says how each was made."""
-    from ica.reporting.comparisons import caption
+    from ica.reporting.comparisons import caption, counts_text, effect_text, p_text
 
-    out = Table(title=escape(caption(a, b, margin, correction).format(n=len(rows))))
+    margin = options.margin
+    out = Table(title=escape(caption(a, b, margin, options.correction).format(n=len(rows))))
     for column in ("run", "metric", f"mean {a}", f"mean {b}", f"{a} - {b} [95%]", "p", "p adj.",
                    f"p equiv. (±{margin:g}) adj." if margin else "p equiv.", "verdict", "n"):
         out.add_column(escape(column), overflow="fold")
     for row in rows:
-        effect = "-" if row["difference"] is None else \
-            f"{row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-        n = "-" if row["n_a"] is None else (f"{row['n_draws']} draws, " if row["n_draws"] > 1 else "") + \
-            f"{row['n_a']}/{row['n_b']} seeds"
         out.add_row(escape(row["run"]), escape(row["metric"]), _number(row["mean_a"]), _number(row["mean_b"]),
-                    effect, _p(row["p_value"]), _p(row["p_adjusted"]), _p(row["p_equivalent_adjusted"]),
-                    escape(row["verdict"]), n)
+                    effect_text(row), p_text(row["p_value"]), p_text(row["p_adjusted"]),
+                    p_text(row["p_equivalent_adjusted"]), escape(row["verdict"]), counts_text(row))
     render.console.print(out)
-
-
-def _p(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2g}"
 
 
 def _number(value: float | None, signed: bool = False) -> str:

@@ -31,7 +31,8 @@ What is here, by what a plugin writes:
   randomness inside a training step;
 * **metrics** (``ica.evaluation``): `Evaluation`, `SeedOutcome`, `mcc`, `correlation_matrix`, `cca_mcc`,
   `pairwise_cca_mcc`, `affine_recovery`, `consistency_r2`, `fixed_order`, and the observations' side of floors
-  and observation controls (`reduced`, `observation_views`, `observations_vary`, `cached`, `data_digest`);
+  and observation controls (`reduced`, `observation_views`, `observations_vary`, `observation_records`, `cached`,
+  `data_digest`);
 * **data**: `DownloadNeeded` and `is_checking` (``ica validate`` never downloads), `host_available` and
   `human` (a loader's own memory check);
 * **errors**: `SpecError` (an option that cannot work), `DataError` (a file or data set that is wrong),
@@ -51,7 +52,9 @@ from ica.errors import DataError, IcaError, SpecError
 from ica.evaluation.affine import affine_recovery, consistency_r2
 from ica.evaluation.cca_pairs import cca_mcc, pairwise_cca_mcc
 from ica.evaluation.correlation import correlation_matrix, mcc
-from ica.evaluation.observations import cached, data_digest, observation_views, observations_vary, reduced
+from ica.evaluation.observations import (
+    cached, data_digest, observation_records, observation_views, observations_vary, reduced,
+)
 from ica.evaluation.seeds import Evaluation, SeedOutcome, fixed_order
 from ica.nn.conv import (
     SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped,
@@ -80,7 +83,8 @@ __all__ = [
     "responsibilities", "xavier_uniform_",
     # metrics
     "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc", "affine_recovery",
-    "consistency_r2", "fixed_order", "reduced", "observation_views", "observations_vary", "cached", "data_digest",
+    "consistency_r2", "fixed_order", "reduced", "observation_views", "observations_vary", "observation_records", "cached",
+    "data_digest",
     # data
     "DownloadNeeded", "is_checking", "host_available", "human", "binarized",
     # errors

@@ -10,6 +10,7 @@ from scipy import stats
 import ica
 from ica.evaluation.corrections import adjust
 from ica.evaluation.significance import metric_values
+from ica.reporting.comparisons import ComparisonOptions
 from ica.reporting.read import load_experiment
 from ica.reporting.results import compare_models, results_table
 from ica.reporting.runs import find_runs
@@ -53,7 +54,7 @@ def test_one_row_per_model_pools_every_draws_seeds(drawn):
 
 @pytest.mark.slow
 def test_comparisons_are_paired_over_draws_and_corrected_over_what_is_shown(drawn):
-    rows = compare_models(find_runs([drawn]), "ivae", "vade", metrics=["mcc", "cca_mcc_out"])
+    rows = compare_models(find_runs([drawn]), "ivae", "vade", ComparisonOptions(metrics=("mcc", "cca_mcc_out")))
     assert [r["metric"] for r in rows] == ["mcc", "cca_mcc_out"]
     mcc = rows[0]
     d = per_draw_means(drawn, "ivae", "mcc") - per_draw_means(drawn, "vade", "mcc")

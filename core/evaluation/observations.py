@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ica.components.protocols import MetricRecord
 from ica.evaluation.seeds import Evaluation
 
 CACHE_SIZE = 16
@@ -67,3 +68,30 @@ def observation_views(evaluation: Evaluation) -> Callable[[int], np.ndarray]:
     train = evaluation.data.train.x.flatten(1).numpy()
     key = data_digest(x, train)
     return lambda width: x if x.shape[1] == width else cached(("view", key, width), lambda: reduced(x, train, width))
+
+
+def observation_records(evaluation: Evaluation, order: np.ndarray, names: Sequence[str],
+                        measure: Callable[[np.ndarray, np.ndarray], Sequence[float]]) -> list[MetricRecord]:
+    """An agreement metric's observation control: per seed, ``measure(z, x)`` between its latents and the
+    observations (`observation_views`), both in ``order``, one record per entry of ``names``.
+
+    Only in the trained evaluation with floors (the untrained control and ``ica score`` without observations
+    have none). A seed without finite latents, or a measure that raises ValueError, gets NaN and the reason.
+    """
+    if not evaluation.floors or evaluation.control is not None or not observations_vary(evaluation):
+        return []
+    view = observation_views(evaluation)
+    records = []
+    for outcome in evaluation.seeds:
+        z = outcome.latents
+        if z is None or not np.isfinite(z).all():
+            values, why = [float("nan")] * len(names), outcome.error or ("no latents" if z is None else
+                                                                        "non-finite latents")
+        else:
+            try:
+                x = view(z.shape[1])
+                values, why = measure(z[order], x[order]), None
+            except ValueError as exc:
+                values, why = [float("nan")] * len(names), str(exc)
+        records += [MetricRecord(name, value, seed=outcome.seed, error=why) for name, value in zip(names, values)]
+    return records

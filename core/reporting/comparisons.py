@@ -150,6 +150,25 @@ def _kinds(values: dict[Any, Any]) -> set[bool]:
     return {isinstance(next(iter(v)), tuple) for v in values.values()}
 
 
+def effect_text(row: dict[str, Any], spec: str = "+.3f") -> str:
+    """'+0.225 [+0.150, +0.300]': a comparison row's effect and its interval, or '-' without a test."""
+    if row["difference"] is None:
+        return "-"
+    return f"{row['difference']:{spec}} [{row['ci_low']:{spec}}, {row['ci_high']:{spec}}]"
+
+
+def counts_text(row: dict[str, Any]) -> str:
+    """'6 draws, 12/12 seeds' (or '5/4 seeds' within one draw): what a comparison row stands on."""
+    if row["n_a"] is None:
+        return "-"
+    draws = f"{row['n_draws']} draws, " if row["n_draws"] > 1 else ""
+    return f"{draws}{row['n_a']}/{row['n_b']} seeds"
+
+
+def p_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
 def caption(a: str, b: str, margin: float | None, correction: str, level: float = CI_LEVEL) -> str:
     """What every comparison table says about its numbers."""
     equivalence = (f"equivalent: the TOST p against ±{margin:g} (in the metric's units) below {ALPHA:g} after "

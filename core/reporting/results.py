@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ica.errors import IcaError
 from ica.evaluation.inference import CI_LEVEL
 from ica.reporting.comparisons import (
-    DEFAULT_MARGIN, DIAGNOSTICS, Group, compare_groups, compared_metrics, pooled_estimate, pooled_stats,
+    DIAGNOSTICS, ComparisonOptions, Group, compare_groups, compared_metrics, pooled_estimate, pooled_stats,
 )
 from ica.reporting.collapse import collapsed
 from ica.reporting.draws import DrawGroup, group_name, labels_of, members, setting_groups
@@ -230,7 +230,7 @@ def _row(group: DrawGroup[RunRecord], label: str, record: RunRecord, settings: l
         "draws": [d for d, *_ in found] if drawn else None,
         "seeds": counts,
         "seed_status": {(f"{d}/{s}" if drawn else str(s)): state for d, _, c in found for s, state in c.seeds.items()},
-        "metrics": ({m: pooled_stats(done, m) for m in names if pooled_stats(done, m)} if drawn and done
+        "metrics": ({m: pooled for m in names if (pooled := pooled_stats(done, m))} if drawn and done
                     else cell.stats),
         "ci": {m: ci for m in names if (ci := pooled_estimate(done, m)) is not None} if done else {},
         "floors": _mean_floors([floors(s) for s in done.values()]),
@@ -261,12 +261,21 @@ def comparable(metric: str) -> bool:
     return split_control(metric)[1] is None and metric not in DIAGNOSTICS
 
 
-def compare_models(records: list[RunRecord], a: str, b: str, margin: float | None = DEFAULT_MARGIN,
-                   correction: str = "holm", metrics: list[str] | None = None) -> list[dict[str, Any]]:
+def metrics_compared(options: ComparisonOptions) -> Callable[[dict, dict], list[str]]:
+    """For `compare_groups`: the metrics two models' summaries (by draw) share, in table order, without controls
+    or diagnostics, and only those ``options`` asks for."""
+    def chosen(sa: dict, sb: dict) -> list[str]:
+        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
+        return [m for m in shared if options.wants(m)]
+    return chosen
+
+
+def compare_models(records: list[RunRecord], a: str, b: str,
+                   options: ComparisonOptions = ComparisonOptions()) -> list[dict[str, Any]]:
     """Model label ``a`` against ``b`` in every setting that has both (same data, draws pooled): one row per setting
     and metric (`ica.reporting.comparisons.compare_groups`: effect, interval, raw and corrected p, TOST p against
-    ``margin``, verdict), corrected over all rows. ``metrics`` limits the metrics (and so the family corrected
-    over). Raises `IcaError` naming ``--compare`` when no finished run has both."""
+    the margin, verdict), corrected over all rows. ``options.metrics`` limits the metrics (and so the family
+    corrected over). Raises `IcaError` naming ``--compare`` when no finished run has both."""
     if a == b:
         raise IcaError(f"compare two different model labels, not {a!r} with itself", where="--compare")
     groups = []
@@ -276,15 +285,10 @@ def compare_models(records: list[RunRecord], a: str, b: str, margin: float | Non
             found.summaries[label] = {d: cell_summary(r, c) for d, r, c in members(group, label)}
         if all(found.draws(label) for label in (a, b)):
             groups.append(found)
-
-    def chosen(sa: dict, sb: dict) -> list[str]:
-        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
-        return [m for m in shared if metrics is None or m in metrics]
-
-    rows = compare_groups(groups, a, b, chosen, margin, correction)
+    rows = compare_groups(groups, a, b, metrics_compared(options), options.margin, options.correction)
     if not rows:
         labels = sorted({c.label for r in records for c in r.cells})
-        asked = f" among {', '.join(metrics)}" if metrics else ""
+        asked = f" among {', '.join(options.metrics)}" if options.metrics else ""
         raise IcaError(f"no finished run has both models {a!r} and {b!r} with a metric in common{asked} (model "
                        f"labels: {', '.join(labels) or 'none'})", where="--compare")
     return rows

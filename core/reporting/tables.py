@@ -14,11 +14,11 @@ from typing import Any
 
 from ica.reporting.collapse import collapse_text, collapsed
 from ica.reporting.comparisons import (
-    ComparisonOptions, Group, compare_groups, compared_metrics, correct, pooled_stats,
+    ComparisonOptions, Group, compare_groups, correct, counts_text, effect_text, p_text, pooled_stats,
 )
 from ica.reporting.draws import DrawGroup, group_draws, without_draw
 from ica.reporting.read import Cell, Experiment, Run
-from ica.reporting.results import FLOORS, comparable, interval, metric_order, split_control
+from ica.reporting.results import FLOORS, interval, metric_order, metrics_compared, split_control
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -93,9 +93,9 @@ def results_table(exp: Experiment) -> Table:
                 rows.append(row + [fmt_stats(stats.get(m)) if cell.summary else "(no summary yet)" for m in metrics])
             continue
         for label in dict.fromkeys(c.label for run in group.items for c in run.cells):
-            cells = [c for run in group.items for c in run.cells if c.label == label]
-            summaries = {d: c.summary for d, run in zip(group.draws, group.items) for c in run.cells
-                         if c.label == label and c.summary is not None}
+            drawn = [(d, c) for d, run in zip(group.draws, group.items) for c in run.cells if c.label == label]
+            cells = [c for _, c in drawn]
+            summaries = {d: c.summary for d, c in drawn if c.summary is not None}
             seeds = f"{len(cells)} draws × " + "; ".join(dict.fromkeys(seed_status_text(c) for c in cells))
             row = [setting_text(group)] + [_model_text(cells[0]), seeds]
             rows.append(row + [fmt_stats(pooled_stats(summaries, m)) if summaries else "(no summary yet)"
@@ -253,11 +253,7 @@ def comparisons(exp: Experiment, options: ComparisonOptions = ComparisonOptions(
     corrected together over everything returned (`ica.reporting.comparisons.correct`)."""
     groups = comparison_groups(exp)
     labels = exp.labels
-
-    def chosen(sa: dict, sb: dict) -> list[str]:
-        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
-        return [m for m in shared if options.wants(m)]
-
+    chosen = metrics_compared(options)
     rows = [row for i, a in enumerate(labels) for b in labels[i + 1:]
             for row in compare_groups(groups, a, b, chosen, options.margin, options.correction)]
     return correct(rows, options.correction)
@@ -273,14 +269,7 @@ def comparison_table(exp: Experiment, options: ComparisonOptions = ComparisonOpt
                               "verdict", "n"]
     out = []
     for row in rows:
-        effect = "-" if row["difference"] is None else (
-            f"{row['difference']:+.3g} [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]")
-        n = "-" if row["n_a"] is None else (f"{row['n_draws']} draws, " if row["n_draws"] > 1 else "") + \
-            f"{row['n_a']}/{row['n_b']} seeds"
-        out.append([row["run"], f"{row['a']} − {row['b']}", METRIC_NAMES.get(row["metric"], row["metric"]), effect,
-                    _p(row["p_value"]), _p(row["p_adjusted"]), _p(row["p_equivalent_adjusted"]), row["verdict"], n])
+        out.append([row["run"], f"{row['a']} − {row['b']}", METRIC_NAMES.get(row["metric"], row["metric"]),
+                    effect_text(row, "+.3g"), p_text(row["p_value"]), p_text(row["p_adjusted"]),
+                    p_text(row["p_equivalent_adjusted"]), row["verdict"], counts_text(row)])
     return ["setting", *header[len(_setting(exp)):]], out
-
-
-def _p(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2g}"

@@ -26,8 +26,8 @@ from typing import Literal
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, cca_mcc, fixed_order, hookimpl, MetricRecord, observation_views,
-    observations_vary, Options, pairwise_cca_mcc,
+    BuildContext, Evaluation, Field, cca_mcc, fixed_order, hookimpl, MetricRecord, observation_records, Options,
+    pairwise_cca_mcc,
 )
 
 
@@ -79,33 +79,15 @@ class PairwiseCCAMCC:
                     MetricRecord("cca_mcc_in", float("nan"), pair=(a, b), error=why),
                     MetricRecord("cca_mcc_out", float("nan"), pair=(a, b), error=why),
                 ]
-        if self.options.observations and evaluation.floors and evaluation.control is None:
-            records += self._observations(evaluation)
+        if self.options.observations:
+            records += observation_records(evaluation, fixed_order(len(evaluation.points), self.options.shuffle_seed),
+                                           ["cca_mcc_in_observations", "cca_mcc_out_observations"], self._pair)
         return records
 
-    def _observations(self, evaluation: Evaluation) -> list[MetricRecord]:
-        """Each seed against the observations, split, ordered and paired as the pairs are (per seed)."""
-        if not observations_vary(evaluation):
-            return []
-        order = fixed_order(len(evaluation.points), self.options.shuffle_seed)
-        view = observation_views(evaluation)
-        records = []
-        for outcome in evaluation.seeds:
-            z = outcome.latents
-            if z is None or not np.isfinite(z).all():
-                why = outcome.error or ("no latents" if z is None else "non-finite latents")
-                records += [MetricRecord(f"cca_mcc_{part}_observations", float("nan"), seed=outcome.seed, error=why)
-                            for part in ("in", "out")]
-                continue
-            try:
-                x = view(z.shape[1])
-                r = cca_mcc(z[order], x[order], self.options.fit_fraction, self.options.method, self.options.pairing)
-                values, why = (r.in_sample, r.out_of_sample), None
-            except ValueError as exc:
-                values, why = (float("nan"), float("nan")), str(exc)
-            records += [MetricRecord(f"cca_mcc_{part}_observations", value, seed=outcome.seed, error=why)
-                        for part, value in zip(("in", "out"), values)]
-        return records
+    def _pair(self, z: np.ndarray, x: np.ndarray) -> list[float]:
+        """In- and out-of-sample CCA-MCC of one seed's latents with the observations, as the pairs are made."""
+        r = cca_mcc(z, x, self.options.fit_fraction, self.options.method, self.options.pairing)
+        return [r.in_sample, r.out_of_sample]
 
 
 def build(options: CCAMCCOptions, ctx: BuildContext) -> PairwiseCCAMCC:

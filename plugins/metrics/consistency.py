@@ -18,8 +18,8 @@ import itertools
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, consistency_r2, fixed_order, hookimpl, MetricRecord, observation_views,
-    observations_vary, Options,
+    BuildContext, Evaluation, Field, consistency_r2, fixed_order, hookimpl, MetricRecord, observation_records,
+    Options,
 )
 
 
@@ -57,27 +57,9 @@ class PairwiseConsistency:
             else:
                 value, why = float("nan"), "a seed of this pair failed or has non-finite latents"
             records.append(MetricRecord("consistency_r2", value, pair=(a, b), error=why))
-        if self.options.observations and evaluation.floors and evaluation.control is None:
-            records += self._observations(evaluation, order)
-        return records
-
-    def _observations(self, evaluation: Evaluation, order: np.ndarray) -> list[MetricRecord]:
-        """Each seed against the observations, split and ordered as the pairs are (per seed)."""
-        if not observations_vary(evaluation):
-            return []
-        view = observation_views(evaluation)
-        records = []
-        for outcome in evaluation.seeds:
-            z = outcome.latents
-            if z is None or not np.isfinite(z).all():
-                value, why = float("nan"), outcome.error or ("no latents" if z is None else "non-finite latents")
-            else:
-                try:
-                    x = view(z.shape[1])
-                    value, why = consistency_r2(z[order], x[order], self.options.fit_fraction), None
-                except ValueError as exc:
-                    value, why = float("nan"), str(exc)
-            records.append(MetricRecord("consistency_r2_observations", value, seed=outcome.seed, error=why))
+        if self.options.observations:
+            records += observation_records(evaluation, order, ["consistency_r2_observations"],
+                                           lambda z, x: [consistency_r2(z, x, self.options.fit_fraction)])
         return records
 
 
