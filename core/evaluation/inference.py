@@ -27,7 +27,7 @@ the widest, from the smallest to the largest, covers the median with probability
 Fewest units (`MIN_UNITS`): two seeds with values for per-seed values (one draw), three for per-pair values
 (leaving one of two seeds out leaves no pair), two draws across draws; below that every function returns None
 and tables say "too few seeds". The suite checks by simulation that the tests hold α = 0.05 and the intervals
-95% at n = 5 and 10, with and without draws (``tests/test_calibration.py``).
+95% at n = 5 and 10, with and without draws (``tests/evaluation/test_calibration.py``).
 """
 
 from __future__ import annotations

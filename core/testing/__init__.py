@@ -12,7 +12,7 @@ or as a whole suite, one test per component and check, selected by the package t
 
     pytest --pyargs ica.testing --ica-plugin my-prior
 
-`tests/test_contracts.py` runs exactly these checks on every registered component. A check that does not
+`tests/testing/test_contracts.py` runs exactly these checks on every registered component. A check that does not
 apply (a convolutional encoder given flat data, a dataset that needs files) says why instead of passing.
 
 Owns: `check_component` and the checks per kind (`checks`, `module_checks`, `model_checks`, `data_checks`), the

@@ -1,5 +1,5 @@
 """The component skeletons `ica new plugin` writes, one per kind: small, working, and passing the contract checks
-(`tests/test_plugin_kit.py` installs each and runs the kit on it). ``$Class`` and ``$component`` are filled in."""
+(`tests/testing/test_plugin_kit.py` installs each and runs the kit on it). ``$Class`` and ``$component`` are filled in."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ seed's ``model.safetensors`` and the ``result.json`` that records their digests 
 *refused* (an `IcaError` naming the damaged file; exit 2 with it in the one message); never *different*, never a
 traceback.
 
-Besides broken bytes (as tests/test_fuzz_rundir.py does for the files the other commands read), the damages
+Besides broken bytes (as tests/rundir/test_fuzz_rundir.py does for the files the other commands read), the damages
 keep a file well-formed and change its meaning: weights swapped between seeds, copied from another model of
 the run or from another run of the same spec, set to NaN or nudged; the spec's encoder, prior or latent size
 edited, with and without a matching ``spec_hash``; the standardisation, binarisation or shapes of the

@@ -13,7 +13,7 @@ from ica.spec.grid import grid_cells, has_grid
 from ica.spec.load import spec_json
 from test_image_datasets import images, write_cifar, write_mnist, write_svhn
 
-SPECS = Path(__file__).parent.parent / "specs"
+SPECS = Path(__file__).parents[2] / "specs"
 N_EVAL = 20
 WRITERS = {"mnist": (write_mnist, 1, 28), "cifar10": (write_cifar, 3, 32), "svhn": (write_svhn, 3, 32)}
 # (spec, data set of the grid cell to run): the smallest latent size of that data set's cells.

@@ -27,7 +27,7 @@ from ica.running.building import build_model, model_context, prepare_data
 from ica.spec.load import load_spec
 
 REG = ica.registry()
-SPECS = Path(__file__).parent.parent / "specs"
+SPECS = Path(__file__).parents[2] / "specs"
 TINY_PEERS = {"fastica": {"name": "fastica"}, "cebra": {"name": "cebra", "max_iterations": 10, "batch_size": 32}}
 """Options that make each peer quick here (a model not listed runs with its defaults)."""
 

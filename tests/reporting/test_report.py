@@ -32,7 +32,7 @@ from ica.reporting.read import load_experiment
 from ica.reporting.report import resolve_output, write_report
 
 from conftest import TINY_SPEC
-from test_runner import failing_plugin
+from failing_model import failing_plugin
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BASE_FIGURES = {"mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "training.png"}

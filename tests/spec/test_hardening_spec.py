@@ -28,7 +28,7 @@ from ica.components.protocols import DataSplits, Split
 from ica.spec.load import load_spec
 from ica.running.validate import check, plan, plan_packs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _error(spec, reg=None) -> str:

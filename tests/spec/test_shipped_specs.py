@@ -14,7 +14,7 @@ from ica.spec.grid import grid_cells, has_grid
 from ica.components.protocols import DataSplits, Split
 from ica.running.building import build_model
 
-SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.json"))
+SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.json"))
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32)}
 
 
@@ -53,11 +53,11 @@ def test_shipped_spec_is_valid(path):
 
 
 def test_figure_grids_have_the_papers_cells():
-    fig4 = grid_cells(ica.load_spec(Path(__file__).parent.parent / "specs" / "fig4-mlp.json"))
+    fig4 = grid_cells(ica.load_spec(Path(__file__).parents[2] / "specs" / "fig4-mlp.json"))
     settings = {(c.spec.data.name, c.spec.models["vade"].latent_dim, c.spec.models["vade"].prior.components,
                  c.spec.models["ivae"].likelihood.name) for c in fig4}
     assert len(fig4) == 9 and {(d, z) for d, z, _, _ in settings} == {
         (d, z) for d in ("mnist", "cifar10", "svhn") for z in (50, 90, 200)}
     assert all(k == (40 if d == "mnist" else 100) for d, _, k, _ in settings)
-    fig2 = grid_cells(ica.load_spec(Path(__file__).parent.parent / "specs" / "fig2-tcl.json"))
+    fig2 = grid_cells(ica.load_spec(Path(__file__).parents[2] / "specs" / "fig2-tcl.json"))
     assert [c.spec.data.samples_per_segment for c in fig2] == [100, 200, 500, 1000, 2000]

@@ -23,7 +23,7 @@ from ica.plugin import BuildContext, MetricRecord, Options, SeedLinear, hookimpl
 from ica.testing import ContractError, check_component
 from ica.testing.scaffold import KINDS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tests" / "example_plugin"
 
 

@@ -2,7 +2,7 @@
 rebuilt only from files whose recorded digests check; preprocessing.json is written once and a resume on other
 data is refused; a setting given twice to an estimator is an error naming both; sizes are checked before
 anything is built; tiny inputs, saving into a run and huge samples are clear errors. (The damage fuzz over
-these files is tests/test_fuzz_load.py.)"""
+these files is tests/rundir/test_fuzz_load.py.)"""
 
 from __future__ import annotations
 

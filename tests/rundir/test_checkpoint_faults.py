@@ -2,7 +2,7 @@
 complete checkpoint, leaves no temporary file, and a plain second run ends with exactly the results of an
 uninterrupted one -- also when only one seed of a batched group failed, mid-rotation.
 
-The full-disk exit code of the CLI is tested in tests/test_cli.py; here the error is only required to
+The full-disk exit code of the CLI is tested in tests/cli/test_cli.py; here the error is only required to
 arrive as an ``OSError`` with ``errno.ENOSPC`` (what the CLI turns into exit code 2).
 """
 
