@@ -38,27 +38,35 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     signal = rng.normal(size=(args.points, args.dim))
-    latents = [signal @ rng.normal(size=(args.dim, args.dim)) + 0.5 * rng.normal(size=(args.points, args.dim))
-               for _ in range(args.seeds)]
+    latents = [
+        signal @ rng.normal(size=(args.dim, args.dim)) + 0.5 * rng.normal(size=(args.points, args.dim))
+        for _ in range(args.seeds)
+    ]
     pairs = args.seeds * (args.seeds - 1) // 2
 
     start = time.perf_counter()
     ours = pairwise_cca_mcc(latents)
     ica_seconds = time.perf_counter() - start
-    print(f"ica pairwise_cca_mcc: {pairs} pairs, d={args.dim}, N={args.points}: {ica_seconds:.2f} s "
-          f"({ica_seconds / pairs * 1e3:.0f} ms per pair)")
+    print(
+        f"ica pairwise_cca_mcc: {pairs} pairs, d={args.dim}, N={args.points}: {ica_seconds:.2f} s "
+        f"({ica_seconds / pairs * 1e3:.0f} ms per pair)"
+    )
 
     timed = []
     for i, j in list(ours)[: args.sklearn_pairs]:
         start = time.perf_counter()
         in_sample, out_of_sample = sklearn_cca_mcc(latents[i], latents[j], args.points // 2, args.dim)
         timed.append(time.perf_counter() - start)
-        print(f"  pair {i}-{j}: ica in/out {ours[(i, j)].in_sample:.4f}/{ours[(i, j)].out_of_sample:.4f}, "
-              f"scikit-learn in/out {in_sample:.4f}/{out_of_sample:.4f}, scikit-learn took {timed[-1]:.1f} s")
+        print(
+            f"  pair {i}-{j}: ica in/out {ours[(i, j)].in_sample:.4f}/{ours[(i, j)].out_of_sample:.4f}, "
+            f"scikit-learn in/out {in_sample:.4f}/{out_of_sample:.4f}, scikit-learn took {timed[-1]:.1f} s"
+        )
     if timed:
         per_pair = float(np.mean(timed))
-        print(f"scikit-learn CCA: {per_pair:.1f} s per pair, {per_pair * pairs:.0f} s projected for {pairs} pairs; "
-              f"ratio to ica: {per_pair * pairs / ica_seconds:.0f}x")
+        print(
+            f"scikit-learn CCA: {per_pair:.1f} s per pair, {per_pair * pairs:.0f} s projected for {pairs} pairs; "
+            f"ratio to ica: {per_pair * pairs / ica_seconds:.0f}x"
+        )
 
 
 if __name__ == "__main__":

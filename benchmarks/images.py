@@ -20,8 +20,7 @@ from ica.training.loop import Trainer
 from .seeds import timed_run
 
 NETS = {
-    "mlp": {"name": "mlp", "hidden": [512, 384, 256, 256], "negative_slope": 0.1, "dropout": 0.1,
-            "dropout_after": [2]},
+    "mlp": {"name": "mlp", "hidden": [512, 384, 256, 256], "negative_slope": 0.1, "dropout": 0.1, "dropout_after": [2]},
     "convnet": {"name": "convnet"},
     "resnet": {"name": "resnet"},
 }
@@ -35,8 +34,9 @@ def images(n: int, side: int, device: torch.device) -> DataSplits:
 
 def seconds(options, data, seeds: list[int], steps: int, device: torch.device) -> float:
     model = build_model(ica.registry(), options, data, seeds, "bench").to(device)
-    training = ica.load_spec({"data": {"name": "tcl"}, "model": {"name": "ivae"},
-                              "training": {"steps": steps, "log_every": steps}}).training
+    training = ica.load_spec(
+        {"data": {"name": "tcl"}, "model": {"name": "ivae"}, "training": {"steps": steps, "log_every": steps}}
+    ).training
     trainer = Trainer(model, data.train, seeds, training)
     trainer.one_step()  # warm-up: allocations and kernel choice
     return timed_run(trainer, device)
@@ -52,13 +52,24 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     data = images(2048, args.side, device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps, batch 64, "
-          f"{args.side}x{args.side} images, d_z 50\n")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps, batch 64, "
+        f"{args.side}x{args.side} images, d_z 50\n"
+    )
     print(f"{'net':8} {'S':>3} {'batched seed-steps/s':>21} {'sequential seed-steps/s':>24} {'ratio':>6}")
     for net in args.nets:
-        options = ica.load_spec({"data": {"name": "tcl"}, "model": {
-            "name": "ivae", "latent_dim": 50, "encoder": NETS[net], "decoder": NETS[net],
-            "likelihood": {"name": "bernoulli"}}}).models["ivae"]
+        options = ica.load_spec(
+            {
+                "data": {"name": "tcl"},
+                "model": {
+                    "name": "ivae",
+                    "latent_dim": 50,
+                    "encoder": NETS[net],
+                    "decoder": NETS[net],
+                    "likelihood": {"name": "bernoulli"},
+                },
+            }
+        ).models["ivae"]
         seeds = list(range(args.seeds))
         batched = seconds(options, data, seeds, args.steps, device)
         sequential = sum(seconds(options, data, [s], args.steps, device) for s in seeds)

@@ -30,15 +30,23 @@ from ica.spec.load import load_spec
 def reference_model(path: str, data_dim: int, aux_dim: int):
     sys.path.insert(0, path)
     nets = importlib.import_module("models.nets")
-    return nets.cleanIVAE(data_dim=data_dim, latent_dim=data_dim, aux_dim=aux_dim, hidden_dim=50, n_layers=3,
-                          activation="lrelu", slope=0.1)
+    return nets.cleanIVAE(
+        data_dim=data_dim,
+        latent_dim=data_dim,
+        aux_dim=aux_dim,
+        hidden_dim=50,
+        n_layers=3,
+        activation="lrelu",
+        slope=0.1,
+    )
 
 
 def train_reference(model, data, steps: int, seed: int) -> tuple[float, float]:
     torch.manual_seed(seed)
     x, u = data.train.x, torch.nn.functional.one_hot(data.train.u, data.n_u).float()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, u), batch_size=64, shuffle=True,
-                                         drop_last=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, u), batch_size=64, shuffle=True, drop_last=True
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     done, start = 0, time.perf_counter()
     while done < steps:
@@ -58,9 +66,14 @@ def train_reference(model, data, steps: int, seed: int) -> tuple[float, float]:
 
 
 def train_ica(steps: int, seeds: list[int]) -> tuple[float, list[float]]:
-    spec = {"data": {"name": "tcl", "samples_per_segment": 1000}, "model": {"name": "ivae"},
-            "training": {"steps": steps, "scheduler": None, "log_every": steps, "checkpoint_every": steps},
-            "seeds": seeds, "evaluation": {"metrics": [{"name": "mcc", "floors": False}]}, "device": "cpu"}
+    spec = {
+        "data": {"name": "tcl", "samples_per_segment": 1000},
+        "model": {"name": "ivae"},
+        "training": {"steps": steps, "scheduler": None, "log_every": steps, "checkpoint_every": steps},
+        "seeds": seeds,
+        "evaluation": {"metrics": [{"name": "mcc", "floors": False}]},
+        "device": "cpu",
+    }
     import tempfile
 
     with tempfile.TemporaryDirectory() as out:
@@ -80,14 +93,17 @@ def main() -> None:
     spec = load_spec({"data": {"name": "tcl", "samples_per_segment": 1000}, "model": {"name": "ivae"}})
     data = prepare_data(spec, ica.registry())
     print(f"TCL data: {len(data.train)} training and {len(data.eval)} evaluation points, {args.steps} steps\n")
-    rate, score = train_reference(reference_model(args.reference, data.x_shape[0], data.n_u), data, args.steps,
-                                  args.seed)
+    rate, score = train_reference(
+        reference_model(args.reference, data.x_shape[0], data.n_u), data, args.steps, args.seed
+    )
     print(f"reference iVAE, 1 seed:      {rate:7.0f} seed-steps/s   MCC {score:.3f}")
     rate, scores = train_ica(args.steps, [args.seed])
     print(f"ica iVAE, 1 seed:            {rate:7.0f} seed-steps/s   MCC {scores[0]:.3f}")
     rate, scores = train_ica(args.steps, list(range(10)))
-    print(f"ica iVAE, 10 seeds batched:  {rate:7.0f} seed-steps/s   MCC median {np.median(scores):.3f} "
-          f"[{np.percentile(scores, 25):.3f}, {np.percentile(scores, 75):.3f}]")
+    print(
+        f"ica iVAE, 10 seeds batched:  {rate:7.0f} seed-steps/s   MCC median {np.median(scores):.3f} "
+        f"[{np.percentile(scores, 25):.3f}, {np.percentile(scores, 75):.3f}]"
+    )
 
 
 if __name__ == "__main__":

@@ -32,13 +32,20 @@ from ica.spec.load import load_spec
 from ica.training.loop import Trainer
 
 WARM_UP_STEPS = 30
-PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.bmm.default, torch.ops.aten.addmm.default,
-            torch.ops.aten.baddbmm.default}
+PRODUCTS = {
+    torch.ops.aten.mm.default,
+    torch.ops.aten.bmm.default,
+    torch.ops.aten.addmm.default,
+    torch.ops.aten.baddbmm.default,
+}
 
 
 def spec_for(model: str, steps: int, compile: bool) -> dict:
-    return {"data": {"name": "tcl", "samples_per_segment": 1000}, "model": {"name": model},
-            "training": {"steps": steps, "log_every": steps, "checkpoint_every": steps, "compile": compile}}
+    return {
+        "data": {"name": "tcl", "samples_per_segment": 1000},
+        "model": {"name": model},
+        "training": {"steps": steps, "log_every": steps, "checkpoint_every": steps, "compile": compile},
+    }
 
 
 def train_seconds(name: str, steps: int, data, seeds: list[int], device: torch.device, compile: bool):
@@ -123,10 +130,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps, {args.repeats} "
-          "interleaved rounds; seed-steps/s as median [range]\n")
-    print(f"{'model':6} {'S':>3} {'eager batched':>20} {'compiled batched':>20} {'sequential':>20} "
-          f"{'compile s':>9} {'MFLOP/step':>10} {'GFLOP/s alone':>13} {'limit':>7} {'of limit':>8}")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, {args.steps} steps, {args.repeats} "
+        "interleaved rounds; seed-steps/s as median [range]\n"
+    )
+    print(
+        f"{'model':6} {'S':>3} {'eager batched':>20} {'compiled batched':>20} {'sequential':>20} "
+        f"{'compile s':>9} {'MFLOP/step':>10} {'GFLOP/s alone':>13} {'limit':>7} {'of limit':>8}"
+    )
     for name in args.models:
         data = prepare_data(load_spec(spec_for(name, args.steps, False)), ica.registry())
         data = type(data)(data.train.to(device), data.eval.to(device), data.n_u, data.info)
@@ -147,9 +158,12 @@ def main() -> None:
             limit = s / alone
             share = statistics.median(rates["compiled"]) / limit
             sequential = spread(rates["sequential"]) if rates["sequential"] else f"{'-':>20}"
-            print(f"{name:6} {s:>3} {spread(rates['eager']):>20} {spread(rates['compiled']):>20} {sequential:>20} "
-                  f"{max(compiling):>9.1f} {flops / s / 1e6:>10.2f} {flops / alone / 1e9:>13.1f} "
-                  f"{limit:>7.0f} {share:>8.0%}", flush=True)
+            print(
+                f"{name:6} {s:>3} {spread(rates['eager']):>20} {spread(rates['compiled']):>20} {sequential:>20} "
+                f"{max(compiling):>9.1f} {flops / s / 1e6:>10.2f} {flops / alone / 1e9:>13.1f} "
+                f"{limit:>7.0f} {share:>8.0%}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

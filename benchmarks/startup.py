@@ -20,8 +20,12 @@ COMMANDS = {
     "python -c 'import torch'": [sys.executable, "-c", "import torch"],
     "ica list": [sys.executable, "-m", "ica", "list"],
     # what every start paid before these libraries were imported on use (2026-11-28)
-    "ica list, eager imports": [sys.executable, "-c", "import torchvision, scipy.optimize, scipy.stats, "
-                                "sklearn.decomposition, sys; sys.argv = ['ica', 'list']; import ica.cli; ica.cli.main()"],
+    "ica list, eager imports": [
+        sys.executable,
+        "-c",
+        "import torchvision, scipy.optimize, scipy.stats, "
+        "sklearn.decomposition, sys; sys.argv = ['ica', 'list']; import ica.cli; ica.cli.main()",
+    ],
 }
 
 

@@ -30,9 +30,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="where to train the run (default: a temp dir)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp()) / "run"
-    spec = {"data": {"name": "tcl", "segments": 20, "samples_per_segment": 100, "dim": 5, "mixing_layers": 4},
-            "model": {"name": "vade", "prior": {"name": "gmm", "components": 20}},
-            "training": {"steps": 200, "batch_seeds": True}, "seeds": args.seeds, "device": "cpu"}
+    spec = {
+        "data": {"name": "tcl", "segments": 20, "samples_per_segment": 100, "dim": 5, "mixing_layers": 4},
+        "model": {"name": "vade", "prior": {"name": "gmm", "components": 20}},
+        "training": {"steps": 200, "batch_seeds": True},
+        "seeds": args.seeds,
+        "device": "cpu",
+    }
     ica.run(spec, out=out)
     batched = ica.load(out)
     singles = [ica.load(out, seeds=[s]) for s in batched.seeds]
@@ -45,12 +49,16 @@ def main() -> None:
         start = time.perf_counter()
         z1 = np.stack([m.transform(x) for m in singles])
         times["one at a time"].append(time.perf_counter() - start)
-    print(f"{args.rows:,} rows x {args.seeds} seeds, torch threads {torch.get_num_threads()}, "
-          f"equal: {np.array_equal(z, z1)}")
+    print(
+        f"{args.rows:,} rows x {args.seeds} seeds, torch threads {torch.get_num_threads()}, "
+        f"equal: {np.array_equal(z, z1)}"
+    )
     for name, ts in times.items():
         rates = [args.rows / t for t in ts]
-        print(f"  {name:14s} {statistics.median(rates):12,.0f} rows/s per model of {args.seeds} seeds "
-              f"(range {min(rates):,.0f} .. {max(rates):,.0f})")
+        print(
+            f"  {name:14s} {statistics.median(rates):12,.0f} rows/s per model of {args.seeds} seeds "
+            f"(range {min(rates):,.0f} .. {max(rates):,.0f})"
+        )
     ratios = [b / a for a, b in zip(times["batched"], times["one at a time"])]
     print(f"  batched is {statistics.median(ratios):.2f}x faster (range {min(ratios):.2f} .. {max(ratios):.2f})")
 

@@ -141,8 +141,11 @@ def check_schema_output(out: Path) -> None:
     if inside is not None:
         raise IcaError(f"is inside the run directory {inside}; write the schema elsewhere", where=str(out))
     if out.is_symlink() or (out.exists() and not out.is_dir() and not _is_schema_file(out)):
-        raise IcaError("exists and is not a JSON Schema written by ica schema; refusing to overwrite it (choose "
-                       "another -o, or remove the file)", where=str(out))
+        raise IcaError(
+            "exists and is not a JSON Schema written by ica schema; refusing to overwrite it (choose "
+            "another -o, or remove the file)",
+            where=str(out),
+        )
 
 
 def _is_schema_file(path: Path) -> bool:
@@ -161,15 +164,25 @@ def run(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
     workers: Optional[int] = typer.Option(
-        None, "--workers", "-w", help="Train models and grid cells in this many spawned worker processes (one GPU "
+        None,
+        "--workers",
+        "-w",
+        help="Train models and grid cells in this many spawned worker processes (one GPU "
         "each where there are GPUs). Default: on a multi-core CPU, long runs train their units side by side in "
-        "one-thread workers; others in this process."),
+        "one-thread workers; others in this process.",
+    ),
     threads: Optional[int] = typer.Option(
-        None, "--threads", help="Torch threads of the process that trains (without --workers: this one, and "
+        None,
+        "--threads",
+        help="Torch threads of the process that trains (without --workers: this one, and "
         "no workers are started). Default: an OMP_NUM_THREADS set in the environment; else on the CPU one "
-        "thread for small models, this process's cores for convolutional ones."),
-    executor: str = typer.Option("local", help="local (this machine), slurm (a job array through submitit), or "
-                                 "submitit-local / submitit-debug (submitit's path without SLURM)."),
+        "thread for small models, this process's cores for convolutional ones.",
+    ),
+    executor: str = typer.Option(
+        "local",
+        help="local (this machine), slurm (a job array through submitit), or "
+        "submitit-local / submitit-debug (submitit's path without SLURM).",
+    ),
     partition: Optional[str] = typer.Option(None, help="slurm: the partition."),
     time_min: int = typer.Option(24 * 60, "--time", help="slurm: time limit per task, in minutes."),
     gpus: int = typer.Option(0, help="slurm: GPUs per task."),
@@ -179,81 +192,42 @@ def run(
 ) -> None:
     """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
     (resumes if it exists)."""
-    import ica
+    from ica.cli.run_output import announcing, run_result
+    from ica.running.dispatch import check_options, execute
 
-    if device is not None and device not in ("auto", "cpu", "cuda"):
-        raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
-    if threads is not None and threads < 1:
-        raise IcaError(f"--threads must be at least 1, got {threads}", where="--threads")
+    check_options(device, workers, threads, executor)
     if dry_run:
+        import ica
         from ica.running.validate import plan, plan_packs
         from ica.spec.draws import draw_list
 
         render.plan_table(plan(spec), plan_packs(spec), draw_list(ica.load_spec(spec)))
         return
-    if workers is not None and workers < 1:
-        raise IcaError(f"--workers must be at least 1, got {workers}", where="--workers")
-    if executor not in ("local", "slurm", "submitit-local", "submitit-debug"):
-        raise IcaError(f"unknown executor {executor!r}; expected local, slurm, submitit-local or submitit-debug",
-                       where="--executor")
-    if threads is not None and workers is not None and workers > 1:
-        raise IcaError("--threads sets the threads of training in this process; --workers gives each worker an "
-                       "equal share of the cores", where="--threads")
-    from ica.running import processes
+    slurm = None
+    if executor != "local":
+        from ica.running.slurm import SlurmOptions
 
-    decisions: dict[str, Any] = {}
-    if executor == "local":
-        workers, decisions = local_execution(spec, device, workers, threads)
-    in_process = executor == "local" and workers == 1
-    with processes.deciding(**decisions), processes.torch_threads(decisions["threads"] if in_process else None), \
-            render.RunProgress() as progress:
-        if executor != "local":
-            from ica.running.claims import run_root
-            from ica.running.slurm import SlurmOptions, run_on_slurm
-
-            options = SlurmOptions(cluster=executor.removeprefix("submitit-"), partition=partition,
-                                   timeout_min=time_min, gpus_per_node=gpus, cpus_per_task=cpus,
-                                   array_parallelism=array_parallelism, wait=wait)
-            summary = run_on_slurm(spec, run_root(spec, out), options, device=device, on_event=progress.event)
-            if "submitted" in summary:
-                if summary["submitted"]:
-                    render.console.print(f"submitted {len(summary['submitted'])} task(s); logs in "
-                                         f"{summary['folder']}; run the same command again to write the summaries")
-                else:
-                    render.console.print(f"nothing to submit: {len(summary['busy'])} model(s) are still being "
-                                         "trained; run the same command again when they finish")
-                return
-        elif workers and workers > 1:
-            from ica.running.executor import run_with_workers
-            from ica.running.claims import run_root
-
-            summary = run_with_workers(spec, run_root(spec, out), workers, device=device,
-                                       on_event=progress.event)
-        else:
-            summary = ica.run(spec, out=out, device=device, on_event=progress.event)
-    for run_summary in (r["summary"] for r in summary["runs"].values()) if "runs" in summary else [summary]:
-        render.summary_table(run_summary)
-
-
-def local_execution(spec: Path, device: Optional[str], workers: Optional[int],
-                    threads: Optional[int]) -> tuple[int, dict[str, Any]]:
-    """How ``ica run`` trains on this machine: in how many worker processes, with how many threads each, and
-    why (`ica.running.processes`); said when workers start, and recorded in env.json."""
-    from ica.running import processes
-
-    if workers is not None:
-        why = f"--workers {workers}"
-    elif threads is not None:
-        workers, why = 1, f"one process (--threads {threads})"
-    else:
-        from ica.spec.load import load_spec
-
-        spec = load_spec(spec)  # validated once for both choices (each takes a validated spec as it is)
-        workers, why = processes.auto_workers(spec, device)
-        if workers > 1:
-            render.console.print(f"training in {why} (--workers 1: all in this process)")
-    count, threads_why = processes.threads_for(spec, device, workers, threads)
-    return workers, {"threads": count, "threads_why": threads_why, "workers": workers, "workers_why": why}
+        slurm = SlurmOptions(
+            cluster=executor.removeprefix("submitit-"),
+            partition=partition,
+            timeout_min=time_min,
+            gpus_per_node=gpus,
+            cpus_per_task=cpus,
+            array_parallelism=array_parallelism,
+            wait=wait,
+        )
+    with render.RunProgress() as progress:
+        result = execute(
+            spec,
+            out,
+            device=device,
+            workers=workers,
+            threads=threads,
+            executor=executor,
+            slurm=slurm,
+            on_event=announcing(progress.event, auto_workers=workers is None),
+        )
+    run_result(result)
 
 
 from ica.cli.results import results_command  # noqa: E402  (a command module of its own)

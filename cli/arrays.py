@@ -33,13 +33,33 @@ Opener = Callable[[str], ContextManager[IO[bytes]]]
 """How an array's bytes are opened, by its key: a stream from the start of its .npy header."""
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
-UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError,
-              SyntaxError, tokenize.TokenError)
+UNREADABLE = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+    tokenize.TokenError,
+)
 """What numpy and zipfile raise on a damaged, truncated, encrypted or oddly compressed file (numpy parses an
 .npy header as a Python literal: a garbled one is a syntax error)."""
 
-KINDS = {"b": "booleans", "i": "integers", "u": "integers", "f": "floating-point numbers", "c": "complex numbers",
-         "U": "text", "S": "bytes", "V": "structured records", "M": "dates", "m": "time spans", "O": "Python objects"}
+KINDS = {
+    "b": "booleans",
+    "i": "integers",
+    "u": "integers",
+    "f": "floating-point numbers",
+    "c": "complex numbers",
+    "U": "text",
+    "S": "bytes",
+    "V": "structured records",
+    "M": "dates",
+    "m": "time spans",
+    "O": "Python objects",
+}
 NUMBERS = "biuf"
 INTEGERS = "iu"
 
@@ -91,11 +111,17 @@ class ArrayFile:
             unpickle = " (ica never unpickles a file)" if header.dtype.hasobject else ""
             raise self.error(f"cannot be read as plain arrays of {what}: its {shown} holds {kind}{unpickle}")
         if header.nbytes > header.room:
-            raise self.error(f"is damaged: its {shown} declares {size(header.nbytes)}, but the file holds at most "
-                             f"{size(header.room)} for it")
-        check_memory(header.nbytes, lambda free: self.error(
-            f"its {shown} would take {size(header.nbytes)} in memory, more than the {size(free)} this machine has "
-            "available"))
+            raise self.error(
+                f"is damaged: its {shown} declares {size(header.nbytes)}, but the file holds at most "
+                f"{size(header.room)} for it"
+            )
+        check_memory(
+            header.nbytes,
+            lambda free: self.error(
+                f"its {shown} would take {size(header.nbytes)} in memory, more than the {size(free)} this machine has "
+                "available"
+            ),
+        )
 
 
 def check_memory(needed: int, error: Callable[[int], IcaError]) -> None:
@@ -132,11 +158,14 @@ def _headers(path: Path) -> tuple[dict[str, Header], Opener]:
         if start[:4] in ZIP_MAGICS:
             return _npz_headers(path)
     except UNREADABLE as exc:
-        raise DataError(f"cannot be read as an .npz or .npy of plain arrays ({type(exc).__name__}: {exc})",
-                        where=str(path)) from None
+        raise DataError(
+            f"cannot be read as an .npz or .npy of plain arrays ({type(exc).__name__}: {exc})", where=str(path)
+        ) from None
     found = "it is empty" if not start else "it starts with neither the .npy nor the zip signature"
-    raise DataError(f"cannot be read: it is not an .npz or .npy file ({found}); save arrays with numpy.savez or "
-                    "numpy.save", where=str(path))
+    raise DataError(
+        f"cannot be read: it is not an .npz or .npy file ({found}); save arrays with numpy.savez or numpy.save",
+        where=str(path),
+    )
 
 
 def _npy_headers(path: Path) -> tuple[dict[str, Header], Opener]:
@@ -153,8 +182,9 @@ def _npz_headers(path: Path) -> tuple[dict[str, Header], Opener]:
             if info.is_dir():
                 continue
             if not info.filename.endswith(".npy"):
-                raise DataError(f"is not an .npz of arrays: it holds {info.filename!r}, which is not an .npy array",
-                                where=str(path))
+                raise DataError(
+                    f"is not an .npz of arrays: it holds {info.filename!r}, which is not an .npy array", where=str(path)
+                )
             key = info.filename[:-4]
             with zf.open(info) as f:
                 shape, dtype = array_header(f)
@@ -192,15 +222,19 @@ def pick(arrays: ArrayFile, path: Path, key: str | None, conventional: str) -> n
     """The array named ``key``, else the one named ``conventional``, else the file's only array (numbers)."""
     if key is not None:
         if key not in arrays:
-            raise DataError(f"has no array {key!r}; arrays present: {', '.join(arrays.names()) or 'none'}",
-                            where=str(path))
+            raise DataError(
+                f"has no array {key!r}; arrays present: {', '.join(arrays.names()) or 'none'}", where=str(path)
+            )
         return arrays.load(key)
     if conventional in arrays:
         return arrays.load(conventional)
     if len(arrays.names()) == 1:
         return arrays.load(arrays.names()[0])
-    raise DataError(f"holds {len(arrays.names())} arrays ({', '.join(arrays.names()) or 'none'}) and none is named "
-                    f"{conventional!r}: say which with its --*-key option", where=str(path))
+    raise DataError(
+        f"holds {len(arrays.names())} arrays ({', '.join(arrays.names()) or 'none'}) and none is named "
+        f"{conventional!r}: say which with its --*-key option",
+        where=str(path),
+    )
 
 
 def file_sha256(path: Path) -> str:

@@ -57,14 +57,19 @@ def encode_command(
     check_memory_for(trained, arrays, data)
     with rows_progress(rows(arrays["x"]), f"encoding with {trained.label}") as advance:
         rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
-    result = {"latents": finite(rep.latents.numpy(), trained.label, data),
-              "seeds": np.asarray(trained.seeds, dtype=np.int64), MARKER: np.int64(LAYOUT)}
+    result = {
+        "latents": finite(rep.latents.numpy(), trained.label, data),
+        "seeds": np.asarray(trained.seeds, dtype=np.int64),
+        MARKER: np.asarray(LAYOUT, dtype=np.int64),  # 0-d, as np.savez writes a scalar
+    }
     if rep.assignments is not None:
         result["assignments"] = rep.assignments.numpy()
     check_out(out, data)  # again: the file may have appeared while encoding
     save_npz(out, **result)
-    render.console.print(f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
-                         f"(seeds {', '.join(map(str, trained.seeds))}) -> {escape(str(out))}")
+    render.console.print(
+        f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
+        f"(seeds {', '.join(map(str, trained.seeds))}) -> {escape(str(out))}"
+    )
 
 
 MARKER, LAYOUT = "ica_encode", 1
@@ -88,14 +93,18 @@ def check_out(out: Path, data: Path) -> None:
     from ica.rundir.enclosing import enclosing_run_directory
 
     if out.is_symlink():
-        raise IcaError("is a symbolic link; name the file itself (ica encode does not write through links)",
-                       where=str(out))
+        raise IcaError(
+            "is a symbolic link; name the file itself (ica encode does not write through links)", where=str(out)
+        )
     if out.is_dir():
         raise IcaError("is a directory; give the file to write", where=str(out))
     inside = enclosing_run_directory(out)
     if inside is not None:
-        raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
-                       "writes its latents elsewhere", where=str(out))
+        raise IcaError(
+            f"lies inside the run directory {inside}, whose files are the run's record; ica encode "
+            "writes its latents elsewhere",
+            where=str(out),
+        )
     if not out.parent.is_dir():
         raise IcaError(f"the folder {out.parent} does not exist", where=str(out))
     if not out.exists():
@@ -103,8 +112,11 @@ def check_out(out: Path, data: Path) -> None:
     if _same_file(out, data):
         raise IcaError("is the --data file itself; write the latents to another file", where=str(out))
     if not is_encode_output(out):
-        raise IcaError("exists and is not an output of ica encode; refusing to replace it (choose another --out, "
-                       "or remove the file)", where=str(out))
+        raise IcaError(
+            "exists and is not an output of ica encode; refusing to replace it (choose another --out, "
+            "or remove the file)",
+            where=str(out),
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -126,8 +138,12 @@ def is_encode_output(path: Path) -> bool:
     if not {"latents", "seeds"} <= names <= OUTPUT_ARRAYS:
         return False
     latents, seeds = headers["latents"], headers["seeds"]
-    return (latents.dtype.kind == "f" and len(latents.shape) == 3 and seeds.dtype.kind in "iu"
-            and seeds.shape == latents.shape[:1])
+    return (
+        latents.dtype.kind == "f"
+        and len(latents.shape) == 3
+        and seeds.dtype.kind in "iu"
+        and seeds.shape == latents.shape[:1]
+    )
 
 
 def check_memory_for(trained: Any, arrays: dict[str, np.ndarray], data: Path) -> None:
@@ -147,10 +163,15 @@ def check_memory_for(trained: Any, arrays: dict[str, np.ndarray], data: Path) ->
     latents = count * per_row
     needed = 4 * latents + 2 * count * math.prod(trained.x_shape) * 4
     shape = [len(trained.seeds), count, *one.latents.shape[2:]]
-    check_memory(needed, lambda free: IcaError(
-        f"encoding its {count} rows with {len(trained.seeds)} seed(s) needs about {size(needed)} of memory (latents "
-        f"{shape} of {size(latents)}, held several times while written), more than the {size(free)} this machine "
-        "has available; encode the rows in parts, or fewer --seeds", where=str(data)))
+    check_memory(
+        needed,
+        lambda free: IcaError(
+            f"encoding its {count} rows with {len(trained.seeds)} seed(s) needs about {size(needed)} of memory "
+            f"(latents {shape} of {size(latents)}, held several times while written), more than the {size(free)} "
+            "this machine has available; encode the rows in parts, or fewer --seeds",
+            where=str(data),
+        ),
+    )
 
 
 def rows(x: np.ndarray) -> int:
@@ -161,9 +182,12 @@ def finite(latents: np.ndarray, label: str, data: Path) -> np.ndarray:
     """``latents``, if every one is finite: NaN latents written to a file would pass for results."""
     bad = ~np.isfinite(latents).all(axis=tuple(i for i in range(latents.ndim) if i != 1))
     if bad.any():
-        raise DataError(f"model {label!r} gives non-finite latents for {int(bad.sum())} of {len(bad)} rows (the "
-                        f"first: row {int(np.argmax(bad))}); x there is far outside what the model was trained on, "
-                        "or its weights are not finite; nothing was written", where=str(data))
+        raise DataError(
+            f"model {label!r} gives non-finite latents for {int(bad.sum())} of {len(bad)} rows (the "
+            f"first: row {int(np.argmax(bad))}); x there is far outside what the model was trained on, "
+            "or its weights are not finite; nothing was written",
+            where=str(data),
+        )
     return latents
 
 

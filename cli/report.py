@@ -1,5 +1,5 @@
 """``ica report DIR [--out FILE] [--format md|html]``: an experiment's figures and tables in one document
-(issue #5; the paper's Figs. 2-6 from a finished run or grid).
+(the paper's Figs. 2-6 from a finished run or grid).
 
 Registered in `ica.cli.app` as ``app.command("report")(user_errors(report_command))``: an `IcaError` raised
 here (missing directory, no runs, unknown format, a corrupt file) becomes one message and exit code 2.
@@ -13,22 +13,32 @@ from typing import List, Optional
 import typer
 
 
-
 def report_command(
     directory: Path = typer.Argument(..., help="A run directory, a grid directory, or a folder of runs."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="The document to write (default DIR/report.md, or DIR/report.html)."
     ),
     format: Optional[str] = typer.Option(
-        None, "--format", help="md (figures as PNGs in <out stem>_files/) or html (one file, figures embedded); "
-        "default: from --out's suffix, else md."
+        None,
+        "--format",
+        help="md (figures as PNGs in <out stem>_files/) or html (one file, figures embedded); "
+        "default: from --out's suffix, else md.",
     ),
-    margin: float = typer.Option(0.05, "--margin", min=0.0, help="Equivalence margin of the model comparisons "
-                                 "and the phase figure, in the metric's units (0: no equivalence test)."),
-    correction: str = typer.Option("holm", "--correction", help="Correction of the comparisons' p over what the "
-                                   "report shows: holm, bh (Benjamini-Hochberg) or none."),
-    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Compare only this metric (repeatable): "
-                                               "the family the correction runs over."),
+    margin: float = typer.Option(
+        0.05,
+        "--margin",
+        min=0.0,
+        help="Equivalence margin of the model comparisons "
+        "and the phase figure, in the metric's units (0: no equivalence test).",
+    ),
+    correction: str = typer.Option(
+        "holm",
+        "--correction",
+        help="Correction of the comparisons' p over what the report shows: holm, bh (Benjamini-Hochberg) or none.",
+    ),
+    metric: Optional[List[str]] = typer.Option(
+        None, "--metric", help="Compare only this metric (repeatable): the family the correction runs over."
+    ),
 ) -> Path:
     """Figures (MCC boxplots, pairwise CCA-MCC in/out of sample, ELBO against MCC, cluster agreement, training
     curves) and the results table of an experiment, with every failed seed counted, as Markdown or HTML; each

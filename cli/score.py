@@ -3,7 +3,7 @@
 Each input is an ``.npz`` or ``.npy`` holding one seed's embedding ``[N, d]`` or several ``[S, N, d]`` (an
 ``ica encode`` output, with its ``seeds`` and ``assignments``, is one such file), all of the same N points in
 the same order. The metrics are a run's (`ica.score`); ``DIR`` becomes a run-like directory that ``ica
-results`` and ``ica report`` read (`ica.trained.scored`), and the numbers are printed.
+results`` and ``ica report`` read (`ica.trained.score_directory`), and the numbers are printed.
 
 A file's own ``seeds`` name its embeddings, one whole number per embedding, none twice; a file whose ``seeds``
 do not is refused unless ``--seeds`` names them. Files of different runs naming the same seeds are scored as
@@ -34,15 +34,17 @@ def score_command(
     sources: Optional[Path] = typer.Option(None, "--sources", help="True sources [N, d_s] (key s)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="True discrete u [N] (key u)."),
     observations: Optional[Path] = typer.Option(
-        None, "--observations", help="The points themselves [N, ...] (key x): MCC's floors, with --sources."),
+        None, "--observations", help="The points themselves [N, ...] (key x): MCC's floors, with --sources."
+    ),
     key: Optional[str] = typer.Option(None, "--key", help="Key of the embedding in each file (default latents)."),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Names of the seeds, e.g. 0,1,2 (default: the "
-                                        "files' own `seeds`, else 0..S-1)."),
+    seeds: Optional[str] = typer.Option(
+        None, "--seeds", help="Names of the seeds, e.g. 0,1,2 (default: the files' own `seeds`, else 0..S-1)."
+    ),
     name: str = typer.Option("embeddings", "--name", help="The method's name, shown as the model in results."),
 ) -> None:
     """Score embeddings from any library with a run's metrics and write a directory `ica results` reads."""
     import ica
-    from ica.trained.scored import check_name, check_out
+    from ica.trained.score_directory import check_name, check_out
     from ica.trained.scoring import IdenticalEmbeddings, identical
 
     check_name(name, "--name")
@@ -51,23 +53,42 @@ def score_command(
     files = _Files()
     z, named, assignments, origins = _embeddings(embeddings, key, files, own_seeds=given_seeds is None)
     chosen = given_seeds if given_seeds is not None else named
-    given = [(what, path, conventional) for what, path, conventional in
-             (("sources", sources, "s"), ("labels", labels, "u"), ("observations", observations, "x"))
-             if path is not None]
+    given = [
+        (what, path, conventional)
+        for what, path, conventional in (
+            ("sources", sources, "s"),
+            ("labels", labels, "u"),
+            ("observations", observations, "x"),
+        )
+        if path is not None
+    ]
     extra = {what: pick(files.arrays(path), path, None, conventional) for what, path, conventional in given}
-    inputs = {"embeddings": [{"file": str(p), "sha256": files.sha256(p)} for p in embeddings],
-              **{what: {"file": str(path), "sha256": files.sha256(path)} for what, path, _ in given}}
+    inputs = {
+        "embeddings": [{"file": str(p), "sha256": files.sha256(p)} for p in embeddings],
+        **{what: {"file": str(path), "sha256": files.sha256(path)} for what, path, _ in given},
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdenticalEmbeddings)  # said below, naming the files
-        summary = ica.score(z, assignments=assignments, seeds=chosen, out=out, name=name, inputs=inputs, **extra)
+        summary = ica.score(
+            z,
+            sources=extra.get("sources"),
+            labels=extra.get("labels"),
+            assignments=assignments,
+            observations=extra.get("observations"),
+            seeds=chosen,
+            out=out,
+            name=name,
+            inputs=inputs,
+        )
     render.console.print(_table(summary, name, len(z)))
     floors = {k: v for k, v in summary.get("cell", {}).items() if k.startswith("mcc_") and v is not None}
     if floors:  # what the observations themselves and FastICA score on the same points
         render.console.print("MCC floors (same points): " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in floors.items()))
     for group in identical(z):
         shown = ", ".join(origins[i] for i in group)
-        render.warning(f"{shown} are identical embeddings: their pairs score as an embedding with itself (1.0), "
-                       "measuring nothing")
+        render.warning(
+            f"{shown} are identical embeddings: their pairs score as an embedding with itself (1.0), measuring nothing"
+        )
     render.console.print(f"wrote {escape(str(out))}: `ica results {escape(str(out))}` and `ica report` read it")
 
 
@@ -89,28 +110,38 @@ class _Files:
         return self._digests[path]
 
 
-def _embeddings(paths: list[Path], key: str | None, files: _Files,
-                own_seeds: bool) -> tuple[list[np.ndarray], list[int] | None, Any, list[str]]:
+def _embeddings(
+    paths: list[Path], key: str | None, files: _Files, own_seeds: bool
+) -> tuple[list[np.ndarray], list[int] | None, Any, list[str]]:
     """Each file's embeddings (a seed axis added where a file holds one), the seeds the files name (where
     ``own_seeds`` and every file names its own), their assignments, and where each embedding came from."""
-    z, seeds, assignments, origins = [], [], [], []
+    z: list[np.ndarray] = []
+    seeds: list[list[int] | None] = []
+    assignments: list[np.ndarray | None] = []
+    origins: list[str] = []
     for path in paths:
         arrays = files.arrays(path)
         array = pick(arrays, path, key, "latents")
         if array.ndim not in (2, 3):
-            raise DataError(f"holds an embedding of shape {list(array.shape)}; give [N, d] or [S, N, d]",
-                            where=str(path))
+            raise DataError(
+                f"holds an embedding of shape {list(array.shape)}; give [N, d] or [S, N, d]", where=str(path)
+            )
         block = array if array.ndim == 3 else array[None]
         z.extend(block)
         origins += [str(path)] if array.ndim == 2 else [f"{path} (embedding {i})" for i in range(len(block))]
         seeds.append(_file_seeds(arrays, len(block)) if own_seeds and "seeds" in arrays else None)
         assignments.append(_assignments(arrays, block.shape[:2]) if "assignments" in arrays else None)
-    named = None if any(s is None for s in seeds) else [s for group in seeds for s in group]
+    named_groups = [group for group in seeds if group is not None]
+    named = [s for group in named_groups for s in group] if len(named_groups) == len(seeds) else None
     if named is not None and len(set(named)) != len(named):
-        render.errors.print("[yellow]notice:[/] the files name the same seeds (files of different runs): the "
-                            f"{len(named)} embeddings are scored as seeds 0..{len(named) - 1}", highlight=False)
+        render.errors.print(
+            "[yellow]notice:[/] the files name the same seeds (files of different runs): the "
+            f"{len(named)} embeddings are scored as seeds 0..{len(named) - 1}",
+            highlight=False,
+        )
         named = None
-    clusters = None if any(a is None for a in assignments) else np.concatenate(assignments)
+    given = [a for a in assignments if a is not None]
+    clusters = np.concatenate(given) if len(given) == len(assignments) else None
     return z, named, clusters, origins
 
 
@@ -119,13 +150,14 @@ def _file_seeds(arrays: ArrayFile, count: int) -> list[int]:
     --seeds to name them instead)."""
     header = arrays.headers["seeds"]
     if header.dtype.kind not in INTEGERS:
-        raise arrays.error(f"its 'seeds' hold {header.dtype} values, not seed numbers; give --seeds to name the "
-                           "seeds")
+        raise arrays.error(f"its 'seeds' hold {header.dtype} values, not seed numbers; give --seeds to name the seeds")
     found = arrays.load("seeds", INTEGERS, "integers").reshape(-1).tolist()
     if len(found) != count or len(set(found)) != len(found) or any(not 0 <= s <= MAX_SEED for s in found):
-        raise arrays.error(f"its 'seeds' {found[:10]}{' ...' if len(found) > 10 else ''} do not name its {count} "
-                           "embeddings once each (one whole number from 0 to 2**63 - 1 per embedding, none twice); "
-                           "give --seeds to name the seeds")
+        raise arrays.error(
+            f"its 'seeds' {found[:10]}{' ...' if len(found) > 10 else ''} do not name its {count} "
+            "embeddings once each (one whole number from 0 to 2**63 - 1 per embedding, none twice); "
+            "give --seeds to name the seeds"
+        )
     return found
 
 
@@ -133,8 +165,10 @@ def _assignments(arrays: ArrayFile, shape: tuple[int, int]) -> np.ndarray:
     """A file's ``assignments``, one cluster per point of each of its embeddings ``[S, N]``."""
     found = arrays.load("assignments")
     if found.shape != shape and found.shape != (shape[1:] if shape[0] == 1 else None):
-        raise arrays.error(f"its 'assignments' have shape {list(found.shape)}; for its embeddings they must be "
-                           f"{list(shape)}, one cluster per point and embedding")
+        raise arrays.error(
+            f"its 'assignments' have shape {list(found.shape)}; for its embeddings they must be "
+            f"{list(shape)}, one cluster per point and embedding"
+        )
     return found.reshape(shape)
 
 
@@ -144,6 +178,12 @@ def _table(summary: dict[str, Any], name: str, seeds: int) -> Table:
         table.add_column(column, justify="left" if column == "metric" else "right")
     show = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
     for metric, stats in summary["stats"].items():
-        table.add_row(escape(metric), show(stats["median"]), show(stats["q25"]), show(stats["q75"]),
-                      str(stats["n"]), str(stats["n_failed"]))
+        table.add_row(
+            escape(metric),
+            show(stats["median"]),
+            show(stats["q25"]),
+            show(stats["q75"]),
+            str(stats["n"]),
+            str(stats["n_failed"]),
+        )
     return table

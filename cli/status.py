@@ -18,22 +18,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from ica.cli import render
-from ica.reporting.runs import SEED_STATES as STATES
+from ica.reporting.rundirs import SEED_STATES as STATES
 from ica.running.locks import lock_holder
 
 
 def status_rows(dirs: list[Path]) -> list[dict[str, Any]]:
     """One row per run and model label: its status, its seeds grouped by state, and who is training it
     (host, pid, since; None when nobody is)."""
-    from ica.reporting.runs import find_runs
+    from ica.reporting.finder import find_runs
 
     rows = []
     for record in find_runs(dirs, render.notice):
         for cell in record.cells:
-            seeds = {state: sorted(s for s, st in cell.seeds.items() if st == state) for state in STATES}
+            seeds = {state: sorted(s for s, st in cell.states.items() if st == state) for state in STATES}
             holder = lock_holder(record.path / cell.label) if cell.status == "running" else None
-            rows.append({"run": record.shown, "path": str(record.path), "model": cell.label, "status": cell.status,
-                         "seeds": seeds, "holder": holder})
+            rows.append(
+                {
+                    "run": record.shown,
+                    "path": str(record.path),
+                    "model": cell.label,
+                    "status": cell.status,
+                    "seeds": seeds,
+                    "holder": holder,
+                }
+            )
     return rows
 
 

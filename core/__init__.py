@@ -3,7 +3,8 @@
 Public API::
 
     import ica
-    summary = ica.run("specs/quickstart.json", out="runs/quickstart")
+    result = ica.run("specs/quickstart.json", out="runs/quickstart")   # as `ica run` trains it
+    result.runs[0].summary["cells"]; result.decisions.workers         # summaries, and how it trained
     model = ica.load("runs/quickstart", model="vade")   # a trained model: model.transform(x_new)
     spec = ica.load_spec("specs/quickstart.json")
     ica.registry().names("prior")
@@ -26,7 +27,7 @@ from ica.errors import DataError, IcaError, RegistryError, SpecError  # noqa: E4
 from ica.evaluation.cca_pairs import cca_mcc  # noqa: E402
 from ica.evaluation.correlation import mcc  # noqa: E402
 from ica.components.registry import registry  # noqa: E402
-from ica.running.runner import run  # noqa: E402
+from ica.running.dispatch import execute, run  # noqa: E402
 from ica.spec.load import load_spec  # noqa: E402
 from ica.running.validate import check  # noqa: E402
 from ica.trained.loading import load  # noqa: E402
@@ -44,7 +45,20 @@ def __getattr__(name: str):
         return importlib.import_module("ica.estimators")
     raise AttributeError(f"module 'ica' has no attribute {name!r}")
 
+
 __all__ = [
-    "__version__", "run", "load", "score", "load_spec", "registry", "check", "mcc", "cca_mcc",
-    "IcaError", "SpecError", "DataError", "RegistryError",
+    "__version__",
+    "run",
+    "execute",
+    "load",
+    "score",
+    "load_spec",
+    "registry",
+    "check",
+    "mcc",
+    "cca_mcc",
+    "IcaError",
+    "SpecError",
+    "DataError",
+    "RegistryError",
 ]

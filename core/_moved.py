@@ -1,11 +1,12 @@
-"""The module names of ``ica`` before its rooms (0.1), kept importable for one release with a warning.
+"""The module names of ``ica`` before its rooms (0.1), kept importable with a warning until ica 0.4.0.
 
 ``import ica.train`` (or ``from ica.protocols import BuildContext``) still works, but warns once with a
 ``DeprecationWarning`` naming the new home; the old name is a thin module that forwards every attribute
 to the new one(s), so objects are identical (``ica.train.Trainer is ica.training.loop.Trainer``).
 Setting an attribute on an old name (``monkeypatch.setattr(ica.runner, ...)``) does not reach the code:
-patch the new module. ``ica.nn`` and ``ica.spec`` are the rooms' own names and need no alias. The aliases
-go in the release after next; the README's "Moved in 0.2" lists them for plugin authors.
+patch the new module. ``ica.nn`` and ``ica.spec`` are the rooms' own names and need no alias. Release
+`REMOVED_IN` deletes this module (a test fails once the installed version reaches it); the architecture page's
+"Moved in 0.2" lists the aliases for plugin authors.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import types
 import warnings
 from typing import Any
 
+REMOVED_IN = "0.4.0"
+"""The release without the old names: two after 0.2, which introduced the rooms (0.3 changed how runs are
+decided and recorded; one more release gives plugin authors time to move)."""
+
 # old name under ``ica.`` -> the module(s) its names live in now, searched in order
 MOVED: dict[str, tuple[str, ...]] = {
     "building": ("ica.running.building",),
     "checking": ("ica.components.checking",),
-    "collect": ("ica.reporting.runs", "ica.reporting.results", "ica.reporting.index"),
+    "collect": ("ica.reporting.finder", "ica.reporting.rundirs", "ica.reporting.results", "ica.reporting.index"),
     "conv": ("ica.nn.conv",),
     "distributions": ("ica.nn.distributions",),
     "environment": ("ica.running.environment",),
@@ -42,7 +47,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "report": ("ica.reporting.report", "ica.rundir.enclosing"),
     "report_boxplots": ("ica.reporting.boxplots",),
     "report_figures": ("ica.reporting.figures",),
-    "report_read": ("ica.reporting.read",),
+    "report_read": ("ica.reporting.experiment", "ica.reporting.rundirs"),
     "report_render": ("ica.reporting.render",),
     "report_scatter": ("ica.reporting.scatter",),
     "report_settings": ("ica.reporting.settings",),
@@ -50,8 +55,14 @@ MOVED: dict[str, tuple[str, ...]] = {
     "report_training": ("ica.reporting.curves",),
     "resources": ("ica.running.resources",),
     "results": ("ica.rundir.writing", "ica.rundir.json_files", "ica.rundir.checkpoints", "ica.rundir.layout"),
-    "run_files": ("ica.rundir.damage", "ica.rundir.schemas", "ica.rundir.json_files", "ica.rundir.metrics_log",
-                  "ica.rundir.latents", "ica.rundir.checkpoints"),
+    "run_files": (
+        "ica.rundir.damage",
+        "ica.rundir.schemas",
+        "ica.rundir.json_files",
+        "ica.rundir.metrics_log",
+        "ica.rundir.latents",
+        "ica.rundir.checkpoints",
+    ),
     "runner": ("ica.running.runner", "ica.running.claims", "ica.running.building", "ica.running.outcomes"),
     "seeding": ("ica.nn.seeding",),
     "signals": ("ica.training.signals",),
@@ -63,6 +74,16 @@ MOVED: dict[str, tuple[str, ...]] = {
     "validate": ("ica.running.validate",),
 }
 
+# old name -> {a name it offered -> that name's new name}: names renamed since, still handed out under the old one
+RENAMED: dict[str, dict[str, str]] = {
+    "collect": {"seeds_text": "seed_counts_text"},
+    "locks": {"describe": "describe_holder"},
+    "report": {"results_table": "metrics_table"},
+    "report_read": {"Run": "RunRecord", "Cell": "CellRecord", "Seed": "SeedRecord"},
+    "report_tables": {"results_table": "metrics_table"},
+    "resources": {"human": "format_bytes"},
+}
+
 
 class _Forwarding(types.ModuleType):
     """An old module name: every attribute is looked up in the new module(s)."""
@@ -70,6 +91,7 @@ class _Forwarding(types.ModuleType):
     def __init__(self, name: str, targets: tuple[str, ...]):
         super().__init__(name, f"Moved: use {', '.join(targets)}.")
         self.__targets = targets
+        self.__renamed = RENAMED.get(name.removeprefix("ica."), {})
 
     def _modules(self) -> list[types.ModuleType]:
         return [importlib.import_module(t) for t in self.__targets]
@@ -77,11 +99,13 @@ class _Forwarding(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
+        attr = self.__renamed.get(attr, attr)
         for module in self._modules():
             if hasattr(module, attr):
                 return getattr(module, attr)
-        raise AttributeError(f"module {self.__name__!r} (moved to {', '.join(self.__targets)}) has no attribute "
-                             f"{attr!r}")
+        raise AttributeError(
+            f"module {self.__name__!r} (moved to {', '.join(self.__targets)}) has no attribute {attr!r}"
+        )
 
     def __dir__(self) -> list[str]:
         return sorted({n for m in self._modules() for n in dir(m) if not n.startswith("__")})
@@ -91,8 +115,12 @@ class _Loader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         old = spec.name.removeprefix("ica.")
         targets = MOVED[old]
-        warnings.warn(f"{spec.name} moved to {' and '.join(targets)} in ica 0.2; the old name goes in a later "
-                      "release (plugin authors: import from ica.plugin)", DeprecationWarning, stacklevel=_caller())
+        warnings.warn(
+            f"{spec.name} moved to {' and '.join(targets)} in ica 0.2; the old name goes in ica "
+            f"{REMOVED_IN} (plugin authors: import from ica.plugin)",
+            DeprecationWarning,
+            stacklevel=_caller(),
+        )
         return _Forwarding(spec.name, targets)
 
     def exec_module(self, module: types.ModuleType) -> None:
@@ -110,7 +138,8 @@ def _caller() -> int:
     """The stack level of the first frame outside the import machinery and this module, so the warning points
     at the user's ``import`` line. ``warnings`` itself skips importlib's frozen frames, so only the others
     (this module, ``importlib.import_module``) are counted."""
-    frame, level = sys._getframe(1), 1
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith("<frozen"):

@@ -19,8 +19,9 @@ exactly as a third-party package would::
 
 What is here, by what a plugin writes:
 
-* **registering**: `hookimpl`, `Options`, `DatasetOptions`, `Field`, `Slot` (a field holding a nested
-  component), and the `KINDS` of component;
+* **registering**: `hookimpl`, `Options`, `DatasetOptions`, `Field`, `slot` and `Part` (a field holding a
+  nested component, typed; `Slot[kind]` is the older spelling of the same field), the `KINDS` of component,
+  and `Measure` (how a metric's records are shown: name, order, direction, decimals, controls);
 * **the contracts** (``ica.components.protocols``): `BuildContext`, `Split`, `DataSplits`, `Batch`,
   `Encoder`, `Decoder`, `Prior`, `Likelihood`, `Model`, `LossOutput`, `Representation`, `Metric`,
   `MetricRecord`, `count_parameters`; `FittedPeer` and `is_fitted_peer` (a model fitted per seed, as FastICA),
@@ -33,60 +34,177 @@ What is here, by what a plugin writes:
   `pairwise_cca_mcc`, `affine_recovery`, `consistency_r2`, `fixed_order`, and the observations' side of floors
   and observation controls (`reduced`, `observation_views`, `observations_vary`, `observation_records`, `cached`,
   `data_digest`);
-* **data**: `DownloadNeeded` and `is_checking` (``ica validate`` never downloads), `host_available` and
-  `human` (a loader's own memory check);
+* **data** (``ica.components``): `DownloadNeeded` and `is_checking` (``ica validate`` never downloads),
+  `host_available` and `format_bytes` (a loader's own memory check; `human` is its old name, kept with a warning
+  until ica 0.4.0), `binarized` (an image set's ``binarize`` option);
 * **errors**: `SpecError` (an option that cannot work), `DataError` (a file or data set that is wrong),
   `IcaError`.
 """
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
+from ica._moved import REMOVED_IN
+from ica.components.binarizing import binarized
 from ica.components.checking import DownloadNeeded, is_checking
 from ica.components.hookspecs import PROJECT, hookimpl, hookspec
-from ica.components.options import DatasetOptions, Field, Options, Slot, slot_kind
+from ica.components.measures import Measure
+from ica.components.memory import format_bytes, host_available
+from ica.components.options import DatasetOptions, Field, Options, Part, Slot, slot, slot_kind
 from ica.components.protocols import (
-    KINDS, Batch, BuildContext, DataSplits, Decoder, Encoder, FittedPeer, Likelihood, LogsValues, LossOutput, Metric,
-    MetricRecord, Model, Prior, Representation, Split, count_parameters, is_fitted_peer,
+    KINDS,
+    Batch,
+    BuildContext,
+    DataSplits,
+    Decoder,
+    Encoder,
+    FittedPeer,
+    Likelihood,
+    LogsValues,
+    LossOutput,
+    Metric,
+    MetricRecord,
+    Model,
+    Prior,
+    Representation,
+    Split,
+    count_parameters,
+    is_fitted_peer,
 )
 from ica.errors import DataError, IcaError, SpecError
 from ica.evaluation.affine import affine_recovery, consistency_r2
 from ica.evaluation.cca_pairs import cca_mcc, pairwise_cca_mcc
 from ica.evaluation.correlation import correlation_matrix, mcc
 from ica.evaluation.observations import (
-    cached, data_digest, observation_records, observation_views, observations_vary, reduced,
+    cached,
+    data_digest,
+    observation_records,
+    observation_views,
+    observations_vary,
+    reduced,
 )
 from ica.evaluation.seeds import Evaluation, SeedOutcome, fixed_order
 from ica.nn.conv import (
-    SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, from_grouped, grouped_flatten, grouped_unflatten, to_grouped,
+    SeedBatchNorm2d,
+    SeedConv2d,
+    SeedConvTranspose2d,
+    from_grouped,
+    grouped_flatten,
+    grouped_unflatten,
+    to_grouped,
 )
 from ica.nn.distributions import (
-    DiagonalGaussianMixture, diagonal_normal, is_mixture, joint_log_prob, responsibilities, seed_sample,
+    DiagonalGaussianMixture,
+    diagonal_normal,
+    is_mixture,
+    joint_log_prob,
+    responsibilities,
+    seed_sample,
     xavier_uniform_,
 )
 from ica.nn.layers import ACTIVATIONS, SeedDropout, SeedLinear, SeedMLP, activation, column_major, one_hot, seed_matmul
 from ica.nn.seeding import seed_rand, seed_randn
 from ica.nn.stacked import SeedStacked
-from ica.running.preprocessing import binarized
-from ica.running.resources import host_available, human
 
 __all__ = [
     # registering
-    "hookimpl", "hookspec", "PROJECT", "Options", "DatasetOptions", "Field", "Slot", "slot_kind", "KINDS",
+    "hookimpl",
+    "hookspec",
+    "PROJECT",
+    "Options",
+    "DatasetOptions",
+    "Field",
+    "Slot",
+    "slot",
+    "Part",
+    "slot_kind",
+    "KINDS",
+    "Measure",
     # the contracts
-    "BuildContext", "Split", "DataSplits", "Batch", "Encoder", "Decoder", "Prior", "Likelihood", "Model",
-    "LossOutput", "Representation", "Metric", "MetricRecord", "count_parameters", "FittedPeer", "is_fitted_peer",
+    "BuildContext",
+    "Split",
+    "DataSplits",
+    "Batch",
+    "Encoder",
+    "Decoder",
+    "Prior",
+    "Likelihood",
+    "Model",
+    "LossOutput",
+    "Representation",
+    "Metric",
+    "MetricRecord",
+    "count_parameters",
+    "FittedPeer",
+    "is_fitted_peer",
     "LogsValues",
     # the seed axis
-    "SeedLinear", "SeedMLP", "SeedDropout", "activation", "one_hot", "ACTIVATIONS", "seed_matmul", "column_major",
-    "SeedConv2d", "SeedConvTranspose2d", "SeedBatchNorm2d", "to_grouped", "from_grouped", "grouped_flatten", "grouped_unflatten",
-    "SeedStacked", "seed_rand", "seed_randn", "seed_sample", "diagonal_normal", "DiagonalGaussianMixture", "is_mixture", "joint_log_prob",
-    "responsibilities", "xavier_uniform_",
+    "SeedLinear",
+    "SeedMLP",
+    "SeedDropout",
+    "activation",
+    "one_hot",
+    "ACTIVATIONS",
+    "seed_matmul",
+    "column_major",
+    "SeedConv2d",
+    "SeedConvTranspose2d",
+    "SeedBatchNorm2d",
+    "to_grouped",
+    "from_grouped",
+    "grouped_flatten",
+    "grouped_unflatten",
+    "SeedStacked",
+    "seed_rand",
+    "seed_randn",
+    "seed_sample",
+    "diagonal_normal",
+    "DiagonalGaussianMixture",
+    "is_mixture",
+    "joint_log_prob",
+    "responsibilities",
+    "xavier_uniform_",
     # metrics
-    "Evaluation", "SeedOutcome", "mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc", "affine_recovery",
-    "consistency_r2", "fixed_order", "reduced", "observation_views", "observations_vary", "observation_records", "cached",
+    "Evaluation",
+    "SeedOutcome",
+    "mcc",
+    "correlation_matrix",
+    "cca_mcc",
+    "pairwise_cca_mcc",
+    "affine_recovery",
+    "consistency_r2",
+    "fixed_order",
+    "reduced",
+    "observation_views",
+    "observations_vary",
+    "observation_records",
+    "cached",
     "data_digest",
     # data
-    "DownloadNeeded", "is_checking", "host_available", "human", "binarized",
+    "DownloadNeeded",
+    "is_checking",
+    "host_available",
+    "format_bytes",
+    "binarized",
     # errors
-    "SpecError", "DataError", "IcaError",
+    "SpecError",
+    "DataError",
+    "IcaError",
 ]
+
+RENAMED = {"human": "format_bytes"}
+"""Old names of this surface -> their new ones: still importable, with a ``DeprecationWarning``, until the
+release that removes them (`ica._moved.REMOVED_IN`)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in RENAMED:
+        warnings.warn(
+            f"ica.plugin.{name} is now ica.plugin.{RENAMED[name]}; the old name goes in ica {REMOVED_IN}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[RENAMED[name]]
+    raise AttributeError(f"module 'ica.plugin' has no attribute {name!r}")

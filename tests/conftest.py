@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -14,22 +17,65 @@ import torch
 
 torch.set_num_threads(1)
 
+# pytest-xdist's workers inherit COLUMNS=80 and LINES=24, which the CLI's consoles obey in a pipe: every worker
+# sees what a single pytest process sees (a test that needs a width sets COLUMNS itself).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+
+def _build_each_cli_once() -> None:
+    """typer's ``CliRunner.invoke(app, ...)`` builds the click command from ``app`` on every call (about 10 ms,
+    some 2,000 calls in the suite); an app's commands are fixed once it is invoked, so each is built once."""
+    import weakref
+
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # a typer without this private helper: every invoke builds, as typer does
+        return
+    built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def command(app):
+        if app not in built:
+            built[app] = build(app)
+        return built[app]
+
+    typer.testing._get_command = command
+
+
+_build_each_cli_once()
+
 # The example plugin's own tests run with the plugin installed (test_plugin_kit.py does that), not here.
 collect_ignore = ["example_plugin"]
 
-TINY_DATA = {"name": "tcl", "segments": 4, "samples_per_segment": 40, "eval_samples_per_segment": 20, "dim": 3,
-             "data_seed": 7}
+TINY_DATA = {
+    "name": "tcl",
+    "segments": 4,
+    "samples_per_segment": 40,
+    "eval_samples_per_segment": 20,
+    "dim": 3,
+    "data_seed": 7,
+}
 TINY_MODELS = {
     "ivae": {"name": "ivae", "encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}},
-    "vade": {"name": "vade", "encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]},
-             "prior": {"name": "gmm", "components": 5}},
+    "vade": {
+        "name": "vade",
+        "encoder": {"name": "mlp", "hidden": [16]},
+        "decoder": {"name": "mlp", "hidden": [16]},
+        "prior": {"name": "gmm", "components": 5},
+    },
 }
 TINY_SPEC = {
     "name": "tiny",
     "data": TINY_DATA,
     "models": TINY_MODELS,
-    "training": {"steps": 30, "batch_size": 16, "log_every": 10, "checkpoint_every": 10,
-                 "scheduler": {"interval": 10, "patience": 0}},
+    "training": {
+        "steps": 30,
+        "batch_size": 16,
+        "log_every": 10,
+        "checkpoint_every": 10,
+        "scheduler": {"interval": 10, "patience": 0},
+    },
     "seeds": 2,
     "device": "cpu",
 }
@@ -49,21 +95,48 @@ DIGITS_MODELS = {
 }
 
 
-@pytest.fixture(scope="session")
-def trained_runs(tmp_path_factory) -> Path:
-    """A TCL run (iVAE, VaDE, hashed VaDE, GMM-Flow; standardised) and a digits run (VQ-VAE, autoencoder),
-    trained once for every test that loads trained models (they only read them)."""
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` run once per pytest session, by whichever pytest-xdist worker asks first; the other
+    workers wait for it and share the folder, which tests must only read. (pytest-xdist's documented recipe:
+    the workers' temporary folders share a parent; a file lock orders them.)"""
+    from filelock import FileLock  # a dependency of torch
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder, done = root / name, root / f"{name}.built"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a build that failed part-way left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _train_runs(root: Path) -> None:
     import ica
 
-    root = tmp_path_factory.mktemp("trained")
     tcl = copy.deepcopy(TINY_SPEC)
     tcl["data"] = {**tcl["data"], "standardize": True}
     tcl["models"] = TCL_MODELS
     ica.run(tcl, out=root / "tcl")
-    digits = {"data": {"name": "digits"}, "models": DIGITS_MODELS, "seeds": 2, "device": "cpu",
-              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
+    digits = {
+        "data": {"name": "digits"},
+        "models": DIGITS_MODELS,
+        "seeds": 2,
+        "device": "cpu",
+        "training": {"steps": 10, "batch_size": 16, "log_every": 5},
+    }
     ica.run(digits, out=root / "digits")
-    return root
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> Path:
+    """A TCL run (iVAE, VaDE, hashed VaDE, GMM-Flow; standardised) and a digits run (VQ-VAE, autoencoder),
+    trained once per session (across pytest-xdist workers too) for every test that loads trained models:
+    they only read them. Tests that ask for it are marked slow."""
+    return built_once(tmp_path_factory, "trained", _train_runs)
 
 
 @pytest.fixture
@@ -79,11 +152,14 @@ def assert_same_runs(a: Path, b: Path, cells, labels=("ivae", "vade"), seeds=(0,
         for label in labels:
             for seed in seeds:
                 rel = f"{cell}/{label}/seeds/{seed}"
-                np.testing.assert_array_equal(np.load(a / rel / "latents.npz")["latents"],
-                                              np.load(b / rel / "latents.npz")["latents"])
+                np.testing.assert_array_equal(
+                    np.load(a / rel / "latents.npz")["latents"], np.load(b / rel / "latents.npz")["latents"]
+                )
                 assert (a / rel / "metrics.jsonl").read_bytes() == (b / rel / "metrics.jsonl").read_bytes()
-        assert json.loads((a / cell / "summary.json").read_text())["cells"] == \
-            json.loads((b / cell / "summary.json").read_text())["cells"]
+        assert (
+            json.loads((a / cell / "summary.json").read_text())["cells"]
+            == json.loads((b / cell / "summary.json").read_text())["cells"]
+        )
 
 
 def spec_file_and_reference(root: Path, spec: dict) -> tuple[Path, Path]:
@@ -95,6 +171,13 @@ def spec_file_and_reference(root: Path, spec: dict) -> tuple[Path, Path]:
     path.write_text(json.dumps(spec))
     ica.run(spec, out=root / "reference")
     return path, root / "reference"
+
+
+def shared_spec_and_reference(tmp_path_factory, name: str, spec: dict) -> tuple[Path, Path]:
+    """`spec_file_and_reference` built once per session under ``name`` (`built_once`): a module's tests split
+    over pytest-xdist workers share one reference run rather than train it on each worker."""
+    root = built_once(tmp_path_factory, name, lambda folder: spec_file_and_reference(folder, spec))
+    return root / "spec.json", root / "reference"
 
 
 def finished_vade_run(root: Path) -> tuple[Path, Path]:
@@ -121,14 +204,22 @@ def unrecorded(run_dir: Path) -> None:
 def ready_ica(*args: str, **popen) -> "subprocess.Popen":
     """An ``ica`` process that has already imported everything and runs ``ica ARGS`` when told to
     (``go(process)``), so that a test can act within milliseconds rather than an interpreter's start-up."""
-    script = ("import sys, torch, ica, ica.cli, ica.running.runner\n"
-              "print('ready', flush=True)\n"
-              "if sys.stdin.readline() != 'go\\n':\n"
-              "    sys.exit(0)  # the test ended without `go`\n"
-              f"sys.argv = ['ica', *{list(args)!r}]\n"
-              "ica.cli.main()\n")
-    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, **popen)
+    script = (
+        "import sys, torch, ica, ica.cli, ica.running.runner\n"
+        "print('ready', flush=True)\n"
+        "if sys.stdin.readline() != 'go\\n':\n"
+        "    sys.exit(0)  # the test ended without `go`\n"
+        f"sys.argv = ['ica', *{list(args)!r}]\n"
+        "ica.cli.main()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
     assert process.stdout.readline().strip() == "ready"
     return process
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
 from mkdocs.exceptions import PluginError  # in the test extra, as `make docs` needs it
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def hooks():
@@ -23,7 +24,10 @@ def hooks():
 
 def test_run_blocks_execute_in_order_in_one_namespace_and_show_their_output(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    page = "Intro\n\n```python run\nx = 21\nopen('made.txt', 'w').write('x')\n```\n\ntext\n\n```python run\nprint(x * 2)\n```\n"
+    page = (
+        "Intro\n\n```python run\nx = 21\nopen('made.txt', 'w').write('x')\n```\n\n"
+        "text\n\n```python run\nprint(x * 2)\n```\n"
+    )
     out = hooks().run_blocks(page, "page.md")
     assert "```python run" not in out
     assert "```python\nprint(x * 2)\n```\n\n```text\n42\n```" in out

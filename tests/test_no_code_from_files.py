@@ -15,6 +15,8 @@ import ica
 from ica.cli.app import app
 from ica.errors import IcaError
 
+pytestmark = pytest.mark.slow  # each test trains a run
+
 
 class Payload:
     """Unpickling this calls ``Path.touch(marker)``: what an attacker's code would do, harmlessly."""

@@ -14,18 +14,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # each test installs a plugin or builds a wheel with pip
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "tests" / "example_plugin"
 
 
 def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True,
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def ica_cli(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ica", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ica", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +50,34 @@ def test_installed_plugin_appears_in_ica_list(plugin_env, tmp_path):
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     laplace = [c for c in listing["components"] if c["name"] == "laplace"]
-    assert laplace == [{"kind": "prior", "name": "laplace", "plugin": "ica-example-laplace", "version": "0.1.0",
-                        "module": "ica_example_laplace", "description": laplace[0]["description"]}]
+    assert laplace == [
+        {
+            "kind": "prior",
+            "name": "laplace",
+            "plugin": "ica-example-laplace",
+            "version": "0.1.0",
+            "module": "ica_example_laplace",
+            "description": laplace[0]["description"],
+        }
+    ]
     shown = ica_cli("show", "laplace", env=plugin_env, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert "provided by ica-example-laplace 0.1.0 (entry point), module ica_example_laplace" in " ".join(shown.stdout.split())
+    assert "provided by ica-example-laplace 0.1.0 (entry point), module ica_example_laplace" in " ".join(
+        shown.stdout.split()
+    )
 
 
 def test_installed_plugin_trains_in_ica_run(plugin_env, tmp_path):
     spec = {
         "data": {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2},
-        "models": {"ivae-laplace": {"name": "ivae", "prior": {"name": "laplace", "init_scale": 0.5},
-                                    "encoder": {"name": "mlp", "hidden": [8]}, "decoder": {"name": "mlp", "hidden": [8]}}},
+        "models": {
+            "ivae-laplace": {
+                "name": "ivae",
+                "prior": {"name": "laplace", "init_scale": 0.5},
+                "encoder": {"name": "mlp", "hidden": [8]},
+                "decoder": {"name": "mlp", "hidden": [8]},
+            }
+        },
         "training": {"steps": 20, "batch_size": 8},
         "seeds": 2,
         "device": "cpu",
@@ -69,11 +93,14 @@ def test_installed_plugin_trains_in_ica_run(plugin_env, tmp_path):
     assert {"name": "ica-example-laplace", "version": "0.1.0", "module": "ica_example_laplace"} in env["plugins"]
 
     # The trained model comes back through the plugin: `ica encode` of the evaluation points gives the saved latents.
-    code = ("import ica, numpy as np; from ica.running.building import raw_data; "
-            "m = ica.load('out'); e = raw_data(m.spec, ica.registry()).eval; "
-            "np.savez('new.npz', x=e.x.numpy(), u=e.u.numpy())")
-    made = subprocess.run([sys.executable, "-c", code], env=plugin_env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    code = (
+        "import ica, numpy as np; from ica.running.building import raw_data; "
+        "m = ica.load('out'); e = raw_data(m.spec, ica.registry()).eval; "
+        "np.savez('new.npz', x=e.x.numpy(), u=e.u.numpy())"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", code], env=plugin_env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert made.returncode == 0, made.stderr
     encoded = ica_cli("encode", "out", "--data", "new.npz", "--out", "z.npz", env=plugin_env, cwd=tmp_path)
     assert encoded.returncode == 0, encoded.stderr + encoded.stdout
@@ -100,23 +127,35 @@ def test_wheel_carries_registry_toml_and_loads_builtins(tmp_path):
     # Built from a copy of the source: setuptools reuses ./build/lib, which in a working tree still holds
     # modules that were moved or deleted since, and would put them into the wheel.
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", "example_plugin"))
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "runs", "__pycache__", "example_plugin"),
+    )
     pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(source))
     wheel = next((tmp_path / "dist").glob("ica_toolkit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "ica/registry.toml" in names and "ica/plugins/priors/gmm.py" in names and "ica/cli/app.py" in names
     core = ROOT / "core"
     modules = {f"ica/{p.relative_to(core).as_posix()}" for p in core.rglob("*.py") if "__pycache__" not in p.parts}
-    carried = {n for n in names if n.endswith(".py") and n.startswith("ica/") and not n.startswith(("ica/cli/",
-                                                                                                 "ica/plugins/"))}
+    carried = {
+        n
+        for n in names
+        if n.endswith(".py") and n.startswith("ica/") and not n.startswith(("ica/cli/", "ica/plugins/"))
+    }
     assert carried == modules, "the wheel carries every module of every room, and nothing else (pyproject's packages)"
     site = tmp_path / "site"
     pip("install", "--no-deps", "--target", str(site), str(wheel))
-    code = ("import ica, json; r = ica.registry(); "
-            "print(json.dumps([ica.__file__, len(r.failures), r.names('model')]))")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(site)}, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    code = "import ica, json; r = ica.registry(); print(json.dumps([ica.__file__, len(r.failures), r.names('model')]))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     location, failures, models = json.loads(out.stdout)
     assert location.startswith(str(site)), "the wheel's copy must be the one imported"

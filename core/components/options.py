@@ -1,9 +1,10 @@
-"""The options every component declares: flat, strict, immutable pydantic models, and the ``Slot`` type of a
-field that holds a nested component (a model's encoder), validated against every registered one."""
+"""The options every component declares: flat, strict, immutable pydantic models, and the fields that hold a
+nested component (a model's encoder), validated against every registered one: ``slot(kind, default)`` typed
+as `Part`, or the older ``Slot[kind]``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,8 @@ class DatasetOptions(Options):
         False, description="z-score each observed dimension with statistics of the training split only."
     )
     shuffle_u: bool = Field(
-        False, description="Permute u across the points of each split (a fixed permutation): u keeps its values "
+        False,
+        description="Permute u across the points of each split (a fixed permutation): u keeps its values "
         "but says nothing about x. The null control of a model given u, as an ordinary run.",
     )
 
@@ -37,7 +39,6 @@ class DatasetOptions(Options):
         rather than an allocation failure. Data sets that can say should override it; None skips the check.
         """
         return None
-
 
 
 class _SlotMarker:
@@ -61,6 +62,26 @@ class Slot:
         return Annotated[dict[str, Any], _SlotMarker(kind)]
 
 
+if TYPE_CHECKING:
+
+    class Part(Options):
+        """What a slot holds once a spec is validated: the options of one registered component."""
+
+        name: str
+
+else:
+    Part = dict[str, Any]  # validated against the registry's components once plugins are loaded
+
+
+def slot(kind: str, default: dict[str, Any], **field: Any) -> Any:
+    """A field holding a nested component of ``kind``: ``encoder: Part = slot("encoder", {"name": "mlp"},
+    description=...)``. The same field as ``Slot["encoder"]``, spelled so that a type checker knows what the
+    field holds (``options.encoder.name``)."""
+    info = Field(default, **field)
+    info.metadata.append(_SlotMarker(kind))
+    return info
+
+
 def slot_kind(field_info: Any) -> str | None:
     """The component kind of a ``Slot`` field, or None for an ordinary field."""
     for meta in getattr(field_info, "metadata", ()):
@@ -69,4 +90,4 @@ def slot_kind(field_info: Any) -> str | None:
     return None
 
 
-__all__ = ["Options", "DatasetOptions", "Field", "Slot", "slot_kind"]
+__all__ = ["Options", "DatasetOptions", "Field", "Part", "Slot", "slot", "slot_kind"]

@@ -2,7 +2,7 @@
 
 Seed batching is part of the contract from the start: every tensor inside a model carries a leading
 *seed* dimension ``S`` (``S = 1`` for a single run), and every parameter and buffer of a component has
-``S`` as its first dimension. That lets one module hold many independent runs (issue #3) without any
+``S`` as its first dimension. That lets one module hold many independent runs without any
 component knowing whether it is trained alone or beside others.
 
 Shapes used below: ``S`` seeds, ``B`` examples, ``d_z`` latent size, ``x_shape`` one observation.
@@ -40,8 +40,8 @@ class Split:
         return int(self.x.shape[0])
 
     def to(self, device: torch.device | str) -> "Split":
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Split(move(self.x), move(self.u), move(self.s))
+        u, s = self.u, self.s
+        return Split(self.x.to(device), None if u is None else u.to(device), None if s is None else s.to(device))
 
 
 @dataclass(frozen=True)

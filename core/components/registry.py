@@ -25,6 +25,7 @@ import pluggy
 from ica.components import hookspecs
 from ica.errors import RegistryError
 from ica.components.hookspecs import PROJECT
+from ica.components.measures import Measure, Measures
 from ica.components.options import Options
 from ica.components.protocols import KINDS, BuildContext
 
@@ -43,7 +44,8 @@ class PluginInfo:
 
 @dataclass(frozen=True)
 class Component:
-    """One registered component: its kind, name, options class and factory."""
+    """One registered component: its kind, name, options class and factory; a metric also its measures (how its
+    records are shown: `ica.components.measures`)."""
 
     kind: str
     name: str
@@ -51,6 +53,7 @@ class Component:
     build: Callable[[Any, BuildContext], Any]
     description: str
     plugin: PluginInfo
+    measures: tuple[Measure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ class Registry:
         """Every component called ``name``, whatever its kind (``ica show`` uses it)."""
         return [c for c in self.of_kind() if c.name == name]
 
+    def measures(self) -> Measures:
+        """The measures every metric declares: what tables, ``ica results`` and reports call and order records."""
+        return Measures(m for c in self.of_kind("metric") for m in c.measures)
+
     def build(self, options: Options, ctx: BuildContext) -> Any:
         """Build the component whose validated (tagged) options are given."""
         kind, name = component_of(options)
@@ -109,6 +116,7 @@ class Registry:
             options: type[Options],
             build: Callable[[Any, BuildContext], Any],
             description: str | None = None,
+            measures: tuple[Measure, ...] | None = None,
         ) -> None:
             if kind not in KINDS:
                 raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -116,6 +124,7 @@ class Registry:
                 raise TypeError(f"options for {kind} {name!r} must subclass ica.plugin.Options")
             if "name" in options.model_fields:
                 raise TypeError(f"options for {kind} {name!r} must not define a field called 'name'")
+            declared = _declared_measures(kind, name, build, measures)
             key = (kind, name)
             if key in self.conflicts:
                 self.conflicts[key].append(plugin)
@@ -125,7 +134,7 @@ class Registry:
                 return
             doc_lines = (build.__doc__ or "").strip().splitlines()
             text = description or (doc_lines[0] if doc_lines else "")
-            self.components[key] = Component(kind, name, options, build, text, plugin)
+            self.components[key] = Component(kind, name, options, build, text, plugin, declared)
 
         return register
 
@@ -168,8 +177,8 @@ class Registry:
                     reg.failures.append(PluginFailure(f"{info.name} ({ep.value})", info.version, _reason(exc)))
                     continue
                 reg.add_plugin(module, info, manager)
-        for name, module in extra:
-            reg.add_plugin(module, PluginInfo(name, "?", "direct", getattr(module, "__name__", name)), manager)
+        for name, given in extra:
+            reg.add_plugin(given, PluginInfo(name, "?", "direct", getattr(given, "__name__", name)), manager)
         return reg
 
 
@@ -188,6 +197,20 @@ def component_of(options: Options) -> tuple[str, str]:
         return _TAGS[type(options)]
     except KeyError:
         raise TypeError(f"{type(options).__name__} is not a validated component spec") from None
+
+
+def _declared_measures(kind: str, name: str, build: Any, measures: Any) -> tuple[Measure, ...]:
+    """A metric's measures: given to ``register``, else the ``measures`` of the class registered (where they are
+    `Measure`s); their appearance is the plugin kit's to check, so a long header never makes a metric unusable."""
+    if measures is not None and kind != "metric":
+        raise TypeError(f"{kind} {name!r}: only a metric declares measures")
+    if measures is None:
+        found = getattr(build, "measures", ()) if kind == "metric" else ()
+        return tuple(found) if isinstance(found, (tuple, list)) and all(isinstance(m, Measure) for m in found) else ()
+    found = tuple(measures) if isinstance(measures, (tuple, list)) else None
+    if found is None or not all(isinstance(m, Measure) for m in found):
+        raise TypeError(f"the measures of metric {name!r} must be a tuple of ica.plugin.Measure, got {measures!r}")
+    return found
 
 
 def unknown_name_message(kind: str, name: str, known: list[str]) -> str:

@@ -20,7 +20,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ica.estimators.fitting import (
-    MIN_ROWS, Fitted, consistency, experiment, fit_run, seed_list, training_options, write_run,
+    MIN_ROWS,
+    Fitted,
+    consistency,
+    experiment,
+    fit_run,
+    seed_list,
+    training_options,
+    write_run,
 )
 from ica.spec.load import load_spec, spec_json
 from ica.trained.model import TrainedModel
@@ -63,8 +70,20 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     _y_is_u = "given"  # y, when fit gets one, is each row's u; "always": required (iVAE); "never": ignored
     _assigns = True  # predict is offered
 
-    def __init__(self, model=None, n_components=None, n_seeds=1, steps=None, batch_size=None, lr=None,
-                 random_state=None, standardize=False, device="auto", run_dir=None, training=None):
+    def __init__(
+        self,
+        model=None,
+        n_components=None,
+        n_seeds=1,
+        steps=None,
+        batch_size=None,
+        lr=None,
+        random_state=None,
+        standardize=False,
+        device="auto",
+        run_dir=None,
+        training=None,
+    ):
         self.model = model
         self.n_components = n_components
         self.n_seeds = n_seeds
@@ -81,21 +100,31 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _model_options(self) -> dict[str, Any]:
         """The ``models`` entry of the spec: here the ``model`` parameter, with ``n_components``."""
         if not isinstance(self.model, dict) or "name" not in self.model:
-            raise ValueError(f"model must be a model's options as in a spec, e.g. {{'name': 'vade'}}; got "
-                             f"{self.model!r}")
+            raise ValueError(
+                f"model must be a model's options as in a spec, e.g. {{'name': 'vade'}}; got {self.model!r}"
+            )
         options = copy.deepcopy(self.model)
         if self.n_components is not None:
             if options.get("latent_dim", self.n_components) != self.n_components:
-                raise ValueError(f"n_components={self.n_components} contradicts model's latent_dim="
-                                 f"{options['latent_dim']}: give one of them")
+                raise ValueError(
+                    f"n_components={self.n_components} contradicts model's latent_dim="
+                    f"{options['latent_dim']}: give one of them"
+                )
             options["latent_dim"] = self.n_components
         return options
 
     def _spec(self, data_path: Path, has_u: bool) -> dict[str, Any]:
         named = {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr}
         training = training_options(named, getattr(self, "training", None))  # only IcaEstimator has `training`
-        return experiment(self._model_options(), data_path, has_u=has_u, standardize=self.standardize,
-                          seeds=seed_list(self.random_state, self.n_seeds), device=self.device, training=training)
+        return experiment(
+            self._model_options(),
+            data_path,
+            has_u=has_u,
+            standardize=self.standardize,
+            seeds=seed_list(self.random_state, self.n_seeds),
+            device=self.device,
+            training=training,
+        )
 
     # --------------------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -123,8 +152,9 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.spec_ = fitted.spec
         self._run_files = fitted.files
         one_u = np.zeros(1, np.int64) if self._fit_u else None
-        self._n_features_out = int(self.model_.transform(np.zeros((1, self.n_features_in_), np.float32),
-                                                         one_u).shape[-1])
+        self._n_features_out = int(
+            self.model_.transform(np.zeros((1, self.n_features_in_), np.float32), one_u).shape[-1]
+        )
 
     # --------------------------------------------------------------------------- using it
     def transform(self, X, y=None):
@@ -168,8 +198,10 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if not self._fit_u or (y is None and not self.model_.needs_u):
             return None
         if y is None:
-            raise ValueError(f"{type(self).__name__} encodes X together with u: pass y (the u of each row) to "
-                             "transform, score and predict too")
+            raise ValueError(
+                f"{type(self).__name__} encodes X together with u: pass y (the u of each row) to "
+                "transform, score and predict too"
+            )
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != n:
             raise ValueError(f"y must have shape ({n},), one label per row of X; got {y.shape}")

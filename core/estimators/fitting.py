@@ -65,11 +65,17 @@ def seed_list(random_state: Any, n_seeds: Any) -> list[int]:
         raise InvalidParameter(too_many_seeds(int(n_seeds)), where="n_seeds")
     first = 0 if random_state is None else random_state
     if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
-        raise InvalidParameter(f"must be None or a whole number >= 0 (the first seed), got {random_state!r}; "
-                               "a RandomState instance cannot name the seeds of a run", where="random_state")
+        raise InvalidParameter(
+            f"must be None or a whole number >= 0 (the first seed), got {random_state!r}; "
+            "a RandomState instance cannot name the seeds of a run",
+            where="random_state",
+        )
     if int(first) + int(n_seeds) - 1 > MAX_SEED:
-        raise InvalidParameter(f"the last seed, random_state + n_seeds - 1, must be at most {MAX_SEED} (2**63 - 1); "
-                               f"got {int(first) + int(n_seeds) - 1}", where="random_state")
+        raise InvalidParameter(
+            f"the last seed, random_state + n_seeds - 1, must be at most {MAX_SEED} (2**63 - 1); "
+            f"got {int(first) + int(n_seeds) - 1}",
+            where="random_state",
+        )
     return list(range(int(first), int(first) + int(n_seeds)))
 
 
@@ -92,19 +98,37 @@ def training_options(named: dict[str, Any], training: Any) -> dict[str, Any]:
     twice = [key for key in given if key in extra]
     if twice:
         key = twice[0]
-        raise InvalidParameter(f"{key}={given[key]!r} and training={{{key!r}: {extra[key]!r}}} both set the "
-                               f"training's {key}; give it in one place", where=f"{key} and training.{key}")
+        raise InvalidParameter(
+            f"{key}={given[key]!r} and training={{{key!r}: {extra[key]!r}}} both set the "
+            f"training's {key}; give it in one place",
+            where=f"{key} and training.{key}",
+        )
     return {**TRAINING_DEFAULTS, **extra, **given}
 
 
-def experiment(model: dict[str, Any], data_path: Path, *, has_u: bool, standardize: bool, seeds: list[int],
-               device: str, training: dict[str, Any]) -> dict[str, Any]:
+def experiment(
+    model: dict[str, Any],
+    data_path: Path,
+    *,
+    has_u: bool,
+    standardize: bool,
+    seeds: list[int],
+    device: str,
+    training: dict[str, Any],
+) -> dict[str, Any]:
     """The spec ``ica run`` would take for these settings: the npz data set, evaluated on the same file (so
     that training uses every row, and the evaluation split is the training data itself)."""
     return {
         "name": "estimator",
-        "data": {"name": "npz", "path": str(data_path), "eval_path": str(data_path), "x_key": "x",
-                 "u_key": "u" if has_u else None, "sources_key": None, "standardize": bool(standardize)},
+        "data": {
+            "name": "npz",
+            "path": str(data_path),
+            "eval_path": str(data_path),
+            "x_key": "x",
+            "u_key": "u" if has_u else None,
+            "sources_key": None,
+            "standardize": bool(standardize),
+        },
         "models": {LABEL: model},
         "training": training,
         "seeds": seeds,
@@ -137,12 +161,16 @@ def check_new_run_directory(root: Path, name: str, why: str) -> None:
     """``root`` may become an estimator's run directory: new or empty, and not inside another run's directory
     (whose files are that run's record, and where ``ica results`` would not look for another run)."""
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise IcaError(f"exists and is not an empty directory: {why}; give a new directory, or remove this one",
-                       where=f"{name} {root}")
+        raise IcaError(
+            f"exists and is not an empty directory: {why}; give a new directory, or remove this one",
+            where=f"{name} {root}",
+        )
     inside = enclosing_run_directory(root / "spec.json")
     if inside is not None:
-        raise IcaError(f"lies inside the run directory {inside}, whose files are that run's record; give a "
-                       "directory outside it", where=f"{name} {root}")
+        raise IcaError(
+            f"lies inside the run directory {inside}, whose files are that run's record; give a directory outside it",
+            where=f"{name} {root}",
+        )
 
 
 def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path) -> Fitted:
@@ -170,18 +198,19 @@ def _finished(root: Path, cell: dict[str, Any], seeds: list[int]) -> list[int]:
     if failed:
         why = "; ".join(f"seed {s}: {_error(root, s)}" for s in failed)
         if not done:
-            raise IcaError(f"every seed failed in training ({why}); try a lower lr, or training={{'retry_nan': 2}}"
-                           " (IcaEstimator)", where="fit")
+            raise IcaError(
+                f"every seed failed in training ({why}); try a lower lr, or training={{'retry_nan': 2}} (IcaEstimator)",
+                where="fit",
+            )
         from sklearn.exceptions import ConvergenceWarning
 
-        warnings.warn(f"left out of the estimator, which holds seeds {done}: {why}", ConvergenceWarning,
-                      stacklevel=4)
+        warnings.warn(f"left out of the estimator, which holds seeds {done}: {why}", ConvergenceWarning, stacklevel=4)
     return done
 
 
 def _error(root: Path, seed: int) -> str:
     try:
-        return read_result(RunLayout(root).seed(LABEL, seed).result)[0].error or "failed"
+        return read_result(RunLayout(root).seed(LABEL, seed).result).error or "failed"
     except (IcaError, OSError):
         return "failed (no readable result.json)"
 

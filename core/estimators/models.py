@@ -11,8 +11,11 @@ from ica.estimators.base import IcaEstimator
 
 
 def _mlp(hidden: Any) -> dict[str, Any]:
-    return {} if hidden is None else {"encoder": {"name": "mlp", "hidden": list(hidden)},
-                                      "decoder": {"name": "mlp", "hidden": list(hidden)}}
+    return (
+        {}
+        if hidden is None
+        else {"encoder": {"name": "mlp", "hidden": list(hidden)}, "decoder": {"name": "mlp", "hidden": list(hidden)}}
+    )
 
 
 class IVAE(IcaEstimator):
@@ -27,8 +30,19 @@ class IVAE(IcaEstimator):
     _y_is_u = "always"
     _assigns = False  # u is given, not inferred: there is nothing to predict
 
-    def __init__(self, n_components=2, hidden=None, n_seeds=1, steps=10_000, batch_size=64, lr=1e-3,
-                 random_state=None, standardize=False, device="auto", run_dir=None):
+    def __init__(
+        self,
+        n_components=2,
+        hidden=None,
+        n_seeds=1,
+        steps=10_000,
+        batch_size=64,
+        lr=1e-3,
+        random_state=None,
+        standardize=False,
+        device="auto",
+        run_dir=None,
+    ):
         self.n_components = n_components
         self.hidden = hidden
         self.n_seeds = n_seeds
@@ -55,8 +69,20 @@ class VaDE(IcaEstimator):
 
     _y_is_u = "never"
 
-    def __init__(self, n_components=2, n_clusters=10, hidden=None, n_seeds=1, steps=10_000, batch_size=64,
-                 lr=1e-3, random_state=None, standardize=False, device="auto", run_dir=None):
+    def __init__(
+        self,
+        n_components=2,
+        n_clusters=10,
+        hidden=None,
+        n_seeds=1,
+        steps=10_000,
+        batch_size=64,
+        lr=1e-3,
+        random_state=None,
+        standardize=False,
+        device="auto",
+        run_dir=None,
+    ):
         self.n_components = n_components
         self.n_clusters = n_clusters
         self.hidden = hidden
@@ -70,8 +96,12 @@ class VaDE(IcaEstimator):
         self.run_dir = run_dir
 
     def _model_options(self) -> dict[str, Any]:
-        return {"name": "vade", "latent_dim": self.n_components, **_mlp(self.hidden),
-                "prior": {"name": "gmm", "components": self.n_clusters}}
+        return {
+            "name": "vade",
+            "latent_dim": self.n_components,
+            **_mlp(self.hidden),
+            "prior": {"name": "gmm", "components": self.n_clusters},
+        }
 
     def predict(self, X, y=None):
         """The cluster of every row by the first seed, argmax p(u|z), ``[n_samples]``."""
@@ -91,8 +121,20 @@ class GMMFlow(IcaEstimator):
 
     _y_is_u = "never"
 
-    def __init__(self, n_clusters=10, transforms=10, hidden=None, n_seeds=1, steps=10_000, batch_size=64,
-                 lr=1e-3, random_state=None, standardize=False, device="auto", run_dir=None):
+    def __init__(
+        self,
+        n_clusters=10,
+        transforms=10,
+        hidden=None,
+        n_seeds=1,
+        steps=10_000,
+        batch_size=64,
+        lr=1e-3,
+        random_state=None,
+        standardize=False,
+        device="auto",
+        run_dir=None,
+    ):
         self.n_clusters = n_clusters
         self.transforms = transforms
         self.hidden = hidden
@@ -106,8 +148,11 @@ class GMMFlow(IcaEstimator):
         self.run_dir = run_dir
 
     def _model_options(self) -> dict[str, Any]:
-        options = {"name": "gmmflow", "transforms": self.transforms,
-                   "prior": {"name": "gmm", "components": self.n_clusters}}
+        options = {
+            "name": "gmmflow",
+            "transforms": self.transforms,
+            "prior": {"name": "gmm", "components": self.n_clusters},
+        }
         return options if self.hidden is None else {**options, "hidden": list(self.hidden)}
 
     def predict(self, X, y=None):

@@ -16,5 +16,17 @@ from ica.evaluation.cca_pairs import CCAMCC, cca_mcc, pairwise_cca_mcc
 from ica.evaluation.correlation import correlation_matrix, mcc
 from ica.evaluation.seeds import Evaluation, SeedOutcome, quartiles, representation, summarise
 
-__all__ = ["mcc", "correlation_matrix", "cca_mcc", "pairwise_cca_mcc", "fit_cca", "CCA", "CCAMCC", "Evaluation",
-           "SeedOutcome", "representation", "summarise", "quartiles"]
+__all__ = [
+    "mcc",
+    "correlation_matrix",
+    "cca_mcc",
+    "pairwise_cca_mcc",
+    "fit_cca",
+    "CCA",
+    "CCAMCC",
+    "Evaluation",
+    "SeedOutcome",
+    "representation",
+    "summarise",
+    "quartiles",
+]

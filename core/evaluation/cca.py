@@ -22,11 +22,7 @@ import numpy as np
 
 from ica.evaluation.correlation import _as_matrix, _as_pair
 
-__all__ = [
-    "DEFAULT_RTOL",
-    "CCA",
-    "fit_cca",
-]
+__all__ = ["DEFAULT_RTOL", "CCA", "fit_cca"]
 
 #: Default relative eigenvalue cut-off of the CCA whitening (see :func:`fit_cca`).
 DEFAULT_RTOL = 1e-10

@@ -29,15 +29,16 @@ import numpy as np
 
 from ica.evaluation.cca import DEFAULT_RTOL, _canonical_directions, _Whitening, fit_cca
 from ica.evaluation.correlation import (
-    _as_matrix, _as_pair, _check_method, _correlation, _inverse_scale, _matched_mean, mcc,
+    _as_matrix,
+    _as_pair,
+    _check_method,
+    _correlation,
+    _inverse_scale,
+    _matched_mean,
+    mcc,
 )
 
-__all__ = [
-    "CCAMCC",
-    "cca_mcc",
-    "pairwise_cca_mcc",
-    "PAIRINGS",
-]
+__all__ = ["CCAMCC", "cca_mcc", "pairwise_cca_mcc", "PAIRINGS"]
 
 PAIRINGS = ("assignment", "index")
 
@@ -61,6 +62,7 @@ PART_POINTS = 2
 def fewest_points(fractions: list[float]) -> int:
     """The fewest evaluation points that every ``fit_fraction`` of ``fractions`` splits into two parts of
     `PART_POINTS` or more (4 for the default 0.5), so a run or ``ica score`` can refuse fewer up front."""
+
     def splits(n: int, f: float) -> bool:
         return min(int(round(n * f)), n - int(round(n * f))) >= PART_POINTS
 
@@ -73,8 +75,9 @@ def _split(n: int, fit_fraction: float) -> int:
         raise ValueError(f"fit_fraction must be strictly between 0 and 1, got {fit_fraction}")
     n_fit = int(round(n * fit_fraction))
     if n_fit < PART_POINTS or n - n_fit < PART_POINTS:
-        raise ValueError(f"fit_fraction={fit_fraction} splits {n} rows into {n_fit} and {n - n_fit}; "
-                         "both parts need at least 2 rows")
+        raise ValueError(
+            f"fit_fraction={fit_fraction} splits {n} rows into {n_fit} and {n - n_fit}; both parts need at least 2 rows"
+        )
     return n_fit
 
 
@@ -90,8 +93,9 @@ def _paired_mean(abs_corr: np.ndarray, k: int, pairing: str) -> float:
     return _matched_mean(abs_corr, k)
 
 
-def cca_mcc(z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson",
-            pairing: str = "assignment") -> CCAMCC:
+def cca_mcc(
+    z1: Any, z2: Any, fit_fraction: float = 0.5, method: str = "pearson", pairing: str = "assignment"
+) -> CCAMCC:
     """MCC between two runs after CCA alignment, in and out of sample (§4.2, Fig. 4 caption).
 
     CCA is fitted on the first ``round(N * fit_fraction)`` rows, in the given order (no shuffling:
@@ -168,8 +172,9 @@ def _abs_pearson(a: _Part, b: _Part, cross: np.ndarray, u: np.ndarray, v: np.nda
     return np.abs(np.clip(corr, -1.0, 1.0))
 
 
-def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5, method: str = "pearson",
-                     pairing: str = "assignment") -> dict[tuple[int, int], CCAMCC]:
+def pairwise_cca_mcc(
+    latents: Sequence[Any], fit_fraction: float = 0.5, method: str = "pearson", pairing: str = "assignment"
+) -> dict[tuple[int, int], CCAMCC]:
     """:func:`cca_mcc` for every pair of runs, sharing the per-run work (§4.2, Fig. 4: 10 seeds,
     45 pairs).
 
@@ -205,8 +210,10 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5, method: 
     n = runs[0].shape[0]
     for i, run in enumerate(runs):
         if run.shape[0] != n:
-            raise ValueError(f"latents[{i}] has {run.shape[0]} rows but latents[0] has {n}; "
-                             "every run must be evaluated on the same points")
+            raise ValueError(
+                f"latents[{i}] has {run.shape[0]} rows but latents[0] has {n}; "
+                "every run must be evaluated on the same points"
+            )
     n_fit = _split(n, fit_fraction)
 
     pearson = method == "pearson"
@@ -233,6 +240,7 @@ def pairwise_cca_mcc(latents: Sequence[Any], fit_fraction: float = 0.5, method: 
             out_corr = np.abs(_correlation(rest_i.rows @ u, rest_j.rows @ v, method))
         # The k - m variates beyond the common rank have zero weights: they would add zero rows
         # and columns to the correlation matrix, so only the divisor k accounts for them.
-        results[(i, j)] = CCAMCC(in_sample=_paired_mean(in_corr, k, pairing),
-                                 out_of_sample=_paired_mean(out_corr, k, pairing))
+        results[(i, j)] = CCAMCC(
+            in_sample=_paired_mean(in_corr, k, pairing), out_of_sample=_paired_mean(out_corr, k, pairing)
+        )
     return results

@@ -31,11 +31,12 @@ def adjust(p_values: Sequence[float | None], method: str = "holm") -> list[float
     """The adjusted p-values, in the order given (module docstring); None stays None."""
     if method not in METHODS:
         raise ValueError(f"unknown correction {method!r}; choose one of {', '.join(METHODS)}")
-    present = [i for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    given = {i: float(p) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)}
+    present = list(given)
     out: list[float | None] = [None] * len(p_values)
     if not present:
         return out
-    p = np.array([float(p_values[i]) for i in present])
+    p = np.array(list(given.values()))
     if np.any((p < 0) | (p > 1)):
         raise ValueError("p-values must lie between 0 and 1")
     m = p.size

@@ -24,11 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "METHODS",
-    "correlation_matrix",
-    "mcc",
-]
+__all__ = ["METHODS", "correlation_matrix", "mcc"]
 
 METHODS = ("pearson", "spearman")
 
@@ -67,8 +63,10 @@ def _as_pair(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.nda
     """Two matrices over the same N >= 2 rows."""
     x, y = _as_matrix(a, names[0]), _as_matrix(b, names[1])
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{names[0]} has {x.shape[0]} rows but {names[1]} has {y.shape[0]}; "
-                         "correlations need the same points in both")
+        raise ValueError(
+            f"{names[0]} has {x.shape[0]} rows but {names[1]} has {y.shape[0]}; "
+            "correlations need the same points in both"
+        )
     if x.shape[0] < 2:
         raise ValueError(f"at least 2 rows are needed to measure correlation, got {x.shape[0]}")
     return x, y

@@ -91,8 +91,9 @@ def pair_moments(pairs: np.ndarray) -> Moments:
         spread = np.nansum((left - centre[..., None]) ** 2, -1)
         se = np.sqrt((seeds - 1) / seeds * spread)
     usable = (seeds >= MIN_UNITS["pair"]) & np.all(np.isfinite(left) | ~has, -1)
-    return Moments(np.where(count > 0, mean, np.nan), np.where(usable, se, np.nan),
-                   np.where(usable, seeds - 1.0, np.nan))
+    return Moments(
+        np.where(count > 0, mean, np.nan), np.where(usable, se, np.nan), np.where(usable, seeds - 1.0, np.nan)
+    )
 
 
 def draw_moments(means: np.ndarray) -> Moments:
@@ -104,7 +105,7 @@ def welch(a: Moments, b: Moments) -> Moments:
     """Step 3 within one draw: the difference of two independent means, Satterthwaite's degrees of freedom."""
     va, vb = np.square(a.se), np.square(b.se)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df = (va + vb) ** 2 / (va ** 2 / a.df + vb ** 2 / b.df)
+        df = (va + vb) ** 2 / (va**2 / a.df + vb**2 / b.df)
     df = np.where((va + vb) == 0, np.minimum(a.df, b.df), df)  # no spread at all: either model's count
     return Moments(np.subtract(a.mean, b.mean), np.sqrt(va + vb), df)
 
@@ -200,10 +201,11 @@ def moments(values: Values) -> tuple[Moments, int]:
     if kind == "seed":
         array = np.array([_number(v) for v in values.values()], dtype=float)
         return Moments(*(float(x) for x in seed_moments(array))), int(np.isfinite(array).sum())
-    seeds = sorted({int(s) for key in values for s in key})
+    pairs = [(key, v) for key, v in values.items() if isinstance(key, tuple)]  # every key, as kind_of found
+    seeds = sorted({int(s) for key, _ in pairs for s in key})
     at = {s: i for i, s in enumerate(seeds)}
     matrix = np.full((len(seeds), len(seeds)), np.nan)
-    for (a, b), v in values.items():
+    for (a, b), v in pairs:
         if int(a) != int(b):
             matrix[at[int(a)], at[int(b)]] = matrix[at[int(b)], at[int(a)]] = _number(v)
     with_values = int((np.isfinite(matrix).sum(-1) > 0).sum())
@@ -231,8 +233,9 @@ def estimate(values: Values | Draws, level: float = CI_LEVEL) -> Estimate | None
     return Estimate(m.mean, float(test.low), float(test.high), level, m.se, m.df, n_draws, seeds, kind)
 
 
-def compare(a: Values | Draws, b: Values | Draws, margin: float | None = None,
-            level: float = CI_LEVEL) -> Comparison | None:
+def compare(
+    a: Values | Draws, b: Values | Draws, margin: float | None = None, level: float = CI_LEVEL
+) -> Comparison | None:
     """Model a against model b on one metric (module docstring, steps 3-4); None with too few units.
 
     Args:
@@ -260,10 +263,27 @@ def compare(a: Values | Draws, b: Values | Draws, margin: float | None = None,
     if not (math.isfinite(m.se) and math.isfinite(m.df)):
         return None
     test = t_test(m, level, margin)
-    optional = (lambda x: None if margin is None else float(x))
-    return Comparison(m.mean, float(test.low), float(test.high), level, float(test.p),
-                      optional(test.p_equivalent), optional(test.p_noninferior), margin, m.se, m.df,
-                      len(common), sum(fa[d][1] for d in common), sum(fb[d][1] for d in common), kind, name)
+
+    def optional(x: Any) -> float | None:
+        return None if margin is None else float(x)
+
+    return Comparison(
+        m.mean,
+        float(test.low),
+        float(test.high),
+        level,
+        float(test.p),
+        optional(test.p_equivalent),
+        optional(test.p_noninferior),
+        margin,
+        m.se,
+        m.df,
+        len(common),
+        sum(fa[d][1] for d in common),
+        sum(fb[d][1] for d in common),
+        kind,
+        name,
+    )
 
 
 def _one_kind(collections: Any) -> str:

@@ -70,8 +70,12 @@ def observation_views(evaluation: Evaluation) -> Callable[[int], np.ndarray]:
     return lambda width: x if x.shape[1] == width else cached(("view", key, width), lambda: reduced(x, train, width))
 
 
-def observation_records(evaluation: Evaluation, order: np.ndarray, names: Sequence[str],
-                        measure: Callable[[np.ndarray, np.ndarray], Sequence[float]]) -> list[MetricRecord]:
+def observation_records(
+    evaluation: Evaluation,
+    order: np.ndarray,
+    names: Sequence[str],
+    measure: Callable[[np.ndarray, np.ndarray], Sequence[float]],
+) -> list[MetricRecord]:
     """An agreement metric's observation control: per seed, ``measure(z, x)`` between its latents and the
     observations (`observation_views`), both in ``order``, one record per entry of ``names``.
 
@@ -84,9 +88,12 @@ def observation_records(evaluation: Evaluation, order: np.ndarray, names: Sequen
     records = []
     for outcome in evaluation.seeds:
         z = outcome.latents
+        values: Sequence[float]
         if z is None or not np.isfinite(z).all():
-            values, why = [float("nan")] * len(names), outcome.error or ("no latents" if z is None else
-                                                                        "non-finite latents")
+            values, why = (
+                [float("nan")] * len(names),
+                outcome.error or ("no latents" if z is None else "non-finite latents"),
+            )
         else:
             try:
                 x = view(z.shape[1])

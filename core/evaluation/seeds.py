@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, cast
 
 import numpy as np
 import torch
 
 from ica.errors import IcaError
-from ica.components.protocols import Batch, DataSplits, MetricRecord, Representation, Split
+from ica.components.protocols import Batch, DataSplits, MetricRecord, Model, Representation, Split
 from ica.rundir.damage import LATENTS_ADVICE
 
 
@@ -65,24 +65,31 @@ def check_read_back(outcomes: list[SeedOutcome], points: int) -> None:
     silently computed on the wrong rows. Outcomes computed in this invocation (no ``source``) are not checked.
     """
     advice = LATENTS_ADVICE
-    finished = [o for o in outcomes if o.status == "finished" and o.latents is not None]
-    for o in finished:
-        if o.source is not None and o.latents.shape[0] != points:
-            raise IcaError(f"latents.npz is damaged: {o.latents.shape[0]} rows of latents, but the evaluation split "
-                           f"has {points} points; {advice}", where=str(o.source))
-    sizes = [o.latents.shape[1:] for o in finished]
-    if len(set(sizes)) <= 1 or all(o.source is None for o in finished):  # embeddings given whole may differ in width
+    finished = [(o, o.latents) for o in outcomes if o.status == "finished" and o.latents is not None]
+    for o, z in finished:
+        if o.source is not None and z.shape[0] != points:
+            raise IcaError(
+                f"latents.npz is damaged: {z.shape[0]} rows of latents, but the evaluation split "
+                f"has {points} points; {advice}",
+                where=str(o.source),
+            )
+    sizes = [z.shape[1:] for _, z in finished]
+    if len(set(sizes)) <= 1 or all(o.source is None for o, _ in finished):  # embeddings given whole may differ in width
         return
-    fresh = [o.latents.shape[1:] for o in finished if o.source is None]
+    fresh = [z.shape[1:] for o, z in finished if o.source is None]
     counts = sorted(((sizes.count(s), s) for s in set(sizes)), reverse=True)
     expected = fresh[0] if fresh else counts[0][1] if counts[0][0] > counts[1][0] else None
-    culprit = next((o for o in finished if o.source is not None and o.latents.shape[1:] != expected), None)
+    culprit = next(((o, z) for o, z in finished if o.source is not None and z.shape[1:] != expected), None)
     if expected is not None and culprit is not None:
-        raise IcaError(f"latents.npz is damaged: latents of size {culprit.latents.shape[1:]} per point, the other "
-                       f"seeds' are {expected}; {advice}", where=str(culprit.source))
-    shown = ", ".join(f"{o.source or f'seed {o.seed}'}: {o.latents.shape[1:]}" for o in finished)
-    raise IcaError(f"the seeds' latents.npz files have different latent sizes ({shown}), so one of them is damaged; "
-                   f"{advice}")
+        raise IcaError(
+            f"latents.npz is damaged: latents of size {culprit[1].shape[1:]} per point, the other "
+            f"seeds' are {expected}; {advice}",
+            where=str(culprit[0].source),
+        )
+    shown = ", ".join(f"{o.source or f'seed {o.seed}'}: {z.shape[1:]}" for o, z in finished)
+    raise IcaError(
+        f"the seeds' latents.npz files have different latent sizes ({shown}), so one of them is damaged; {advice}"
+    )
 
 
 @torch.no_grad()
@@ -105,7 +112,7 @@ def representation(model: torch.nn.Module, split: Split, chunk: int = 4096) -> R
     try:
         for start in range(0, len(split), chunk):
             batch = broadcast_batch(split, slice(start, start + chunk), seeds)
-            rep = model.represent(batch)
+            rep = cast(Model, model).represent(batch)
             latents.append(rep.latents.float().cpu())
             if rep.assignments is not None:
                 assignments.append(rep.assignments.cpu())
@@ -123,7 +130,9 @@ def representation(model: torch.nn.Module, split: Split, chunk: int = 4096) -> R
 
 
 @torch.no_grad()
-def mean_elbo(model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int = 4096) -> torch.Tensor:
+def mean_elbo(
+    model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int = 4096
+) -> torch.Tensor:
     """Mean ELBO per example over all of ``split``, per seed ``[S]``, in eval mode with seeded noise."""
     total = torch.zeros(_seed_count(model), dtype=torch.float64)
     for elbo in _elbo_chunks(model, split, generators, chunk):
@@ -132,15 +141,17 @@ def mean_elbo(model: torch.nn.Module, split: Split, generators: list[torch.Gener
 
 
 @torch.no_grad()
-def elbo_per_example(model: torch.nn.Module, split: Split, generators: list[torch.Generator],
-                     chunk: int = 4096) -> torch.Tensor:
+def elbo_per_example(
+    model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int = 4096
+) -> torch.Tensor:
     """The ELBO of every example of ``split``, per seed ``[S, N]`` (float32, CPU), in eval mode with the
     noise `mean_elbo` draws: from fresh ``generators`` the mean over N is `mean_elbo`'s, up to summation order."""
     return torch.cat([elbo.float().cpu() for elbo in _elbo_chunks(model, split, generators, chunk)], 1)
 
 
-def _elbo_chunks(model: torch.nn.Module, split: Split, generators: list[torch.Generator],
-                 chunk: int) -> Iterator[torch.Tensor]:
+def _elbo_chunks(
+    model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int
+) -> Iterator[torch.Tensor]:
     """The ELBO ``[S, B]`` of each chunk of ``split``, in eval mode, each seed's noise from its generator."""
     was_training = model.training
     model.eval()
@@ -148,11 +159,15 @@ def _elbo_chunks(model: torch.nn.Module, split: Split, generators: list[torch.Ge
     try:
         for start in range(0, len(split), chunk):
             batch = broadcast_batch(split, slice(start, start + chunk), seeds)
-            shape = model.noise_shape(batch.x.shape[1])
-            noise = None if shape is None else torch.stack(
-                [torch.randn(shape, generator=g, device=g.device) for g in generators]
-            ).to(batch.x.device)
-            yield -model.loss(batch, noise).loss
+            shape = cast(Model, model).noise_shape(batch.x.shape[1])
+            noise = (
+                None
+                if shape is None
+                else torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators]).to(
+                    batch.x.device
+                )
+            )
+            yield -cast(Model, model).loss(batch, noise).loss
     finally:
         model.train(was_training)
 

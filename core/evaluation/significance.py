@@ -17,8 +17,11 @@ def metric_values(cell_summary: Mapping[str, Any], metric: str) -> dict[Any, flo
     seeds = {int(s): _number(v[metric]) for s, v in (cell_summary.get("seeds") or {}).items() if metric in v}
     if seeds:
         return seeds
-    pairs = {(int(p["seeds"][0]), int(p["seeds"][1])): _number(p[metric])
-             for p in cell_summary.get("pairs") or [] if metric in p}
+    pairs = {
+        (int(p["seeds"][0]), int(p["seeds"][1])): _number(p[metric])
+        for p in cell_summary.get("pairs") or []
+        if metric in p
+    }
     return pairs or None
 
 

@@ -21,9 +21,16 @@ TOO_FEW = "too few seeds"
 INCONCLUSIVE = "inconclusive"
 
 
-def verdict(a: str, b: str, difference: float | None, p_adjusted: float | None,
-            p_equivalent_adjusted: float | None, margin: float | None, higher_is_better: bool = True,
-            alpha: float = ALPHA) -> str:
+def verdict(
+    a: str,
+    b: str,
+    difference: float | None,
+    p_adjusted: float | None,
+    p_equivalent_adjusted: float | None,
+    margin: float | None,
+    higher_is_better: bool = True,
+    alpha: float = ALPHA,
+) -> str:
     """The verdict of one comparison (module docstring)."""
     if difference is None or p_adjusted is None:
         return TOO_FEW

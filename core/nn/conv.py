@@ -49,8 +49,16 @@ class _SeedConvBase(nn.Module):
     ``g * v / ||v||``; ``g`` starts at ``||v||`` so the initial weights equal the plain layer's.
     """
 
-    def __init__(self, shape: tuple[int, ...], fan_in: int, out_channels: int, seeds: int, bias: bool,
-                 weight_norm: bool, out_axis: int):
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        fan_in: int,
+        out_channels: int,
+        seeds: int,
+        bias: bool,
+        weight_norm: bool,
+        out_axis: int,
+    ):
         super().__init__()
         self.seeds, self.out_axis, self.weight_norm = seeds, out_axis, weight_norm
         bound = 1.0 / math.sqrt(fan_in)  # nn.Conv2d's kaiming_uniform(a=√5) bound, and its bias bound
@@ -80,11 +88,21 @@ class _SeedConvBase(nn.Module):
 class SeedConv2d(_SeedConvBase):
     """S independent ``nn.Conv2d`` layers on the grouped layout ``[B, S*in, H, W] -> [B, S*out, H', W']``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, seeds: int = 1, stride: int = 1,
-                 padding: int = 0, bias: bool = True, weight_norm: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        seeds: int = 1,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        weight_norm: bool = False,
+    ):
         k = kernel_size
-        super().__init__((out_channels, in_channels, k, k), in_channels * k * k, out_channels, seeds, bias,
-                         weight_norm, out_axis=0)
+        super().__init__(
+            (out_channels, in_channels, k, k), in_channels * k * k, out_channels, seeds, bias, weight_norm, out_axis=0
+        )
         self.stride, self.padding = stride, padding
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,19 +118,31 @@ class SeedConv2d(_SeedConvBase):
 class SeedConvTranspose2d(_SeedConvBase):
     """S independent ``nn.ConvTranspose2d`` layers on the grouped layout."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, seeds: int = 1, stride: int = 1,
-                 padding: int = 0, output_padding: int = 0, bias: bool = True, weight_norm: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        seeds: int = 1,
+        stride: int = 1,
+        padding: int = 0,
+        output_padding: int = 0,
+        bias: bool = True,
+        weight_norm: bool = False,
+    ):
         k = kernel_size
         # nn.ConvTranspose2d's weight is [in, out, k, k] and torch takes its fan-in from dim 1: out·k·k.
-        super().__init__((in_channels, out_channels, k, k), out_channels * k * k, out_channels, seeds, bias,
-                         weight_norm, out_axis=1)
+        super().__init__(
+            (in_channels, out_channels, k, k), out_channels * k * k, out_channels, seeds, bias, weight_norm, out_axis=1
+        )
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
 
     def forward(self, x: Tensor) -> Tensor:
         w = self.effective_weight()
         w = w.reshape(-1, *w.shape[2:])
-        return F.conv_transpose2d(x, w, self.flat_bias(), self.stride, self.padding, self.output_padding,
-                                  groups=self.seeds)
+        return F.conv_transpose2d(
+            x, w, self.flat_bias(), self.stride, self.padding, self.output_padding, groups=self.seeds
+        )
 
     def extra_repr(self) -> str:
         s, i, o, k, _ = self.weight.shape
@@ -127,6 +157,9 @@ class SeedBatchNorm2d(nn.Module):
     without a seed axis).
     """
 
+    running_mean: Tensor  # buffers [S, C], registered in __init__
+    running_var: Tensor
+
     def __init__(self, channels: int, seeds: int = 1, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
         self.momentum, self.eps = momentum, eps
@@ -137,8 +170,16 @@ class SeedBatchNorm2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # Views of the [S, C] buffers: batch_norm updates the running statistics through them in place.
-        return F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1), self.weight.reshape(-1),
-                            self.bias.reshape(-1), self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean.view(-1),
+            self.running_var.view(-1),
+            self.weight.reshape(-1),
+            self.bias.reshape(-1),
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
         return f"channels={self.weight.shape[1]}, seeds={self.weight.shape[0]}"

@@ -42,8 +42,9 @@ class DiagonalGaussianMixture(MixtureSameFamily):
     """
 
     def __init__(self, logits: Tensor, mean: Tensor, log_var: Tensor):
-        super().__init__(Categorical(logits=logits, validate_args=False), diagonal_normal(mean, log_var),
-                         validate_args=False)
+        super().__init__(
+            Categorical(logits=logits, validate_args=False), diagonal_normal(mean, log_var), validate_args=False
+        )
         self._mean, self._log_var = mean, log_var
 
     def component_log_prob(self, z: Tensor) -> Tensor:
@@ -90,25 +91,32 @@ def seed_sample(dist: Distribution, n: int) -> tuple[Tensor, Tensor | None]:
     for a mixture, the component each draw came from ``[S, n]`` (inverse CDF of the weights at a uniform).
     Anything else is a TypeError: its draws could not be made per seed.
     """
-    if (isinstance(dist, MixtureSameFamily) and _diagonal(dist.component_distribution) and len(dist.batch_shape) == 2
-            and dist.batch_shape[1] == 1):
+    if (
+        isinstance(dist, MixtureSameFamily)
+        and (normal := _diagonal(dist.component_distribution)) is not None
+        and len(dist.batch_shape) == 2
+        and dist.batch_shape[1] == 1
+    ):
         weights = torch.softmax(dist.mixture_distribution.logits, -1)
         seeds, k = weights.shape[0], weights.shape[-1]
         cdf = weights.reshape(seeds, k).cumsum(-1)
         uniform = seed_rand(seeds, (n,), cdf.device)
         component = torch.searchsorted(cdf, uniform.contiguous()).clamp_(max=k - 1)
-        normal = dist.component_distribution.base_dist
-        loc, scale = (t.expand(*dist.batch_shape, k, t.shape[-1]).reshape(seeds, k, -1)
-                      for t in (normal.loc, normal.scale))
+        loc, scale = (
+            t.expand(*dist.batch_shape, k, t.shape[-1]).reshape(seeds, k, -1) for t in (normal.loc, normal.scale)
+        )
         index = component.unsqueeze(-1).expand(-1, -1, loc.shape[-1])
         eps = seed_randn(seeds, (n, loc.shape[-1]), loc.device)
         return loc.gather(1, index) + scale.gather(1, index) * eps, component
-    if _diagonal(dist) and len(dist.batch_shape) == 2 and dist.batch_shape[1] == n:
-        normal = dist.base_dist
-        return normal.loc + normal.scale * seed_randn(*normal.loc.shape[:1], tuple(normal.loc.shape[1:]),
-                                                      normal.loc.device), None
+    if (normal := _diagonal(dist)) is not None and len(dist.batch_shape) == 2 and dist.batch_shape[1] == n:
+        return normal.loc + normal.scale * seed_randn(
+            normal.loc.shape[0], tuple(normal.loc.shape[1:]), normal.loc.device
+        ), None
     raise TypeError(f"cannot draw per seed from a {type(dist).__name__} with batch shape {tuple(dist.batch_shape)}")
 
 
-def _diagonal(dist: Distribution) -> bool:
-    return isinstance(dist, Independent) and isinstance(dist.base_dist, Normal) and dist.reinterpreted_batch_ndims == 1
+def _diagonal(dist: Distribution) -> Normal | None:
+    """The Normal of a diagonal Gaussian (``Independent(Normal, 1)``); None for any other distribution."""
+    if isinstance(dist, Independent) and isinstance(dist.base_dist, Normal) and dist.reinterpreted_batch_ndims == 1:
+        return dist.base_dist
+    return None

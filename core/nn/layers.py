@@ -1,7 +1,7 @@
 """Seed-batched building blocks: layers whose parameters carry a leading seed axis.
 
 One ``SeedLinear`` with ``seeds=S`` is S independent ``nn.Linear`` layers evaluated with one batched
-matrix product, which is what makes training many small models together fast (issue #3). Built with
+matrix product, which is what makes training many small models together fast. Built with
 ``seeds=1`` under a seed's own RNG and then stacked (``ica.nn.seeding.stack_modules``), every seed gets
 exactly the initialisation it would get alone.
 """

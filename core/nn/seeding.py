@@ -83,8 +83,9 @@ def seed_randn(seeds: int, shape: tuple[int, ...], device: torch.device | str = 
     return _per_seed(torch.randn, seeds, shape, device)
 
 
-def _per_seed(draw: Callable[..., torch.Tensor], seeds: int, shape: tuple[int, ...],
-              device: torch.device | str) -> torch.Tensor:
+def _per_seed(
+    draw: Callable[..., torch.Tensor], seeds: int, shape: tuple[int, ...], device: torch.device | str
+) -> torch.Tensor:
     generators = _ACTIVE_GENERATORS.get()
     if generators is None:
         return draw(seeds, *shape, device=device)

@@ -41,7 +41,8 @@ class _Shell(nn.Module):
     """A node of the mirror tree: holds the stacked tensors of one of the template's submodules."""
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}: {list(v.shape)}" for k, v in [*self._parameters.items(), *self._buffers.items()])
+        tensors = [*self._parameters.items(), *self._buffers.items()]
+        return ", ".join(f"{k}: {list(v.shape)}" for k, v in tensors if v is not None)
 
 
 class SeedStacked(nn.Module):
@@ -57,6 +58,8 @@ class SeedStacked(nn.Module):
     The stored tensors sit in ``self.module`` under the template's own names (``module.<name>``), with
     the template's ``requires_grad`` and buffer persistence.
     """
+
+    _caller: _Call  # set in __init__ through __dict__, outside the module tree
 
     def __init__(self, make: Callable[[], nn.Module], seeds: int, *, vectorize: bool = True):
         super().__init__()
@@ -92,8 +95,7 @@ class SeedStacked(nn.Module):
     def stacked_state(self) -> dict[str, Tensor]:
         """Every parameter and buffer, ``[S, ...]``, under the template's names."""
         # Read from the owners' tables on every call: `.to()` and `load_state_dict` may replace entries.
-        return {name: owner._parameters[leaf] if leaf in owner._parameters else owner._buffers[leaf]
-                for name, owner, leaf in self._slots}
+        return {name: _stored(owner, leaf) for name, owner, leaf in self._slots}
 
     def per_seed(self, fn: Callable[..., Any], *inputs: Any) -> Any:
         """``fn(module, *inputs_i)`` for every seed i with seed i's tensors, outputs stacked on a new axis 0.
@@ -104,6 +106,7 @@ class SeedStacked(nn.Module):
         state = self.stacked_state()
         seed_axis = tuple(0 if isinstance(x, Tensor) else None for x in inputs)
         if self.vectorize and self.seeds > 1:  # one seed: a plain call, without vmap's overhead
+
             def one_seed(seed_state: dict[str, Tensor], *seed_inputs: Any) -> Any:
                 return functional_call(self._caller, _prefixed(seed_state), (fn, *seed_inputs), strict=True)
 
@@ -141,10 +144,20 @@ def _shell(root: nn.Module, path: str) -> nn.Module:
     """The empty submodule of ``root`` at dotted ``path``, created on the way."""
     node = root
     for part in path.split(".") if path else []:
-        if part not in node._modules:
-            node.add_module(part, _Shell())
-        node = node._modules[part]
+        child = node._modules.get(part)
+        if child is None:
+            child = _Shell()
+            node.add_module(part, child)
+        node = child
     return node
+
+
+def _stored(owner: nn.Module, leaf: str) -> Tensor:
+    """The stacked tensor an owning shell holds as ``leaf`` (a parameter or a buffer)."""
+    tensor = owner._parameters[leaf] if leaf in owner._parameters else owner._buffers[leaf]
+    if tensor is None:
+        raise RuntimeError(f"the stacked tensor {leaf!r} was set to None")
+    return tensor
 
 
 def _prefixed(state: dict[str, Tensor]) -> dict[str, Tensor]:

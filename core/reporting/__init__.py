@@ -1,12 +1,13 @@
 """Reporting: many run directories read back as tables, figures and one report.
 
-Owns: finding runs and their state (`runs`, walking the folders below those named: `walk`), a setting's data draws
-grouped (`draws`), the results table (`results`) and index.json (`index`), formerly `collect`; every comparison of
-two models, corrected and with a verdict (`comparisons`); collapsed dimensions in words (`collapse`); the report's
-settings, reading, tables, figures and rendering (`report` and its parts); figures drawn headless from plain
-numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only reads run
-directories (and writes its own report and index), so it sits at the end of the chain.
-May import: ica.errors, ica.spec, ica.rundir, ica.evaluation, ica.running
+Owns: the one model of a run directory read back, which status, results and the report share (`rundirs`);
+finding runs below the folders named (`finder`, walking them: `walk`), a setting's data draws grouped (`draws`),
+the results table (`results`) and index.json (`index`), formerly `collect`; every comparison of two models,
+corrected and with a verdict (`comparisons`); collapsed dimensions in words (`collapse`); the report's runs
+placed by their settings (`experiment`, `settings`), its tables, figures and rendering (`report` and its parts);
+figures drawn headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only
+reads run directories (and writes its own report and index), so it sits at the end of the chain.
+May import: ica.errors, ica.components, ica.spec, ica.rundir, ica.evaluation, ica.running
 Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, loaded on first use: the report
 needs matplotlib and scipy, which ``ica status`` and every worker start should not pay for.
 """
@@ -17,7 +18,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "find_runs": "ica.reporting.runs",
+    "find_runs": "ica.reporting.finder",
     "results_table": "ica.reporting.results",
     "write_index": "ica.reporting.index",
     "write_report": "ica.reporting.report",

@@ -8,42 +8,57 @@ is never dropped: every legend and caption counts it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 from ica.reporting import plots
 from ica.reporting.figures import FigureFile
-from ica.reporting.read import Cell, Experiment, Run
+from ica.reporting.experiment import Experiment
+from ica.reporting.rundirs import CellRecord, RunRecord
 
 PAIR_FAMILIES = (("cca_mcc", "CCA-MCC"), ("grid_mcc", "grid MCC (median over latent grid positions)"))
+Values = Callable[[CellRecord], list[float | None] | None]
+"""Which values of a model's cell a box shows (None where the cell has no such values)."""
 
 
 @dataclass
 class Part:
     """One kind of box in a boxplot figure: which values of a model's cell, and how the box is drawn."""
 
-    values_of: Callable[[Cell], list[float | None] | None]
+    values_of: Values
     suffix: str = ""  # appended to the model label, e.g. " in"
     hatch: str = ""
     faded: bool = False
 
 
-def _cell(run: Run, label: str) -> Cell | None:
+def pair_values(metric: str) -> Values:
+    """A cell's values of the pairwise ``metric``, one per pair of seeds."""
+    return lambda cell: cell.pair_values(metric)
+
+
+def _cell(run: RunRecord, label: str) -> CellRecord | None:
     return next((c for c in run.cells if c.label == label), None)
 
 
-def box_panels(exp: Experiment, colours: dict[str, str], parts: list[Part], title: str,
-               ylabel: str) -> list[plots.BoxPanel]:
+def _only_label(run: RunRecord, shown: str) -> Callable[[str], CellRecord | None]:
+    """A lone run's x group ``shown``: the cell of that model label, and nothing for the others."""
+    return lambda label: _cell(run, label) if label == shown else None
+
+
+def box_panels(
+    exp: Experiment, colours: dict[str, str], parts: list[Part], title: str, ylabel: str
+) -> list[plots.BoxPanel]:
     """One panel per value of the first grid axis (when there are two or more), x groups = the other axes'
     values (or the model labels of a lone run, Fig. 2's layout), a box per model (and part) in each group."""
     panels = []
     for key in dict.fromkeys(r.panel for r in exp.runs):
         runs = [r for r in exp.runs if r.panel == key]
+        cells_at: list[Callable[[str], CellRecord | None]]
         if exp.kind == "run":
-            groups, cells_at = exp.labels, [lambda label, g=g: _cell(runs[0], label) if label == g else None
-                                            for g in exp.labels]
+            groups, cells_at = exp.labels, [_only_label(runs[0], g) for g in exp.labels]
         else:
-            groups, cells_at = [r.group for r in runs], [lambda label, r=r: _cell(r, label) for r in runs]
+            groups, cells_at = [r.group for r in runs], [functools.partial(_cell, r) for r in runs]
         series = []
         for label in exp.labels:
             for part in parts:
@@ -67,8 +82,7 @@ def _present(groups: list[str], series: list[plots.Series]) -> tuple[list[str], 
     return [groups[g] for g in keep], series
 
 
-def label_counts(exp: Experiment,
-                 values_of: Callable[[Cell], list[float | None] | None]) -> dict[str, tuple[int, int]]:
+def label_counts(exp: Experiment, values_of: Values) -> dict[str, tuple[int, int]]:
     """Per model label, over every run: (values that are numbers, values in all, failed ones included)."""
     counts = {}
     for label in exp.labels:
@@ -106,48 +120,68 @@ def _panel_axis(exp: Experiment) -> str:
 def mcc_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     """Fig. 2: MCC of each seed's latents to the ground-truth sources, a box per model and setting."""
     values_of = lambda c: c.seed_values("mcc")  # noqa: E731
-    panels = box_panels(exp, colours, [Part(values_of)], f"one point per seed, {exp.split} split",
-                        "MCC to sources (0-1, unitless)")
+    panels = box_panels(
+        exp, colours, [Part(values_of)], f"one point per seed, {exp.split} split", "MCC to sources (0-1, unitless)"
+    )
     if not panels:
         return None
     counts = label_counts(exp, values_of)
     legend = _legend(counts, colours, "seeds")
     png = plots.boxplots(panels, "MCC between learnt latents and ground-truth sources", legend)
-    caption = (f"MCC between each seed's latents and the true sources on the {exp.split} split, "
-               f"{_per(exp)}: {_legend_counts(counts, 'seeds')}.")
+    caption = (
+        f"MCC between each seed's latents and the true sources on the {exp.split} split, "
+        f"{_per(exp)}: {_legend_counts(counts, 'seeds')}."
+    )
     return FigureFile("mcc.png", "MCC to the ground-truth sources (Fig. 2)", caption, png)
 
 
 def pairwise_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     """Figs. 4-6: CCA-MCC between every pair of seeds, in sample (hatched) beside out of sample (solid)."""
-    panels, counts, names = [], {}, []
+    panels, names = [], []
+    counts: dict[str, tuple[int, int]] = {}
     for family, title in PAIR_FAMILIES:
-        parts = [Part(lambda c, m=f"{family}_{part}": c.pair_values(m), f" {part}", hatch, faded)
-                 for part, hatch, faded in (("in", "///", True), ("out", "", False))]
-        found = box_panels(exp, colours, parts, f"{title}, one point per pair of seeds, {exp.split} split",
-                           f"{title.split(' (')[0]} (0-1, unitless)")
+        parts = [
+            Part(pair_values(f"{family}_{part}"), f" {part}", hatch, faded)
+            for part, hatch, faded in (("in", "///", True), ("out", "", False))
+        ]
+        found = box_panels(
+            exp,
+            colours,
+            parts,
+            f"{title}, one point per pair of seeds, {exp.split} split",
+            f"{title.split(' (')[0]} (0-1, unitless)",
+        )
         if found:
             panels += found
             names.append(title.split(" (")[0])
-            counts = counts or label_counts(exp, lambda c, m=f"{family}_out": c.pair_values(m))
+            counts = counts or label_counts(exp, pair_values(f"{family}_out"))
     if not panels:
         return None
-    legend = _legend(counts, colours, "pairs") + [("in sample (CCA fitted on these points)", "0.6", "///", True),
-                                                 ("out of sample (held-out points)", "0.6", "", False)]
+    legend = _legend(counts, colours, "pairs") + [
+        ("in sample (CCA fitted on these points)", "0.6", "///", True),
+        ("out of sample (held-out points)", "0.6", "", False),
+    ]
     png = plots.boxplots(panels, "Agreement between seeds after linear (CCA) alignment", legend)
-    caption = (f"{' and '.join(names)} between every pair of seeds, in sample (hatched) and out of sample (solid), "
-               f"{exp.split} split, {_per(exp)}: {_legend_counts(counts, 'pairs')}.")
+    caption = (
+        f"{' and '.join(names)} between every pair of seeds, in sample (hatched) and out of sample (solid), "
+        f"{exp.split} split, {_per(exp)}: {_legend_counts(counts, 'pairs')}."
+    )
     return FigureFile("pairwise_mcc.png", "Pairwise-seed CCA-MCC (Figs. 4-6)", caption, png)
 
 
 def cluster_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
     """Do two seeds learn the same partition? ARI and NMI between every pair of seeds' cluster assignments."""
-    panels, counts = [], {}
+    panels = []
+    counts: dict[str, tuple[int, int]] = {}
     for metric, title in (("cluster_ari", "adjusted Rand index"), ("cluster_nmi", "normalised mutual information")):
-        values_of = lambda c, m=metric: c.pair_values(m)  # noqa: E731
-        panels += box_panels(exp, colours, [Part(values_of)],
-                             f"{title} between the clusterings of two seeds, {exp.split} split",
-                             f"{metric.split('_')[1].upper()} (1 = same partition)")
+        values_of = pair_values(metric)
+        panels += box_panels(
+            exp,
+            colours,
+            [Part(values_of)],
+            f"{title} between the clusterings of two seeds, {exp.split} split",
+            f"{metric.split('_')[1].upper()} (1 = same partition)",
+        )
         counts = counts or label_counts(exp, values_of)
     if not panels:
         return None
@@ -155,6 +189,8 @@ def cluster_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | Non
     png = plots.boxplots(panels, "Agreement of the learnt clusterings (u) between seeds", legend)
     given = sorted({c.label for r in exp.runs for c in r.cells if c.model == "ivae" and c.label in counts})
     note = f" ({', '.join(given)}: u is given, not learnt, so 1 by construction)" if given else ""
-    caption = (f"Cluster ARI and NMI between the assignments of every pair of seeds on the {exp.split} split, "
-               f"{_per(exp)}: {_legend_counts(counts, 'pairs')}{note}.")
+    caption = (
+        f"Cluster ARI and NMI between the assignments of every pair of seeds on the {exp.split} split, "
+        f"{_per(exp)}: {_legend_counts(counts, 'pairs')}{note}."
+    )
     return FigureFile("cluster_agreement.png", "Agreement of learnt clusterings between seeds (§3)", caption, png)

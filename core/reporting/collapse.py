@@ -8,10 +8,11 @@ reports therefore say how many seeds collapsed, wherever ``effective_rank`` was 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
-def collapsed(summaries: dict[Any, dict[str, Any] | None]) -> dict[str, int] | None:
+def collapsed(summaries: Mapping[Any, dict[str, Any] | None]) -> dict[str, int | None] | None:
     """Over a setting's draws: seeds measured, seeds with collapsed dimensions, the fewest active dimensions
     and the latent size; None where ``effective_rank`` was not measured."""
     measured = flagged = 0
@@ -31,9 +32,11 @@ def collapsed(summaries: dict[Any, dict[str, Any] | None]) -> dict[str, int] | N
     return {"seeds": flagged, "of": measured, "fewest_active": fewest, "latent_dims": size}
 
 
-def collapse_text(found: dict[str, int] | None) -> str | None:
+def collapse_text(found: dict[str, int | None] | None) -> str | None:
     """'3 of 12 seeds collapsed: as few as 2 of 5 latent dimensions active', or None when none did."""
     if not found or not found["seeds"]:
         return None
-    return (f"{found['seeds']} of {found['of']} seeds collapsed: as few as {found['fewest_active']} of "
-            f"{found['latent_dims']} latent dimensions active (effective_rank); read consistency_r2 beside CCA-MCC")
+    return (
+        f"{found['seeds']} of {found['of']} seeds collapsed: as few as {found['fewest_active']} of "
+        f"{found['latent_dims']} latent dimensions active (effective_rank); read consistency_r2 beside CCA-MCC"
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ica.components.registry import registry
 from ica.evaluation.corrections import NAMES, adjust
 from ica.evaluation.inference import CI_LEVEL, compare, estimate
 from ica.evaluation.seeds import quartiles
@@ -22,11 +23,6 @@ from ica.evaluation.verdicts import ALPHA, verdict
 DEFAULT_MARGIN = 0.05
 """δ of the equivalence verdicts when none is given: in the units of the metric, 0.05 of MCC, CCA-MCC or R²
 is a small difference on their 0-1 scale (the paper reports MCC to two decimals)."""
-DIAGNOSTICS = ("active_dims", "participation_ratio", "latent_dims")
-"""Per-seed descriptions of a representation (`effective_rank`) shown beside the results, never compared: each
-comparison shown widens the correction of every other."""
-LOWER_IS_BETTER = ("bpd_",)
-"""Prefixes of metrics for which lower is better (bits per dimension); every other metric is higher-better."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,8 @@ class ComparisonOptions:
 
 
 def higher_is_better(metric: str) -> bool:
-    return not metric.startswith(LOWER_IS_BETTER)
+    """The direction its metric declares (`ica.plugin.Measure`); higher where none is declared."""
+    return registry().measures().get(metric).higher_is_better is not False
 
 
 @dataclass
@@ -52,7 +49,7 @@ class Group:
 
     name: str
     path: str
-    summaries: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    summaries: dict[str, dict[Any, dict[str, Any] | None]] = field(default_factory=dict)  # None: no summary yet
 
     def draws(self, label: str) -> dict[Any, dict[str, Any]]:
         return {d: s for d, s in (self.summaries.get(label) or {}).items() if s is not None}
@@ -79,8 +76,15 @@ def pooled_estimate(summaries: dict[Any, dict[str, Any]], metric: str, level: fl
     found = estimate(values, level) if values else None
     if found is None:
         return None
-    return {"mean": found.mean, "low": found.low, "high": found.high, "level": level, "of": "mean",
-            "n_draws": found.n_draws, "n_seeds": found.n_seeds}
+    return {
+        "mean": found.mean,
+        "low": found.low,
+        "high": found.high,
+        "level": level,
+        "of": "mean",
+        "n_draws": found.n_draws,
+        "n_seeds": found.n_seeds,
+    }
 
 
 def compared_metrics(sa: dict[Any, dict[str, Any]], sb: dict[Any, dict[str, Any]], is_control: Any) -> list[str]:
@@ -89,12 +93,20 @@ def compared_metrics(sa: dict[Any, dict[str, Any]], sb: dict[Any, dict[str, Any]
     for summaries in (sa, sb):
         for summary in summaries.values():
             names.update(dict.fromkeys(summary.get("stats") or {}))
-    return [m for m in names if not is_control(m)
-            and all(m in (s.get("stats") or {}) for s in (*sa.values(), *sb.values()))]
+    return [
+        m for m in names if not is_control(m) and all(m in (s.get("stats") or {}) for s in (*sa.values(), *sb.values()))
+    ]
 
 
-def compare_groups(groups: list[Group], a: str, b: str, metrics: Any, margin: float | None = DEFAULT_MARGIN,
-                   correction: str = "holm", level: float = CI_LEVEL) -> list[dict[str, Any]]:
+def compare_groups(
+    groups: list[Group],
+    a: str,
+    b: str,
+    metrics: Any,
+    margin: float | None = DEFAULT_MARGIN,
+    correction: str = "holm",
+    level: float = CI_LEVEL,
+) -> list[dict[str, Any]]:
     """One row per (group, metric) where both labels have the metric: the effect (mean a - mean b), its
     interval, raw and corrected p, TOST p against ``margin`` (raw and corrected) and the verdict.
 
@@ -112,20 +124,32 @@ def compare_groups(groups: list[Group], a: str, b: str, metrics: Any, margin: fl
                 continue
             found = compare(va, vb, margin, level)
             stats_a, stats_b = pooled_stats(sa, metric) or {}, pooled_stats(sb, metric) or {}
-            rows.append({
-                "run": group.name, "path": group.path, "a": a, "b": b, "metric": metric,
-                "median_a": stats_a.get("median"), "median_b": stats_b.get("median"),
-                "mean_a": _mean(va, level), "mean_b": _mean(vb, level),
-                "difference": None if found is None else found.difference,
-                "ci_low": None if found is None else found.low, "ci_high": None if found is None else found.high,
-                "level": level, "p_value": None if found is None else found.p_value,
-                "p_equivalent": None if found is None else found.p_equivalent,
-                "p_noninferior": None if found is None else found.p_noninferior, "margin": margin,
-                "test": None if found is None else found.test,
-                "n_draws": None if found is None else found.n_draws,
-                "n_a": None if found is None else found.n_a, "n_b": None if found is None else found.n_b,
-                "higher_is_better": higher_is_better(metric),
-            })
+            rows.append(
+                {
+                    "run": group.name,
+                    "path": group.path,
+                    "a": a,
+                    "b": b,
+                    "metric": metric,
+                    "median_a": stats_a.get("median"),
+                    "median_b": stats_b.get("median"),
+                    "mean_a": _mean(va, level),
+                    "mean_b": _mean(vb, level),
+                    "difference": None if found is None else found.difference,
+                    "ci_low": None if found is None else found.low,
+                    "ci_high": None if found is None else found.high,
+                    "level": level,
+                    "p_value": None if found is None else found.p_value,
+                    "p_equivalent": None if found is None else found.p_equivalent,
+                    "p_noninferior": None if found is None else found.p_noninferior,
+                    "margin": margin,
+                    "test": None if found is None else found.test,
+                    "n_draws": None if found is None else found.n_draws,
+                    "n_a": None if found is None else found.n_a,
+                    "n_b": None if found is None else found.n_b,
+                    "higher_is_better": higher_is_better(metric),
+                }
+            )
     return correct(rows, correction)
 
 
@@ -135,9 +159,13 @@ def correct(rows: list[dict[str, Any]], correction: str = "holm") -> list[dict[s
     adjusted = adjust([r["p_value"] for r in rows], correction)
     equivalent = adjust([r["p_equivalent"] for r in rows], correction)
     for row, p, q in zip(rows, adjusted, equivalent):
-        row.update(p_adjusted=p, p_equivalent_adjusted=q, correction=NAMES[correction], alpha=ALPHA,
-                   verdict=verdict(row["a"], row["b"], row["difference"], p, q, row["margin"],
-                                   row["higher_is_better"]))
+        row.update(
+            p_adjusted=p,
+            p_equivalent_adjusted=q,
+            correction=NAMES[correction],
+            alpha=ALPHA,
+            verdict=verdict(row["a"], row["b"], row["difference"], p, q, row["margin"], row["higher_is_better"]),
+        )
     return rows
 
 
@@ -171,11 +199,16 @@ def p_text(value: float | None) -> str:
 
 def caption(a: str, b: str, margin: float | None, correction: str, level: float = CI_LEVEL) -> str:
     """What every comparison table says about its numbers."""
-    equivalence = (f"equivalent: the TOST p against ±{margin:g} (in the metric's units) below {ALPHA:g} after "
-                   f"correction" if margin is not None else "no equivalence margin given")
-    return (f"{a} against {b} on the same data: effect = mean({a}) - mean({b}) over seeds (over seed pairs for "
-            f"pairwise metrics; draws pooled as the mean of each draw's mean) with its {level:.0%} interval; "
-            f"two-sided t test (Welch with a jackknife over seeds within one draw, paired over draws with two or "
-            f"more); p corrected by {NAMES[correction]} over the {{n}} comparisons shown; verdicts at α = {ALPHA:g}: "
-            f"better when the corrected p is below α, {equivalence}, else inconclusive; 'too few seeds' where no "
-            f"test exists")
+    equivalence = (
+        f"equivalent: the TOST p against ±{margin:g} (in the metric's units) below {ALPHA:g} after correction"
+        if margin is not None
+        else "no equivalence margin given"
+    )
+    return (
+        f"{a} against {b} on the same data: effect = mean({a}) - mean({b}) over seeds (over seed pairs for "
+        f"pairwise metrics; draws pooled as the mean of each draw's mean) with its {level:.0%} interval; "
+        f"two-sided t test (Welch with a jackknife over seeds within one draw, paired over draws with two or "
+        f"more); p corrected by {NAMES[correction]} over the {{n}} comparisons shown; verdicts at α = {ALPHA:g}: "
+        f"better when the corrected p is below α, {equivalence}, else inconclusive; 'too few seeds' where no "
+        f"test exists"
+    )

@@ -8,47 +8,63 @@ from __future__ import annotations
 
 from ica.reporting import plots
 from ica.reporting.figures import FigureFile, is_finite_number
-from ica.reporting.read import Experiment, Run
+from ica.reporting.experiment import Experiment
+from ica.reporting.rundirs import RunRecord
 
 CURVE_SKIP = {"step", "failed", "last_finite_loss", "l_perturbed"}
 """Keys of a metrics.jsonl line that are not curves: the step and per-line flags."""
-CURVE_LABELS = {"loss": "nats per example", "log_likelihood": "nats per example", "kl": "nats per example",
-                "lr": "learning rate (log scale)", "l_condition": "condition number of L (log scale)",
-                "likelihood_scale": "learnt σ of p(x|z) (log scale)"}
+CURVE_LABELS = {
+    "loss": "nats per example",
+    "log_likelihood": "nats per example",
+    "kl": "nats per example",
+    "lr": "learning rate (log scale)",
+    "l_condition": "condition number of L (log scale)",
+    "likelihood_scale": "learnt σ of p(x|z) (log scale)",
+}
 """y labels of the quantities the trainer logs (the loss and its terms are means over each log window; lr and
 the logged values of components, at the log step); other keys: CURVE_OTHER."""
 CURVE_OTHER = "mean over each log window"
 LOG_SCALE = ("lr", "l_condition", "likelihood_scale")
 
 
-def _quantities(run: Run) -> list[str]:
+def _quantities(run: RunRecord) -> list[str]:
     """Every numeric quantity any seed logged, loss first and the log-scale ones last."""
     quantities: list[str] = []
     for cell in run.cells:
         for seed in cell.seeds:
             for line in seed.curve:
-                quantities += [k for k, v in line.items() if k not in CURVE_SKIP and k not in quantities
-                               and isinstance(v, (int, float)) and not isinstance(v, bool)]
+                quantities += [
+                    k
+                    for k, v in line.items()
+                    if k not in CURVE_SKIP
+                    and k not in quantities
+                    and isinstance(v, (int, float))
+                    and not isinstance(v, bool)
+                ]
     order = ["loss"] + [q for q in quantities if q not in ("loss", *LOG_SCALE)] + list(LOG_SCALE)
     return [q for q in order if q in quantities]
 
 
-def _panel(run: Run, q: str, colours: dict[str, str]) -> plots.CurvePanel:
+def _panel(run: RunRecord, q: str, colours: dict[str, str]) -> plots.CurvePanel:
     log = q in LOG_SCALE
     curves = []
     for cell in run.cells:
         logged = any(q in line for seed in cell.seeds for line in seed.curve)
         for seed in cell.seeds:
-            points = [(line["step"], float(line[q])) for line in seed.curve
-                      if is_finite_number(line.get(q)) and (not log or line[q] > 0)]
+            points = [
+                (line["step"], float(line[q]))
+                for line in seed.curve
+                if is_finite_number(line.get(q)) and (not log or line[q] > 0)
+            ]
             failed = next((line["step"] for line in seed.curve if line.get("failed")), None) if logged else None
             marked = [line["step"] for line in seed.curve if line.get("l_perturbed")] if q == "l_condition" else []
-            curves.append(plots.Curve(colours[cell.label], [p[0] for p in points], [p[1] for p in points],
-                                      failed, marked))
+            curves.append(
+                plots.Curve(colours[cell.label], [p[0] for p in points], [p[1] for p in points], failed, marked)
+            )
     return plots.CurvePanel(q, CURVE_LABELS.get(q, CURVE_OTHER), log, curves)
 
 
-def training_figure(exp: Experiment, run: Run, colours: dict[str, str]) -> FigureFile | None:
+def training_figure(exp: Experiment, run: RunRecord, colours: dict[str, str]) -> FigureFile | None:
     """Every logged quantity against the step, one line per seed, coloured by model."""
     quantities = _quantities(run)
     if not quantities:
@@ -63,6 +79,8 @@ def training_figure(exp: Experiment, run: Run, colours: dict[str, str]) -> Figur
     png = plots.curves(panels, f"Training curves ({where}), one line per seed", legend)
     slug = "".join(ch if ch.isalnum() or ch in "-_.=" else "-" for ch in run.directory.name)
     name = "training.png" if exp.kind == "run" else f"training_{slug}.png"
-    caption = (f"Training curves of {where}: {', '.join(p.title for p in panels)} against the step, one line per "
-               f"seed ({'; '.join(counts)}).")
+    caption = (
+        f"Training curves of {where}: {', '.join(p.title for p in panels)} against the step, one line per "
+        f"seed ({'; '.join(counts)})."
+    )
     return FigureFile(name, f"Training curves: {where}", caption, png)

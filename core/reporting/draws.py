@@ -1,9 +1,9 @@
 """Grouping the runs of one setting across data draws, for statistics over draws (then seeds within each).
 
 A spec with ``data_draws`` (`ica.spec.draws`) runs each setting once per generated data set, as grid cells that
-differ only on the draw axis (``data.data_seed``). Reading back, `RunRecord` (`ica.reporting.runs`) and `Run`
-(`ica.reporting.read`) carry ``draw_axis`` and ``draw``; `group_draws` gathers the items (runs, or (run, model
-label) rows) whose settings are the same but for the draw, and `without_draw` makes that key from settings.
+differ only on the draw axis (``data.data_seed``). Reading back, each `RunRecord` (`ica.reporting.rundirs`)
+carries ``draw_axis`` and ``draw``; `group_draws` gathers the items (runs, or (run, model label) rows) whose
+settings are the same but for the draw, and `without_draw` makes that key from settings.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Iterable, Ma
 from ica.spec.grid import canonical
 
 if TYPE_CHECKING:
-    from ica.reporting.runs import CellRecord, RunRecord
+    from ica.reporting.rundirs import CellRecord, RunRecord
 
 T = TypeVar("T")
 
@@ -52,8 +52,12 @@ def without_draw(settings: Mapping[str, Any], draw_axis: str | None) -> str:
 # ------------------------------------------------------------------ run records (`ica results`)
 def setting_groups(records: list["RunRecord"]) -> list[DrawGroup["RunRecord"]]:
     """The runs grouped by setting: a grid's runs that differ only in their data draw form one group."""
-    return group_draws(records, lambda r: (((str(r.grid), without_draw(r.settings, r.draw_axis)), r.draw)
-                                           if r.draw_axis else ((str(r.path),), None)))
+    return group_draws(
+        records,
+        lambda r: (
+            ((str(r.grid), without_draw(r.settings, r.draw_axis)), r.draw) if r.draw_axis else ((str(r.path),), None)
+        ),
+    )
 
 
 def members(group: DrawGroup["RunRecord"], label: str) -> list[tuple[Any, "RunRecord", "CellRecord"]]:

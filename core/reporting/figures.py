@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 
 @dataclass
@@ -19,6 +19,6 @@ class FigureFile:
     png: bytes
 
 
-def is_finite_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> TypeGuard[float]:
     """A value that can be drawn: a failed seed's None, NaN or inf (or a bool) is counted but not plotted."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,9 +1,9 @@
-"""``index.json``: a listing of the runs under a directory that can always be rebuilt (issue #5).
+"""``index.json``: a listing of the runs under a directory that can always be rebuilt.
 
 The run directories are the only source of truth, and `write_index` writes a convenience summary of them
-that nobody needs to read. The index is only ever rewritten whole and atomically
-(`ica.rundir.writing.write_json`), never appended to, so machines sharing a file system can all rewrite it:
-the last complete write wins and readers never see half of one.
+that nobody needs to read (its record: `ica.rundir.schemas.IndexFile`). The index is only ever rewritten whole
+and atomically (`ica.rundir.record.write_record`), never appended to, so machines sharing a file system can all
+rewrite it: the last complete write wins and readers never see half of one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ica.errors import IcaError
-from ica.reporting.runs import RunRecord, find_runs
+from ica.reporting.finder import find_runs
+from ica.reporting.rundirs import RunRecord
 from ica.rundir.layout import RunLayout
-from ica.rundir.writing import write_json
+from ica.rundir.record import write_record
+from ica.rundir.schemas import IndexFile
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = 1
@@ -37,25 +39,31 @@ def index_json(root: Path, records: list[RunRecord]) -> dict[str, Any]:
     runs = []
     for record in records:
         layout = RunLayout(record.path)
-        runs.append({
-            "dir": rel(record.path),
-            "name": (record.spec or {}).get("name"),
-            "spec_hash": (record.spec or {}).get("spec_hash"),
-            "status": record.status,
-            "spec": rel(layout.spec) if record.spec is not None else None,
-            "summary": rel(layout.summary) if record.finished else None,
-            "grid": rel(record.grid / "grid.json") if record.grid else None,
-            "settings": record.settings,
-            "models": {
-                c.label: {"model": c.model, "status": c.status, "summary": rel(c.summary),
-                          "seeds": {str(s): state for s, state in c.seeds.items()}}
-                for c in record.cells
-            },
-        })
+        runs.append(
+            {
+                "dir": rel(record.path),
+                "name": (record.spec or {}).get("name"),
+                "spec_hash": (record.spec or {}).get("spec_hash"),
+                "status": record.status,
+                "spec": rel(layout.spec) if record.spec is not None else None,
+                "summary": rel(layout.summary) if record.finished else None,
+                "grid": rel(record.grid / "grid.json") if record.grid else None,
+                "settings": record.settings,
+                "models": {
+                    c.label: {
+                        "model": c.model,
+                        "status": c.status,
+                        "summary": rel(c.summary_path),
+                        "seeds": {str(s): state for s, state in c.states.items()},
+                    }
+                    for c in record.cells
+                },
+            }
+        )
     return {
         "format": INDEX_FORMAT,
         "about": "a convenience listing rebuilt from the run directories (the source of truth) by "
-                 "`ica results`; it is rewritten whole, never edited",
+        "`ica results`; it is rewritten whole, never edited",
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "root": str(root.resolve()),
         "runs": runs,
@@ -72,7 +80,7 @@ def write_index(root: Path, records: list[RunRecord] | None = None) -> dict[str,
         records = find_runs([root])
     index = index_json(root, records)
     check_replaceable(root / INDEX_NAME)
-    write_json(root / INDEX_NAME, index)
+    write_record(root / INDEX_NAME, IndexFile(**index))
     return index
 
 
@@ -86,5 +94,6 @@ def check_replaceable(path: Path) -> None:
     except (OSError, ValueError):  # none there (or unreadable: the write says so)
         return
     if not (isinstance(data, dict) and {"format", "about", "runs"} <= data.keys()):
-        raise IcaError("is not an index written by ica results; not replacing it (remove it, or give "
-                       "--no-index)", where=str(path))
+        raise IcaError(
+            "is not an index written by ica results; not replacing it (remove it, or give --no-index)", where=str(path)
+        )

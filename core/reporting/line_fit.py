@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 
@@ -47,22 +46,22 @@ class LineFit:
         return centre - half, centre + half
 
 
-def fit_line(x: Sequence[float], y: Sequence[float]) -> LineFit | None:
+def fit_line(x: ArrayLike, y: ArrayLike) -> LineFit | None:
     """The least-squares line through (x, y), or None when there is no line (n < 2 or x constant)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n = len(x)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(xs)
     if n < 2:
         return None
-    x_mean, y_mean = x.mean(), y.mean()
-    sxx = float(((x - x_mean) ** 2).sum())
+    x_mean, y_mean = xs.mean(), ys.mean()
+    sxx = float(((xs - x_mean) ** 2).sum())
     if sxx <= 0:
         return None
-    syy = float(((y - y_mean) ** 2).sum())
-    sxy = float(((x - x_mean) * (y - y_mean)).sum())
+    syy = float(((ys - y_mean) ** 2).sum())
+    sxy = float(((xs - x_mean) * (ys - y_mean)).sum())
     slope = sxy / sxx
     intercept = y_mean - slope * x_mean
     r = sxy / math.sqrt(sxx * syy) if syy > 0 else math.nan
-    residuals = y - (intercept + slope * x)
+    residuals = ys - (intercept + slope * xs)
     s = math.sqrt(float((residuals**2).sum()) / (n - 2)) if n > 2 else math.nan
     return LineFit(n, slope, intercept, r, float(x_mean), sxx, s)
 

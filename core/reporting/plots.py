@@ -1,15 +1,15 @@
-"""The report's figures (`ica report`, issue #5), drawn headless and returned as PNG bytes.
+"""The report's figures (`ica report`), drawn headless and returned as PNG bytes.
 
 Each function takes plain numbers already grouped by the report's parts (``ica.reporting.boxplots``,
-``ica.reporting.scatter``, ``ica.reporting.curves``, from what ``ica.reporting.read`` read in the run
+``ica.reporting.scatter``, ``ica.reporting.curves``, from what ``ica.reporting.rundirs`` read in the run
 directories) and draws one figure in the style of the paper's §4: boxplots of MCC per model and setting
 (Fig. 2), of pairwise CCA-MCC in and out of sample (Figs. 4-6), ELBO against MCC with a least-squares line
 and the 95% confidence band of its mean (Fig. 3; the line and band are computed in ``ica.reporting.line_fit``),
-and training curves.
+and training curves (drawn in ``ica.reporting.plot_curves``).
 
 Figures are built with ``matplotlib.figure.Figure`` and rendered by the Agg canvas directly, never
-through ``pyplot``: nothing global is touched (no backend switch, no figure registry), so this works
-on machines without a display and inside a notebook without changing its backend.
+through ``pyplot`` (``ica.reporting.plot_canvas``): nothing global is touched (no backend switch, no figure
+registry), so this works on machines without a display and inside a notebook without changing its backend.
 
 Failed seeds are never dropped silently: every box is annotated with how many values it holds out of
 how many there should be, and how many failed.
@@ -17,29 +17,24 @@ how many there should be, and how many failed.
 
 from __future__ import annotations
 
-import io
 import math
 import textwrap
-import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
 from ica.reporting.line_fit import fit_line, pearson_text
+from ica.reporting.plot_canvas import DPI, FAILED_COLOUR, _png, _tight
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+# re-exported: ica.reporting.curves (and the old name ica.plots) find the curve figure here
+from ica.reporting.plot_curves import Curve as Curve, CurvePanel as CurvePanel, curves as curves
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 """Tableau 10: one colour per model label, in the order the labels first appear in the experiment."""
-
-FAILED_COLOUR = "#c00000"
-DPI = 110
 
 
 def colours_for(labels: Sequence[str]) -> dict[str, str]:
@@ -109,20 +104,41 @@ def boxplots(panels: list[BoxPanel], title: str, legend: list[tuple[str, str, st
                 vals = finite(raw)
                 face = _fade(s.colour) if s.faded else s.colour
                 if vals.size:
-                    box = ax.boxplot([vals], positions=[position], widths=0.6, patch_artist=True,
-                                     showfliers=False, manage_ticks=False,
-                                     medianprops={"color": "black", "linewidth": 1.5})
+                    box = ax.boxplot(
+                        [vals],
+                        positions=[position],
+                        widths=0.6,
+                        patch_artist=True,
+                        showfliers=False,
+                        manage_ticks=False,
+                        medianprops={"color": "black", "linewidth": 1.5},
+                    )
                     for patch in box["boxes"]:
                         patch.set_facecolor(face)
                         patch.set_hatch(s.hatch)
                         patch.set_edgecolor("black")
-                    ax.scatter(position + jitter.uniform(-0.15, 0.15, vals.size), vals, s=10, color="black",
-                               alpha=0.6, zorder=3, linewidths=0)
+                    ax.scatter(
+                        position + jitter.uniform(-0.15, 0.15, vals.size),
+                        vals,
+                        s=10,
+                        color="black",
+                        alpha=0.6,
+                        zorder=3,
+                        linewidths=0,
+                    )
                 n_ok, n_total = int(vals.size), len(raw)
                 text = count_text(n_ok, n_total).replace(", ", "\n")
-                ax.annotate(text, (position, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
-                            color=FAILED_COLOUR if n_ok < n_total else "0.25")
+                ax.annotate(
+                    text,
+                    (position, 0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=6.5,
+                    color=FAILED_COLOUR if n_ok < n_total else "0.25",
+                )
                 position += 1
             ticks.append(((start + position - 1) / 2, group))
             position += 0.8
@@ -134,8 +150,10 @@ def boxplots(panels: list[BoxPanel], title: str, legend: list[tuple[str, str, st
         ax.set_ylabel(panel.ylabel)
         ax.set_xlabel(panel.xlabel)
         ax.grid(axis="y", alpha=0.3)
-    handles = [Patch(facecolor=_fade(c) if faded else c, edgecolor="black", hatch=h, label=text)
-               for text, c, h, faded in legend]
+    handles = [
+        Patch(facecolor=_fade(c) if faded else c, edgecolor="black", hatch=h, label=text)
+        for text, c, h, faded in legend
+    ]
     fig.legend(handles=handles, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
     _tight(fig, (0, legend_height / height, 1, 0.97))
@@ -178,25 +196,39 @@ def scatter_fits(panels: list[ScatterPanel], title: str, columns: int) -> bytes:
     width = max(4.8 * columns, 6.5)
     fig = Figure(figsize=(width, 4.0 * rows + 0.8), dpi=DPI)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for ax, panel in zip(axes, panels):
         for group in panel.groups:
             x, y = np.asarray(group.x, dtype=float), np.asarray(group.y, dtype=float)
             counts = count_text(len(x), group.n_total, group.unit)
-            ax.scatter(x, y, s=22, color=group.colour, edgecolors="black", linewidths=0.4, zorder=3,
-                       label=f"{group.label} ({counts})")
+            ax.scatter(
+                x,
+                y,
+                s=22,
+                color=group.colour,
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=3,
+                label=f"{group.label} ({counts})",
+            )
             fit = fit_line(x, y) if group.fit else None
             if fit is None:
                 continue
             grid = np.linspace(x.min(), x.max(), 100)
             lower, upper = fit.band(grid)
             r = pearson_text(fit)
-            ax.plot(grid, fit.mean_at(grid), color=group.colour, linewidth=1.5,
-                    label=f"least squares; Pearson {r}" + ("" if "n=" in r else f" (n={fit.n})"))
+            ax.plot(
+                grid,
+                fit.mean_at(grid),
+                color=group.colour,
+                linewidth=1.5,
+                label=f"least squares; Pearson {r}" + ("" if "n=" in r else f" (n={fit.n})"),
+            )
             if np.isfinite(lower).all():
-                ax.fill_between(grid, lower, upper, color=group.colour, alpha=0.2, linewidth=0,
-                                label="95% CI of the fitted mean")
+                ax.fill_between(
+                    grid, lower, upper, color=group.colour, alpha=0.2, linewidth=0, label="95% CI of the fitted mean"
+                )
         ax.set_title(panel.title, fontsize=9.5)
         ax.set_xlabel(panel.xlabel, fontsize=8.5)
         ax.set_ylabel(panel.ylabel, fontsize=8.5)
@@ -205,77 +237,3 @@ def scatter_fits(panels: list[ScatterPanel], title: str, columns: int) -> bytes:
     fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=11)
     _tight(fig, (0, 0, 1, 0.94))
     return _png(fig)
-
-
-# ------------------------------------------------------------------------------ training curves
-@dataclass
-class Curve:
-    """One seed's logged values of one quantity; ``failed_at``: the step its loss became non-finite."""
-
-    colour: str
-    steps: list[float]
-    values: list[float]
-    failed_at: float | None = None
-    marked_steps: list[float] = field(default_factory=list)  # e.g. where the L matrix was perturbed
-
-
-@dataclass
-class CurvePanel:
-    title: str
-    ylabel: str
-    log: bool
-    curves: list[Curve]
-
-
-def curves(panels: list[CurvePanel], title: str, legend: list[tuple[str, str]]) -> bytes:
-    """One panel per quantity, one line per seed (colour per model); × marks where a seed failed."""
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.2 * rows + 0.9), dpi=DPI)
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
-    for ax, panel in zip(axes, panels):
-        for curve in panel.curves:
-            if curve.steps:
-                ax.plot(curve.steps, curve.values, color=curve.colour, linewidth=1, alpha=0.75)
-            if curve.failed_at is not None:  # at its last value, or on the bottom edge if it never logged one
-                y, coords = (curve.values[-1], "data") if curve.values else (0.03, "axes fraction")
-                ax.annotate("×", (curve.failed_at, y), xycoords=("data", coords), ha="center", va="center",
-                            color=FAILED_COLOUR, fontsize=13, fontweight="bold", annotation_clip=False)
-            if curve.marked_steps:
-                lookup = dict(zip(curve.steps, curve.values))
-                marked = [(s, lookup[s]) for s in curve.marked_steps if s in lookup]
-                if marked:
-                    ax.plot(*zip(*marked), linestyle="none", marker="v", color=curve.colour, markersize=5)
-        if panel.log:
-            ax.set_yscale("log")
-        ax.set_title(panel.title, fontsize=9.5)
-        ax.set_ylabel(panel.ylabel, fontsize=8.5)
-        ax.set_xlabel("training step", fontsize=8.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
-        ax.grid(alpha=0.3)
-    handles = [Line2D([], [], color=c, label=text) for text, c in legend]
-    if any(c.failed_at is not None for p in panels for c in p.curves):
-        handles.append(Line2D([], [], color=FAILED_COLOUR, marker="x", linestyle="none", mew=2,
-                              label="seed failed (loss non-finite)"))
-    if any(c.marked_steps for p in panels for c in p.curves):
-        handles.append(Line2D([], [], color="0.3", marker="v", linestyle="none", label="L perturbed"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=11)
-    _tight(fig, (0, 0.07, 1, 0.95))
-    return _png(fig)
-
-
-def _tight(fig: Figure, rect: tuple[float, float, float, float]) -> None:
-    """Tight layout where it can be had; a figure too crowded for it keeps the default layout, silently."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout(rect=rect)
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig)
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()

@@ -22,6 +22,13 @@ class Block:
     figure: FigureFile | None = None
     number: int = 0
 
+    @property
+    def shown(self) -> FigureFile:
+        """A figure block's figure (every one has its figure)."""
+        if self.figure is None:
+            raise ValueError(f"figure block {self.number} has no figure")
+        return self.figure
+
 
 def render_markdown(blocks: list[Block], folder: str) -> str:
     out = []
@@ -37,9 +44,11 @@ def render_markdown(blocks: list[Block], folder: str) -> str:
             lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in b.rows]
             out.append("\n".join(lines))
         elif b.kind == "figure":
-            fig = b.figure
-            out.append(f"![Figure {b.number}: {_md(fig.heading)}]({folder}/{fig.name})\n\n"
-                       f"*Figure {b.number}. {_md(fig.caption)}*")
+            fig = b.shown
+            out.append(
+                f"![Figure {b.number}: {_md(fig.heading)}]({folder}/{fig.name})\n\n"
+                f"*Figure {b.number}. {_md(fig.caption)}*"
+            )
     return "\n\n".join(out) + "\n"
 
 
@@ -57,8 +66,10 @@ figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:0.9em;color:#444}"
 def render_html(blocks: list[Block]) -> str:
     e = html.escape
     title = next((b.text for b in blocks if b.kind == "heading"), "Report")
-    out = [f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-           f"<style>{HTML_STYLE}</style></head><body>"]
+    out = [
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{HTML_STYLE}</style></head><body>"
+    ]
     for b in blocks:
         if b.kind == "heading":
             out.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
@@ -71,10 +82,12 @@ def render_html(blocks: list[Block]) -> str:
             body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif b.kind == "figure":
-            fig = b.figure
+            fig = b.shown
             data = base64.b64encode(fig.png).decode("ascii")
-            out.append(f"<figure id=\"{e(fig.name)}\"><img alt=\"Figure {b.number}: {e(fig.heading)}\" "
-                       f"src=\"data:image/png;base64,{data}\"><figcaption>Figure {b.number}. {e(fig.caption)}"
-                       "</figcaption></figure>")
+            out.append(
+                f'<figure id="{e(fig.name)}"><img alt="Figure {b.number}: {e(fig.heading)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>Figure {b.number}. {e(fig.caption)}'
+                "</figcaption></figure>"
+            )
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -1,9 +1,12 @@
 """The table `ica results` shows: one row per (setting, model label) with the settings that vary between the
-runs, the seed counts and each metric's statistics, from the records `ica.reporting.runs.find_runs` reads. The runs of
+runs, the seed counts and each metric's statistics, from the records `ica.reporting.finder.find_runs` reads. The runs of
 one setting's data draws (`ica.spec.draws`) make one row: statistics over every draw's seeds together.
 
 Settings are dotted spec paths (``data.dim``); a model's own options are written ``models.*.…`` (the grid's
 notation), so that the same option of the same label can be compared across runs.
+
+Metrics are ordered and named by the measures their metrics declare (`ica.components.measures`, read from the
+registry); a record no metric declares comes after them, by name.
 
 Each metric gets the 95% interval of its mean (`ica.evaluation.inference`: a jackknife over seeds, hierarchical
 over draws) from the per-seed and per-pair values of the model's summary.json; a metric's null controls
@@ -18,37 +21,36 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ica.components.measures import CONTROLS, Measures
+from ica.components.registry import registry
 from ica.errors import IcaError
 from ica.evaluation.inference import CI_LEVEL
 from ica.reporting.comparisons import (
-    DIAGNOSTICS, ComparisonOptions, Group, compare_groups, compared_metrics, pooled_estimate, pooled_stats,
+    ComparisonOptions,
+    Group,
+    compare_groups,
+    compared_metrics,
+    pooled_estimate,
+    pooled_stats,
 )
 from ica.reporting.collapse import collapsed
 from ica.reporting.draws import DrawGroup, group_name, labels_of, members, setting_groups
-from ica.reporting.runs import SEED_STATES, CellRecord, RunRecord
-from ica.rundir.json_files import read_cell_summary, read_run_summary
-from ica.rundir.layout import RunLayout
+from ica.reporting.rundirs import SEED_STATES, RunRecord
+from ica.reporting.settings import flatten
 
-METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
-                "elbo_train", "bpd_eval")
 IGNORED_SETTINGS = ("spec_hash", "name", "$schema", "grid")
-CONTROL_SUFFIXES = ("_untrained", "_observations", "_pca", "_fastica")
+CONTROL_SUFFIXES = tuple(f"_{control}" for control in CONTROLS)
 """Names of a metric's controls: its value on the untrained networks (per seed or pair), and its floors
 (per cell): the raw observations, their PCA, FastICA. Shown in this order beside the metric."""
-FLOORS = ("observations", "pca", "fastica")
+FLOORS = CONTROLS[1:]
+
+
+def known_measures() -> Measures:
+    """The measures of every metric of the loaded registry: how each record is named and ordered."""
+    return registry().measures()
 
 
 # ------------------------------------------------------------------------------------- settings
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"data": {"dim": 3}}`` -> ``{"data.dim": 3}``; lists and empty objects are values."""
-    if isinstance(tree, dict) and tree:
-        flat: dict[str, Any] = {}
-        for key, value in tree.items():
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: tree}
-
-
 def row_settings(record: RunRecord, label: str) -> dict[str, Any]:
     """Every setting of one model of one run as dotted paths; the model's own options as ``models.*.…``
     (the grid's notation), so that the same option of the same label can be compared across runs.
@@ -106,7 +108,7 @@ def varying_settings(records: list[RunRecord]) -> list[str]:
                 scope = cell.label if path.startswith("models.*") else None
                 values.setdefault((path, scope), {})[str(record.path)] = _key(value)
                 order.setdefault(path, None)
-    runs_of = {None: {str(r.path) for r in records if r.cells}}
+    runs_of: dict[str | None, set[str]] = {None: {str(r.path) for r in records if r.cells}}
     for record in records:
         for cell in record.cells:
             runs_of.setdefault(cell.label, set()).add(str(record.path))
@@ -121,7 +123,7 @@ def varying_settings(records: list[RunRecord]) -> list[str]:
 
 
 def scored(record: RunRecord) -> bool:
-    """Whether the run directory holds embeddings scored by ``ica score`` (`ica.trained.scored`)."""
+    """Whether the run directory holds embeddings scored by ``ica score`` (`ica.trained.score_directory`)."""
     return bool((record.spec or {}).get("scored"))
 
 
@@ -148,23 +150,13 @@ def split_control(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def metric_order(names: set[str] | list[str], known: tuple[str, ...] = METRIC_ORDER) -> list[str]:
-    """The ``known`` metrics first, then the rest by name; each metric followed by its controls."""
+def metric_order(names: set[str] | list[str], measures: Measures | None = None) -> list[str]:
+    """The metrics by their measures' order (`Measures.order`: declared ones first, then the rest by name); each
+    metric followed by its controls."""
     names = set(names)
     bases = {split_control(n)[0] for n in names}
-    ordered = [m for m in known if m in bases] + sorted(bases - set(known))
+    ordered = (measures or known_measures()).order(bases)
     return [n for base in ordered for n in (base, *(base + s for s in CONTROL_SUFFIXES)) if n in names]
-
-
-def cell_summary(record: RunRecord, cell: CellRecord) -> dict[str, Any] | None:
-    """The model's summary.json entry (its own file, or its entry in the run's), None while it has none."""
-    if cell.summary is None:
-        return None
-    if cell.entry is not None:
-        return cell.entry
-    if cell.summary == RunLayout(record.path).summary:
-        return read_run_summary(cell.summary)[1]["cells"].get(cell.label)
-    return read_cell_summary(cell.summary)[1]
 
 
 def intervals(summary: dict[str, Any] | None, level: float = CI_LEVEL) -> dict[str, dict[str, float]]:
@@ -194,14 +186,30 @@ def results_table(records: list[RunRecord]) -> ResultsTable:
         for label in labels_of(group):
             rows.append(_row(group, label, record, settings))
         if not record.cells:  # a pending grid cell whose grid.json carries no spec
-            rows.append({"run": record.shown, "path": str(record.path.resolve()), "name": None,
-                         "grid": str(record.grid.resolve()) if record.grid else None, "label": None, "model": None,
-                         "status": "pending", "run_status": "pending", "partial": False,
-                         "settings": {p: record.settings.get(p) for p in settings}, "draws": None,
-                         "seeds": {"total": 0, **{s: 0 for s in SEED_STATES}}, "seed_status": {}, "metrics": {},
-                         "ci": {}, "floors": {}, "collapsed": None})
-    names = metric_order({m for row in rows for m in (*row["metrics"], *row["floors"])})
-    metrics = metric_order({split_control(n)[0] for n in names})
+            rows.append(
+                {
+                    "run": record.shown,
+                    "path": str(record.path.resolve()),
+                    "name": None,
+                    "grid": str(record.grid.resolve()) if record.grid else None,
+                    "label": None,
+                    "model": None,
+                    "status": "pending",
+                    "run_status": "pending",
+                    "partial": False,
+                    "settings": {p: record.settings.get(p) for p in settings},
+                    "draws": None,
+                    "seeds": {"total": 0, **{s: 0 for s in SEED_STATES}},
+                    "seed_status": {},
+                    "metrics": {},
+                    "ci": {},
+                    "floors": {},
+                    "collapsed": None,
+                }
+            )
+    measures = known_measures()
+    names = metric_order({m for row in rows for m in (*row["metrics"], *row["floors"])}, measures)
+    metrics = metric_order({split_control(n)[0] for n in names}, measures)
     controls = {m: [n for n in names if n != m and split_control(n)[0] == m] for m in metrics}
     return ResultsTable(settings, metrics, rows, controls)
 
@@ -211,7 +219,7 @@ def _row(group: DrawGroup[RunRecord], label: str, record: RunRecord, settings: l
     cell = found[0][2]
     flat = row_settings(record, label)
     use_grid = record.grid is not None and set(settings) <= set(record.settings)
-    summaries = {draw: cell_summary(r, c) for draw, r, c in found}
+    summaries = {draw: c.summary for draw, _, c in found}
     done = {d: s for d, s in summaries.items() if s is not None}
     drawn = len(found) > 1
     counts = {k: sum(c.counts()[k] for *_, c in found) for k in ("total", *SEED_STATES)}
@@ -229,9 +237,8 @@ def _row(group: DrawGroup[RunRecord], label: str, record: RunRecord, settings: l
         "settings": {p: (record.settings[p] if use_grid else flat.get(p)) for p in settings},
         "draws": [d for d, *_ in found] if drawn else None,
         "seeds": counts,
-        "seed_status": {(f"{d}/{s}" if drawn else str(s)): state for d, _, c in found for s, state in c.seeds.items()},
-        "metrics": ({m: pooled for m in names if (pooled := pooled_stats(done, m))} if drawn and done
-                    else cell.stats),
+        "seed_status": {(f"{d}/{s}" if drawn else str(s)): state for d, _, c in found for s, state in c.states.items()},
+        "metrics": ({m: pooled for m in names if (pooled := pooled_stats(done, m))} if drawn and done else cell.stats),
         "ci": {m: ci for m in names if (ci := pooled_estimate(done, m)) is not None} if done else {},
         "floors": _mean_floors([floors(s) for s in done.values()]),
         "collapsed": collapsed(done),
@@ -252,26 +259,33 @@ def _mean_floors(found: list[dict[str, float | None]]) -> dict[str, float | None
         return found[0] if found else {}
     names = dict.fromkeys(n for f in found for n in f)
     values = {n: [f.get(n) for f in found] for n in names}
-    return {n: None if any(v is None for v in vs) else sum(vs) / len(vs) for n, vs in values.items()}
+    return {n: None if None in vs else sum(v for v in vs if v is not None) / len(vs) for n, vs in values.items()}
 
 
 # ----------------------------------------------------------------------------------- comparison
-def comparable(metric: str) -> bool:
-    """A model's own result: not a control (untrained, floors, observations) and not a diagnostic."""
-    return split_control(metric)[1] is None and metric not in DIAGNOSTICS
+def comparable(metric: str, measures: Measures | None = None) -> bool:
+    """A model's own result: not a control (untrained, floors, observations) and not a description of the
+    representation (a measure with no direction, such as the effective rank's), which is shown and never compared:
+    each comparison shown widens the correction of every other."""
+    found = (measures or known_measures()).get(metric)
+    return split_control(metric)[1] is None and found.higher_is_better is not None
 
 
 def metrics_compared(options: ComparisonOptions) -> Callable[[dict, dict], list[str]]:
     """For `compare_groups`: the metrics two models' summaries (by draw) share, in table order, without controls
     or diagnostics, and only those ``options`` asks for."""
+    measures = known_measures()
+
     def chosen(sa: dict, sb: dict) -> list[str]:
-        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m)))
+        shared = metric_order(compared_metrics(sa, sb, lambda m: not comparable(m, measures)), measures)
         return [m for m in shared if options.wants(m)]
+
     return chosen
 
 
-def compare_models(records: list[RunRecord], a: str, b: str,
-                   options: ComparisonOptions = ComparisonOptions()) -> list[dict[str, Any]]:
+def compare_models(
+    records: list[RunRecord], a: str, b: str, options: ComparisonOptions = ComparisonOptions()
+) -> list[dict[str, Any]]:
     """Model label ``a`` against ``b`` in every setting that has both (same data, draws pooled): one row per setting
     and metric (`ica.reporting.comparisons.compare_groups`: effect, interval, raw and corrected p, TOST p against
     the margin, verdict), corrected over all rows. ``options.metrics`` limits the metrics (and so the family
@@ -282,19 +296,22 @@ def compare_models(records: list[RunRecord], a: str, b: str,
     for group in setting_groups(records):
         found = Group(group_name(group), str(group.items[0].path.resolve()))
         for label in (a, b):
-            found.summaries[label] = {d: cell_summary(r, c) for d, r, c in members(group, label)}
+            found.summaries[label] = {d: c.summary for d, _, c in members(group, label)}
         if all(found.draws(label) for label in (a, b)):
             groups.append(found)
     rows = compare_groups(groups, a, b, metrics_compared(options), options.margin, options.correction)
     if not rows:
         labels = sorted({c.label for r in records for c in r.cells})
         asked = f" among {', '.join(options.metrics)}" if options.metrics else ""
-        raise IcaError(f"no finished run has both models {a!r} and {b!r} with a metric in common{asked} (model "
-                       f"labels: {', '.join(labels) or 'none'})", where="--compare")
+        raise IcaError(
+            f"no finished run has both models {a!r} and {b!r} with a metric in common{asked} (model "
+            f"labels: {', '.join(labels) or 'none'})",
+            where="--compare",
+        )
     return rows
 
 
-def seeds_text(counts: dict[str, int]) -> str:
+def seed_counts_text(counts: dict[str, int]) -> str:
     """'8/10 done, 1 failed, 1 running' ('n stopped' for seeds interrupted and not being trained, 'n missing'
     for seeds not started)."""
     text = f"{counts['finished']}/{counts['total']} done"

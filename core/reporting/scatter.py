@@ -9,7 +9,8 @@ from typing import Any
 
 from ica.reporting import line_fit, plots
 from ica.reporting.figures import FigureFile, is_finite_number
-from ica.reporting.read import Cell, Experiment
+from ica.reporting.experiment import Experiment
+from ica.reporting.rundirs import CellRecord
 
 
 def finite_pairs(xs: list[Any], ys: list[Any]) -> tuple[list[float], list[float]]:
@@ -18,7 +19,7 @@ def finite_pairs(xs: list[Any], ys: list[Any]) -> tuple[list[float], list[float]
     return [x for x, _ in both], [y for _, y in both]
 
 
-def seed_mean_pairwise(cell: Cell, metric: str = "cca_mcc_out") -> list[float | None]:
+def seed_mean_pairwise(cell: CellRecord, metric: str = "cca_mcc_out") -> list[float | None]:
     """Each seed's mean pairwise ``metric`` over the pairs it is in (None when it has no finite one)."""
     out = []
     for seed in cell.seeds:
@@ -27,7 +28,7 @@ def seed_mean_pairwise(cell: Cell, metric: str = "cca_mcc_out") -> list[float | 
     return out
 
 
-def elbo_points(cell: Cell) -> tuple[list[float | None], list[float | None], str] | None:
+def elbo_points(cell: CellRecord) -> tuple[list[float | None], list[float | None], str] | None:
     """(ELBO train per seed, MCC per seed, y label): MCC to sources, or the mean pairwise CCA-MCC out."""
     if cell.summary is None:
         return None
@@ -54,17 +55,22 @@ def elbo_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
             where = f"{cell.label}" + (f", {run.setting}" if run.setting else "")
             panels.append(plots.ScatterPanel(where, "ELBO on the training split (nats per example)", ylabel, [group]))
             fit = line_fit.fit_line(xs, ys)
-            seeds = plots.count_text(len(xs), len(cell.seeds), 'seeds')
+            seeds = plots.count_text(len(xs), len(cell.seeds), "seeds")
             notes.append(f"{where}: {line_fit.pearson_text(fit)}, {seeds}")
     if not panels:
         return None
     # One row per panel of the boxplots (e.g. per data set) when that fits, else one column per model.
     per_row = len(exp.labels) * sum(r.panel == exp.runs[0].panel for r in exp.runs) if exp.runs[0].panel else 99
-    png = plots.scatter_fits(panels, "ELBO (train) against MCC, one point per seed; band: 95% CI of the fitted mean",
-                             columns=per_row if per_row <= 6 else len(exp.labels))
-    caption = ("ELBO on the training split against MCC per seed (MCC to sources where the data has them, else "
-               "the seed's mean pairwise CCA-MCC out of sample), least-squares line, 95% t-interval of the "
-               "fitted mean and Pearson r: " + "; ".join(notes) + ".")
+    png = plots.scatter_fits(
+        panels,
+        "ELBO (train) against MCC, one point per seed; band: 95% CI of the fitted mean",
+        columns=per_row if per_row <= 6 else len(exp.labels),
+    )
+    caption = (
+        "ELBO on the training split against MCC per seed (MCC to sources where the data has them, else "
+        "the seed's mean pairwise CCA-MCC out of sample), least-squares line, 95% t-interval of the "
+        "fitted mean and Pearson r: " + "; ".join(notes) + "."
+    )
     return FigureFile("elbo_vs_mcc.png", "ELBO against MCC (Fig. 3)", caption, png)
 
 
@@ -80,15 +86,27 @@ def cluster_scatter_figure(exp: Experiment, colours: dict[str, str]) -> FigureFi
             xs, ys = finite_pairs(ari, cca)
             groups.append(plots.PointGroup(cell.label, colours[cell.label], xs, ys, len(ari), "pairs"))
             fit = line_fit.fit_line(xs, ys)
-            notes.append(f"{cell.label}" + (f" ({run.setting})" if run.setting else "")
-                         + f" {plots.count_text(len(xs), len(ari), 'pairs')}, {line_fit.pearson_text(fit)}")
+            notes.append(
+                f"{cell.label}"
+                + (f" ({run.setting})" if run.setting else "")
+                + f" {plots.count_text(len(xs), len(ari), 'pairs')}, {line_fit.pearson_text(fit)}"
+            )
         if groups:
-            panels.append(plots.ScatterPanel(run.setting or "all models", "cluster ARI between the two seeds",
-                                             "CCA-MCC out of sample between the two seeds", groups))
+            panels.append(
+                plots.ScatterPanel(
+                    run.setting or "all models",
+                    "cluster ARI between the two seeds",
+                    "CCA-MCC out of sample between the two seeds",
+                    groups,
+                )
+            )
     if not panels:
         return None
-    png = plots.scatter_fits(panels, "Same partition, same representation? One point per pair of seeds",
-                             columns=min(3, len(panels)))
-    caption = ("Cluster ARI against CCA-MCC out of sample for every pair of seeds, least-squares line with 95% "
-               "band and Pearson r per model: " + "; ".join(notes) + ".")
+    png = plots.scatter_fits(
+        panels, "Same partition, same representation? One point per pair of seeds", columns=min(3, len(panels))
+    )
+    caption = (
+        "Cluster ARI against CCA-MCC out of sample for every pair of seeds, least-squares line with 95% "
+        "band and Pearson r per model: " + "; ".join(notes) + "."
+    )
     return FigureFile("cluster_ari_vs_cca_mcc.png", "Cluster agreement against CCA-MCC (§3)", caption, png)

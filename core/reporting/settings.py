@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ica.spec.grid import canonical, value_texts
+from ica.spec.grid import canonical, describe, value_texts
 
 
 @dataclass(frozen=True)
@@ -65,29 +65,21 @@ def named(axis: list[str], settings: dict[str, Any], texts: AxisTexts | None = N
     return " ".join(dict.fromkeys(f"{short_name(p)}={shown(p, v, texts)}" for p, v in zip(axis, values)))
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"data.samples_per_segment": 100, ...}``: nested dicts as dotted paths, anything else as a leaf."""
-    if isinstance(obj, dict) and obj:
-        out: dict[str, Any] = {}
-        for key, value in obj.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: obj}
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"dim": 3}}`` -> ``{"data.dim": 3}``, each path under ``prefix`` (the path of ``tree`` itself):
+    nested dicts as dotted paths; anything else, lists and empty dicts included, as a value."""
+    if isinstance(tree, dict) and tree:
+        flat: dict[str, Any] = {}
+        for key, value in tree.items():
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: tree}
 
 
 def short_name(path: str) -> str:
     """The last part of a dotted spec path ('models.vade.prior.components' -> 'components'), for labels."""
     parts = [p for p in path.split(".") if p != "*"]
     return parts[-1] if parts else path
-
-
-def describe(value: Any) -> str:
-    """A setting's value in one short word: a component by its name, a list comma-separated."""
-    if isinstance(value, dict):
-        return str(value.get("name", json.dumps(value, sort_keys=True)))
-    if isinstance(value, (list, tuple)):
-        return ",".join(describe(v) for v in value)
-    return str(value)
 
 
 def sort_key(value: Any) -> tuple[int, Any]:

@@ -1,8 +1,9 @@
 """The tables of `ica report`: every metric per setting and model (median [q25, q75] n=..., equal to
-summary.json's statistics), the reference values computed once per run (Fig. 2's floors), and the list of
-failed seeds, so a failure is always spelled out and never silently dropped.
+summary.json's statistics; metrics named and ordered by the measures their metrics declare), the reference values
+computed once per run (Fig. 2's floors), and the list of failed seeds, so a failure is always spelled out and never
+silently dropped.
 
-Significance (issue #15): each metric beside its controls (the untrained networks, the floors of the observations,
+Significance: each metric beside its controls (the untrained networks, the floors of the observations,
 their PCA and FastICA) with a sentence wherever the model's median lies within a control's range, and the
 comparison of every two models of each setting, draws pooled, corrected over the whole table
 (`ica.reporting.comparisons`).
@@ -12,64 +13,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from ica.components.measures import fmt_number, stats_text
 from ica.reporting.collapse import collapse_text, collapsed
 from ica.reporting.comparisons import (
-    ComparisonOptions, Group, compare_groups, correct, counts_text, effect_text, p_text, pooled_stats,
+    ComparisonOptions,
+    Group,
+    compare_groups,
+    correct,
+    counts_text,
+    effect_text,
+    p_text,
+    pooled_stats,
 )
 from ica.reporting.draws import DrawGroup, group_draws, without_draw
-from ica.reporting.read import Cell, Experiment, Run
-from ica.reporting.results import FLOORS, interval, metric_order, metrics_compared, split_control
+from ica.reporting.experiment import Experiment
+from ica.reporting.rundirs import CellRecord as Cell, RunRecord as Run
+from ica.reporting.results import FLOORS, interval, known_measures, metric_order, metrics_compared, split_control
 
 Table = tuple[list[str], list[list[str]]]
 
-METRIC_ORDER = ("mcc", "mcc_spearman", "cca_mcc_in", "cca_mcc_out", "grid_mcc_in", "grid_mcc_out", "cluster_ari",
-                "cluster_nmi",
-                "cluster_ari_truth", "cluster_nmi_truth", "elbo_train", "elbo_eval", "bpd_train", "bpd_eval")
-METRIC_NAMES = {
-    "mcc": "MCC to sources",
-    "mcc_spearman": "Spearman MCC to sources",
-    "cca_mcc_in": "CCA-MCC in sample",
-    "cca_mcc_out": "CCA-MCC out of sample",
-    "grid_mcc_in": "grid MCC in sample",
-    "grid_mcc_out": "grid MCC out of sample",
-    "cluster_ari": "cluster ARI",
-    "cluster_nmi": "cluster NMI",
-    "cluster_ari_truth": "ARI to data's u",
-    "cluster_nmi_truth": "NMI to data's u",
-    "elbo_train": "ELBO train (nats/example)",
-    "elbo_eval": "ELBO eval (nats/example)",
-    "bpd_train": "bits/dim train",
-    "bpd_eval": "bits/dim eval",
-}
 FLOOR_TOLERANCE = 0.05
 """A median within this much of a floor (one value per cell: the raw observations, their PCA, FastICA) is
 said to be at the floor. An absolute difference: the metrics with floors are correlations, R² and agreements
 on a 0-1 scale, where 0.05 is a small difference."""
-CONTROL_TEXT = {"untrained": "the untrained networks'", "observations": "the raw observations'", "pca": "PCA's",
-                "fastica": "FastICA's"}
-
-
-def fmt_number(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def fmt_stats(stats: dict[str, Any] | None) -> str:
-    """'0.6796 [0.6243, 0.7078] n=3' from summary.json's statistics, failures spelled out."""
-    if not stats:
-        return "-"
-    failed = stats.get("n_failed", 0)
-    tail = f" ({failed} failed)" if failed else ""
-    if stats.get("median") is None:
-        return f"all failed n={stats['n']}"
-    return (f"{fmt_number(stats['median'])} [{fmt_number(stats['q25'])}, {fmt_number(stats['q75'])}] "
-            f"n={stats['n']}{tail}")
+CONTROL_TEXT = {
+    "untrained": "the untrained networks'",
+    "observations": "the raw observations'",
+    "pca": "PCA's",
+    "fastica": "FastICA's",
+}
 
 
 def table_metrics(exp: Experiment) -> list[str]:
     """Metrics of the summaries, the paper's first, then the rest; per-position grid values and controls
     (``*_untrained``: `controls_table` shows them beside their metric) left out."""
     found = {m for r in exp.runs for c in r.cells for m in (c.summary or {}).get("stats", {}) if "[" not in m}
-    return [m for m in metric_order(found, METRIC_ORDER) if split_control(m)[1] is None]
+    return [m for m in metric_order(found) if split_control(m)[1] is None]
 
 
 def _setting(exp: Experiment, run: Run | None = None) -> list[str]:
@@ -79,10 +58,10 @@ def _setting(exp: Experiment, run: Run | None = None) -> list[str]:
     return ["setting"] if run is None else [run.setting]
 
 
-def results_table(exp: Experiment) -> Table:
+def metrics_table(exp: Experiment) -> Table:
     """One row per setting and model: a setting's data draws pooled (every draw's seeds or pairs together)."""
     metrics = table_metrics(exp)
-    header = _setting(exp) + ["model", "seeds"] + [METRIC_NAMES.get(m, m) for m in metrics]
+    header = _setting(exp) + ["model", "seeds"] + [known_measures().title(m) for m in metrics]
     rows = []
     for group in setting_groups(exp):
         if len(group.items) == 1:
@@ -90,7 +69,7 @@ def results_table(exp: Experiment) -> Table:
             for cell in run.cells:
                 stats = (cell.summary or {}).get("stats", {})
                 row = _setting(exp, run) + [_model_text(cell), seed_status_text(cell)]
-                rows.append(row + [fmt_stats(stats.get(m)) if cell.summary else "(no summary yet)" for m in metrics])
+                rows.append(row + [stats_text(stats.get(m)) if cell.summary else "(no summary yet)" for m in metrics])
             continue
         for label in dict.fromkeys(c.label for run in group.items for c in run.cells):
             drawn = [(d, c) for d, run in zip(group.draws, group.items) for c in run.cells if c.label == label]
@@ -98,8 +77,9 @@ def results_table(exp: Experiment) -> Table:
             summaries = {d: c.summary for d, c in drawn if c.summary is not None}
             seeds = f"{len(cells)} draws × " + "; ".join(dict.fromkeys(seed_status_text(c) for c in cells))
             row = [setting_text(group)] + [_model_text(cells[0]), seeds]
-            rows.append(row + [fmt_stats(pooled_stats(summaries, m)) if summaries else "(no summary yet)"
-                               for m in metrics])
+            rows.append(
+                row + [stats_text(pooled_stats(summaries, m)) if summaries else "(no summary yet)" for m in metrics]
+            )
     return header, rows
 
 
@@ -110,8 +90,11 @@ def reference_table(exp: Experiment) -> Table | None:
         values: dict[str, Any] = {}
         for cell in run.cells:
             values.update((cell.summary or {}).get("cell", {}))
-        rows += [_setting(exp, run) + [k, "failed" if v is None else fmt_number(v)]
-                 for k, v in values.items() if not isinstance(v, (dict, list))]
+        rows += [
+            _setting(exp, run) + [k, "failed" if v is None else fmt_number(v)]
+            for k, v in values.items()
+            if not isinstance(v, (dict, list))
+        ]
     if not rows:
         return None
     return _setting(exp) + ["quantity", "value"], rows
@@ -153,17 +136,19 @@ def _controls_of(summary: dict[str, Any], metric: str) -> tuple[dict[str, Any] |
     return stats.get(f"{metric}_untrained"), floors
 
 
-def _controlled(exp: Experiment) -> list[tuple[Run, Cell, str]]:
-    """(run, cell, metric) for every metric of a summary that has at least one control; none for old runs."""
+def _controlled(exp: Experiment) -> list[tuple[Run, Cell, str, dict[str, Any]]]:
+    """(run, cell, metric, the cell's summary) for every metric of a summary that has at least one control; none
+    for old runs."""
     found, metrics = [], table_metrics(exp)
     for run in exp.runs:
         for cell in run.cells:
-            if cell.summary is None:
+            summary = cell.summary
+            if summary is None:
                 continue
             for metric in metrics:
-                untrained, floors = _controls_of(cell.summary, metric)
-                if metric in cell.summary.get("stats", {}) and (untrained or floors):
-                    found.append((run, cell, metric))
+                untrained, floors = _controls_of(summary, metric)
+                if metric in summary.get("stats", {}) and (untrained or floors):
+                    found.append((run, cell, metric, summary))
     return found
 
 
@@ -173,20 +158,35 @@ def controls_table(exp: Experiment) -> Table | None:
     found = _controlled(exp)
     if not found:
         return None
-    header = _setting(exp) + ["model", "metric", "median; mean [95% interval]", "untrained networks", "observations",
-                              "PCA", "FastICA"]
-    rows = []
-    for run, cell, metric in found:
-        stats = cell.summary["stats"][metric]
-        ci = interval(cell.summary, metric)
-        median = "all failed" if stats.get("median") is None else fmt_number(stats["median"]) + (
-            f"; {fmt_number(ci['mean'])} [{fmt_number(ci['low'])}, {fmt_number(ci['high'])}]" if ci
-            else "; too few seeds for an interval")
-        untrained, floors = _controls_of(cell.summary, metric)
-        rows.append(_setting(exp, run) + [_model_text(cell), METRIC_NAMES.get(metric, metric), median,
-                                          fmt_stats(untrained)] +
-                    ["-" if k not in floors else "failed" if floors[k] is None else fmt_number(floors[k])
-                     for k in FLOORS])
+    header = _setting(exp) + [
+        "model",
+        "metric",
+        "median; mean [95% interval]",
+        "untrained networks",
+        "observations",
+        "PCA",
+        "FastICA",
+    ]
+    rows, measures = [], known_measures()
+    for run, cell, metric, summary in found:
+        stats = summary["stats"][metric]
+        ci = interval(summary, metric)
+        median = (
+            "all failed"
+            if stats.get("median") is None
+            else fmt_number(stats["median"])
+            + (
+                f"; {fmt_number(ci['mean'])} [{fmt_number(ci['low'])}, {fmt_number(ci['high'])}]"
+                if ci
+                else "; too few seeds for an interval"
+            )
+        )
+        untrained, floors = _controls_of(summary, metric)
+        rows.append(
+            _setting(exp, run)
+            + [_model_text(cell), measures.title(metric), median, stats_text(untrained)]
+            + ["-" if k not in floors else "failed" if floors[k] is None else fmt_number(floors[k]) for k in FLOORS]
+        )
     return header, rows
 
 
@@ -194,16 +194,18 @@ def control_sentences(exp: Experiment) -> list[str]:
     """One sentence per (run, model, metric) whose median lies within a control's range: between the untrained
     networks' quartiles, or within `FLOOR_TOLERANCE` of a floor."""
     out = []
-    for run, cell, metric in _controlled(exp):
-        median = cell.summary["stats"][metric].get("median")
+    for run, cell, metric, summary in _controlled(exp):
+        median = summary["stats"][metric].get("median")
         if median is None:
             continue
         where = f"{run.setting}, " if run.setting else ""
         said = f"{where}{cell.label}: median {metric} {fmt_number(median)} is within"
-        untrained, floors = _controls_of(cell.summary, metric)
+        untrained, floors = _controls_of(summary, metric)
         if untrained and untrained.get("median") is not None and untrained["q25"] <= median <= untrained["q75"]:
-            out.append(f"{said} {CONTROL_TEXT['untrained']} range (q25–q75 {fmt_number(untrained['q25'])}–"
-                       f"{fmt_number(untrained['q75'])})")
+            out.append(
+                f"{said} {CONTROL_TEXT['untrained']} range (q25–q75 {fmt_number(untrained['q25'])}–"
+                f"{fmt_number(untrained['q75'])})"
+            )
         for kind, value in floors.items():
             if value is not None and abs(median - value) <= FLOOR_TOLERANCE:
                 out.append(f"{said} {FLOOR_TOLERANCE:g} of {CONTROL_TEXT[kind]} {fmt_number(value)}")
@@ -218,8 +220,10 @@ def control_sentences(exp: Experiment) -> list[str]:
 # ---------------------------------------------------------------------------------- comparison
 def setting_groups(exp: Experiment) -> list[DrawGroup[Run]]:
     """The experiment's runs by setting: a grid's runs that differ only in their data draw form one group."""
-    return group_draws(exp.runs, lambda r: ((without_draw(r.settings, r.draw_axis),), r.draw) if r.draw_axis
-                       else ((str(r.directory),), None))
+    return group_draws(
+        exp.runs,
+        lambda r: ((without_draw(r.settings, r.draw_axis),), r.draw) if r.draw_axis else ((str(r.directory),), None),
+    )
 
 
 def setting_text(group: DrawGroup[Run]) -> str:
@@ -230,7 +234,7 @@ def setting_text(group: DrawGroup[Run]) -> str:
     if len(group.items) == 1:
         return name
     drawn = f"{(first.draw_axis or '').split('.')[-1]}={first.draw}"
-    name = name[:-len(drawn)].rstrip() if name.endswith(drawn) else name
+    name = name[: -len(drawn)].rstrip() if name.endswith(drawn) else name
     return f"{name} ({len(group.items)} draws)".strip()
 
 
@@ -254,8 +258,12 @@ def comparisons(exp: Experiment, options: ComparisonOptions = ComparisonOptions(
     groups = comparison_groups(exp)
     labels = exp.labels
     chosen = metrics_compared(options)
-    rows = [row for i, a in enumerate(labels) for b in labels[i + 1:]
-            for row in compare_groups(groups, a, b, chosen, options.margin, options.correction)]
+    rows = [
+        row
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        for row in compare_groups(groups, a, b, chosen, options.margin, options.correction)
+    ]
     return correct(rows, options.correction)
 
 
@@ -265,11 +273,29 @@ def comparison_table(exp: Experiment, options: ComparisonOptions = ComparisonOpt
     rows = comparisons(exp, options)
     if not rows:
         return None
-    header = _setting(exp) + ["models", "metric", "effect [95% interval]", "p", "p adj.", "p equiv. adj.",
-                              "verdict", "n"]
-    out = []
+    header = _setting(exp) + [
+        "models",
+        "metric",
+        "effect [95% interval]",
+        "p",
+        "p adj.",
+        "p equiv. adj.",
+        "verdict",
+        "n",
+    ]
+    out, measures = [], known_measures()
     for row in rows:
-        out.append([row["run"], f"{row['a']} − {row['b']}", METRIC_NAMES.get(row["metric"], row["metric"]),
-                    effect_text(row, "+.3g"), p_text(row["p_value"]), p_text(row["p_adjusted"]),
-                    p_text(row["p_equivalent_adjusted"]), row["verdict"], counts_text(row)])
-    return ["setting", *header[len(_setting(exp)):]], out
+        out.append(
+            [
+                row["run"],
+                f"{row['a']} − {row['b']}",
+                measures.title(row["metric"]),
+                effect_text(row, "+.3g"),
+                p_text(row["p_value"]),
+                p_text(row["p_adjusted"]),
+                p_text(row["p_equivalent_adjusted"]),
+                row["verdict"],
+                counts_text(row),
+            ]
+        )
+    return ["setting", *header[len(_setting(exp)) :]], out

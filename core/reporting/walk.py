@@ -1,4 +1,4 @@
-"""Walking the folders below a directory the user named, as `ica.reporting.runs.find_runs` searches them for runs.
+"""Walking the folders below a directory the user named, as `ica.reporting.finder.find_runs` searches them for runs.
 
 The directory named may itself be a link (followed), but not a system folder nor inside one. Below it, links to
 folders are not followed, folders that cannot be read are skipped, and ``/proc``, ``/sys`` and ``/dev`` are
@@ -32,8 +32,11 @@ def check_root(root: Path) -> None:
         raise IcaError(f"cannot read the directory: {exc.strerror or exc}", where=str(root)) from None
     system = next((f for f in SYSTEM_FOLDERS if real == f or f in real.parents), None)
     if system is not None:
-        raise IcaError(f"is {'' if real == system else 'in '}the system's folder {system}, which holds no runs; name "
-                       "a folder of runs", where=str(root))
+        raise IcaError(
+            f"is {'' if real == system else 'in '}the system's folder {system}, which holds no runs; name "
+            "a folder of runs",
+            where=str(root),
+        )
 
 
 def stderr_notice(message: str) -> None:
@@ -58,11 +61,15 @@ class Walk:
     def notices(self) -> list[str]:
         found = []
         if self.links:
-            found.append(f"{len(self.links)} link(s) to folders below {self.root} not followed: {_some(self.links)} "
-                         "(name a linked folder itself to include its runs)")
+            found.append(
+                f"{len(self.links)} link(s) to folders below {self.root} not followed: {_some(self.links)} "
+                "(name a linked folder itself to include its runs)"
+            )
         if self.unreadable:
-            found.append(f"{len(self.unreadable)} folder(s) below {self.root} skipped, they cannot be read: "
-                         f"{_some(self.unreadable)}")
+            found.append(
+                f"{len(self.unreadable)} folder(s) below {self.root} skipped, they cannot be read: "
+                f"{_some(self.unreadable)}"
+            )
         if self.system:
             found.append(f"not searched: {_some(self.system)} (the system's folders)")
         return found

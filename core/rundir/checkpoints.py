@@ -60,10 +60,13 @@ def check_checkpoint(state: Any, path: Path, expect: CheckpointExpectation) -> d
     if not isinstance(state, dict):
         raise damaged(path, f"it holds a {type(state).__name__}, not an ica checkpoint (a dict)", CHECKPOINT_ADVICE)
     if state.get("format") != CHECKPOINT_FORMAT:
-        raise RunFileError(f"{path.name} is not a checkpoint this version of ica can resume (format "
-                           f"{state.get('format')!r}, expected {CHECKPOINT_FORMAT}); nothing was changed: use the "
-                           "ica version that wrote it, or delete the seed's checkpoint*.pt and metrics.jsonl to "
-                           "train it from the start", where=str(path))
+        raise RunFileError(
+            f"{path.name} is not a checkpoint this version of ica can resume (format "
+            f"{state.get('format')!r}, expected {CHECKPOINT_FORMAT}); nothing was changed: use the "
+            "ica version that wrote it, or delete the seed's checkpoint*.pt and metrics.jsonl to "
+            "train it from the start",
+            where=str(path),
+        )
     digest = state.get("digest")
     if digest is not None and digest != state_digest(state):
         raise damaged(path, "its contents differ from what was written (its digest does not match)", CHECKPOINT_ADVICE)
@@ -160,13 +163,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _tensor(state: dict[str, Any], key: str, shape: tuple[int, ...] | None, kinds: str | None,
-            prefix: str = "") -> Any:
+def _tensor(state: dict[str, Any], key: str, shape: tuple[int, ...] | None, kinds: str | None, prefix: str = "") -> Any:
     """``state[key]``: a tensor of ``shape`` whose dtype is of ``kinds`` ('f' floating, 'i' integer, 'u' uint8;
     None: any)."""
     value = _field(state, key, torch.Tensor, prefix=prefix)
-    kind = "f" if value.dtype.is_floating_point else "u" if value.dtype == torch.uint8 else \
-        "i" if not value.dtype.is_complex and value.dtype != torch.bool else "?"
+    kind = (
+        "f"
+        if value.dtype.is_floating_point
+        else "u"
+        if value.dtype == torch.uint8
+        else "i"
+        if not value.dtype.is_complex and value.dtype != torch.bool
+        else "?"
+    )
     if kinds is not None and kind not in kinds:
         raise _Bad(f"'{prefix}{key}' is a {value.dtype} tensor")
     if shape is not None and tuple(value.shape) != tuple(shape):
@@ -178,9 +187,17 @@ def _check_model(model: dict[str, Any], expect: CheckpointExpectation) -> None:
     missing = sorted(set(expect.model) - set(model))
     extra = sorted(set(model) - set(expect.model))
     if missing or extra:
-        raise _Bad("'model' does not fit this model: " + "; ".join(
-            part for part in (missing and f"missing {', '.join(missing[:3])}",
-                              extra and f"unexpected {', '.join(map(str, extra[:3]))}") if part))
+        raise _Bad(
+            "'model' does not fit this model: "
+            + "; ".join(
+                part
+                for part in (
+                    missing and f"missing {', '.join(missing[:3])}",
+                    extra and f"unexpected {', '.join(map(str, extra[:3]))}",
+                )
+                if part
+            )
+        )
     for key, (shape, dtype) in expect.model.items():
         tensor = _tensor(model, key, shape, None, "model.")
         if tensor.dtype != dtype:
@@ -248,6 +265,8 @@ def check_group(states: list[dict[str, Any]], paths: list[Path], shared_sampler:
         if shared_sampler and state["sampler"]["position"] != first["sampler"]["position"]:
             raise damaged(path, f"'sampler.position' disagrees with {paths[0]} of the same step", CHECKPOINT_ADVICE)
         for window in ("log_window", "plateau_window"):
-            if set(state[window]["sums"]) != set(first[window]["sums"]) or \
-                    state[window]["count"] != first[window]["count"]:
+            if (
+                set(state[window]["sums"]) != set(first[window]["sums"])
+                or state[window]["count"] != first[window]["count"]
+            ):
                 raise damaged(path, f"'{window}' disagrees with {paths[0]} of the same step", CHECKPOINT_ADVICE)

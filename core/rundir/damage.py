@@ -1,8 +1,9 @@
 """What a damaged run-directory file is: one `RunFileError` naming the file, what is wrong and what to do.
 
-The lowest module of the readers (issue #11, item 12): the advice each kind of file gets, `damaged` that puts a
-message together, reading a file's bytes (a missing or unreadable file named the same way) and `no_link`, that
-refuses a folder of a run reached through a symbolic link. Every checked reader of the room builds on these.
+The lowest module of the readers, so that every damaged file is named and advised the same way: the advice each
+kind of file gets, `damaged` that puts a message together, reading a file's bytes (a missing or unreadable file
+named the same way) and `no_link`, that refuses a folder of a run reached through a symbolic link. Every checked
+reader of the room builds on these.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ RESULT_ADVICE = "delete this result.json to train the seed again"
 LATENTS_ADVICE = "delete result.json beside it to train that seed again"
 WEIGHTS_ADVICE = LATENTS_ADVICE
 SUMMARY_ADVICE = "run the same spec again (`ica run`) to evaluate it and write this file again"
-SPEC_ADVICE = ("delete it and run the spec this directory was made from (`ica run SPEC --out DIR`) to write it "
-               "again, or remove the directory")
+SPEC_ADVICE = (
+    "delete it and run the spec this directory was made from (`ica run SPEC --out DIR`) to write it "
+    "again, or remove the directory"
+)
 GRID_ADVICE = "delete it and run the grid spec again (`ica run`) to write it again"
-PREPROCESSING_ADVICE = ("run the spec into this directory again (`ica run SPEC --out DIR`), which writes it again "
-                        "without training anything finished")
-CHECKPOINT_ADVICE = ("delete it to resume from an older checkpoint, or delete all of the seed's checkpoint*.pt "
-                     "and metrics.jsonl to train it from the start")
+PREPROCESSING_ADVICE = (
+    "run the spec into this directory again (`ica run SPEC --out DIR`), which writes it again "
+    "without training anything finished"
+)
+CHECKPOINT_ADVICE = (
+    "delete it to resume from an older checkpoint, or delete all of the seed's checkpoint*.pt "
+    "and metrics.jsonl to train it from the start"
+)
 
 
 class RunFileError(IcaError):
@@ -40,8 +47,11 @@ def no_link(*paths: Path) -> Path:
     show another run's files as this run's."""
     for path in paths:
         if path.is_symlink():
-            raise RunFileError("is a symbolic link; ica does not follow links inside a run directory (replace it "
-                               "with the real folder, or remove it)", where=str(path))
+            raise RunFileError(
+                "is a symbolic link; ica does not follow links inside a run directory (replace it "
+                "with the real folder, or remove it)",
+                where=str(path),
+            )
     return paths[-1]
 
 

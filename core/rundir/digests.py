@@ -25,7 +25,7 @@ WEIGHTS = "model.safetensors"
 
 RESTORE_ADVICE = {
     SPEC: "the weights were trained with the spec as it was: restore the original spec.json (a new spec needs a "
-          "new run directory)",
+    "new run directory)",
     PREPROCESSING: "the weights were trained on data prepared as it said: restore the original preprocessing.json",
     WEIGHTS: "restore this seed's own weights, or delete its result.json and run the spec again to train it anew",
 }
@@ -33,9 +33,11 @@ RESTORE_ADVICE = {
 
 def run_digests(layout: RunLayout) -> dict[str, str]:
     """The digests of the run-level files a seed finishing now is rebuilt from (those that exist)."""
-    return {name: sha256(path.read_bytes()) for name, path in ((SPEC, layout.spec), (PREPROCESSING,
-                                                                                    layout.preprocessing))
-            if path.is_file()}
+    return {
+        name: sha256(path.read_bytes())
+        for name, path in ((SPEC, layout.spec), (PREPROCESSING, layout.preprocessing))
+        if path.is_file()
+    }
 
 
 def check_rebuilt_from(path: Path, data: bytes, recorded: dict[str, Any] | None, result: Path) -> None:
@@ -46,9 +48,12 @@ def check_rebuilt_from(path: Path, data: bytes, recorded: dict[str, Any] | None,
     expected = (recorded or {}).get(path.name)
     if expected is None or sha256(data) == expected:
         return
-    raise RunFileError(f"{path.name} is not the file this model was trained with: its SHA-256 differs from the one "
-                       f"{_relative(result, path)} recorded (it was edited, replaced, or copied from another seed or "
-                       f"run); {RESTORE_ADVICE.get(path.name, 'restore it')}", where=str(path))
+    raise RunFileError(
+        f"{path.name} is not the file this model was trained with: its SHA-256 differs from the one "
+        f"{_relative(result, path)} recorded (it was edited, replaced, or copied from another seed or "
+        f"run); {RESTORE_ADVICE.get(path.name, 'restore it')}",
+        where=str(path),
+    )
 
 
 def read_as_recorded(path: Path, recorded: dict[str, Any] | None, result: Path, advice: str) -> bytes:

@@ -1,12 +1,10 @@
 """Reading the JSON files of a run directory back: strict JSON, checked by a schema, one error naming the file.
 
 `read_json_file` reads JSON as ica writes it (UTF-8, no duplicate keys, no NaN or Infinity), `checked` validates
-it by a model of `ica.rundir.schemas` and `read_checked` does both; the ``read_*`` functions are the readers of
-``result.json``, ``spec.json``, the summaries and ``grid.json`` that status, results and report use. Every
-failure is a `RunFileError` with the file's advice (`ica.rundir.damage`).
-
-`read_json` is another reader, not a duplicate: it takes any JSON (duplicate keys, NaN) and fails with a plain
-`IcaError` without advice; ``ica run`` uses it (`ica.running.runner`) on files it has just checked or written.
+it by its record in `ica.rundir.schemas` and `read_checked` does both; the ``read_*`` functions are the readers of
+``result.json``, ``spec.json``, the summaries and ``grid.json`` that status, results and report use, each giving
+the file's record (whose `plain` is the file's JSON object, keys unknown to it included). Every failure is a
+`RunFileError` with the file's advice (`ica.rundir.damage`).
 """
 
 from __future__ import annotations
@@ -19,10 +17,22 @@ from pydantic import BaseModel, ValidationError
 
 from ica.errors import IcaError
 from ica.rundir.damage import (
-    GRID_ADVICE, PREPROCESSING_ADVICE, RESULT_ADVICE, SPEC_ADVICE, SUMMARY_ADVICE, read_bytes, damaged,
+    GRID_ADVICE,
+    PREPROCESSING_ADVICE,
+    RESULT_ADVICE,
+    SPEC_ADVICE,
+    SUMMARY_ADVICE,
+    read_bytes,
+    damaged,
 )
 from ica.rundir.schemas import (
-    PREPROCESSING_FORMAT, CellSummary, GridFile, PreprocessingFile, ResultFile, RunSpecFile, RunSummary,
+    PREPROCESSING_FORMAT,
+    CellSummary,
+    GridFile,
+    PreprocessingFile,
+    ResultFile,
+    RunSpecFile,
+    RunSummary,
 )
 
 
@@ -77,7 +87,7 @@ def validation_problem(exc: ValidationError) -> str:
     field = ".".join(str(p) for p in err["loc"])
     message = err["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     got = repr(err.get("input"))
     got = got if len(got) <= 60 else got[:57] + "..."
     shown = f"{message} (got {got})" if err["type"] not in ("missing", "value_error") else message
@@ -98,14 +108,14 @@ def checked(model: Type[M], data: Any, path: Path, advice: str) -> M:
 
 
 def json_kind(value: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
-def read_checked(path: Path, model: Type[M], advice: str) -> tuple[M, dict[str, Any]]:
-    """The file validated, and its plain dict (which consumers that index dicts keep using)."""
-    data = read_json_file(path, advice)
-    return checked(model, data, path, advice), data
+def read_checked(path: Path, model: Type[M], advice: str) -> M:
+    """The file validated by its record ``model``."""
+    return checked(model, read_json_file(path, advice), path, advice)
 
 
 def seed_of_directory(path: Path) -> int | None:
@@ -114,68 +124,63 @@ def seed_of_directory(path: Path) -> int | None:
     return int(name) if name.isascii() and name.isdigit() and path.parent.parent.name == "seeds" else None
 
 
-def read_result(path: Path) -> tuple[ResultFile, dict[str, Any]]:
+def read_result(path: Path) -> ResultFile:
     """A seed's ``result.json``; its ``seed`` must be the seed of its directory."""
-    result, data = read_checked(path, ResultFile, RESULT_ADVICE)
+    result = read_checked(path, ResultFile, RESULT_ADVICE)
     expected = seed_of_directory(path)
     if expected is not None and result.seed != expected:
-        raise damaged(path, f"it is the result of seed {result.seed}, but lies in seed {expected}'s directory",
-                      RESULT_ADVICE)
-    return result, data
+        raise damaged(
+            path, f"it is the result of seed {result.seed}, but lies in seed {expected}'s directory", RESULT_ADVICE
+        )
+    return result
 
 
-def read_run_spec(path: Path, raw: bytes | None = None) -> tuple[RunSpecFile, dict[str, Any]]:
+def read_run_spec(path: Path, raw: bytes | None = None) -> RunSpecFile:
     """A run's ``spec.json`` (from ``raw``, its bytes, where the caller has read them already)."""
     if raw is None:
         return read_checked(path, RunSpecFile, SPEC_ADVICE)
-    data = json_of_bytes(raw, path, SPEC_ADVICE)
-    return checked(RunSpecFile, data, path, SPEC_ADVICE), data
+    return checked(RunSpecFile, json_of_bytes(raw, path, SPEC_ADVICE), path, SPEC_ADVICE)
 
 
 def read_preprocessing(path: Path, raw: bytes | None = None) -> PreprocessingFile:
     """A run's ``preprocessing.json`` (from ``raw``, its bytes, where the caller has read them already); one
     written in another layout (by another version of ica) is refused as such, not as damage."""
-    data = read_json_file(path, PREPROCESSING_ADVICE) if raw is None else json_of_bytes(raw, path,
-                                                                                        PREPROCESSING_ADVICE)
+    data = read_json_file(path, PREPROCESSING_ADVICE) if raw is None else json_of_bytes(raw, path, PREPROCESSING_ADVICE)
     if isinstance(data, dict) and data.get("format") != PREPROCESSING_FORMAT:
-        raise IcaError(f"was written by a version of ica this one cannot read (format {data.get('format')!r}, this "
-                       f"version reads {PREPROCESSING_FORMAT}); load the run with the ica it was trained with",
-                       where=str(path))
+        raise IcaError(
+            f"was written by a version of ica this one cannot read (format {data.get('format')!r}, this "
+            f"version reads {PREPROCESSING_FORMAT}); load the run with the ica it was trained with",
+            where=str(path),
+        )
     return checked(PreprocessingFile, data, path, PREPROCESSING_ADVICE)
 
 
-def read_run_summary(path: Path) -> tuple[RunSummary, dict[str, Any]]:
+def read_run_summary(path: Path) -> RunSummary:
     return read_checked(path, RunSummary, SUMMARY_ADVICE)
 
 
-def read_cell_summary(path: Path) -> tuple[CellSummary, dict[str, Any]]:
+def read_cell_summary(path: Path) -> CellSummary:
     return read_checked(path, CellSummary, SUMMARY_ADVICE)
 
 
-def read_grid(directory: Path) -> tuple[GridFile, dict[str, Any]]:
+def read_grid(directory: Path) -> GridFile:
     """``directory/grid.json``, every cell's ``dir`` a sub-directory of the grid (following symlinks), and with
     data draws (``draw_axis``) every cell's data seed on that axis."""
     path = directory / "grid.json"
-    grid, data = read_checked(path, GridFile, GRID_ADVICE)
+    grid = read_checked(path, GridFile, GRID_ADVICE)
     root = directory.resolve()
     seen: dict[str, int] = {}
     for i, cell in enumerate(grid.cells):
         target = (directory / cell.dir).resolve()
         if target.parent != root:
-            raise damaged(path, f"cells.{i}.dir: {cell.dir!r} leads outside the grid's directory (to {target})",
-                          GRID_ADVICE)
+            raise damaged(
+                path, f"cells.{i}.dir: {cell.dir!r} leads outside the grid's directory (to {target})", GRID_ADVICE
+            )
         if cell.dir in seen:
-            raise damaged(path, f"cells.{i}.dir: cell {seen[cell.dir]} has the same directory {cell.dir!r}",
-                          GRID_ADVICE)
+            raise damaged(
+                path, f"cells.{i}.dir: cell {seen[cell.dir]} has the same directory {cell.dir!r}", GRID_ADVICE
+            )
         seen[cell.dir] = i
         if grid.draw_axis is not None and not isinstance(cell.settings.get(grid.draw_axis), int):
             raise damaged(path, f"cells.{i}.settings: no data seed on the draw axis {grid.draw_axis!r}", GRID_ADVICE)
-    return grid, data
-
-
-def read_json(path: Path) -> Any:
-    """A JSON file of a run directory; any damage (bad UTF-8, bad JSON, absurd nesting) is one error naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers JSONDecodeError and bad UTF-8
-        raise IcaError(f"cannot read {path.name}: {type(exc).__name__}: {str(exc)[:200]}", where=str(path)) from None
+    return grid

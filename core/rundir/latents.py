@@ -2,7 +2,7 @@
 
 The checksum its result.json records, then each array's header before any data is loaded (shape, dtype, size
 against the bytes the file holds), then the values: a damaged file is a `RunFileError` naming it. Read by
-`ica.running.outcomes.load_outcome`, `ica.reporting.runs` and `ica.reporting.read`.
+`ica.running.outcomes.load_outcome`, `ica.reporting.rundirs`.
 """
 
 from __future__ import annotations
@@ -43,15 +43,19 @@ def read_latents(path: Path, digest: str | None = None, rows: int | None = None)
     (finite). Never unpickles."""
     raw = read_bytes(path, LATENTS_ADVICE)
     if digest is not None and sha256(raw) != digest:
-        raise damaged(path, "its contents differ from what the seed wrote (the checksum in result.json does not "
-                      "match)", LATENTS_ADVICE)
+        raise damaged(
+            path,
+            "its contents differ from what the seed wrote (the checksum in result.json does not match)",
+            LATENTS_ADVICE,
+        )
     try:
         arrays = _load_arrays(raw, path)
     except RunFileError:
         raise
     except Exception as exc:  # a truncated zip, an unreadable header, a pickle (refused)
-        raise damaged(path, f"it cannot be read as the arrays ica wrote ({type(exc).__name__}: {exc})",
-                      LATENTS_ADVICE) from None
+        raise damaged(
+            path, f"it cannot be read as the arrays ica wrote ({type(exc).__name__}: {exc})", LATENTS_ADVICE
+        ) from None
     return _check_latents(path, arrays, rows)
 
 
@@ -106,8 +110,7 @@ def _check_latents(path: Path, arrays: dict[str, np.ndarray], rows: int | None) 
     assignments = arrays.get("assignments")
     if assignments is not None:
         if assignments.ndim != 1 or assignments.dtype.kind not in "iu":
-            raise bad(f"'assignments' are {assignments.dtype} of shape {assignments.shape}, not one integer per "
-                      "point")
+            raise bad(f"'assignments' are {assignments.dtype} of shape {assignments.shape}, not one integer per point")
         if assignments.shape[0] != z.shape[0]:
             raise bad(f"there are {assignments.shape[0]} 'assignments' for {z.shape[0]} points")
         if assignments.size and assignments.min() < 0:

@@ -46,8 +46,11 @@ def read_metrics_lines(path: Path, advice: str) -> list[tuple[str, dict[str, Any
 
 def _torn(tail: bytes) -> bool:
     """A prefix of a line as `Trainer.log` writes it (ASCII JSON starting with the step), cut short."""
-    return (tail.startswith(TORN_PREFIX) or TORN_PREFIX.startswith(tail)) and tail.isascii() and \
-        all(32 <= b < 127 for b in tail)
+    return (
+        (tail.startswith(TORN_PREFIX) or TORN_PREFIX.startswith(tail))
+        and tail.isascii()
+        and all(32 <= b < 127 for b in tail)
+    )
 
 
 def _metrics_line(path: Path, number: int, line: bytes, advice: str) -> tuple[str, dict[str, Any]]:

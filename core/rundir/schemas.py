@@ -1,19 +1,22 @@
-"""The schemas of the JSON files `ica` reads back from a run directory, as pydantic models.
+"""The record of each JSON file of a run directory: the pydantic model that writes it and reads it back.
 
 Strict types, extra keys allowed (files grow over versions), and every key ica writes required where a missing
 one would show as an empty value: ``result.json`` (`ResultFile`), the summaries (`CellSummary`, `RunSummary`),
-``spec.json`` (`RunSpecFile`), ``grid.json`` (`GridFile`), ``preprocessing.json`` (`PreprocessingFile`) and each
-line of ``metrics.jsonl`` (`MetricsLine`).
+``spec.json`` (`RunSpecFile`), ``grid.json`` (`GridFile`), ``preprocessing.json`` (`PreprocessingFile`),
+``env.json`` (`EnvFile`), ``index.json`` (`IndexFile`) and each line of ``metrics.jsonl`` (`MetricsLine`). Each
+is a `Record` (`ica.rundir.record`): built by the code that writes the file, written by `write_record`.
 A model label or a grid cell's ``dir`` names a directory of the run, so it must be a plain name (`plain_name`).
 Only the models live here; reading a file and naming it when it fails one is `ica.rundir.json_files`.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from ica.rundir.names import is_plain_name, plain_labels, plain_name  # noqa: F401 - offered here
+from ica.rundir.record import Record
 
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -24,28 +27,9 @@ Label = Annotated[str, Field(min_length=1, max_length=255)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-def plain_name(value: str, what: str) -> str:
-    """A name used as one directory of a run (a model label, a grid cell's ``dir``): no path in it."""
-    if value in ("", ".", "..") or "/" in value or "\\" in value or "\0" in value or os.path.isabs(value):
-        raise ValueError(f"{what} {value!r} is not a plain directory name (no '..', no separators, not absolute)")
-    return value
-
-
-def plain_labels(labels: dict[str, Any]) -> dict[str, Any]:
-    """A mapping keyed by model labels (a spec's ``models``, a summary's ``cells``): each a plain name."""
-    for label in labels:
-        plain_name(label, "model label")
-    return labels
-
-
-class _File(BaseModel):
-    """A JSON file ``ica`` wrote: strict types, unknown keys kept (a later version may add some)."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
-
-
-class ResultFile(_File):
-    """``<label>/seeds/<seed>/result.json``: a trained seed's outcome."""
+class ResultFile(Record):
+    """``<label>/seeds/<seed>/result.json``: a trained seed's outcome (`ica.running.outcomes.finish_group`), a
+    fitted peer's (`ica.running.peers`) or scored embeddings' (`ica.trained.score_directory`)."""
 
     seed: NonNegative
     status: Literal["finished", "failed"]
@@ -55,9 +39,16 @@ class ResultFile(_File):
     failed_at: Optional[NonNegative] = None
     last_finite_loss: Optional[Finite] = None
     train_seconds: Optional[Finite] = None
+    step_mode: Optional[str] = None  # "compiled" or "eager" (`ica.training.compiled`)
+    compile_seconds: Optional[Finite] = None  # paid once, by the group of seeds that compiled the step
     latents_sha256: Optional[Sha256] = None
     rebuilt_from: Optional[dict[str, Sha256]] = None  # file name -> SHA-256 (`ica.rundir.digests`); older runs lack it
-    scored: bool = False  # embeddings scored by `ica score`: nothing was trained, so there is no ELBO
+    scored: bool = False  # embeddings scored by `ica score`, or a fitted peer: nothing was trained, so there is no ELBO
+    fit_seconds: Optional[Finite] = None  # a fitted peer's, instead of steps
+    peer: Optional[str] = None  # the fitted peer's class
+    fit: Optional[dict[str, Any]] = None  # what the peer says of its fit (`FittedPeer.fit_info`)
+    lr: Optional[Finite] = None  # a diverged seed trained again: the learning rate of this attempt
+    earlier_attempts: Optional[list[dict[str, Any]]] = None  # and the results of the attempts before it
 
     @model_validator(mode="after")
     def _finished_has_elbo(self) -> "ResultFile":
@@ -72,7 +63,7 @@ class ResultFile(_File):
         return self
 
 
-class Stats(_File):
+class Stats(Record):
     """One metric's statistics over seeds or pairs (`ica.evaluation.seeds.quartiles`)."""
 
     n: NonNegative
@@ -89,14 +80,23 @@ class Stats(_File):
         return self
 
 
-class Pair(_File):
+class Pair(Record):
     """One pair of seeds and each pairwise metric's value (None for a failure)."""
 
     seeds: list[NonNegative] = Field(min_length=2, max_length=2)
     __pydantic_extra__: dict[str, Optional[Finite]] = Field(init=False)
 
 
-class CellSummary(_File):
+class MetricError(Record):
+    """Why one metric has no value for a seed, a pair or the cell (`ica.evaluation.seeds.summarise`)."""
+
+    metric: str
+    seed: Optional[NonNegative] = None
+    pair: Optional[list[NonNegative]] = None
+    error: str
+
+
+class CellSummary(Record):
     """``<label>/summary.json`` (and each entry of the run summary's ``cells``). Every key ica writes is
     required: a key gone missing would otherwise show as an empty value, silently."""
 
@@ -105,11 +105,11 @@ class CellSummary(_File):
     seeds: dict[SeedKey, dict[str, Optional[Finite]]]
     pairs: list[Pair]
     cell: dict[str, Optional[Finite]]
-    errors: list[dict[str, Any]]
+    errors: list[MetricError]
     status: dict[SeedKey, Literal["finished", "failed"]]
 
 
-class RunSummary(_File):
+class RunSummary(Record):
     """``<out>/summary.json``: the run's cells, written when every model is evaluated."""
 
     name: Optional[str]
@@ -122,20 +122,46 @@ class RunSummary(_File):
     _plain_labels = field_validator("cells")(plain_labels)
 
 
-class ModelEntry(_File):
+class PluginEntry(Record):
+    name: str
+    version: Optional[str]
+    module: str
+
+
+class EnvFile(Record):
+    """``<out>/env.json``: the versions, device, git commit and plugins a run was made with, and how it was
+    executed, each choice with why (`ica.running.environment`). Written, never read back by ica."""
+
+    python: str
+    platform: str
+    ica: str
+    torch: str
+    numpy: str
+    device: str
+    device_name: str
+    threads: int
+    threads_why: str
+    workers: int
+    workers_why: str
+    compile: Optional[dict[str, Any]] = None
+    git_commit: Optional[str]
+    plugins: list[PluginEntry]
+
+
+class ModelEntry(Record):
     name: str
 
 
-class MetricEntry(_File):
+class MetricEntry(Record):
     name: str
 
 
-class EvaluationEntry(_File):
+class EvaluationEntry(Record):
     split: Literal["eval", "train"] = "eval"
     metrics: Optional[list[MetricEntry]] = None
 
 
-class SpecBody(_File):
+class SpecBody(Record):
     """A spec as ``ica run`` writes it out (`ica.spec.load.spec_json`): every section present, since results
     compare runs by them. Only the parts status, results and report use are looked into."""
 
@@ -168,7 +194,7 @@ class RunSpecFile(SpecBody):
     spec_hash: str
 
 
-class GridCellEntry(_File):
+class GridCellEntry(Record):
     name: Optional[str] = None
     dir: str
     settings: dict[str, Any] = {}
@@ -179,7 +205,7 @@ class GridCellEntry(_File):
         return plain_name(value, "'dir'")
 
 
-class GridFile(_File):
+class GridFile(Record):
     """``<grid>/grid.json``: the grid's cells, each a run in its own sub-directory of the grid."""
 
     name: Optional[str] = None
@@ -191,7 +217,7 @@ class GridFile(_File):
     cells: list[GridCellEntry]
 
 
-class MetricsLine(_File):
+class MetricsLine(Record):
     """One line of ``metrics.jsonl``: the step, then numbers and flags (`ica.training.loop.Trainer.log`)."""
 
     step: NonNegative
@@ -202,14 +228,14 @@ PREPROCESSING_FORMAT = 1
 """The layout of ``preprocessing.json`` this version writes and reads; another one is refused by name."""
 
 
-class Standardization(_File):
+class Standardization(Record):
     """``standardize``'s training-split means and deviations, one per observed value (C order of x_shape)."""
 
     mean: list[Finite]
     std: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]]
 
 
-class PreprocessingFile(_File):
+class PreprocessingFile(Record):
     """``preprocessing.json``: what a run's networks were built for and what training did to x and u, so that a
     trained model is rebuilt, and new data prepared as training prepared them, without the training data."""
 
@@ -229,10 +255,42 @@ class PreprocessingFile(_File):
         for size in self.x_shape:
             values *= size
         if self.standardize is not None and not len(self.standardize.mean) == len(self.standardize.std) == values:
-            raise ValueError(f"standardize holds {len(self.standardize.mean)} means and {len(self.standardize.std)} "
-                             f"deviations for observations of {values} values")
+            raise ValueError(
+                f"standardize holds {len(self.standardize.mean)} means and {len(self.standardize.std)} "
+                f"deviations for observations of {values} values"
+            )
         if self.u_labels is not None and (self.n_u is None or len(self.u_labels) != self.n_u):
             raise ValueError(f"u_labels names {len(self.u_labels)} labels for n_u = {self.n_u}")
         if self.binarize == "sample" and self.binarize_seed is None:
             raise ValueError("binarize 'sample' needs its binarize_seed")
         return self
+
+
+class IndexModel(Record):
+    model: Optional[str]
+    status: str
+    summary: Optional[str]
+    seeds: dict[SeedKey, str]
+
+
+class IndexRun(Record):
+    dir: str
+    name: Optional[str]
+    spec_hash: Optional[str]
+    status: str
+    spec: Optional[str]
+    summary: Optional[str]
+    grid: Optional[str]
+    settings: dict[str, Any]
+    models: dict[str, IndexModel]
+
+
+class IndexFile(Record):
+    """``index.json`` beside the runs ``ica results`` read (`ica.reporting.index`): a listing rebuilt every time,
+    never read back (paths relative to the folder named)."""
+
+    format: int
+    about: str
+    written: str
+    root: str
+    runs: list[IndexRun]

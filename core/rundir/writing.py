@@ -256,12 +256,6 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, json_bytes(obj))
 
 
-def save_torch(path: Path, obj: Any) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write(path, buffer.getvalue())
-
-
 def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
     """Make ``state`` the new ``checkpoint.pt``, shifting the older ones down (``checkpoint.1.pt``, ...).
 
@@ -287,12 +281,15 @@ def save_checkpoint(files: "SeedFiles", state: Any, keep: int) -> None:
     except BaseException as exc:
         _discard(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, WriteFailed):
-            raise WriteFailed(files.checkpoint, exc, "cannot rename the checkpoints (every file left is "
-                              "complete; run again to resume)") from None
+            raise WriteFailed(
+                files.checkpoint,
+                exc,
+                "cannot rename the checkpoints (every file left is complete; run again to resume)",
+            ) from None
         raise
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy 1.26 has no allow_pickle flag to name
     atomic_write(path, buffer.getvalue())

@@ -17,8 +17,9 @@ ONE_SEED, NOT_ASKED = "one seed", "training.batch_seeds is false"
 """`batching_decision`'s reasons that need no notice: nothing to batch, or batching was switched off."""
 
 
-def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str,
-                on_event: Event):
+def seed_groups(
+    reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str, label: str, on_event: Event
+):
     """Yield (seeds, model) to train, as `batching_decision` decides: all seeds in one batched model, or one at a
     time when asked to, when batching would not help ('auto' on the CPU for large models), or when a component
     lacks the seed axis (each of the last two with a one-line notice)."""
@@ -36,8 +37,7 @@ def seed_groups(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
         yield [seed], build_model(reg, options, data, [seed], label)
 
 
-def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str,
-                          on_event: Event) -> bool:
+def small_enough_to_batch(reg: Registry, options: Any, data: DataSplits, label: str, on_event: Event) -> bool:
     """Whether batching this model's seeds pays on the CPU (`CPU_BATCHING_LIMIT`); a notice where not."""
     refusal = cpu_size_refusal(reg, options, data, label)
     if refusal is not None:
@@ -53,12 +53,22 @@ def cpu_size_refusal(reg: Registry, options: Any, data: DataSplits, label: str) 
     size = count_parameters(model)
     if size <= CPU_BATCHING_LIMIT:
         return None
-    return (f"{size:,} parameters per seed; on the CPU seeds this large train no faster batched, so one at a "
-            "time (training.batch_seeds: true forces batching)")
+    return (
+        f"{size:,} parameters per seed; on the CPU seeds this large train no faster batched, so one at a "
+        "time (training.batch_seeds: true forces batching)"
+    )
 
 
-def batching_decision(reg: Registry, options: Any, data: DataSplits, seeds: list[int], batched: bool | str,
-                      label: str, cuda: bool, probe: bool = True) -> tuple[bool, str | None]:
+def batching_decision(
+    reg: Registry,
+    options: Any,
+    data: DataSplits,
+    seeds: list[int],
+    batched: bool | str,
+    label: str,
+    cuda: bool,
+    probe: bool = True,
+) -> tuple[bool, str | None]:
     """Whether these seeds train as one batched model, and the one-line reason when not: `seed_groups` follows it
     and ``ica validate`` says it before anything trains. With ``probe`` two seeds are built to find a component
     without the seed axis, as building all of them would (`seed_groups` builds all of them instead)."""

@@ -4,12 +4,9 @@ train together)."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections import OrderedDict
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Callable, Iterator
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -17,10 +14,12 @@ import torch
 from ica.errors import IcaError, SpecError
 from ica.components.registry import Registry, component_of
 from ica.components.protocols import BuildContext, DataSplits, Split, count_parameters, is_fitted_peer
+from ica.running.data_cache import SHARED_DATA_SETS, current_cache, data_key, shared_data  # noqa: F401 - offered here
 from ica.running.data_limits import check_evaluation_points, check_splits, check_step_count
 from ica.running.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis
 from ica.spec.models import spec_models
+from ica.spec.experiment import ExperimentSpec
 
 Event = Callable[..., None]
 
@@ -35,18 +34,19 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise SpecError(f"{name} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)",
-                        where="device")
+        raise SpecError(
+            f"{name} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)", where="device"
+        )
     return torch.device(name)
 
 
-def prepare_data(spec: Any, reg: Registry) -> DataSplits:
+def prepare_data(spec: ExperimentSpec, reg: Registry) -> DataSplits:
     """Build the spec's data set and standardise it with training statistics when asked.
 
     Inside `shared_data` an equal data spec gets the very same (read-only) DataSplits back instead of a
     second build; outside it every call builds afresh and nothing is kept.
     """
-    cache = _SHARED.get()
+    cache = current_cache()
     if cache is None:
         data = _build_data(spec, reg)
     else:
@@ -56,7 +56,7 @@ def prepare_data(spec: Any, reg: Registry) -> DataSplits:
     return data
 
 
-def _build_data(spec: Any, reg: Registry) -> DataSplits:
+def _build_data(spec: ExperimentSpec, reg: Registry) -> DataSplits:
     data = raw_data(spec, reg)
     if getattr(spec.data, "shuffle_u", False):
         data = u_shuffled(data)
@@ -71,7 +71,7 @@ SHUFFLE_U_SEEDS = {"train": 0, "eval": 1}
 
 def u_shuffled(data: DataSplits) -> DataSplits:
     """``data`` with u permuted across the points of each split, the sources and observations untouched: the
-    same values of u, independent of x (the shuffled-u control of issue #15)."""
+    same values of u, independent of x (the shuffled-u control: how much of a score needs u to tell about x)."""
     if data.train.u is None:
         raise SpecError("this data set has no u to shuffle", where="data.shuffle_u")
 
@@ -85,72 +85,15 @@ def u_shuffled(data: DataSplits) -> DataSplits:
     return DataSplits(shuffle(data.train, "train"), shuffle(data.eval, "eval"), data.n_u, info)
 
 
-def raw_data(spec: Any, reg: Registry) -> DataSplits:
+def raw_data(spec: ExperimentSpec, reg: Registry) -> DataSplits:
     """The spec's data set as its plugin builds it, before ``standardize``."""
     check_data_memory(spec.data)  # before building: 10^12 samples is a message, not an allocation failure
     data = reg.build(spec.data, BuildContext())
+    name = component_of(spec.data)[1]
     if not isinstance(data, DataSplits):
-        raise TypeError(f"dataset {spec.data.name!r} returned {type(data).__name__}, not DataSplits")
-    check_splits(data, spec.data.name)
+        raise TypeError(f"dataset {name!r} returned {type(data).__name__}, not DataSplits")
+    check_splits(data, name)
     return data
-
-
-SHARED_DATA_SETS = 2
-"""How many data sets `shared_data` keeps (least recently used dropped first). A grid's cells are the
-product of its axes in the order written (`ica.spec.grid.grid_cells`), so cells with the same data are
-consecutive when the data axis comes first, as in the Figs. 4-6 grids (specs/fig6-resnet.json: 3 data sets
-x 3 latent sizes): the pre-flight check of every cell then loads each data set once, and the runs that
-follow once more (3 + 3 loads instead of 18; keeping all 3 would save the second 3 but hold MNIST, CIFAR10
-and SVHN, about 2.2 GB as float32, at once). Keeping 2 rather than 1 also loads a two-valued data axis
-written *after* another axis (e.g. ``"data.standardize": [false, true]``) only twice in all rather than
-once per cell, at the cost of one data set held beside the one a run trains on."""
-
-
-class _DataCache:
-    """The most recently used data sets, keyed by registry and canonical data options."""
-
-    def __init__(self, keep: int):
-        self.keep = keep
-        self.held: OrderedDict[tuple[int, str], tuple[Registry, DataSplits]] = OrderedDict()
-
-    def get(self, key: str, reg: Registry, build: Callable[[], DataSplits]) -> DataSplits:
-        # The registry object is held with its entry, so its id cannot be reused while the entry lives.
-        full_key = (id(reg), key)
-        if full_key in self.held:
-            self.held.move_to_end(full_key)
-            return self.held[full_key][1]
-        while self.held and len(self.held) >= self.keep:  # make room first: at most `keep` data sets alive
-            self.held.popitem(last=False)
-        data = build()
-        if self.keep > 0:
-            self.held[full_key] = (reg, data)
-        return data
-
-
-_SHARED: ContextVar[_DataCache | None] = ContextVar("ica_shared_data", default=None)
-
-
-def data_key(options: Any) -> str:
-    """Every data option (name and ``standardize`` included) as canonical JSON: equal keys, equal data."""
-    return json.dumps(options.model_dump(mode="json"), sort_keys=True)
-
-
-@contextmanager
-def shared_data(keep: int = SHARED_DATA_SETS) -> Iterator[None]:
-    """Within the block, `prepare_data` builds each distinct data spec once and hands the same DataSplits
-    to every caller (a grid's pre-flight check and its runs; cells that differ only in their models).
-
-    Callers must treat the shared splits as read-only (nothing in `ica` writes into them). A nested
-    block uses the outer one's cache; leaving the outermost block drops every kept data set.
-    """
-    if _SHARED.get() is not None:
-        yield
-        return
-    token = _SHARED.set(_DataCache(keep))
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
 
 
 def standardization(train_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,7 +117,7 @@ def model_context(data: DataSplits) -> BuildContext:
     return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
 
 
-def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
+def check_training_memory(spec: ExperimentSpec, reg: Registry, data: DataSplits) -> None:
     """Refuse, before any model is built for real, a spec whose models cannot be trained in the memory there
     is: each model built on the meta device for the seeds that will train together (`seeds_together`), its
     parameters x4 (Adam), one step's activations, and the data where it is copied to a GPU."""
@@ -182,16 +125,26 @@ def check_training_memory(spec: Any, reg: Registry, data: DataSplits) -> None:
     ctx = model_context(data)
     data_bytes = split_bytes(data) if device.type == "cuda" else 0  # on the CPU it is already in memory
     for label, options in spec.models.items():
-        single = on_meta(lambda: reg.build(options, ctx.with_(seeds=1)), f"models.{label}")
+        single = on_meta(partial(reg.build, options, ctx.with_(seeds=1)), f"models.{label}")
         if single is None or is_fitted_peer(single):
             continue  # cannot be built on meta (building it for real reports what is wrong), or not a module
         n = seeds_together(spec.training.batch_seeds, len(spec.seed_list), count_parameters(single), device)
-        check_seeds_memory(reg, options, data, label, n, spec.training.batch_size, device, data_bytes,
-                           single if n == 1 else None)
+        check_seeds_memory(
+            reg, options, data, label, n, spec.training.batch_size, device, data_bytes, single if n == 1 else None
+        )
 
 
-def check_seeds_memory(reg: Registry, options: Any, data: DataSplits, label: str, seeds: int, batch_size: int,
-                       device: torch.device, data_bytes: int, model: torch.nn.Module | None = None) -> None:
+def check_seeds_memory(
+    reg: Registry,
+    options: Any,
+    data: DataSplits,
+    label: str,
+    seeds: int,
+    batch_size: int,
+    device: torch.device,
+    data_bytes: int,
+    model: torch.nn.Module | None = None,
+) -> None:
     """Refuse one model of ``seeds`` seeds of ``options`` (``model``: its meta build, where made already) that
     cannot train on ``data`` in the memory there is (`check_model_memory`); a grid's pack of cells is checked so
     too (`ica.running.packing.pack_fits`)."""
@@ -199,9 +152,16 @@ def check_seeds_memory(reg: Registry, options: Any, data: DataSplits, label: str
     if model is None:
         model = on_meta(lambda: reg.build(options, ctx.with_(seeds=seeds)), f"models.{label}", seeds)
     if model is not None:
-        check_model_memory(model, label=label, seeds=seeds, batch=min(batch_size, len(data.train)),
-                           x_shape=data.x_shape, device=device, data_bytes=data_bytes,
-                           build_one=lambda: reg.build(options, ctx.with_(seeds=1)))
+        check_model_memory(
+            model,
+            label=label,
+            seeds=seeds,
+            batch=min(batch_size, len(data.train)),
+            x_shape=data.x_shape,
+            device=device,
+            data_bytes=data_bytes,
+            build_one=lambda: reg.build(options, ctx.with_(seeds=1)),
+        )
 
 
 CPU_BATCHING_LIMIT = 250_000
@@ -238,8 +198,15 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
     ctx = model_context(data)
     shapes = on_meta(lambda: reg.build(options, ctx.with_(seeds=len(seeds))), f"models.{label}", len(seeds))
     if shapes is not None and not is_fitted_peer(shapes):
-        check_model_memory(shapes, label=label, seeds=len(seeds), batch=0, x_shape=data.x_shape,
-                           device=torch.device("cpu"), copies=2 if len(seeds) > 1 else 1)
+        check_model_memory(
+            shapes,
+            label=label,
+            seeds=len(seeds),
+            batch=0,
+            x_shape=data.x_shape,
+            device=torch.device("cpu"),
+            copies=2 if len(seeds) > 1 else 1,
+        )
 
     def build(n: int) -> torch.nn.Module:
         with module_budget(f"models.{label}", n):  # a plugin that cannot be built on meta is guarded here
@@ -257,32 +224,37 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
     except Exception as exc:
         if not out_of_memory(exc):
             raise
-        raise SpecError(f"there is not enough memory to build this model ({type(exc).__name__}: {str(exc)[:160]}); "
-                        "make it smaller", where=f"models.{label}") from None
+        raise SpecError(
+            f"there is not enough memory to build this model ({type(exc).__name__}: {str(exc)[:160]}); make it smaller",
+            where=f"models.{label}",
+        ) from None
     likelihood = getattr(model, "likelihood", None)
     if getattr(likelihood, "discrete", False) and data.info.get("standardized"):
-        raise SpecError("a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
-                        "'standardize': true, which moves the data off those levels",
-                        where=f"models.{label}.likelihood")
+        raise SpecError(
+            "a discrete likelihood scores pixel levels in [0, 1]; it cannot be used with "
+            "'standardize': true, which moves the data off those levels",
+            where=f"models.{label}.likelihood",
+        )
     return model
 
 
-def build_metrics(spec: Any, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
+def build_metrics(spec: ExperimentSpec, reg: Registry, data: DataSplits) -> list[tuple[str, Any]]:
     """The metrics to compute: those named, or every registered one that applies to this data; the evaluation
     points must be enough for those that fit on a part of them and score on the rest."""
     ctx = BuildContext()
     has_sources = data.eval.s is not None
     if spec.evaluation.metrics is None:
         metrics = [(component_of(o)[1], reg.build(o, ctx), o) for o in default_metric_options(reg)]
-        metrics = [(n, m, o) for n, m, o in metrics if fed(m, {"requires_sources": has_sources})]
+        metrics = [(n, m, o) for n, m, o in metrics if requirements_met(m, {"requires_sources": has_sources})]
     else:
         metrics = []
         for i, options in enumerate(spec.evaluation.metrics):
             metric = reg.build(options, ctx)
             name = component_of(options)[1]
             if getattr(metric, "requires_sources", False) and not has_sources:
-                raise SpecError(f"{name} needs ground-truth sources and the data set has none",
-                                where=f"evaluation.metrics[{i}]")
+                raise SpecError(
+                    f"{name} needs ground-truth sources and the data set has none", where=f"evaluation.metrics[{i}]"
+                )
             metrics.append((name, metric, options))
     check_evaluation_points(spec, data, [o for _, _, o in metrics])
     return [(n, m) for n, m, _ in metrics]
@@ -293,9 +265,7 @@ def default_metric_options(reg: Registry) -> list[Any]:
     return [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
 
 
-def fed(metric: Any, present: dict[str, bool]) -> bool:
+def requirements_met(metric: Any, present: dict[str, bool]) -> bool:
     """Whether what ``present`` says is there meets each of those needs ``metric`` declares (its ``requires_*``
     attributes): a default metric list leaves out the metrics an evaluation cannot feed."""
     return all(present[need] or not getattr(metric, need, False) for need in present)
-
-

@@ -10,20 +10,24 @@ checked again before each write that depends on it. Split out of `ica.running.ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ica.components.registry import Registry
 from ica.errors import IcaError, SpecError
 from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.layout import RunLayout
-from ica.rundir.writing import atomic_write, create_exclusive, json_bytes, safe_dir
-from ica.rundir.json_files import read_grid, read_json
+from ica.rundir.writing import create_exclusive, safe_dir
+from ica.rundir.damage import GRID_ADVICE, SPEC_ADVICE
+from ica.rundir.json_files import read_grid, read_json_file
+from ica.rundir.record import write_record
+from ica.rundir.names import is_plain_name
+from ica.rundir.schemas import GridFile, RunSpecFile
 from ica.running.building import build_metrics, build_model, prepare_data
 from ica.spec.grid import grid_cells, grid_json, keep_recorded_directories
 from ica.spec.load import accepted_hashes, spec_hash, spec_json
+from ica.spec.experiment import ExperimentSpec, SpecSource
 
 
-def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
+def claim_grid(spec: ExperimentSpec, root: Path, reg: Registry) -> list:
     """Validate and check every cell (data, models, metrics), then claim ``root`` for this grid (grid.json).
 
     A root made from a different grid spec, or holding a plain run, is refused; nothing is trained or
@@ -44,7 +48,9 @@ def claim_grid(spec: Any, root: Path, reg: Registry) -> list:
         for label, options in cell.spec.models.items():
             build_model(reg, options, data, cell.spec.seed_list[:1], f"{label} (grid cell '{cell.name}')")
     root.mkdir(parents=True, exist_ok=True)
-    if create_exclusive(grid_file, json_bytes({**grid_json(spec, cells, digest), "spec": spec_json(spec)})):
+    if create_exclusive(
+        grid_file, GridFile.model_validate({**grid_json(spec, cells, digest), "spec": spec_json(spec)}).json_bytes()
+    ):
         if (root / "spec.json").exists():  # a plain run claimed it at the same moment: it keeps it
             grid_file.unlink()
             raise _plain_run_there(root)
@@ -59,12 +65,13 @@ def recorded_cells(root: Path, cells: list) -> list:
     a root an earlier version made (which told two same-named components apart by a counter, ``-2``) resumes
     its trained seeds (`ica.spec.grid.keep_recorded_directories`). grid.json's cell names are brought up to
     date (atomically, and only where they changed), so that results and reports show the cells apart."""
-    _, data = read_grid(root)
-    cells = keep_recorded_directories(cells, data["cells"])
+    grid = read_grid(root)
+    recorded = [entry.plain() for entry in grid.cells]
+    cells = keep_recorded_directories(cells, recorded)
     names = {cell.directory: cell.name for cell in cells}
-    renamed = [{**entry, "name": names.get(entry["dir"], entry.get("name"))} for entry in data["cells"]]
-    if renamed != data["cells"]:
-        atomic_write(root / GRID_FILE, json_bytes({**data, "cells": renamed}))
+    renamed = [{**entry, "name": names.get(entry["dir"], entry.get("name"))} for entry in recorded]
+    if renamed != recorded:
+        write_record(root / GRID_FILE, GridFile(**{**grid.plain(), "cells": renamed}))
     return cells
 
 
@@ -77,25 +84,33 @@ def check_grid_directory(root: Path, digests: set[str]) -> None:
         raise _plain_run_there(root)
     grid_file = root / GRID_FILE
     if grid_file.exists() and claimed_hash(grid_file) not in digests:
-        raise SpecError("this directory holds a grid made from a different spec; choose another --out "
-                        "or remove it", where=str(root))
+        raise SpecError(
+            "this directory holds a grid made from a different spec; choose another --out or remove it", where=str(root)
+        )
 
 
 def _plain_run_there(root: Path) -> IcaError:
-    return IcaError("this directory holds a plain run (spec.json), not a grid; a grid spec cannot run into it: "
-                    "choose another --out", where=str(root))
+    return IcaError(
+        "this directory holds a plain run (spec.json), not a grid; a grid spec cannot run into it: "
+        "choose another --out",
+        where=str(root),
+    )
 
 
 def claimed_hash(path: Path) -> str:
-    """The ``spec_hash`` a run's spec.json (or a grid's grid.json) records; a damaged file is one error."""
-    data = read_json(path)
+    """The ``spec_hash`` a run's spec.json (or a grid's grid.json) records, read before anything else of it is
+    checked; a damaged file is one error naming it (`ica.rundir.json_files.read_json_file`)."""
+    data = read_json_file(path, GRID_ADVICE if path.name == GRID_FILE else SPEC_ADVICE)
     if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):
-        raise IcaError("is damaged: expected a JSON object with a string \"spec_hash\"; restore it, or remove the "
-                       "run directory and run again", where=str(path))
+        raise IcaError(
+            'is damaged: expected a JSON object with a string "spec_hash"; restore it, or remove the '
+            "run directory and run again",
+            where=str(path),
+        )
     return data["spec_hash"]
 
 
-def run_root(spec: Any, out: str | Path | None) -> Path:
+def run_root(spec: SpecSource, out: str | Path | None) -> Path:
     """The run directory: ``out``, which must name a directory, or ``runs/<spec file stem>``."""
     return default_out(spec) if out is None else check_out(out)
 
@@ -107,44 +122,49 @@ def check_out(out: str | Path) -> Path:
     directory, so a grid's own directory may hold runs."""
     text = str(out)
     if not text.strip() or not Path(text).name.strip(".").strip():
-        raise IcaError(f"must name a run directory, not {text!r} (empty, '.' and '..' would write into an existing "
-                       "folder)", where="--out")
+        raise IcaError(
+            f"must name a run directory, not {text!r} (empty, '.' and '..' would write into an existing folder)",
+            where="--out",
+        )
     inside = enclosing_run_directory(RunLayout(Path(out)).spec)
     if inside is not None:
         real = Path(out).resolve()
         in_a_grid = inside == real.parent and (inside / GRID_FILE).is_file() and not RunLayout(inside).spec.exists()
         if inside != real and not in_a_grid:
-            raise IcaError(f"lies inside the run directory {inside}, whose files are that run's record (they would be "
-                           "overwritten); choose an --out outside it", where="--out")
+            raise IcaError(
+                f"lies inside the run directory {inside}, whose files are that run's record (they would be "
+                "overwritten); choose an --out outside it",
+                where="--out",
+            )
     return Path(out)
 
 
-def default_out(spec: Any) -> Path:
+def default_out(spec: SpecSource) -> Path:
     """``runs/<spec file stem>``; a stem that is not a plain directory name ('...json' gives '..') is refused."""
     stem = Path(spec).stem if isinstance(spec, (str, Path)) else "run"
-    if not plain_name(stem):
-        raise IcaError(f"the spec file's name gives no plain run directory name (runs/{stem}); give --out",
-                       where=str(spec))
+    if not is_plain_name(stem):
+        raise IcaError(
+            f"the spec file's name gives no plain run directory name (runs/{stem}); give --out", where=str(spec)
+        )
     return Path("runs") / stem
 
 
-def plain_name(name: str) -> bool:
-    """A directory name of its own: not empty, not only dots, no separator or NUL."""
-    return bool(name.strip()) and bool(name.strip(".")) and not any(c in name for c in ("/", "\\", "\0"))
-
-
-def check_directory(layout: RunLayout, spec: Any) -> None:
+def check_directory(layout: RunLayout, spec: ExperimentSpec) -> None:
     """Refuse a run directory made from another spec, or a grid's directory (an existing run of this very
     spec is resumed)."""
     if (layout.root / GRID_FILE).exists():
-        raise IcaError("this directory holds a grid (grid.json); a plain spec cannot run into it: choose another "
-                       "--out", where=str(layout.root))
+        raise IcaError(
+            "this directory holds a grid (grid.json); a plain spec cannot run into it: choose another --out",
+            where=str(layout.root),
+        )
     if layout.spec.exists() and claimed_hash(layout.spec) not in accepted_hashes(spec):
-        raise IcaError("this run directory was made from a different spec; choose another --out, or delete it",
-                       where=str(layout.root))
+        raise IcaError(
+            "this run directory was made from a different spec; choose another --out, or delete it",
+            where=str(layout.root),
+        )
 
 
-def claim_directory(layout: RunLayout, spec: Any) -> None:
+def claim_directory(layout: RunLayout, spec: ExperimentSpec) -> None:
     """Write spec.json, or check that the directory was made from this very spec (to resume it).
 
     spec.json is created exclusively (`ica.rundir.writing.create_exclusive`): of two different specs started at
@@ -154,14 +174,16 @@ def claim_directory(layout: RunLayout, spec: Any) -> None:
     if layout.spec.exists():
         return
     layout.root.mkdir(parents=True, exist_ok=True)
-    if not create_exclusive(layout.spec, json_bytes({**spec_json(spec), "spec_hash": spec_hash(spec)})):
+    if not create_exclusive(layout.spec, RunSpecFile(**spec_json(spec), spec_hash=spec_hash(spec)).json_bytes()):
         check_directory(layout, spec)  # claimed a moment ago by another run: fine only if of the same spec
 
 
-def confirm_claim(layout: RunLayout, spec: Any) -> None:
+def confirm_claim(layout: RunLayout, spec: ExperimentSpec) -> None:
     """Before each write that depends on the claim (training a model, writing summaries): spec.json must
     still carry this spec's hash, and no grid have claimed the directory meanwhile."""
     if not layout.spec.exists():
-        raise IcaError("spec.json was removed while this run was using the directory; run again to start it "
-                       "afresh", where=str(layout.root))
+        raise IcaError(
+            "spec.json was removed while this run was using the directory; run again to start it afresh",
+            where=str(layout.root),
+        )
     check_directory(layout, spec)

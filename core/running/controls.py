@@ -22,15 +22,19 @@ from ica.components.protocols import DataSplits, MetricRecord
 from ica.components.registry import Registry
 from ica.evaluation.seeds import Evaluation, SeedOutcome, representation
 from ica.running.batching import seed_groups
+from ica.spec.experiment import ExperimentSpec
 
 SUFFIX = "_untrained"
 
 
-def untrained_outcomes(reg: Registry, spec: Any, label: str, options: Any, data: DataSplits) -> list[SeedOutcome]:
+def untrained_outcomes(
+    reg: Registry, spec: ExperimentSpec, label: str, options: Any, data: DataSplits
+) -> list[SeedOutcome]:
     """Each seed's representation of the evaluation points by its network at initialisation, in eval mode.
 
-    ``data`` is on the CPU. Empty when the model is not a torch module (a fitted peer). Seeds are built as training builds them
-    (batched where training batches them), so each has the very initialisation its training started from.
+    ``data`` is on the CPU. Empty when the model is not a torch module (a fitted peer). Seeds are built as
+    training builds them (batched where training batches them), so each has the very initialisation its
+    training started from.
     """
     points = data.eval if spec.evaluation.split == "eval" else data.train
     quiet = lambda *a, **k: None  # noqa: E731 - training already told the user how seeds are grouped
@@ -41,8 +45,9 @@ def untrained_outcomes(reg: Registry, spec: Any, label: str, options: Any, data:
         rep = representation(model, points)
         for i, seed in enumerate(group):
             assignments = None if rep.assignments is None else rep.assignments[i].numpy()
-            outcomes.append(SeedOutcome(seed, "finished", rep.latents[i].numpy(), assignments,
-                                        grid_shape=rep.grid_shape))
+            outcomes.append(
+                SeedOutcome(seed, "finished", rep.latents[i].numpy(), assignments, grid_shape=rep.grid_shape)
+            )
     return outcomes
 
 

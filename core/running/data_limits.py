@@ -10,9 +10,10 @@ from typing import Any
 from ica.components.protocols import DataSplits
 from ica.errors import DataError, SpecError
 from ica.spec.limits import MAX_STEPS
+from ica.spec.experiment import ExperimentSpec
 
 
-def check_step_count(spec: Any, n_train: int) -> None:
+def check_step_count(spec: ExperimentSpec, n_train: int) -> None:
     """``epochs`` passes over the training split stay within `ica.spec.limits.MAX_STEPS` steps (``steps`` is
     bounded by the spec itself; the steps of an epoch are known only once the data are)."""
     from ica.training.sampling import epoch_steps
@@ -22,9 +23,12 @@ def check_step_count(spec: Any, n_train: int) -> None:
         return
     per_epoch = epoch_steps(n_train, spec.training.batch_size)
     if epochs * per_epoch > MAX_STEPS:
-        raise SpecError(f"{epochs:,} epochs of {per_epoch:,} steps each ({n_train:,} training examples in batches of "
-                        f"{min(spec.training.batch_size, n_train):,}) are {epochs * per_epoch:,} steps; at most "
-                        f"{MAX_STEPS:,} per seed", where="training.epochs")
+        raise SpecError(
+            f"{epochs:,} epochs of {per_epoch:,} steps each ({n_train:,} training examples in batches of "
+            f"{min(spec.training.batch_size, n_train):,}) are {epochs * per_epoch:,} steps; at most "
+            f"{MAX_STEPS:,} per seed",
+            where="training.epochs",
+        )
 
 
 MIN_SPLIT = 2
@@ -37,19 +41,26 @@ def check_splits(data: DataSplits, name: str) -> None:
     splits whose examples differ in shape."""
     for split, part in (("training", data.train), ("evaluation", data.eval)):
         if len(part) < MIN_SPLIT:
-            raise DataError(f"{name}: the {split} split has {len(part)} example(s); each split needs at least "
-                            f"{MIN_SPLIT}", where="data")
+            raise DataError(
+                f"{name}: the {split} split has {len(part)} example(s); each split needs at least {MIN_SPLIT}",
+                where="data",
+            )
     if 0 in data.x_shape:
-        raise DataError(f"{name}: each example x has shape {list(data.x_shape)}, which holds no values (no features "
-                        "to learn from)", where="data")
+        raise DataError(
+            f"{name}: each example x has shape {list(data.x_shape)}, which holds no values (no features to learn from)",
+            where="data",
+        )
     if data.source_dim == 0:
         raise DataError(f"{name}: the sources s have no columns (no ground truth to measure against)", where="data")
     if tuple(data.eval.x.shape[1:]) != data.x_shape:
-        raise DataError(f"{name}: evaluation examples have shape {list(data.eval.x.shape[1:])}, training examples "
-                        f"{list(data.x_shape)}", where="data")
+        raise DataError(
+            f"{name}: evaluation examples have shape {list(data.eval.x.shape[1:])}, training examples "
+            f"{list(data.x_shape)}",
+            where="data",
+        )
 
 
-def check_evaluation_points(spec: Any, data: DataSplits, options: list[Any]) -> None:
+def check_evaluation_points(spec: ExperimentSpec, data: DataSplits, options: list[Any]) -> None:
     """Refuse an evaluation split too small for the metrics that fit on a ``fit_fraction`` of its points and
     score on the rest (two points or more in each part), before anything trains."""
     from ica.evaluation.cca_pairs import fewest_points
@@ -58,6 +69,8 @@ def check_evaluation_points(spec: Any, data: DataSplits, options: list[Any]) -> 
     points = len(data.eval if spec.evaluation.split == "eval" else data.train)
     needed = fewest_points(fractions) if fractions else 0
     if points < needed:
-        raise DataError(f"the {spec.evaluation.split} split has {points} points, but the metrics fitted on a part of "
-                        f"them and scored on the rest (CCA-MCC, affine, consistency) need at least {needed}",
-                        where="data")
+        raise DataError(
+            f"the {spec.evaluation.split} split has {points} points, but the metrics fitted on a part of "
+            f"them and scored on the rest (CCA-MCC, affine, consistency) need at least {needed}",
+            where="data",
+        )

@@ -24,6 +24,7 @@ from ica.errors import IcaError, RunFailed
 from ica.running import processes
 from ica.running.processes import _gpu_count, _start_worker, cpu_share
 from ica.training.signals import Interrupted, stop_requests, watching
+from ica.spec.experiment import ExperimentSpec, SpecSource
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ class Unit:
         """Every seed has its result (finished or failed): nothing left to train, only to summarise."""
         from ica.rundir.layout import RunLayout
 
-        return all(all(RunLayout(Path(p.out)).seed(p.label, s).result.exists() for s in p.seeds)
-                   for p in self.parts)
+        return all(all(RunLayout(Path(p.out)).seed(p.label, s).result.exists() for s in p.seeds) for p in self.parts)
 
     @property
     def training_elsewhere(self) -> bool:
@@ -66,10 +66,15 @@ class Unit:
 
 def packed(parts: list[Unit]) -> Unit | None:
     """One unit training ``parts`` (cells of one model label) together, or None for no parts."""
-    return replace(parts[0], packed_with=tuple(parts[1:])) if parts else None
+    return together(parts) if parts else None
 
 
-def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
+def together(parts: list[Unit]) -> Unit:
+    """One unit training ``parts``, one or more cells of one model label, together."""
+    return replace(parts[0], packed_with=tuple(parts[1:]))
+
+
+def work_units(spec: ExperimentSpec, root: Path, reg: Any) -> list[Unit]:
     """Every unit of ``spec`` (claiming the grid directory first, so workers never race to create it): one
     per model of each run, except that cells which pack (`ica.running.packing`) form one unit per model label."""
     from ica.running.building import shared_data
@@ -85,7 +90,7 @@ def work_units(spec: Any, root: Path, reg: Any) -> list[Unit]:
         groups = pack_groups(reg, cells)
     in_pack = {(c.directory, label) for label, group in groups for c in group}
     unit = lambda c, label: Unit(spec_json(c.spec), str(root / c.directory), label, tuple(c.spec.seed_list))  # noqa: E731
-    units = [packed([unit(c, label) for c in group]) for label, group in groups]
+    units = [together([unit(c, label) for c in group]) for label, group in groups]  # packs hold two or more
     return units + [unit(c, label) for c in cells for label in c.spec.models if (c.directory, label) not in in_pack]
 
 
@@ -100,13 +105,17 @@ def units_to_train(units: list[Unit], on_event: Callable[..., None]) -> tuple[li
         if left is not None:
             todo.append(left)
     if busy:
-        on_event("notice", message=f"{len(busy)} model(s) are being trained by another process and are left to "
-                 f"it: {', '.join(u.name for u in busy)}")
+        on_event(
+            "notice",
+            message=f"{len(busy)} model(s) are being trained by another process and are left to "
+            f"it: {', '.join(u.name for u in busy)}",
+        )
     return todo, busy
 
 
-def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None = None,
-                     on_event: Callable[..., None] | None = None) -> dict[str, Any]:
+def run_with_workers(
+    spec: SpecSource, out: Path, workers: int, *, device: str | None = None, on_event: Callable[..., None] | None = None
+) -> dict[str, Any]:
     """Train every unit in ``workers`` spawned processes, then evaluate and summarise here.
 
     SIGINT or SIGTERM to this process (Ctrl-C reaches every process of the terminal; workers ignore it)
@@ -134,8 +143,9 @@ def run_with_workers(spec: Any, out: Path, workers: int, *, device: str | None =
     for i in range(workers):
         slots.put(i)
     threads = cpu_share(workers)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, pids, events, gpus, threads)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(slots, pids, events, gpus, threads)
+    ) as pool:
         futures = {pool.submit(_work, u, device): u for u in units}
         for unit in units:
             on_event("unit_submitted", unit=unit.name)
@@ -152,7 +162,8 @@ class _Workers:
     """The worker processes' ids (each worker reports its own when it starts), to pass signals on."""
 
     def __init__(self, pids: Any):
-        self.queue, self.known = pids, set()
+        self.queue = pids
+        self.known: set[int] = set()
 
     def signal(self, signum: int) -> None:
         while True:
@@ -232,8 +243,11 @@ def _drain(pending: set) -> None:
 
 def _worker_error(error: BaseException, unit: Unit) -> IcaError:
     if isinstance(error, BrokenProcessPool):
-        return RunFailed("a worker process died (killed, or out of memory); finished seeds and checkpoints are "
-                         "kept: run the same command again to resume", where=f"worker ({unit.name})")
+        return RunFailed(
+            "a worker process died (killed, or out of memory); finished seeds and checkpoints are "
+            "kept: run the same command again to resume",
+            where=f"worker ({unit.name})",
+        )
     if isinstance(error, IcaError):
         return error
     return RunFailed(f"{type(error).__name__}: {error}", where=f"worker ({unit.name})")
@@ -247,6 +261,7 @@ def _work(unit: Unit, device: str | None) -> str:
     global _stopping
     if _stopping:
         raise Interrupted("not started: the run is stopping")
+
     def report(name: str, **info: Any) -> None:
         if processes._events is not None and name in FORWARDED:  # set by `_start_worker` in this worker
             processes._events.put((name, {**info, "cell": unit.name}))
@@ -262,19 +277,20 @@ def _work(unit: Unit, device: str | None) -> str:
 def train_unit(unit: Unit, device: str | None, on_event: Callable[..., None] | None = None) -> str:
     """One unit of work: train a model label's unfinished seeds (resuming), write no summary. A packed
     unit first trains its cells together; each cell then finishes whatever the pack did not take."""
-    from ica.running.runner import run
+    from ica.running.runner import train_label
 
     if unit.packed_with:
         from ica.running.packing import train_packed_unit
 
         train_packed_unit(unit, device, on_event or (lambda *a, **k: None))
     for part in unit.parts:
-        run(part.spec, out=part.out, device=device, only=part.label, on_event=on_event)
+        train_label(part.spec, part.out, part.label, device=device, on_event=on_event)
     return unit.name
 
 
 def log_lines(unit: Unit) -> Callable[..., None]:
     """Progress as plain lines on stdout, for tasks whose output is a log file (a submitit task's)."""
+
     def event(name: str, **info: Any) -> None:
         seeds = info.get("seeds")
         text = {

@@ -44,19 +44,26 @@ def training_lock(directory: Path, notice: Callable[[str], None]) -> Iterator[No
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            notice(f"waiting for {describe(_holder(fd))}, which is training {directory}")
+            notice(f"waiting for {describe_holder(_holder(fd))}, which is training {directory}")
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             if exc.errno not in UNSUPPORTED:
                 raise
-            notice(f"{directory}: this file system has no file locks; two runs started on this directory at "
-                   "once would train the same seeds")
+            notice(
+                f"{directory}: this file system has no file locks; two runs started on this directory at "
+                "once would train the same seeds"
+            )
             yield
             return
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                      "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
+            os.pwrite(
+                fd,
+                json.dumps(
+                    {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+                ).encode(),
+                0,
+            )
         except OSError as exc:  # a full disk: say which file
             raise WriteFailed(directory / LOCK_NAME, exc) from None
         yield
@@ -97,7 +104,8 @@ def lock_holder(directory: Path) -> dict[str, Any] | None:
         os.close(fd)
 
 
-def describe(holder: dict[str, Any] | None) -> str:
+def describe_holder(holder: dict[str, Any] | None) -> str:
+    """Who holds a training lock, from what it wrote in the lock file, for the notice of whoever waits."""
     if not holder:
         return "another process"
     return f"process {holder.get('pid')} on {holder.get('host')} (since {holder.get('since')})"

@@ -6,39 +6,57 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from ica.evaluation.seeds import SeedOutcome, mean_elbo, representation
 from ica.components.protocols import DataSplits, Split
+from ica.components.registry import component_of
 from ica.rundir.layout import RunLayout, SeedFiles
 from ica.rundir.digests import run_digests, seed_record
-from ica.rundir.writing import atomic_write, write_json
+from ica.rundir.writing import atomic_write
 from ica.rundir.latents import read_latents, sha256
 from ica.rundir.json_files import read_result
+from ica.rundir.record import write_record
+from ica.rundir.schemas import ResultFile
 from ica.nn.seeding import generator, seed_slice
 from ica.training.loop import Trainer
+from ica.spec.experiment import ExperimentSpec
 
 
-def log_hparams(layout: RunLayout, label: str, options: Any, spec: Any, outcomes: list[SeedOutcome],
-                records: list) -> None:
+def log_hparams(
+    layout: RunLayout, label: str, options: Any, spec: ExperimentSpec, outcomes: list[SeedOutcome], records: list
+) -> None:
     """Each seed's settings beside its final per-seed metrics, in TensorBoard's hparams view."""
     from ica.training.tensorboard import TensorBoardLog
 
     seeds = [o.seed for o in outcomes]
     log = TensorBoardLog([layout.seed(label, s).root / "tensorboard" for s in seeds])
-    hparams = {"label": label, "model": options.name, "latent_dim": getattr(options, "latent_dim", None),
-               "lr": spec.training.lr, "batch_size": spec.training.batch_size, "data": spec.data.name}
+    hparams = {
+        "label": label,
+        "model": options.name,
+        "latent_dim": getattr(options, "latent_dim", None),
+        "lr": spec.training.lr,
+        "batch_size": spec.training.batch_size,
+        "data": component_of(spec.data)[1],
+    }
     for i, outcome in enumerate(outcomes):
         finals = {r.metric: r.value for r in records if r.seed == outcome.seed and math.isfinite(r.value)}
         log.hparams(i, {**hparams, "seed": outcome.seed, "status": outcome.status}, finals)
     log.close()
 
 
-def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data: DataSplits, points: Split,
-                 files: list[SeedFiles], layout: RunLayout) -> list[SeedOutcome]:
+def finish_group(
+    model: torch.nn.Module,
+    statuses: list,
+    trainer: Trainer,
+    data: DataSplits,
+    points: Split,
+    files: list[SeedFiles],
+    layout: RunLayout,
+) -> list[SeedOutcome]:
     """Save each seed's weights, latents and result (all seeds evaluated in one pass); return the outcomes.
 
     ``latents.npz`` holds ``latents``, ``assignments`` where the model gives them, and ``grid_shape``
@@ -52,15 +70,21 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
     rep = representation(model, points)
     latents, assignments, grid = rep.latents, rep.assignments, rep.grid_shape
     generators = [generator(s.seed, "elbo", data.train.x.device) for s in statuses]
-    elbos = {name: mean_elbo(model, split, generators).tolist()
-             for name, split in (("train", data.train), ("eval", data.eval))}
+    elbos = {
+        name: mean_elbo(model, split, generators).tolist()
+        for name, split in (("train", data.train), ("eval", data.eval))
+    }
     if getattr(getattr(model, "likelihood", None), "discrete", False):
         elbos.update({f"bpd_{name}": bits_per_dim(values, data.x_shape) for name, values in list(elbos.items())})
     state = model.state_dict()
     outcomes = []
     for i, (status, f) in enumerate(zip(statuses, files)):
-        result: dict[str, Any] = {"seed": status.seed, "steps": trainer.step,
-                                  "train_seconds": round(trainer.seconds, 3), "step_mode": trainer.step_mode}
+        result: dict[str, Any] = {
+            "seed": status.seed,
+            "steps": trainer.step,
+            "train_seconds": round(trainer.seconds, 3),
+            "step_mode": trainer.step_mode,
+        }
         if trainer.compiled is not None and trainer.compiled.compile_seconds is not None:
             result["compile_seconds"] = round(trainer.compiled.compile_seconds, 3)  # paid once, by this group
         z = latents[i].numpy()
@@ -80,21 +104,30 @@ def finish_group(model: torch.nn.Module, statuses: list, trainer: Trainer, data:
                 arrays["grid_shape"] = np.asarray(grid, dtype=np.int64)
             weights = save_weights(f.weights, seed_slice(state, i, len(statuses)))
             digest = save_latents(f.latents, arrays)
-            result.update(status="finished", elbo=elbo, latents_sha256=digest,
-                          rebuilt_from=seed_record(weights, run_files))
+            result.update(
+                status="finished", elbo=elbo, latents_sha256=digest, rebuilt_from=seed_record(weights, run_files)
+            )
         if error:
             result["error"] = error
-        write_json(f.result, result)
-        outcomes.append(SeedOutcome(status.seed, result["status"], None if error else z,
-                                    None if error or assignments is None else assignments[i].numpy(),
-                                    {} if error else elbo, error, None if error else grid))
+        write_record(f.result, ResultFile(**result))
+        outcomes.append(
+            SeedOutcome(
+                status.seed,
+                result["status"],
+                None if error else z,
+                None if error or assignments is None else assignments[i].numpy(),
+                {} if error else elbo,
+                error,
+                None if error else grid,
+            )
+        )
     return outcomes
 
 
 def save_latents(path: Path, arrays: dict[str, np.ndarray]) -> str:
     """Write ``latents.npz`` atomically and return the SHA-256 of the bytes written."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy 1.26 has no allow_pickle flag to name
     data = buffer.getvalue()
     atomic_write(path, data)
     return sha256(data)
@@ -125,9 +158,16 @@ def load_outcome(files: SeedFiles, points: Split | None = None) -> SeedOutcome |
     """
     if not files.result.exists():
         return None
-    result, _ = read_result(files.result)
+    result = read_result(files.result)
     if result.status != "finished":
         return SeedOutcome(result.seed, "failed", error=result.error)
     z = read_latents(files.latents, result.latents_sha256, None if points is None else len(points))
-    return SeedOutcome(result.seed, "finished", z.latents, z.assignments, dict(result.elbo or {}),
-                       grid_shape=z.grid_shape, source=files.latents)
+    return SeedOutcome(
+        result.seed,
+        "finished",
+        z.latents,
+        z.assignments,
+        cast(dict[str, float], dict(result.elbo or {})),  # finite: `finish_group` checked it before writing
+        grid_shape=z.grid_shape,
+        source=files.latents,
+    )

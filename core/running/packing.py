@@ -1,4 +1,4 @@
-"""Training the cells of a grid that share shapes together (issue #3): cells of a few seeds each become one
+"""Training the cells of a grid that share shapes together: cells of a few seeds each become one
 batched model holding all their seeds (on the CPU up to `CPU_PACK_SEEDS` seeds; on CUDA Fig. 2's five data
 sizes become one model of 5 x 10 seeds).
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ from ica.components.protocols import DataSplits, Split
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import safe_dir
 from ica.training.loop import Trainer
+from ica.spec.experiment import ExperimentSpec
 
 Event = Callable[..., None]
 
@@ -38,14 +40,15 @@ Event = Callable[..., None]
 class Member:
     """One grid cell's part of a pack: its spec, run directory, data (on the device) and unfinished seeds."""
 
-    spec: Any
+    spec: ExperimentSpec
     layout: RunLayout
     data: DataSplits
     todo: list[int]
 
 
-def train_packs(reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event,
-                only: str | None = None) -> None:
+def train_packs(
+    reg: Any, cells: list, root: Path, *, device: str | None, on_event: Event, only: str | None = None
+) -> None:
     """Train every pack of two or more grid cells of each model label (or of ``only``); leave everything
     else to the cells."""
     for label, group in pack_groups(reg, cells):
@@ -91,7 +94,7 @@ def packs_of(group: list) -> list[list]:
     return packs
 
 
-def fitted_peers(spec: Any, reg: Any) -> set[str]:
+def fitted_peers(spec: ExperimentSpec, reg: Any) -> set[str]:
     """The labels of ``spec``'s models that are fitted peers (fitted seed by seed, no optimisation steps, no seed
     axis): each model is built on the meta device for one seed, which allocates and fits nothing. Raises
     `DataError` where the data cannot be read yet."""
@@ -100,8 +103,11 @@ def fitted_peers(spec: Any, reg: Any) -> set[str]:
     from ica.running.resources import on_meta
 
     ctx = model_context(prepare_data(spec, reg))
-    return {label for label, options in spec.models.items()
-            if is_fitted_peer(on_meta(lambda options=options: reg.build(options, ctx), f"models.{label}"))}
+    return {
+        label
+        for label, options in spec.models.items()
+        if is_fitted_peer(on_meta(partial(reg.build, options, ctx), f"models.{label}"))
+    }
 
 
 def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list[Member]:
@@ -116,20 +122,32 @@ def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list
         claim_directory(layout, spec)
         data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
         keep_record(layout, data)  # before any seed finishes: each records its digest
-        found.append(Member(spec, layout, DataSplits(data.train.to(torch_device), data.eval.to(torch_device),
-                                                           data.n_u, data.info), []))
+        found.append(
+            Member(
+                spec,
+                layout,
+                DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info),
+                [],
+            )
+        )
     return found
 
 
-def _pack_key(spec: Any, label: str) -> str:
+def _pack_key(spec: ExperimentSpec, label: str) -> str:
     """Cells whose model ``label`` may pack share this: the model's and the training's options, the device."""
     if spec.training.epochs is not None or spec.training.batch_seeds is False:
         return f"alone:{id(spec)}"
-    return json.dumps({"model": spec.models[label].model_dump(mode="json"),
-                       "training": spec.training.model_dump(mode="json"), "device": spec.device}, sort_keys=True)
+    return json.dumps(
+        {
+            "model": spec.models[label].model_dump(mode="json"),
+            "training": spec.training.model_dump(mode="json"),
+            "device": spec.device,
+        },
+        sort_keys=True,
+    )
 
 
-def _shape_key(spec: Any, data: DataSplits) -> str:
+def _shape_key(spec: ExperimentSpec, data: DataSplits) -> str:
     """Same observed shape, number of segments and source dimension: the networks come out the same shape.
     A training split smaller than a batch would give that seed smaller batches: it trains alone."""
     if spec.training.batch_size > len(data.train):
@@ -140,7 +158,7 @@ def _shape_key(spec: Any, data: DataSplits) -> str:
 def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> None:
     """Train the unfinished seeds of ``members`` (cells) as one batched model, holding each cell's lock."""
     from ica.running.claims import confirm_claim
-    from ica.running.runner import model_lock, retry_diverged, seed_dir
+    from ica.running.seed_training import model_lock, retry_diverged, seed_dir
 
     with ExitStack() as locks:
         for member in sorted(members, key=lambda m: str(m.layout.root)):
@@ -155,8 +173,11 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
             return
         first, options = members[0], members[0].spec.models[label]
         seeds = [s for m in members for s in m.todo]
-        if first.spec.training.batch_seeds == "auto" and first.data.train.x.device.type != "cuda" and \
-                not small_enough_to_batch(reg, options, first.data, label, on_event):
+        if (
+            first.spec.training.batch_seeds == "auto"
+            and first.data.train.x.device.type != "cuda"
+            and not small_enough_to_batch(reg, options, first.data, label, on_event)
+        ):
             return
         if not pack_fits(reg, options, members, len(seeds), label, on_event):
             return
@@ -164,8 +185,11 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
             model = build_model(reg, options, first.data, seeds, label)
         except NotBatchable:
             return
-        on_event("notice", cell=label, message=f"{label}: training {len(seeds)} seeds of {len(members)} grid "
-                 "cells together (training.pack_cells)")
+        on_event(
+            "notice",
+            cell=label,
+            message=f"{label}: training {len(seeds)} seeds of {len(members)} grid cells together (training.pack_cells)",
+        )
         model = model.to(first.data.train.x.device)
         sizes, offsets, start = [], [], 0
         for m in members:
@@ -177,8 +201,16 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
         for m in members:
             for s in m.todo:
                 seed_dir(m.layout, label, s)
-        trainer = Trainer(model, train, seeds, first.spec.training, files, sizes=sizes, offsets=offsets,
-                          on_event=lambda name, **info: on_event(name, cell=label, **info))
+        trainer = Trainer(
+            model,
+            train,
+            seeds,
+            first.spec.training,
+            files,
+            sizes=sizes,
+            offsets=offsets,
+            on_event=lambda name, **info: on_event(name, cell=label, **info),
+        )
         statuses = trainer.run()
         state, at = model.state_dict(), 0
         for m in members:
@@ -203,18 +235,21 @@ def pack_fits(reg: Any, options: Any, members: list[Member], seeds: int, label: 
     device = first.data.train.x.device
     data_bytes = sum(split_bytes(m.data) for m in members) if device.type == "cuda" else 0
     try:
-        check_seeds_memory(reg, options, first.data, label, seeds, first.spec.training.batch_size, device,
-                           data_bytes)
+        check_seeds_memory(reg, options, first.data, label, seeds, first.spec.training.batch_size, device, data_bytes)
     except SpecError as exc:
-        on_event("notice", cell=label, message=f"{label}: not packing {len(members)} grid cells ({exc.message}); "
-                 "training them one by one")
+        on_event(
+            "notice",
+            cell=label,
+            message=f"{label}: not packing {len(members)} grid cells ({exc.message}); training them one by one",
+        )
         return False
     return True
 
 
 def _concatenated(splits: list[Split]) -> Split:
     """The cells' training splits one after another (sources are not needed for training)."""
-    u = None if splits[0].u is None else torch.cat([s.u for s in splits])
+    us = [s.u for s in splits if s.u is not None]  # all or none: cells pack only so (`_shape_key`)
+    u = torch.cat(us) if us else None
     return Split(torch.cat([s.x for s in splits]), u, None)
 
 

@@ -25,26 +25,28 @@ from ica.components.protocols import DataSplits, Split
 from ica.errors import IcaError
 from ica.evaluation.seeds import SeedOutcome
 from ica.rundir.layout import SeedFiles
-from ica.rundir.writing import write_json
+from ica.rundir.record import write_record
+from ica.rundir.schemas import ResultFile
 from ica.running.outcomes import save_latents
 
 Event = Callable[..., None]
 
 
-def fit_seed(peer: Any, seed: int, data: DataSplits, points: Split, files: SeedFiles, label: str,
-             on_event: Event) -> SeedOutcome:
+def fit_seed(
+    peer: Any, seed: int, data: DataSplits, points: Split, files: SeedFiles, label: str, on_event: Event
+) -> SeedOutcome:
     """Fit ``peer`` for ``seed`` on the training split, represent ``points``, and save what it leaves.
 
     A fit that raises (other than an `IcaError`, which is the user's to see) or latents that are not one
     finite row per point make a failed seed, on record like a diverged one: never refitted silently.
     """
-    x, u = flat(data.train.x), None if data.train.u is None else data.train.u.cpu().numpy()
+    x, u = peer_input(data.train.x), None if data.train.u is None else data.train.u.cpu().numpy()
     on_event("train_start", seeds=[seed], step=0, steps=1, step_mode="fit")
     started = time.perf_counter()
     z, error = None, None
     try:
         peer.fit(x, u, seed=seed, device=data.train.x.device.type)
-        z = np.asarray(peer.transform(flat(points.x)), dtype=np.float32)
+        z = np.asarray(peer.transform(peer_input(points.x)), dtype=np.float32)
         error = latents_problem(z, len(points))
     except IcaError:
         raise
@@ -56,18 +58,18 @@ def fit_seed(peer: Any, seed: int, data: DataSplits, points: Split, files: SeedF
     info = getattr(peer, "fit_info", None)
     if info:
         result["fit"] = info
-    if error is not None:
+    if error is not None or z is None:  # z is None only where fitting failed
         result.update(status="failed", error=error)
-        write_json(files.result, result)
+        write_record(files.result, ResultFile(**result))
         on_event("notice", message=f"{label}: seed {seed} failed: {error}")
         return SeedOutcome(seed, "failed", error=error)
     digest = save_latents(files.latents, {"latents": z})
     result.update(status="finished", scored=True, latents_sha256=digest)
-    write_json(files.result, result)
+    write_record(files.result, ResultFile(**result))
     return SeedOutcome(seed, "finished", z)
 
 
-def flat(x: Any) -> np.ndarray:
+def peer_input(x: Any) -> np.ndarray:
     """Observations as a peer takes them: ``[N, D]`` float32 numpy on the CPU (images flattened)."""
     return x.detach().flatten(1).cpu().numpy().astype(np.float32, copy=False)
 

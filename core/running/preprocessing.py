@@ -25,40 +25,46 @@ from ica.errors import IcaError
 from ica.rundir.json_files import read_preprocessing
 from ica.rundir.layout import RunLayout
 from ica.rundir.schemas import PREPROCESSING_FORMAT, PreprocessingFile
-from ica.rundir.writing import create_exclusive, json_bytes
+from ica.rundir.writing import create_exclusive
 
 
-def record(data: DataSplits) -> dict[str, Any]:
+def record(data: DataSplits) -> PreprocessingFile:
     """The ``preprocessing.json`` of a run trained on ``data`` (as `ica.running.building.prepare_data` made it)."""
     info = data.info
     stats = info.get("standardization")
     binarize = info.get("binarize") or "none"
-    return {
-        "format": PREPROCESSING_FORMAT,
-        "x_shape": list(data.x_shape),
-        "n_u": data.n_u,
-        "source_dim": data.source_dim,
-        "standardize": None if stats is None else {"mean": stats[0].flatten().tolist(),
-                                                    "std": stats[1].flatten().tolist()},
-        "binarize": binarize,
-        "binarize_seed": info.get("binarize_seed") if binarize == "sample" else None,
-        # The image sets give pixels k/levels in [0, 1] (their info says so under "pixels").
-        "unit_interval": "pixels" in info,
-        "u_labels": info.get("u_labels") if data.n_u is not None else None,
-    }
+    return PreprocessingFile.model_validate(
+        {
+            "format": PREPROCESSING_FORMAT,
+            "x_shape": list(data.x_shape),
+            "n_u": data.n_u,
+            "source_dim": data.source_dim,
+            "standardize": None
+            if stats is None
+            else {"mean": stats[0].flatten().tolist(), "std": stats[1].flatten().tolist()},
+            "binarize": binarize,
+            "binarize_seed": info.get("binarize_seed") if binarize == "sample" else None,
+            # The image sets give pixels k/levels in [0, 1] (their info says so under "pixels").
+            "unit_interval": "pixels" in info,
+            "u_labels": info.get("u_labels") if data.n_u is not None else None,
+        }
+    )
 
 
 def keep_record(layout: RunLayout, data: DataSplits) -> None:
     """Write ``preprocessing.json`` for ``data`` unless the run has one; an existing one must describe ``data``."""
     new = record(data)
-    if create_exclusive(layout.preprocessing, json_bytes(new)):
+    if create_exclusive(layout.preprocessing, new.json_bytes()):
         return
     kept = read_preprocessing(layout.preprocessing).model_dump()
-    different = differing_field(kept, new)
+    different = differing_field(kept, new.plain())
     if different is not None:
-        raise IcaError(f"the data set now prepares differently from when this run started ({different} differs): "
-                       "the run's seeds were trained on the data as they were then; restore those data, or run the "
-                       "spec into a new directory", where=str(layout.preprocessing))
+        raise IcaError(
+            f"the data set now prepares differently from when this run started ({different} differs): "
+            "the run's seeds were trained on the data as they were then; restore those data, or run the "
+            "spec into a new directory",
+            where=str(layout.preprocessing),
+        )
 
 
 STATISTICS_TOLERANCE = 1e-5
@@ -92,35 +98,10 @@ def standardization(pre: PreprocessingFile) -> tuple[torch.Tensor, torch.Tensor]
     if pre.standardize is None:
         return None
     shape = (1, *pre.x_shape)
-    return (torch.tensor(pre.standardize.mean, dtype=torch.float32).reshape(shape),
-            torch.tensor(pre.standardize.std, dtype=torch.float32).reshape(shape))
-
-
-BLOCK_ROWS = 1024
-"""Rows binarised at a time: bounds the float64 uniforms held at once (CIFAR-10 would need 1.2 GB)."""
-
-
-def sample_binary(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """1.0 where ``U < x`` for float64 uniforms ``U = rng.random()`` in C order of ``x``, else 0.0 (drawn in
-    blocks of rows, which gives the same stream as one draw)."""
-    out = torch.empty_like(x)
-    for start in range(0, x.shape[0], BLOCK_ROWS):
-        rows = x[start:start + BLOCK_ROWS].numpy()
-        out[start:start + BLOCK_ROWS] = torch.from_numpy((rng.random(rows.shape) < rows).astype(np.float32))
-    return out
-
-
-def binarized(x: torch.Tensor, mode: str, rng: np.random.Generator) -> torch.Tensor:
-    """``x`` (values in [0, 1]) binarised as an image set's ``binarize`` option says: ``"none"`` returns ``x``,
-    ``"threshold"`` is ``x > 0.5``, ``"sample"`` draws each pixel once (`sample_binary`). Both leave 0/1 data
-    as they are, so binarising data that already are binary changes nothing."""
-    if mode == "none":
-        return x
-    if mode == "threshold":
-        return (x > 0.5).to(torch.float32)
-    if mode == "sample":
-        return sample_binary(x, rng)
-    raise ValueError(f"unknown binarisation {mode!r}")
+    return (
+        torch.tensor(pre.standardize.mean, dtype=torch.float32).reshape(shape),
+        torch.tensor(pre.standardize.std, dtype=torch.float32).reshape(shape),
+    )
 
 
 GENERATED_SKIPPED = ("standardization", "options")

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 from typing import Any, Iterator
+from ica.spec.experiment import ExperimentSpec, SpecSource
 
 _events: Any = None  # in a worker: the queue its progress events go to
 _decided: dict[str, Any] = {}  # what ``ica run`` decided for this process (`deciding`), for env.json
@@ -28,7 +29,7 @@ AUTO_WORK = 100_000
 """Seed-steps per unit from which ``ica run`` trains the units of a run in parallel workers (`auto_workers`)."""
 
 
-def auto_workers(spec: Any, device: str | None) -> tuple[int, str]:
+def auto_workers(spec: SpecSource, device: str | None, reg: Any = None) -> tuple[int, str]:
     """How many worker processes ``ica run`` uses when ``--workers`` is not given, and why, in words.
 
     On the CPU, the units of a run (a grid's packs, a spec's models) train faster side by side in processes
@@ -43,7 +44,7 @@ def auto_workers(spec: Any, device: str | None) -> tuple[int, str]:
     from ica.spec.grid import grid_cells, has_grid
     from ica.spec.load import load_spec
 
-    reg = registry()
+    reg = reg or registry()
     validated = load_spec(spec, reg)
     cores = os.cpu_count() or 1
     if resolve_device(device or validated.device).type != "cpu" or cores < 2:
@@ -80,7 +81,9 @@ CONVOLUTIONAL = frozenset({"convnet", "resnet", "ae", "vqvae"})
 """Built-in components whose step is convolutions over images: the ones that can use more than one thread."""
 
 
-def threads_for(spec: Any, device: str | None, workers: int = 1, threads: int | None = None) -> tuple[int, str]:
+def threads_for(
+    spec: SpecSource, device: str | None, workers: int = 1, threads: int | None = None, reg: Any = None
+) -> tuple[int, str]:
     """Torch threads for each process of ``ica run`` training ``spec``, and why, in words.
 
     What wins: ``--threads`` (``threads``), then an ``OMP_NUM_THREADS`` the user set (torch's own count, left
@@ -103,7 +106,7 @@ def threads_for(spec: Any, device: str | None, workers: int = 1, threads: int | 
     from ica.running.building import resolve_device
     from ica.spec.load import load_spec
 
-    validated = load_spec(spec, registry())
+    validated = load_spec(spec, reg or registry())
     if resolve_device(device or validated.device).type != "cpu":
         return 1, "one thread: on CUDA the CPU only feeds the GPU"
     cores = available_cores()
@@ -113,7 +116,7 @@ def threads_for(spec: Any, device: str | None, workers: int = 1, threads: int | 
     return 1, "one thread: small matrix products gain nothing from more, and lose to other processes on the cores"
 
 
-def _component_names(spec: Any) -> set[str]:
+def _component_names(spec: ExperimentSpec) -> set[str]:
     """Every component name in the spec's models, and every string of its grid (a grid may swap an encoder in,
     as ``{"name": ...}`` or as the values of a ``...name`` axis)."""
     names: set[str] = set()

@@ -11,13 +11,13 @@ included, extended to the batch. ``ica validate`` and ``ica run`` both decide th
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, cast
 
 import torch
 from torch import nn
 
+from ica.components.memory import format_bytes, host_available
 from ica.errors import SpecError
 
 TRAINED_COPIES = 4
@@ -26,30 +26,6 @@ moment estimates."""
 
 BACKWARD_FACTOR = 2
 """Activations are kept for the backward pass, which makes gradients of about the same size."""
-
-
-def human(n: float) -> str:
-    """'1.5 GB' (powers of 1000, as people read file and memory sizes)."""
-    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1000 or unit == "PB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"
-
-
-def host_available() -> int | None:
-    """Bytes of memory this machine can give without swapping (/proc/meminfo's MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def device_available(device: torch.device) -> tuple[int | None, str]:
@@ -74,8 +50,12 @@ def check_data_memory(options: Any) -> None:
         return
     available = host_available()
     if available is not None and needed > available:
-        raise SpecError(f"the data set would take about {human(needed)} in memory, but {human(available)} is "
-                        "available on this machine; use fewer samples, segments or dimensions", where="data")
+        raise SpecError(
+            f"the data set would take about {format_bytes(needed)} in memory, but "
+            f"{format_bytes(available)} is available on this machine; use fewer samples, segments or "
+            "dimensions",
+            where="data",
+        )
 
 
 OVERFLOW = ("overflow", "too big", "too large", "exceeds")
@@ -113,8 +93,11 @@ def module_budget(where: str, seeds: int = 1) -> Iterator[None]:
     try:
         yield
     except TooManyModules as exc:
-        raise TooLarge(f"the model is too large to build: {exc} (the largest shipped model has 55 per seed); "
-                        "check the counts in its options (layers, transforms, components)", where=where) from None
+        raise TooLarge(
+            f"the model is too large to build: {exc} (the largest shipped model has 55 per seed); "
+            "check the counts in its options (layers, transforms, components)",
+            where=where,
+        ) from None
     finally:
         handle.remove()
 
@@ -131,8 +114,9 @@ def on_meta(build: Callable[[], nn.Module], where: str, seeds: int = 1) -> nn.Mo
         raise
     except (RuntimeError, ValueError, OverflowError, MemoryError) as exc:
         if any(word in str(exc).lower() for word in OVERFLOW):
-            raise TooLarge(f"sizes too large for any machine: {type(exc).__name__}: {str(exc)[:200]}",
-                            where=where) from None
+            raise TooLarge(
+                f"sizes too large for any machine: {type(exc).__name__}: {str(exc)[:200]}", where=where
+            ) from None
         return None
     except Exception:
         return None
@@ -142,9 +126,14 @@ def on_meta(build: Callable[[], nn.Module], where: str, seeds: int = 1) -> nn.Mo
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is an allocation that failed (or whose size overflowed) rather than a bug."""
     text = str(exc).lower()
-    return isinstance(exc, MemoryError) or isinstance(exc, (RuntimeError, ValueError, OverflowError)) and \
-        any(word in text for word in ("can't allocate", "cannot allocate", "unable to allocate", "out of memory",
-                                      *OVERFLOW))
+    return (
+        isinstance(exc, MemoryError)
+        or isinstance(exc, (RuntimeError, ValueError, OverflowError))
+        and any(
+            word in text
+            for word in ("can't allocate", "cannot allocate", "unable to allocate", "out of memory", *OVERFLOW)
+        )
+    )
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -176,7 +165,7 @@ def saved_bytes(model: nn.Module, x_shape: tuple[int, ...], n: int, limit: float
     intermediate of a mixture's density included, its parameters and buffers not (they are counted as
     weights). Raises `_Enough` once they pass ``limit``, so that measuring a model too large for memory stops
     early."""
-    from ica.components.protocols import Batch
+    from ica.components.protocols import Batch, Model
 
     own = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
     held: dict[int, Any] = {}  # the storages themselves: a freed one's address cannot be reused while measuring
@@ -194,10 +183,11 @@ def saved_bytes(model: nn.Module, x_shape: tuple[int, ...], n: int, limit: float
                 raise _Enough
         return tensor
 
-    shape = model.noise_shape(n)
+    trained = cast(Model, model)  # a model plugin's module: it keeps the training contract
+    shape = trained.noise_shape(n)
     noise = None if shape is None else torch.zeros(1, *shape)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
+        trained.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
     return total, largest
 
 
@@ -209,8 +199,9 @@ def at_batch(measured: list[tuple[int, int]], batch: int) -> float:
     return max(b1 - per_example * n1, 0.0) + per_example * batch
 
 
-def activation_bytes(build_one: Callable[[], nn.Module], x_shape: tuple[int, ...], seeds: int, batch: int,
-                     budget: float = float("inf")) -> Activations | None:
+def activation_bytes(
+    build_one: Callable[[], nn.Module], x_shape: tuple[int, ...], seeds: int, batch: int, budget: float = float("inf")
+) -> Activations | None:
     """Bytes one training step's activations take for ``seeds`` seeds of ``batch`` examples: what autograd
     keeps for the backward pass (`saved_bytes`) on one seed's model (``build_one()``, real) at the two
     `PROBE_BATCHES` sizes, extended linearly to ``batch``, times `BACKWARD_FACTOR`, plus one more of the
@@ -239,9 +230,18 @@ def activation_bytes(build_one: Callable[[], nn.Module], x_shape: tuple[int, ...
     return Activations(int((kept * BACKWARD_FACTOR + largest) * seeds))
 
 
-def check_model_memory(model: nn.Module, *, label: str, seeds: int, batch: int, x_shape: tuple[int, ...],
-                       device: torch.device, data_bytes: int = 0, copies: int = TRAINED_COPIES,
-                       build_one: Callable[[], nn.Module] | None = None) -> None:
+def check_model_memory(
+    model: nn.Module,
+    *,
+    label: str,
+    seeds: int,
+    batch: int,
+    x_shape: tuple[int, ...],
+    device: torch.device,
+    data_bytes: int = 0,
+    copies: int = TRAINED_COPIES,
+    build_one: Callable[[], nn.Module] | None = None,
+) -> None:
     """Refuse a model whose training would need more memory than ``device`` has free: parameters (for
     ``seeds`` seeds trained together) times ``copies`` (`TRAINED_COPIES`), one step's activations on
     ``batch`` examples (measured on one seed's model from ``build_one``, once the weights fit; not counted
@@ -258,21 +258,28 @@ def check_model_memory(model: nn.Module, *, label: str, seeds: int, batch: int, 
     needed = weights + activations + data_bytes
     if needed <= available and not partial:
         return
-    why = "weights, gradients and Adam's two moments" if copies == TRAINED_COPIES else \
-        "each seed built alone, then stacked"
+    why = (
+        "weights, gradients and Adam's two moments"
+        if copies == TRAINED_COPIES
+        else "each seed built alone, then stacked"
+    )
     seed_text = "1 seed" if seeds == 1 else f"{seeds} seeds trained together"
-    parts = [f"{human(weights)} for {params:,} parameters x{copies} ({why}) for {seed_text}"]
+    parts = [f"{format_bytes(weights)} for {params:,} parameters x{copies} ({why}) for {seed_text}"]
     if partial:
-        parts.append(f"more than the {human(activations)} left for one step's activations on {batch} examples "
-                     "per seed")
+        parts.append(
+            f"more than the {format_bytes(activations)} left for one step's activations on {batch} examples per seed"
+        )
     elif activations:
-        parts.append(f"{human(activations)} for one step's activations on {batch} examples per seed")
+        parts.append(f"{format_bytes(activations)} for one step's activations on {batch} examples per seed")
     if data_bytes:
-        parts.append(f"{human(data_bytes)} for the data")
+        parts.append(f"{format_bytes(data_bytes)} for the data")
     what = "training" if copies == TRAINED_COPIES else "building the model"
     fix = "make the model or training.batch_size smaller" if activations > weights else "make the model smaller"
     if seeds > 1:
         fix += ", or train its seeds one at a time (training.batch_seeds: false)"
-    amount = f"more than {human(available)}" if partial else f"about {human(needed)}"
-    raise SpecError(f"{what} would need {amount} of memory ({', '.join(parts)}), but only "
-                    f"{human(available)} is available on {where}; {fix}", where=f"models.{label}")
+    amount = f"more than {format_bytes(available)}" if partial else f"about {format_bytes(needed)}"
+    raise SpecError(
+        f"{what} would need {amount} of memory ({', '.join(parts)}), but only "
+        f"{format_bytes(available)} is available on {where}; {fix}",
+        where=f"models.{label}",
+    )

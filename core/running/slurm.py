@@ -23,6 +23,7 @@ from ica.errors import IcaError, RunFailed
 from ica.running.executor import Unit, log_lines, train_unit, units_to_train, work_units
 from ica.running.processes import cpu_share
 from ica.training.signals import Interrupted, watching
+from ica.spec.experiment import SpecSource
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ def _submitit() -> Any:
     try:
         import submitit
     except ImportError:
-        raise IcaError("the slurm executor needs submitit: pip install 'ica-toolkit[slurm]'",
-                       where="--executor") from None
+        raise IcaError(
+            "the slurm executor needs submitit: pip install 'ica-toolkit[slurm]'", where="--executor"
+        ) from None
     return submitit
 
 
@@ -56,9 +58,9 @@ def unit_task_class() -> type:
     training at the next step boundary with every checkpoint written; the signal is then raised again for
     submitit's own handler, which requeues the task. The requeued task resumes from exactly that step.
     """
-    submitit = _submitit()
+    checkpointable: Any = _submitit().helpers.Checkpointable  # a class known once submitit is imported
 
-    class UnitTask(submitit.helpers.Checkpointable):
+    class UnitTask(checkpointable):
         def __init__(self, threads: int):
             self.threads = threads
 
@@ -85,8 +87,14 @@ def preemption_signal() -> signal.Signals:
     return getattr(signal, "SIG" + _submitit().JobEnvironment.USR_SIG)
 
 
-def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | None = None,
-                 on_event: Callable[..., None] | None = None) -> dict[str, Any]:
+def run_on_slurm(
+    spec: SpecSource,
+    out: Path,
+    options: SlurmOptions,
+    *,
+    device: str | None = None,
+    on_event: Callable[..., None] | None = None,
+) -> dict[str, Any]:
     """Submit every unit left to train as one job array; wait for it, then evaluate and summarise here.
 
     Units whose seeds are all done are not sent again, nor units another process is training now (their
@@ -112,9 +120,12 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
     if not units:  # a re-submitted sweep whose training is done (or left to running tasks): summarise
         return run(validated, out=out, device=device, on_event=on_event)
     executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=options.cluster)
-    parameters: dict[str, Any] = {"name": f"ica-{validated.name or out.name}", "timeout_min": options.timeout_min,
-                                  "cpus_per_task": options.cpus_per_task,
-                                  "slurm_array_parallelism": options.array_parallelism}
+    parameters: dict[str, Any] = {
+        "name": f"ica-{validated.name or out.name}",
+        "timeout_min": options.timeout_min,
+        "cpus_per_task": options.cpus_per_task,
+        "slurm_array_parallelism": options.array_parallelism,
+    }
     if options.gpus_per_node:  # "--gpus-per-node=0" is refused by clusters without GPUs configured
         parameters["gpus_per_node"] = options.gpus_per_node
     if options.partition:
@@ -129,9 +140,12 @@ def run_on_slurm(spec: Any, out: Path, options: SlurmOptions, *, device: str | N
         try:
             job.result()
         except Exception as exc:  # submitit's FailedJobError / UncompletedJobError carry the job's log
-            raise RunFailed(f"job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc}; "
-                            f"its logs are in {folder}; finished seeds are kept: run the same command again to "
-                            "resume", where=unit.name) from None
+            raise RunFailed(
+                f"job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc) else exc}; "
+                f"its logs are in {folder}; finished seeds are kept: run the same command again to "
+                "resume",
+                where=unit.name,
+            ) from None
         on_event("unit_done", unit=unit.name)
     return run(validated, out=out, device=device, on_event=on_event)
 
@@ -144,20 +158,29 @@ def task_threads(options: SlurmOptions, tasks: int, on_event: Callable[..., None
         return options.cpus_per_task
     share = cpu_share(tasks)
     if share < options.cpus_per_task:
-        on_event("notice", message=f"{tasks} local tasks share this machine's {os.cpu_count()} cores: "
-                 f"{share} thread(s) each, not --cpus {options.cpus_per_task}")
+        on_event(
+            "notice",
+            message=f"{tasks} local tasks share this machine's {os.cpu_count()} cores: "
+            f"{share} thread(s) each, not --cpus {options.cpus_per_task}",
+        )
     return min(share, options.cpus_per_task)
 
 
 def check_options(options: SlurmOptions) -> None:
     """Refuse what SLURM would reject or misread, and a missing SLURM, before anything is written."""
-    for name, value, least in (("--time", options.timeout_min, 1), ("--cpus", options.cpus_per_task, 1),
-                               ("--array-parallelism", options.array_parallelism, 1),
-                               ("--gpus", options.gpus_per_node, 0)):
+    for name, value, least in (
+        ("--time", options.timeout_min, 1),
+        ("--cpus", options.cpus_per_task, 1),
+        ("--array-parallelism", options.array_parallelism, 1),
+        ("--gpus", options.gpus_per_node, 0),
+    ):
         if value < least:
             raise IcaError(f"must be at least {least}, got {value}", where=name)
     if options.cluster == "slurm":
         missing = [program for program in ("sbatch", "srun") if shutil.which(program) is None]
         if missing:
-            raise IcaError(f"SLURM's {' and '.join(missing)} not found on PATH; on a machine without SLURM, "
-                           "--executor submitit-local runs the same job array here", where="--executor")
+            raise IcaError(
+                f"SLURM's {' and '.join(missing)} not found on PATH; on a machine without SLURM, "
+                "--executor submitit-local runs the same job array here",
+                where="--executor",
+            )

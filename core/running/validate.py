@@ -7,25 +7,27 @@ surface here, as one message with exit code 2, and nothing is written.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError, IcaError
-from ica.components.protocols import Batch, count_parameters, is_fitted_peer
-from ica.components.registry import Registry, registry
+from ica.components.protocols import Batch, Model, count_parameters, is_fitted_peer
+from ica.components.registry import Registry, component_of, registry
 from ica.spec.grid import grid_cells, has_grid
 from ica.running.batching import batching_decision
-from ica.running.building import build_metrics, build_model, fed, prepare_data, resolve_device, shared_data
+from ica.running.building import build_metrics, build_model, prepare_data, requirements_met, resolve_device, shared_data
 from ica.spec.load import load_spec
+from ica.spec.experiment import ExperimentSpec, SpecSource
 
-SKIPPED_FOR_DOWNLOAD = ("the data set's own checks and the models' fit to it (shapes, one forward pass) need "
-                        "its files; they were skipped")
+SKIPPED_FOR_DOWNLOAD = (
+    "the data set's own checks and the models' fit to it (shapes, one forward pass) need its files; they were skipped"
+)
 """What `check` could not do for a spec whose data ``ica run`` will download first."""
 
 
-def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
+def check(spec: SpecSource, reg: Registry | None = None) -> dict[str, Any]:
     """Validate ``spec`` completely, every grid cell included; return what was checked, or raise `IcaError`.
 
     Nothing is changed (`ica.components.checking.checking_only`): data ``ica run`` would download is not, and the
@@ -35,7 +37,7 @@ def check(spec: Any, reg: Registry | None = None) -> dict[str, Any]:
         return _check(spec, reg or registry())
 
 
-def _check(spec: Any, reg: Registry) -> dict[str, Any]:
+def _check(spec: SpecSource, reg: Registry) -> dict[str, Any]:
     validated = load_spec(spec, reg)
     if has_grid(validated):
         cells = []
@@ -58,15 +60,26 @@ def _check(spec: Any, reg: Registry) -> dict[str, Any]:
         model = build_model(reg, options, data, validated.seed_list[:1], label)
         peer = is_fitted_peer(model)  # fitted per seed, not trained: no loss to try (`ica.running.peers`)
         rep = None if peer else dry_run(model, data, label)
-        batched, why = batching_decision(reg, options, data, validated.seed_list, validated.training.batch_seeds,
-                                         label, cuda)
-        models[label] = {"model": options.name, "parameters": None if peer else count_parameters(model),
-                         "batched": batched, "why_not_batched": why,
-                         "metrics": reported_metrics(validated, metrics, rep, peer)}
+        batched, why = batching_decision(
+            reg, options, data, validated.seed_list, validated.training.batch_seeds, label, cuda
+        )
+        models[label] = {
+            "model": options.name,
+            "parameters": None if peer else count_parameters(model),
+            "batched": batched,
+            "why_not_batched": why,
+            "metrics": reported_metrics(validated, metrics, rep, peer),
+        }
     return {
         "spec": validated,
-        "data": {"name": validated.data.name, "x_shape": data.x_shape, "n_u": data.n_u,
-                 "n_train": len(data.train), "n_eval": len(data.eval), "sources": data.source_dim},
+        "data": {
+            "name": validated.data.name,
+            "x_shape": data.x_shape,
+            "n_u": data.n_u,
+            "n_train": len(data.train),
+            "n_eval": len(data.eval),
+            "sources": data.source_dim,
+        },
         "models": models,
         "metrics": list(dict.fromkeys(name for m in models.values() for name in m["metrics"])),
         "seeds": validated.seed_list,
@@ -74,19 +87,21 @@ def _check(spec: Any, reg: Registry) -> dict[str, Any]:
     }
 
 
-def reported_metrics(spec: Any, metrics: list[tuple[str, Any]], rep: Any, peer: bool) -> list[str]:
+def reported_metrics(spec: ExperimentSpec, metrics: list[tuple[str, Any]], rep: Any, peer: bool) -> list[str]:
     """The metrics the run will report for one model: those named, or those of the default list this model's
     outputs feed, as ``ica run`` chooses them (`ica.running.runner.run_cell`): ``grid_mcc`` only for grid
     latents, cluster metrics only where the model assigns clusters, the ELBO only for a trained model."""
     if spec.evaluation.metrics is not None:
         return [name for name, _ in metrics]
-    present = {"requires_grid": rep is not None and rep.grid_shape is not None,
-               "requires_assignments": rep is not None and rep.assignments is not None,
-               "requires_elbo": not peer}
-    return [name for name, metric in metrics if fed(metric, present)]
+    present = {
+        "requires_grid": rep is not None and rep.grid_shape is not None,
+        "requires_assignments": rep is not None and rep.assignments is not None,
+        "requires_elbo": not peer,
+    }
+    return [name for name, metric in metrics if requirements_met(metric, present)]
 
 
-def run_refusals(spec: Any) -> None:
+def run_refusals(spec: ExperimentSpec) -> None:
     """What ``ica run`` refuses before it reads any data: a device that is not there, a logger not installed."""
     resolve_device(spec.device)
     if spec.training.logger == "tensorboard":
@@ -95,21 +110,21 @@ def run_refusals(spec: Any) -> None:
         require_tensorboard()
 
 
-def to_download(spec: Any, exc: DownloadNeeded) -> dict[str, Any]:
+def to_download(spec: ExperimentSpec, exc: DownloadNeeded) -> dict[str, Any]:
     """`check`'s answer for a spec that is valid as far as it can be checked before its data is downloaded."""
     return {
         "spec": spec,
         "downloads": {"root": str(exc.root), "files": [str(f) for f in exc.files]},
         "skipped": SKIPPED_FOR_DOWNLOAD,
-        "data": {"name": spec.data.name},
-        "models": {label: {"model": options.name, "parameters": None} for label, options in spec.models.items()},
-        "metrics": [m.name for m in spec.evaluation.metrics] if spec.evaluation.metrics is not None else None,
+        "data": {"name": component_of(spec.data)[1]},
+        "models": {label: {"model": component_of(o)[1], "parameters": None} for label, o in spec.models.items()},
+        "metrics": None if spec.evaluation.metrics is None else [component_of(m)[1] for m in spec.evaluation.metrics],
         "seeds": spec.seed_list,
         "steps": spec.training.steps if spec.training.epochs is None else None,
     }
 
 
-def steps_per_seed(spec: Any, n_train: int) -> int:
+def steps_per_seed(spec: ExperimentSpec, n_train: int) -> int:
     """Optimisation steps each seed will take: ``steps``, or ``epochs`` whole passes over the training split."""
     training = spec.training
     if training.epochs is None:
@@ -117,7 +132,7 @@ def steps_per_seed(spec: Any, n_train: int) -> int:
     return training.epochs * max(1, n_train // min(training.batch_size, n_train))
 
 
-def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
+def plan(spec: SpecSource, reg: Registry | None = None) -> list[dict[str, Any]]:
     """What ``ica run`` would train, without training or loading models: per run (grid cell), its models,
     seeds and steps. With ``epochs`` the steps need the training split's size; where the data cannot be
     loaded (files not there yet) ``steps`` is None and ``epochs`` says what was asked."""
@@ -125,17 +140,20 @@ def plan(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]]:
         return _plan(spec, reg or registry())
 
 
-def _plan(spec: Any, reg: Registry) -> list[dict[str, Any]]:
+def _plan(spec: SpecSource, reg: Registry) -> list[dict[str, Any]]:
     validated = load_spec(spec, reg)
-    runs = [(c.name, c.directory, c.spec) for c in grid_cells(validated, reg)] if has_grid(validated) \
+    runs = (
+        [(c.name, c.directory, c.spec) for c in grid_cells(validated, reg)]
+        if has_grid(validated)
         else [(None, None, validated)]
-    rows = []
+    )
+    rows: list[dict[str, Any]] = []
     with shared_data():
         rows.extend(plan_row(name, directory, run_spec, reg) for name, directory, run_spec in runs)
     return rows
 
 
-def plan_packs(spec: Any, reg: Registry | None = None) -> list[dict[str, Any]] | None:
+def plan_packs(spec: SpecSource, reg: Registry | None = None) -> list[dict[str, Any]] | None:
     """The packs a grid would train (`ica.running.packing`): per model label, the cells whose seeds train as one
     batched model. None when some cell's data cannot be read yet (packing depends on the data's shapes)."""
     reg = reg or registry()
@@ -153,11 +171,13 @@ def _plan_packs(validated: Any, reg: Registry) -> list[dict[str, Any]] | None:
             groups = pack_groups(reg, cells)
         except DataError:  # data not there yet (to be downloaded); anything else run would refuse too
             return None
-    return [{"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
-            for label, group in groups]
+    return [
+        {"model": label, "cells": [c.name for c in group], "seeds": sum(len(c.spec.seed_list) for c in group)}
+        for label, group in groups
+    ]
 
 
-def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Registry) -> dict[str, Any]:
+def plan_row(name: str | None, directory: str | None, run_spec: ExperimentSpec, reg: Registry) -> dict[str, Any]:
     """One run's line of the plan. The data is loaded to count the steps of an ``epochs`` spec and to tell the
     fitted peers (FastICA, CEBRA), which take no optimisation steps, from the models trained step by step."""
     from ica.running.packing import fitted_peers
@@ -172,9 +192,16 @@ def plan_row(name: str | None, directory: str | None, run_spec: Any, reg: Regist
         pass
     models, seeds = list(run_spec.models), run_spec.seed_list
     trained = [m for m in models if m not in peers]
-    return {"cell": name, "dir": directory, "models": models, "seeds": seeds, "steps": steps,
-            "epochs": run_spec.training.epochs, "fitted": [m for m in models if m in peers],
-            "seed_steps": None if steps is None else steps * len(seeds) * len(trained)}
+    return {
+        "cell": name,
+        "dir": directory,
+        "models": models,
+        "seeds": seeds,
+        "steps": steps,
+        "epochs": run_spec.training.epochs,
+        "fitted": [m for m in models if m in peers],
+        "seed_steps": None if steps is None else steps * len(seeds) * len(trained),
+    }
 
 
 def dry_run(model: torch.nn.Module, data: Any, label: str) -> Any:
@@ -183,19 +210,22 @@ def dry_run(model: torch.nn.Module, data: Any, label: str) -> Any:
     n = min(2, len(data.train))
     x = data.train.x[:n].unsqueeze(0)
     u = None if data.train.u is None else data.train.u[:n].unsqueeze(0)
+    trained = cast(Model, model)  # a model plugin's module: it keeps the training contract
     try:
-        shape = model.noise_shape(n)
+        shape = trained.noise_shape(n)
         noise = None if shape is None else torch.zeros(1, *shape)
-        out = model.loss(Batch(x, u), noise)
+        out = trained.loss(Batch(x, u), noise)
         if tuple(out.loss.shape) != (1, n):
             raise ValueError(f"loss has shape {tuple(out.loss.shape)}, expected (seeds, batch) = (1, {n})")
         model.eval()
         with torch.no_grad():
-            rep = model.represent(Batch(x, u))
+            rep = trained.represent(Batch(x, u))
         if rep.latents.dim() != 3 or rep.latents.shape[:2] != (1, n):
             raise ValueError(f"latents have shape {tuple(rep.latents.shape)}, expected (1, {n}, d_z)")
         return rep
     except IcaError:
         raise
     except Exception as exc:
-        raise IcaError(f"the model does not fit the data: {type(exc).__name__}: {exc}", where=f"models.{label}") from None
+        raise IcaError(
+            f"the model does not fit the data: {type(exc).__name__}: {exc}", where=f"models.{label}"
+        ) from None

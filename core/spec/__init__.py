@@ -14,5 +14,16 @@ from ica.spec.grid import GridCell, grid_cells, has_grid
 from ica.spec.load import load_spec, plain_json, read_json, render_errors, spec_hash, spec_json
 from ica.spec.models import SpecModels, spec_models
 
-__all__ = ["load_spec", "spec_json", "spec_hash", "read_json", "plain_json", "render_errors", "spec_models",
-           "SpecModels", "grid_cells", "has_grid", "GridCell"]
+__all__ = [
+    "load_spec",
+    "spec_json",
+    "spec_hash",
+    "read_json",
+    "plain_json",
+    "render_errors",
+    "spec_models",
+    "SpecModels",
+    "grid_cells",
+    "has_grid",
+    "GridCell",
+]

@@ -26,17 +26,29 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import re
 from dataclasses import dataclass, replace
 from typing import Any
-
-from pydantic import BaseModel
 
 from ica.errors import SpecError
 from ica.components.registry import Registry, registry
 from ica.spec.draws import check_cell_data, draw_list, draws_record, grid_axes
 from ica.spec.load import load_spec, spec_json
-from ica.spec.models import RESERVED_NAMES, spec_models
+from ica.spec.cell_names import (  # noqa: F401 - names offered here, where grids are
+    MAX_DIRECTORY,
+    RESERVED,
+    canonical,
+    check_cell_directory,
+    describe,
+    directory_text,
+    flat_options,
+    leaf_text,
+    safe_name,
+    short_labels,
+    unique,
+    value_texts,
+)
+from ica.spec.experiment import ExperimentSpec
+from ica.spec.models import spec_models
 
 
 @dataclass(frozen=True)
@@ -53,15 +65,15 @@ class GridCell:
     name: str
     directory: str
     settings: dict[str, Any]
-    spec: Any
+    spec: ExperimentSpec
 
 
-def has_grid(spec: Any) -> bool:
+def has_grid(spec: ExperimentSpec) -> bool:
     """Whether the spec runs as cells: it has a grid, or data draws (`ica.spec.draws`), or both."""
     return bool(getattr(spec, "grid", None)) or getattr(spec, "data_draws", None) is not None
 
 
-def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
+def grid_cells(spec: ExperimentSpec, reg: Registry | None = None) -> list[GridCell]:
     """Every cell of a validated spec's grid, each validated (a SpecError names the first bad cell)."""
     reg = reg or registry()
     axes: dict[str, list[Any]] = grid_axes(spec)  # the draws, if any, the innermost axis
@@ -70,9 +82,10 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
     base.pop("grid", None)
     base.pop("data_draws", None)
     labels = short_labels([p for key in axes for p in axis_paths(key)])
-    texts = {path: value_texts(values) for key, axis in axes.items()
-             for path, values in axis_values(key, axis).items()}
-    cells, directories, runs = [], set(), {}
+    texts = {path: value_texts(values) for key, axis in axes.items() for path, values in axis_values(key, axis).items()}
+    cells: list[GridCell] = []
+    directories: set[str] = set()
+    runs: dict[str, str] = {}
     for values in itertools.product(*axes.values()):
         settings = {}
         for key, value in zip(axes, values):
@@ -94,14 +107,17 @@ def grid_cells(spec: Any, reg: Registry | None = None) -> list[GridCell]:
             raise SpecError(f"in grid cell '{name}': {exc.message}", where=exc.where) from None
         same = runs.setdefault(run_key(validated), name)
         if same != name:
-            raise SpecError(f"grid cells '{same}' and '{name}' are the same run once defaults are filled in (their "
-                            "values differ only in how they are written, such as 1 and 1.0, or a default given "
-                            "explicitly), so it would be trained twice; give each value once", where="grid")
+            raise SpecError(
+                f"grid cells '{same}' and '{name}' are the same run once defaults are filled in (their "
+                "values differ only in how they are written, such as 1 and 1.0, or a default given "
+                "explicitly), so it would be trained twice; give each value once",
+                where="grid",
+            )
         cells.append(GridCell(name, directory, settings, validated))
     return cells
 
 
-def run_key(cell_spec: Any) -> str:
+def run_key(cell_spec: ExperimentSpec) -> str:
     """What a cell runs: its validated spec, defaults filled in, without the name that tells cells apart."""
     body = spec_json(cell_spec)
     body.pop("name", None)
@@ -119,8 +135,11 @@ def linked_settings(key: str, value: Any) -> dict[str, Any]:
     if len(paths) == 1:
         return {paths[0]: value}
     if not isinstance(value, list) or len(value) != len(paths):
-        raise SpecError(f"each value of a linked axis must be a list of {len(paths)} entries, one per path; "
-                        f"got {json.dumps(value)[:80]}", where=f"grid.{key}")
+        raise SpecError(
+            f"each value of a linked axis must be a list of {len(paths)} entries, one per path; "
+            f"got {json.dumps(value)[:80]}",
+            where=f"grid.{key}",
+        )
     return dict(zip(paths, value))
 
 
@@ -138,7 +157,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     targets = [data]
     for depth, part in enumerate(parts[:-1]):
-        nxt = []
+        nxt: list[dict[str, Any]] = []
         for node in targets:
             if part == "*":
                 nxt.extend(v for v in node.values() if isinstance(v, dict))
@@ -146,8 +165,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 nxt.append(node[part])
             else:
                 where = ".".join(parts[: depth + 1])
-                raise SpecError(f"'{where}' is not a section of the spec, so '{path}' cannot be set",
-                                where=f"grid.{path}")
+                raise SpecError(
+                    f"'{where}' is not a section of the spec, so '{path}' cannot be set", where=f"grid.{path}"
+                )
         targets = nxt
     for node in targets:
         if parts[-1] == "*":
@@ -155,91 +175,6 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 node[key] = copy.deepcopy(value)
         else:
             node[parts[-1]] = copy.deepcopy(value)
-
-
-def short_labels(paths: list[str]) -> dict[str, str]:
-    """The last path segment that is not ``*`` (longer suffixes where two axes would share a label)."""
-    def suffix(path: str, n: int) -> str:
-        parts = [p for p in path.split(".") if p != "*"] or ["value"]
-        return ".".join(parts[-n:])
-
-    labels = {p: suffix(p, 1) for p in paths}
-    for n in range(2, 10):
-        clashes = {p for p in paths if list(labels.values()).count(labels[p]) > 1}
-        if not clashes:
-            break
-        labels.update({p: suffix(p, n) for p in clashes})
-    return labels
-
-
-def describe(value: Any) -> str:
-    """A short readable form of a grid value: scalars as written, components by name."""
-    if isinstance(value, dict):
-        return str(value.get("name", json.dumps(value, sort_keys=True)))
-    if isinstance(value, (list, tuple)):
-        return ",".join(describe(v) for v in value)
-    return json.dumps(value) if isinstance(value, str) and not value else str(value)
-
-
-def canonical(value: Any) -> str:
-    """One text per JSON value (keys sorted), to tell grid values apart and find them again."""
-    return json.dumps(value, sort_keys=True)
-
-
-def value_texts(values: list[Any]) -> dict[str, str]:
-    """`canonical` value -> its text in cell names: `describe`'s, unless distinct values share it.
-
-    Components (or lists) that share a text get the options in which they differ, nested keys dotted, in
-    sorted order, each shown where the value sets it: ``gaussian(learn_scale=True,scale=1.0)``. Scalars that
-    share a text (``1`` and ``"1"``) are shown as JSON. A value unique along its axis keeps `describe`'s text,
-    so the names (and directories) of grids whose values differ by name are those earlier versions gave.
-    """
-    groups: dict[str, dict[str, Any]] = {}
-    for value in values:
-        groups.setdefault(describe(value), {})[canonical(value)] = value
-    texts: dict[str, str] = {}
-    for text, members in groups.items():
-        if len(members) == 1:
-            texts.update(dict.fromkeys(members, text))
-            continue
-        options = {key: flat_options(v) for key, v in members.items()}
-        differing = sorted({k for o in options.values() for k in o
-                            if len({canonical(p[k]) if k in p else None for p in options.values()}) > 1})
-        for key, value in members.items():
-            if not isinstance(value, (dict, list)):
-                texts[key] = json.dumps(value)
-                continue
-            shown = [f"{k}={leaf_text(options[key][k])}" for k in differing if k in options[key]]
-            texts[key] = f"{text}({','.join(shown)})" if shown else text
-    return texts
-
-
-def directory_text(text: str, value: Any) -> str:
-    """A value's text for its cell's directory: the name's, its options after a '-' with no closing bracket
-    (``gaussian-scale=0.1``, not ``gaussian-scale=0.1-``); `describe`'s text unchanged, as before."""
-    plain = describe(value)
-    return text[:-1] if text.startswith(f"{plain}(") and text.endswith(")") else text
-
-
-def flat_options(value: Any, prefix: str = "") -> dict[str, Any]:
-    """A component's options as dotted paths (``encoder.hidden``); a list's entries by index (``0.scale``)."""
-    if isinstance(value, dict) and value:
-        items = value.items()
-    elif isinstance(value, list) and value and prefix == "":
-        items = ((str(i), v) for i, v in enumerate(value))
-    else:
-        return {prefix[:-1]: value} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, v in items:
-        out.update(flat_options(v, f"{prefix}{key}."))
-    return out
-
-
-def leaf_text(value: Any) -> str:
-    """An option's value in a cell name: a scalar as `describe` shows it, anything else as compact JSON."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return describe(value)
 
 
 def keep_recorded_directories(cells: list[GridCell], recorded: list[dict[str, Any]]) -> list[GridCell]:
@@ -263,49 +198,22 @@ def keep_recorded_directories(cells: list[GridCell], recorded: list[dict[str, An
     taken: dict[str, str] = {}
     for cell, found in zip(kept, matched):
         if cell.directory in taken:
-            raise SpecError(f"grid cells '{taken[cell.directory]}' and '{cell.name}' would both run in "
-                            f"'{cell.directory}' (as grid.json records it); choose another --out", where="grid")
+            raise SpecError(
+                f"grid cells '{taken[cell.directory]}' and '{cell.name}' would both run in "
+                f"'{cell.directory}' (as grid.json records it); choose another --out",
+                where="grid",
+            )
         if not found and cell.directory in others:
-            raise SpecError(f"grid cell '{cell.name}' would run in '{cell.directory}', which grid.json records for "
-                            "another setting; choose another --out", where="grid")
+            raise SpecError(
+                f"grid cell '{cell.name}' would run in '{cell.directory}', which grid.json records for "
+                "another setting; choose another --out",
+                where="grid",
+            )
         taken[cell.directory] = cell.name
     return kept
 
 
-MAX_DIRECTORY = 100
-"""The longest cell directory name (file systems allow 255 bytes; paths on clusters are long already)."""
-
-RESERVED = RESERVED_NAMES
-"""Names the grid's own directory uses for its files (the same as a run's): no cell may take one."""
-
-
-def safe_name(text: str) -> str:
-    """A plain directory name inside the grid's: letters, digits and ``_.,=-`` only, never only dots, never
-    one of the grid's own names, at most `MAX_DIRECTORY` characters."""
-    name = re.sub(r"[^A-Za-z0-9_.,=-]+", "-", text).strip("-")[:MAX_DIRECTORY].strip("-")
-    if not name.strip("."):
-        return "cell"
-    return f"{name[:MAX_DIRECTORY - 5]}-cell" if name.lower() in RESERVED else name
-
-
-def unique(name: str, taken: set[str]) -> str:
-    """``name``, or ``name-2``, ``name-3``, ... (shortened to stay within `MAX_DIRECTORY`) if taken."""
-    candidate, i = name, 2
-    while candidate in taken:
-        suffix = f"-{i}"
-        candidate, i = f"{name[:MAX_DIRECTORY - len(suffix)]}{suffix}", i + 1
-    taken.add(candidate)
-    return candidate
-
-
-def check_cell_directory(name: str) -> None:
-    """A cell's directory must be a plain name inside the grid's (never a path, '..' or absolute)."""
-    if (not isinstance(name, str) or not name.strip(".") or len(name) > MAX_DIRECTORY or name != safe_name(name)
-            or name.lower() in RESERVED):
-        raise SpecError(f"grid cell directory {name!r} is not a plain folder name inside the grid", where="grid")
-
-
-def grid_json(spec: BaseModel, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
+def grid_json(spec: ExperimentSpec, cells: list[GridCell], spec_hash: str) -> dict[str, Any]:
     """What ``grid.json`` holds: the axes (the draws' last) and, per cell, its name, directory and settings;
     with draws, which axis holds them and their data seeds (`ica.spec.draws.draws_record`)."""
     for cell in cells:

@@ -20,14 +20,20 @@ def spec_hash(spec: BaseModel) -> str:
     return json_digest(spec_json(spec))
 
 
-EARLIER_DEFAULTS = {("training", "compile"): ("auto", False), ("data", "max_condition"): (None, 2.0),
-                    ("data", "negative_slope"): (None, 0.2), ("data", "mean_range"): (None, [-3.0, 3.0]),
-                    ("data", "std_range"): (None, [0.01, 3.0])}
+EARLIER_DEFAULTS = {
+    ("training", "compile"): ("auto", False),
+    ("data", "max_condition"): (None, 2.0),
+    ("data", "negative_slope"): (None, 0.2),
+    ("data", "mean_range"): (None, [-3.0, 3.0]),
+    ("data", "std_range"): (None, [0.01, 3.0]),
+}
 """Defaults this version changed: (section, field) -> (the value now, the value ica 0.2.0 wrote). A run
 directory a 0.2.0 run made from the same spec file carries the hash of the spec with the old value."""
-EARLIER_ONLY_WITH = {("data", "negative_slope"): ("mixing", ("exact", "original")),
-                     ("data", "mean_range"): ("mixing", ("exact", "original")),
-                     ("data", "std_range"): ("mixing", ("exact", "original"))}
+EARLIER_ONLY_WITH = {
+    ("data", "negative_slope"): ("mixing", ("exact", "original")),
+    ("data", "mean_range"): ("mixing", ("exact", "original")),
+    ("data", "std_range"): ("mixing", ("exact", "original")),
+}
 """Earlier defaults that held only where another option has one of these values: the TCL recipes that existed
 then (a newer recipe's unset slope means its own, never 0.2)."""
 
@@ -57,8 +63,11 @@ def accepted_hashes(spec: BaseModel) -> set[str]:
     for (section, field), (now, before) in EARLIER_DEFAULTS.items():  # each changed default, alone or with others
         for variant in list(variants):
             only = EARLIER_ONLY_WITH.get((section, field))
-            if only is not None and isinstance(variant.get(section), dict) and \
-                    variant[section].get(only[0]) not in only[1]:
+            if (
+                only is not None
+                and isinstance(variant.get(section), dict)
+                and variant[section].get(only[0]) not in only[1]
+            ):
                 continue
             if isinstance(variant.get(section), dict) and variant[section].get(field) == now:
                 earlier = json.loads(json.dumps(variant))

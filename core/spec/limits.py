@@ -48,8 +48,10 @@ class AtEntry(ValueError):
 
 
 def too_many_seeds(count: int) -> str:
-    return (f"{count:,} seeds; at most {MAX_SEEDS:,} per spec (each seed is a separately trained model with its "
-            "own files; split a larger study into several specs)")
+    return (
+        f"{count:,} seeds; at most {MAX_SEEDS:,} per spec (each seed is a separately trained model with its "
+        "own files; split a larger study into several specs)"
+    )
 
 
 def check_seeds(seeds: int | list[int]) -> int | list[int]:
@@ -87,11 +89,17 @@ def check_distinct_metrics(metrics: list[Any] | None) -> list[Any] | None:
             continue
         j, earlier = first[name]
         if earlier == options:
-            raise AtEntry(f"repeats entry [{j}] ({name!r}); a metric listed twice would count every seed twice in "
-                          "its summary: list it once", i)
-        raise AtEntry(f"{name!r} is already entry [{j}], with other options; a metric's results are recorded under "
-                      f"its own name whatever its options, so both would be mixed in one summary: list {name!r} "
-                      "once, with the options you want", i)
+            raise AtEntry(
+                f"repeats entry [{j}] ({name!r}); a metric listed twice would count every seed twice in "
+                "its summary: list it once",
+                i,
+            )
+        raise AtEntry(
+            f"{name!r} is already entry [{j}], with other options; a metric's results are recorded under "
+            f"its own name whatever its options, so both would be mixed in one summary: list {name!r} "
+            "once, with the options you want",
+            i,
+        )
     return metrics
 
 
@@ -101,8 +109,12 @@ def check_distinct_values(key: str, values: list[Any]) -> None:
     for i, value in enumerate(values):
         text = json.dumps(value, sort_keys=True)
         if text in seen:
-            raise AtEntry(f"repeats the value {text if len(text) <= 60 else text[:57] + '...'} of entry "
-                          f"[{seen[text]}]; the two cells would be the same run: give each value once", key, i)
+            raise AtEntry(
+                f"repeats the value {text if len(text) <= 60 else text[:57] + '...'} of entry "
+                f"[{seen[text]}]; the two cells would be the same run: give each value once",
+                key,
+                i,
+            )
         seen[text] = i
 
 
@@ -111,6 +123,8 @@ def check_grid_size(grid: dict[str, list[Any]] | None) -> dict[str, list[Any]] |
     cells = math.prod(len(values) for values in (grid or {}).values())
     if grid and cells > MAX_GRID_CELLS:
         lengths = " x ".join(str(len(values)) for values in grid.values())
-        raise ValueError(f"{lengths} values make {cells:,} cells; a grid has at most {MAX_GRID_CELLS:,} (each cell "
-                         "is a run of its own, checked before any trains): split it into several specs")
+        raise ValueError(
+            f"{lengths} values make {cells:,} cells; a grid has at most {MAX_GRID_CELLS:,} (each cell "
+            "is a run of its own, checked before any trains): split it into several specs"
+        )
     return grid

@@ -14,18 +14,28 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from ica.errors import SpecError
 from ica.components.registry import Registry, registry
 from ica.spec.hashing import (  # noqa: F401 - the names `ica.spec.load` has always offered
-    ADDED_FIELDS, ANY, EARLIER_DEFAULTS, accepted_hashes, json_digest, spec_hash, spec_json, without_added_fields,
+    ADDED_FIELDS,
+    ANY,
+    EARLIER_DEFAULTS,
+    accepted_hashes,
+    json_digest,
+    spec_hash,
+    spec_json,
+    without_added_fields,
 )
 from ica.spec.limits import AtEntry
 from ica.spec.models import spec_models
 from ica.spec.option_names import allowed_options, suggestion
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails  # pydantic's error records, typed
 
 
 def load_spec(source: str | Path | dict[str, Any] | BaseModel, reg: Registry | None = None) -> Any:
@@ -82,11 +92,13 @@ def read_json(path: Path) -> Any:
     if stat.S_ISDIR(info.st_mode):
         raise SpecError("is a directory, not a spec file", where=str(path))
     if not stat.S_ISREG(info.st_mode):
-        raise SpecError(f"is not a regular file ({_file_kind(info.st_mode)}), so it cannot be a spec file",
-                        where=str(path))
+        raise SpecError(
+            f"is not a regular file ({_file_kind(info.st_mode)}), so it cannot be a spec file", where=str(path)
+        )
     if info.st_size > MAX_SPEC_BYTES:
-        raise SpecError(f"is {info.st_size:,} bytes; a spec file is at most {MAX_SPEC_BYTES:,} bytes of JSON",
-                        where=str(path))
+        raise SpecError(
+            f"is {info.st_size:,} bytes; a spec file is at most {MAX_SPEC_BYTES:,} bytes of JSON", where=str(path)
+        )
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
@@ -103,8 +115,12 @@ def read_json(path: Path) -> Any:
 
 
 def _file_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return kind
     return "not a plain file"
@@ -116,7 +132,11 @@ class _Pairs(dict):
     def __init__(self, pairs: list[tuple[str, Any]]):
         super().__init__(pairs)
         seen: set[str] = set()
-        self.repeated = [k for k, _ in pairs if k in seen or seen.add(k)]
+        self.repeated: list[str] = []
+        for k, _ in pairs:
+            if k in seen:
+                self.repeated.append(k)
+            seen.add(k)
 
 
 def plain_json(data: Any, origin: str = "spec") -> Any:
@@ -134,8 +154,10 @@ def _plain(node: Any, path: str, depth: int, origin: str) -> Any:
     if isinstance(node, dict):
         repeated = getattr(node, "repeated", None)
         if repeated:
-            raise SpecError(f"{where}: key {_text(repeated[0])!r} is given twice; each key may appear once "
-                            "in an object", where=origin)
+            raise SpecError(
+                f"{where}: key {_text(repeated[0])!r} is given twice; each key may appear once in an object",
+                where=origin,
+            )
         out = {}
         for key, value in node.items():
             if not isinstance(key, str):
@@ -150,21 +172,28 @@ def _plain(node: Any, path: str, depth: int, origin: str) -> Any:
         return node
     if isinstance(node, float):
         if not math.isfinite(node):
-            raise SpecError(f"{where}: {node} is not a finite number (JSON numbers are finite; no option "
-                            "takes infinity or NaN)", where=origin)
+            raise SpecError(
+                f"{where}: {node} is not a finite number (JSON numbers are finite; no option takes infinity or NaN)",
+                where=origin,
+            )
         return node
     if node is None or isinstance(node, (bool, int)):
         return node
-    raise SpecError(f"{where}: a {type(node).__name__} is not JSON data (give numbers, strings, booleans, "
-                    "null, lists or objects)", where=origin)
+    raise SpecError(
+        f"{where}: a {type(node).__name__} is not JSON data (give numbers, strings, booleans, null, lists or objects)",
+        where=origin,
+    )
 
 
 def _check_text(text: str, where: str, origin: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise SpecError(f"{where}: text that is not valid Unicode ({_text(text)!r}: a lone surrogate such "
-                        "as \\ud800 cannot be written as UTF-8)", where=origin) from None
+        raise SpecError(
+            f"{where}: text that is not valid Unicode ({_text(text)!r}: a lone surrogate such "
+            "as \\ud800 cannot be written as UTF-8)",
+            where=origin,
+        ) from None
 
 
 def _text(text: str) -> str:
@@ -195,11 +224,14 @@ def render_errors(exc: ValidationError, data: Any, model: type[BaseModel] | None
         cause = (err.get("ctx") or {}).get("error")
         loc = (*err["loc"], *cause.loc) if isinstance(cause, AtEntry) else err["loc"]
         path = user_path(loc, data) or "(top level)"
-        message = describe(err, model)
+        message = describe_error(err, model)
         match = re.match(r"^(Input should be .*) \(got (.*)\)$", message)
         if match and path in given and given[path] == match.group(2) and found[path]:
-            found[path][-1] = found[path][-1].replace(f" (got {match.group(2)})", "") + \
-                match.group(1).replace("Input should be", " or", 1) + f" (got {match.group(2)})"
+            found[path][-1] = (
+                found[path][-1].replace(f" (got {match.group(2)})", "")
+                + match.group(1).replace("Input should be", " or", 1)
+                + f" (got {match.group(2)})"
+            )
             continue
         if match:
             given[path] = match.group(2)
@@ -240,7 +272,7 @@ def user_path(loc: tuple[Any, ...], data: Any) -> str:
     return "".join(parts)
 
 
-def describe(err: dict[str, Any], model: type[BaseModel] | None = None) -> str:
+def describe_error(err: ErrorDetails, model: type[BaseModel] | None = None) -> str:
     """A person's description of one pydantic error (``model``: the validated class, to suggest options)."""
     kind, ctx, given = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "union_tag_invalid":
@@ -269,7 +301,7 @@ def unknown_tag(tag: Any, expected: list[str]) -> str:
     return f"unknown name {tag!r}{hint} (known: {', '.join(expected) or 'none registered'})"
 
 
-def given_tag(err: dict[str, Any]) -> Any:
+def given_tag(err: ErrorDetails) -> Any:
     given = err.get("input")
     return given.get("name") if isinstance(given, dict) else (err.get("ctx") or {}).get("tag")
 

@@ -15,9 +15,10 @@ or as a whole suite, one test per component and check, selected by the package t
 `tests/testing/test_contracts.py` runs exactly these checks on every registered component. A check that does not
 apply (a convolutional encoder given flat data, a dataset that needs files) says why instead of passing.
 
-Owns: `check_component` and the checks per kind (`checks`, `module_checks`, `model_checks`, `data_checks`), the
-tiny inputs they use (`inputs`), the pytest entry (`test_components`, with the ``--ica-plugin`` option
-registered by `pytest_plugin`), and the plugin package template (`scaffold`, `templates`).
+Owns: `check_component` and the checks per kind (`checks`, `module_checks`, `model_checks`, `data_checks`), what
+a check ends in (`contract`), the tiny inputs they use (`inputs`), the pytest entry (`test_components`, with the
+``--ica-plugin`` option registered by `pytest_plugin`), and the plugin package template (`scaffold`,
+`templates`).
 May import: ica.errors, ica.components, ica.spec, ica.nn, ica.rundir, ica.evaluation, ica.running
 Exports: ``check_component``, ``component_checks``, ``ContractError``, ``NotApplicable``, ``CheckReport``.
 """

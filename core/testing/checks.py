@@ -6,15 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ica.components.registry import Registry, registry
-
-
-class ContractError(AssertionError):
-    """A component breaks its kind's contract; the message names the check and what was wrong."""
-
-
-class NotApplicable(Exception):
-    """A check that cannot apply to this component (it needs files, or options it has no default for)."""
-
+from ica.testing.contract import ContractError, NotApplicable
 
 Check = Callable[..., None]
 """``check(reg, name, extra=None)``: raises `ContractError` or `NotApplicable`, returns None when it holds."""
@@ -39,18 +31,23 @@ def component_checks(kind: str) -> list[Check]:
         "decoder": [module_checks.decoder_contract],
         "prior": [module_checks.prior_contract],
         "likelihood": [module_checks.likelihood_contract],
-        "model": [model_checks.model_contract, model_checks.generative_methods, model_checks.seeds_initialised_apart,
-                  model_checks.fitted_peer_contract],
+        "model": [
+            model_checks.model_contract,
+            model_checks.generative_methods,
+            model_checks.seeds_initialised_apart,
+            model_checks.fitted_peer_contract,
+        ],
         "dataset": [data_checks.dataset_contract],
-        "metric": [data_checks.metric_contract],
+        "metric": [data_checks.metric_contract, data_checks.metric_measures],
     }
     if kind not in per_kind:
         raise ValueError(f"unknown kind {kind!r}; the kinds are {sorted(per_kind)}")
     return [data_checks.options_round_trip, *per_kind[kind]]
 
 
-def check_component(kind: str, name: str, *, reg: Registry | None = None,
-                    options: dict[str, Any] | None = None) -> CheckReport:
+def check_component(
+    kind: str, name: str, *, reg: Registry | None = None, options: dict[str, Any] | None = None
+) -> CheckReport:
     """Run every check of ``kind`` on component ``name`` of ``reg`` (default: the installed registry, entry-point
     plugins included); raise `ContractError` at the first that fails.
 
@@ -71,8 +68,9 @@ def check_component(kind: str, name: str, *, reg: Registry | None = None,
         except ContractError as exc:
             raise ContractError(f"{kind} {name!r} fails {check.__name__}: {exc}") from None
         except Exception as exc:  # the component itself raised: that breaks the contract too
-            raise ContractError(f"{kind} {name!r} fails {check.__name__}: it raised "
-                                f"{type(exc).__name__}: {exc}") from exc
+            raise ContractError(
+                f"{kind} {name!r} fails {check.__name__}: it raised {type(exc).__name__}: {exc}"
+            ) from exc
         else:
             report.passed.append(check.__name__)
     return report

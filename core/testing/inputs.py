@@ -9,6 +9,7 @@ import torch
 from ica.components.protocols import BuildContext, DataSplits, Split
 from ica.components.registry import Registry
 from ica.spec.models import spec_models
+from ica.testing.contract import require, required
 
 S, B, D, K_U, DZ = 2, 7, 4, 3, 3
 """Seeds, batch, flat observed size, values of u, latent size."""
@@ -49,15 +50,7 @@ def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,)) -> DataSplits:
     return DataSplits(split(n), split(n), n_u=K_U)
 
 
-def require(condition: Any, message: str) -> None:
-    """`assert` that survives ``python -O``: a failed contract raises `ContractError` with ``message``."""
-    if not condition:
-        from ica.testing.checks import ContractError
-
-        raise ContractError(message)
-
-
 def grads_reach_every_parameter(module: torch.nn.Module) -> None:
     for pname, p in module.named_parameters():
-        require(p.grad is not None, f"no gradient reached the parameter {pname}")
-        require(torch.isfinite(p.grad).all(), f"non-finite gradient in the parameter {pname}")
+        grad = required(p.grad, f"no gradient reached the parameter {pname}")
+        require(torch.isfinite(grad).all(), f"non-finite gradient in the parameter {pname}")

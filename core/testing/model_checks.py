@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import io
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from ica.components.protocols import Batch, is_fitted_peer
+from ica.components.protocols import Batch, Model, is_fitted_peer
 from ica.errors import SpecError
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis, seed_generators
 from ica.running.building import build_model, model_context
-from ica.testing.checks import NotApplicable
-from ica.testing.inputs import B, D, S, Inputs, grads_reach_every_parameter, require, tiny_data
+from ica.testing.contract import NotApplicable, require
+from ica.testing.inputs import B, D, S, Inputs, grads_reach_every_parameter, tiny_data
 
 
 def built(reg: Any, name: str, extra: dict | None, seeds: list[int], n: int = 12):
@@ -69,12 +69,16 @@ def model_contract(reg: Any, name: str, extra: dict | None = None) -> None:
     model.eval()
     with torch.no_grad():
         first, second = model.represent(batch), model.represent(batch)
-    require(first.latents.dim() == 3 and first.latents.shape[:2] == (S, B),
-            f"latents have shape {tuple(first.latents.shape)}, expected (seeds, batch, d_z)")
+    require(
+        first.latents.dim() == 3 and first.latents.shape[:2] == (S, B),
+        f"latents have shape {tuple(first.latents.shape)}, expected (seeds, batch, d_z)",
+    )
     require(torch.equal(first.latents, second.latents), "representations are not deterministic in eval mode")
     if first.assignments is not None:
-        require(first.assignments.shape == (S, B), f"assignments have shape {tuple(first.assignments.shape)}, "
-                f"expected {(S, B)}")
+        require(
+            first.assignments.shape == (S, B),
+            f"assignments have shape {tuple(first.assignments.shape)}, expected {(S, B)}",
+        )
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     buffer.seek(0)
@@ -82,8 +86,10 @@ def model_contract(reg: Any, name: str, extra: dict | None = None) -> None:
     fresh.load_state_dict(torch.load(buffer, weights_only=True))
     fresh.eval()
     with torch.no_grad():
-        require(torch.equal(fresh.represent(batch).latents, first.latents),
-                "a saved and reloaded model represents differently")
+        require(
+            torch.equal(cast(Model, fresh).represent(batch).latents, first.latents),
+            "a saved and reloaded model represents differently",
+        )
 
 
 def generative_methods(reg: Any, name: str, extra: dict | None = None) -> None:
@@ -99,16 +105,22 @@ def generative_methods(reg: Any, name: str, extra: dict | None = None) -> None:
             got = tuple(model.decode(latents).shape)
             require(got == (S, B, *data.x_shape), f"decode gives {got}, expected {(S, B, *data.x_shape)}")
         if hasattr(model, "sample_latents"):
+
             def draw(streams):
                 with seed_generators([torch.Generator().manual_seed(k) for k in streams]):
                     return model.sample_latents(5, None)[0]
+
             z = draw([1, 2])
-            require(z.shape == (S, 5, latents.shape[-1]), f"sample_latents(5) gives {tuple(z.shape)}, expected "
-                    f"{(S, 5, latents.shape[-1])}")
+            require(
+                z.shape == (S, 5, latents.shape[-1]),
+                f"sample_latents(5) gives {tuple(z.shape)}, expected {(S, 5, latents.shape[-1])}",
+            )
             other = draw([9, 2])  # seed 0's stream changed, seed 1's kept
             require(torch.equal(draw([1, 2]), z), "sampling from the same generators twice differs")
-            require(torch.equal(other[1], z[1]) and not torch.equal(other[0], z[0]),
-                    "each seed must draw from its own generator (`ica.plugin.seed_randn`)")
+            require(
+                torch.equal(other[1], z[1]) and not torch.equal(other[0], z[0]),
+                "each seed must draw from its own generator (`ica.plugin.seed_randn`)",
+            )
 
 
 def seeds_initialised_apart(reg: Any, name: str, extra: dict | None = None) -> None:
@@ -135,12 +147,18 @@ def fitted_peer_contract(reg: Any, name: str, extra: dict | None = None) -> None
         return peer.transform(points)
 
     fitted(5)  # a first fit imports what the peer needs (an import may draw random numbers)
-    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    states = torch.get_rng_state(), np.random.get_state(legacy=False)["state"]["key"].copy(), random.getstate()
     z = fitted(0)
-    require(torch.equal(torch.get_rng_state(), states[0]) and np.array_equal(np.random.get_state()[1], states[1])
-            and random.getstate() == states[2], "a fit must leave the global random generators as it found them")
-    require(isinstance(z, np.ndarray) and z.ndim == 2 and z.shape[0] == len(points) and z.dtype == np.float32,
-            f"transform gives {getattr(z, 'shape', type(z))} {getattr(z, 'dtype', '')}, expected float32 [N, d_z]")
+    require(
+        torch.equal(torch.get_rng_state(), states[0])
+        and np.array_equal(np.random.get_state(legacy=False)["state"]["key"], states[1])
+        and random.getstate() == states[2],
+        "a fit must leave the global random generators as it found them",
+    )
+    require(
+        isinstance(z, np.ndarray) and z.ndim == 2 and z.shape[0] == len(points) and z.dtype == np.float32,
+        f"transform gives {getattr(z, 'shape', type(z))} {getattr(z, 'dtype', '')}, expected float32 [N, d_z]",
+    )
     require(np.isfinite(z).all(), "the latents are not finite")
     require(np.array_equal(fitted(0), z), "fitting the same seed twice gives different latents")
     require(not np.allclose(fitted(1), z), "another seed gives the same fit: the seed is not used")

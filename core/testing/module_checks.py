@@ -10,7 +10,8 @@ import torch
 from ica.errors import SpecError
 from ica.nn.layers import one_hot
 from ica.nn.seeding import check_seed_axis
-from ica.testing.inputs import B, D, DZ, K_U, S, X_SHAPES, Inputs, grads_reach_every_parameter, require
+from ica.testing.contract import require, required
+from ica.testing.inputs import B, D, DZ, K_U, S, X_SHAPES, Inputs, grads_reach_every_parameter
 
 
 def _shapes_built(kind: str, reg: Any, name: str, extra: dict | None, **ctx: Any) -> list[tuple[tuple, Any]]:
@@ -36,8 +37,10 @@ def encoder_contract(reg: Any, name: str, extra: dict | None = None) -> None:
             cond = one_hot(torch.randint(0, K_U, (S, B)), K_U) if cond_dim else None
             mean, log_var = enc(x, cond)
             where = f"x_shape {shape}, cond_dim {cond_dim}"
-            require(mean.shape == log_var.shape == (S, B, DZ), f"{where}: mean {tuple(mean.shape)} and log_var "
-                    f"{tuple(log_var.shape)}, expected both {(S, B, DZ)}")
+            require(
+                mean.shape == log_var.shape == (S, B, DZ),
+                f"{where}: mean {tuple(mean.shape)} and log_var {tuple(log_var.shape)}, expected both {(S, B, DZ)}",
+            )
             (mean.sum() + log_var.sum()).backward()
             grads_reach_every_parameter(enc)
             enc.eval()
@@ -53,8 +56,10 @@ def decoder_contract(reg: Any, name: str, extra: dict | None = None) -> None:
             check_seed_axis(dec, S)
             out = dec(torch.randn(S, B, DZ))
             expected = (S, B, shape[0] * multiplier, *shape[1:])
-            require(out.shape == expected, f"x_shape {shape}, out_multiplier {multiplier}: output "
-                    f"{tuple(out.shape)}, expected {expected}")
+            require(
+                out.shape == expected,
+                f"x_shape {shape}, out_multiplier {multiplier}: output {tuple(out.shape)}, expected {expected}",
+            )
             out.sum().backward()
             grads_reach_every_parameter(dec)
 
@@ -73,11 +78,17 @@ def prior_contract(reg: Any, name: str, extra: dict | None = None) -> None:
         broadcast = torch.broadcast_shapes(tuple(dist.batch_shape), (S, B))
     except RuntimeError:
         broadcast = None
-    require(broadcast == (S, B), f"batch shape {tuple(dist.batch_shape)} does not broadcast to [S, B] = {(S, B)} "
-            "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])")
+    require(
+        broadcast == (S, B),
+        f"batch shape {tuple(dist.batch_shape)} does not broadcast to [S, B] = {(S, B)} "
+        "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])",
+    )
     log_p = dist.log_prob(torch.randn(S, B, DZ))
-    require(log_p.shape == (S, B), f"log_prob of z [S, B, d_z] has shape {tuple(log_p.shape)}, expected {(S, B)} "
-            "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])")
+    require(
+        log_p.shape == (S, B),
+        f"log_prob of z [S, B, d_z] has shape {tuple(log_p.shape)}, expected {(S, B)} "
+        "(an unconditional prior's batch shape is [S, 1], a mixture's components [S, 1, K])",
+    )
     require(torch.isfinite(log_p).all(), "log_prob is not finite")
     log_p.sum().backward()
     grads_reach_every_parameter(prior)
@@ -88,8 +99,10 @@ def likelihood_contract(reg: Any, name: str, extra: dict | None = None) -> None:
     finite, differentiable in the parameters; ``mean(params)`` keeps [S,B]."""
     inputs = Inputs(reg, extra)
     lik = reg.build(inputs.options("likelihood", name), inputs.ctx)
-    require(isinstance(getattr(lik, "multiplier", None), int), "a likelihood needs an int attribute `multiplier` "
-            "(decoder outputs per observed dimension)")
+    require(
+        isinstance(getattr(lik, "multiplier", None), int),
+        "a likelihood needs an int attribute `multiplier` (decoder outputs per observed dimension)",
+    )
     check_seed_axis(lik, S)
     x = torch.rand(S, B, D)
     params = torch.randn(S, B, D * lik.multiplier, requires_grad=True)
@@ -97,6 +110,9 @@ def likelihood_contract(reg: Any, name: str, extra: dict | None = None) -> None:
     require(log_p.shape == (S, B), f"log_prob has shape {tuple(log_p.shape)}, expected {(S, B)}")
     require(torch.isfinite(log_p).all(), "log_prob is not finite")
     log_p.sum().backward()
-    require(torch.isfinite(params.grad).all(), "the gradient with respect to the parameters is not finite")
-    require(lik.mean(params).shape[:2] == (S, B), f"mean(params) has shape {tuple(lik.mean(params).shape)}, "
-            f"expected it to start with {(S, B)}")
+    grad = required(params.grad, "no gradient reached the parameters")
+    require(torch.isfinite(grad).all(), "the gradient with respect to the parameters is not finite")
+    require(
+        lik.mean(params).shape[:2] == (S, B),
+        f"mean(params) has shape {tuple(lik.mean(params).shape)}, expected it to start with {(S, B)}",
+    )

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from ica.errors import IcaError
 from ica.rundir.enclosing import enclosing_run_directory
@@ -21,7 +22,7 @@ KINDS = tuple(SKELETONS)
 DISTRIBUTION = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$|^[A-Za-z]$")
 COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
-PYPROJECT = '''[build-system]
+PYPROJECT = """[build-system]
 requires = ["setuptools>=69"]
 build-backend = "setuptools.build_meta"
 
@@ -40,7 +41,7 @@ $component = "$module"
 
 [tool.setuptools]
 py-modules = ["$module"]
-'''
+"""
 
 TESTS = '''"""The checks ica runs on its own components (`ica.testing`), and one small run through ica."""
 
@@ -60,7 +61,7 @@ def test_${component}_trains_in_a_run(tmp_path):
         assert set(cell["status"].values()) == {"finished"}, cell["status"]
 $extra'''
 
-README = '''# $name
+README = """# $name
 
 An [ica](https://pypi.org/project/ica-toolkit/) $kind, `$component`: $summary
 
@@ -71,7 +72,7 @@ pytest --pyargs ica.testing --ica-plugin $name   # the contract checks alone, as
 ```
 
 In a spec: $usage
-'''
+"""
 
 
 def write_plugin_package(name: str, kind: str, out: Path, component: str | None = None) -> Path:
@@ -80,15 +81,17 @@ def write_plugin_package(name: str, kind: str, out: Path, component: str | None 
     if kind not in SKELETONS:
         raise IcaError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}", where="--kind")
     if not DISTRIBUTION.match(name):
-        raise IcaError(f"{name!r} is not a package name: letters, digits, '-', '_' and '.', starting with a letter",
-                       where="NAME")
+        raise IcaError(
+            f"{name!r} is not a package name: letters, digits, '-', '_' and '.', starting with a letter", where="NAME"
+        )
     module = module_name(name)
     check_module(name, module)
     where = "NAME" if component is None else "--component"
     component = component or module.removeprefix("ica_")
     if not COMPONENT.match(component):
-        raise IcaError(f"component name {component!r}: lower-case letters, digits and '_', starting with a letter",
-                       where=where)
+        raise IcaError(
+            f"component name {component!r}: lower-case letters, digits and '_', starting with a letter", where=where
+        )
     check_component_name(kind, component, where)
     out = Path(out)
     target = out / name
@@ -116,15 +119,21 @@ def check_module(name: str, module: str) -> None:
     """Refuse a module that, installed, would hide another: a keyword, the standard library, or any module
     Python can already import (found without importing it): ``numpy.py`` would break every ``import numpy``."""
     if keyword.iskeyword(module) or module in ("ica", "test", "tests"):
-        raise IcaError(f"{name!r} would make the module {module!r}, which shadows another; choose another NAME",
-                       where="NAME")
+        raise IcaError(
+            f"{name!r} would make the module {module!r}, which shadows another; choose another NAME", where="NAME"
+        )
     if module in sys.stdlib_module_names:
-        raise IcaError(f"{name!r} would make the module {module!r}, which shadows the standard library's; choose "
-                       "another NAME", where="NAME")
+        raise IcaError(
+            f"{name!r} would make the module {module!r}, which shadows the standard library's; choose another NAME",
+            where="NAME",
+        )
     location = installed_at(module)
     if location is not None:
-        raise IcaError(f"{name!r} would make the module {module!r}, which shadows the installed module of that "
-                       f"name{location and f' ({location})'}; choose another NAME", where="NAME")
+        raise IcaError(
+            f"{name!r} would make the module {module!r}, which shadows the installed module of that "
+            f"name{location and f' ({location})'}; choose another NAME",
+            where="NAME",
+        )
 
 
 def installed_at(module: str) -> str | None:
@@ -150,8 +159,11 @@ def check_component_name(kind: str, component: str, where: str) -> None:
         owners = [reg.components[(kind, component)].plugin.name]
     if owners:
         hint = " (pass --component)" if where == "NAME" else ""
-        raise IcaError(f"the {kind} name {component!r} is already registered by {' and '.join(owners)}; a second "
-                       f"one would disable both in every spec: choose another name{hint}", where=where)
+        raise IcaError(
+            f"the {kind} name {component!r} is already registered by {' and '.join(owners)}; a second "
+            f"one would disable both in every spec: choose another name{hint}",
+            where=where,
+        )
 
 
 def check_out(out: Path, target: Path) -> None:
@@ -160,12 +172,17 @@ def check_out(out: Path, target: Path) -> None:
     if existing is not None and not existing.is_dir():
         what = "a symbolic link to nothing" if existing.is_symlink() and not existing.exists() else "a file"
         holds = "" if existing == out else f" (in the path of --out {out})"
-        raise IcaError(f"is {what}, not a folder{holds}; --out names the folder the package is written into",
-                       where=f"--out {existing}")
+        raise IcaError(
+            f"is {what}, not a folder{holds}; --out names the folder the package is written into",
+            where=f"--out {existing}",
+        )
     inside = enclosing_run_directory(target)
     if inside is not None:
-        raise IcaError(f"would put the package inside the run directory {inside}, whose files are its record; "
-                       "choose an --out outside it", where=f"--out {out}")
+        raise IcaError(
+            f"would put the package inside the run directory {inside}, whose files are its record; "
+            "choose an --out outside it",
+            where=f"--out {out}",
+        )
 
 
 def module_name(name: str) -> str:
@@ -183,7 +200,7 @@ def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str
     klass = "".join(part.capitalize() for part in component.split("_") if part)
     data = {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2}
     mlp = {"name": "mlp", "hidden": [8]}
-    model = {"name": "ivae", "encoder": mlp, "decoder": mlp}
+    model: dict[str, Any] = {"name": "ivae", "encoder": mlp, "decoder": mlp}
     evaluation = None
     if kind in ("prior", "encoder", "decoder", "likelihood"):
         model = {**model, kind: {"name": component}}
@@ -193,17 +210,34 @@ def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str
         data = {**data, "name": component}
     else:
         evaluation = {"metrics": [{"name": "mcc"}, {"name": component}]}
-    spec = {"data": data, "models": {"m": model}, "training": {"steps": 20, "batch_size": 8}, "seeds": 2,
-            "device": "cpu", **({"evaluation": evaluation} if evaluation else {})}
-    extra = ("    assert summary[\"cells\"][\"m\"][\"stats\"][\"%s\"][\"n_failed\"] == 0\n" % component
-             if kind == "metric" else "")
-    usage = {"prior": f'`"prior": {{"name": "{component}"}}` in an iVAE or VaDE model.',
-             "encoder": f'`"encoder": {{"name": "{component}"}}` in a model.',
-             "decoder": f'`"decoder": {{"name": "{component}"}}` in a model.',
-             "likelihood": f'`"likelihood": {{"name": "{component}"}}` in a model.',
-             "model": f'`"models": {{"mine": {{"name": "{component}"}}}}`.',
-             "dataset": f'`"data": {{"name": "{component}"}}`.',
-             "metric": f'`"evaluation": {{"metrics": [{{"name": "mcc"}}, {{"name": "{component}"}}]}}`.'}[kind]
+    spec = {
+        "data": data,
+        "models": {"m": model},
+        "training": {"steps": 20, "batch_size": 8},
+        "seeds": 2,
+        "device": "cpu",
+        **({"evaluation": evaluation} if evaluation else {}),
+    }
+    extra = '    assert summary["cells"]["m"]["stats"]["%s"]["n_failed"] == 0\n' % component if kind == "metric" else ""
+    usage = {
+        "prior": f'`"prior": {{"name": "{component}"}}` in an iVAE or VaDE model.',
+        "encoder": f'`"encoder": {{"name": "{component}"}}` in a model.',
+        "decoder": f'`"decoder": {{"name": "{component}"}}` in a model.',
+        "likelihood": f'`"likelihood": {{"name": "{component}"}}` in a model.',
+        "model": f'`"models": {{"mine": {{"name": "{component}"}}}}`.',
+        "dataset": f'`"data": {{"name": "{component}"}}`.',
+        "metric": f'`"evaluation": {{"metrics": [{{"name": "mcc"}}, {{"name": "{component}"}}]}}`.',
+    }[kind]
     builder = "build" if kind == "dataset" else klass
-    return {"name": name, "kind": kind, "component": component, "module": module, "Class": klass,
-            "summary": SKELETONS[kind][1], "spec": repr(spec), "extra": extra, "usage": usage, "builder": builder}
+    return {
+        "name": name,
+        "kind": kind,
+        "component": component,
+        "module": module,
+        "Class": klass,
+        "summary": SKELETONS[kind][1],
+        "spec": repr(spec),
+        "extra": extra,
+        "usage": usage,
+        "builder": builder,
+    }

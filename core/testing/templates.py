@@ -1,5 +1,6 @@
 """The component skeletons `ica new plugin` writes, one per kind: small, working, and passing the contract checks
-(`tests/testing/test_plugin_kit.py` installs each and runs the kit on it). ``$Class`` and ``$component`` are filled in."""
+(`tests/testing/test_plugin_kit.py` installs each and runs the kit on it). ``$Class`` and ``$component`` are
+filled in."""
 
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ METRIC = '''from typing import Literal
 
 import numpy as np
 
-from ica.plugin import BuildContext, Field, MetricRecord, Options, hookimpl, mcc
+from ica.plugin import BuildContext, Field, Measure, MetricRecord, Options, hookimpl, mcc
 
 
 class ${Class}Options(Options):
@@ -187,6 +188,8 @@ class $Class:
     """Per seed: the mean correlation of the latents with the true sources, matched one to one."""
 
     requires_sources = True  # a default metric list skips it for data without sources
+    # How tables show its record: name, column header, shown by default (ica results --all shows the others)
+    measures = (Measure("$component", "mean correlation to the sources", "mean corr.", headline=True),)
 
     def __init__(self, options: ${Class}Options, ctx: BuildContext):
         self.method = options.method
@@ -249,9 +252,9 @@ SKELETONS = {
 }
 """Per kind: the component's code (after `HEADER`) and the one-line summary its docstring starts with."""
 
-REGISTER = '''
+REGISTER = """
 
 @hookimpl
 def ica_register(register):
     register("$kind", "$component", ${Class}Options, $builder, description="$summary")
-'''
+"""

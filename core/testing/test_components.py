@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ica.components.registry import registry
-from ica.testing.checks import NotApplicable, component_checks
+from ica.testing.checks import component_checks
+from ica.testing.contract import NotApplicable
 
 
 def selected(config) -> list[tuple[str, str]]:
@@ -14,19 +15,23 @@ def selected(config) -> list[tuple[str, str]]:
     plugins = set(config.getoption("ica_plugin", default=None) or [])
     wanted = {tuple(c.split(":", 1)) for c in (config.getoption("ica_component", default=None) or [])}
     reg = registry()
-    found = [(c.kind, c.name) for c in reg.of_kind()
-             if (not plugins or c.plugin.name in plugins) and (not wanted or (c.kind, c.name) in wanted)]
+    found = [
+        (c.kind, c.name)
+        for c in reg.of_kind()
+        if (not plugins or c.plugin.name in plugins) and (not wanted or (c.kind, c.name) in wanted)
+    ]
     if (plugins or wanted) and not found:
         known = sorted({c.plugin.name for c in reg.of_kind()})
-        raise pytest.UsageError(f"no registered component matches --ica-plugin {sorted(plugins)} "
-                                f"--ica-component {sorted(wanted)}; installed plugins: {known}")
+        raise pytest.UsageError(
+            f"no registered component matches --ica-plugin {sorted(plugins)} "
+            f"--ica-component {sorted(wanted)}; installed plugins: {known}"
+        )
     return found
 
 
 def pytest_generate_tests(metafunc) -> None:
     if "ica_check" in metafunc.fixturenames:
-        cases = [(kind, name, check) for kind, name in selected(metafunc.config)
-                 for check in component_checks(kind)]
+        cases = [(kind, name, check) for kind, name in selected(metafunc.config) for check in component_checks(kind)]
         metafunc.parametrize("ica_check", cases, ids=[f"{k}:{n}:{c.__name__}" for k, n, c in cases])
 
 

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ica.components.binarizing import binarized
 from ica.components.protocols import Split
 from ica.errors import DataError
 from ica.rundir.schemas import PreprocessingFile
-from ica.running.preprocessing import binarized, standardization
+from ica.running.preprocessing import standardization
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,26 @@ class Inputs:
     def _x(self, x: Any) -> torch.Tensor:
         x = as_tensor(x, "x")
         if x.dim() < 2 or tuple(x.shape[1:]) != self.x_shape or x.shape[0] == 0:
-            raise DataError(f"x has shape {tuple(x.shape)}, but model {self.label!r} was trained on observations of "
-                            f"shape {self.x_shape}: give [N, {', '.join(map(str, self.x_shape))}] with N >= 1",
-                            where="x")
+            raise DataError(
+                f"x has shape {tuple(x.shape)}, but model {self.label!r} was trained on observations of "
+                f"shape {self.x_shape}: give [N, {', '.join(map(str, self.x_shape))}] with N >= 1",
+                where="x",
+            )
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise DataError("x holds non-finite values (NaN or infinity)", where="x")
         if x.dtype == torch.float64 and float(x.abs().max()) > FLOAT32_MAX:  # infinite in float32
-            raise DataError(f"x holds values up to {float(x.abs().max()):.3g} in magnitude, beyond float32's range "
-                            f"(±{FLOAT32_MAX:.3g}) in which the model computes", where="x")
+            raise DataError(
+                f"x holds values up to {float(x.abs().max()):.3g} in magnitude, beyond float32's range "
+                f"(±{FLOAT32_MAX:.3g}) in which the model computes",
+                where="x",
+            )
         x = x.to(torch.float32)
         if self.pre.unit_interval and (x.min() < 0 or x.max() > 1):
-            raise DataError(f"x holds values in [{float(x.min()):g}, {float(x.max()):g}], but the model was trained "
-                            "on pixels k/levels in [0, 1] (8-bit images: divide by 255)", where="x")
+            raise DataError(
+                f"x holds values in [{float(x.min()):g}, {float(x.max()):g}], but the model was trained "
+                "on pixels k/levels in [0, 1] (8-bit images: divide by 255)",
+                where="x",
+            )
         if self.pre.binarize != "none":
             rng = np.random.Generator(np.random.PCG64(self.pre.binarize_seed or 0)).spawn(3)[2]
             x = binarized(x, self.pre.binarize, rng)
@@ -72,16 +81,20 @@ class Inputs:
     def _u(self, u: Any, n: int) -> torch.Tensor | None:
         if u is None:
             if self.needs_u:
-                raise DataError(f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
-                                "give u, one integer per row", where="u")
+                raise DataError(
+                    f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
+                    "give u, one integer per row",
+                    where="u",
+                )
             return None
         u = as_tensor(u, "u")
         if u.dim() == 2 and u.shape[1] == 1:  # [N, 1], as the npz data set accepts
             u = u[:, 0]
-        if u.dim() != 1 or u.shape[0] != n or (
-                u.dtype.is_floating_point and not torch.equal(u, u.round())):
-            raise DataError(f"u must be one whole number per row of x ({n}), got shape {tuple(u.shape)} and dtype "
-                            f"{u.dtype}", where="u")
+        if u.dim() != 1 or u.shape[0] != n or (u.dtype.is_floating_point and not torch.equal(u, u.round())):
+            raise DataError(
+                f"u must be one whole number per row of x ({n}), got shape {tuple(u.shape)} and dtype {u.dtype}",
+                where="u",
+            )
         return self.relabelled(u)
 
     def relabelled(self, u: torch.Tensor) -> torch.Tensor:
@@ -93,14 +106,19 @@ class Inputs:
             index = np.searchsorted(known, values).clip(max=len(known) - 1)
             unknown = values[known[index] != values]
             if unknown.size:
-                raise DataError(f"u holds {unknown[0]:g}, which is not one of the labels the model was trained on "
-                                f"({', '.join(f'{v:g}' for v in known[:10])}{', ...' if len(known) > 10 else ''})",
-                                where="u")
+                raise DataError(
+                    f"u holds {unknown[0]:g}, which is not one of the labels the model was trained on "
+                    f"({', '.join(f'{v:g}' for v in known[:10])}{', ...' if len(known) > 10 else ''})",
+                    where="u",
+                )
             return torch.from_numpy(index.astype(np.int64))
         n_u = self.pre.n_u
         if n_u is not None and ((u < 0).any() or (u >= n_u).any()):  # before int64, which would wrap 2**64-1
-            raise DataError(f"u must lie in 0..{n_u - 1}, the values the model was trained on; got "
-                            f"{_whole(u.min())}..{_whole(u.max())}", where="u")
+            raise DataError(
+                f"u must lie in 0..{n_u - 1}, the values the model was trained on; got "
+                f"{_whole(u.min())}..{_whole(u.max())}",
+                where="u",
+            )
         return u.to(torch.int64)
 
     def restored(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,8 +143,9 @@ def as_tensor(value: Any, name: str) -> torch.Tensor:
         array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype.kind == "u" and array.dtype.itemsize > 1:  # torch computes little with uint16..uint64
         if array.size and array.max() > np.iinfo(np.int64).max:
-            raise DataError(f"{name} holds {array.max()}, beyond 64-bit signed integers (at most 2**63 - 1)",
-                            where=name)
+            raise DataError(
+                f"{name} holds {array.max()}, beyond 64-bit signed integers (at most 2**63 - 1)", where=name
+            )
         array = array.astype(np.int64)
     return torch.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array))  # 0-d stays 0-d
 

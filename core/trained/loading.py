@@ -38,10 +38,17 @@ from ica.running.claims import GRID_FILE
 from ica.spec.load import json_digest, load_spec
 from ica.trained.inputs import Inputs
 from ica.trained.model import TrainedModel
+from ica.spec.experiment import ExperimentSpec
 
 
-def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | None = None, *,
-         device: str = "cpu", reg: Registry | None = None) -> TrainedModel:
+def load(
+    run_dir: str | Path,
+    model: str | None = None,
+    seeds: Sequence[int] | None = None,
+    *,
+    device: str = "cpu",
+    reg: Registry | None = None,
+) -> TrainedModel:
     """The trained model ``model`` of the run in ``run_dir`` (a grid's cell: its sub-directory).
 
     Args:
@@ -68,8 +75,9 @@ def load(run_dir: str | Path, model: str | None = None, seeds: Sequence[int] | N
     return TrainedModel(label=label, seeds=chosen, groups=groups, inputs=inputs, spec=spec, device=target)
 
 
-def _preprocessing(layout: RunLayout, spec: Any, reg: Registry,
-                   results: dict[Path, ResultFile]) -> PreprocessingFile:
+def _preprocessing(
+    layout: RunLayout, spec: ExperimentSpec, reg: Registry, results: dict[Path, ResultFile]
+) -> PreprocessingFile:
     """The run's ``preprocessing.json``, checked against every seed's record of it; for a run written before it
     existed, the same facts from its data set built again (the spec's data must then still be there)."""
     if layout.preprocessing.exists():
@@ -80,8 +88,11 @@ def _preprocessing(layout: RunLayout, spec: Any, reg: Registry,
         return pre
     recorded = [path for path, result in results.items() if PREPROCESSING in (result.rebuilt_from or {})]
     if recorded:
-        raise damaged(layout.preprocessing, f"it is missing, though {recorded[0]} records the one the seed was "
-                      "trained with", "restore it (the model cannot be rebuilt without it)")
+        raise damaged(
+            layout.preprocessing,
+            f"it is missing, though {recorded[0]} records the one the seed was trained with",
+            "restore it (the model cannot be rebuilt without it)",
+        )
     return PreprocessingFile.model_validate(record(prepare_data(spec, reg)))
 
 
@@ -91,26 +102,36 @@ def _run_spec(layout: RunLayout, reg: Registry) -> tuple[Any, bytes]:
         raise IcaError("is not a directory", where=str(layout.root))
     if not layout.spec.exists():
         if (layout.root / GRID_FILE).exists():
-            raise IcaError("is a grid: load one of its cells, by its sub-directory (see grid.json)",
-                           where=str(layout.root))
+            raise IcaError(
+                "is a grid: load one of its cells, by its sub-directory (see grid.json)", where=str(layout.root)
+            )
         raise IcaError("is not a run directory (it has no spec.json)", where=str(layout.root))
     raw = read_bytes(layout.spec, SPEC_ADVICE)
-    recorded, data = read_run_spec(layout.spec, raw)
+    recorded = read_run_spec(layout.spec, raw)
+    data = recorded.plain()
     if data.get("scored") is True:
-        raise IcaError("holds embeddings scored by `ica score`, not trained models: there is no model to load",
-                       where=str(layout.root))
+        raise IcaError(
+            "holds embeddings scored by `ica score`, not trained models: there is no model to load",
+            where=str(layout.root),
+        )
     data = {k: v for k, v in data.items() if k != "spec_hash"}
     if json_digest(data) != recorded.spec_hash:
-        raise damaged(layout.spec, f"its spec_hash {recorded.spec_hash!r} is not the digest of the spec it holds "
-                      f"({json_digest(data)!r}): one of them was edited after the run was made", SPEC_ADVICE)
+        raise damaged(
+            layout.spec,
+            f"its spec_hash {recorded.spec_hash!r} is not the digest of the spec it holds "
+            f"({json_digest(data)!r}): one of them was edited after the run was made",
+            SPEC_ADVICE,
+        )
     try:
         return load_spec(data, reg), raw
     except SpecError as exc:
-        raise SpecError(f"{exc.message} (is the plugin this run was trained with installed? `ica list` shows "
-                        "what is)", where=f"{layout.spec}: {exc.where}" if exc.where else str(layout.spec)) from None
+        raise SpecError(
+            f"{exc.message} (is the plugin this run was trained with installed? `ica list` shows what is)",
+            where=f"{layout.spec}: {exc.where}" if exc.where else str(layout.spec),
+        ) from None
 
 
-def _label(spec: Any, model: str | None) -> str:
+def _label(spec: ExperimentSpec, model: str | None) -> str:
     labels = list(spec.models)
     if model is None:
         if len(labels) == 1:
@@ -121,7 +142,9 @@ def _label(spec: Any, model: str | None) -> str:
     return model
 
 
-def _finished_results(layout: RunLayout, spec: Any, label: str, seeds: Sequence[int] | None) -> dict[int, ResultFile]:
+def _finished_results(
+    layout: RunLayout, spec: ExperimentSpec, label: str, seeds: Sequence[int] | None
+) -> dict[int, ResultFile]:
     """The result.json of each seed asked for (default: all of the spec's), in order; each must be finished."""
     known = list(spec.seed_list)
     chosen = known if seeds is None else [int(s) for s in seeds]
@@ -134,15 +157,23 @@ def _finished_results(layout: RunLayout, spec: Any, label: str, seeds: Sequence[
     for seed in chosen:
         files = layout.seed(label, seed)
         if not files.result.exists():
-            raise IcaError(f"seed {seed} of {label!r} has not finished training (no result.json): finish the run "
-                           "with `ica run`, or load other seeds", where=str(files.root))
-        result, raw = read_result(files.result)
-        if raw.get("peer"):
-            raise IcaError(f"{label!r} is a fitted peer ({raw['peer']}), not a network: it has no weights to load; its "
-                           "latents are in each seed's latents.npz (`ica score` compares them)", where=str(files.root))
+            raise IcaError(
+                f"seed {seed} of {label!r} has not finished training (no result.json): finish the run "
+                "with `ica run`, or load other seeds",
+                where=str(files.root),
+            )
+        result = read_result(files.result)
+        if result.peer:
+            raise IcaError(
+                f"{label!r} is a fitted peer ({result.peer}), not a network: it has no weights to load; its "
+                "latents are in each seed's latents.npz (`ica score` compares them)",
+                where=str(files.root),
+            )
         if result.status != "finished":
-            raise IcaError(f"seed {seed} of {label!r} failed in training ({result.error or 'no weights'}): load "
-                           "other seeds", where=str(files.root))
+            raise IcaError(
+                f"seed {seed} of {label!r} failed in training ({result.error or 'no weights'}): load other seeds",
+                where=str(files.root),
+            )
         results[seed] = result
     return results
 
@@ -151,29 +182,40 @@ def _say_if_unverified(layout: RunLayout, label: str, results: dict[int, ResultF
     """One warning for seeds whose result.json records no digests (written by an ica before it recorded them)."""
     old = [seed for seed, result in results.items() if result.rebuilt_from is None]
     if old:
-        warnings.warn(f"{layout.root}: the files of {label!r} (seeds {', '.join(map(str, old))}) cannot be verified: "
-                      "the run was written by an earlier ica, which recorded no digests of its spec, preprocessing "
-                      "and weights", UnverifiedRunWarning, stacklevel=3)
+        warnings.warn(
+            f"{layout.root}: the files of {label!r} (seeds {', '.join(map(str, old))}) cannot be verified: "
+            "the run was written by an earlier ica, which recorded no digests of its spec, preprocessing "
+            "and weights",
+            UnverifiedRunWarning,
+            stacklevel=3,
+        )
 
 
-def _loaded(module: torch.nn.Module, layout: RunLayout, label: str, seeds: list[int],
-            results: dict[int, ResultFile]) -> torch.nn.Module:
+def _loaded(
+    module: torch.nn.Module, layout: RunLayout, label: str, seeds: list[int], results: dict[int, ResultFile]
+) -> torch.nn.Module:
     """``module`` with each seed's saved weights (stacked along the seed axis for several seeds), each file
     checked against its seed's record and refused when not finite."""
     states = [_weights(layout, label, seed, results[seed]) for seed in seeds]
     shapes = {k: v.shape for k, v in states[0].items()}
     for seed, state in zip(seeds[1:], states[1:]):
         if {k: v.shape for k, v in state.items()} != shapes:
-            raise IcaError(f"its weights do not have the names and shapes of seed {seeds[0]}'s, so one of the two "
-                           "holds another model's weights; restore each seed's own weights, or delete the wrong "
-                           "one's result.json to train it again", where=str(layout.seed(label, seed).weights))
+            raise IcaError(
+                f"its weights do not have the names and shapes of seed {seeds[0]}'s, so one of the two "
+                "holds another model's weights; restore each seed's own weights, or delete the wrong "
+                "one's result.json to train it again",
+                where=str(layout.seed(label, seed).weights),
+            )
     where = str(layout.seed(label, seeds[0]).weights) if len(seeds) == 1 else str(layout.cell(label))
     try:
         state = states[0] if len(seeds) == 1 else {k: torch.cat([s[k] for s in states]) for k in states[0]}
         module.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError) as exc:
-        raise IcaError(f"the saved weights do not fit the model the spec builds ({str(exc).splitlines()[0][:200]});"
-                       " was the run trained with another version of the plugin?", where=where) from None
+        raise IcaError(
+            f"the saved weights do not fit the model the spec builds ({str(exc).splitlines()[0][:200]});"
+            " was the run trained with another version of the plugin?",
+            where=where,
+        ) from None
     return module
 
 
@@ -185,10 +227,14 @@ def _weights(layout: RunLayout, label: str, seed: int, result: ResultFile) -> di
     try:
         state = load_tensors(raw)
     except (OSError, SafetensorError, ValueError) as exc:
-        raise IcaError(f"cannot read the weights ({exc}); train the seed again (delete its result.json)",
-                       where=str(path)) from None
+        raise IcaError(
+            f"cannot read the weights ({exc}); train the seed again (delete its result.json)", where=str(path)
+        ) from None
     for name, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise damaged(path, f"the weight {name!r} holds non-finite values (NaN or infinity), which no "
-                          "finished seed has", WEIGHTS_ADVICE)
+            raise damaged(
+                path,
+                f"the weight {name!r} holds non-finite values (NaN or infinity), which no finished seed has",
+                WEIGHTS_ADVICE,
+            )
     return state

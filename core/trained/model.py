@@ -10,22 +10,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 import torch
 
-from ica.components.protocols import Representation, Split
+from ica.components.protocols import Batch, Representation, Split
+from ica.components.registry import component_of
 from ica.errors import DataError
 from ica.evaluation.seeds import broadcast_batch, elbo_per_example, representation
 from ica.nn.seeding import PURPOSES, generator, seed_generators
-from ica.running.resources import host_available, human
+from ica.components.memory import format_bytes, host_available
 from ica.trained.inputs import Inputs, as_tensor
+from ica.spec.experiment import ExperimentSpec
 
 CHUNK = 4096  # rows per forward pass: a million rows are encoded in pieces
 SAMPLE_COPIES = 4  # float32 arrays of a draw's size held at once while sampling: the draws, their float and CPU
 # copies, the decoded x (an estimate that errs on the side of refusing early rather than failing part-way)
 Progress = Callable[[int], None]  # called with the number of rows just done
+
+
+class Generative(Protocol):
+    """The methods a model may offer beyond the training contract (`TrainedModel._require` checks for each)."""
+
+    def posterior(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def sample_latents(self, n: int, u: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+
+Groups = list[tuple[list[int], Generative]]
+"""(seeds, module) pairs whose modules have a method of `Generative` (`TrainedModel._require`)."""
 
 
 @dataclass
@@ -42,7 +58,7 @@ class TrainedModel:
     seeds: list[int]
     groups: list[tuple[list[int], torch.nn.Module]]
     inputs: Inputs
-    spec: Any
+    spec: ExperimentSpec
     device: torch.device
 
     @property
@@ -72,10 +88,10 @@ class TrainedModel:
     def posterior(self, x: Any, u: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and log-variance of q(z|x[,u]), each ``[S, N, d_z]`` (``[N, d_z]`` for one seed), for models
         with an encoder (not ``gmmflow``, whose representation is f^-1(x))."""
-        self._require("posterior", "has no posterior q(z|x)")
+        groups = self._require("posterior", "has no posterior q(z|x)")
         split = self.prepared(x, u)
         means, log_vars = [], []
-        for group, module in self.groups:  # each group's module holds len(group) seeds
+        for group, module in groups:  # each group's module holds len(group) seeds
             chunks = range(0, len(split), CHUNK)
             parts = [module.posterior(broadcast_batch(split, slice(i, i + CHUNK), len(group))) for i in chunks]
             means.append(torch.cat([m.float().cpu() for m, _ in parts], 1))
@@ -87,8 +103,10 @@ class TrainedModel:
         (its ``elbo`` stream, as the run's evaluation draws it: the mean over the training split is the
         ``elbo.train`` of the seed's result.json)."""
         split = self.prepared(x, u)
-        parts = [elbo_per_example(module, split, [generator(s, "elbo", self.device) for s in group], CHUNK)
-                 for group, module in self.groups]
+        parts = [
+            elbo_per_example(module, split, [generator(s, "elbo", self.device) for s in group], CHUNK)
+            for group, module in self.groups
+        ]
         return self._squeeze(torch.cat(parts).numpy())
 
     def represent(self, x: Any, u: Any = None, progress: Progress | None = None) -> Representation:
@@ -98,42 +116,49 @@ class TrainedModel:
         step = CHUNK * max(1, len(split) // (100 * CHUNK))  # ~100 progress steps; chunks as the evaluation's
         pieces = []
         for start in range(0, len(split), step):
-            piece = Split(*(None if t is None else t[start:start + step] for t in (split.x, split.u, split.s)))
+            rows = slice(start, start + step)
+            piece = Split(split.x[rows], *(None if t is None else t[rows] for t in (split.u, split.s)))
             parts = [representation(module, piece, CHUNK) for _, module in self.groups]
-            assignments = [p.assignments for p in parts]
-            pieces.append(Representation(torch.cat([p.latents for p in parts]),
-                                         None if any(a is None for a in assignments) else torch.cat(assignments),
-                                         parts[0].grid_shape))
+            pieces.append(
+                Representation(
+                    torch.cat([p.latents for p in parts]), _joined([p.assignments for p in parts]), parts[0].grid_shape
+                )
+            )
             if progress is not None:
                 progress(len(piece))
-        return Representation(torch.cat([p.latents for p in pieces], 1),
-                              None if pieces[0].assignments is None else torch.cat([p.assignments for p in pieces], 1),
-                              pieces[0].grid_shape)
+        return Representation(
+            torch.cat([p.latents for p in pieces], 1), _joined([p.assignments for p in pieces], 1), pieces[0].grid_shape
+        )
 
     @torch.no_grad()
     def decode(self, z: Any) -> np.ndarray:
         """The mean of p(x|z) (a flow: f(z)) for latents ``[S, N, d_z]`` (one per seed, as `transform` gives
         them) or ``[N, d_z]`` (the same for every seed), in the data's units: ``[S, N, *x_shape]`` or
         ``[N, *x_shape]`` for one seed."""
-        self._require("decode", "cannot decode (it has no decoder)")
+        groups = self._require("decode", "cannot decode (it has no decoder)")
         z = as_tensor(z, "z").to(torch.float32)
         if z.dim() == 2:
             z = z.expand(len(self.seeds), -1, -1)
         if z.dim() != 3 or z.shape[0] != len(self.seeds) or z.shape[1] == 0:
-            raise DataError(f"z must be [N, d_z] or [{len(self.seeds)} seeds, N, d_z], got shape {tuple(z.shape)}",
-                            where="z")
+            raise DataError(
+                f"z must be [N, d_z] or [{len(self.seeds)} seeds, N, d_z], got shape {tuple(z.shape)}", where="z"
+            )
         if not torch.isfinite(z).all():
             raise DataError("z holds non-finite values", where="z")
         out, first = [], 0
-        for group, module in self.groups:
-            mine = z[first:first + len(group)].to(self.device)
+        for group, module in groups:
+            mine = z[first : first + len(group)].to(self.device)
             first += len(group)
             try:
-                out.append(torch.cat([module.decode(mine[:, i:i + CHUNK]).float().cpu()
-                                      for i in range(0, mine.shape[1], CHUNK)], 1))
+                out.append(
+                    torch.cat(
+                        [module.decode(mine[:, i : i + CHUNK]).float().cpu() for i in range(0, mine.shape[1], CHUNK)], 1
+                    )
+                )
             except RuntimeError as exc:  # a latent size the decoder was not built for
-                raise DataError(f"z does not fit the decoder of {self.label!r} ({str(exc).splitlines()[0][:160]})",
-                                where="z") from None
+                raise DataError(
+                    f"z does not fit the decoder of {self.label!r} ({str(exc).splitlines()[0][:160]})", where="z"
+                ) from None
         return self._squeeze(self.inputs.restored(torch.cat(out)).numpy())
 
     def sample_latents(self, n: int, seed: int = 0, u: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -143,55 +168,59 @@ class TrainedModel:
         not depend on which seeds are loaded together. ``u`` (``[n]``) fixes the component of a conditional
         prior (iVAE), which otherwise is drawn uniformly over its values.
         """
-        self._check_draws(n, seed, decoded=False)
-        return self._draw(n, seed, u)
+        return self._draw(self._check_draws(n, seed, decoded=False), n, seed, u)
 
     def sample(self, n: int, seed: int = 0, u: Any = None) -> np.ndarray:
         """``n`` samples of x per seed: z from the trained prior (`sample_latents`), decoded (`decode`), in the
         data's units: ``[S, n, *x_shape]`` or ``[n, *x_shape]`` for one seed."""
-        self._check_draws(n, seed, decoded=True)
-        z, _ = self._draw(n, seed, u)
+        z, _ = self._draw(self._check_draws(n, seed, decoded=True), n, seed, u)
         return self.decode(z if len(self.seeds) > 1 else z[None])
 
     @torch.no_grad()
-    def _draw(self, n: int, seed: int, u: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    def _draw(self, groups: Groups, n: int, seed: int, u: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """`sample_latents` once its arguments are checked."""
         given = None if u is None else self.inputs.relabelled(as_tensor(u, "u").reshape(-1))
         if given is not None and (not self.needs_u or given.shape[0] != n):
-            raise DataError("u can be given only to a model with a conditional prior, one value per draw"
-                            f" ({n})", where="u")
+            raise DataError(
+                f"u can be given only to a model with a conditional prior, one value per draw ({n})", where="u"
+            )
         zs, us = [], []
-        for group, module in self.groups:
+        for group, module in groups:
             streams = [_sampling_generator(s, int(seed), self.device) for s in group]
             fixed = None if given is None else given.to(self.device).expand(len(group), -1)
             with seed_generators(streams):
                 z, drawn = module.sample_latents(n, fixed)
             zs.append(z.float().cpu())
             us.append(None if drawn is None else drawn.cpu())
-        u_out = None if any(d is None for d in us) else self._squeeze(torch.cat(us).numpy())
+        joined = _joined(us)
+        u_out = None if joined is None else self._squeeze(joined.numpy())
         return self._squeeze(torch.cat(zs).numpy()), u_out
 
-    def _check_draws(self, n: Any, seed: Any, decoded: bool) -> None:
+    def _check_draws(self, n: Any, seed: Any, decoded: bool) -> Groups:
         """A model with a prior, whole numbers ``n >= 1`` and ``seed >= 0``, and ``n`` draws (decoded too, where
         ``decoded``) that fit in this machine's memory, refused before any is drawn (all ``n`` are drawn at
-        once, so that the draws do not depend on a chunk size)."""
-        self._require("sample_latents", "cannot sample (it has no prior to sample from)")
+        once, so that the draws do not depend on a chunk size). Returns the groups, each able to sample."""
+        groups = self._require("sample_latents", "cannot sample (it has no prior to sample from)")
         for name, value, least in (("n", n, 1), ("seed", seed, 0)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 raise DataError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
-        width = self._latent_width() + (math.prod(self.x_shape) if decoded else 0)
+        width = self._latent_width(groups[0]) + (math.prod(self.x_shape) if decoded else 0)
         needed = SAMPLE_COPIES * 4 * len(self.seeds) * int(n) * width
         available = host_available()
         if available is not None and needed > available:
-            raise DataError(f"{int(n):,} draws of {len(self.seeds)} seed(s) need about {human(needed)} of memory, "
-                            f"more than this machine has free ({human(available)}); draw fewer at a time (each call "
-                            "with its own seed)", where="n")
+            raise DataError(
+                f"{int(n):,} draws of {len(self.seeds)} seed(s) need about {format_bytes(needed)} of "
+                f"memory, more than this machine has free ({format_bytes(available)}); draw fewer at a "
+                "time (each call with its own seed)",
+                where="n",
+            )
+        return groups
 
     @torch.no_grad()
-    def _latent_width(self) -> int:
+    def _latent_width(self, first: tuple[list[int], Generative]) -> int:
         """Numbers in one draw of z of one seed, found by drawing one with a generator of its own."""
-        _, module = self.groups[0]
-        with seed_generators([torch.Generator(device=self.device) for _ in self.groups[0][0]]):
+        group, module = first
+        with seed_generators([torch.Generator(device=self.device) for _ in group]):
             z, _ = module.sample_latents(1, None)
         return int(z[0].numel())
 
@@ -201,14 +230,22 @@ class TrainedModel:
 
     @property
     def _name(self) -> str:
-        return self.spec.models[self.label].name
+        return component_of(self.spec.models[self.label])[1]
 
-    def _require(self, method: str, missing: str) -> None:
+    def _require(self, method: str, missing: str) -> Groups:
+        """The groups, once every one's module has ``method`` (one of `Generative`'s)."""
         if not all(hasattr(module, method) for _, module in self.groups):
             raise DataError(f"model {self.label!r} ({self._name}) {missing}", where=method)
+        return [(group, cast(Generative, module)) for group, module in self.groups]
 
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[0] if len(self.seeds) == 1 else a
+
+
+def _joined(parts: list[torch.Tensor | None], dim: int = 0) -> torch.Tensor | None:
+    """``parts`` concatenated along ``dim``, or None where any is None (a model that assigns no discrete u)."""
+    given = [p for p in parts if p is not None]
+    return torch.cat(given, dim) if len(given) == len(parts) else None
 
 
 def _sampling_generator(model_seed: int, seed: int, device: torch.device) -> torch.Generator:

@@ -23,16 +23,25 @@ from ica.components.registry import Registry, registry
 from ica.errors import DataError
 from ica.evaluation.cca_pairs import fewest_points
 from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
-from ica.running.building import default_metric_options, fed
+from ica.running.building import default_metric_options, requirements_met
 from ica.spec.models import MAX_SEED
 from ica.trained.inputs import as_tensor
-from ica.trained.scored import check_name, check_out, write_scored
+from ica.trained.score_directory import check_name, check_out, write_scored
 
 
-def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments: Any = None, *,
-          observations: Any = None, seeds: Sequence[int] | None = None, out: str | Path | None = None,
-          name: str = "embeddings", inputs: dict[str, Any] | None = None,
-          reg: Registry | None = None) -> dict[str, Any]:
+def score(
+    embeddings: Any,
+    sources: Any = None,
+    labels: Any = None,
+    assignments: Any = None,
+    *,
+    observations: Any = None,
+    seeds: Sequence[int] | None = None,
+    out: str | Path | None = None,
+    name: str = "embeddings",
+    inputs: dict[str, Any] | None = None,
+    reg: Registry | None = None,
+) -> dict[str, Any]:
     """Score ``embeddings`` (``[S, N, d]``, or a list of S arrays ``[N, d]``: the same N points per seed, as
     many as the metrics need to fit on a part and score on the rest; the widths d may differ between seeds).
     Embeddings that are identical are warned of (`IdenticalEmbeddings`) and noted in the summary's ``notes``.
@@ -45,7 +54,7 @@ def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments:
             observations' own MCC and FastICA's, fitted on these points: a run fits it on its training split).
         seeds: names of the S seeds (default 0..S-1), whole numbers >= 0.
         out: where to write a run-like directory of the scores, which ``ica results`` and ``ica report`` read
-            (new or empty; `ica.trained.scored`); ``name`` names the method there, ``inputs`` what was scored.
+            (new or empty; `ica.trained.score_directory`); ``name`` names the method there, ``inputs`` what was scored.
     """
     reg = reg or registry()
     if out is not None:
@@ -60,24 +69,33 @@ def score(embeddings: Any, sources: Any = None, labels: Any = None, assignments:
     u = None if labels is None else _rows(labels, n, "labels", 1, int)
     a = None if assignments is None else _rows(assignments, len(z), "assignments", 2, int)
     if a is not None and a.shape[1] != n:
-        raise DataError(f"assignments must hold one cluster per point and seed, [{len(z)}, {n}], got "
-                        f"{list(a.shape)}", where="assignments")
+        raise DataError(
+            f"assignments must hold one cluster per point and seed, [{len(z)}, {n}], got {list(a.shape)}",
+            where="assignments",
+        )
     x = None if observations is None else _array(observations, "observations", float)
     if x is not None and (x.ndim == 0 or x.shape[0] != n or not np.isfinite(x).all()):
         raise DataError(f"observations must be {n} finite rows, got shape {list(x.shape)}", where="observations")
     for value, what in ((s, "sources"), (x, "observations")):
         if value is not None:
             check_magnitude(value, what)
-    outcomes = [SeedOutcome(seed, "finished", latents=zi, assignments=None if a is None else a[i])
-                for i, (seed, zi) in enumerate(zip(names, z))]
-    points = Split(torch.zeros(n, 1) if x is None else torch.from_numpy(x).float(),  # x: only MCC's floors read it
-                   None if u is None else torch.from_numpy(u), None if s is None else torch.from_numpy(s))
+    outcomes = [
+        SeedOutcome(seed, "finished", latents=zi, assignments=None if a is None else a[i])
+        for i, (seed, zi) in enumerate(zip(names, z))
+    ]
+    points = Split(
+        torch.zeros(n, 1) if x is None else torch.from_numpy(x).float(),  # x: only MCC's floors read it
+        None if u is None else torch.from_numpy(u),
+        None if s is None else torch.from_numpy(s),
+    )
     evaluation = Evaluation(DataSplits(points, points, None if u is None else int(u.max()) + 1), "eval", outcomes)
     metrics = applicable(reg, s is not None, a is not None, x is not None)
     records = [r for metric in metrics for r in metric(evaluation)]
     summary = summarise(records)
-    notes = [f"embeddings {', '.join(map(str, group))} are identical: their pairs score as one embedding with "
-             "itself" for group in identical(z)]
+    notes = [
+        f"embeddings {', '.join(map(str, group))} are identical: their pairs score as one embedding with itself"
+        for group in identical(z)
+    ]
     for note in notes:
         warnings.warn(note, IdenticalEmbeddings, stacklevel=2)
     if notes:
@@ -103,8 +121,9 @@ def identical(embeddings: Sequence[np.ndarray]) -> list[list[int]]:
 def minimum_points(reg: Registry) -> int:
     """The fewest points every metric can score: those fitting on a part of the points and scoring on the rest
     (``fit_fraction``) need two or more in each part (`ica.evaluation.cca_pairs.fewest_points`)."""
-    fractions = [f for f in (getattr(o, "fit_fraction", None) for o in default_metric_options(reg))
-                 if isinstance(f, float)]
+    fractions = [
+        f for f in (getattr(o, "fit_fraction", None) for o in default_metric_options(reg)) if isinstance(f, float)
+    ]
     return fewest_points(fractions) if fractions else 2
 
 
@@ -118,9 +137,12 @@ def check_magnitude(array: np.ndarray, what: str, where: str | None = None) -> N
     """Refuse values too large or too small in magnitude to compute with (no metric depends on their scale)."""
     largest = float(np.abs(array).max()) if array.size else 0.0
     if largest != 0.0 and not MAGNITUDE[0] <= largest <= MAGNITUDE[1]:
-        raise DataError(f"{what} holds values of magnitude up to {largest:.3g}; the metrics compute reliably for "
-                        f"magnitudes between {MAGNITUDE[0]:g} and {MAGNITUDE[1]:g}: multiply it by a constant (no "
-                        "metric depends on the scale)", where=where or what)
+        raise DataError(
+            f"{what} holds values of magnitude up to {largest:.3g}; the metrics compute reliably for "
+            f"magnitudes between {MAGNITUDE[0]:g} and {MAGNITUDE[1]:g}: multiply it by a constant (no "
+            "metric depends on the scale)",
+            where=where or what,
+        )
 
 
 def _seed_names(seeds: Any) -> list[int]:
@@ -142,9 +164,13 @@ def applicable(reg: Registry, has_sources: bool, has_assignments: bool, has_obse
     chosen = default_metric_options(reg)
     if not has_observations:
         chosen = [o.model_copy(update={"floors": False}) if "floors" in type(o).model_fields else o for o in chosen]
-    present = {"requires_elbo": False, "requires_grid": False, "requires_sources": has_sources,
-               "requires_assignments": has_assignments}
-    return [m for m in (reg.build(o, BuildContext()) for o in chosen) if fed(m, present)]
+    present = {
+        "requires_elbo": False,
+        "requires_grid": False,
+        "requires_sources": has_sources,
+        "requires_assignments": has_assignments,
+    }
+    return [m for m in (reg.build(o, BuildContext()) for o in chosen) if requirements_met(m, present)]
 
 
 def _embeddings(embeddings: Any, points: int) -> list[np.ndarray]:
@@ -154,19 +180,28 @@ def _embeddings(embeddings: Any, points: int) -> list[np.ndarray]:
     else:
         stacked = _array(embeddings, "embeddings", float)
         if stacked.ndim != 3:
-            raise DataError(f"embeddings must be [seeds, points, dims] or a list of [points, dims] arrays, got "
-                            f"shape {list(stacked.shape)}", where="embeddings")
+            raise DataError(
+                f"embeddings must be [seeds, points, dims] or a list of [points, dims] arrays, got "
+                f"shape {list(stacked.shape)}",
+                where="embeddings",
+            )
         arrays = list(stacked)
     if not arrays:
         raise DataError("no embeddings were given", where="embeddings")
     for i, e in enumerate(arrays):
         if e.ndim != 2 or e.shape[0] < points or e.shape[1] < 1:
-            raise DataError(f"embedding {i} has shape {list(e.shape)}; each must be [points >= {points}, dims >= 1] "
-                            f"(the metrics fit on a part of the points and score on the rest, each part of 2 points "
-                            "or more)", where="embeddings")
+            raise DataError(
+                f"embedding {i} has shape {list(e.shape)}; each must be [points >= {points}, dims >= 1] "
+                f"(the metrics fit on a part of the points and score on the rest, each part of 2 points "
+                "or more)",
+                where="embeddings",
+            )
         if e.shape[0] != arrays[0].shape[0]:
-            raise DataError(f"embedding {i} has {e.shape[0]} points, embedding 0 has {arrays[0].shape[0]}: every "
-                            "seed must embed the same points, in the same order", where="embeddings")
+            raise DataError(
+                f"embedding {i} has {e.shape[0]} points, embedding 0 has {arrays[0].shape[0]}: every "
+                "seed must embed the same points, in the same order",
+                where="embeddings",
+            )
         if not np.isfinite(e).all():
             raise DataError(f"embedding {i} holds non-finite values", where="embeddings")
         check_magnitude(e, f"embedding {i}", "embeddings")

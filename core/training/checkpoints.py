@@ -11,9 +11,10 @@ live in `ica.rundir`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
 import torch
+from torch import Tensor, nn
 
 from ica.errors import IcaError
 from ica.rundir.layout import SeedFiles
@@ -22,15 +23,43 @@ from ica.rundir.checkpoints import load_torch
 from ica.rundir.checkpoints import CHECKPOINT_FORMAT, CheckpointExpectation, check_checkpoint, check_group, state_digest
 from ica.rundir.metrics_log import read_metrics_lines
 from ica.nn.seeding import seed_part, seed_slice
-from ica.training.sampling import own_copy
-
-if TYPE_CHECKING:
-    from ica.training.loop import Trainer
+from ica.training.noise import NoiseBlocks
+from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
+from ica.training.sampling import SeedSampler, own_copy
+from ica.training.seed_state import Accumulator, SeedStatus
 
 LOG_ADVICE = "delete that line to resume, or the seed's checkpoint*.pt and metrics.jsonl to train it from the start"
 
 
-def save_checkpoints(trainer: Trainer) -> None:
+class CheckpointedTrainer(Protocol):
+    """The trainer as checkpointing sees it: what a checkpoint saves and restores. `ica.training.loop.Trainer` is
+    the one there is; naming what is read here, not importing it, keeps the loop free to call these functions."""
+
+    spec: Any
+    seeds: list[int]
+    files: list[SeedFiles] | None
+    step: int
+    saved_step: int | None
+    model: nn.Module
+    optimizer: SeedAdam | StackedAdam
+    scheduler: SeedPlateau | None
+    sampler: SeedSampler
+    noise: list[torch.Generator]
+    noise_blocks: NoiseBlocks | None
+    log_window: Accumulator
+    plateau_window: Accumulator
+    status: list[SeedStatus]
+    on_event: Callable[..., None]
+
+    @property
+    def total_steps(self) -> int: ...
+
+    def noise_states(self) -> list[Tensor]: ...
+
+
+def save_checkpoints(trainer: CheckpointedTrainer) -> None:
+    if trainer.files is None:
+        raise ValueError("a trainer that keeps nothing on disk has no checkpoints to write")
     trainer.saved_step = trainer.step
     state = trainer.model.state_dict()
     adam = trainer.optimizer.state_dict()
@@ -48,8 +77,11 @@ def save_checkpoints(trainer: Trainer) -> None:
                 "exp_avg": [seed_part(t, i, n).cpu() for t in adam["exp_avg"]],
                 "exp_avg_sq": [seed_part(t, i, n).cpu() for t in adam["exp_avg_sq"]],
             },
-            "plateau": None if not trainer.scheduler else {
-                "best": own_copy(trainer.scheduler.best[i : i + 1]), "bad": own_copy(trainer.scheduler.bad[i : i + 1])
+            "plateau": None
+            if not trainer.scheduler
+            else {
+                "best": own_copy(trainer.scheduler.best[i : i + 1]),
+                "bad": own_copy(trainer.scheduler.bad[i : i + 1]),
             },
             "sampler": trainer.sampler.seed_state(i),
             "noise": noise[i],
@@ -62,7 +94,7 @@ def save_checkpoints(trainer: Trainer) -> None:
         save_checkpoint(files, checkpoint, trainer.spec.checkpoint_keep)
 
 
-def checkpoint_states(trainer: Trainer) -> list[dict[str, Any]] | None:
+def checkpoint_states(trainer: CheckpointedTrainer) -> list[dict[str, Any]] | None:
     """Each seed's checkpoint at the newest step that every seed of the group has readable, or None.
 
     An unreadable newest checkpoint (a damaged disk, a copy cut short) falls back to an older kept one,
@@ -98,19 +130,21 @@ def checkpoint_states(trainer: Trainer) -> list[dict[str, Any]] | None:
     if not common:
         if broken:
             path, message = broken[0]
-            raise IcaError(f"{message}; no older checkpoint of this group's seeds can replace it",
-                           where=str(path))
+            raise IcaError(f"{message}; no older checkpoint of this group's seeds can replace it", where=str(path))
         return None
     step = max(common)
     if broken or any(max(found) != step for found in readable):
-        trainer.on_event("notice", message=f"resuming seeds {trainer.seeds} from step {step}, the newest step "
-                         "all of them have readable" + (f" ({broken[0][0]} is unreadable)" if broken else ""))
+        trainer.on_event(
+            "notice",
+            message=f"resuming seeds {trainer.seeds} from step {step}, the newest step "
+            "all of them have readable" + (f" ({broken[0][0]} is unreadable)" if broken else ""),
+        )
     states = [found[step] for found in readable]
     check_group(states, [where[step] for where in paths], trainer.sampler.shared)
     return states
 
 
-def checkpoint_expectation(trainer: Trainer, i: int) -> CheckpointExpectation:
+def checkpoint_expectation(trainer: CheckpointedTrainer, i: int) -> CheckpointExpectation:
     """What seed ``i``'s checkpoint must hold to be resumed here: this model's and optimiser's shapes (a
     seed's part of each stacked tensor, as `seed_part` cuts it), this sampler's sizes, these generators'."""
     n = len(trainer.seeds)
@@ -132,30 +166,35 @@ def checkpoint_expectation(trainer: Trainer, i: int) -> CheckpointExpectation:
     )
 
 
-def resume(trainer: Trainer) -> None:
+def resume(trainer: CheckpointedTrainer) -> None:
     """Continue from the seeds' checkpoints when every seed of the group has one at the same step."""
     states = checkpoint_states(trainer)
+    files = trainer.files or []  # states are found only where there are files
     if states is None:
-        for f in trainer.files or []:
+        for f in files:
             f.metrics.unlink(missing_ok=True)  # a fresh start: no stale log lines
         return
-    for f in trainer.files:  # every log checked before anything is loaded or rewritten
+    for f in files:  # every log checked before anything is loaded or rewritten
         if f.metrics.exists():
             read_metrics_lines(f.metrics, LOG_ADVICE)
     trainer.step = int(states[0]["step"])
     stacked = {k: torch.cat([st["model"][k] for st in states]) for k in states[0]["model"]}
     trainer.model.load_state_dict(stacked)
-    trainer.optimizer.load_state_dict({
-        "lr": torch.cat([st["adam"]["lr"] for st in states]),
-        "step": states[0]["adam"]["step"],
-        "exp_avg": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg"] for st in states])],
-        "exp_avg_sq": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg_sq"] for st in states])],
-    })
+    trainer.optimizer.load_state_dict(
+        {
+            "lr": torch.cat([st["adam"]["lr"] for st in states]),
+            "step": states[0]["adam"]["step"],
+            "exp_avg": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg"] for st in states])],
+            "exp_avg_sq": [torch.cat(ts) for ts in zip(*[st["adam"]["exp_avg_sq"] for st in states])],
+        }
+    )
     if trainer.scheduler and states[0]["plateau"] is not None:
-        trainer.scheduler.load_state_dict({
-            "best": torch.cat([st["plateau"]["best"] for st in states]),
-            "bad": torch.cat([st["plateau"]["bad"] for st in states]),
-        })
+        trainer.scheduler.load_state_dict(
+            {
+                "best": torch.cat([st["plateau"]["best"] for st in states]),
+                "bad": torch.cat([st["plateau"]["bad"] for st in states]),
+            }
+        )
     trainer.sampler.load_seed_states([st["sampler"] for st in states])
     for g, st in zip(trainer.noise, states):
         g.set_state(st["noise"])
@@ -165,7 +204,7 @@ def resume(trainer: Trainer) -> None:
     trainer.plateau_window.load_seed_states([st["plateau_window"] for st in states])
     for status, st in zip(trainer.status, states):
         status.failed_at, status.last_finite_loss = st["failed_at"], st["last_finite_loss"]
-    for f in trainer.files:
+    for f in files:
         truncate_log(f, trainer.step)
     trainer.on_event("resumed", seeds=trainer.seeds, step=trainer.step)
 

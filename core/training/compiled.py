@@ -23,13 +23,15 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad
 
-from ica.components.protocols import Batch, Split
+from ica.components.protocols import Batch, Model, Split
 from ica.nn.seeding import seed_generators
+from ica.training.compile_choice import mark_compiled
 from ica.training.optim import StackedAdam
 
 
@@ -41,7 +43,7 @@ class _Loss(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor, u: Tensor | None, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
-        out = self.model.loss(Batch(x, u), noise)
+        out = cast(Model, self.model).loss(Batch(x, u), noise)
         return out.loss.mean(1), {k: v.mean(1) for k, v in out.terms.items()}
 
 
@@ -63,15 +65,23 @@ class CompiledStep:
         """Train one step on rows ``index`` (``[S, B]``) with ``noise``; the per-seed loss and terms."""
         bias1, bias2_sqrt = self.optimizer.advance()
         started = time.perf_counter()
-        out = self.compiled(self.params, self.optimizer.moments(), self.optimizer.lr, bias1, bias2_sqrt,
-                            index, noise)
+        out = self.compiled(self.params, self.optimizer.moments(), self.optimizer.lr, bias1, bias2_sqrt, index, noise)
         if not self.ran:
             self.compile_seconds = time.perf_counter() - started  # the first call compiles (or loads the cache)
             self.ran = True
+            mark_compiled()
         return out
 
-    def _step(self, params: dict[str, Tensor], moments: tuple[dict[str, Tensor], dict[str, Tensor]], lr: Tensor,
-              bias1: Tensor, bias2_sqrt: Tensor, index: Tensor, noise: Tensor | None):
+    def _step(
+        self,
+        params: dict[str, Tensor],
+        moments: tuple[dict[str, Tensor], dict[str, Tensor]],
+        lr: Tensor,
+        bias1: Tensor,
+        bias2_sqrt: Tensor,
+        index: Tensor,
+        noise: Tensor | None,
+    ):
         x = self.train.x[index]
         u = None if self.train.u is None else self.train.u[index]
         fixed = {**self.frozen, **self.buffers}
@@ -83,19 +93,6 @@ class CompiledStep:
         grads, (per_seed, terms) = grad(total, has_aux=True)(params)
         self.optimizer.update(params, grads, moments, lr, bias1, bias2_sqrt)
         return per_seed.detach(), {k: v.detach() for k, v in terms.items()}
-
-
-AUTO_STEPS = 20_000
-"""From this many steps on, ``training.compile: "auto"`` compiles on the CPU: compiling costs about 20 s per
-model and process on this project's 2-core machine, and saves about 1 ms per step (benchmarks/README.md)."""
-
-
-def compiles(setting: bool | str, steps: int) -> bool:
-    """Whether ``training.compile`` asks for the compiled step for a run of ``steps`` steps (one threshold for
-    every device: only the CPU has been measured, see `AUTO_STEPS`)."""
-    if setting == "auto":
-        return steps >= AUTO_STEPS
-    return bool(setting)
 
 
 def trainable(model: nn.Module) -> list[tuple[str, Tensor]]:
@@ -122,20 +119,22 @@ def why_not_compiled(model: nn.Module, train: Split, constrained: bool) -> str |
     streams = [torch.Generator(device=train.x.device).manual_seed(0) for _ in range(rows.shape[0])]
     start = [g.get_state() for g in streams]
     with torch.no_grad(), seed_generators(streams):
-        trial.loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+        cast(Model, trial).loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
     if any(not torch.equal(g.get_state(), s) for g, s in zip(streams, start)):
         return "it draws randomness inside the step from each seed's stream (dropout)"
     changed = [k for k, v in trial.state_dict().items() if not torch.equal(v, before[k])]
     if changed and not _steps_agree(model, train):
-        return f"a training step changes its state ({', '.join(changed[:3])}) and the compiled step does not " \
-               "change it as the eager step does"
+        return (
+            f"a training step changes its state ({', '.join(changed[:3])}) and the compiled step does not "
+            "change it as the eager step does"
+        )
     return None
 
 
 def _trial_batch(model: nn.Module, train: Split) -> tuple[Tensor, Tensor | None]:
     seeds = next(model.parameters()).shape[0]
     rows = torch.arange(min(len(train), 8), device=train.x.device).expand(seeds, -1)
-    shape = model.noise_shape(rows.shape[1])
+    shape = cast(Model, model).noise_shape(rows.shape[1])
     return rows, None if shape is None else torch.zeros(seeds, *shape, device=train.x.device)
 
 
@@ -152,7 +151,7 @@ def _steps_agree(model: nn.Module, train: Split) -> bool:
     rows, noise = _trial_batch(eager, train)
     seeds, lr, betas = rows.shape[0], 0.0, (0.9, 0.999)
     optimizer = SeedAdam(eager.parameters(), seeds, lr, betas)
-    out = eager.loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+    out = cast(Model, eager).loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
     out.loss.mean(1).sum().backward()
     optimizer.step()
     named = trainable(compiled)
@@ -168,5 +167,3 @@ def compile_failure(exc: BaseException) -> str:
     """A one-line reason from what torch.compile raised."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:160]}"
-
-

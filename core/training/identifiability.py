@@ -16,7 +16,7 @@ which the trainer says once.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -49,6 +49,14 @@ def minimum_components(latent_dim: int) -> int:
     return GAUSSIAN_STATISTICS * latent_dim + 1
 
 
+class GaussianComponents(Protocol):
+    """A prior with Gaussian components (a module): their means and log-variances, ``[S, K, d]`` each."""
+
+    def component_parameters(self) -> tuple[Tensor, Tensor]: ...
+
+    def parameters(self) -> Iterator[nn.Parameter]: ...
+
+
 class LConstraint:
     """Tracks CN(L) for a model's prior during training and applies the chosen remedy.
 
@@ -57,7 +65,7 @@ class LConstraint:
         spec: the training spec's ``IdentifiabilitySpec``.
     """
 
-    def __init__(self, prior: nn.Module, spec: Any):
+    def __init__(self, prior: GaussianComponents, spec: Any):
         self.prior, self.spec = prior, spec
         mean, _ = prior.component_parameters()
         self.components, self.latent_dim = int(mean.shape[1]), int(mean.shape[2])
@@ -73,15 +81,22 @@ class LConstraint:
             return None
         constraint = cls(prior, spec)
         if not constraint.buildable:
-            say(f"L (Eq. 2) cannot be built: the prior has {constraint.components} components and needs "
-                f"k·d_z + 1 = {minimum_components(constraint.latent_dim)}; its condition number is not tracked")
+            say(
+                f"L (Eq. 2) cannot be built: the prior has {constraint.components} components and needs "
+                f"k·d_z + 1 = {minimum_components(constraint.latent_dim)}; its condition number is not tracked"
+            )
             return None
         return constraint
 
     def condition(self) -> Tensor:
         """CN(L) per seed (differentiable), in float64 for an honest value near singularity."""
         mean, log_var = self.prior.component_parameters()
-        return condition_number(l_matrix(mean.double(), log_var.double())).to(mean.dtype)
+        matrix = l_matrix(mean.double(), log_var.double())
+        if matrix is None:
+            raise ValueError(
+                f"L (Eq. 2) cannot be built from {self.components} components of {self.latent_dim} latents"
+            )
+        return condition_number(matrix).to(mean.dtype)
 
     @property
     def penalty_on(self) -> bool:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
 from torch import Tensor, nn
@@ -22,11 +21,13 @@ from torch import Tensor, nn
 from ica.errors import IcaError
 from ica.training import checkpoints
 from ica.training.identifiability import LConstraint
-from ica.training.compiled import CompiledStep, compile_failure, compiles, trainable, why_not_compiled
+from ica.training.compile_choice import compile_choice
+from ica.training.compiled import CompiledStep, compile_failure, trainable, why_not_compiled
 from ica.training.noise import NoiseBlocks
 from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
-from ica.training.sampling import SeedSampler, own_copy
-from ica.components.protocols import Batch, Split
+from ica.training.sampling import SeedSampler
+from ica.training.seed_state import Accumulator, SeedStatus
+from ica.components.protocols import Batch, Model, Split
 from ica.rundir.layout import SeedFiles
 from ica.rundir.writing import append_text
 from ica.rundir.checkpoints import CheckpointExpectation
@@ -34,51 +35,6 @@ from ica.nn.seeding import generator, seed_generators
 from ica.training.signals import Interrupted, stop_requests
 
 Event = Callable[..., None]
-
-
-@dataclass
-class SeedStatus:
-    """Bookkeeping for one seed of a group."""
-
-    seed: int
-    failed_at: int | None = None
-    last_finite_loss: float | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.failed_at is not None
-
-
-@dataclass
-class Accumulator:
-    """Per-seed sums of the loss and its terms over a window of steps, kept on the device."""
-
-    seeds: int
-    device: torch.device
-    sums: dict[str, Tensor] = field(default_factory=dict)
-    count: int = 0
-
-    def add(self, values: dict[str, Tensor]) -> None:
-        for k, v in values.items():
-            if k in self.sums:
-                self.sums[k] += v
-            else:
-                self.sums[k] = v.clone()
-        self.count += 1
-
-    def means(self) -> dict[str, Tensor]:
-        return {k: v / max(1, self.count) for k, v in self.sums.items()}
-
-    def reset(self) -> None:
-        self.sums, self.count = {}, 0
-
-    def seed_state(self, i: int) -> dict[str, Any]:
-        return {"count": self.count, "sums": {k: own_copy(v[i : i + 1]) for k, v in self.sums.items()}}
-
-    def load_seed_states(self, states: list[dict[str, Any]]) -> None:
-        self.count = int(states[0]["count"])
-        keys = states[0]["sums"].keys()
-        self.sums = {k: torch.cat([st["sums"][k] for st in states]).to(self.device) for k in keys}
 
 
 @torch.no_grad()
@@ -89,8 +45,11 @@ def logged_values(model: nn.Module, seeds: int, taken: set[str]) -> dict[str, li
     for path, module in model.named_modules():
         for key, value in (module.logged() if callable(getattr(module, "logged", None)) else {}).items():
             if not isinstance(value, Tensor) or value.dim() == 0 or value.shape[0] != seeds:
-                raise IcaError(f"{type(module).__name__}.logged() gave {key!r} of shape {getattr(value, 'shape', '?')}"
-                               f"; expected one value per seed ([{seeds}])", where=path or "model")
+                raise IcaError(
+                    f"{type(module).__name__}.logged() gave {key!r} of shape {getattr(value, 'shape', '?')}"
+                    f"; expected one value per seed ([{seeds}])",
+                    where=path or "model",
+                )
             name = f"{path or 'model'}.{key}" if key in taken or key in values else key
             values[name] = value.detach().float().reshape(seeds, -1).mean(1).cpu().tolist()
     return values
@@ -110,14 +69,23 @@ class Trainer:
             ``offsets[i]`` to ``offsets[i] + sizes[i]`` (`ica.running.packing`); by default all seeds share ``train``.
     """
 
-    def __init__(self, model: nn.Module, train: Split, seeds: list[int], training: Any,
-                 files: list[SeedFiles] | None = None, on_event: Event | None = None,
-                 sizes: list[int] | None = None, offsets: list[int] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        train: Split,
+        seeds: list[int],
+        training: Any,
+        files: list[SeedFiles] | None = None,
+        on_event: Event | None = None,
+        sizes: list[int] | None = None,
+        offsets: list[int] | None = None,
+    ):
         self.model, self.train, self.seeds, self.spec = model, train, seeds, training
         self.files, self.on_event = files, on_event or (lambda *a, **k: None)
         self.device = next(model.parameters()).device
-        self.sampler = SeedSampler(len(train) if sizes is None else sizes, training.batch_size, seeds, self.device,
-                                   offsets)
+        self.sampler = SeedSampler(
+            len(train) if sizes is None else sizes, training.batch_size, seeds, self.device, offsets
+        )
         self.noise = [generator(s, "noise", self.device) for s in seeds]
         self.constraint = LConstraint.for_model(
             model, training.identifiability, lambda message: self.on_event("notice", message=message)
@@ -125,7 +93,7 @@ class Trainer:
         self.compiled: CompiledStep | None = None
         self.noise_blocks: NoiseBlocks | None = None  # the compiled step's noise, drawn many steps at once
         self.optimizer: SeedAdam | StackedAdam = SeedAdam(model.parameters(), len(seeds), training.lr, training.betas)
-        if compiles(training.compile, self.total_steps):
+        if compile_choice(training.compile, self.total_steps, len(seeds), self.device.type).compiles:
             self._use_compiled_step()
         sched = training.scheduler
         self.scheduler = (
@@ -171,8 +139,14 @@ class Trainer:
         self.seconds = time.perf_counter() - started
         if self.tensorboard:
             self.tensorboard.close()
-        self.on_event("train_end", seeds=self.seeds, step=self.step, seconds=self.seconds, step_mode=self.step_mode,
-                      compile_seconds=self.compiled.compile_seconds if self.compiled else None)
+        self.on_event(
+            "train_end",
+            seeds=self.seeds,
+            step=self.step,
+            seconds=self.seconds,
+            step_mode=self.step_mode,
+            compile_seconds=self.compiled.compile_seconds if self.compiled else None,
+        )
         return self.status
 
     def stop(self, signum: int | None = None) -> None:
@@ -188,19 +162,22 @@ class Trainer:
         """Train through `CompiledStep` unless the model cannot be (then say why, in one line)."""
         reason = why_not_compiled(self.model, self.train, bool(self.constraint and self.constraint.penalty_on))
         if reason is not None:
-            self.on_event("notice", message=f"training {self.seeds_text} eagerly, not compiled: {reason}")
+            self.on_event("notice", message=f"training {self.seeds_listed} eagerly, not compiled: {reason}")
             return
         named = trainable(self.model)
         self.optimizer = StackedAdam(named, len(self.seeds), self.spec.lr, self.spec.betas)
         self.compiled = CompiledStep(self.model, self.train, self.optimizer, dict(named))
         if self.constraint is None:  # the constraint's corrections draw from the noise generators between steps
-            self.noise_blocks = NoiseBlocks.create(self.noise, self.model.noise_shape(self.sampler.batch), self.device)
+            self.noise_blocks = NoiseBlocks.create(
+                self.noise, cast(Model, self.model).noise_shape(self.sampler.batch), self.device
+            )
 
     def _fall_back(self, exc: BaseException) -> None:
         """The first compiled step failed to compile: train eagerly from here, the Adam state carried over
         (compilation fails before the step changes anything but the optimiser's step count)."""
-        self.on_event("notice", message=f"training {self.seeds_text} eagerly: the step did not compile "
-                      f"({compile_failure(exc)})")
+        self.on_event(
+            "notice", message=f"training {self.seeds_listed} eagerly: the step did not compile ({compile_failure(exc)})"
+        )
         state = {**self.optimizer.state_dict(), "step": self.optimizer.step_count - 1}
         self.compiled = None
         if self.noise_blocks is not None:  # the generators go on from this step's draw, one step at a time
@@ -218,14 +195,15 @@ class Trainer:
         return "eager" if self.compiled is None else "compiled"
 
     @property
-    def seeds_text(self) -> str:
+    def seeds_listed(self) -> str:
+        """'seeds 0,1,2' (every seed, however many: a notice names each one it concerns)."""
         return f"seed{'s' if len(self.seeds) > 1 else ''} {','.join(map(str, self.seeds))}"
 
     def draw_noise(self, batch_size: int) -> Tensor | None:
         """Each seed's reparameterisation noise for one step, from its own generator (outside any graph)."""
         if self.noise_blocks is not None:
             return self.noise_blocks.next()
-        shape = self.model.noise_shape(batch_size)
+        shape = cast(Model, self.model).noise_shape(batch_size)
         if shape is None:
             return None
         return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.noise])
@@ -252,14 +230,17 @@ class Trainer:
         x = self.train.x[index]
         u = None if self.train.u is None else self.train.u[index]
         with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
-            out = self.model.loss(Batch(x, u), noise)
+            out = cast(Model, self.model).loss(Batch(x, u), noise)
         per_seed = out.loss.mean(dim=1)
         penalty = self.constraint.penalty() if self.constraint else None
         if penalty is not None:
             per_seed = per_seed + penalty
-        self.optimizer.zero_grad()
+        optimizer = self.optimizer
+        if not isinstance(optimizer, SeedAdam):
+            raise TypeError("an eager step needs SeedAdam; StackedAdam steps only inside the compiled step")
+        optimizer.zero_grad()
         per_seed.sum().backward()
-        self.optimizer.step()
+        optimizer.step()
         self._record(per_seed.detach(), {k: v.detach().mean(dim=1) for k, v in out.terms.items()})
 
     def _record(self, per_seed: Tensor, terms: dict[str, Tensor]) -> None:
@@ -274,9 +255,12 @@ class Trainer:
         lrs = self.optimizer.lr.cpu().tolist()
         self.log_window.reset()
         checks = self.constraint.check(self.noise) if self.constraint else {}
-        logged = logged_values(self.model, len(self.seeds),  # after the step, eager or compiled alike
-                               {"step", "lr", "failed", "last_finite_loss", *means, *checks})
-        lines = []
+        logged = logged_values(
+            self.model,
+            len(self.seeds),  # after the step, eager or compiled alike
+            {"step", "lr", "failed", "last_finite_loss", *means, *checks},
+        )
+        lines: list[dict[str, Any] | None] = []
         for i, status in enumerate(self.status):
             if status.failed:
                 lines.append(None)
@@ -288,8 +272,15 @@ class Trainer:
                 lines.append({"step": self.step, "failed": True, "last_finite_loss": status.last_finite_loss})
                 continue
             status.last_finite_loss = loss
-            lines.append({"step": self.step, **{k: v[i] for k, v in means.items()}, "lr": lrs[i],
-                          **{k: v[i] for k, v in checks.items()}, **{k: v[i] for k, v in logged.items()}})
+            lines.append(
+                {
+                    "step": self.step,
+                    **{k: v[i] for k, v in means.items()},
+                    "lr": lrs[i],
+                    **{k: v[i] for k, v in checks.items()},
+                    **{k: v[i] for k, v in logged.items()},
+                }
+            )
         if self.files:
             for f, line in zip(self.files, lines):
                 if line is not None:
@@ -298,8 +289,13 @@ class Trainer:
             for i, line in enumerate(lines):
                 if line is not None:
                     self.tensorboard.scalars(i, self.step, {k: v for k, v in line.items() if k != "step"})
-        self.on_event("progress", seeds=self.seeds, step=self.step, steps=self.total_steps,
-                      loss=[line and line.get("loss") for line in lines])
+        self.on_event(
+            "progress",
+            seeds=self.seeds,
+            step=self.step,
+            steps=self.total_steps,
+            loss=[line and line.get("loss") for line in lines],
+        )
 
     # --------------------------------------------------------------------------- checkpoints
     # Checkpointing and resuming are `ica.training.checkpoints`'s, as plain functions of the trainer.

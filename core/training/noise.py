@@ -36,8 +36,9 @@ class NoiseBlocks:
         self.starts: list[Tensor] = []
 
     @classmethod
-    def create(cls, generators: list[torch.Generator], shape: tuple[int, ...] | None,
-               device: torch.device) -> "NoiseBlocks | None":
+    def create(
+        cls, generators: list[torch.Generator], shape: tuple[int, ...] | None, device: torch.device
+    ) -> "NoiseBlocks | None":
         """Blocks for these generators where they give the step-by-step numbers, else None (then draw per step)."""
         if shape is None or device.type != "cpu" or not generators:
             return None
@@ -48,13 +49,14 @@ class NoiseBlocks:
         g = generators[0]
         one, block = _generator_at(g.get_state(), g.device), _generator_at(g.get_state(), g.device)
         alone = torch.stack([torch.randn(shape, generator=one) for _ in range(3)])
-        if not torch.equal(alone, torch.randn((3, *shape), generator=block)) or \
-                not torch.equal(one.get_state(), block.get_state()):
+        if not torch.equal(alone, torch.randn((3, *shape), generator=block)) or not torch.equal(
+            one.get_state(), block.get_state()
+        ):
             return None
         return cls(generators, shape, steps, device)
 
     def next(self) -> Tensor:
-        if self.position >= self.steps:
+        if self.block is None or self.position >= self.steps:  # no block yet only where position is at steps
             self.starts = [g.get_state() for g in self.generators]
             draws = [torch.randn((self.steps, *self.shape), generator=g) for g in self.generators]
             self.block = torch.stack(draws, dim=1).to(self.device)  # [steps, S, *shape]: each step contiguous

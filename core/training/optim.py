@@ -42,8 +42,10 @@ class SeedAdam:
         b1, b2 = self.betas
         bias1 = 1 - b1**self.step_count
         bias2_sqrt = math.sqrt(1 - b2**self.step_count)
-        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(self.seeds, -1)
-                          for p in self.params], dim=1)
+        grad = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(self.seeds, -1) for p in self.params],
+            dim=1,
+        )
         self.exp_avg.lerp_(grad, 1 - b1)
         self.exp_avg_sq.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         # Bias corrections folded into the step size and epsilon, as torch's own Adam does.
@@ -61,8 +63,12 @@ class SeedAdam:
 
     def state_dict(self) -> dict:
         """Moments per parameter (shaped like it), so a checkpoint is independent of the buffer layout."""
-        return {"lr": self.lr, "step": self.step_count, "exp_avg": self._per_parameter(self.exp_avg),
-                "exp_avg_sq": self._per_parameter(self.exp_avg_sq)}
+        return {
+            "lr": self.lr,
+            "step": self.step_count,
+            "exp_avg": self._per_parameter(self.exp_avg),
+            "exp_avg_sq": self._per_parameter(self.exp_avg_sq),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.set_rates(state["lr"])
@@ -98,14 +104,23 @@ class StackedAdam:
         self.step_count += 1
         b1, b2 = self.betas
         device = self.lr.device
-        return (torch.tensor(1 - b1**self.step_count, device=device),
-                torch.tensor(math.sqrt(1 - b2**self.step_count), device=device))
+        return (
+            torch.tensor(1 - b1**self.step_count, device=device),
+            torch.tensor(math.sqrt(1 - b2**self.step_count), device=device),
+        )
 
     def moments(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         return self.exp_avg, self.exp_avg_sq
 
-    def update(self, params: dict[str, Tensor], grads: dict[str, Tensor], moments: tuple[dict, dict], lr: Tensor,
-               bias1: Tensor, bias2_sqrt: Tensor) -> None:
+    def update(
+        self,
+        params: dict[str, Tensor],
+        grads: dict[str, Tensor],
+        moments: tuple[dict, dict],
+        lr: Tensor,
+        bias1: Tensor,
+        bias2_sqrt: Tensor,
+    ) -> None:
         """One Adam step of every parameter in place (`SeedAdam.step`'s arithmetic, per seed rate ``lr``)."""
         b1, b2 = self.betas
         exp_avg, exp_avg_sq = moments
@@ -121,8 +136,12 @@ class StackedAdam:
         self.lr.copy_(rates)
 
     def state_dict(self) -> dict:
-        return {"lr": self.lr, "step": self.step_count, "exp_avg": [self.exp_avg[n] for n in self.names],
-                "exp_avg_sq": [self.exp_avg_sq[n] for n in self.names]}
+        return {
+            "lr": self.lr,
+            "step": self.step_count,
+            "exp_avg": [self.exp_avg[n] for n in self.names],
+            "exp_avg_sq": [self.exp_avg_sq[n] for n in self.names],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.set_rates(state["lr"])

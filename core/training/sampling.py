@@ -37,8 +37,14 @@ class SeedSampler:
     same as when it trains alone.
     """
 
-    def __init__(self, n: int | list[int], batch_size: int, seeds: list[int], device: torch.device,
-                 offsets: list[int] | None = None):
+    def __init__(
+        self,
+        n: int | list[int],
+        batch_size: int,
+        seeds: list[int],
+        device: torch.device,
+        offsets: list[int] | None = None,
+    ):
         sizes = [n] * len(seeds) if isinstance(n, int) else list(n)
         self.offsets = list(offsets) if offsets is not None else [0] * len(seeds)
         self.shared = len(set(sizes)) == 1 and not any(self.offsets)
@@ -62,7 +68,7 @@ class SeedSampler:
     def next(self) -> Tensor:
         if not self.shared:
             return self._next_own_splits()
-        if self.position >= self.per_epoch:
+        if self.perm is None or self.position >= self.per_epoch:  # no order yet only at an epoch's end
             perms = [torch.randperm(self.n, generator=g) for g in self.generators]
             self.perm = torch.stack(perms).to(self.device, non_blocking=True)
             self.position = 0
@@ -70,18 +76,26 @@ class SeedSampler:
         self.position += 1
         return self.perm[:, start : start + self.batch]
 
+    @property
+    def _own_perm(self) -> Tensor:
+        """The ``[S, max n]`` orders of seeds that draw from their own splits (made with the sampler)."""
+        if self.perm is None:
+            raise RuntimeError("the sampler's seeds share one split; there are no per-seed orders")
+        return self.perm
+
     def _next_own_splits(self) -> Tensor:
+        perm = self._own_perm
         for i, g in enumerate(self.generators):
             if self.positions[i] >= self.epochs_of[i]:
-                self.perm[i, : self.sizes[i]] = torch.randperm(self.sizes[i], generator=g).to(self.device)
+                perm[i, : self.sizes[i]] = torch.randperm(self.sizes[i], generator=g).to(self.device)
                 self.positions[i], self.drawn[i] = 0, True
         starts = torch.tensor([p * self.batch for p in self.positions]).to(self.device, non_blocking=True)
         self.positions = [p + 1 for p in self.positions]
-        return self.perm.gather(1, starts[:, None] + self.within) + self.shift
+        return perm.gather(1, starts[:, None] + self.within) + self.shift
 
     def seed_state(self, i: int) -> dict[str, Any]:
         if not self.shared:
-            perm = own_copy(self.perm[i, : self.sizes[i]]) if self.drawn[i] else None
+            perm = own_copy(self._own_perm[i, : self.sizes[i]]) if self.drawn[i] else None
             return {"perm": perm, "position": self.positions[i], "generator": self.generators[i].get_state()}
         perm = None if self.perm is None else own_copy(self.perm[i])  # the sampler always has the seed axis
         return {"perm": perm, "position": self.position, "generator": self.generators[i].get_state()}
@@ -93,7 +107,7 @@ class SeedSampler:
             self.positions = [int(st["position"]) for st in states]
             for i, st in enumerate(states):
                 if st["perm"] is not None:
-                    self.perm[i, : self.sizes[i]] = st["perm"].to(self.device)
+                    self._own_perm[i, : self.sizes[i]] = st["perm"].to(self.device)
                     self.drawn[i] = True
             return
         self.position = int(states[0]["position"])

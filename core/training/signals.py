@@ -53,7 +53,7 @@ def stop_requests() -> Iterator[Callable[[], int | None]]:
 
     def note(signum: int, frame: object) -> None:
         received.append(signum)
-        signal.signal(signum, previous[signum])
+        signal.signal(signum, previous[signal.Signals(signum)])
 
     for s in _watched:
         signal.signal(s, note)

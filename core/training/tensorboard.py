@@ -18,8 +18,10 @@ def require_tensorboard() -> None:
     try:
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except ImportError:
-        raise SpecError("TensorBoard logging needs the tensorboard package: pip install 'ica-toolkit[tensorboard]'",
-                        where="training.logger") from None
+        raise SpecError(
+            "TensorBoard logging needs the tensorboard package: pip install 'ica-toolkit[tensorboard]'",
+            where="training.logger",
+        ) from None
 
 
 class TensorBoardLog:

@@ -61,8 +61,9 @@ def run_blocks(markdown: str, where: str) -> str:
                 try:
                     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                         exec(compile(code, f"{where}, block {count}", "exec"), namespace)
-                except Exception:
-                    raise PluginError(f"{where}: code block {count} failed:\n{traceback.format_exc(limit=-3)}")
+                except Exception as exc:
+                    failure = traceback.format_exc(limit=-3)
+                    raise PluginError(f"{where}: code block {count} failed:\n{failure}") from exc
                 return f"```python\n{code}```\n" + shown_output(output.getvalue())
 
             return RUN_BLOCK.sub(execute, markdown)
@@ -103,15 +104,23 @@ def command_reference(full_name: str, command: Any) -> list[str]:
     import click
 
     ctx = click.Context(command, info_name=full_name)
-    parts = [f"## `{full_name}`\n", textwrap.dedent(command.help or "").strip() + "\n",
-             f"```text\n{full_name} {' '.join(command.collect_usage_pieces(ctx))}\n```\n"]
+    parts = [
+        f"## `{full_name}`\n",
+        textwrap.dedent(command.help or "").strip() + "\n",
+        f"```text\n{full_name} {' '.join(command.collect_usage_pieces(ctx))}\n```\n",
+    ]
     rows = []
     for param in command.params:
         if param.param_type_name == "argument":  # typer's own parameter classes: read their kind
             rows.append((f"`{param.name.upper()}`", "argument", _param_help(param)))
         elif param.param_type_name == "option" and not param.hidden:
-            rows.append((", ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts)),
-                         _default_text(param), _param_help(param)))
+            rows.append(
+                (
+                    ", ".join(f"`{o}`" for o in (*param.opts, *param.secondary_opts)),
+                    _default_text(param),
+                    _param_help(param),
+                )
+            )
     if rows:
         parts.append("| | default | |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows))
     parts.append("")
@@ -125,8 +134,11 @@ def template_source(kind: str) -> str:
     if kind not in ("prior", "encoder", "decoder", "likelihood", "model", "metric", "dataset"):
         raise PluginError(f"<!-- ica:template {kind} -->: no such kind")
     values = fill_ins(f"ica-my-{kind}", kind, f"my_{kind}", f"ica_my_{kind}")
-    return f"```python\n# ica_my_{kind}.py, as `ica new plugin ica-my-{kind} --kind {kind}` writes it\n" + \
-        component_source(kind, values) + "```\n"
+    return (
+        f"```python\n# ica_my_{kind}.py, as `ica new plugin ica-my-{kind} --kind {kind}` writes it\n"
+        + component_source(kind, values)
+        + "```\n"
+    )
 
 
 def _param_help(param: Any) -> str:
@@ -152,8 +164,9 @@ def component_reference() -> str:
         parts.append(f"## {kind.capitalize()}s\n")
         for c in reg.of_kind(kind):
             module = getattr(c.build, "__module__", None) or c.plugin.module
-            parts.append(f"### `{c.name}`\n\n{c.description}\n\n*{c.plugin.name} {c.plugin.version}, "
-                         f"module `{module}`*\n")
+            parts.append(
+                f"### `{c.name}`\n\n{c.description}\n\n*{c.plugin.name} {c.plugin.version}, module `{module}`*\n"
+            )
             rows = []
             for name, field in c.options.model_fields.items():
                 if name == "name":

@@ -23,8 +23,19 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 
 from ica.plugin import (
-    BuildContext, Field, from_grouped, grouped_flatten, grouped_unflatten, hookimpl, Options, SeedBatchNorm2d,
-    SeedConv2d, SeedConvTranspose2d, SeedLinear, SpecError, to_grouped,
+    BuildContext,
+    Field,
+    from_grouped,
+    grouped_flatten,
+    grouped_unflatten,
+    hookimpl,
+    Options,
+    SeedBatchNorm2d,
+    SeedConv2d,
+    SeedConvTranspose2d,
+    SeedLinear,
+    SpecError,
+    to_grouped,
 )
 
 
@@ -53,8 +64,7 @@ def square_image_width(ctx: BuildContext, where: str) -> tuple[int, int]:
     c, h, w = shape
     if h != w or w % 4 or w < 4:
         raise SpecError(
-            f"convnet (Table A.3) needs square images whose width is a multiple of 4 (e.g. 8, 28, 32), "
-            f"got {h}×{w}",
+            f"convnet (Table A.3) needs square images whose width is a multiple of 4 (e.g. 8, 28, 32), got {h}×{w}",
             where=where,
         )
     return c, w
@@ -135,7 +145,17 @@ def build_decoder(options: ConvNetOptions, ctx: BuildContext) -> ConvNetDecoder:
 
 @hookimpl
 def ica_register(register):
-    register("encoder", "convnet", ConvNetOptions, build_encoder,
-             description="Convolutional encoder with batch-norm, for w×w images, w divisible by 4 (Table A.3).")
-    register("decoder", "convnet", ConvNetOptions, build_decoder,
-             description="Transposed-convolutional decoder with batch-norm, mirrored (Table A.3).")
+    register(
+        "encoder",
+        "convnet",
+        ConvNetOptions,
+        build_encoder,
+        description="Convolutional encoder with batch-norm, for w×w images, w divisible by 4 (Table A.3).",
+    )
+    register(
+        "decoder",
+        "convnet",
+        ConvNetOptions,
+        build_decoder,
+        description="Transposed-convolutional decoder with batch-norm, mirrored (Table A.3).",
+    )

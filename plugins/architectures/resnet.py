@@ -33,8 +33,17 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 
 from ica.plugin import (
-    BuildContext, Field, from_grouped, grouped_flatten, grouped_unflatten, hookimpl, Options, SeedConv2d,
-    SeedLinear, SpecError, to_grouped,
+    BuildContext,
+    Field,
+    from_grouped,
+    grouped_flatten,
+    grouped_unflatten,
+    hookimpl,
+    Options,
+    SeedConv2d,
+    SeedLinear,
+    SpecError,
+    to_grouped,
 )
 
 Size = tuple[int, int]
@@ -147,7 +156,8 @@ class ResNetDecoder(nn.Module):
         self.fc = SeedLinear(ctx.latent_dim, math.prod(self.fc_shape), s)
         # Block k (from the bottom) maps widths[k+1] channels at sizes[k+1] to widths[k] at sizes[k].
         ups = [
-            UpBlock(widths[k + 1], widths[k], sizes[k], s, options.weight_norm) for k in reversed(range(len(widths) - 1))
+            UpBlock(widths[k + 1], widths[k], sizes[k], s, options.weight_norm)
+            for k in reversed(range(len(widths) - 1))
         ]
         self.blocks = nn.Sequential(*ups, nn.ReLU(), SeedConv2d(options.stem, c * ctx.out_multiplier, 1, s))
 
@@ -167,7 +177,17 @@ def build_decoder(options: ResNetOptions, ctx: BuildContext) -> ResNetDecoder:
 
 @hookimpl
 def ica_register(register):
-    register("encoder", "resnet", ResNetOptions, build_encoder,
-             description="Weight-normalised residual encoder, five downsampling blocks (Table A.4).")
-    register("decoder", "resnet", ResNetOptions, build_decoder,
-             description="Weight-normalised residual decoder, upsampling blocks mirrored (Table A.4).")
+    register(
+        "encoder",
+        "resnet",
+        ResNetOptions,
+        build_encoder,
+        description="Weight-normalised residual encoder, five downsampling blocks (Table A.4).",
+    )
+    register(
+        "decoder",
+        "resnet",
+        ResNetOptions,
+        build_decoder,
+        description="Weight-normalised residual decoder, upsampling blocks mirrored (Table A.4).",
+    )

@@ -32,13 +32,15 @@ import io
 import pickle
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ica.plugin import BuildContext, DataError, DataSplits, hookimpl
-from ica.plugins.datasets.images import (ChecksummedImageOptions, OfficialFiles, estimated_image_bytes,
-                                         load_official)
+from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, estimated_image_bytes, load_official
+
+if TYPE_CHECKING:
+    from torchvision.datasets import CIFAR10
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -65,7 +67,7 @@ class CIFAR10Options(ChecksummedImageOptions):
         return estimated_image_bytes(FILES, self)
 
 
-def _official() -> type:
+def _official() -> type[CIFAR10]:
     """torchvision's CIFAR10, imported on first use: importing torchvision costs seconds, and every ``ica``
     command loads this plugin."""
     from torchvision import datasets
@@ -100,7 +102,7 @@ def _numpy_reconstruct() -> Any:
     try:
         from numpy._core.multiarray import _reconstruct as numpy_reconstruct
     except ImportError:  # numpy 1.x
-        from numpy.core.multiarray import _reconstruct as numpy_reconstruct
+        from numpy.core.multiarray import _reconstruct as numpy_reconstruct  # type: ignore[no-redef]  # its old path
     return numpy_reconstruct
 
 
@@ -187,8 +189,12 @@ def load_cifar10(options: CIFAR10Options) -> DataSplits:
     """CIFAR-10 as `DataSplits` (see the module docstring)."""
     # torchvision unpickles only after its md5 check of every file, so downloading through it runs no code.
     fetch = lambda root: _official()(root, train=True, download=True)  # noqa: E731
-    info = {"checksums": "verified against torchvision's md5 table" if options.verify_checksums
-            else "not verified (verify_checksums is false)", "parser": FILES.parser}
+    info = {
+        "checksums": "verified against torchvision's md5 table"
+        if options.verify_checksums
+        else "not verified (verify_checksums is false)",
+        "parser": FILES.parser,
+    }
     return load_official(FILES, options, fetch, _read, md5_table() if options.verify_checksums else None, info)
 
 
@@ -199,5 +205,10 @@ def build(options: CIFAR10Options, ctx: BuildContext) -> DataSplits:
 
 @hookimpl
 def ica_register(register):
-    register("dataset", "cifar10", CIFAR10Options, build,
-             description="CIFAR-10 colour images [3,32,32] via torchvision; u = class.")
+    register(
+        "dataset",
+        "cifar10",
+        CIFAR10Options,
+        build,
+        description="CIFAR-10 colour images [3,32,32] via torchvision; u = class.",
+    )

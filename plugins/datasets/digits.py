@@ -71,12 +71,10 @@ def load_digits(options: DigitsOptions) -> DataSplits:
     info = {
         "dataset": "digits",
         "loader": "sklearn.datasets.load_digits",
-        "train_split": f"class-stratified permutation (split_seed={options.split_seed}), "
-                       f"{train.size} of {labels.size}",
+        "train_split": f"class-stratified permutation (split_seed={options.split_seed}), {train.size} of {labels.size}",
         "eval_split": f"the other {evaluation.size} ({options.eval_fraction:g} of each class, rounded)",
     }
-    return image_splits((pixels[train], labels[train]), (pixels[evaluation], labels[evaluation]),
-                        options, LEVELS, info)
+    return image_splits((pixels[train], labels[train]), (pixels[evaluation], labels[evaluation]), options, LEVELS, info)
 
 
 def build(options: DigitsOptions, ctx: BuildContext) -> DataSplits:
@@ -86,5 +84,10 @@ def build(options: DigitsOptions, ctx: BuildContext) -> DataSplits:
 
 @hookimpl
 def ica_register(register):
-    register("dataset", "digits", DigitsOptions, build,
-             description="scikit-learn's 1,797 8x8 digits [1,8,8], bundled (no download); u = digit.")
+    register(
+        "dataset",
+        "digits",
+        DigitsOptions,
+        build,
+        description="scikit-learn's 1,797 8x8 digits [1,8,8], bundled (no download); u = digit.",
+    )

@@ -7,7 +7,7 @@ the class label (int64, ``n_u`` = 10) — the side information iVAE conditions o
 Binarisation (option ``binarize``), for Bernoulli likelihoods:
 
 * ``"none"``: the grey levels above;
-* ``"threshold"``: ``x > 0.5`` as 0.0 / 1.0 (`ica.running.preprocessing.binarized` does both, for data sets and for
+* ``"threshold"``: ``x > 0.5`` as 0.0 / 1.0 (`ica.components.binarizing.binarized` does both, for data sets and for
   a trained model's new data);
 * ``"sample"``: each pixel is 1.0 with probability ``x`` (dynamic binarisation, drawn ONCE). The draws come
   from ``train_rng, eval_rng = numpy.random.Generator(PCG64(binarize_seed)).spawn(2)``: pixel = 1 when
@@ -22,7 +22,8 @@ compare checksums, then parse them in torchvision's format (with torchvision's r
 pickles a restricted unpickler that runs no code from the files). Every way this can fail ends in one
 `DataError` that names the data set, the root, the expected layout and the remedy the spec allows — never a
 torchvision traceback. While checking (`ica.components.checking.checking_only`: ``ica validate``, ``--dry-run``)
-nothing is downloaded or written: missing files that ``ica run`` would download are `DownloadNeeded`.
+nothing is downloaded or written: missing files that ``ica run`` would download are `DownloadNeeded`. The
+checks of the files themselves live in `ica.plugins.datasets.official_files`.
 
 Each data set's options estimate their memory from the known set sizes (`estimated_image_bytes`).
 """
@@ -30,22 +31,24 @@ Each data set's options estimate their memory from the known set sizes (`estimat
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ica.plugin import (
-    binarized, DataError, DatasetOptions, DataSplits, DownloadNeeded, Field, is_checking, Split,
+from ica.plugin import binarized, DataError, DatasetOptions, DataSplits, Field, Split
+from ica.plugins.datasets.official_files import (  # the official-file checks, still importable from here
+    OfficialFiles as OfficialFiles,
+    ensure_files as ensure_files,
+    parsed,
+    resolved_root,
+    verify_checksums,
 )
 
 CLASSES = 10
 """All four image data sets have ten classes, which become the values 0..9 of ``u``."""
-
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------------------- options
@@ -63,8 +66,12 @@ class ImageOptions(DatasetOptions):
 class OfficialImageOptions(ImageOptions):
     """Options of the data sets read through torchvision's loaders from the official files."""
 
-    root: str = Field("data", min_length=1, description="Folder holding the files torchvision expects "
-                      "(relative paths are resolved from the working directory).")
+    root: str = Field(
+        "data",
+        min_length=1,
+        description="Folder holding the files torchvision expects "
+        "(relative paths are resolved from the working directory).",
+    )
     download: bool = Field(False, description="Let torchvision download the official files into root when missing.")
     limit_train: int | None = Field(
         None, ge=1, description="Keep only the first n training images (all when fewer); null keeps all."
@@ -145,150 +152,11 @@ def image_bytes(available: int, kept: int, shape: tuple[int, ...], binarize: str
 def estimated_image_bytes(files: "OfficialFiles", options: "OfficialImageOptions") -> int:
     """`image_bytes` of an official data set, from its known set sizes and the limits (nothing is read)."""
     n_train, n_test = files.sizes
-    kept = sum(n if limit is None else min(n, limit)
-               for n, limit in ((n_train, options.limit_train), (n_test, options.limit_eval)))
+    kept = sum(
+        n if limit is None else min(n, limit)
+        for n, limit in ((n_train, options.limit_train), (n_test, options.limit_eval))
+    )
     return image_bytes(n_train + n_test, kept, files.shape, options.binarize)
-
-
-# ------------------------------------------------------------------------------- official files
-@dataclass(frozen=True)
-class OfficialFiles:
-    """Where torchvision keeps one data set under ``root``, and how to describe it to a person.
-
-    Attributes:
-        name: the data set's name in specs (``"mnist"``).
-        loader: the torchvision class that reads the files (``"torchvision.datasets.MNIST"``).
-        folder: the sub-folder of ``root`` holding the files (``""`` for ``root`` itself).
-        files: the file names torchvision requires there.
-        shape: ``(C, H, W)`` of one image.
-        source: where the official files come from (for the error message).
-        sizes: images in the official ``(training, test)`` sets (for the memory estimate).
-        downloads: the archives torchvision downloads into ``root`` to extract ``files`` from (paths relative
-            to ``root``); empty where it downloads the files themselves.
-        parser: what reads the files, where that is not ``loader`` itself (for the error messages).
-    """
-
-    name: str
-    loader: str
-    folder: str
-    files: tuple[str, ...]
-    shape: tuple[int, int, int]
-    source: str
-    sizes: tuple[int, int] = (0, 0)
-    downloads: tuple[str, ...] = ()
-    parser: str = ""
-
-    def directory(self, root: Path) -> Path:
-        return root / self.folder if self.folder else root
-
-    def missing(self, root: Path) -> list[str]:
-        return [f for f in self.files if not (self.directory(root) / f).is_file()]
-
-    def layout(self, root: Path) -> str:
-        return "\n".join(f"  {self.directory(root) / f}" for f in self.files)
-
-    def reader(self) -> str:
-        """What parses the files, for messages that must say who could not read them."""
-        return self.parser or self.loader
-
-    def to_fetch(self, root: Path, missing: list[str]) -> list[str]:
-        """What ``download`` would write under ``root``: the archives, then the missing files themselves."""
-        return [str(root / a) for a in self.downloads] + [str(self.directory(root) / f) for f in missing]
-
-
-def resolved_root(root: str) -> Path:
-    """``root`` with ``~`` expanded, absolute (relative to the working directory)."""
-    return Path(root).expanduser().resolve()
-
-
-def _missing_message(files: OfficialFiles, root: Path, missing: list[str], why: str) -> str:
-    """The files are missing and download is off: say where they go and both remedies."""
-    return (
-        f"{files.name}: the data files are not in {root} ({why}; missing: {', '.join(missing)}). "
-        f"{files.loader} expects this layout:\n{files.layout(root)}\n"
-        f'Set "download": true in the spec\'s data section to let torchvision fetch them, or place the official '
-        f"files ({files.source}) there yourself."
-    )
-
-
-def _by_hand(files: OfficialFiles, root: Path) -> str:
-    """The remedy when downloading is already on and did not work."""
-    return (f"Check the network connection and that {root} is writable, then run again; or place the official "
-            f"files ({files.source}) there yourself, in the layout {files.loader} expects:\n{files.layout(root)}")
-
-
-def _download_needed(files: OfficialFiles, root: Path, missing: list[str]) -> DownloadNeeded:
-    """While checking: what ``ica run`` would download, instead of downloading it."""
-    fetched = files.to_fetch(root, missing)
-    return DownloadNeeded(
-        f"{files.name}: the data files are not in {root} yet (missing: {', '.join(missing)}); since \"download\" "
-        f"is true, ica run will download them into {root} with {files.loader} ({len(fetched)} file(s): "
-        f"{', '.join(fetched)}). Nothing was downloaded or written while checking.",
-        files=fetched, root=str(root),
-    )
-
-
-def ensure_files(files: OfficialFiles, root: Path, download: bool, fetch: Callable[[str], Any]) -> None:
-    """Raise one clear `DataError` unless every file is present; ``fetch(root)`` downloads when allowed.
-
-    ``fetch`` is torchvision's own loader called with ``download=True`` (it verifies what it downloads).
-    While checking (`ica.components.checking.is_checking`) nothing is fetched: missing files that ``download`` would
-    fetch are `DownloadNeeded`, which says which files ``ica run`` will write.
-    """
-    missing = files.missing(root)
-    if not missing:
-        return
-    if not download:
-        raise DataError(_missing_message(files, root, missing, "download is off"), where="data.root")
-    if is_checking():
-        raise _download_needed(files, root, missing)
-    try:
-        fetch(str(root))
-    except Exception as exc:  # noqa: BLE001 - any failure of the download is reported the same way
-        still = files.missing(root)
-        failure = f"downloading into {root} failed ({type(exc).__name__}: {_one_line(exc)})"
-        missing_text = f"; still missing: {', '.join(still)}" if still else ""
-        raise DataError(f"{files.name}: {failure}{missing_text}. {_by_hand(files, root)}",
-                        where="data.download") from None
-    still = files.missing(root)
-    if still:
-        raise DataError(
-            f"{files.name}: the download into {root} did not create {', '.join(still)}. {_by_hand(files, root)}",
-            where="data.download",
-        )
-
-
-def verify_checksums(files: OfficialFiles, root: Path, md5s: dict[str, str], download: bool = False) -> None:
-    """Compare each file with the md5 torchvision records for the official release; one `DataError` if any
-    differs (torchvision's ``check_md5`` computes them). The remedy named depends on ``download``."""
-    from torchvision.datasets.utils import check_md5
-
-    directory = files.directory(root)
-    wrong = [name for name, md5 in md5s.items() if not check_md5(str(directory / name), md5)]
-    if wrong:
-        again = ("Delete them and run again (download is on, so torchvision fetches them again)" if download
-                 else 'Delete them and set "download": true to fetch them again')
-        raise DataError(
-            f"{files.name}: {', '.join(wrong)} in {directory} do not match the md5 checksums of the official "
-            f"release that {files.loader} records (truncated download, or modified files). {again}, or set "
-            f'"verify_checksums": false to load them anyway (they must still parse).',
-            where="data.verify_checksums",
-        )
-
-
-def parsed(files: OfficialFiles, root: Path, split: str, read: Callable[[], T]) -> T:
-    """``read()`` (torchvision's parser for one split); any failure becomes one `DataError`."""
-    try:
-        return read()
-    except DataError:  # the reader's own clear message (a refused file)
-        raise
-    except Exception as exc:  # noqa: BLE001 - an unreadable file can fail the parser in many ways
-        raise DataError(
-            f"{files.name}: the {split} files in {files.directory(root)} could not be read by {files.reader()} "
-            f"({type(exc).__name__}: {_one_line(exc)}); they are corrupt or not in the official format. "
-            f"Expected layout:\n{files.layout(root)}",
-            where="data.root",
-        ) from None
 
 
 def checked_images(
@@ -298,8 +166,9 @@ def checked_images(
     labels = np.asarray(labels).reshape(-1)
     problem = None
     if pixels.dtype != np.uint8 or pixels.ndim != 4 or tuple(pixels.shape[1:]) != files.shape:
-        problem = (f"images of shape {list(pixels.shape[1:])} and dtype {pixels.dtype}, "
-                   f"expected {list(files.shape)} uint8")
+        problem = (
+            f"images of shape {list(pixels.shape[1:])} and dtype {pixels.dtype}, expected {list(files.shape)} uint8"
+        )
     elif pixels.shape[0] != labels.shape[0]:
         problem = f"{pixels.shape[0]} images but {labels.shape[0]} labels"
     elif pixels.shape[0] == 0:
@@ -308,8 +177,7 @@ def checked_images(
         bad = labels[(labels < 0) | (labels >= CLASSES)]
         problem = f"label(s) {sorted(set(bad.tolist()))[:5]} outside 0..{CLASSES - 1}"
     if problem:
-        raise DataError(f"{files.name}: the {split} files in {files.directory(root)} hold {problem}",
-                        where="data.root")
+        raise DataError(f"{files.name}: the {split} files in {files.directory(root)} hold {problem}", where="data.root")
     return pixels, labels.astype(np.int64)
 
 
@@ -334,8 +202,8 @@ def load_official(
     if checksums is not None:
         verify_checksums(files, root, checksums, options.download)
     parts = {}
-    for split, train in (("training", True), ("test", False)):
-        pixels, labels = parsed(files, root, split, lambda: read(str(root), train))
+    for split, is_train in (("training", True), ("test", False)):
+        pixels, labels = parsed(files, root, split, lambda: read(str(root), is_train))  # noqa: B023 - called at once
         parts[split] = checked_images(files, root, split, pixels, labels)
     train, evaluation = first(parts["training"], options.limit_train), first(parts["test"], options.limit_eval)
     source = {
@@ -350,8 +218,3 @@ def load_official(
         **info,
     }
     return image_splits(train, evaluation, options, 255, source)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] + ("..." if len(text) > 300 else "") if text else "no message"

@@ -33,8 +33,15 @@ FILES = OfficialFiles(
     shape=(1, 28, 28),
     source="the four idx files of http://yann.lecun.com/exdb/mnist/, decompressed",
     sizes=(60000, 10000),
-    downloads=tuple(f"MNIST/raw/{name}.gz" for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")),
+    downloads=tuple(
+        f"MNIST/raw/{name}.gz"
+        for name in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    ),
 )
 
 

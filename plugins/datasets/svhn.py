@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ica.plugin import BuildContext, DataSplits, hookimpl
-from ica.plugins.datasets.images import (ChecksummedImageOptions, OfficialFiles, estimated_image_bytes,
-                                         load_official)
+from ica.plugins.datasets.images import ChecksummedImageOptions, OfficialFiles, estimated_image_bytes, load_official
+
+if TYPE_CHECKING:
+    from torchvision.datasets import SVHN
 
 _SPLITS = {True: "train", False: "test"}
 
@@ -50,7 +53,7 @@ class SVHNOptions(ChecksummedImageOptions):
         return estimated_image_bytes(FILES, self)
 
 
-def _official() -> type:
+def _official() -> type[SVHN]:
     """torchvision's SVHN, imported on first use: importing torchvision costs seconds, and every ``ica``
     command loads this plugin."""
     from torchvision import datasets
@@ -66,12 +69,12 @@ def md5_table() -> dict[str, str]:
 
 
 @cache
-def _unchecked() -> type:
+def _unchecked() -> type[SVHN]:
     """torchvision's SVHN without its md5 check (`load_svhn` makes it itself when asked)."""
-    official = _official()
+    from torchvision.datasets import SVHN  # on first use, as `_official`
 
-    class UncheckedSVHN(official):
-        split_list = {split: [url, name, None] for split, (url, name, _) in official.split_list.items()}
+    class UncheckedSVHN(SVHN):
+        split_list = {split: [url, name, None] for split, (url, name, _) in SVHN.split_list.items()}
 
     return UncheckedSVHN
 
@@ -90,8 +93,11 @@ def _fetch(root: str) -> None:
 
 def load_svhn(options: SVHNOptions) -> DataSplits:
     """SVHN as `DataSplits` (see the module docstring)."""
-    info = {"checksums": "verified against torchvision's md5 table" if options.verify_checksums
-            else "not verified (verify_checksums is false)"}
+    info = {
+        "checksums": "verified against torchvision's md5 table"
+        if options.verify_checksums
+        else "not verified (verify_checksums is false)"
+    }
     return load_official(FILES, options, _fetch, _read, md5_table() if options.verify_checksums else None, info)
 
 
@@ -102,5 +108,10 @@ def build(options: SVHNOptions, ctx: BuildContext) -> DataSplits:
 
 @hookimpl
 def ica_register(register):
-    register("dataset", "svhn", SVHNOptions, build,
-             description="SVHN house-number digits [3,32,32] via torchvision; u = digit.")
+    register(
+        "dataset",
+        "svhn",
+        SVHNOptions,
+        build,
+        description="SVHN house-number digits [3,32,32] via torchvision; u = digit.",
+    )

@@ -8,17 +8,26 @@ PCG64 rather than the legacy global generator the cited code seeds: the same law
 
 ``h_0 = s``; a *linear-first* recipe computes ``h_l = W_l h_{l-1}`` with a LeakyReLU after every layer but
 the last; the *nonlinearity-first* one (``"tcl"``) computes ``h_l = W_l LeakyReLU(h_{l-1})``. Either way the
-last operation is linear, every layer is a bijection of R^d and ``x = h_L`` ranges over all of R^d.
+last operation is linear, every layer is a bijection of R^d and ``x = h_L`` ranges over all of R^d. Those
+parts (the matrices, the two orders of mixing) are in `ica.plugins.datasets.tcl_mixing`.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Final, NamedTuple, TypedDict
 
 import numpy as np
 
 from ica.plugin import DataError
+from ica.plugins.datasets.tcl_mixing import (  # the parts, still importable from here
+    conditions,
+    haar_orthogonal,
+    leaky_relu as leaky_relu,
+    mix,
+    mix_nonlinearity_first,
+    mixing_matrices,
+    uniform_unit_columns,
+)
 
 
 EXACT_CONDITION = 2.0
@@ -44,42 +53,7 @@ class Drawn(NamedTuple):
     info: dict[str, Any]
 
 
-# ------------------------------------------------------------------------------------------ building blocks
-def haar_orthogonal(rng: np.random.Generator, dim: int) -> np.ndarray:
-    """A Haar-distributed random orthogonal matrix: QR of a Gaussian matrix, Q's columns sign-corrected."""
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    signs = np.sign(np.diag(r))
-    signs[signs == 0] = 1.0
-    return q * signs
-
-
-def mixing_matrices(rng: np.random.Generator, dim: int, layers: int, max_condition: float) -> list[np.ndarray]:
-    """``layers`` full-rank ``dim × dim`` matrices ``U diag(σ) Vᵀ``, each with condition number ``max_condition``.
-
-    Per layer, draws in this order: U (Haar), V (Haar), then ``log σ ~ U[-½ log κ, ½ log κ]``; for ``dim ≥ 2``
-    the largest σ becomes ``√κ`` and the smallest ``1/√κ`` so that ``cond(W) = κ`` exactly.
-    """
-    half_log = 0.5 * math.log(max_condition)
-    matrices = []
-    for _ in range(layers):
-        u = haar_orthogonal(rng, dim)
-        v = haar_orthogonal(rng, dim)
-        sigma = np.exp(rng.uniform(-half_log, half_log, size=dim))
-        if dim >= 2:
-            order = np.argsort(sigma, kind="stable")
-            sigma[order[-1]] = math.sqrt(max_condition)
-            sigma[order[0]] = 1.0 / math.sqrt(max_condition)
-        matrices.append((u * sigma) @ v.T)
-    return matrices
-
-
-def uniform_unit_columns(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Entries uniform on [-1, 1), each column (axis -2) scaled to unit Euclidean norm: the iVAE/TCL draw."""
-    a = rng.uniform(-1.0, 1.0, size=shape)
-    a /= np.sqrt((a * a).sum(axis=-2, keepdims=True))
-    return a
-
-
+# ------------------------------------------------------------------------------------ thresholded draws
 def condition_threshold(rng: np.random.Generator, dim: int, draws: int, percentile: float) -> float:
     """The ``percentile`` (numpy's linear interpolation) of the condition numbers of ``draws`` matrices from
     `uniform_unit_columns`: the iVAE/TCL bound on a "well-conditioned" layer, drawn in chunks."""
@@ -87,7 +61,7 @@ def condition_threshold(rng: np.random.Generator, dim: int, draws: int, percenti
     conditions = np.empty(draws)
     for start in range(0, draws, chunk):
         n = min(chunk, draws - start)
-        conditions[start:start + n] = np.linalg.cond(uniform_unit_columns(rng, (n, dim, dim)))
+        conditions[start : start + n] = np.linalg.cond(uniform_unit_columns(rng, (n, dim, dim)))
     return float(np.percentile(conditions, percentile))
 
 
@@ -100,54 +74,31 @@ class OriginalMixing(NamedTuple):
     draws: list[int]
 
 
-def original_mixing_matrices(rng: np.random.Generator, dim: int, layers: int, draws: int,
-                             percentile: float) -> OriginalMixing:
+def original_mixing_matrices(
+    rng: np.random.Generator, dim: int, layers: int, draws: int, percentile: float
+) -> OriginalMixing:
     """``layers`` matrices by iVAE's ``generate_mixing_matrix`` rule: per matrix, a threshold from ``draws``
     random matrices, then candidates until ``cond <= threshold``; the weight is the accepted ``A`` transposed
     (iVAE's ``x = h A`` is ``h_l = W h_{l-1}`` with ``W = Aᵀ``). A NaN condition (a zero column) is refused."""
     drawn = OriginalMixing([], [], [], [])
     for _ in range(layers):
         threshold = condition_threshold(rng, dim, draws, percentile)
-        for tries in range(1, MAX_CANDIDATES + 1):
+        for tries in range(1, MAX_CANDIDATES + 1):  # noqa: B007 - the count is read after the loop
             a = uniform_unit_columns(rng, (dim, dim))
             condition = float(np.linalg.cond(a))
             if condition <= threshold:
                 break
         else:
-            raise DataError(f"no matrix of {MAX_CANDIDATES} drawn had a condition number at most {threshold:.4g} "
-                            f"(percentile {percentile} of {draws} draws): raise it", where="condition_percentile")
+            raise DataError(
+                f"no matrix of {MAX_CANDIDATES} drawn had a condition number at most {threshold:.4g} "
+                f"(percentile {percentile} of {draws} draws): raise it",
+                where="condition_percentile",
+            )
         drawn.matrices.append(np.ascontiguousarray(a.T))
         drawn.conditions.append(condition)
         drawn.thresholds.append(threshold)
         drawn.draws.append(tries)
     return drawn
-
-
-def leaky_relu(h: np.ndarray, negative_slope: float) -> np.ndarray:
-    """``h`` for ``h >= 0``, ``negative_slope · h`` below (iVAE's and icebeem's ``x > 0`` test agrees at 0)."""
-    return np.where(h >= 0, h, negative_slope * h)
-
-
-def mix(sources: np.ndarray, matrices: list[np.ndarray], negative_slope: float) -> np.ndarray:
-    """Linear first: ``h_l = W_l h_{l-1}``, LeakyReLU after every layer but the last; rows are examples."""
-    h = np.asarray(sources, dtype=np.float64)
-    for layer, w in enumerate(matrices):
-        h = h @ w.T
-        if layer < len(matrices) - 1:
-            h = leaky_relu(h, negative_slope)
-    return h
-
-
-def mix_nonlinearity_first(sources: np.ndarray, matrices: list[np.ndarray], negative_slope: float) -> np.ndarray:
-    """Nonlinearity first: ``h_l = W_l LeakyReLU(h_{l-1})``, so the sources themselves pass a LeakyReLU."""
-    h = np.asarray(sources, dtype=np.float64)
-    for w in matrices:
-        h = leaky_relu(h, negative_slope) @ w.T
-    return h
-
-
-def conditions(matrices: list[np.ndarray]) -> list[float]:
-    return [float(np.linalg.cond(w)) for w in matrices]
 
 
 # ------------------------------------------------------------------------------------------ the recipes
@@ -203,8 +154,14 @@ def draw_ivae(rng: np.random.Generator, options: Any) -> Drawn:
     """
     one = original_mixing_matrices(rng, options.dim, 1, options.threshold_draws, options.threshold_percentile)
     matrices = one.matrices * options.mixing_layers
-    return Drawn(matrices, {"condition_numbers": one.conditions * options.mixing_layers,
-                            "condition_thresholds": one.thresholds, "draws_per_layer": one.draws})
+    return Drawn(
+        matrices,
+        {
+            "condition_numbers": one.conditions * options.mixing_layers,
+            "condition_thresholds": one.thresholds,
+            "draws_per_layer": one.draws,
+        },
+    )
 
 
 def draw_tcl(rng: np.random.Generator, options: Any) -> Drawn:
@@ -259,10 +216,17 @@ def draw_original(rng: np.random.Generator, options: Any) -> Drawn:
     threshold draws follow layer ``l``'s accepted matrix; the draws come ``CONDITION_CHUNK_ELEMENTS``
     entries at a time, which changes no value.
     """
-    drawn = original_mixing_matrices(rng, options.dim, options.mixing_layers, options.threshold_draws,
-                                     options.threshold_percentile)
-    return Drawn(drawn.matrices, {"condition_numbers": drawn.conditions, "condition_thresholds": drawn.thresholds,
-                                  "draws_per_layer": drawn.draws})
+    drawn = original_mixing_matrices(
+        rng, options.dim, options.mixing_layers, options.threshold_draws, options.threshold_percentile
+    )
+    return Drawn(
+        drawn.matrices,
+        {
+            "condition_numbers": drawn.conditions,
+            "condition_thresholds": drawn.thresholds,
+            "draws_per_layer": drawn.draws,
+        },
+    )
 
 
 class Recipe(NamedTuple):
@@ -279,23 +243,54 @@ class Recipe(NamedTuple):
     min_layers: int = 1
 
 
-PAPER_RANGES = dict(mean_range=(-3.0, 3.0), std_range=(0.01, 3.0))
+class Ranges(TypedDict):
+    """A recipe's source ranges, as `Recipe` takes them by keyword."""
+
+    mean_range: tuple[float, float]
+    std_range: tuple[float, float]
+
+
+PAPER_RANGES: Ranges = {"mean_range": (-3.0, 3.0), "std_range": (0.01, 3.0)}
 
 RECIPES: dict[str, Recipe] = {
-    "paper": Recipe("the paper's §4.1 text; orthogonal weights and slope from ilkhem/icebeem data/imca.py",
-                    0.2, **PAPER_RANGES, draw=draw_paper),
-    "ivae": Recipe("ilkhem/iVAE data/data.py generate_data(repeat_linearity=True)", 0.1, (0.0, 0.0), (0.5, 3.0),
-                   draw=draw_ivae, thresholded=True),
-    "tcl": Recipe("ilkhem/icebeem data/imca.py gen_TCL_data_ortho", 0.2, (0.0, 0.0), (0.01, 3.0), draw=draw_tcl,
-                  nonlinearity_first=True, standardize_noise=True, min_layers=2),
-    "exact": Recipe("ica's earlier recipe (condition number exactly max_condition)", 0.2, **PAPER_RANGES,
-                    draw=draw_exact),
-    "original": Recipe("ica's earlier blend of ilkhem/iVAE data/data.py and hmorioka/TCL", 0.2, **PAPER_RANGES,
-                       draw=draw_original, thresholded=True),
+    "paper": Recipe(
+        "the paper's §4.1 text; orthogonal weights and slope from ilkhem/icebeem data/imca.py",
+        0.2,
+        **PAPER_RANGES,
+        draw=draw_paper,
+    ),
+    "ivae": Recipe(
+        "ilkhem/iVAE data/data.py generate_data(repeat_linearity=True)",
+        0.1,
+        (0.0, 0.0),
+        (0.5, 3.0),
+        draw=draw_ivae,
+        thresholded=True,
+    ),
+    "tcl": Recipe(
+        "ilkhem/icebeem data/imca.py gen_TCL_data_ortho",
+        0.2,
+        (0.0, 0.0),
+        (0.01, 3.0),
+        draw=draw_tcl,
+        nonlinearity_first=True,
+        standardize_noise=True,
+        min_layers=2,
+    ),
+    "exact": Recipe(
+        "ica's earlier recipe (condition number exactly max_condition)", 0.2, **PAPER_RANGES, draw=draw_exact
+    ),
+    "original": Recipe(
+        "ica's earlier blend of ilkhem/iVAE data/data.py and hmorioka/TCL",
+        0.2,
+        **PAPER_RANGES,
+        draw=draw_original,
+        thresholded=True,
+    ),
 }
 """Every recipe by name; ``mixing`` takes these names."""
 
-DEFAULT_RECIPE = "paper"
+DEFAULT_RECIPE: Final = "paper"
 
 
 def mix_by(recipe: Recipe, sources: np.ndarray, matrices: list[np.ndarray], negative_slope: float) -> np.ndarray:

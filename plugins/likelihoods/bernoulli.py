@@ -48,5 +48,10 @@ def build(options: BernoulliOptions, ctx: BuildContext) -> BernoulliLikelihood:
 
 @hookimpl
 def ica_register(register):
-    register("likelihood", "bernoulli", BernoulliOptions, build,
-             description="Bernoulli pixels from decoder logits, for binarised images (x in {0,1}).")
+    register(
+        "likelihood",
+        "bernoulli",
+        BernoulliOptions,
+        build,
+        description="Bernoulli pixels from decoder logits, for binarised images (x in {0,1}).",
+    )

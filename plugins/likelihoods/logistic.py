@@ -112,5 +112,10 @@ def build(options: LogisticOptions, ctx: BuildContext) -> LogisticLikelihood:
 
 @hookimpl
 def ica_register(register):
-    register("likelihood", "logistic", LogisticOptions, build,
-             description="Discretised logistic for 8-bit images x=k/255 (IAF / PixelCNN++), learnt scale.")
+    register(
+        "likelihood",
+        "logistic",
+        LogisticOptions,
+        build,
+        description="Discretised logistic for 8-bit images x=k/255 (IAF / PixelCNN++), learnt scale.",
+    )

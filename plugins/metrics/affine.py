@@ -16,7 +16,23 @@ from typing import Literal
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, affine_recovery, fixed_order, hookimpl, MetricRecord, Options,
+    BuildContext,
+    Evaluation,
+    Field,
+    Measure,
+    affine_recovery,
+    fixed_order,
+    hookimpl,
+    MetricRecord,
+    Options,
+)
+
+MEASURES = (
+    Measure(
+        "affine_mcc", "MCC after an affine map", "affine MCC", order=61, controls=("untrained", "observations", "pca")
+    ),
+    Measure("affine_r2", "affine R² to sources", "affine R²", order=62, controls=("untrained", "observations", "pca")),
+    Measure("affine_r2_source", "affine R² of source", "R² of source", order=63, controls=("untrained",), indexed=True),
 )
 
 
@@ -61,8 +77,10 @@ class AffineRecoveryMetric:
 
     def _records(self, z: np.ndarray, s: np.ndarray, seed: int | None, suffix: str = "") -> list[MetricRecord]:
         found = affine_recovery(z, s, self.options.fit_fraction, self.options.method)
-        records = [MetricRecord(f"affine_r2{suffix}", found.r2_mean, seed=seed),
-                   MetricRecord(f"affine_mcc{suffix}", found.mcc, seed=seed)]
+        records = [
+            MetricRecord(f"affine_r2{suffix}", found.r2_mean, seed=seed),
+            MetricRecord(f"affine_mcc{suffix}", found.mcc, seed=seed),
+        ]
         if seed is not None:
             records += [MetricRecord(f"affine_r2_source{j}", r2, seed=seed) for j, r2 in enumerate(found.r2)]
         return records
@@ -89,5 +107,11 @@ def build(options: AffineOptions, ctx: BuildContext) -> AffineRecoveryMetric:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "affine", AffineOptions, build,
-             description="Sources recovered by an affine map of the latents, out of sample (weak identifiability).")
+    register(
+        "metric",
+        "affine",
+        AffineOptions,
+        build,
+        measures=MEASURES,
+        description="Sources recovered by an affine map of the latents, out of sample (weak identifiability).",
+    )

@@ -26,8 +26,31 @@ from typing import Literal
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, cca_mcc, fixed_order, hookimpl, MetricRecord, observation_records, Options,
+    BuildContext,
+    Evaluation,
+    Field,
+    Measure,
+    cca_mcc,
+    fixed_order,
+    hookimpl,
+    MetricRecord,
+    observation_records,
+    Options,
     pairwise_cca_mcc,
+)
+
+MEASURES = (
+    Measure(
+        "cca_mcc_in", "CCA-MCC in sample", "CCA-MCC in", order=20, controls=("untrained", "observations"), headline=True
+    ),
+    Measure(
+        "cca_mcc_out",
+        "CCA-MCC out of sample",
+        "CCA-MCC out",
+        order=21,
+        controls=("untrained", "observations"),
+        headline=True,
+    ),
 )
 
 
@@ -43,8 +66,9 @@ class CCAMCCOptions(Options):
         0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
     )
     observations: bool = Field(
-        True, description="Also measure each seed against the observations (their PCA to d_z where d_x differs): "
-        "cca_mcc_in_observations, cca_mcc_out_observations, per seed."
+        True,
+        description="Also measure each seed against the observations (their PCA to d_z where d_x differs): "
+        "cca_mcc_in_observations, cca_mcc_out_observations, per seed.",
     )
 
 
@@ -57,14 +81,15 @@ class PairwiseCCAMCC:
 
     def __call__(self, evaluation: Evaluation) -> list[MetricRecord]:
         outcomes = evaluation.seeds
-        usable = [o for o in outcomes if o.latents is not None and np.isfinite(o.latents).all()]
+        usable = [(o.seed, o.latents) for o in outcomes if o.latents is not None and np.isfinite(o.latents).all()]
         results = {}
         if len(usable) >= 2:
-            n = usable[0].latents.shape[0]
+            n = usable[0][1].shape[0]
             order = fixed_order(n, self.options.shuffle_seed)
-            values = pairwise_cca_mcc([o.latents[order] for o in usable], self.options.fit_fraction,
-                                      self.options.method, self.options.pairing)
-            results = {(usable[i].seed, usable[j].seed): v for (i, j), v in values.items()}
+            values = pairwise_cca_mcc(
+                [z[order] for _, z in usable], self.options.fit_fraction, self.options.method, self.options.pairing
+            )
+            results = {(usable[i][0], usable[j][0]): v for (i, j), v in values.items()}
         records = []
         for a, b in itertools.combinations([o.seed for o in outcomes], 2):
             if (a, b) in results:
@@ -80,8 +105,12 @@ class PairwiseCCAMCC:
                     MetricRecord("cca_mcc_out", float("nan"), pair=(a, b), error=why),
                 ]
         if self.options.observations:
-            records += observation_records(evaluation, fixed_order(len(evaluation.points), self.options.shuffle_seed),
-                                           ["cca_mcc_in_observations", "cca_mcc_out_observations"], self._pair)
+            records += observation_records(
+                evaluation,
+                fixed_order(len(evaluation.points), self.options.shuffle_seed),
+                ["cca_mcc_in_observations", "cca_mcc_out_observations"],
+                self._pair,
+            )
         return records
 
     def _pair(self, z: np.ndarray, x: np.ndarray) -> list[float]:
@@ -97,4 +126,6 @@ def build(options: CCAMCCOptions, ctx: BuildContext) -> PairwiseCCAMCC:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "cca_mcc", CCAMCCOptions, build, description="MCC between seeds after CCA (§4.2).")
+    register(
+        "metric", "cca_mcc", CCAMCCOptions, build, description="MCC between seeds after CCA (§4.2).", measures=MEASURES
+    )

@@ -18,8 +18,26 @@ import itertools
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, consistency_r2, fixed_order, hookimpl, MetricRecord, observation_records,
+    BuildContext,
+    Evaluation,
+    Field,
+    Measure,
+    consistency_r2,
+    fixed_order,
+    hookimpl,
+    MetricRecord,
+    observation_records,
     Options,
+)
+
+MEASURES = (
+    Measure(
+        "consistency_r2",
+        "consistency R² between seeds",
+        "consistency R²",
+        order=64,
+        controls=("untrained", "observations"),
+    ),
 )
 
 
@@ -31,8 +49,9 @@ class ConsistencyOptions(Options):
         0, ge=0, description="Seed of the fixed permutation of the evaluation points; null keeps their order."
     )
     observations: bool = Field(
-        True, description="Also score each seed against the observations (their PCA to d_z where d_x differs): "
-        "consistency_r2_observations, per seed."
+        True,
+        description="Also score each seed against the observations (their PCA to d_z where d_x differs): "
+        "consistency_r2_observations, per seed.",
     )
 
 
@@ -58,8 +77,12 @@ class PairwiseConsistency:
                 value, why = float("nan"), "a seed of this pair failed or has non-finite latents"
             records.append(MetricRecord("consistency_r2", value, pair=(a, b), error=why))
         if self.options.observations:
-            records += observation_records(evaluation, order, ["consistency_r2_observations"],
-                                           lambda z, x: [consistency_r2(z, x, self.options.fit_fraction)])
+            records += observation_records(
+                evaluation,
+                order,
+                ["consistency_r2_observations"],
+                lambda z, x: [consistency_r2(z, x, self.options.fit_fraction)],
+            )
         return records
 
 
@@ -70,5 +93,11 @@ def build(options: ConsistencyOptions, ctx: BuildContext) -> PairwiseConsistency
 
 @hookimpl
 def ica_register(register):
-    register("metric", "consistency_r2", ConsistencyOptions, build,
-             description="R² of an affine map between every pair of seeds, out of sample (CEBRA's consistency).")
+    register(
+        "metric",
+        "consistency_r2",
+        ConsistencyOptions,
+        build,
+        measures=MEASURES,
+        description="R² of an affine map between every pair of seeds, out of sample (CEBRA's consistency).",
+    )

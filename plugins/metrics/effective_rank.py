@@ -35,14 +35,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from ica.plugin import BuildContext, Evaluation, Field, hookimpl, MetricRecord, Options
+from ica.plugin import BuildContext, Evaluation, Field, Measure, hookimpl, MetricRecord, Options
+
+MEASURES = (  # descriptions of the representation, shown and never compared (no direction)
+    Measure(
+        "active_dims",
+        "active latent dimensions",
+        "active dims",
+        order=60,
+        higher_is_better=None,
+        controls=("untrained",),
+    ),
+    Measure("latent_dims", "latent dimensions", "latent dims", order=65, higher_is_better=None),
+    Measure(
+        "participation_ratio",
+        "participation ratio of the latents",
+        "partic. ratio",
+        order=66,
+        higher_is_better=None,
+        controls=("untrained",),
+    ),
+)
 
 
 class EffectiveRankOptions(Options):
     """When a latent dimension counts as used."""
 
-    threshold: float = Field(0.1, gt=0, lt=1, description="A latent coordinate is active when its variance on the "
-                             "evaluation points exceeds this fraction of the mean variance of a coordinate.")
+    threshold: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="A latent coordinate is active when its variance on the "
+        "evaluation points exceeds this fraction of the mean variance of a coordinate.",
+    )
 
 
 def effective_rank(z: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -80,16 +105,27 @@ class EffectiveRank:
                 records += [MetricRecord(name, float("nan"), seed=outcome.seed, error=why) for name in names]
                 continue
             if len(z) < 2:
-                records += [MetricRecord(name, float("nan"), seed=outcome.seed, error="fewer than 2 points")
-                            for name in names]
+                records += [
+                    MetricRecord(name, float("nan"), seed=outcome.seed, error="fewer than 2 points") for name in names
+                ]
                 continue
             active, ratio = effective_rank(z, self.options.threshold)
             d = z.shape[1]
-            note = None if active == d else (f"{d - active} of {d} latent dimensions collapsed (variance at most "
-                                             f"{self.options.threshold:g} of the mean per dimension)")
+            note = (
+                None
+                if active == d
+                else (
+                    f"{d - active} of {d} latent dimensions collapsed (variance at most "
+                    f"{self.options.threshold:g} of the mean per dimension)"
+                )
+            )
             values = {"active_dims": active, "participation_ratio": ratio, "latent_dims": d}
-            records += [MetricRecord(name, float(values[name]), seed=outcome.seed,
-                                     error=note if name == "active_dims" else None) for name in names]
+            records += [
+                MetricRecord(
+                    name, float(values[name]), seed=outcome.seed, error=note if name == "active_dims" else None
+                )
+                for name in names
+            ]
         return records
 
 
@@ -100,5 +136,11 @@ def build(options: EffectiveRankOptions, ctx: BuildContext) -> EffectiveRank:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "effective_rank", EffectiveRankOptions, build,
-             description="Latent dimensions each seed uses: active coordinates and participation ratio.")
+    register(
+        "metric",
+        "effective_rank",
+        EffectiveRankOptions,
+        build,
+        measures=MEASURES,
+        description="Latent dimensions each seed uses: active coordinates and participation ratio.",
+    )

@@ -9,7 +9,14 @@ drawn from a generator seeded by the run's seed, so the number is reproducible.
 
 from __future__ import annotations
 
-from ica.plugin import BuildContext, Evaluation, hookimpl, MetricRecord, Options
+from ica.plugin import BuildContext, Evaluation, Measure, MetricRecord, Options, hookimpl
+
+MEASURES = (
+    Measure("elbo_train", "ELBO train (nats/example)", "ELBO (train)", order=50, digits=2, headline=True),
+    Measure("elbo_eval", "ELBO eval (nats/example)", "ELBO (eval)", order=51, digits=2),
+    Measure("bpd_train", "bits/dim train", "bits/dim train", order=52, higher_is_better=False, digits=2),
+    Measure("bpd_eval", "bits/dim eval", "bits/dim eval", order=53, higher_is_better=False, digits=2, headline=True),
+)
 
 
 class ELBOOptions(Options):
@@ -29,8 +36,9 @@ class FinalELBO:
         for outcome in evaluation.seeds:
             error = None if outcome.status == "finished" else (outcome.error or outcome.status)
             for metric, key in keys:
-                records.append(MetricRecord(metric, outcome.elbo.get(key, float("nan")), seed=outcome.seed,
-                                            error=error))
+                records.append(
+                    MetricRecord(metric, outcome.elbo.get(key, float("nan")), seed=outcome.seed, error=error)
+                )
         return records
 
 
@@ -41,4 +49,11 @@ def build(options: ELBOOptions, ctx: BuildContext) -> FinalELBO:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "elbo", ELBOOptions, build, description="Final ELBO per seed, train and eval (Fig. 3).")
+    register(
+        "metric",
+        "elbo",
+        ELBOOptions,
+        build,
+        description="Final ELBO per seed, train and eval (Fig. 3).",
+        measures=MEASURES,
+    )

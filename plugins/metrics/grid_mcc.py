@@ -29,7 +29,36 @@ from typing import Literal
 import numpy as np
 
 from ica.plugin import (
-    BuildContext, Evaluation, Field, hookimpl, MetricRecord, Options, pairwise_cca_mcc, SeedOutcome,
+    BuildContext,
+    Evaluation,
+    Field,
+    Measure,
+    hookimpl,
+    MetricRecord,
+    Options,
+    pairwise_cca_mcc,
+    SeedOutcome,
+)
+
+MEASURES = (  # per pair of seeds: the median over positions; per position with its [row,col] index
+    Measure(
+        "grid_mcc_in",
+        "grid MCC in sample",
+        "grid MCC in",
+        order=30,
+        controls=("untrained",),
+        headline=True,
+        indexed=True,
+    ),
+    Measure(
+        "grid_mcc_out",
+        "grid MCC out of sample",
+        "grid MCC out",
+        order=31,
+        controls=("untrained",),
+        headline=True,
+        indexed=True,
+    ),
 )
 
 
@@ -69,24 +98,26 @@ class GridMCC:
     def __init__(self, options: GridMCCOptions):
         self.options = options
 
-    def per_position(self, usable: list[SeedOutcome],
-                     grid: tuple[int, ...] | None) -> dict[tuple[int, int], np.ndarray]:
-        """``{(seed_a, seed_b): [P, 2]}``: in- and out-of-sample MCC at each of the P positions."""
+    def per_position(
+        self, usable: list[tuple[int, np.ndarray]], grid: tuple[int, ...] | None
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """``{(seed_a, seed_b): [P, 2]}`` for ``usable`` ``(seed, latents)``: in- and out-of-sample MCC at each of
+        the P positions."""
         if len(usable) < 2:
             return {}
-        n, width = usable[0].latents.shape
+        n, width = usable[0][1].shape
         d = grid[-1] if grid is not None else width
         positions = width // d
         if positions * d != width:
             raise ValueError(f"grid shape {grid} does not hold the {width} latents per example")
         seed = self.options.shuffle_seed
         order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
-        grids = [o.latents[order].reshape(n, positions, d) for o in usable]
-        values = {(a.seed, b.seed): np.empty((positions, 2)) for a, b in itertools.combinations(usable, 2)}
+        grids = [z[order].reshape(n, positions, d) for _, z in usable]
+        values = {(a, b): np.empty((positions, 2)) for (a, _), (b, _) in itertools.combinations(usable, 2)}
         for p in range(positions):
             pairs = pairwise_cca_mcc([g[:, p] for g in grids], self.options.fit_fraction, self.options.method)
             for (i, j), r in pairs.items():
-                values[(usable[i].seed, usable[j].seed)][p] = (r.in_sample, r.out_of_sample)
+                values[(usable[i][0], usable[j][0])][p] = (r.in_sample, r.out_of_sample)
         return values
 
     def __call__(self, evaluation: Evaluation) -> list[MetricRecord]:
@@ -94,7 +125,7 @@ class GridMCC:
         usable = [o for o in outcomes if o.latents is not None and np.isfinite(o.latents).all()]
         grid = common_grid(usable)
         names = position_names(grid)
-        results = self.per_position(usable, grid)
+        results = self.per_position([(o.seed, o.latents) for o in usable if o.latents is not None], grid)
         records = []
         for pair in itertools.combinations([o.seed for o in outcomes], 2):
             values = results.get(pair)
@@ -117,5 +148,11 @@ def build(options: GridMCCOptions, ctx: BuildContext) -> GridMCC:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "grid_mcc", GridMCCOptions, build,
-             description="MCC between seeds after CCA at each latent grid position (App. B, Fig. B.1).")
+    register(
+        "metric",
+        "grid_mcc",
+        GridMCCOptions,
+        build,
+        measures=MEASURES,
+        description="MCC between seeds after CCA at each latent grid position (App. B, Fig. B.1).",
+    )

@@ -21,17 +21,36 @@ from typing import Literal
 
 import numpy as np
 
-from ica.plugin import BuildContext, Evaluation, Field, cached, data_digest, hookimpl, mcc, MetricRecord, Options, reduced
+from ica.plugin import (
+    BuildContext,
+    Evaluation,
+    Field,
+    Measure,
+    MetricRecord,
+    Options,
+    cached,
+    data_digest,
+    hookimpl,
+    mcc,
+    reduced,
+)
 
-
+CONTROLS = ("untrained", "observations", "pca", "fastica")
+MEASURES = (
+    Measure("mcc", "MCC to sources", order=10, controls=CONTROLS, headline=True),
+    Measure("mcc_spearman", "Spearman MCC to sources", "Spearman MCC", order=11, controls=CONTROLS),
+)
 
 
 class MCCOptions(Options):
     """How correlations are measured, and whether to report the floors."""
 
     method: Literal["pearson", "spearman"] = Field("pearson", description="Correlation coefficient.")
-    spearman: bool = Field(True, description="Also report Spearman's MCC (mcc_spearman, with its floors) beside a "
-                           "Pearson MCC: strong identifiability allows a monotone distortion of each source.")
+    spearman: bool = Field(
+        True,
+        description="Also report Spearman's MCC (mcc_spearman, with its floors) beside a "
+        "Pearson MCC: strong identifiability allows a monotone distortion of each source.",
+    )
     floors: bool = Field(True, description="Also report the MCC of the raw observations (or their PCA) and of FastICA.")
 
 
@@ -74,8 +93,11 @@ class MCCToSources:
         x = evaluation.points.x.flatten(1).numpy()
         train = evaluation.data.train.x.flatten(1).numpy()
         views = cached(("floors", data_digest(x, train, s)), lambda: _fit_floors(x, train, s))
-        return [MetricRecord(f"{name}_{view}", mcc(points, s, method), error=note)
-                for name, method in self.measures for view, (points, note) in views.items()]
+        return [
+            MetricRecord(f"{name}_{view}", mcc(points, s, method), error=note)
+            for name, method in self.measures
+            for view, (points, note) in views.items()
+        ]
 
 
 def _fit_floors(x: np.ndarray, train: np.ndarray, s: np.ndarray) -> dict[str, tuple[np.ndarray, str | None]]:
@@ -85,7 +107,7 @@ def _fit_floors(x: np.ndarray, train: np.ndarray, s: np.ndarray) -> dict[str, tu
     from sklearn.exceptions import ConvergenceWarning
 
     first = "observations" if x.shape[1] == s.shape[1] else "pca"
-    views = {first: (reduced(x, train, s.shape[1]), None)}
+    views: dict[str, tuple[np.ndarray, str | None]] = {first: (reduced(x, train, s.shape[1]), None)}
     ica = FastICA(n_components=s.shape[1], whiten="unit-variance", max_iter=1000, random_state=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -102,4 +124,11 @@ def build(options: MCCOptions, ctx: BuildContext) -> MCCToSources:
 
 @hookimpl
 def ica_register(register):
-    register("metric", "mcc", MCCOptions, build, description="MCC to the true sources, with floors (§4.1).")
+    register(
+        "metric",
+        "mcc",
+        MCCOptions,
+        build,
+        description="MCC to the true sources, with floors (§4.1).",
+        measures=MEASURES,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ica.plugin import Batch, BuildContext, Field, hookimpl, LossOutput, Representation, Slot
+from ica.plugin import Batch, BuildContext, hookimpl, Likelihood, LossOutput, Representation, Part, slot
 
 from .gridnets import GridDecoder, GridEncoder, GridNetOptions
 
@@ -21,7 +21,7 @@ from .gridnets import GridDecoder, GridEncoder, GridNetOptions
 class GridModelOptions(GridNetOptions):
     """The grid networks and the likelihood, shared by `ae` and `vqvae`."""
 
-    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x | grid of latents).")
+    likelihood: Part = slot("likelihood", {"name": "gaussian"}, description="p(x | grid of latents).")
 
 
 class GridAutoencoder(nn.Module):
@@ -29,7 +29,7 @@ class GridAutoencoder(nn.Module):
 
     needs_u = False
 
-    def __init__(self, encoder: GridEncoder, decoder: GridDecoder, likelihood: nn.Module, latent_dim: int):
+    def __init__(self, encoder: GridEncoder, decoder: GridDecoder, likelihood: Likelihood, latent_dim: int):
         super().__init__()
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.latent_dim = latent_dim
@@ -81,5 +81,10 @@ def build(options: GridModelOptions, ctx: BuildContext) -> GridAutoencoder:
 
 @hookimpl
 def ica_register(register):
-    register("model", "ae", GridModelOptions, build,
-             description="Convolutional autoencoder with a latent grid, the VQ-VAE without quantisation (App. B).")
+    register(
+        "model",
+        "ae",
+        GridModelOptions,
+        build,
+        description="Convolutional autoencoder with a latent grid, the VQ-VAE without quantisation (App. B).",
+    )

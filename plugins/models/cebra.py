@@ -44,16 +44,21 @@ class CEBRAOptions(Options):
     """CEBRA's estimator settings (its defaults, except the iterations: about 30 s on one CPU core)."""
 
     latent_dim: int | None = Field(
-        None, ge=1, description="CEBRA's output_dimension; defaults to the number of true sources (named like "
-        "every model's latent size, so 'models.*.latent_dim' grids reach it)."
+        None,
+        ge=1,
+        description="CEBRA's output_dimension; defaults to the number of true sources (named like "
+        "every model's latent size, so 'models.*.latent_dim' grids reach it).",
     )
     conditional: Literal["discrete", "time"] = Field(
-        "discrete", description="Positive pairs share u ('discrete', u the segment or class index), or are "
-        "neighbouring rows of the training split ('time': CEBRA's label-free, time-contrastive mode)."
+        "discrete",
+        description="Positive pairs share u ('discrete', u the segment or class index), or are "
+        "neighbouring rows of the training split ('time': CEBRA's label-free, time-contrastive mode).",
     )
     model_architecture: str = Field(
-        "offset1-model", pattern=r"^offset1-model", description="A CEBRA encoder of the 'offset1-model' family: "
-        "each looks at one row, as i.i.d. data needs (cebra.CEBRA.supported_model_architectures('offset1*'))."
+        "offset1-model",
+        pattern=r"^offset1-model",
+        description="A CEBRA encoder of the 'offset1-model' family: "
+        "each looks at one row, as i.i.d. data needs (cebra.CEBRA.supported_model_architectures('offset1*')).",
     )
     hidden_units: PositiveInt = Field(32, description="Width of the encoder (CEBRA's num_hidden_units).")
     distance: Literal["cosine", "euclidean"] = Field(
@@ -80,10 +85,17 @@ class CEBRAPeer:
         o = self.options
         cebra = cebra_module()
         estimator = seeded_estimator_class(cebra.CEBRA, cebra.distributions.HasGenerator)(
-            model_architecture=o.model_architecture, device=device, distance=o.distance,
-            conditional=None if o.conditional == "discrete" else "time", temperature=o.temperature,
-            max_iterations=o.max_iterations, batch_size=min(o.batch_size, len(x)), learning_rate=o.learning_rate,
-            output_dimension=self.output_dimension, num_hidden_units=o.hidden_units, verbose=False,
+            model_architecture=o.model_architecture,
+            device=device,
+            distance=o.distance,
+            conditional=None if o.conditional == "discrete" else "time",
+            temperature=o.temperature,
+            max_iterations=o.max_iterations,
+            batch_size=min(o.batch_size, len(x)),
+            learning_rate=o.learning_rate,
+            output_dimension=self.output_dimension,
+            num_hidden_units=o.hidden_units,
+            verbose=False,
         )
         estimator.sampler_seed = seed  # an attribute, not a constructor parameter: CEBRA's own stay as they are
         with seeded(seed, device):
@@ -176,21 +188,35 @@ def build(options: CEBRAOptions, ctx: BuildContext) -> CEBRAPeer:
     """CEBRA as a peer: one fit per seed, conditioned on u or on row order."""
     if importlib.util.find_spec("cebra") is None:
         raise IcaError(f"the cebra model needs the cebra package, which is not installed; {INSTALL}", where="cebra")
-    if options.conditional == "discrete" and not ctx.n_u:
-        raise SpecError("conditional 'discrete' contrasts examples by u, and the data set provides none; use "
-                        "conditional 'time'", where="cebra.conditional")
-    if options.conditional == "discrete" and ctx.n_u < 2:
-        raise SpecError("conditional 'discrete' contrasts examples by u, and the data set's u takes only one value, "
-                        "so every pair would count as positive; give u with several values, or use conditional "
-                        "'time'", where="cebra.conditional")
+    if options.conditional == "discrete":
+        if not ctx.n_u:
+            raise SpecError(
+                "conditional 'discrete' contrasts examples by u, and the data set provides none; use conditional "
+                "'time'",
+                where="cebra.conditional",
+            )
+        if ctx.n_u < 2:
+            raise SpecError(
+                "conditional 'discrete' contrasts examples by u, and the data set's u takes only one value, "
+                "so every pair would count as positive; give u with several values, or use conditional "
+                "'time'",
+                where="cebra.conditional",
+            )
     output_dimension = options.latent_dim or ctx.latent_dim
     if not output_dimension:
-        raise SpecError("latent_dim is required: the data set has no ground-truth sources to take its size from",
-                        where="cebra.latent_dim")
+        raise SpecError(
+            "latent_dim is required: the data set has no ground-truth sources to take its size from",
+            where="cebra.latent_dim",
+        )
     return CEBRAPeer(options, output_dimension)
 
 
 @hookimpl
 def ica_register(register):
-    register("model", "cebra", CEBRAOptions, build,
-             description="CEBRA's contrastive embedding conditioned on u (needs ica-toolkit[cebra]): a peer baseline.")
+    register(
+        "model",
+        "cebra",
+        CEBRAOptions,
+        build,
+        description="CEBRA's contrastive embedding conditioned on u (needs ica-toolkit[cebra]): a peer baseline.",
+    )

@@ -26,14 +26,17 @@ class FastICAOptions(Options):
     """scikit-learn's FastICA settings; the number of components is the model's latent size."""
 
     latent_dim: int | None = Field(
-        None, ge=1, description="FastICA's n_components; defaults to the number of true sources, else the "
-        "observed dimension (named like every model's latent size, so 'models.*.latent_dim' grids reach it)."
+        None,
+        ge=1,
+        description="FastICA's n_components; defaults to the number of true sources, else the "
+        "observed dimension (named like every model's latent size, so 'models.*.latent_dim' grids reach it).",
     )
     whiten: Literal["unit-variance", "arbitrary-variance"] = Field(
         "unit-variance", description="Whitening of the components (scikit-learn's whiten)."
     )
-    algorithm: Literal["parallel", "deflation"] = Field("parallel", description="Estimate all components at "
-                                                        "once ('parallel') or one after another ('deflation').")
+    algorithm: Literal["parallel", "deflation"] = Field(
+        "parallel", description="Estimate all components at once ('parallel') or one after another ('deflation')."
+    )
     fun: Literal["logcosh", "exp", "cube"] = Field("logcosh", description="The contrast function G.")
     max_iter: PositiveInt = Field(1000, description="Iterations of the fixed-point algorithm (as the mcc floor).")
     tol: float = Field(1e-4, gt=0, description="Convergence tolerance of the un-mixing matrix.")
@@ -53,8 +56,15 @@ class FastICAPeer:
         from sklearn.exceptions import ConvergenceWarning
 
         o = self.options
-        estimator = FastICA(n_components=self.n_components, whiten=o.whiten, algorithm=o.algorithm, fun=o.fun,
-                            max_iter=o.max_iter, tol=o.tol, random_state=random_state(seed))
+        estimator = FastICA(
+            n_components=self.n_components,
+            whiten=o.whiten,
+            algorithm=o.algorithm,
+            fun=o.fun,
+            max_iter=o.max_iter,
+            tol=o.tol,
+            random_state=random_state(seed),
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             estimator.fit(x)
@@ -81,12 +91,20 @@ def build(options: FastICAOptions, ctx: BuildContext) -> FastICAPeer:
     observed = int(np.prod(ctx.x_shape)) if ctx.x_shape else 0
     n_components = options.latent_dim or ctx.latent_dim or observed
     if observed and n_components > observed:
-        raise SpecError(f"latent_dim ({n_components}) is more than the {observed} observed dimensions; linear "
-                        "ICA finds at most that many components", where="fastica.latent_dim")
+        raise SpecError(
+            f"latent_dim ({n_components}) is more than the {observed} observed dimensions; linear "
+            "ICA finds at most that many components",
+            where="fastica.latent_dim",
+        )
     return FastICAPeer(options, n_components)
 
 
 @hookimpl
 def ica_register(register):
-    register("model", "fastica", FastICAOptions, build,
-             description="Linear ICA (scikit-learn's FastICA), fitted per seed: a peer baseline (§4.1).")
+    register(
+        "model",
+        "fastica",
+        FastICAOptions,
+        build,
+        description="Linear ICA (scikit-learn's FastICA), fitted per seed: a peer baseline (§4.1).",
+    )

@@ -31,9 +31,23 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 
 from ica.plugin import (
-    Batch, BuildContext, Field, hookimpl, is_mixture, LossOutput, Options, Representation, responsibilities,
-    seed_sample, SeedStacked, Slot, SpecError,
+    Batch,
+    BuildContext,
+    Field,
+    hookimpl,
+    is_mixture,
+    LossOutput,
+    Options,
+    Representation,
+    responsibilities,
+    seed_sample,
+    SeedStacked,
+    Part,
+    slot,
+    SpecError,
 )
+
+from .mixtures import MixturePrior
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -47,18 +61,21 @@ class GMMFlowOptions(Options):
     )
     activation: Literal["relu", "elu", "tanh", "silu"] = Field("relu", description="Activation of the conditioners.")
     univariate: Literal["affine", "spline"] = Field(
-        "affine", description="Per-dimension map of each layer: 'affine' (MAF, as App. D) or a monotonic "
-        "rational-quadratic 'spline' (neural spline flow)."
+        "affine",
+        description="Per-dimension map of each layer: 'affine' (MAF, as App. D) or a monotonic "
+        "rational-quadratic 'spline' (neural spline flow).",
     )
     bins: PositiveInt = Field(8, description="Spline bins (univariate='spline' only).")
     randperm: bool = Field(
         False, description="Random variable order per layer (drawn per seed); else alternately ascending/descending."
     )
     vectorize: bool = Field(
-        True, description="Evaluate the seeds' flows with one vmap over the seed axis; False loops over seeds "
-        "(same results, for comparison)."
+        True,
+        description="Evaluate the seeds' flows with one vmap over the seed axis; False loops over seeds "
+        "(same results, for comparison).",
     )
-    prior: Slot["prior"] = Field(
+    prior: Part = slot(
+        "prior",
         {"name": "gmm", "components": 50},
         description="The base distribution p(z): an unconditional mixture (App. D: a 50-component Gaussian mixture).",
     )
@@ -74,7 +91,7 @@ class GMMFlow(nn.Module):
 
     needs_u = False
 
-    def __init__(self, flow: SeedStacked, prior: nn.Module):
+    def __init__(self, flow: SeedStacked, prior: MixturePrior):
         super().__init__()
         self.flow, self.prior = flow, prior
 
@@ -93,7 +110,7 @@ class GMMFlow(nn.Module):
         """x = f(z): a flow's decoder is its forward map."""
         return self.to_data(z)
 
-    def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``n`` draws per seed from the mixture base, with each draw's component (seed_sample's streams)."""
         return seed_sample(self.prior(None), n)
 
@@ -118,8 +135,12 @@ def _inverse(transform: nn.Module, z: Tensor) -> Tensor:
 
 def make_transform(options: GMMFlowOptions, features: int) -> nn.Module:
     """One seed's zuko transform x → z (the flow's base distribution is not kept: the mixture replaces it)."""
-    kwargs = dict(transforms=options.transforms, hidden_features=list(options.hidden),
-                  activation=ACTIVATIONS[options.activation], randperm=options.randperm)
+    kwargs = dict(
+        transforms=options.transforms,
+        hidden_features=list(options.hidden),
+        activation=ACTIVATIONS[options.activation],
+        randperm=options.randperm,
+    )
     if options.univariate == "spline":
         return zuko.flows.NSF(features, bins=options.bins, **kwargs).transform
     return zuko.flows.MAF(features, **kwargs).transform
@@ -148,5 +169,10 @@ def build(options: GMMFlowOptions, ctx: BuildContext) -> GMMFlow:
 
 @hookimpl
 def ica_register(register):
-    register("model", "gmmflow", GMMFlowOptions, build,
-             description="GMM-Flow: MAF with a learnt Gaussian-mixture base, maximum likelihood (App. D, Eq. D.4).")
+    register(
+        "model",
+        "gmmflow",
+        GMMFlowOptions,
+        build,
+        description="GMM-Flow: MAF with a learnt Gaussian-mixture base, maximum likelihood (App. D, Eq. D.4).",
+    )

@@ -27,7 +27,14 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 
 from ica.plugin import (
-    Field, from_grouped, Options, SeedBatchNorm2d, SeedConv2d, SeedConvTranspose2d, SpecError, to_grouped,
+    Field,
+    from_grouped,
+    Options,
+    SeedBatchNorm2d,
+    SeedConv2d,
+    SeedConvTranspose2d,
+    SpecError,
+    to_grouped,
 )
 
 
@@ -96,8 +103,11 @@ class GridEncoder(nn.Module):
         self.seeds, self.grid = s, (h, w)
         layers: list[nn.Module] = []
         for i in range(options.downsamples):
-            layers += [SeedConv2d(c if i == 0 else ch, ch, 4, s, stride=2, padding=1, bias=not bn),
-                       _norm(ch, s, bn), nn.ReLU()]
+            layers += [
+                SeedConv2d(c if i == 0 else ch, ch, 4, s, stride=2, padding=1, bias=not bn),
+                _norm(ch, s, bn),
+                nn.ReLU(),
+            ]
         layers += [SeedResidual(ch, s, bn) for _ in range(options.residual_blocks)]
         layers += [nn.ReLU(), SeedConv2d(ch, options.latent_dim, 1, s)]
         self.net = nn.Sequential(*layers)
@@ -115,8 +125,9 @@ class GridEncoder(nn.Module):
 class GridDecoder(nn.Module):
     """``[S, B, P, d]`` grid -> ``[S, B, c·multiplier, H, W]``, the likelihood's parameters."""
 
-    def __init__(self, options: GridNetOptions, x_shape: tuple[int, ...], seeds: int, multiplier: int,
-                 where: str = "decoder"):
+    def __init__(
+        self, options: GridNetOptions, x_shape: tuple[int, ...], seeds: int, multiplier: int, where: str = "decoder"
+    ):
         super().__init__()
         c, h, w = grid_size(x_shape, options.downsamples, where)
         ch, s, bn = options.channels, seeds, options.batch_norm

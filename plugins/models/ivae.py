@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ica.plugin import BuildContext, Field, hookimpl, Slot
+from ica.plugin import BuildContext, Field, hookimpl, Part, slot
 
 from .vae import VAE, VAEOptions, build_vae
 
@@ -12,7 +12,7 @@ from .vae import VAE, VAEOptions, build_vae
 class IVAEOptions(VAEOptions):
     """An iVAE: its parts, latent size and KL estimator."""
 
-    prior: Slot["prior"] = Field({"name": "conditional"}, description="p(z|u).")
+    prior: Part = slot("prior", {"name": "conditional"}, description="p(z|u).")
     kl: Literal["analytic", "sample"] = Field(
         "analytic", description="KL in closed form where available, or the single-sample estimate."
     )

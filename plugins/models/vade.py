@@ -7,7 +7,7 @@ assignments for evaluation are the argmax of p(u|z) at the posterior mean.
 
 from __future__ import annotations
 
-from ica.plugin import BuildContext, Field, hookimpl, is_mixture, Slot, SpecError
+from ica.plugin import BuildContext, hookimpl, is_mixture, Part, slot, SpecError
 
 from .vae import VAE, VAEOptions, build_vae
 
@@ -15,7 +15,7 @@ from .vae import VAE, VAEOptions, build_vae
 class VaDEOptions(VAEOptions):
     """A VaDE: its parts and latent size."""
 
-    prior: Slot["prior"] = Field({"name": "gmm"}, description="A mixture prior p(z) = Σ_u p(u) p(z|u).")
+    prior: Part = slot("prior", {"name": "gmm"}, description="A mixture prior p(z) = Σ_u p(u) p(z|u).")
 
 
 def build(options: VaDEOptions, ctx: BuildContext) -> VAE:

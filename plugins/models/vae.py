@@ -7,28 +7,54 @@ back (given, or the mixture's responsibilities), so the ELBO is written once, he
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import kl_divergence
+from torch.distributions import Distribution, MixtureSameFamily, kl_divergence
 
 from ica.plugin import (
-    Batch, BuildContext, diagonal_normal, Field, is_mixture, LossOutput, one_hot, Options, Representation,
-    responsibilities, seed_rand, seed_sample, Slot, SpecError,
+    Batch,
+    BuildContext,
+    Decoder,
+    diagonal_normal,
+    Encoder,
+    Field,
+    Likelihood,
+    LossOutput,
+    one_hot,
+    Options,
+    Prior,
+    Representation,
+    responsibilities,
+    seed_rand,
+    seed_sample,
+    Part,
+    slot,
+    SpecError,
 )
 
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
+class HashedPrior(Prior, Protocol):
+    """A prior that reads u off x itself (App. C's hash, `rademacher`): q(u|x) is a point mass at ``assign(x)``."""
+
+    components: int
+
+    def assign(self, x: Tensor) -> Tensor: ...
+
+    def log_weights(self) -> Tensor: ...
+
+
 class VAEOptions(Options):
     """The parts every VAE of this family has; each model adds its prior (with its own default)."""
 
     latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
-    encoder: Slot["encoder"] = Field({"name": "mlp"}, description="q(z|x[,u]); u enters as one-hot.")
-    decoder: Slot["decoder"] = Field({"name": "mlp"}, description="Maps z to the parameters of p(x|z).")
-    likelihood: Slot["likelihood"] = Field({"name": "gaussian"}, description="p(x|z).")
+    encoder: Part = slot("encoder", {"name": "mlp"}, description="q(z|x[,u]); u enters as one-hot.")
+    decoder: Part = slot("decoder", {"name": "mlp"}, description="Maps z to the parameters of p(x|z).")
+    likelihood: Part = slot("likelihood", {"name": "gaussian"}, description="p(x|z).")
 
 
 class VAE(nn.Module):
@@ -42,10 +68,10 @@ class VAE(nn.Module):
 
     def __init__(
         self,
-        encoder: nn.Module,
-        decoder: nn.Module,
-        prior: nn.Module,
-        likelihood: nn.Module,
+        encoder: Encoder,
+        decoder: Decoder,
+        prior: Prior,
+        likelihood: Likelihood,
         *,
         latent_dim: int,
         n_u: int | None,
@@ -69,7 +95,17 @@ class VAE(nn.Module):
             return None
         if batch.u is None:
             raise ValueError("this model needs u, but the batch has none")
-        return one_hot(batch.u, self.n_u)
+        return one_hot(batch.u, self._u_values())
+
+    def _u_values(self) -> int:
+        """n_u, which a model that needs u always has (`build_vae` refuses data without it)."""
+        if self.n_u is None:
+            raise ValueError("this model needs u, but its data set has none")
+        return self.n_u
+
+    def _hashed_prior(self) -> HashedPrior:
+        """The prior, as one that hashes x to u: only where ``hashed_u`` (it has ``assign``)."""
+        return cast(HashedPrior, self.prior)
 
     def posterior(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """Mean and log-variance of q(z|x[,u]), each ``[S, B, d_z]``."""
@@ -79,6 +115,8 @@ class VAE(nn.Module):
     def loss(self, batch: Batch, noise: Tensor | None) -> LossOutput:
         cond = self._cond(batch)
         mean, log_var = self.encoder(batch.x, cond if self.condition_encoder else None)
+        if noise is None:
+            raise ValueError("the VAE samples z and needs noise of shape noise_shape(B)")
         z = mean + torch.exp(0.5 * log_var) * noise
         log_likelihood = self.likelihood.log_prob(batch.x, self.decoder(z))
         if self.hashed_u:
@@ -87,16 +125,18 @@ class VAE(nn.Module):
         kl = self._kl(mean, log_var, noise, p, z)
         return LossOutput(kl - log_likelihood, {"log_likelihood": log_likelihood, "kl": kl})
 
-    def _hashed_loss(self, batch: Batch, mean: Tensor, log_var: Tensor, noise: Tensor, z: Tensor,
-                     log_likelihood: Tensor) -> LossOutput:
+    def _hashed_loss(
+        self, batch: Batch, mean: Tensor, log_var: Tensor, noise: Tensor, z: Tensor, log_likelihood: Tensor
+    ) -> LossOutput:
         """ELBO with q(u|x) a point mass at u(x): log p(x|z) - KL[q(z|x) || p(z|u(x))] + log p(u(x))."""
-        u = self.prior.assign(batch.x)
-        p = self.prior(one_hot(u, self.prior.components))
+        prior = self._hashed_prior()
+        u = prior.assign(batch.x)
+        p = prior(one_hot(u, prior.components))
         kl = self._kl(mean, log_var, noise, p, z)
-        kl_u = -self.prior.log_weights().gather(1, u)  # KL[δ_u || p(u)] = -log p(u): q(u|x) has no entropy
+        kl_u = -prior.log_weights().gather(1, u)  # KL[δ_u || p(u)] = -log p(u): q(u|x) has no entropy
         return LossOutput(kl + kl_u - log_likelihood, {"log_likelihood": log_likelihood, "kl": kl, "kl_u": kl_u})
 
-    def _kl(self, mean: Tensor, log_var: Tensor, noise: Tensor, p, z: Tensor) -> Tensor:
+    def _kl(self, mean: Tensor, log_var: Tensor, noise: Tensor, p: Distribution, z: Tensor) -> Tensor:
         if self.kl == "analytic":
             try:
                 return kl_divergence(diagonal_normal(mean, log_var), p)
@@ -112,10 +152,11 @@ class VAE(nn.Module):
         if self.condition_encoder or self.prior.conditional:
             assignments = batch.u  # iVAE: u is given, q(u|x) is a lookup (Eq. 4)
         elif self.hashed_u:
-            assignments = self.prior.assign(batch.x)
+            assignments = self._hashed_prior().assign(batch.x)
         else:
             prior = self.prior(None)
-            assignments = responsibilities(prior, mean).argmax(-1) if is_mixture(prior) else None
+            # isinstance, as `is_mixture` does, so that the type checker knows the mixture
+            assignments = responsibilities(prior, mean).argmax(-1) if isinstance(prior, MixtureSameFamily) else None
         return Representation(mean, assignments)
 
     def decode(self, z: Tensor) -> Tensor:
@@ -132,9 +173,10 @@ class VAE(nn.Module):
         first = next(self.parameters())  # every parameter starts with the seed axis
         seeds, device = int(first.shape[0]), first.device
         if self.needs_u:
+            n_u = self._u_values()
             if u is None:
-                u = (seed_rand(seeds, (n,), device) * self.n_u).long().clamp_(max=self.n_u - 1)
-            z, _ = seed_sample(self.prior(one_hot(u, self.n_u)), n)
+                u = (seed_rand(seeds, (n,), device) * n_u).long().clamp_(max=n_u - 1)
+            z, _ = seed_sample(self.prior(one_hot(u, n_u)), n)
             return z, u
         return seed_sample(self.prior(None), n)
 
@@ -150,22 +192,33 @@ def resolve_latent_dim(requested: int | None, ctx: BuildContext, model: str) -> 
     )
 
 
-def build_vae(options, ctx: BuildContext, *, condition_encoder: bool, kl: str, name: str) -> VAE:
+def build_vae(
+    options, ctx: BuildContext, *, condition_encoder: bool, kl: Literal["analytic", "sample"], name: str
+) -> VAE:
     """Build the parts named by a model's options and compose them into a VAE."""
     latent_dim = resolve_latent_dim(options.latent_dim, ctx, name)
     ctx = ctx.with_(latent_dim=latent_dim)
     prior = ctx.build_part(options.prior)
-    needs_u = condition_encoder or prior.conditional
-    if needs_u and not ctx.n_u:
-        raise SpecError(f"{name} needs u (segment or class labels) and the data set provides none", where=name)
-    if needs_u and ctx.n_u < 2:
-        raise SpecError(f"{name} needs u to take at least 2 values, and the data set's u takes only one: p(z|u) "
-                        "could not depend on it, which leaves a plain VAE with nothing that makes it identifiable "
-                        "(give u with several values, or use a model that does not need u)", where=name)
+    if condition_encoder or prior.conditional:  # the model needs u
+        if not ctx.n_u:
+            raise SpecError(f"{name} needs u (segment or class labels) and the data set provides none", where=name)
+        if ctx.n_u < 2:
+            raise SpecError(
+                f"{name} needs u to take at least 2 values, and the data set's u takes only one: p(z|u) "
+                "could not depend on it, which leaves a plain VAE with nothing that makes it identifiable "
+                "(give u with several values, or use a model that does not need u)",
+                where=name,
+            )
     likelihood = ctx.build_part(options.likelihood)
     encoder = ctx.build_part(options.encoder, cond_dim=ctx.n_u if condition_encoder else 0)
     decoder = ctx.build_part(options.decoder, out_multiplier=likelihood.multiplier)
     return VAE(
-        encoder, decoder, prior, likelihood,
-        latent_dim=latent_dim, n_u=ctx.n_u, condition_encoder=condition_encoder, kl=kl,
+        encoder,
+        decoder,
+        prior,
+        likelihood,
+        latent_dim=latent_dim,
+        n_u=ctx.n_u,
+        condition_encoder=condition_encoder,
+        kl=kl,
     )

@@ -34,18 +34,28 @@ position-major, with ``grid_shape = (h, w, d)``; there is no single discrete ass
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Independent, MixtureSameFamily, Normal
 
 from ica.plugin import (
-    Batch, BuildContext, Field, hookimpl, LossOutput, responsibilities, seed_rand, Slot, SpecError,
+    Batch,
+    BuildContext,
+    Field,
+    hookimpl,
+    LossOutput,
+    responsibilities,
+    seed_rand,
+    Part,
+    slot,
+    SpecError,
 )
 from ica.plugins.priors.quantised import QuantisedPrior
 
 from .ae import GridAutoencoder, GridModelOptions, build_grid_parts
+from .mixtures import MixturePrior
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -57,8 +67,8 @@ class VQVAEOptions(GridModelOptions):
         "relaxed",
         description="'relaxed': Sønderby et al. (2017), App. B's rVQ-VAE; 'hard': van den Oord et al. (2017).",
     )
-    prior: Slot["prior"] = Field(
-        {"name": "quantised"}, description="The codebook as a mixture prior; 'hard' needs 'quantised'."
+    prior: Part = slot(
+        "prior", {"name": "quantised"}, description="The codebook as a mixture prior; 'hard' needs 'quantised'."
     )
     temperature: float = Field(
         0.5, gt=0, description="Relaxed: temperature of the Gumbel-softmax sample (0.5 as in the reference code)."
@@ -80,15 +90,17 @@ def code_log_posterior(mixture: MixtureSameFamily, z: Tensor) -> Tensor:
     never materialised (N = batch × grid positions, K = 512 codes: gigabytes otherwise).
     """
     comp = mixture.component_distribution
-    diagonal = isinstance(comp, Independent) and isinstance(comp.base_dist, Normal) \
-        and comp.reinterpreted_batch_ndims == 1
-    if not (diagonal and comp.base_dist.loc.dim() == 4 and comp.base_dist.loc.shape[1] == 1):
+    base = comp.base_dist if isinstance(comp, Independent) and comp.reinterpreted_batch_ndims == 1 else None
+    if not (isinstance(base, Normal) and base.loc.dim() == 4 and base.loc.shape[1] == 1):
         return responsibilities(mixture, z)
-    mean = comp.base_dist.loc.squeeze(1)  # [S, K, d]
-    log_var = 2 * torch.log(comp.base_dist.scale).expand_as(comp.base_dist.loc).squeeze(1)
+    mean = base.loc.squeeze(1)  # [S, K, d]
+    log_var = 2 * torch.log(base.scale).expand_as(base.loc).squeeze(1)
     precision = torch.exp(-log_var)
-    quadratic = torch.bmm(z.square(), precision.transpose(1, 2)) \
-        - 2 * torch.bmm(z, (mean * precision).transpose(1, 2)) + (mean.square() * precision).sum(-1).unsqueeze(1)
+    quadratic = (
+        torch.bmm(z.square(), precision.transpose(1, 2))
+        - 2 * torch.bmm(z, (mean * precision).transpose(1, 2))
+        + (mean.square() * precision).sum(-1).unsqueeze(1)
+    )
     component = -0.5 * (quadratic + log_var.sum(-1).unsqueeze(1) + z.shape[-1] * _LOG_2PI)
     return torch.log_softmax(component + mixture_log_weights(mixture, z.shape[0]), dim=-1)
 
@@ -136,10 +148,19 @@ def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------- the model
+class CodebookPrior(MixturePrior, Protocol):
+    """A mixture prior that holds its component means as a codebook ``[S, K, d]`` (`QuantisedPrior`), which
+    `VQVAE.sample_latents` and the hard quantiser read and update."""
+
+    codebook: Tensor
+
+    def ema_update(self, z: Tensor, codes: Tensor) -> None: ...
+
+
 class VQVAE(GridAutoencoder):
     """Grid autoencoder whose grid of vectors is quantised against the prior's codebook."""
 
-    def __init__(self, encoder, decoder, likelihood, prior: nn.Module, options: VQVAEOptions, codes: int):
+    def __init__(self, encoder, decoder, likelihood, prior: CodebookPrior, options: VQVAEOptions, codes: int):
         super().__init__(encoder, decoder, likelihood, options.latent_dim)
         self.prior = prior
         self.quantiser = options.quantiser
@@ -216,12 +237,18 @@ def build(options: VQVAEOptions, ctx: BuildContext) -> VQVAE:
         raise SpecError("vqvae needs an unconditional prior (its codebook)", where="vqvae.prior")
     mixture = prior(None)
     if not isinstance(mixture, MixtureSameFamily):
-        raise SpecError(f"vqvae needs a mixture prior (MixtureSameFamily) whose component means are the codebook; "
-                        f"{options.prior.name!r} is not one", where="vqvae.prior")
+        raise SpecError(
+            f"vqvae needs a mixture prior (MixtureSameFamily) whose component means are the codebook; "
+            f"{options.prior.name!r} is not one",
+            where="vqvae.prior",
+        )
     if options.quantiser == "hard":
         if not isinstance(prior, QuantisedPrior):
-            raise SpecError(f"the hard quantiser learns its codebook by moving averages and needs the 'quantised' "
-                            f"prior, not {options.prior.name!r}", where="vqvae.prior")
+            raise SpecError(
+                f"the hard quantiser learns its codebook by moving averages and needs the 'quantised' "
+                f"prior, not {options.prior.name!r}",
+                where="vqvae.prior",
+            )
         prior.learn_by_ema(options.ema_decay, options.ema_epsilon)
     codes = int(mixture.mixture_distribution.logits.shape[-1])
     return VQVAE(encoder, decoder, likelihood, prior, options, codes)
@@ -229,5 +256,10 @@ def build(options: VQVAEOptions, ctx: BuildContext) -> VQVAE:
 
 @hookimpl
 def ica_register(register):
-    register("model", "vqvae", VQVAEOptions, build,
-             description="VQ-VAE, relaxed (App. B's rVQ-VAE) or hard, with a latent grid (App. B).")
+    register(
+        "model",
+        "vqvae",
+        VQVAEOptions,
+        build,
+        description="VQ-VAE, relaxed (App. B's rVQ-VAE) or hard, with a latent grid (App. B).",
+    )

@@ -13,8 +13,18 @@ from pydantic import PositiveInt
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ica.plugin import (BuildContext, DataError, diagonal_normal, Field, hookimpl, Options, SeedMLP, column_major,
-                        seed_matmul, xavier_uniform_)
+from ica.plugin import (
+    BuildContext,
+    DataError,
+    diagonal_normal,
+    Field,
+    hookimpl,
+    Options,
+    SeedMLP,
+    column_major,
+    seed_matmul,
+    xavier_uniform_,
+)
 
 
 class ConditionalOptions(Options):

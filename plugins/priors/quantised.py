@@ -35,6 +35,9 @@ class QuantisedPrior(nn.Module):
     """(1/K) Σ_k N(z; e_k, I) with a learnt codebook ``e`` of shape ``[S, K, d]``."""
 
     conditional = False
+    codebook: Tensor  # a Parameter, or a buffer once `learn_by_ema` is called
+    ema_count: Tensor
+    ema_sum: Tensor
 
     def __init__(self, options: QuantisedOptions, ctx: BuildContext):
         super().__init__()
@@ -102,5 +105,10 @@ def build(options: QuantisedOptions, ctx: BuildContext) -> QuantisedPrior:
 
 @hookimpl
 def ica_register(register):
-    register("prior", "quantised", QuantisedOptions, build,
-             description="VQ-VAE codebook as a mixture: (1/K) Σ_k N(z; e_k, I) (App. B).")
+    register(
+        "prior",
+        "quantised",
+        QuantisedOptions,
+        build,
+        description="VQ-VAE codebook as a mixture: (1/K) Σ_k N(z; e_k, I) (App. B).",
+    )

@@ -20,7 +20,14 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ica.plugin import (
-    BuildContext, diagonal_normal, DiagonalGaussianMixture, Field, hookimpl, Options, column_major, seed_matmul,
+    BuildContext,
+    diagonal_normal,
+    DiagonalGaussianMixture,
+    Field,
+    hookimpl,
+    Options,
+    column_major,
+    seed_matmul,
     xavier_uniform_,
 )
 
@@ -35,6 +42,8 @@ class RademacherPrior(nn.Module):
     """p(z) = Σ_u p(u) N(z; μ_u, diag σ²_u) with u = hash(x) given by a fixed Rademacher projection."""
 
     conditional = False  # u does not come from the data set: the prior computes it from x (`assign`)
+    projection: Tensor
+    powers: Tensor
 
     def __init__(self, options: RademacherOptions, ctx: BuildContext):
         super().__init__()
@@ -76,5 +85,10 @@ def build(options: RademacherOptions, ctx: BuildContext) -> RademacherPrior:
 
 @hookimpl
 def ica_register(register):
-    register("prior", "rademacher", RademacherOptions, build,
-             description="App. C: mixture prior, u = fixed random-projection hash of x.")
+    register(
+        "prior",
+        "rademacher",
+        RademacherOptions,
+        build,
+        description="App. C: mixture prior, u = fixed random-projection hash of x.",
+    )

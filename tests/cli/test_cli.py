@@ -126,6 +126,7 @@ def test_validate_mcc_without_sources(tmp_path, tiny_spec):
     assert_clean_error(invoke("validate", write(tmp_path, tiny_spec)), "evaluation.metrics[0]", "sources")
 
 
+@pytest.mark.slow
 def test_run_end_to_end(tmp_path, tiny_spec):
     out = tmp_path / "run"
     result = invoke("run", write(tmp_path, tiny_spec), "--out", str(out))
@@ -141,14 +142,21 @@ def test_run_end_to_end(tmp_path, tiny_spec):
     summary = json.loads((out / "summary.json").read_text())
     vade = summary["cells"]["vade"]
     assert vade["stats"]["mcc"]["n"] == 2 and vade["stats"]["cca_mcc_out"]["n"] == 1
-    assert set(vade["cell"]) == {"mcc_observations", "mcc_fastica", "affine_r2_observations", "affine_mcc_observations",
-                                 "mcc_spearman_observations", "mcc_spearman_fastica"}
+    assert set(vade["cell"]) == {
+        "mcc_observations",
+        "mcc_fastica",
+        "affine_r2_observations",
+        "affine_mcc_observations",
+        "mcc_spearman_observations",
+        "mcc_spearman_fastica",
+    }
     latents = np.load(out / "vade" / "seeds" / "0" / "latents.npz")
     assert latents["latents"].shape == (4 * 20, 3)  # every held-out point, d_z = 3
     assert latents["assignments"].shape == (4 * 20,)
     assert not list(out.rglob("*.tmp")), "no temporary files are left behind"
 
 
+@pytest.mark.slow
 def test_run_into_a_directory_of_another_spec_is_refused(tmp_path, tiny_spec):
     out = tmp_path / "run"
     tiny_spec["training"]["steps"] = 10
@@ -162,6 +170,7 @@ def test_run_bad_device_option(tmp_path, tiny_spec):
     assert_clean_error(invoke("run", write(tmp_path, tiny_spec), "--device", "gpu"), "--device")
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_and_leaves_finished_results_intact(tiny_spec, tmp_path, monkeypatch):
     import errno
     import os

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from ica.cli.app import app
+
+pytestmark = pytest.mark.slow  # trains a run (trained_runs) and fuzzes encode and score
 
 ROWS = 40
 RNG = np.random.default_rng(0)
@@ -43,8 +46,20 @@ def values(dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
     return base.astype(dtype)
 
 
-NUMERIC = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
-           "float64"]
+NUMERIC = [
+    "bool",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+]
 OTHER = ["complex64", "complex128", "<U4", "S4", "datetime64[s]", [("a", "<f4"), ("b", "<f4"), ("c", "<f4")]]
 
 
@@ -65,9 +80,16 @@ def value_variants(shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
     """Non-finite values, extreme magnitudes, the extremes of integers."""
     good = values("float64", shape)
     found = []
-    for label, value, dtype in [("nan", np.nan, "float64"), ("inf", np.inf, "float64"), ("-inf", -np.inf, "float32"),
-                                ("1e200", 1e200, "float64"), ("1e-300", 1e-300, "float64"),
-                                ("3e38", 3e38, "float32"), ("-3e38", -3e38, "float32"), ("1e-45", 1e-45, "float32")]:
+    for label, value, dtype in [
+        ("nan", np.nan, "float64"),
+        ("inf", np.inf, "float64"),
+        ("-inf", -np.inf, "float32"),
+        ("1e200", 1e200, "float64"),
+        ("1e-300", 1e-300, "float64"),
+        ("3e38", 3e38, "float32"),
+        ("-3e38", -3e38, "float32"),
+        ("1e-45", 1e-45, "float32"),
+    ]:
         array = good.astype(dtype)
         array.reshape(-1)[:: max(1, array.size // 5)] = value
         found.append((label, array))
@@ -80,13 +102,28 @@ def value_variants(shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
 
 def shape_variants(width: int, seeds: int | None) -> list[tuple[str, np.ndarray]]:
     lead = () if seeds is None else (seeds,)
-    shapes = [(), (width,), (0, width), (ROWS, 0), (ROWS, width - 1), (ROWS, width + 1), (ROWS, width, 1), (1, width),
-              (2, width), (3, width), (4, width), (*lead, 0, width), (*lead, ROWS, 0), (5, ROWS, width, 2)]
+    shapes = [
+        (),
+        (width,),
+        (0, width),
+        (ROWS, 0),
+        (ROWS, width - 1),
+        (ROWS, width + 1),
+        (ROWS, width, 1),
+        (1, width),
+        (2, width),
+        (3, width),
+        (4, width),
+        (*lead, 0, width),
+        (*lead, ROWS, 0),
+        (5, ROWS, width, 2),
+    ]
     return [(f"shape {s}", values("float64", s)) for s in dict.fromkeys(shapes)]
 
 
-def declaring(shape: tuple[int, ...], dtype: str = "<f8", compression: int = zipfile.ZIP_STORED,
-              name: str = "x") -> bytes:
+def declaring(
+    shape: tuple[int, ...], dtype: str = "<f8", compression: int = zipfile.ZIP_STORED, name: str = "x"
+) -> bytes:
     """An npz whose member declares ``shape`` but holds only 64 bytes of data."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
@@ -106,17 +143,25 @@ def not_arrays(key: str) -> list[tuple[str, bytes]]:
     other = io.BytesIO()
     with zipfile.ZipFile(other, "w") as zf:
         zf.writestr("notes.txt", "hello")
-    return [("text", b"hello"), ("empty", b""), ("truncated zip", whole[: len(whole) // 2]),
-            ("zip of text", other.getvalue()), ("truncated npy", npy.getvalue()[:100]),
-            ("npy magic only", b"\x93NUMPY"), ("zip magic only", b"PK\x03\x04"),
-            ("bad npy header", b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense}\n")]
+    return [
+        ("text", b"hello"),
+        ("empty", b""),
+        ("truncated zip", whole[: len(whole) // 2]),
+        ("zip of text", other.getvalue()),
+        ("truncated npy", npy.getvalue()[:100]),
+        ("npy magic only", b"\x93NUMPY"),
+        ("zip magic only", b"PK\x03\x04"),
+        ("bad npy header", b"\x93NUMPY\x01\x00\x10\x00{'descr': nonsense}\n"),
+    ]
 
 
-HUGE = [("(10**11, 5) float64", (10**11, 5), "<f8", zipfile.ZIP_STORED),
-        ("(10**11, 5) float64, deflated", (10**11, 5), "<f8", zipfile.ZIP_DEFLATED),
-        ("(10**7, 5) float64 (400 MB)", (10**7, 5), "<f8", zipfile.ZIP_DEFLATED),
-        ("(2**62, 2) int8", (2**62, 2), "|i1", zipfile.ZIP_STORED),
-        ("(10**9, 3) big-endian float32", (10**9, 3), ">f4", zipfile.ZIP_DEFLATED)]
+HUGE = [
+    ("(10**11, 5) float64", (10**11, 5), "<f8", zipfile.ZIP_STORED),
+    ("(10**11, 5) float64, deflated", (10**11, 5), "<f8", zipfile.ZIP_DEFLATED),
+    ("(10**7, 5) float64 (400 MB)", (10**7, 5), "<f8", zipfile.ZIP_DEFLATED),
+    ("(2**62, 2) int8", (2**62, 2), "|i1", zipfile.ZIP_STORED),
+    ("(10**9, 3) big-endian float32", (10**9, 3), ">f4", zipfile.ZIP_DEFLATED),
+]
 
 
 class Tally:
@@ -161,6 +206,7 @@ def test_fuzz_encode_and_score_inputs(trained_runs, tmp_path: Path) -> None:
         def check(done: Any) -> str | None:
             with np.load(out) as z:
                 return None if np.isfinite(z["latents"]).all() else "non-finite latents were written"
+
         return check
 
     def encode(case: str, data: Path, *more: Any) -> None:
@@ -171,6 +217,7 @@ def test_fuzz_encode_and_score_inputs(trained_runs, tmp_path: Path) -> None:
         def check(done: Any) -> str | None:
             summary = json.loads((out / "summary.json").read_text())
             return None if summary["cells"] else "no cell was written"
+
         return check
 
     def score(case: str, *args: Any) -> None:
@@ -182,17 +229,34 @@ def test_fuzz_encode_and_score_inputs(trained_runs, tmp_path: Path) -> None:
         encode(f"x {label}", write("x", x=x), "--model", "vade")
     u = RNG.integers(0, 4, ROWS)
     x = values("float64", (ROWS, 3))
-    for label, bad in ([("uint64 max", np.full(ROWS, 2**64 - 1, dtype=np.uint64)),
-                        ("half", u + 0.5), ("negative", -u - 1), ("2-d", np.stack([u, u], 1)), ("short", u[:-1]),
-                        (">i8", u.astype(">i8")), ("text", u.astype(str)), ("0-d", np.array(1)),
-                        ("nan", np.where(u > 1, np.nan, u)), ("1e300", u * 1e300), ("bool", u > 1)]):
+    for label, bad in [
+        ("uint64 max", np.full(ROWS, 2**64 - 1, dtype=np.uint64)),
+        ("half", u + 0.5),
+        ("negative", -u - 1),
+        ("2-d", np.stack([u, u], 1)),
+        ("short", u[:-1]),
+        (">i8", u.astype(">i8")),
+        ("text", u.astype(str)),
+        ("0-d", np.array(1)),
+        ("nan", np.where(u > 1, np.nan, u)),
+        ("1e300", u * 1e300),
+        ("bool", u > 1),
+    ]:
         encode(f"u {label}", write("xu", x=x, u=bad), "--model", "ivae")
     encode("object x", write("objects", x=np.array([{"a": 1}] * ROWS, dtype=object)), "--model", "vade")
     for label, data in not_arrays("x"):
         encode(f"file {label}", raw(label, data), "--model", "vade")
     encode("npy file", raw("x", _npy(values("float64", (ROWS, 3))), ".npy"), "--model", "vade")
-    for option in (["--device", "tpu"], ["--device", "cuda:x"], ["--seeds", "1_0"], ["--seeds", "-1"],
-                   ["--seeds", ""], ["--seeds", "9" * 30], ["--x-key", "nope"], ["--u-key", "x"]):
+    for option in (
+        ["--device", "tpu"],
+        ["--device", "cuda:x"],
+        ["--seeds", "1_0"],
+        ["--seeds", "-1"],
+        ["--seeds", ""],
+        ["--seeds", "9" * 30],
+        ["--x-key", "nope"],
+        ["--u-key", "x"],
+    ):
         encode(f"option {option}", write("x", x=x), "--model", "vade", *option)
     encode("option --model nope", write("x", x=x), "--model", "nope")
 
@@ -201,19 +265,33 @@ def test_fuzz_encode_and_score_inputs(trained_runs, tmp_path: Path) -> None:
     for label, z in dtype_variants((3, ROWS, 3)) + value_variants((3, ROWS, 3)) + shape_variants(3, 3):
         score(f"latents {label}", write("z", latents=z))
     score("object latents", write("objects", latents=np.array([{"a": 1}] * ROWS, dtype=object)))
-    for label, seeds in [("text", np.array(["a", "b", "c"])), ("floats", np.array([0.0, 1.0, 2.0])),
-                         ("duplicates", np.array([0, 0, 1])), ("extra", np.arange(4)),
-                         ("negative", np.array([-1, 0, 1])),
-                         ("uint64 max", np.array([0, 1, 2**64 - 1], dtype=np.uint64)), ("2-d", np.arange(3)[None]),
-                         ("0-d", np.array(0)), (">i8", np.arange(3).astype(">i8"))]:
+    for label, seeds in [
+        ("text", np.array(["a", "b", "c"])),
+        ("floats", np.array([0.0, 1.0, 2.0])),
+        ("duplicates", np.array([0, 0, 1])),
+        ("extra", np.arange(4)),
+        ("negative", np.array([-1, 0, 1])),
+        ("uint64 max", np.array([0, 1, 2**64 - 1], dtype=np.uint64)),
+        ("2-d", np.arange(3)[None]),
+        ("0-d", np.array(0)),
+        (">i8", np.arange(3).astype(">i8")),
+    ]:
         score(f"seeds {label}", write("z", latents=np.stack([good, good * 2 + 1, -good]), seeds=seeds))
-    for label, assignments in [("floats", RNG.normal(size=(3, ROWS))), ("text", np.full((3, ROWS), "a")),
-                               ("short", np.zeros((3, ROWS - 1), int)), ("1-d", np.zeros(ROWS, int)),
-                               ("uint64 max", np.full((3, ROWS), 2**64 - 1, dtype=np.uint64)),
-                               ("negative", -np.ones((3, ROWS), int)), ("0-d", np.array(0))]:
+    for label, assignments in [
+        ("floats", RNG.normal(size=(3, ROWS))),
+        ("text", np.full((3, ROWS), "a")),
+        ("short", np.zeros((3, ROWS - 1), int)),
+        ("1-d", np.zeros(ROWS, int)),
+        ("uint64 max", np.full((3, ROWS), 2**64 - 1, dtype=np.uint64)),
+        ("negative", -np.ones((3, ROWS), int)),
+        ("0-d", np.array(0)),
+    ]:
         score(f"assignments {label}", write("z", latents=values("float64", (3, ROWS, 3)), assignments=assignments))
-    for label, s in value_variants((ROWS, 3))[:6] + [("text", np.full((ROWS, 3), "a")), ("1-d", good[:, 0]),
-                                                     ("short", good[:-1])]:
+    for label, s in value_variants((ROWS, 3))[:6] + [
+        ("text", np.full((ROWS, 3), "a")),
+        ("1-d", good[:, 0]),
+        ("short", good[:-1]),
+    ]:
         score(f"sources {label}", write("z", latents=values("float64", (3, ROWS, 3))), "--sources", write("s", s=s))
     for label, data in not_arrays("latents"):
         score(f"file {label}", raw(label, data))
@@ -239,9 +317,11 @@ def test_fuzz_encode_and_score_inputs(trained_runs, tmp_path: Path) -> None:
         tracemalloc.stop()
 
     cases = sum(tally.codes.values())
-    print(f"\nfuzz of ica encode and ica score inputs: {cases} cases, exit 0: {tally.codes.get(0, 0)}, "
-          f"exit 2: {tally.codes.get(2, 0)}, other: {cases - tally.codes.get(0, 0) - tally.codes.get(2, 0)}; "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"\nfuzz of ica encode and ica score inputs: {cases} cases, exit 0: {tally.codes.get(0, 0)}, "
+        f"exit 2: {tally.codes.get(2, 0)}, other: {cases - tally.codes.get(0, 0) - tally.codes.get(2, 0)}; "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     assert not tally.broken, "\n".join(tally.broken)
 
 

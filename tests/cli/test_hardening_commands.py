@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import ica
 from conftest import TINY_SPEC, unrecorded
 from ica.cli.app import app, user_errors
-from ica.reporting.runs import find_runs
+from ica.reporting.finder import find_runs
 from ica.training.signals import Interrupted
 
 
@@ -59,6 +59,7 @@ def test_new_plugin_out_a_file_says_so_naming_out(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", [".", "ivae", "ivae/seeds", "elsewhere/deeper"])
 def test_new_plugin_refuses_to_write_inside_a_run_directory(one_run, tmp_path, where):
     run = tmp_path / "run"
@@ -68,12 +69,15 @@ def test_new_plugin_refuses_to_write_inside_a_run_directory(one_run, tmp_path, w
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
 
 
-@pytest.mark.parametrize("args, words", [
-    (["numpy"], ["NAME", "'numpy'", "shadows the installed module"]),
-    (["json"], ["NAME", "'json'", "standard library"]),
-    (["ica-fresh", "--component", "gmm"], ["--component", "'gmm'", "already registered by ica"]),
-    (["ica-gmm"], ["NAME", "'gmm'", "already registered", "--component"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["numpy"], ["NAME", "'numpy'", "shadows the installed module"]),
+        (["json"], ["NAME", "'json'", "standard library"]),
+        (["ica-fresh", "--component", "gmm"], ["--component", "'gmm'", "already registered by ica"]),
+        (["ica-gmm"], ["NAME", "'gmm'", "already registered", "--component"]),
+    ],
+)
 def test_new_plugin_refuses_a_taken_module_or_component_name(tmp_path, args, words):
     refused(new_plugin(tmp_path / "out", *args), *words)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
@@ -95,6 +99,7 @@ def rows(result) -> list[str]:
     return [row["run"] for row in json.loads(result.stdout)]
 
 
+@pytest.mark.slow
 def test_a_run_inside_a_run_is_listed(one_run, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(one_run, runs / "outer")
@@ -104,9 +109,13 @@ def test_a_run_inside_a_run_is_listed(one_run, tmp_path):
     assert [r.shown for r in find_runs([runs])] == expected
     assert rows(cli("results", runs, "--json")) == expected
     assert [r["dir"] for r in json.loads((runs / "index.json").read_text())["runs"]] == [
-        "outer", "outer/ivae/beside", "outer/saved/here"]
+        "outer",
+        "outer/ivae/beside",
+        "outer/saved/here",
+    ]
 
 
+@pytest.mark.slow
 def test_links_below_the_folder_named_are_not_followed_but_a_named_link_is(one_run, tmp_path):
     shutil.copytree(one_run, tmp_path / "root" / "run")
     shutil.copytree(one_run, tmp_path / "other" / "run")
@@ -119,8 +128,8 @@ def test_links_below_the_folder_named_are_not_followed_but_a_named_link_is(one_r
     assert rows(cli("results", tmp_path / "named", "--json", "--no-index")) == [f"{tmp_path}/named/run"]
 
 
-def test_an_unreadable_folder_is_skipped_with_a_notice_and_an_unreadable_root_refused(one_run, tmp_path,
-                                                                                     monkeypatch):
+@pytest.mark.slow
+def test_an_unreadable_folder_is_skipped_with_a_notice_and_an_unreadable_root_refused(one_run, tmp_path, monkeypatch):
     shutil.copytree(one_run, tmp_path / "root" / "run")
     (tmp_path / "root" / "locked" / "inner").mkdir(parents=True)
     real = os.scandir
@@ -138,6 +147,7 @@ def test_an_unreadable_folder_is_skipped_with_a_notice_and_an_unreadable_root_re
     refused(cli("results", tmp_path / "root-locked"), "root-locked", "cannot read the directory")
 
 
+@pytest.mark.slow
 def test_the_system_folders_are_never_searched(one_run, tmp_path, monkeypatch):
     refused(cli("results", "/proc"), "/proc", "the system's folder")
     refused(cli("results", "/sys/kernel"), "/sys/kernel", "in the system's folder /sys")
@@ -152,6 +162,7 @@ def test_the_system_folders_are_never_searched(one_run, tmp_path, monkeypatch):
     assert "proc" not in walked and "not searched" in result.stderr and "proc" in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_an_index_json_of_the_users_is_not_replaced(one_run, tmp_path):
     shutil.copytree(one_run, tmp_path / "root" / "run")
     mine = tmp_path / "root" / "index.json"
@@ -162,8 +173,14 @@ def test_an_index_json_of_the_users_is_not_replaced(one_run, tmp_path):
 
 
 # ------------------------------------------------------------------------------------- exit status (16)
-@pytest.mark.parametrize("stop, status", [(Interrupted("stopped", signal.SIGTERM), 143),
-                                          (Interrupted("stopped", signal.SIGINT), 130), (KeyboardInterrupt(), 130)])
+@pytest.mark.parametrize(
+    "stop, status",
+    [
+        (Interrupted("stopped", signal.SIGTERM), 143),
+        (Interrupted("stopped", signal.SIGINT), 130),
+        (KeyboardInterrupt(), 130),
+    ],
+)
 def test_a_stop_exits_with_128_plus_the_signal(stop, status):
     def command():
         raise stop
@@ -175,6 +192,7 @@ def test_a_stop_exits_with_128_plus_the_signal(stop, status):
     assert result.exit_code == status and "interrupted" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_run_out_inside_another_runs_directory_is_refused_and_nothing_is_written(one_run, tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(TINY_SPEC))
@@ -185,6 +203,7 @@ def test_run_out_inside_another_runs_directory_is_refused_and_nothing_is_written
     assert {p: p.read_bytes() for p in one_run.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_a_warning_is_one_line_on_stderr(one_run, tmp_path):
     run = tmp_path / "old"
     shutil.copytree(one_run, run)

@@ -67,6 +67,7 @@ def copies(rows=200, seeds=3, width=3):
 
 
 # ------------------------------------------------------------------------------ item 2: encode --out
+@pytest.mark.slow
 def test_encode_replaces_only_its_own_output_and_never_an_input(run, tmp_path):
     data = x_file(tmp_path / "new.npz")
     notes = tmp_path / "notes.txt"
@@ -91,6 +92,7 @@ def test_encode_replaces_only_its_own_output_and_never_an_input(run, tmp_path):
 
 
 # ------------------------------------------------------------------------------ item 7: encode's inputs
+@pytest.mark.slow
 def test_encode_takes_big_endian_x_and_refuses_huge_headers_and_unknown_devices(run, tmp_path):
     data = x_file(tmp_path / "native.npz")
     with np.load(data) as f:
@@ -108,6 +110,7 @@ def test_encode_takes_big_endian_x_and_refuses_huge_headers_and_unknown_devices(
     assert not (tmp_path / "c.npz").exists()
 
 
+@pytest.mark.slow
 def test_encode_refuses_x_beyond_float32_and_latents_that_are_not_finite(run, tmp_path):
     np.savez(tmp_path / "wide.npz", x=np.full((5, 3), 1e200))
     refused(encode(run, tmp_path / "wide.npz", tmp_path / "z.npz"), "beyond float32's range")
@@ -125,15 +128,29 @@ def test_score_refuses_too_few_points_and_extreme_magnitudes_by_name(tmp_path):
     for rows in (2, 3):
         path = latents_file(tmp_path / f"few{rows}.npz", rng.normal(size=(2, rows, 3)))
         refused(cli("score", path, "--out", tmp_path / "d"), "embeddings", "points >= 4")
-    assert cli("score", latents_file(tmp_path / "four.npz", rng.normal(size=(2, 4, 3))),
-               "--out", tmp_path / "four").exit_code == 0
+    assert (
+        cli(
+            "score", latents_file(tmp_path / "four.npz", rng.normal(size=(2, 4, 3))), "--out", tmp_path / "four"
+        ).exit_code
+        == 0
+    )
     for scale in (1e200, 1e-200):  # an eigensolver that did not converge; a score of 0 from underflow
         path = latents_file(tmp_path / "scaled.npz", rng.normal(size=(2, 100, 3)) * scale)
         refused(cli("score", path, "--out", tmp_path / "d"), "embeddings", "magnitude", "multiply it by a constant")
     s, z = copies()
     np.savez(tmp_path / "s.npz", s=s * 1e200)
-    refused(cli("score", latents_file(tmp_path / "z.npz", np.stack(z)), "--sources", tmp_path / "s.npz",
-                "--out", tmp_path / "d"), "sources", "magnitude")
+    refused(
+        cli(
+            "score",
+            latents_file(tmp_path / "z.npz", np.stack(z)),
+            "--sources",
+            tmp_path / "s.npz",
+            "--out",
+            tmp_path / "d",
+        ),
+        "sources",
+        "magnitude",
+    )
     assert not (tmp_path / "d").exists()
 
 
@@ -157,8 +174,9 @@ def test_score_scores_embeddings_of_different_widths(tmp_path):
     np.save(tmp_path / "three.npy", z[0])
     np.save(tmp_path / "four.npy", np.c_[z[1], np.random.default_rng(2).normal(size=len(s))])
     np.savez(tmp_path / "s.npz", s=s)
-    done = cli("score", tmp_path / "three.npy", tmp_path / "four.npy", "--sources", tmp_path / "s.npz",
-               "--out", tmp_path / "d")
+    done = cli(
+        "score", tmp_path / "three.npy", tmp_path / "four.npy", "--sources", tmp_path / "s.npz", "--out", tmp_path / "d"
+    )
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "d" / "embeddings" / "summary.json").read_text())
     assert summary["stats"]["cca_mcc_out"]["median"] > 0.99 and summary["stats"]["mcc"]["n"] == 2
@@ -231,6 +249,7 @@ def test_score_removes_the_partial_folders_of_killed_runs_and_keeps_live_or_fore
 
 
 # ------------------------------------------------------------------------------ item 12: small ones
+@pytest.mark.slow
 def test_seeds_names_and_text_files_are_read_strictly(run, tmp_path):
     data = x_file(tmp_path / "new.npz")
     refused(encode(run, data, tmp_path / "z.npz", "--seeds", "1_0"), "--seeds", "plain digits")
@@ -255,7 +274,8 @@ def test_score_warns_of_identical_embeddings_and_records_it(tmp_path):
     assert done.exit_code == 0 and "warning:" in done.output and "identical embeddings" in done.output, done.output
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert summary["cells"]["embeddings"]["notes"] == [
-        "embeddings 0, 1, 2 are identical: their pairs score as one embedding with itself"]
+        "embeddings 0, 1, 2 are identical: their pairs score as one embedding with itself"
+    ]
     stacked = latents_file(tmp_path / "stacked.npz", np.stack([z[0], z[1], z[0]]))
     done = cli("score", stacked, "--out", tmp_path / "e")
     assert done.exit_code == 0 and "(embedding 0), " in done.output and "(embedding 2) are identical" in done.output
@@ -279,6 +299,7 @@ def test_score_refuses_a_files_duplicate_or_extra_seeds_unless_seeds_are_given(t
 
 
 # ------------------------------------------------------------------------------ item 16: memory
+@pytest.mark.slow
 def test_inputs_beyond_available_memory_are_refused_from_their_headers(run, tmp_path, monkeypatch):
     from ica.running import resources
 
@@ -288,8 +309,9 @@ def test_inputs_beyond_available_memory_are_refused_from_their_headers(run, tmp_
     np.savez_compressed(tmp_path / "many.npz", x=np.zeros((200_000, 3)))  # 4.8 MB in a few kB
     np.savez_compressed(tmp_path / "lat.npz", latents=np.zeros((2, 100_000, 3)))
     monkeypatch.setattr(resources, "host_available", lambda: 2_000_000)
-    refused(encode(run, tmp_path / "many.npz", tmp_path / "y.npz"), "many.npz", "'x'", "[200000, 3]", "4.8 MB",
-            "2.0 MB")
+    refused(
+        encode(run, tmp_path / "many.npz", tmp_path / "y.npz"), "many.npz", "'x'", "[200000, 3]", "4.8 MB", "2.0 MB"
+    )
     refused(cli("score", tmp_path / "lat.npz", "--out", tmp_path / "d"), "lat.npz", "'latents'", "[2, 100000, 3]")
     small = x_file(tmp_path / "small.npz", rows=20_000)  # 480 kB in, about 3 MB of latents while written
     refused(encode(run, small, tmp_path / "y.npz"), "small.npz", "encoding its 20000 rows", "more than the 2.0 MB")

@@ -16,6 +16,7 @@ from conftest import TINY_SPEC
 from ica.cli.app import app
 from ica.errors import IcaError
 from ica.running.building import raw_data
+from ica.spec.load import json_digest
 
 
 def cli(*args):
@@ -46,10 +47,20 @@ def test_copies_of_the_sources_score_one_and_the_directory_reads_back(tmp_path):
     numbers = stats(tmp_path / "d", "copies")
     for metric in ("mcc", "cca_mcc_in", "cca_mcc_out"):
         assert numbers[metric]["median"] > 0.999 and numbers[metric]["n"] == 3
-    np.savez(tmp_path / "x.npz", x=np.load(tmp_path / "sources.npz")["s"] @ [[1, 2, 0, 0], [0, 1, 0, 0],
-                                                                              [0, 0, 1, 0], [0, 0, 0, 1]])
-    floors = cli("score", *files, "--sources", tmp_path / "sources.npz", "--observations", tmp_path / "x.npz",
-                 "--out", tmp_path / "with_floors")
+    np.savez(
+        tmp_path / "x.npz",
+        x=np.load(tmp_path / "sources.npz")["s"] @ [[1, 2, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+    )
+    floors = cli(
+        "score",
+        *files,
+        "--sources",
+        tmp_path / "sources.npz",
+        "--observations",
+        tmp_path / "x.npz",
+        "--out",
+        tmp_path / "with_floors",
+    )
     assert floors.exit_code == 0 and "MCC floors (same points): observations" in floors.output, floors.output
     assert "fastica" in floors.output
     results = cli("results", tmp_path / "d", "--json")
@@ -59,6 +70,9 @@ def test_copies_of_the_sources_score_one_and_the_directory_reads_back(tmp_path):
     report = cli("report", tmp_path / "d")
     assert report.exit_code == 0, report.output
     assert "copies" in (tmp_path / "d" / "report.md").read_text()
+    spec = json.loads((tmp_path / "d" / "spec.json").read_text())  # its hash is the digest of what was scored
+    hashed = spec.pop("spec_hash")
+    assert hashed == json_digest(spec) == json.loads((tmp_path / "d" / "summary.json").read_text())["spec_hash"]
 
 
 def test_independent_noise_scores_near_zero_out_of_sample(tmp_path):
@@ -71,19 +85,35 @@ def test_independent_noise_scores_near_zero_out_of_sample(tmp_path):
     assert numbers["cca_mcc_in"]["median"] > numbers["cca_mcc_out"]["median"]  # fitted on the points it scores
 
 
+@pytest.mark.slow
 def test_an_ica_encode_output_scores_what_the_run_summary_says(tmp_path):
     spec = copy.deepcopy(TINY_SPEC)
     ica.run(spec, out=tmp_path / "run")
     points = raw_data(ica.load(tmp_path / "run", model="vade").spec, ica.registry()).eval
     np.savez(tmp_path / "eval.npz", x=points.x.numpy(), u=points.u.numpy(), s=points.s.numpy())
-    assert cli("encode", tmp_path / "run", "--model", "vade", "--data", tmp_path / "eval.npz",
-               "--out", tmp_path / "z.npz").exit_code == 0
-    done = cli("score", tmp_path / "z.npz", "--sources", tmp_path / "eval.npz", "--labels", tmp_path / "eval.npz",
-               "--out", tmp_path / "d")
+    assert (
+        cli(
+            "encode", tmp_path / "run", "--model", "vade", "--data", tmp_path / "eval.npz", "--out", tmp_path / "z.npz"
+        ).exit_code
+        == 0
+    )
+    done = cli(
+        "score",
+        tmp_path / "z.npz",
+        "--sources",
+        tmp_path / "eval.npz",
+        "--labels",
+        tmp_path / "eval.npz",
+        "--out",
+        tmp_path / "d",
+    )
     assert done.exit_code == 0, done.output
     run = json.loads((tmp_path / "run" / "summary.json").read_text())["cells"]["vade"]
-    expected = {k: v for k, v in run["stats"].items()  # embeddings have no ELBO, no untrained networks and here
-                if not k.startswith(("elbo", "bpd")) and not k.endswith(("_untrained", "_observations"))}  # no x
+    expected = {
+        k: v
+        for k, v in run["stats"].items()  # embeddings have no ELBO, no untrained networks and here
+        if not k.startswith(("elbo", "bpd")) and not k.endswith(("_untrained", "_observations"))
+    }  # no x
     assert "cluster_ari_truth" in expected and stats(tmp_path / "d", "embeddings") == expected
     scored = json.loads((tmp_path / "d" / "summary.json").read_text())["cells"]["embeddings"]
     trained_pairs = [{k: v for k, v in p.items() if not k.endswith("_untrained")} for p in run["pairs"]]
@@ -132,7 +162,7 @@ def test_bad_inputs_are_one_message_and_exit_2_and_leave_nothing(tmp_path):
 
 
 def test_an_interrupted_score_leaves_no_directory(tmp_path, monkeypatch):
-    from ica.trained import scored
+    from ica.trained import score_directory
 
     files = copies(tmp_path, seeds=2)
 
@@ -140,7 +170,7 @@ def test_an_interrupted_score_leaves_no_directory(tmp_path, monkeypatch):
         (out / "half").mkdir(parents=True)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scored, "_write", interrupted)
+    monkeypatch.setattr(score_directory, "_write", interrupted)
     done = cli("score", *files, "--out", tmp_path / "out")
     assert done.exit_code == 130
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))

@@ -8,6 +8,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts a Python process that imports torch
+
 HEAVY = ("torchvision", "scipy", "sklearn", "matplotlib")
 
 

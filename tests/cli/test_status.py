@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from typer.testing import CliRunner
 
 import ica
@@ -12,6 +13,7 @@ from ica.running.locks import training_lock
 from ica.cli.app import app
 
 
+@pytest.mark.slow
 def test_status_tells_finished_failed_running_and_missing_apart(tiny_spec, tmp_path, monkeypatch):
     from ica.cli import render
 

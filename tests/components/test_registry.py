@@ -27,9 +27,20 @@ def test_builtins_listed_in_registry_toml_are_all_registered():
     assert not reg.failures, reg.failures
     modules = {c.plugin.module for c in reg.of_kind()}
     assert set(builtin_modules()) <= modules
-    for kind, name in [("dataset", "tcl"), ("dataset", "npz"), ("encoder", "mlp"), ("decoder", "mlp"),
-                       ("likelihood", "gaussian"), ("prior", "conditional"), ("prior", "gmm"), ("model", "ivae"),
-                       ("model", "vade"), ("metric", "mcc"), ("metric", "cca_mcc"), ("metric", "elbo")]:
+    for kind, name in [
+        ("dataset", "tcl"),
+        ("dataset", "npz"),
+        ("encoder", "mlp"),
+        ("decoder", "mlp"),
+        ("likelihood", "gaussian"),
+        ("prior", "conditional"),
+        ("prior", "gmm"),
+        ("model", "ivae"),
+        ("model", "vade"),
+        ("metric", "mcc"),
+        ("metric", "cca_mcc"),
+        ("metric", "elbo"),
+    ]:
         component = reg.get(kind, name)
         assert component.plugin.name == "ica" and component.plugin.source == "builtin"
         assert component.description
@@ -41,8 +52,13 @@ def test_unknown_name_suggests_the_closest():
 
 
 def test_duplicate_name_is_unusable_and_names_both_plugins():
-    reg = Registry.load(entry_points=False, extra=[("first-pkg", plugin_module("first_mod", "prior", "twin")),
-                                                   ("second-pkg", plugin_module("second_mod", "prior", "twin"))])
+    reg = Registry.load(
+        entry_points=False,
+        extra=[
+            ("first-pkg", plugin_module("first_mod", "prior", "twin")),
+            ("second-pkg", plugin_module("second_mod", "prior", "twin")),
+        ],
+    )
     assert ("prior", "twin") in reg.conflicts
     with pytest.raises(RegistryError, match="first-pkg.*second-pkg"):
         reg.get("prior", "twin")

@@ -25,16 +25,28 @@ import ica
 from ica.errors import IcaError, SpecError
 from ica.estimators import GMMFlow, IcaEstimator, IVAE, VaDE
 
+pytestmark = pytest.mark.slow  # almost every test fits an estimator
+
 TINY = dict(steps=3, device="cpu")
 NET = {"encoder": {"name": "mlp", "hidden": [8]}, "decoder": {"name": "mlp", "hidden": [8]}}
 
 IVAE_NEEDS_U = "iVAE's encoder q(z|x,u) needs u: transform(X) without y cannot encode"
-IVAE_EXPECTED = {name: IVAE_NEEDS_U for name in (  # each calls transform, predict or score without y
-    "check_estimators_dtypes", "check_dtype_object", "check_estimators_pickle", "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array", "check_transformer_general", "check_transformer_preserve_dtypes",
-    "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_dict_unchanged",
-    "check_fit_idempotent",
-)}
+IVAE_EXPECTED = {
+    name: IVAE_NEEDS_U
+    for name in (  # each calls transform, predict or score without y
+        "check_estimators_dtypes",
+        "check_dtype_object",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_dict_unchanged",
+        "check_fit_idempotent",
+    )
+}
 
 
 def expected_failures(estimator) -> dict[str, str]:
@@ -42,10 +54,14 @@ def expected_failures(estimator) -> dict[str, str]:
 
 
 @parametrize_with_checks(
-    [VaDE(hidden=[8], n_clusters=3, n_seeds=2, **TINY), IVAE(hidden=[8], **TINY),
-     GMMFlow(transforms=1, hidden=[8], n_clusters=3, **TINY),
-     IcaEstimator(model={"name": "vade", **NET, "prior": {"name": "gmm", "components": 3}}, n_components=2, **TINY)],
-    expected_failed_checks=expected_failures, xfail_strict=True,
+    [
+        VaDE(hidden=[8], n_clusters=3, n_seeds=2, **TINY),
+        IVAE(hidden=[8], **TINY),
+        GMMFlow(transforms=1, hidden=[8], n_clusters=3, **TINY),
+        IcaEstimator(model={"name": "vade", **NET, "prior": {"name": "gmm", "components": 3}}, n_components=2, **TINY),
+    ],
+    expected_failed_checks=expected_failures,
+    xfail_strict=True,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -75,10 +91,20 @@ def run_by_hand(tmp_path, model, *, x, u=None, seeds, standardize=False, steps=3
     """``ica run`` on the spec written out in full, on an npz written here: what the estimator should equal."""
     path = tmp_path / "by_hand.npz"
     np.savez(path, **({"x": x.astype(np.float32)} if u is None else {"x": x.astype(np.float32), "u": u}))
-    spec = {"data": {"name": "npz", "path": str(path), "eval_path": str(path), "u_key": None if u is None else "u",
-                     "sources_key": None, "standardize": standardize},
-            "models": {"m": model}, "training": {"steps": steps, "batch_size": batch_size, "lr": lr},
-            "seeds": seeds, "device": "cpu"}
+    spec = {
+        "data": {
+            "name": "npz",
+            "path": str(path),
+            "eval_path": str(path),
+            "u_key": None if u is None else "u",
+            "sources_key": None,
+            "standardize": standardize,
+        },
+        "models": {"m": model},
+        "training": {"steps": steps, "batch_size": batch_size, "lr": lr},
+        "seeds": seeds,
+        "device": "cpu",
+    }
     out = tmp_path / "by_hand"
     summary = ica.run(spec, out=out)
     return out, summary["cells"]["m"]

@@ -90,10 +90,19 @@ def test_an_unknown_pairing_is_refused():
 
 
 # ------------------------------------------------------------------------------------- controls in a run
-TINY = {"data": {"name": "tcl", "samples_per_segment": 40, "eval_samples_per_segment": 20, "segments": 4, "dim": 3,
-                 "mixing": "exact"},
-        "models": {"vade": {"name": "vade"}}, "seeds": 3,
-        "training": {"steps": 30, "log_every": 30, "checkpoint_every": 30, "compile": False}}
+TINY = {
+    "data": {
+        "name": "tcl",
+        "samples_per_segment": 40,
+        "eval_samples_per_segment": 20,
+        "segments": 4,
+        "dim": 3,
+        "mixing": "exact",
+    },
+    "models": {"vade": {"name": "vade"}},
+    "seeds": 3,
+    "training": {"steps": 30, "log_every": 30, "checkpoint_every": 30, "compile": False},
+}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +111,7 @@ def controlled_run(tmp_path_factory):
     return out, ica.run(TINY, out)
 
 
+@pytest.mark.slow
 def test_every_controlled_metric_has_its_untrained_values_for_every_seed_and_pair(controlled_run):
     _, summary = controlled_run
     cell = summary["cells"]["vade"]
@@ -113,6 +123,7 @@ def test_every_controlled_metric_has_its_untrained_values_for_every_seed_and_pai
     assert not any(name.endswith("_untrained") for name in cell["cell"])  # floors are not repeated per control
 
 
+@pytest.mark.slow
 def test_the_untrained_control_is_each_seeds_own_initialisation(controlled_run):
     """Seed 1's mcc_untrained is the MCC of a freshly built seed-1 network, alone: its very initialisation."""
     _, summary = controlled_run
@@ -125,6 +136,7 @@ def test_the_untrained_control_is_each_seeds_own_initialisation(controlled_run):
     assert summary["cells"]["vade"]["seeds"]["1"]["mcc_untrained"] != summary["cells"]["vade"]["seeds"]["1"]["mcc"]
 
 
+@pytest.mark.slow
 def test_controls_can_be_turned_off(tmp_path):
     summary = ica.run({**TINY, "seeds": 2, "evaluation": {"controls": []}}, tmp_path / "run")
     cell = summary["cells"]["vade"]

@@ -66,9 +66,11 @@ SCHEMES = {"one draw": one_draw, "3 draws": three_draws}
 def rates(kind, scheme, n, shift, seed=0, margin=None):
     m = SCHEMES[scheme](kind, np.random.default_rng(seed), n, shift)
     test = t_test(m, 0.95, margin)
-    return {"flagged": float(np.mean(test.p < ALPHA)),
-            "covered": float(np.mean((test.low <= shift) & (shift <= test.high))),
-            "equivalent": float(np.mean(test.p_equivalent < ALPHA)) if margin else None}
+    return {
+        "flagged": float(np.mean(test.p < ALPHA)),
+        "covered": float(np.mean((test.low <= shift) & (shift <= test.high))),
+        "equivalent": float(np.mean(test.p_equivalent < ALPHA)) if margin else None,
+    }
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -82,11 +84,17 @@ def test_with_no_difference_the_test_flags_at_most_alpha_and_the_interval_covers
         assert found["flagged"] >= ALPHA - TOLERANCE * MC, found
 
 
-@pytest.mark.parametrize("kind, scheme, n, shift, floor", [
-    ("seed", "one draw", 5, 0.1, 0.7), ("seed", "one draw", 10, 0.1, 0.95),
-    ("pair", "one draw", 5, 0.2, 0.65), ("pair", "one draw", 10, 0.1, 0.45),
-    ("seed", "3 draws", 5, 0.1, 0.5), ("pair", "3 draws", 5, 0.2, 0.6),
-])
+@pytest.mark.parametrize(
+    "kind, scheme, n, shift, floor",
+    [
+        ("seed", "one draw", 5, 0.1, 0.7),
+        ("seed", "one draw", 10, 0.1, 0.95),
+        ("pair", "one draw", 5, 0.2, 0.65),
+        ("pair", "one draw", 10, 0.1, 0.45),
+        ("seed", "3 draws", 5, 0.1, 0.5),
+        ("pair", "3 draws", 5, 0.2, 0.6),
+    ],
+)
 def test_a_known_difference_is_found_and_covered(kind, scheme, n, shift, floor):
     found = rates(kind, scheme, n, shift, seed=1)
     assert found["flagged"] >= floor, found
@@ -103,8 +111,11 @@ def test_equivalence_is_claimed_at_most_alpha_at_the_margin_and_often_inside_it(
 
 def test_single_model_intervals_cover_the_true_mean():
     rng = np.random.default_rng(4)
-    for m, truth in ((seed_moments(per_seed(rng, 5)), 0.7), (pair_moments(per_pair(rng, 5)), 0.8),
-                     (draw_moments(seed_moments(per_seed(rng, 5, draws=3)).mean), 0.7)):
+    for m, truth in (
+        (seed_moments(per_seed(rng, 5)), 0.7),
+        (pair_moments(per_pair(rng, 5)), 0.8),
+        (draw_moments(seed_moments(per_seed(rng, 5, draws=3)).mean), 0.7),
+    ):
         test = t_test(m)
         covered = np.mean((test.low <= truth) & (truth <= test.high))
         assert covered >= 1 - ALPHA - TOLERANCE * MC, covered
@@ -132,8 +143,16 @@ def calibration_table() -> list[dict]:
         for scheme in SCHEMES:
             for n in (5, 10):
                 null, known = rates(kind, scheme, n, 0.0, seed=n), rates(kind, scheme, n, 0.1, seed=1)
-                rows.append({"values": kind, "scheme": scheme, "n": n, "false flags": null["flagged"],
-                             "coverage": null["covered"], "power at +0.1": known["flagged"]})
+                rows.append(
+                    {
+                        "values": kind,
+                        "scheme": scheme,
+                        "n": n,
+                        "false flags": null["flagged"],
+                        "coverage": null["covered"],
+                        "power at +0.1": known["flagged"],
+                    }
+                )
     return rows
 
 

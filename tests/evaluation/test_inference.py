@@ -129,8 +129,11 @@ def test_pair_moments_agree_with_the_dictionary_route():
 def test_metric_values_read_the_summary_layout():
     from ica.evaluation.significance import metric_values
 
-    summary = {"seeds": {"0": {"mcc": 0.5, "elbo_train": -3.0}, "1": {"mcc": None}},
-               "pairs": [{"seeds": [0, 1], "cca_mcc_out": 0.9}], "cell": {"mcc_observations": 0.4}}
+    summary = {
+        "seeds": {"0": {"mcc": 0.5, "elbo_train": -3.0}, "1": {"mcc": None}},
+        "pairs": [{"seeds": [0, 1], "cca_mcc_out": 0.9}],
+        "cell": {"mcc_observations": 0.4},
+    }
     assert metric_values(summary, "mcc")[0] == 0.5 and math.isnan(metric_values(summary, "mcc")[1])
     assert metric_values(summary, "cca_mcc_out") == {(0, 1): 0.9}
     assert metric_values(summary, "mcc_observations") is None  # one value per cell: nothing to test

@@ -42,9 +42,9 @@ def test_gmm_log_density_and_responsibilities_match_the_formulas():
     z = torch.randn(1, 5, 2)
     dist = prior()
     weights = torch.softmax(prior.logits[0], -1)
-    comp = torch.stack([
-        Normal(prior.mean[0, k], prior.log_var[0, k].mul(0.5).exp()).log_prob(z[0]).sum(-1) for k in range(3)
-    ], -1)  # [5, 3]
+    comp = torch.stack(
+        [Normal(prior.mean[0, k], prior.log_var[0, k].mul(0.5).exp()).log_prob(z[0]).sum(-1) for k in range(3)], -1
+    )  # [5, 3]
     joint = comp + weights.log()
     torch.testing.assert_close(dist.log_prob(z)[0], torch.logsumexp(joint, -1))
     torch.testing.assert_close(responsibilities(dist, z)[0], joint - torch.logsumexp(joint, -1, keepdim=True))

@@ -101,8 +101,9 @@ def test_matching_is_optimal_not_diagonal_or_greedy():
     # first) both give (0.6 + 0.0) / 2 = 0.3; the optimal one-to-one matching is (0.5 + 0.5) / 2.
     e = _hadamard_basis()
     s = e[:, :2]
-    z = np.column_stack([0.6 * e[:, 0] + 0.5 * e[:, 1] + np.sqrt(0.39) * e[:, 2],
-                         -0.5 * e[:, 0] + np.sqrt(0.75) * e[:, 3]])
+    z = np.column_stack(
+        [0.6 * e[:, 0] + 0.5 * e[:, 1] + np.sqrt(0.39) * e[:, 2], -0.5 * e[:, 0] + np.sqrt(0.75) * e[:, 3]]
+    )
     np.testing.assert_allclose(correlation_matrix(z, s), [[0.6, 0.5], [-0.5, 0.0]], atol=1e-14)
     assert mcc(z, s) == pytest.approx(0.5, abs=1e-14)
 
@@ -137,14 +138,17 @@ def test_torch_tensors_are_accepted(rng):
     assert mcc(torch.tensor(z, dtype=torch.float32, requires_grad=True), s) == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("z, s, fragment", [
-    (np.array([[np.nan, 1.0], [1.0, 2.0], [0.0, 1.0]]), np.ones((3, 2)), "non-finite"),
-    (np.ones((3, 2)), np.array([[np.inf, 1.0], [1.0, 2.0], [0.0, 1.0]]), "non-finite"),
-    (np.ones((4, 2)), np.ones((5, 2)), "4 rows but s has 5"),
-    (np.ones((1, 2)), np.ones((1, 2)), "at least 2 rows"),
-    (np.ones((4, 2, 2)), np.ones((4, 2)), "matrix"),
-    (np.ones((4, 0)), np.ones((4, 2)), "no columns"),
-])
+@pytest.mark.parametrize(
+    "z, s, fragment",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0], [0.0, 1.0]]), np.ones((3, 2)), "non-finite"),
+        (np.ones((3, 2)), np.array([[np.inf, 1.0], [1.0, 2.0], [0.0, 1.0]]), "non-finite"),
+        (np.ones((4, 2)), np.ones((5, 2)), "4 rows but s has 5"),
+        (np.ones((1, 2)), np.ones((1, 2)), "at least 2 rows"),
+        (np.ones((4, 2, 2)), np.ones((4, 2)), "matrix"),
+        (np.ones((4, 0)), np.ones((4, 2)), "no columns"),
+    ],
+)
 def test_bad_input_is_a_clear_error(z, s, fragment):
     with pytest.raises(ValueError, match=fragment):
         mcc(z, s)
@@ -292,14 +296,17 @@ def test_a_collapsed_dimension_gives_no_nan(rng):
     assert result.out_of_sample == pytest.approx(2 / 3, abs=1e-8)
 
 
-@pytest.mark.parametrize("n, fit_fraction, fragment", [
-    (10, 0.0, "strictly between 0 and 1"),
-    (10, 1.0, "strictly between 0 and 1"),
-    (10, -0.5, "strictly between 0 and 1"),
-    (10, 0.1, "1 and 9"),
-    (10, 0.9, "9 and 1"),
-    (3, 0.5, "at least 2 rows"),
-])
+@pytest.mark.parametrize(
+    "n, fit_fraction, fragment",
+    [
+        (10, 0.0, "strictly between 0 and 1"),
+        (10, 1.0, "strictly between 0 and 1"),
+        (10, -0.5, "strictly between 0 and 1"),
+        (10, 0.1, "1 and 9"),
+        (10, 0.9, "9 and 1"),
+        (3, 0.5, "at least 2 rows"),
+    ],
+)
 def test_cca_mcc_rejects_bad_splits(n, fit_fraction, fragment):
     z = np.random.default_rng(0).normal(size=(n, 2))
     with pytest.raises(ValueError, match=fragment):

@@ -111,12 +111,14 @@ def test_the_observation_control_is_the_pair_measure_between_latents_and_observa
         assert _values(cca, "cca_mcc_in_observations")[outcome.seed] == pytest.approx(by_hand.in_sample, abs=1e-9)
         assert _values(cca, "cca_mcc_out_observations")[outcome.seed] == pytest.approx(by_hand.out_of_sample, abs=1e-9)
         assert _values(consistency, "consistency_r2_observations")[outcome.seed] == pytest.approx(
-            consistency_r2(z[order], x[order], 0.5), abs=1e-12)
+            consistency_r2(z[order], x[order], 0.5), abs=1e-12
+        )
     # the pairs are measured on the same split and order, so the two are comparable
     z0, z1 = evaluation.seeds[0].latents, evaluation.seeds[1].latents
     assert _values(cca, "cca_mcc_out")[(0, 1)] == pytest.approx(cca_mcc(z0[order], z1[order]).out_of_sample, abs=1e-9)
-    assert _values(consistency, "consistency_r2")[(0, 1)] == pytest.approx(consistency_r2(z0[order], z1[order]),
-                                                                          abs=1e-12)
+    assert _values(consistency, "consistency_r2")[(0, 1)] == pytest.approx(
+        consistency_r2(z0[order], z1[order]), abs=1e-12
+    )
 
 
 def test_the_observation_control_follows_the_metric_options():
@@ -144,7 +146,8 @@ def test_observations_of_another_width_are_reduced_by_a_pca_fitted_on_the_traini
     assert value != pytest.approx(consistency_r2(z[order], wrong[order]), abs=1e-6)
     cca = PairwiseCCAMCC(CCAMCCOptions())(evaluation)
     assert _values(cca, "cca_mcc_in_observations")[1] == pytest.approx(
-        cca_mcc(z[order], reduced[order]).in_sample, abs=1e-9)
+        cca_mcc(z[order], reduced[order]).in_sample, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("metric", [PairwiseCCAMCC(CCAMCCOptions()), PairwiseConsistency(ConsistencyOptions())])
@@ -158,8 +161,10 @@ def test_no_observation_control_on_the_untrained_networks_or_without_the_observa
         assert not any("_observations" in r.metric for r in metric(quiet))
 
 
-@pytest.mark.parametrize("metric", [PairwiseCCAMCC(CCAMCCOptions(observations=False)),
-                                    PairwiseConsistency(ConsistencyOptions(observations=False))])
+@pytest.mark.parametrize(
+    "metric",
+    [PairwiseCCAMCC(CCAMCCOptions(observations=False)), PairwiseConsistency(ConsistencyOptions(observations=False))],
+)
 def test_the_observation_control_can_be_turned_off(metric):
     assert not any("_observations" in r.metric for r in metric(_agreement_evaluation()))
 
@@ -199,7 +204,7 @@ def test_a_collapsed_dimension_is_not_active_and_is_noted():
     assert records["active_dims"].value == 3.0 and records["latent_dims"].value == 4.0
     assert "1 of 4 latent dimensions collapsed" in records["active_dims"].error
     eigenvalues = np.linalg.eigvalsh(np.cov(z.T, bias=True))
-    assert records["participation_ratio"].value == pytest.approx(eigenvalues.sum()**2 / (eigenvalues**2).sum())
+    assert records["participation_ratio"].value == pytest.approx(eigenvalues.sum() ** 2 / (eigenvalues**2).sum())
     assert records["participation_ratio"].value == pytest.approx(3.0, abs=0.1)
     assert records["participation_ratio"].error is None
 
@@ -228,7 +233,7 @@ def test_every_dimension_of_wide_isotropic_latents_is_active():
     records = {r.metric: r.value for r in _rank_records([z])}
     assert records["active_dims"] == 200.0
     eigenvalues = np.linalg.eigvalsh(np.cov(z.T, bias=True))  # 200 dimensions, 300 points: not all alike
-    assert records["participation_ratio"] == pytest.approx(eigenvalues.sum()**2 / (eigenvalues**2).sum(), rel=1e-9)
+    assert records["participation_ratio"] == pytest.approx(eigenvalues.sum() ** 2 / (eigenvalues**2).sum(), rel=1e-9)
 
 
 def test_constant_latents_have_no_active_dimension():
@@ -258,27 +263,46 @@ def test_effective_rank_is_registered_with_a_threshold_option():
 def test_a_run_that_named_its_metrics_before_these_options_still_resumes():
     """The new options change what is measured, never what is trained: a run directory written before them (by
     a version without any of the options added since, `ica.spec.hashing.ADDED_FIELDS`) resumes."""
-    spec = load_spec({**TINY, "evaluation": {"metrics": [{"name": "mcc"}, {"name": "cca_mcc"},
-                                                         {"name": "consistency_r2"}]}})
+    spec = load_spec(
+        {**TINY, "evaluation": {"metrics": [{"name": "mcc"}, {"name": "cca_mcc"}, {"name": "consistency_r2"}]}}
+    )
     old = without_added_fields(spec_json(spec))
     assert any("spearman" in m or "observations" in m for m in spec_json(spec)["evaluation"]["metrics"])
     assert not any("spearman" in m or "observations" in m for m in old["evaluation"]["metrics"])
     assert json_digest(old) in accepted_hashes(spec)
 
 
-TINY = {"data": {"name": "tcl", "samples_per_segment": 40, "eval_samples_per_segment": 20, "segments": 4, "dim": 3,
-                 "mixing": "exact"},
-        "models": {"ivae": {"name": "ivae"}}, "seeds": 3,
-        "training": {"steps": 30, "log_every": 30, "checkpoint_every": 30, "compile": False}}
+TINY = {
+    "data": {
+        "name": "tcl",
+        "samples_per_segment": 40,
+        "eval_samples_per_segment": 20,
+        "segments": 4,
+        "dim": 3,
+        "mixing": "exact",
+    },
+    "models": {"ivae": {"name": "ivae"}},
+    "seeds": 3,
+    "training": {"steps": 30, "log_every": 30, "checkpoint_every": 30, "compile": False},
+}
 
 
 @pytest.mark.slow
 def test_a_run_records_the_new_controls_per_seed_and_none_of_them_untrained(tmp_path):
     cell = ica.run(TINY, tmp_path / "run")["cells"]["ivae"]
     stats = cell["stats"]
-    for name in ("mcc_spearman", "mcc_spearman_untrained", "cca_mcc_in_observations", "cca_mcc_out_observations",
-                 "consistency_r2_observations", "active_dims", "participation_ratio", "latent_dims",
-                 "active_dims_untrained", "participation_ratio_untrained"):
+    for name in (
+        "mcc_spearman",
+        "mcc_spearman_untrained",
+        "cca_mcc_in_observations",
+        "cca_mcc_out_observations",
+        "consistency_r2_observations",
+        "active_dims",
+        "participation_ratio",
+        "latent_dims",
+        "active_dims_untrained",
+        "participation_ratio_untrained",
+    ):
         assert stats[name]["n"] == 3, name
     assert not any(name.endswith("_observations_untrained") or name == "latent_dims_untrained" for name in stats)
     assert {"mcc_spearman_observations", "mcc_spearman_fastica"} <= set(cell["cell"])

@@ -40,5 +40,10 @@ class ConditionalLaplace(nn.Module):
 
 @hookimpl
 def ica_register(register):
-    register("prior", "laplace", LaplaceOptions, lambda options, ctx: ConditionalLaplace(options, ctx),
-             description="Conditional Laplace p(z|u) (example third-party plugin).")
+    register(
+        "prior",
+        "laplace",
+        LaplaceOptions,
+        lambda options, ctx: ConditionalLaplace(options, ctx),
+        description="Conditional Laplace p(z|u) (example third-party plugin).",
+    )

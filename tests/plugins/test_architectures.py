@@ -84,8 +84,12 @@ def test_default_options_give_the_tables_output_shapes(name, x_shape):
 
 
 def test_resnet_blocks_halve_the_sides_and_the_decoder_retraces_them():
-    cases = [((1, 28, 28), [14, 7, 4, 2, 1]), ((3, 32, 32), [16, 8, 4, 2, 1]), ((1, 8, 8), [4, 2, 1, 1, 1]),
-             ((2, 12, 5), [(6, 3), (3, 2), (2, 1), (1, 1), (1, 1)])]
+    cases = [
+        ((1, 28, 28), [14, 7, 4, 2, 1]),
+        ((3, 32, 32), [16, 8, 4, 2, 1]),
+        ((1, 8, 8), [4, 2, 1, 1, 1]),
+        ((2, 12, 5), [(6, 3), (3, 2), (2, 1), (1, 1), (1, 1)]),
+    ]
     for x_shape, expected in cases:
         expected = [n if isinstance(n, tuple) else (n, n) for n in expected]
         enc, dec = pair("resnet", x_shape, opts={"channels": [2, 2, 2, 2, 2], "stem": 2})
@@ -93,7 +97,9 @@ def test_resnet_blocks_halve_the_sides_and_the_decoder_retraces_them():
         for part, module in (("enc", enc), ("dec", dec)):
             for block in module.modules():
                 if type(block).__name__ in ("DownBlock", "UpBlock"):
-                    block.register_forward_hook(lambda m, i, o, part=part: seen[part].append(tuple(o.shape[-2:])))
+                    block.register_forward_hook(
+                        lambda m, i, o, part=part, seen=seen: seen[part].append(tuple(o.shape[-2:]))
+                    )
         mean, _ = enc(torch.randn(2, B, *x_shape))
         assert dec(mean).shape == (2, B, *x_shape)
         assert seen["enc"] == expected
@@ -220,17 +226,40 @@ def test_mlp_table_a2_layers_and_dropout_positions():
     enc, dec = pair("mlp", (1, 28, 28), seeds=1, d_z=50, opts=TABLE_A2)
     a, d = ("lrelu", 0.1), ("dropout", 0.1)
     assert layer_summary(enc.net.net) == [
-        (784, 512), a, (512, 384), a, d, (384, 256), a, (256, 256), a, (256, 100)  # heads: mean and log-var
+        (784, 512),
+        a,
+        (512, 384),
+        a,
+        d,
+        (384, 256),
+        a,
+        (256, 256),
+        a,
+        (256, 100),  # heads: mean and log-var
     ]
     assert layer_summary(dec.net.net) == [(50, 256), a, (256, 256), a, d, (256, 384), a, (384, 512), a, (512, 784)]
 
 
 def test_mlp_dropout_after_the_last_hidden_layer_mirrors_to_dropout_on_z():
     enc, dec = pair("mlp", (5,), opts={"hidden": [4, 3], "dropout": 0.2, "dropout_after": [2, 1]})
-    assert [type(m).__name__ for m in enc.net.net] == ["SeedLinear", "LeakyReLU", "SeedDropout", "SeedLinear",
-                                                       "LeakyReLU", "SeedDropout", "SeedLinear"]
-    assert [type(m).__name__ for m in dec.net.net] == ["SeedDropout", "SeedLinear", "LeakyReLU", "SeedDropout",
-                                                       "SeedLinear", "LeakyReLU", "SeedLinear"]
+    assert [type(m).__name__ for m in enc.net.net] == [
+        "SeedLinear",
+        "LeakyReLU",
+        "SeedDropout",
+        "SeedLinear",
+        "LeakyReLU",
+        "SeedDropout",
+        "SeedLinear",
+    ]
+    assert [type(m).__name__ for m in dec.net.net] == [
+        "SeedDropout",
+        "SeedLinear",
+        "LeakyReLU",
+        "SeedDropout",
+        "SeedLinear",
+        "LeakyReLU",
+        "SeedLinear",
+    ]
 
 
 def test_mlp_defaults_are_unchanged():
@@ -259,10 +288,32 @@ def test_convnet_parameter_count_matches_a_hand_count_of_table_a3():
     def fc(a, b):
         return a * b + b
 
-    encoder = (conv(c, 8, 3) + bn(8) + conv(8, 16, 3) + bn(16) + conv(16, 32, 3) + bn(32) + conv(32, 64, 3) + bn(64)
-               + conv(64, 64, w // 4) + fc(64, 64) + 2 * fc(64, d_z))
-    decoder = (fc(d_z, 64) + fc(64, 64) + conv(64, 64, w // 4) + bn(64) + conv(64, 32, 4) + bn(32) + conv(32, 16, 3)
-               + bn(16) + conv(16, 8, 4) + bn(8) + conv(8, c, 3))
+    encoder = (
+        conv(c, 8, 3)
+        + bn(8)
+        + conv(8, 16, 3)
+        + bn(16)
+        + conv(16, 32, 3)
+        + bn(32)
+        + conv(32, 64, 3)
+        + bn(64)
+        + conv(64, 64, w // 4)
+        + fc(64, 64)
+        + 2 * fc(64, d_z)
+    )
+    decoder = (
+        fc(d_z, 64)
+        + fc(64, 64)
+        + conv(64, 64, w // 4)
+        + bn(64)
+        + conv(64, 32, 4)
+        + bn(32)
+        + conv(32, 16, 3)
+        + bn(16)
+        + conv(16, 8, 4)
+        + bn(8)
+        + conv(8, c, 3)
+    )
     assert (encoder, decoder) == (236_052, 247_985)  # the sums written out once, as a check on the above
     for seeds in (1, 3):
         enc, dec = pair("convnet", (c, w, w), seeds=seeds, d_z=d_z, opts={})

@@ -14,7 +14,6 @@ from ica.evaluation.seeds import Evaluation, SeedOutcome, summarise
 from ica.plugins.metrics.clusters import (
     ClusterReproducibility,
     ClustersOptions,
-    adjusted_rand_index,
     contingency_table,
     normalized_mutual_information,
 )
@@ -33,7 +32,7 @@ def test_two_clusters_against_three():
     0. MI = 2/3 ln 2; H(a) = ln 2, H(b) = ln 3; NMI = (2/3 ln 2) / ((ln 2 + ln 3)/2) = 4 ln 2 / (3 ln 6)."""
     a, b = [0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]
     assert contingency_table(a, b).tolist() == [[2, 1, 0], [0, 1, 2]]
-    assert adjusted_rand_index(a, b) == pytest.approx(8 / 33, abs=1e-12)
+    assert adjusted_rand_score(a, b) == pytest.approx(8 / 33, abs=1e-12)
     assert normalized_mutual_information(a, b) == pytest.approx(4 * LN2 / (3 * math.log(6)), abs=1e-12)
 
 
@@ -41,7 +40,7 @@ def test_independent_labelings():
     """a = 0011, b = 0101: C = [[1, 1], [1, 1]], T = 6, I = 0, A = 1 + 1 = 2, B = 2.
     ARI = (0 - 4/6) / (2 - 4/6) = -0.5 (below chance). Every cell has p = 1/4 = p_a p_b, so MI = 0, NMI = 0."""
     a, b = [0, 0, 1, 1], [0, 1, 0, 1]
-    assert adjusted_rand_index(a, b) == pytest.approx(-0.5, abs=1e-12)
+    assert adjusted_rand_score(a, b) == pytest.approx(-0.5, abs=1e-12)
     assert normalized_mutual_information(a, b) == 0.0
 
 
@@ -52,7 +51,7 @@ def test_a_merge_of_two_clusters():
     b is a function of a, so MI = H(b) = ln 3 - 2/3 ln 2; H(a) = ln 3; NMI = 2 H(b) / (H(a) + H(b))."""
     a, b = [0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 1, 1]
     h_b = LN3 - 2 / 3 * LN2
-    assert adjusted_rand_index(a, b) == pytest.approx(4 / 9, abs=1e-12)
+    assert adjusted_rand_score(a, b) == pytest.approx(4 / 9, abs=1e-12)
     assert normalized_mutual_information(a, b) == pytest.approx(2 * h_b / (LN3 + h_b), abs=1e-12)
 
 
@@ -68,13 +67,13 @@ def test_single_cluster_conventions_follow_sklearn():
         ([7], [3], 1.0, 1.0),
     ]
     for a, b, ari, nmi in cases:
-        assert adjusted_rand_index(a, b) == ari == pytest.approx(adjusted_rand_score(a, b), abs=1e-12), (a, b)
+        assert adjusted_rand_score(a, b) == ari, (a, b)
         assert normalized_mutual_information(a, b) == nmi == pytest.approx(normalized_mutual_info_score(a, b)), (a, b)
 
 
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="different lengths"):
-        adjusted_rand_index([0, 1, 1], [0, 1])
+        normalized_mutual_information([0, 1, 1], [0, 1])
 
 
 # -------------------------------------------------------------------------- independent reference
@@ -84,7 +83,6 @@ def test_agrees_with_sklearn_on_random_labelings(n, ka, kb):
     for _ in range(5):
         a = rng.integers(0, ka, n)
         b = np.where(rng.random(n) < 0.5, a % kb, rng.integers(0, kb, n))  # partly dependent on a
-        assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-10)
         assert normalized_mutual_information(a, b) == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-10)
 
 
@@ -93,10 +91,10 @@ def test_relabelling_clusters_gives_exactly_one():
     a = rng.integers(0, 6, 500)
     relabel = np.array([100, -3, 7, 42, 0, 9])  # a permutation onto arbitrary, unsorted label values
     b = relabel[a]
-    assert adjusted_rand_index(a, b) == 1.0
+    assert adjusted_rand_score(a, b) == 1.0
     assert normalized_mutual_information(a, b) == 1.0
     b[0] = 1  # one point moved to a cluster of its own: no longer identical
-    assert adjusted_rand_index(a, b) < 1.0 and normalized_mutual_information(a, b) < 1.0
+    assert adjusted_rand_score(a, b) < 1.0 and normalized_mutual_information(a, b) < 1.0
 
 
 # ------------------------------------------------------------------------------------------ metric
@@ -126,6 +124,18 @@ def test_pairs_and_truth_records():
     assert len(records) == 2 * 3 + 2 * 3
 
 
+def test_the_records_are_scikit_learns_ari_and_this_nmi():
+    rng = np.random.default_rng(3)
+    truth = np.arange(N) % 3
+    labels = [rng.integers(0, 4, N), np.where(rng.random(N) < 0.5, truth, rng.integers(0, 5, N))]
+    outcomes = [finished(seed, lab) for seed, lab in enumerate(labels)]
+    records = by_key(ClusterReproducibility(ClustersOptions())(Evaluation(data(), "eval", outcomes)))
+    assert records[("cluster_ari", (0, 1))].value == adjusted_rand_score(*labels)
+    assert records[("cluster_nmi", (0, 1))].value == normalized_mutual_information(*labels)
+    assert records[("cluster_ari_truth", 1)].value == adjusted_rand_score(labels[1], truth)
+    assert 0 < records[("cluster_ari_truth", 1)].value < 1
+
+
 def test_a_failed_seed_gives_counted_nan_records():
     truth = np.arange(N) % 3
     outcomes = [finished(0, truth), SeedOutcome(1, "failed", error="diverged"), finished(2, truth)]
@@ -147,8 +157,11 @@ def test_unusable_finished_seeds_are_failures_too():
     assert "not finite" in records[("cluster_ari", (0, 1))].error
     assert "no cluster assignments" in records[("cluster_nmi", (0, 2))].error
     assert "10 assignments for 60" in records[("cluster_ari_truth", 3)].error
-    assert all(math.isnan(r.value) for k, r in records.items() if k != ("cluster_ari_truth", 0)
-               and k != ("cluster_nmi_truth", 0))
+    assert all(
+        math.isnan(r.value)
+        for k, r in records.items()
+        if k != ("cluster_ari_truth", 0) and k != ("cluster_nmi_truth", 0)
+    )
 
 
 def test_no_assignments_no_records_and_no_truth_without_labels():
@@ -161,6 +174,7 @@ def test_no_assignments_no_records_and_no_truth_without_labels():
     assert {r.metric for r in records} == {"cluster_ari", "cluster_nmi"}
 
 
+@pytest.mark.slow
 def test_end_to_end_run(tiny_spec, tmp_path):
     tiny_spec["evaluation"] = {"metrics": [{"name": "clusters"}]}
     summary = ica.run(tiny_spec, out=tmp_path / "run")

@@ -195,8 +195,7 @@ def expect_error(options: NPZOptions, where: str, *fragments: str) -> DataError:
 @pytest.fixture
 def arrays():
     rng = np.random.default_rng(0)
-    return {"x": rng.normal(size=(10, 4)), "u": np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 1]),
-            "s": rng.normal(size=(10, 2))}
+    return {"x": rng.normal(size=(10, 4)), "u": np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 1]), "s": rng.normal(size=(10, 2))}
 
 
 def test_npz_round_trip_with_u_and_s(tmp_path, arrays):
@@ -236,7 +235,7 @@ def test_npz_eval_fraction_takes_the_last_rows(tmp_path, n, fraction, n_eval):
     data = load_npz(NPZOptions(path=write(tmp_path, x=x), eval_fraction=fraction))
     assert len(data.eval) == n_eval and len(data.train) == n - n_eval
     np.testing.assert_array_equal(data.train.x.numpy(), x[: n - n_eval])
-    np.testing.assert_array_equal(data.eval.x.numpy(), x[n - n_eval:])
+    np.testing.assert_array_equal(data.eval.x.numpy(), x[n - n_eval :])
 
 
 def test_npz_eval_path(tmp_path, arrays):
@@ -357,8 +356,9 @@ def test_npz_row_counts_must_agree(tmp_path, arrays, key, where):
     expect_error(NPZOptions(path=write(tmp_path, **arrays)), where, "data.npz", f"'{key}'", "7 rows", "10")
 
 
-@pytest.mark.parametrize("key, where, value", [("x", "data.x_key", np.nan), ("s", "data.sources_key", np.inf),
-                                               ("x", "data.x_key", 1e300)])
+@pytest.mark.parametrize(
+    "key, where, value", [("x", "data.x_key", np.nan), ("s", "data.sources_key", np.inf), ("x", "data.x_key", 1e300)]
+)
 def test_npz_non_finite_values(tmp_path, arrays, key, where, value):
     arrays[key][3, 1] = value
     arrays[key][6, 0] = value
@@ -378,8 +378,9 @@ def test_npz_non_finite_values(tmp_path, arrays, key, where, value):
     ids=["fraction", "nan", "strings", "negative-int", "negative-float", "2-D"],
 )
 def test_npz_bad_labels(tmp_path, u, fragment):
-    err = expect_error(NPZOptions(path=write(tmp_path, x=np.zeros((6, 2)), u=u)), "data.u_key", "data.npz", "'u'",
-                       fragment)
+    err = expect_error(
+        NPZOptions(path=write(tmp_path, x=np.zeros((6, 2)), u=u)), "data.u_key", "data.npz", "'u'", fragment
+    )
     if fragment in ("whole numbers", "negative"):
         assert "row 1" in err.message
 
@@ -404,8 +405,12 @@ def test_npz_eval_file_shapes_must_match(tmp_path, arrays):
 
 @pytest.mark.parametrize("n, fraction", [(5, 0.2), (3, 0.5), (10, 0.9)])
 def test_npz_fraction_must_leave_two_rows_each(tmp_path, n, fraction):
-    expect_error(NPZOptions(path=write(tmp_path, x=np.zeros((n, 2))), eval_fraction=fraction),
-                 "data.eval_fraction", "data.npz", "at least 2")
+    expect_error(
+        NPZOptions(path=write(tmp_path, x=np.zeros((n, 2))), eval_fraction=fraction),
+        "data.eval_fraction",
+        "data.npz",
+        "at least 2",
+    )
 
 
 def test_npz_files_must_have_two_rows(tmp_path):
@@ -414,8 +419,16 @@ def test_npz_files_must_have_two_rows(tmp_path):
     expect_error(NPZOptions(path=one, eval_path=many), "data.path", "one.npz", "at least 2")
 
 
-@pytest.mark.parametrize("bad", [{}, {"path": "a.npz", "eval_fraction": 0.0}, {"path": "a.npz", "eval_fraction": 1.0},
-                                 {"path": "a.npz", "x_key": ""}, {"path": "a.npz", "bogus": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"path": "a.npz", "eval_fraction": 0.0},
+        {"path": "a.npz", "eval_fraction": 1.0},
+        {"path": "a.npz", "x_key": ""},
+        {"path": "a.npz", "bogus": 1},
+    ],
+)
 def test_npz_options_reject_bad_values(bad):
     with pytest.raises(ValidationError):
         NPZOptions(**bad)

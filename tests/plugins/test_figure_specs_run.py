@@ -13,13 +13,24 @@ from ica.spec.grid import grid_cells, has_grid
 from ica.spec.load import spec_json
 from test_image_datasets import images, write_cifar, write_mnist, write_svhn
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 SPECS = Path(__file__).parents[2] / "specs"
 N_EVAL = 20
 WRITERS = {"mnist": (write_mnist, 1, 28), "cifar10": (write_cifar, 3, 32), "svhn": (write_svhn, 3, 32)}
 # (spec, data set of the grid cell to run): the smallest latent size of that data set's cells.
-FIGURES = [("fig2-tcl", "tcl"), ("fig4-mlp", "mnist"), ("fig4-mlp", "cifar10"), ("fig5-convnet", "mnist"),
-           ("fig5-convnet", "svhn"), ("fig6-resnet", "mnist"), ("fig6-resnet", "cifar10"),
-           ("figB1-vq-cifar10", "cifar10"), ("figC2-rademacher-cifar10", "cifar10"), ("figD3-gmmflow-tcl", "tcl")]
+FIGURES = [
+    ("fig2-tcl", "tcl"),
+    ("fig4-mlp", "mnist"),
+    ("fig4-mlp", "cifar10"),
+    ("fig5-convnet", "mnist"),
+    ("fig5-convnet", "svhn"),
+    ("fig6-resnet", "mnist"),
+    ("fig6-resnet", "cifar10"),
+    ("figB1-vq-cifar10", "cifar10"),
+    ("figC2-rademacher-cifar10", "cifar10"),
+    ("figD3-gmmflow-tcl", "tcl"),
+]
 
 
 def tiny_files(name: str, root: Path) -> dict:
@@ -36,8 +47,7 @@ def smallest_setting(path: Path, data_name: str) -> dict:
     runs = [c.spec for c in grid_cells(spec)] if has_grid(spec) else [spec]
     raw = spec_json(next(r for r in runs if r.data.name == data_name))
     raw.pop("grid", None)
-    training = {**raw["training"], "epochs": None, "steps": 2, "batch_size": 4, "log_every": 1,
-                "checkpoint_every": 2}
+    training = {**raw["training"], "epochs": None, "steps": 2, "batch_size": 4, "log_every": 1, "checkpoint_every": 2}
     return {**raw, "training": training, "seeds": 2, "device": "cpu"}
 
 

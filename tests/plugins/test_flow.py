@@ -95,11 +95,16 @@ def test_loss_is_minus_mixture_density_at_z_minus_log_det(float64):
     rep = model.represent(Batch(x))
     for s in range(2):
         z = rep.latents[s].detach()
-        log_det = torch.stack([
-            torch.linalg.slogdet(torch.autograd.functional.jacobian(
-                lambda v: model.to_base(_one_seed_input(v, s, 2))[0][s, 0], x[s, i]))[1]
-            for i in range(6)
-        ]).numpy()
+        log_det = torch.stack(
+            [
+                torch.linalg.slogdet(
+                    torch.autograd.functional.jacobian(
+                        lambda v, s=s: model.to_base(_one_seed_input(v, s, 2))[0][s, 0], x[s, i]
+                    )
+                )[1]
+                for i in range(6)
+            ]
+        ).numpy()
         log_base, joint = mixture_log_density(model.prior, z.numpy(), s)
         np.testing.assert_allclose(out.terms["log_base"][s].detach().numpy(), log_base, rtol=1e-10)
         np.testing.assert_allclose(out.terms["log_det"][s].detach().numpy(), log_det, rtol=1e-8, atol=1e-10)
@@ -159,7 +164,8 @@ def test_a_stack_holds_independent_copies_made_in_order(make):
     check_seed_axis(stack, 3)
     own = dict(copies[0].named_parameters())
     assert {n.removeprefix("module."): p.shape[1:] for n, p in stack.named_parameters()} == {
-        n: p.shape for n, p in own.items()}, "the stack registers exactly the template's parameters, stacked"
+        n: p.shape for n, p in own.items()
+    }, "the stack registers exactly the template's parameters, stacked"
     assert all(p.device.type == "meta" for p in stack.template.parameters()), "the template holds no numbers"
     for name, tensor in stack.stacked_state().items():
         for i, c in enumerate(copies):
@@ -198,7 +204,8 @@ def test_seed_alone_equals_seed_in_a_stack(make):
         torch.manual_seed(derived_seed(seed, "init"))
         plain = make()  # the module itself, never stacked
         for out_batched, out_alone, out_plain, out_looped in zip(
-                batched, alone.per_seed(_outputs, x[i : i + 1]), _outputs(plain, x[i]), looped.per_seed(_outputs, x)):
+            batched, alone.per_seed(_outputs, x[i : i + 1]), _outputs(plain, x[i]), looped.per_seed(_outputs, x)
+        ):
             assert torch.allclose(out_batched[i], out_alone[0], atol=1e-6)
             assert torch.allclose(out_batched[i], out_plain, atol=1e-6)
             assert torch.allclose(out_batched[i], out_looped[i], atol=1e-6)
@@ -245,9 +252,11 @@ def test_vmap_and_loop_evaluation_agree():
 
 
 # ------------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_run_end_to_end(tmp_path, tiny_spec):
-    tiny_spec["models"] = {"flow": {"name": "gmmflow", "transforms": 2, "hidden": [16],
-                                    "prior": {"name": "gmm", "components": 4}}}
+    tiny_spec["models"] = {
+        "flow": {"name": "gmmflow", "transforms": 2, "hidden": [16], "prior": {"name": "gmm", "components": 4}}
+    }
     summary = ica.run(copy.deepcopy(tiny_spec), tmp_path / "run")
     assert summary["cells"]["flow"]["status"] == {"0": "finished", "1": "finished"}
     for seed in (0, 1):

@@ -24,7 +24,7 @@ from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError
 from ica.plugin import DatasetOptions
 from ica.plugins.datasets import cifar10 as cifar_plugin
-from ica.plugins.datasets import npz as npz_plugin
+from ica.plugins.datasets import npz_headers
 from ica.plugins.datasets.cifar10 import CIFAR10Options, load_cifar10
 from ica.plugins.datasets.digits import DigitsOptions, load_digits
 from ica.plugins.datasets.mnist import MNISTOptions, load_mnist
@@ -76,17 +76,33 @@ def write_cifar(root: Path, protocol: int = 2, byte_keys: bool = False, numpy1_n
     bounds = [0, 2, 3, 4, 5, 6]
     for b in range(5):
         part = slice(bounds[b], bounds[b + 1])
-        dump({key("batch_label"): f"training batch {b + 1} of 5", key("labels"): LABELS["train"][part],
-              key("data"): written["train"][part].reshape(-1, 3072), key("filenames"): ["a.png"]}, f"data_batch_{b + 1}")
-    dump({key("batch_label"): "testing batch 1 of 1", key("labels"): LABELS["test"],
-          key("data"): written["test"].reshape(-1, 3072)}, "test_batch")
-    dump({key("label_names"): ["airplane"] * 10, key("num_cases_per_batch"): 10000, key("num_vis"): 3072},
-         "batches.meta")
+        dump(
+            {
+                key("batch_label"): f"training batch {b + 1} of 5",
+                key("labels"): LABELS["train"][part],
+                key("data"): written["train"][part].reshape(-1, 3072),
+                key("filenames"): ["a.png"],
+            },
+            f"data_batch_{b + 1}",
+        )
+    dump(
+        {
+            key("batch_label"): "testing batch 1 of 1",
+            key("labels"): LABELS["test"],
+            key("data"): written["test"].reshape(-1, 3072),
+        },
+        "test_batch",
+    )
+    dump(
+        {key("label_names"): ["airplane"] * 10, key("num_cases_per_batch"): 10000, key("num_vis"): 3072}, "batches.meta"
+    )
     return written
 
 
-@pytest.mark.parametrize("protocol, byte_keys, numpy1", [(2, False, False), (0, False, True), (2, True, True),
-                                                         (4, True, False), (4, False, False)])
+@pytest.mark.parametrize(
+    "protocol, byte_keys, numpy1",
+    [(2, False, False), (0, False, True), (2, True, True), (4, True, False), (4, False, False)],
+)
 def test_real_format_cifar_batches_still_load(tmp_path, protocol, byte_keys, numpy1):
     written = write_cifar(tmp_path, protocol, byte_keys, numpy1)
     data = load_cifar10(CIFAR10Options(root=str(tmp_path), verify_checksums=False))
@@ -104,18 +120,26 @@ def test_a_cifar_pickle_that_would_run_code_is_refused_and_the_code_never_runs(t
     obj = payload if where == "top" else {"data": np.zeros((1, 3072), np.uint8), "labels": [payload]}
     path = tmp_path / "cifar-10-batches-py" / file
     path.write_bytes(pickle.dumps(obj, protocol=2))
-    err = expect_error(lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), verify_checksums=False)),
-                       "data.root", str(path), "asks for __builtin__.getattr", "refused")
+    err = expect_error(
+        lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), verify_checksums=False)),
+        "data.root",
+        str(path),
+        "asks for __builtin__.getattr",
+        "refused",
+    )
     assert "\n" not in err.message
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("payload", [
-    (os.system, ("true",)),  # posix.system
-    (np.load, ("x.npy",)),  # a numpy global, but not an array constructor
-    (np.ndarray, ((10**12,), np.uint8)),  # ndarray may only be the type _reconstruct builds
-    (__import__("_codecs").encode, ("abc", "rot13")),  # bytes, but in a codec looked up by name
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (os.system, ("true",)),  # posix.system
+        (np.load, ("x.npy",)),  # a numpy global, but not an array constructor
+        (np.ndarray, ((10**12,), np.uint8)),  # ndarray may only be the type _reconstruct builds
+        (__import__("_codecs").encode, ("abc", "rot13")),  # bytes, but in a codec looked up by name
+    ],
+)
 def test_only_the_globals_cifar_needs_are_allowed(tmp_path, payload):
     class Reduce:
         def __reduce__(self):
@@ -124,8 +148,12 @@ def test_only_the_globals_cifar_needs_are_allowed(tmp_path, payload):
     write_cifar(tmp_path)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_1"
     path.write_bytes(pickle.dumps({"data": Reduce(), "labels": []}, protocol=2))
-    expect_error(lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), verify_checksums=False)),
-                 "data.root", str(path), "refused")
+    expect_error(
+        lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), verify_checksums=False)),
+        "data.root",
+        str(path),
+        "refused",
+    )
 
 
 def test_checksummed_files_go_through_the_same_restricted_reader(tmp_path, monkeypatch):
@@ -161,6 +189,7 @@ def write_svhn(root: Path) -> None:
 def test_no_image_loader_unpickles_or_torch_loads(tmp_path, monkeypatch):
     """Siblings of 6: MNIST (idx files), SVHN (scipy.io.loadmat) and CIFAR-10 never reach an unrestricted
     unpickler or torch.load (torchvision's CIFAR10 calls pickle.load)."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("an unrestricted unpickler was used")
 
@@ -197,8 +226,12 @@ def test_image_estimates_follow_the_set_sizes_and_limits_without_reading(tmp_pat
 
 
 def _built_bytes(data) -> int:
-    return sum(t.numel() * t.element_size() for split in (data.train, data.eval)
-               for t in (split.x, split.u, split.s) if t is not None)
+    return sum(
+        t.numel() * t.element_size()
+        for split in (data.train, data.eval)
+        for t in (split.x, split.u, split.s)
+        if t is not None
+    )
 
 
 def test_small_estimates_cover_what_is_built():
@@ -214,13 +247,16 @@ def test_small_estimates_cover_what_is_built():
     assert options.estimated_bytes() >= max(peak, _built_bytes(data))
 
 
-@pytest.mark.parametrize("changes, at_least", [
-    ({"segments": 10**9}, 2 * 10**9 * 5 * 8),  # means and stds [segments, dim] come first
-    ({"dim": 10**6}, 10**6 * 10**6 * 8),  # the mixing matrices
-    ({"samples_per_segment": 10**12}, 20 * 10**12 * 5 * 4),
-    ({"eval_samples_per_segment": 10**12}, 20 * 10**12 * 5 * 4),
-    ({"segments": 10**9, "samples_per_segment": 10**12, "dim": 10**6}, 10**27),
-])
+@pytest.mark.parametrize(
+    "changes, at_least",
+    [
+        ({"segments": 10**9}, 2 * 10**9 * 5 * 8),  # means and stds [segments, dim] come first
+        ({"dim": 10**6}, 10**6 * 10**6 * 8),  # the mixing matrices
+        ({"samples_per_segment": 10**12}, 20 * 10**12 * 5 * 4),
+        ({"eval_samples_per_segment": 10**12}, 20 * 10**12 * 5 * 4),
+        ({"segments": 10**9, "samples_per_segment": 10**12, "dim": 10**6}, 10**27),
+    ],
+)
 def test_tcl_estimates_huge_sizes_without_generating(changes, at_least):
     tracemalloc.start()
     try:
@@ -231,8 +267,9 @@ def test_tcl_estimates_huge_sizes_without_generating(changes, at_least):
     assert estimate >= at_least and peak < 10**6
 
 
-def npz_with_header(path: Path, shape: tuple, descr: str = "<f8", data: bytes = b"",
-                    compression: int = zipfile.ZIP_STORED) -> Path:
+def npz_with_header(
+    path: Path, shape: tuple, descr: str = "<f8", data: bytes = b"", compression: int = zipfile.ZIP_STORED
+) -> Path:
     """An .npz whose x.npy claims ``shape`` but holds only ``data``."""
     header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode("latin1")
     header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
@@ -255,7 +292,7 @@ def test_an_npz_header_claiming_a_huge_array_is_estimated_and_refused_before_all
 def test_an_npz_array_larger_than_memory_is_refused_before_allocating(tmp_path, monkeypatch):
     path = tmp_path / "ok.npz"
     np.savez(path, x=np.zeros((100, 5)))
-    monkeypatch.setattr(npz_plugin, "host_available", lambda: 1000)
+    monkeypatch.setattr(npz_headers, "host_available", lambda: 1000)
     expect_error(lambda: load_npz(NPZOptions(path=str(path))), "data.x_key", str(path), "'x'", "available")
 
 
@@ -290,9 +327,16 @@ def bad_path(kind: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("field", ["path", "eval_path"])
-@pytest.mark.parametrize("kind, fragment", [("loop", "symbolic link loop"), ("nouser", "home directory"),
-                                            ("nul", "NUL byte"), ("fifo", "not a regular file (it is a FIFO)"),
-                                            ("device", "not a regular file (it is a device)")])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("loop", "symbolic link loop"),
+        ("nouser", "home directory"),
+        ("nul", "NUL byte"),
+        ("fifo", "not a regular file (it is a FIFO)"),
+        ("device", "not a regular file (it is a device)"),
+    ],
+)
 def test_bad_npz_paths_are_one_clear_error(tmp_path, field, kind, fragment):
     good = tmp_path / "good.npz"
     np.savez(good, x=np.zeros((10, 2)))
@@ -320,11 +364,14 @@ def _error_of(call):
     return None
 
 
-@pytest.mark.parametrize("u, fragment", [
-    (np.array([0, 1, 2**64 - 1, 1, 0, 1, 0, 1, 0, 1], dtype=np.uint64), "18446744073709551615"),
-    (np.array([0, 1, 2**63, 1, 0, 1, 0, 1, 0, 1], dtype=np.uint64), "9223372036854775808"),
-    (np.array([0, 1, 1e20, 1, 0, 1, 0, 1, 0, 1]), "1e+20"),
-])
+@pytest.mark.parametrize(
+    "u, fragment",
+    [
+        (np.array([0, 1, 2**64 - 1, 1, 0, 1, 0, 1, 0, 1], dtype=np.uint64), "18446744073709551615"),
+        (np.array([0, 1, 2**63, 1, 0, 1, 0, 1, 0, 1], dtype=np.uint64), "9223372036854775808"),
+        (np.array([0, 1, 1e20, 1, 0, 1, 0, 1, 0, 1]), "1e+20"),
+    ],
+)
 def test_labels_beyond_int64_are_too_large_not_negative(tmp_path, u, fragment):
     path = tmp_path / "big.npz"
     np.savez(path, x=np.zeros((10, 2)), u=u)
@@ -335,20 +382,32 @@ def test_labels_beyond_int64_are_too_large_not_negative(tmp_path, u, fragment):
 def test_large_but_valid_unsigned_labels_and_uint64_x_load(tmp_path):
     path = tmp_path / "fine.npz"
     big = np.iinfo(np.int64).max
-    np.savez(path, x=np.arange(20, dtype=np.uint64).reshape(10, 2) * np.uint64(2**62),
-             u=np.array([0, big, 0, big, 0, big, 0, big, 0, big], dtype=np.uint64))
+    np.savez(
+        path,
+        x=np.arange(20, dtype=np.uint64).reshape(10, 2) * np.uint64(2**62),
+        u=np.array([0, big, 0, big, 0, big, 0, big, 0, big], dtype=np.uint64),
+    )
     data = load_npz(NPZOptions(path=str(path)))
     assert data.info["u_labels"] == [0, big] and data.train.x.dtype == torch.float32
 
 
 # ============================================================================ 15: checking changes nothing
 IMAGE_SETS = {
-    "mnist": (MNISTOptions, load_mnist, datasets.MNIST, {}, ["MNIST/raw/train-images-idx3-ubyte.gz",
-                                                             "MNIST/raw/t10k-labels-idx1-ubyte"]),
-    "cifar10": (CIFAR10Options, load_cifar10, datasets.CIFAR10, {"verify_checksums": False},
-                ["cifar-10-python.tar.gz", "cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/batches.meta"]),
-    "svhn": (SVHNOptions, load_svhn, datasets.SVHN, {"verify_checksums": False},
-             ["train_32x32.mat", "test_32x32.mat"]),
+    "mnist": (
+        MNISTOptions,
+        load_mnist,
+        datasets.MNIST,
+        {},
+        ["MNIST/raw/train-images-idx3-ubyte.gz", "MNIST/raw/t10k-labels-idx1-ubyte"],
+    ),
+    "cifar10": (
+        CIFAR10Options,
+        load_cifar10,
+        datasets.CIFAR10,
+        {"verify_checksums": False},
+        ["cifar-10-python.tar.gz", "cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/batches.meta"],
+    ),
+    "svhn": (SVHNOptions, load_svhn, datasets.SVHN, {"verify_checksums": False}, ["train_32x32.mat", "test_32x32.mat"]),
 }
 
 
@@ -378,8 +437,12 @@ def test_checking_says_what_run_would_download_and_downloads_nothing(tmp_path, n
 def test_checking_without_download_keeps_the_missing_files_error(tmp_path, no_downloads, name):
     options, load, _, extra, _ = IMAGE_SETS[name]
     with checking_only():
-        err = expect_error(lambda: load(options(root=str(tmp_path / "data"), **extra)), "data.root",
-                           "download is off", '"download": true')
+        err = expect_error(
+            lambda: load(options(root=str(tmp_path / "data"), **extra)),
+            "data.root",
+            "download is off",
+            '"download": true',
+        )
     assert not isinstance(err, DownloadNeeded) and no_downloads == []
 
 
@@ -404,8 +467,14 @@ def test_a_failed_download_does_not_ask_for_download_again(tmp_path, monkeypatch
 
     monkeypatch.setattr(official, "download", no_network)
     root = tmp_path / "data"
-    err = expect_error(lambda: load(options(root=str(root), download=True, **extra)), "data.download",
-                       "downloading into", "failed", "name resolution", "place the official files")
+    err = expect_error(
+        lambda: load(options(root=str(root), download=True, **extra)),
+        "data.download",
+        "downloading into",
+        "failed",
+        "name resolution",
+        "place the official files",
+    )
     assert '"download": true' not in err.message.lower()
 
 
@@ -413,16 +482,26 @@ def test_a_download_that_creates_nothing_says_so_truthfully(tmp_path):
     from ica.plugins.datasets import images, mnist
 
     root = tmp_path / "data"
-    err = expect_error(lambda: images.ensure_files(mnist.FILES, root, True, lambda r: None), "data.download",
-                       "did not create", "place the official files", str(root / mnist.FILES.folder))
+    err = expect_error(
+        lambda: images.ensure_files(mnist.FILES, root, True, lambda r: None),
+        "data.download",
+        "did not create",
+        "place the official files",
+        str(root / mnist.FILES.folder),
+    )
     assert '"download": true' not in err.message.lower()
 
 
 def test_a_checksum_mismatch_names_the_remedy_the_spec_allows(tmp_path):
     write_cifar(tmp_path)
-    off = expect_error(lambda: load_cifar10(CIFAR10Options(root=str(tmp_path))), "data.verify_checksums",
-                       'set "download": true')
+    off = expect_error(
+        lambda: load_cifar10(CIFAR10Options(root=str(tmp_path))), "data.verify_checksums", 'set "download": true'
+    )
     assert "run again" not in off.message
-    on = expect_error(lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), download=True)),
-                      "data.verify_checksums", "run again", '"verify_checksums": false')
+    on = expect_error(
+        lambda: load_cifar10(CIFAR10Options(root=str(tmp_path), download=True)),
+        "data.verify_checksums",
+        "run again",
+        '"verify_checksums": false',
+    )
     assert 'set "download": true' not in on.message

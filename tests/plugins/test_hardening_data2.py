@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-import ica.plugins.datasets.npz as npz_plugin
+import ica.plugins.datasets.npz_files as npz_files
 from ica.components.protocols import DataSplits, Split
 from ica.components.registry import Registry
 from ica.errors import DataError, IcaError, SpecError
@@ -23,8 +23,13 @@ IVAE = {"name": "ivae", "encoder": {"name": "mlp", "hidden": [8]}, "decoder": {"
 
 
 def npz_spec(path: Path, model: dict = IVAE, **data) -> dict:
-    return {"data": {"name": "npz", "path": str(path), **data}, "models": {"m": model}, "seeds": 1, "device": "cpu",
-            "training": {"steps": 2, "batch_size": 8}}
+    return {
+        "data": {"name": "npz", "path": str(path), **data},
+        "models": {"m": model},
+        "seeds": 1,
+        "device": "cpu",
+        "training": {"steps": 2, "batch_size": 8},
+    }
 
 
 def refused(spec: dict, reg: Registry | None = None) -> IcaError:
@@ -89,15 +94,18 @@ def splits(n_train: int = 20, n_eval: int = 10, x_shape=(3,), eval_shape=None, s
     return DataSplits(split(n_train, x_shape), split(n_eval, eval_shape or x_shape), n_u=2)
 
 
-@pytest.mark.parametrize("data, fragment", [
-    (splits(x_shape=(0,)), "each example x has shape [0], which holds no values"),
-    (splits(x_shape=(2, 0)), "each example x has shape [2, 0]"),
-    (splits(n_eval=0), "the evaluation split has 0 example(s); each split needs at least 2"),
-    (splits(n_eval=1), "the evaluation split has 1 example(s)"),
-    (splits(n_train=1), "the training split has 1 example(s)"),
-    (splits(sources=0), "the sources s have no columns"),
-    (splits(eval_shape=(4,)), "evaluation examples have shape [4], training examples [3]"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (splits(x_shape=(0,)), "each example x has shape [0], which holds no values"),
+        (splits(x_shape=(2, 0)), "each example x has shape [2, 0]"),
+        (splits(n_eval=0), "the evaluation split has 0 example(s); each split needs at least 2"),
+        (splits(n_eval=1), "the evaluation split has 1 example(s)"),
+        (splits(n_train=1), "the training split has 1 example(s)"),
+        (splits(sources=0), "the sources s have no columns"),
+        (splits(eval_shape=(4,)), "evaluation examples have shape [4], training examples [3]"),
+    ],
+)
 def test_any_plugin_s_data_without_information_is_refused(tiny_spec, data, fragment):
     """The core checks what every data set returns: a plugin's empty split or featureless x is one message."""
     tiny_spec["data"] = {"name": "bare"}
@@ -113,11 +121,14 @@ def test_a_plugin_s_sound_data_is_accepted(tiny_spec):
 
 
 # ----------------------------------------------------------------------- 9: not a data file at all
-@pytest.mark.parametrize("path, fragment", [
-    ("/proc/self/mem", "it is in /proc"),
-    ("/proc/self/status", "it is in /proc"),
-    ("/sys/kernel/mm/transparent_hugepage/enabled", "it is in /sys"),
-])
+@pytest.mark.parametrize(
+    "path, fragment",
+    [
+        ("/proc/self/mem", "it is in /proc"),
+        ("/proc/self/status", "it is in /proc"),
+        ("/sys/kernel/mm/transparent_hugepage/enabled", "it is in /sys"),
+    ],
+)
 def test_kernel_files_are_refused_naming_the_field_and_file(path, fragment):
     """/proc/self/mem is a regular file by its mode; reading it ended in a bare 'Input/output error'."""
     if not Path(path).is_file():
@@ -150,7 +161,7 @@ def test_a_read_that_fails_names_the_field_and_the_file(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(npz_plugin, "_open_regular", lambda resolved, where: Failing())
+    monkeypatch.setattr(npz_files, "open_regular", lambda resolved, where: Failing())
     with pytest.raises(DataError) as info:
         load_npz(NPZOptions(path=str(path)))
     assert info.value.where == "data.path"

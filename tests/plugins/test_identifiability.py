@@ -56,8 +56,9 @@ class Holder(nn.Module):
 
 
 def spec(**identifiability):
-    return load_spec({"data": {"name": "tcl"}, "model": {"name": "vade"},
-                      "training": {"identifiability": identifiability}}).training.identifiability
+    return load_spec(
+        {"data": {"name": "tcl"}, "model": {"name": "vade"}, "training": {"identifiability": identifiability}}
+    ).training.identifiability
 
 
 def test_perturbation_makes_a_singular_l_invertible_and_touches_only_that_seed():
@@ -91,6 +92,7 @@ def test_the_penalty_is_alpha_times_cn_and_has_gradients():
     assert prior.mean.grad.abs().sum() > 0 and prior.log_var.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_too_few_components_is_said_once(tiny_spec, tmp_path):
     events = []
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}  # 5 components, d = 3: needs 7
@@ -101,6 +103,7 @@ def test_too_few_components_is_said_once(tiny_spec, tmp_path):
     assert "l_condition" not in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remedy", ["none", "perturb", "penalty"])
 def test_condition_number_is_logged_during_training(tiny_spec, tmp_path, remedy):
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}

@@ -81,14 +81,25 @@ def write_cifar(root: Path, train: np.ndarray, test: np.ndarray, train_labels=TR
     bounds = [0, 2, 3, 4, 5, 6]  # six training images over five batches, in order
     for b in range(5):
         part = slice(bounds[b], bounds[b + 1])
-        batch = {"batch_label": f"training batch {b + 1} of 5", "labels": train_labels[part].tolist(),
-                 "data": cifar_rows(train[part]), "filenames": [f"img{i}.png" for i in range(*part.indices(6))]}
+        batch = {
+            "batch_label": f"training batch {b + 1} of 5",
+            "labels": train_labels[part].tolist(),
+            "data": cifar_rows(train[part]),
+            "filenames": [f"img{i}.png" for i in range(*part.indices(6))],
+        }
         (folder / f"data_batch_{b + 1}").write_bytes(pickle.dumps(batch, protocol=2))
-    test_batch = {"batch_label": "testing batch 1 of 1", "labels": test_labels.tolist(),
-                  "data": cifar_rows(test), "filenames": [f"t{i}.png" for i in range(len(test))]}
+    test_batch = {
+        "batch_label": "testing batch 1 of 1",
+        "labels": test_labels.tolist(),
+        "data": cifar_rows(test),
+        "filenames": [f"t{i}.png" for i in range(len(test))],
+    }
     (folder / "test_batch").write_bytes(pickle.dumps(test_batch, protocol=2))
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
-            "num_cases_per_batch": 10000, "num_vis": 3072}
+    meta = {
+        "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+        "num_cases_per_batch": 10000,
+        "num_vis": 3072,
+    }
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
 
 
@@ -106,19 +117,53 @@ def write_svhn(root: Path, train: np.ndarray, test: np.ndarray, train_labels=TRA
 
 
 SETS = {
-    "mnist": dict(write=write_mnist, load=load_mnist, options=MNISTOptions, shape=(1, 28, 28), extra={},
-                  module=mnist_plugin, official=datasets.MNIST),
-    "cifar10": dict(write=write_cifar, load=load_cifar10, options=CIFAR10Options, shape=(3, 32, 32),
-                    extra={"verify_checksums": False}, module=cifar_plugin, official=datasets.CIFAR10),
-    "svhn": dict(write=write_svhn, load=load_svhn, options=SVHNOptions, shape=(3, 32, 32),
-                 extra={"verify_checksums": False}, module=svhn_plugin, official=datasets.SVHN),
+    "mnist": dict(
+        write=write_mnist,
+        load=load_mnist,
+        options=MNISTOptions,
+        shape=(1, 28, 28),
+        extra={},
+        module=mnist_plugin,
+        official=datasets.MNIST,
+    ),
+    "cifar10": dict(
+        write=write_cifar,
+        load=load_cifar10,
+        options=CIFAR10Options,
+        shape=(3, 32, 32),
+        extra={"verify_checksums": False},
+        module=cifar_plugin,
+        official=datasets.CIFAR10,
+    ),
+    "svhn": dict(
+        write=write_svhn,
+        load=load_svhn,
+        options=SVHNOptions,
+        shape=(3, 32, 32),
+        extra={"verify_checksums": False},
+        module=svhn_plugin,
+        official=datasets.SVHN,
+    ),
 }
 EXPECTED_FILES = {
-    "mnist": ["MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte",
-              "MNIST/raw/t10k-images-idx3-ubyte", "MNIST/raw/t10k-labels-idx1-ubyte"],
-    "cifar10": [f"cifar-10-batches-py/{f}" for f in
-                ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
-                 "batches.meta"]],
+    "mnist": [
+        "MNIST/raw/train-images-idx3-ubyte",
+        "MNIST/raw/train-labels-idx1-ubyte",
+        "MNIST/raw/t10k-images-idx3-ubyte",
+        "MNIST/raw/t10k-labels-idx1-ubyte",
+    ],
+    "cifar10": [
+        f"cifar-10-batches-py/{f}"
+        for f in [
+            "data_batch_1",
+            "data_batch_2",
+            "data_batch_3",
+            "data_batch_4",
+            "data_batch_5",
+            "test_batch",
+            "batches.meta",
+        ]
+    ],
     "svhn": ["train_32x32.mat", "test_32x32.mat"],
 }
 
@@ -257,11 +302,11 @@ def test_sample_binarisation_does_not_depend_on_the_limits(written):
 
 def test_sample_binarisation_in_blocks_equals_one_draw(monkeypatch):
     x = torch.rand(7, 1, 3, 3)
-    from ica.running import preprocessing
+    from ica.components import binarizing
 
-    whole = preprocessing.sample_binary(x, np.random.default_rng(5))
-    monkeypatch.setattr(preprocessing, "BLOCK_ROWS", 2)
-    assert torch.equal(preprocessing.sample_binary(x, np.random.default_rng(5)), whole)
+    whole = binarizing.sample_binary(x, np.random.default_rng(5))
+    monkeypatch.setattr(binarizing, "BLOCK_ROWS", 2)
+    assert torch.equal(binarizing.sample_binary(x, np.random.default_rng(5)), whole)
     expected = np.random.default_rng(5).random((7, 1, 3, 3)) < x.numpy()
     np.testing.assert_array_equal(whole.numpy(), expected.astype(np.float32))
 
@@ -272,8 +317,16 @@ def test_missing_files_name_the_layout(tmp_path, name):
     root = tmp_path / "nowhere"
     load = lambda: SETS[name]["load"](SETS[name]["options"](root=str(root), **SETS[name]["extra"]))  # noqa: E731
     expected = [str(root / f) for f in EXPECTED_FILES[name]]
-    expect_error(load, "data.root", name, str(root), '"download": true', "download is off",
-                       SETS[name]["official"].__name__, *expected)
+    expect_error(
+        load,
+        "data.root",
+        name,
+        str(root),
+        '"download": true',
+        "download is off",
+        SETS[name]["official"].__name__,
+        *expected,
+    )
 
 
 def test_one_missing_file_is_named(written):
@@ -291,8 +344,14 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch, name):
     monkeypatch.setattr(SETS[name]["official"], "download", no_network)
     root = tmp_path / "data"
     options = SETS[name]["options"](root=str(root), download=True, **SETS[name]["extra"])
-    expect_error(lambda: SETS[name]["load"](options), "data.download", name, "downloading into", "name resolution",
-                 str(root / EXPECTED_FILES[name][0]))
+    expect_error(
+        lambda: SETS[name]["load"](options),
+        "data.download",
+        name,
+        "downloading into",
+        "name resolution",
+        str(root / EXPECTED_FILES[name][0]),
+    )
 
 
 @pytest.mark.parametrize("name", list(SETS))
@@ -317,18 +376,25 @@ def test_download_goes_through_torchvision_and_then_loads(tmp_path, monkeypatch,
     assert calls == []  # files present: nothing is downloaded again
 
 
-@pytest.mark.parametrize("name, file", [("mnist", "MNIST/raw/train-images-idx3-ubyte"),
-                                        ("mnist", "MNIST/raw/t10k-labels-idx1-ubyte"),
-                                        ("cifar10", "cifar-10-batches-py/data_batch_3"),
-                                        ("cifar10", "cifar-10-batches-py/test_batch"),
-                                        ("cifar10", "cifar-10-batches-py/batches.meta"),
-                                        ("svhn", "train_32x32.mat"), ("svhn", "test_32x32.mat")])
+@pytest.mark.parametrize(
+    "name, file",
+    [
+        ("mnist", "MNIST/raw/train-images-idx3-ubyte"),
+        ("mnist", "MNIST/raw/t10k-labels-idx1-ubyte"),
+        ("cifar10", "cifar-10-batches-py/data_batch_3"),
+        ("cifar10", "cifar-10-batches-py/test_batch"),
+        ("cifar10", "cifar-10-batches-py/batches.meta"),
+        ("svhn", "train_32x32.mat"),
+        ("svhn", "test_32x32.mat"),
+    ],
+)
 @pytest.mark.parametrize("content", [b"", b"this is not an image file at all" * 10])
 def test_corrupt_file_is_one_clear_error(tmp_path, name, file, content):
     written = Written(name, tmp_path)
     (tmp_path / file).write_bytes(content)
-    expect_error(written.load, "data.root", name, "could not be read", "corrupt",
-                 str(tmp_path / EXPECTED_FILES[name][0]))
+    expect_error(
+        written.load, "data.root", name, "could not be read", "corrupt", str(tmp_path / EXPECTED_FILES[name][0])
+    )
 
 
 def test_mnist_truncated_images_are_an_error(tmp_path):
@@ -342,16 +408,24 @@ def test_mnist_truncated_images_are_an_error(tmp_path):
 def test_label_count_must_match_image_count(tmp_path, name):
     rng = np.random.default_rng(1)
     root = tmp_path / "data"
-    SETS[name]["write"](root, images(rng, N_TRAIN, *SETS[name]["shape"]), images(rng, N_TEST, *SETS[name]["shape"]),
-                        test_labels=TEST_LABELS[:3])
+    SETS[name]["write"](
+        root,
+        images(rng, N_TRAIN, *SETS[name]["shape"]),
+        images(rng, N_TEST, *SETS[name]["shape"]),
+        test_labels=TEST_LABELS[:3],
+    )
     load = lambda: SETS[name]["load"](SETS[name]["options"](root=str(root), **SETS[name]["extra"]))  # noqa: E731
     expect_error(load, "data.root", name, "test", "4 images but 3 labels")
 
 
 def test_labels_outside_the_ten_classes_are_an_error(tmp_path):
     rng = np.random.default_rng(1)
-    write_mnist(tmp_path, images(rng, N_TRAIN, 1, 28, 28), images(rng, N_TEST, 1, 28, 28),
-                train_labels=np.array([3, 0, 12, 1, 5, 9]))
+    write_mnist(
+        tmp_path,
+        images(rng, N_TRAIN, 1, 28, 28),
+        images(rng, N_TEST, 1, 28, 28),
+        train_labels=np.array([3, 0, 12, 1, 5, 9]),
+    )
     expect_error(lambda: load_mnist(MNISTOptions(root=str(tmp_path))), "data.root", "training", "[12]", "0..9")
 
 
@@ -418,8 +492,12 @@ def test_digits_split_follows_the_documented_recipe():
     bunch = sklearn_digits()
     data = load_digits(DigitsOptions(split_seed=4, eval_fraction=0.3))
     rng = np.random.Generator(np.random.PCG64(4))
-    held = np.concatenate([rng.permutation(np.flatnonzero(bunch.target == c))[:math.floor(n * 0.3 + 0.5)]
-                           for c, n in enumerate(DIGIT_COUNTS)])
+    held = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(bunch.target == c))[: math.floor(n * 0.3 + 0.5)]
+            for c, n in enumerate(DIGIT_COUNTS)
+        ]
+    )
     held = np.sort(held)
     kept = np.setdiff1d(np.arange(1797), held)
     np.testing.assert_array_equal(data.eval.x.numpy()[:, 0], (bunch.images[held] / 16).astype(np.float32))
@@ -452,17 +530,28 @@ def test_digits_fraction_too_small_for_an_eval_split():
 # ================================================================================ spec and plugin
 def test_spec_validates_and_the_registry_builds_mnist(tmp_path):
     written = Written("mnist", tmp_path / "data")
-    spec = ica.load_spec({"data": {"name": "mnist", "root": str(written.root), "limit_eval": 2,
-                                   "binarize": "threshold"}, "model": {"name": "ivae"}})
+    spec = ica.load_spec(
+        {
+            "data": {"name": "mnist", "root": str(written.root), "limit_eval": 2, "binarize": "threshold"},
+            "model": {"name": "ivae"},
+        }
+    )
     assert spec.data.name == "mnist" and spec.data.download is False
     data = ica.registry().build(spec.data, BuildContext())
     assert isinstance(data, DataSplits) and data.x_shape == (1, 28, 28) and len(data.eval) == 2
     np.testing.assert_array_equal(data.train.x.numpy(), (written.train >= 128).astype(np.float32))
 
 
-@pytest.mark.parametrize("data", [{"name": "mnist", "limit_train": 0}, {"name": "mnist", "binarize": "yes"},
-                                  {"name": "cifar10", "folder": "x"}, {"name": "digits", "eval_fraction": 1.0},
-                                  {"name": "svhn", "binarize_seed": -1}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "mnist", "limit_train": 0},
+        {"name": "mnist", "binarize": "yes"},
+        {"name": "cifar10", "folder": "x"},
+        {"name": "digits", "eval_fraction": 1.0},
+        {"name": "svhn", "binarize_seed": -1},
+    ],
+)
 def test_spec_rejects_bad_image_options(data):
     with pytest.raises(SpecError):
         ica.load_spec({"data": data, "model": {"name": "ivae"}})

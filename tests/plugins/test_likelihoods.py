@@ -72,8 +72,10 @@ def test_bernoulli_matches_plain_formula():
 def test_bernoulli_grey_values_give_the_cross_entropy():
     logits = torch.tensor([[[0.7, -2.0]]], dtype=torch.float64)
     x = torch.tensor([[[0.25, 0.9]]], dtype=torch.float64)
-    expected = sum(xi * math.log(1 / (1 + math.exp(-li))) + (1 - xi) * math.log(1 - 1 / (1 + math.exp(-li)))
-                   for xi, li in [(0.25, 0.7), (0.9, -2.0)])
+    expected = sum(
+        xi * math.log(1 / (1 + math.exp(-li))) + (1 - xi) * math.log(1 - 1 / (1 + math.exp(-li)))
+        for xi, li in [(0.25, 0.7), (0.9, -2.0)]
+    )
     got = bernoulli(1, (2,)).double().log_prob(x, logits)
     assert got.item() == pytest.approx(expected, rel=1e-12)
 
@@ -90,8 +92,9 @@ def test_bernoulli_extreme_logits_are_finite_with_finite_gradients():
 
 def test_bernoulli_mean_is_sigmoid():
     logits = torch.tensor([[[-2.0, 0.0, 3.0]]])
-    torch.testing.assert_close(bernoulli(1, (3,)).mean(logits), torch.tensor([[[1 / (1 + math.e**2), 0.5,
-                                                                                 1 / (1 + math.e**-3)]]]))
+    torch.testing.assert_close(
+        bernoulli(1, (3,)).mean(logits), torch.tensor([[[1 / (1 + math.e**2), 0.5, 1 / (1 + math.e**-3)]]])
+    )
 
 
 # ---------------------------------------------------------------------------------------- logistic
@@ -109,13 +112,16 @@ def test_logistic_probabilities_of_all_256_levels_sum_to_one(loc):
     params = torch.full_like(x, loc)
     log_p = lik.log_prob(x, params)
     assert torch.isfinite(log_p).all()
-    torch.testing.assert_close(log_p.exp().sum(1), torch.ones(len(LOG_SCALES), dtype=torch.float64),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(log_p.exp().sum(1), torch.ones(len(LOG_SCALES), dtype=torch.float64), atol=1e-5, rtol=0)
 
 
 def test_logistic_matches_scipy_reference():
-    cases = [(k, loc, ls) for k in (0, 1, 7, 128, 200, 254, 255) for loc in (-0.3, 0.02, 0.5, 0.8, 1.0, 1.4)
-             for ls in (-8.0, -5.0, -2.0, 0.5)]
+    cases = [
+        (k, loc, ls)
+        for k in (0, 1, 7, 128, 200, 254, 255)
+        for loc in (-0.3, 0.02, 0.5, 0.8, 1.0, 1.4)
+        for ls in (-8.0, -5.0, -2.0, 0.5)
+    ]
     k, loc, ls = (np.array(c, dtype=np.float64) for c in zip(*cases))
     lik = logistic("decoder", seeds=1, x_shape=(1,), init_log_scale=0.0).double()
     params = torch.tensor(np.stack([loc, ls], -1)).reshape(1, -1, 2)  # [μ, log s] per pixel
@@ -207,8 +213,12 @@ def test_logistic_per_channel_scales_apply_to_their_own_channel():
     g = torch.Generator().manual_seed(1)
     loc = torch.rand(1, 1, 3, 2, 2, generator=g, dtype=torch.float64)
     k = torch.randint(0, 256, (1, 1, 3, 2, 2), generator=g)
-    expected = sum(reference_log_bin(int(k[0, 0, c, i, j]), float(loc[0, 0, c, i, j]), math.exp(log_scales[c]))
-                   for c in range(3) for i in range(2) for j in range(2))
+    expected = sum(
+        reference_log_bin(int(k[0, 0, c, i, j]), float(loc[0, 0, c, i, j]), math.exp(log_scales[c]))
+        for c in range(3)
+        for i in range(2)
+        for j in range(2)
+    )
     assert lik.log_prob(k.double() / 255, loc).item() == pytest.approx(expected, rel=1e-10)
 
 
@@ -263,6 +273,8 @@ def test_seed_zero_is_independent_of_seed_one(case):
 def test_registered_and_marked_discrete(name):
     reg = registry()
     assert name in reg.names("likelihood")
-    lik = reg.build(type(spec_models(reg).default("likelihood", name)).model_validate({"name": name}),
-                    BuildContext(seeds=2, x_shape=(3, 2, 2)))
+    lik = reg.build(
+        type(spec_models(reg).default("likelihood", name)).model_validate({"name": name}),
+        BuildContext(seeds=2, x_shape=(3, 2, 2)),
+    )
     assert lik.discrete is True

@@ -10,9 +10,11 @@ from ica.components.protocols import Batch, DataSplits, Split
 from ica.running.building import build_model
 
 REG = ica.registry()
-NETS = {"mlp": {"name": "mlp", "hidden": [16]},
-        "convnet": {"name": "convnet", "channels": [4, 4, 4, 4], "features": 8, "hidden": 8},
-        "resnet": {"name": "resnet", "channels": [4, 4], "stem": 4}}
+NETS = {
+    "mlp": {"name": "mlp", "hidden": [16]},
+    "convnet": {"name": "convnet", "channels": [4, 4, 4, 4], "features": 8, "hidden": 8},
+    "resnet": {"name": "resnet", "channels": [4, 4], "stem": 4},
+}
 LIKELIHOODS = ["gaussian", "bernoulli", "logistic"]
 
 
@@ -27,8 +29,13 @@ def image_data(n=16, shape=(1, 8, 8), classes=4) -> DataSplits:
 @pytest.mark.parametrize("model", ["ivae", "vade"])
 def test_every_architecture_and_likelihood_trains_in_batched_seeds(model, net, likelihood):
     data = image_data()
-    spec = {"name": model, "latent_dim": 3, "encoder": NETS[net], "decoder": NETS[net],
-            "likelihood": {"name": likelihood}}
+    spec = {
+        "name": model,
+        "latent_dim": 3,
+        "encoder": NETS[net],
+        "decoder": NETS[net],
+        "likelihood": {"name": likelihood},
+    }
     if model == "vade":
         spec["prior"] = {"name": "gmm", "components": 4}
     options = ica.load_spec({"data": {"name": "tcl"}, "model": spec}).models[model]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 import ica
@@ -50,8 +51,12 @@ def test_every_code_is_used_on_random_data():
 
 
 def test_the_hashed_elbo_terms_match_a_hand_computation():
-    spec = load_spec({"data": {"name": "tcl", "segments": 3, "samples_per_segment": 20, "dim": 3},
-                      "model": {"name": "vade", "prior": {"name": "rademacher", "bits": 2}}})
+    spec = load_spec(
+        {
+            "data": {"name": "tcl", "segments": 3, "samples_per_segment": 20, "dim": 3},
+            "model": {"name": "vade", "prior": {"name": "rademacher", "bits": 2}},
+        }
+    )
     data = prepare_data(spec, REG)
     model = build_model(REG, spec.models["vade"], data, [0, 1], "vade")
     x = data.train.x[:5].expand(2, 5, 3)
@@ -73,6 +78,7 @@ def test_the_hashed_elbo_terms_match_a_hand_computation():
     assert one_hot(u, 4).shape == (2, 5, 4)
 
 
+@pytest.mark.slow
 def test_training_never_changes_the_projection(tiny_spec, tmp_path):
     tiny_spec["models"] = {"rad": {**tiny_spec["models"]["vade"], "prior": {"name": "rademacher", "bits": 2}}}
     spec = load_spec(tiny_spec)

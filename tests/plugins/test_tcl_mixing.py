@@ -12,8 +12,14 @@ from pydantic import ValidationError
 from conftest import peak_bytes
 from ica.errors import DataError, SpecError
 from ica.plugins.datasets import tcl_recipes
-from ica.plugins.datasets.tcl import (TCLOptions, condition_threshold, generate_tcl, mix, mixing_matrices,
-                                      original_mixing_matrices)
+from ica.plugins.datasets.tcl import (
+    TCLOptions,
+    condition_threshold,
+    generate_tcl,
+    mix,
+    mixing_matrices,
+    original_mixing_matrices,
+)
 from ica.spec.load import load_spec, spec_json
 
 SMALL = dict(segments=3, samples_per_segment=40, eval_samples_per_segment=15, dim=3)
@@ -35,8 +41,11 @@ def training_sources(options: TCLOptions) -> np.ndarray:
 
 
 def same_data(a, b) -> bool:
-    return all(torch.equal(getattr(sa, f), getattr(sb, f))
-               for sa, sb in ((a.train, b.train), (a.eval, b.eval)) for f in ("x", "u", "s"))
+    return all(
+        torch.equal(getattr(sa, f), getattr(sb, f))
+        for sa, sb in ((a.train, b.train), (a.eval, b.eval))
+        for f in ("x", "u", "s")
+    )
 
 
 def unit_columns(a: np.ndarray) -> np.ndarray:
@@ -130,7 +139,7 @@ def test_one_dimension_is_a_sign():
     data = generate_tcl(TCLOptions(**{**FEW, "dim": 1}))
     assert data.info["condition_numbers"] == [1.0] * 4 and data.info["condition_thresholds"] == [1.0] * 4
     gain = np.abs(data.train.x.numpy() / data.train.s.numpy()).ravel()  # ±1 weights: only LeakyReLUs scale
-    assert np.isclose(gain[:, None], [1.0, 0.2, 0.2 ** 2, 0.2 ** 3], rtol=1e-5).any(axis=1).all()
+    assert np.isclose(gain[:, None], [1.0, 0.2, 0.2**2, 0.2**3], rtol=1e-5).any(axis=1).all()
 
 
 def test_original_is_bit_identical_for_identical_options_and_moves_with_the_seed():
@@ -187,16 +196,19 @@ def test_a_threshold_no_candidate_meets_is_a_data_error_naming_the_percentile(mo
 
 
 # ------------------------------------------------------------------------------------------- options
-@pytest.mark.parametrize("bad, field", [
-    ({"max_condition": 3.0}, "max_condition"),  # the default recipe is 'paper'
-    ({"mixing": "original", "max_condition": 2.0}, "max_condition"),
-    ({"mixing": "exact", "condition_draws": 100}, "condition_draws"),
-    ({"mixing": "exact", "condition_percentile": 10.0}, "condition_percentile"),
-    ({"condition_draws": 0}, "condition_draws"),
-    ({"condition_percentile": 0.0}, "condition_percentile"),
-    ({"condition_percentile": 100.5}, "condition_percentile"),
-    ({"mixing": "uniform"}, "mixing"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"max_condition": 3.0}, "max_condition"),  # the default recipe is 'paper'
+        ({"mixing": "original", "max_condition": 2.0}, "max_condition"),
+        ({"mixing": "exact", "condition_draws": 100}, "condition_draws"),
+        ({"mixing": "exact", "condition_percentile": 10.0}, "condition_percentile"),
+        ({"condition_draws": 0}, "condition_draws"),
+        ({"condition_percentile": 0.0}, "condition_percentile"),
+        ({"condition_percentile": 100.5}, "condition_percentile"),
+        ({"mixing": "uniform"}, "mixing"),
+    ],
+)
 def test_invalid_combinations_are_validation_errors_naming_the_field(bad, field):
     with pytest.raises(ValidationError) as caught:
         TCLOptions(**bad)
@@ -209,8 +221,14 @@ def test_a_spec_with_max_condition_but_no_mixing_is_a_spec_error_saying_what_to_
     assert "data.max_condition" in str(caught.value) and '"mixing": "exact"' in str(caught.value)
 
 
-@pytest.mark.parametrize("data", [{"name": "tcl"}, {"name": "tcl", "mixing": "original", "condition_percentile": 10.0},
-                                  {"name": "tcl", "mixing": "exact", "max_condition": 3.0}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "tcl"},
+        {"name": "tcl", "mixing": "original", "condition_percentile": 10.0},
+        {"name": "tcl", "mixing": "exact", "max_condition": 3.0},
+    ],
+)
 def test_the_written_spec_loads_again(data):
     """spec.json holds every default (None included): it must validate as it was written."""
     spec = load_spec({"data": data, "model": {"name": "ivae"}})
@@ -221,8 +239,15 @@ def test_the_written_spec_loads_again(data):
 # ------------------------------------------------------------------------------------------- memory
 def test_the_estimate_covers_the_threshold_draws():
     """With dim 64 the threshold chunks (MiBs) dwarf the data; an estimate without them falls short."""
-    options = TCLOptions(segments=2, samples_per_segment=5, eval_samples_per_segment=5, dim=64,
-                         mixing_layers=1, mixing="original", condition_draws=600)
+    options = TCLOptions(
+        segments=2,
+        samples_per_segment=5,
+        eval_samples_per_segment=5,
+        dim=64,
+        mixing_layers=1,
+        mixing="original",
+        condition_draws=600,
+    )
     peak = peak_bytes(lambda: generate_tcl(options))
     assert options.estimated_bytes() >= peak
     exact = TCLOptions(**{**options.model_dump(), "mixing": "exact", "condition_draws": None})

@@ -19,7 +19,14 @@ import ica
 from ica.errors import IcaError
 from ica.plugins.datasets.tcl import TCLOptions, generate_tcl
 from ica.plugins.datasets.tcl_recipes import (
-    RECIPES, condition_threshold, draw_ivae, draw_paper, draw_tcl, leaky_relu, mix, mix_nonlinearity_first,
+    RECIPES,
+    condition_threshold,
+    draw_ivae,
+    draw_paper,
+    draw_tcl,
+    leaky_relu,
+    mix,
+    mix_nonlinearity_first,
     uniform_unit_columns,
 )
 from ica.rundir.layout import RunLayout
@@ -35,8 +42,10 @@ BEFORE = {
     "original": ({"mixing": "original", "condition_draws": 200}, "288c5adaf382b003ea4b307ffbfe937d"),
     "original, 10,000 draws": ({"mixing": "original"}, "ff0a5ed95dbf3af1270002acdb12144a"),
     "exact": ({"mixing": "exact"}, "36097f3ca480dd3bdaafcf2f5b19eee0"),
-    "exact, κ 3, slope 0.5": ({"mixing": "exact", "max_condition": 3.0, "negative_slope": 0.5},
-                              "428476f4b6b348322410f2430ffecb41"),
+    "exact, κ 3, slope 0.5": (
+        {"mixing": "exact", "max_condition": 3.0, "negative_slope": 0.5},
+        "428476f4b6b348322410f2430ffecb41",
+    ),
 }
 """Digests of ``generate_tcl`` output computed with the code as it was before this change."""
 
@@ -53,8 +62,11 @@ def digest(data) -> str:
 
 
 def same_data(a, b) -> bool:
-    return all(torch.equal(getattr(sa, f), getattr(sb, f))
-               for sa, sb in ((a.train, b.train), (a.eval, b.eval)) for f in ("x", "u", "s"))
+    return all(
+        torch.equal(getattr(sa, f), getattr(sb, f))
+        for sa, sb in ((a.train, b.train), (a.eval, b.eval))
+        for f in ("x", "u", "s")
+    )
 
 
 def mixing_stream(seed: int) -> np.random.Generator:
@@ -184,8 +196,9 @@ def test_one_layer_is_refused_where_it_would_leave_the_sources_unmixed():
 
 
 def test_ivae_at_one_layer_is_the_linear_mixing_by_its_matrix():
-    data = generate_tcl(TCLOptions(mixing="ivae", mixing_layers=1, segments=3, samples_per_segment=10, dim=3,
-                                   condition_draws=50))
+    data = generate_tcl(
+        TCLOptions(mixing="ivae", mixing_layers=1, segments=3, samples_per_segment=10, dim=3, condition_draws=50)
+    )
     s, x = data.train.s.numpy().astype(np.float64), data.train.x.numpy().astype(np.float64)
     a, *_ = np.linalg.lstsq(s, x, rcond=None)
     np.testing.assert_allclose(s @ a, x, atol=1e-4)  # linear: no LeakyReLU after the only layer
@@ -193,8 +206,13 @@ def test_ivae_at_one_layer_is_the_linear_mixing_by_its_matrix():
 
 
 # ------------------------------------------------------------------------------------------- every recipe
-RECIPE_CASES = [{"mixing": "paper"}, {"mixing": "ivae", "condition_draws": 300}, {"mixing": "tcl"},
-                {"mixing": "exact"}, {"mixing": "original", "condition_draws": 300}]
+RECIPE_CASES = [
+    {"mixing": "paper"},
+    {"mixing": "ivae", "condition_draws": 300},
+    {"mixing": "tcl"},
+    {"mixing": "exact"},
+    {"mixing": "original", "condition_draws": 300},
+]
 
 
 @pytest.mark.parametrize("extra", RECIPE_CASES, ids=lambda e: e["mixing"])
@@ -230,8 +248,12 @@ def test_an_explicit_slope_overrides_the_recipe_and_is_recorded():
     options = TCLOptions(**SMALL, mixing="tcl", negative_slope=0.5)
     info = generate_tcl(options).info
     assert info["negative_slope"] == 0.5 and info["overrides"] == {"negative_slope": 0.5}
-    assert spec_json(load_spec({"data": {"name": "tcl", "mixing": "tcl", "negative_slope": 0.5},
-                                "model": {"name": "ivae"}}))["data"]["negative_slope"] == 0.5
+    assert (
+        spec_json(
+            load_spec({"data": {"name": "tcl", "mixing": "tcl", "negative_slope": 0.5}, "model": {"name": "ivae"}})
+        )["data"]["negative_slope"]
+        == 0.5
+    )
     same = generate_tcl(TCLOptions(**SMALL, mixing="ivae", negative_slope=0.1, condition_draws=100)).info
     assert same["overrides"] == {}  # the recipe's own value, spelled out
 
@@ -242,8 +264,9 @@ def test_an_unset_recipe_option_is_written_as_null():
 
 
 def test_a_grid_over_recipes_gives_each_cell_its_own_recipes_values():
-    spec = load_spec({"data": {"name": "tcl"}, "model": {"name": "ivae"},
-                      "grid": {"data.mixing": ["paper", "ivae", "tcl"]}})
+    spec = load_spec(
+        {"data": {"name": "tcl"}, "model": {"name": "ivae"}, "grid": {"data.mixing": ["paper", "ivae", "tcl"]}}
+    )
     slopes = {cell.spec.data.mixing: (cell.spec.data.slope, cell.spec.data.means) for cell in grid_cells(spec)}
     assert slopes == {"paper": (0.2, (-3.0, 3.0)), "ivae": (0.1, (0.0, 0.0)), "tcl": (0.2, (0.0, 0.0))}
 
@@ -253,16 +276,19 @@ def test_a_point_range_makes_every_mean_that_value():
     assert np.array(data.info["segment_means"]).tolist() == [[1.5] * 3] * 3
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"mixing": "paper", "max_condition": 2.0}, "max_condition"),
-    ({"mixing": "ivae", "max_condition": 2.0}, "max_condition"),
-    ({"mixing": "tcl", "max_condition": 2.0}, "max_condition"),
-    ({"mixing": "paper", "condition_draws": 100}, "condition_draws"),
-    ({"mixing": "tcl", "condition_percentile": 10.0}, "condition_percentile"),
-    ({"mean_range": (2.0, 1.0)}, "mean_range"),
-    ({"std_range": (1.0, 1.0)}, "std_range"),
-    ({"mixing": "ivae", "std_range": (0.0, 1.0)}, "std_range"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"mixing": "paper", "max_condition": 2.0}, "max_condition"),
+        ({"mixing": "ivae", "max_condition": 2.0}, "max_condition"),
+        ({"mixing": "tcl", "max_condition": 2.0}, "max_condition"),
+        ({"mixing": "paper", "condition_draws": 100}, "condition_draws"),
+        ({"mixing": "tcl", "condition_percentile": 10.0}, "condition_percentile"),
+        ({"mean_range": (2.0, 1.0)}, "mean_range"),
+        ({"std_range": (1.0, 1.0)}, "std_range"),
+        ({"mixing": "ivae", "std_range": (0.0, 1.0)}, "std_range"),
+    ],
+)
 def test_options_a_recipe_cannot_use_are_refused_by_name(bad, field):
     with pytest.raises(ValidationError) as caught:
         TCLOptions(**bad)
@@ -276,13 +302,28 @@ def test_thresholded_recipes_take_the_threshold_options():
 
 # ------------------------------------------------------------------------------------------- old run directories
 OLD_DATA = {  # a tcl section as ica wrote it into spec.json before the named recipes: every value spelled out
-    "standardize": False, "shuffle_u": False, "segments": 3, "samples_per_segment": 7,
-    "eval_samples_per_segment": 4, "dim": 3, "mixing_layers": 3, "negative_slope": 0.2, "mixing": "original",
-    "max_condition": None, "condition_draws": 200, "condition_percentile": None, "mean_range": [-3.0, 3.0],
-    "std_range": [0.01, 3.0], "data_seed": 11, "name": "tcl",
+    "standardize": False,
+    "shuffle_u": False,
+    "segments": 3,
+    "samples_per_segment": 7,
+    "eval_samples_per_segment": 4,
+    "dim": 3,
+    "mixing_layers": 3,
+    "negative_slope": 0.2,
+    "mixing": "original",
+    "max_condition": None,
+    "condition_draws": 200,
+    "condition_percentile": None,
+    "mean_range": [-3.0, 3.0],
+    "std_range": [0.01, 3.0],
+    "data_seed": 11,
+    "name": "tcl",
 }
-REST = {"models": {"ivae": {"name": "ivae"}}, "seeds": 1,
-        "training": {"steps": 2, "batch_size": 7, "log_every": 2, "checkpoint_every": 2, "compile": False}}
+REST = {
+    "models": {"ivae": {"name": "ivae"}},
+    "seeds": 1,
+    "training": {"steps": 2, "batch_size": 7, "log_every": 2, "checkpoint_every": 2, "compile": False},
+}
 
 
 def old_run_directory(tmp_path):
@@ -335,9 +376,21 @@ def test_a_newer_recipe_with_its_own_slope_never_matches_a_directory_written_wit
 
 @pytest.mark.slow
 def test_a_run_records_its_recipe_and_every_layers_condition_number(tmp_path):
-    spec = {"data": {"name": "tcl", "segments": 3, "samples_per_segment": 20, "eval_samples_per_segment": 10,
-                     "dim": 2, "mixing_layers": 3, "mixing": "ivae", "condition_draws": 50},
-            "models": {"fastica": {"name": "fastica"}}, "seeds": 1, "evaluation": {"controls": []}}
+    spec = {
+        "data": {
+            "name": "tcl",
+            "segments": 3,
+            "samples_per_segment": 20,
+            "eval_samples_per_segment": 10,
+            "dim": 2,
+            "mixing_layers": 3,
+            "mixing": "ivae",
+            "condition_draws": 50,
+        },
+        "models": {"fastica": {"name": "fastica"}},
+        "seeds": 1,
+        "evaluation": {"controls": []},
+    }
     summary = ica.run(spec, tmp_path / "run")
     generated = json.loads((tmp_path / "run" / "summary.json").read_text())["data"]["generated"]
     assert summary["data"]["generated"] == generated

@@ -104,8 +104,13 @@ def test_codebook_initialisation_is_uniform_within_the_bound():
 @pytest.mark.parametrize("prior_name", ["quantised", "gmm"])
 def test_code_posterior_without_the_dense_difference_tensor_equals_the_responsibilities(prior_name):
     torch.manual_seed(1)
-    prior = build("prior", prior_name, seeds=2, ctx_latent_dim=3, **({"codebook_size": 6} if prior_name == "quantised"
-                                                                  else {"components": 6}))
+    prior = build(
+        "prior",
+        prior_name,
+        seeds=2,
+        ctx_latent_dim=3,
+        **({"codebook_size": 6} if prior_name == "quantised" else {"components": 6}),
+    )
     if prior_name == "quantised":
         set_codebook(prior, torch.randn(2, 6, 3))
     z = torch.randn(2, 9, 3)
@@ -189,8 +194,9 @@ def test_relaxed_model_draws_its_gumbel_noise_from_the_given_normal_noise():
 def test_nearest_codes_against_brute_force():
     torch.manual_seed(7)
     z, codebook = torch.randn(2, 30, 3), torch.randn(2, 8, 3)
-    expected = [[int(np.argmin([np.sum((p - c) ** 2) for c in codebook[s].numpy()])) for p in z[s].numpy()]
-                for s in range(2)]
+    expected = [
+        [int(np.argmin([np.sum((p - c) ** 2) for c in codebook[s].numpy()])) for p in z[s].numpy()] for s in range(2)
+    ]
     assert nearest_codes(z, codebook).tolist() == expected
     assert nearest_codes(POINTS, CODEBOOK).tolist() == [[0, 1, 2, 0]]
 
@@ -237,14 +243,17 @@ def test_ema_codebook_step_against_a_hand_computation():
     set_codebook(prior, start)
     prior.learn_by_ema(decay=0.9, epsilon=0.1)
     check_seed_axis(prior, 2)
-    z = torch.tensor([[[0.5, 0.5], [0.7, 0.9], [0.1, -0.2], [2.5, -1.5]],
-                      [[3.0, 3.0], [1.0, 2.0], [0.0, 0.0], [1.0, 1.0]]])
+    z = torch.tensor(
+        [[[0.5, 0.5], [0.7, 0.9], [0.1, -0.2], [2.5, -1.5]], [[3.0, 3.0], [1.0, 2.0], [0.0, 0.0], [1.0, 1.0]]]
+    )
     codes = torch.tensor([[1, 1, 0, 2], [1, 1, 1, 0]])
     prior.ema_update(z, codes)
     for s in range(2):
         counts = [0.9 * 1 + 0.1 * sum(int(c == k) for c in codes[s]) for k in range(3)]
-        sums = [0.9 * start[s, k].numpy() + 0.1 * sum(z[s, n].numpy() for n in range(4) if codes[s, n] == k)
-                for k in range(3)]
+        sums = [
+            0.9 * start[s, k].numpy() + 0.1 * sum(z[s, n].numpy() for n in range(4) if codes[s, n] == k)
+            for k in range(3)
+        ]
         total = sum(counts)
         smoothed = [(counts[k] + 0.1) / (total + 3 * 0.1) * total for k in range(3)]
         np.testing.assert_allclose(prior.ema_count[s].numpy(), counts, rtol=1e-6)
@@ -272,8 +281,9 @@ def test_hard_quantiser_needs_the_quantised_prior_and_the_model_needs_a_mixture(
 
 
 # ------------------------------------------------------------------------------ grid networks
-@pytest.mark.parametrize("x_shape, grid", [((3, 32, 32), (8, 8)), ((1, 28, 28), (7, 7)), ((1, 8, 8), (2, 2)),
-                                           ((3, 8, 8), (2, 2))])
+@pytest.mark.parametrize(
+    "x_shape, grid", [((3, 32, 32), (8, 8)), ((1, 28, 28), (7, 7)), ((1, 8, 8), (2, 2)), ((3, 8, 8), (2, 2))]
+)
 @pytest.mark.parametrize("name", ["ae", "vqvae"])
 def test_images_map_to_the_grid_of_the_reference_implementation_and_back(name, x_shape, grid):
     model = tiny_model(name, [0, 1], x_shape=x_shape)
@@ -285,8 +295,10 @@ def test_images_map_to_the_grid_of_the_reference_implementation_and_back(name, x
         assert model.decoder(model.encode(x)).shape == (2, 3, *x_shape)
 
 
-@pytest.mark.parametrize("x_shape, values, match", [((4,), {}, "images"), ((1, 10, 10), {}, "divisible by 4"),
-                                                    ((1, 12, 12), {"downsamples": 3}, "divisible by 8")])
+@pytest.mark.parametrize(
+    "x_shape, values, match",
+    [((4,), {}, "images"), ((1, 10, 10), {}, "divisible by 4"), ((1, 12, 12), {"downsamples": 3}, "divisible by 8")],
+)
 @pytest.mark.parametrize("name", ["ae", "vqvae"])
 def test_unsupported_shapes_are_spec_errors_at_build_time(name, x_shape, values, match):
     with pytest.raises(SpecError, match=match):
@@ -302,7 +314,7 @@ def test_latents_are_the_encoder_grid_flattened_position_major():
         latents = model.represent(Batch(x)).latents
     for row, col in itertools.product(range(2), range(2)):
         p = row * 2 + col
-        torch.testing.assert_close(latents[:, :, p * 3:(p + 1) * 3], conv[:, :, :, row, col])
+        torch.testing.assert_close(latents[:, :, p * 3 : (p + 1) * 3], conv[:, :, :, row, col])
 
 
 def test_batch_norm_and_no_batch_norm_both_build_and_train():
@@ -314,8 +326,11 @@ def test_batch_norm_and_no_batch_norm_both_build_and_train():
 
 
 # ------------------------------------------------------------------------------- seed batching
-@pytest.mark.parametrize("name, values", [("vqvae", {"quantiser": "relaxed"}), ("vqvae", {"quantiser": "hard"}),
-                                          ("ae", {})], ids=["relaxed", "hard", "ae"])
+@pytest.mark.parametrize(
+    "name, values",
+    [("vqvae", {"quantiser": "relaxed"}), ("vqvae", {"quantiser": "hard"}), ("ae", {})],
+    ids=["relaxed", "hard", "ae"],
+)
 def test_a_seed_trained_in_a_batch_equals_the_seed_trained_alone(name, values):
     seeds = [3, 5, 7]
     models = {"batch": tiny_model(name, seeds, **values), "alone": tiny_model(name, [5], **values)}
@@ -348,8 +363,12 @@ P, D = 6, 2
 
 
 def grid_outcomes(latents: list[np.ndarray | None], grid=GRID) -> Evaluation:
-    outcomes = [SeedOutcome(s, "finished", z, None, {}, None, grid) if z is not None
-                else SeedOutcome(s, "failed", error="diverged") for s, z in enumerate(latents)]
+    outcomes = [
+        SeedOutcome(s, "finished", z, None, {}, None, grid)
+        if z is not None
+        else SeedOutcome(s, "failed", error="diverged")
+        for s, z in enumerate(latents)
+    ]
     data = DataSplits(Split(torch.zeros(N, 1)), Split(torch.zeros(N, 1)))
     return Evaluation(data, "eval", outcomes)
 
@@ -452,6 +471,7 @@ def tiny_images_plugin() -> types.ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_vqvae_and_ae_run_end_to_end_with_grid_mcc_and_keep_the_grid_shape(tmp_path):
     reg = Registry.load(entry_points=False, extra=[("tests", tiny_images_plugin())])
     prior = {"name": "quantised", "codebook_size": 6}
@@ -477,7 +497,9 @@ def test_vqvae_and_ae_run_end_to_end_with_grid_mcc_and_keep_the_grid_shape(tmp_p
         assert {f"grid_mcc_out[{r},{c}]" for r in range(2) for c in range(2)} <= set(stats), label
         trained = [[k for k in pair if not k.endswith("_untrained")] for pair in cell["pairs"]]
         assert all(len(keys) == 1 + 2 * 5 for keys in trained), label  # "seeds", (median + 4 positions) × 2
-        assert all(f"{k}_untrained" in pair for pair, keys in zip(cell["pairs"], trained) for k in keys if k != "seeds"), label
+        assert all(
+            f"{k}_untrained" in pair for pair, keys in zip(cell["pairs"], trained) for k in keys if k != "seeds"
+        ), label
         files = layout.seed(label, 1)
         with np.load(files.latents) as saved:
             assert saved["grid_shape"].tolist() == [2, 2, 2] and saved["latents"].shape == (40, 8)

@@ -11,11 +11,11 @@ from ica.cli.app import app
 from ica.components.protocols import MetricRecord
 from ica.evaluation.seeds import summarise
 from ica.reporting.collapse import collapse_text, collapsed
-from ica.reporting.read import load_experiment
+from ica.reporting.experiment import load_experiment
 from ica.reporting.render import render_markdown
 from ica.reporting.report import document
 from ica.reporting.results import results_table
-from ica.reporting.runs import find_runs
+from ica.reporting.finder import find_runs
 
 ACTIVE = [5, 3, 5, 2]
 
@@ -23,21 +23,36 @@ ACTIVE = [5, 3, 5, 2]
 def write_run(directory):
     records = []
     for seed, active in enumerate(ACTIVE):
-        records += [MetricRecord("active_dims", active, seed=seed), MetricRecord("latent_dims", 5, seed=seed),
-                    MetricRecord("cca_mcc_out_observations", 0.8 + 0.01 * seed, seed=seed)]
-    records += [MetricRecord("cca_mcc_out", 0.79 + 0.01 * (a + b), pair=(a, b)) for a in range(4) for b in range(a + 1, 4)]
+        records += [
+            MetricRecord("active_dims", active, seed=seed),
+            MetricRecord("latent_dims", 5, seed=seed),
+            MetricRecord("cca_mcc_out_observations", 0.8 + 0.01 * seed, seed=seed),
+        ]
+    records += [
+        MetricRecord("cca_mcc_out", 0.79 + 0.01 * (a + b), pair=(a, b)) for a in range(4) for b in range(a + 1, 4)
+    ]
     records += [MetricRecord("cca_mcc_out_untrained", 0.5, pair=(a, b)) for a in range(4) for b in range(a + 1, 4)]
-    spec = {"name": "r", "data": {"name": "tcl"}, "models": {"vade": {"name": "vade"}}, "training": {}, "seeds": 4,
-            "evaluation": {"split": "eval"}, "device": "cpu", "spec_hash": "0"}
+    spec = {
+        "name": "r",
+        "data": {"name": "tcl"},
+        "models": {"vade": {"name": "vade"}},
+        "training": {},
+        "seeds": 4,
+        "evaluation": {"split": "eval"},
+        "device": "cpu",
+        "spec_hash": "0",
+    }
     directory.mkdir()
     (directory / "spec.json").write_text(json.dumps(spec))
     cells = {"vade": {"model": "vade", **summarise(records), "status": {str(s): "finished" for s in range(4)}}}
     for s in range(4):
         (directory / "vade" / "seeds" / str(s)).mkdir(parents=True)
         (directory / "vade" / "seeds" / str(s) / "result.json").write_text(
-            json.dumps({"seed": s, "status": "finished", "steps": 3, "elbo": {"train": -1.0, "eval": -1.0}}))
-    (directory / "summary.json").write_text(json.dumps({"name": "r", "spec_hash": "0", "device": "cpu",
-                                                        "split": "eval", "data": {}, "cells": cells}))
+            json.dumps({"seed": s, "status": "finished", "steps": 3, "elbo": {"train": -1.0, "eval": -1.0}})
+        )
+    (directory / "summary.json").write_text(
+        json.dumps({"name": "r", "spec_hash": "0", "device": "cpu", "split": "eval", "data": {}, "cells": cells})
+    )
 
 
 def test_collapsed_seeds_are_counted_and_said(tmp_path):

@@ -11,17 +11,26 @@ import ica
 from ica.evaluation.corrections import adjust
 from ica.evaluation.significance import metric_values
 from ica.reporting.comparisons import ComparisonOptions
-from ica.reporting.read import load_experiment
+from ica.reporting.experiment import load_experiment
 from ica.reporting.results import compare_models, results_table
-from ica.reporting.runs import find_runs
+from ica.reporting.finder import find_runs
 from ica.reporting.tables import comparison_table
 
-SPEC = {"data": {"name": "tcl", "segments": 4, "samples_per_segment": 40, "eval_samples_per_segment": 20, "dim": 3,
-                 "mixing_layers": 2},
-        "models": {"ivae": {"name": "ivae"}, "vade": {"name": "vade", "prior": {"name": "gmm", "components": 4}}},
-        "seeds": 3, "data_draws": [4, 9, 11],
-        "training": {"steps": 20, "log_every": 20, "checkpoint_every": 20, "compile": False},
-        "evaluation": {"controls": []}}
+SPEC = {
+    "data": {
+        "name": "tcl",
+        "segments": 4,
+        "samples_per_segment": 40,
+        "eval_samples_per_segment": 20,
+        "dim": 3,
+        "mixing_layers": 2,
+    },
+    "models": {"ivae": {"name": "ivae"}, "vade": {"name": "vade", "prior": {"name": "gmm", "components": 4}}},
+    "seeds": 3,
+    "data_draws": [4, 9, 11],
+    "training": {"steps": 20, "log_every": 20, "checkpoint_every": 20, "compile": False},
+    "evaluation": {"controls": []},
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +91,7 @@ def test_the_phase_figure_pools_draws_at_each_setting(tmp_path):
 
 @pytest.mark.slow
 def test_the_reports_results_table_pools_each_settings_draws(drawn):
-    from ica.reporting.tables import results_table as report_table
+    from ica.reporting.tables import metrics_table as report_table
 
     header, rows = report_table(load_experiment(drawn))
     assert [r[1] for r in rows] == ["ivae", "vade"] and all(r[0] == "(3 draws)" for r in rows)

@@ -9,13 +9,24 @@ from ica.reporting import plots
 from ica.evaluation.inference import compare
 from ica.evaluation.significance import metric_values
 from ica.reporting.phase import applies, floor_value, numeric_group, phase_figure, verdicts
-from ica.reporting.read import load_experiment
+from ica.reporting.experiment import load_experiment
 
-GRID = {"data": {"name": "tcl", "samples_per_segment": 30, "eval_samples_per_segment": 20, "segments": 4, "dim": 3,
-                 "mixing": "exact"},
-        "models": {"ivae": {"name": "ivae"}, "vade": {"name": "vade"}}, "seeds": 3,
-        "training": {"steps": 20, "log_every": 20, "checkpoint_every": 20, "compile": False},
-        "grid": {"data.mixing": ["exact", "original"], "data.mixing_layers": [1, 3]}}
+pytestmark = pytest.mark.slow  # every test here trains
+
+GRID = {
+    "data": {
+        "name": "tcl",
+        "samples_per_segment": 30,
+        "eval_samples_per_segment": 20,
+        "segments": 4,
+        "dim": 3,
+        "mixing": "exact",
+    },
+    "models": {"ivae": {"name": "ivae"}, "vade": {"name": "vade"}},
+    "seeds": 3,
+    "training": {"steps": 20, "log_every": 20, "checkpoint_every": 20, "compile": False},
+    "grid": {"data.mixing": ["exact", "original"], "data.mixing_layers": [1, 3]},
+}
 
 
 @pytest.fixture(scope="module")

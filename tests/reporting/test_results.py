@@ -1,5 +1,5 @@
-"""`ica results` and `ica.reporting.runs`/`results`/`index`: real tiny runs, then seeds made to look failed /
-running / missing by editing their files, a grid layout, the JSON/CSV outputs, index.json, and clean errors (issue #5)."""
+"""`ica results` and `ica.reporting.finder`/`results`/`index`: real tiny runs, then seeds made to look failed /
+running / missing by editing their files, a grid layout, the JSON/CSV outputs, index.json, and clean errors."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ import ica
 from ica.cli import render
 from ica.cli.app import user_errors
 from ica.cli.results import results_command
-from ica.reporting.runs import find_runs
+from ica.reporting.finder import find_runs
 from ica.reporting.results import results_table, varying_settings
 from ica.reporting.index import write_index
 from ica.errors import IcaError
 from ica.running.locks import training_lock
 
 from conftest import TINY_SPEC
+
+pytestmark = pytest.mark.slow  # most tests read the runs trained by the module fixture made
 
 runner = CliRunner()
 
@@ -219,13 +221,20 @@ def make_grid(runs: Path) -> Path:
     spec = load(runs / "s40" / "spec.json")
     spec.pop("spec_hash")
     spec["grid"] = {"data.samples_per_segment": [40, 60, 80]}
-    cells = [{"name": f"samples_per_segment={n}", "dir": f"samples_per_segment-{n}",
-              "settings": {"data.samples_per_segment": n}} for n in (40, 60, 80)]
+    cells = [
+        {
+            "name": f"samples_per_segment={n}",
+            "dir": f"samples_per_segment-{n}",
+            "settings": {"data.samples_per_segment": n},
+        }
+        for n in (40, 60, 80)
+    ]
     grid.mkdir()
     shutil.copytree(runs / "s40", grid / "samples_per_segment-40")
     shutil.copytree(runs / "s60", grid / "samples_per_segment-60")
-    (grid / "grid.json").write_text(json.dumps({"name": "tiny", "spec_hash": "0" * 16, "spec": spec,
-                                                "axes": spec["grid"], "cells": cells}))
+    (grid / "grid.json").write_text(
+        json.dumps({"name": "tiny", "spec_hash": "0" * 16, "spec": spec, "axes": spec["grid"], "cells": cells})
+    )
     return grid
 
 
@@ -237,12 +246,20 @@ def test_grid_settings_come_from_grid_json_and_unstarted_cells_are_listed(runs):
     table = results_table(records)
     assert table.settings == ["data.samples_per_segment"]
     assert [(r["settings"]["data.samples_per_segment"], r["label"]) for r in table.rows] == [
-        (40, "ivae"), (40, "vade"), (60, "ivae"), (60, "vade"), (80, "ivae"), (80, "vade")]
+        (40, "ivae"),
+        (40, "vade"),
+        (60, "ivae"),
+        (60, "vade"),
+        (80, "ivae"),
+        (80, "vade"),
+    ]
     pending = row(table, "samples_per_segment-80", "vade")
     assert pending["status"] == "pending" and pending["metrics"] == {}
     assert pending["seeds"] == {"total": 2, "finished": 0, "failed": 0, "running": 0, "stopped": 0, "missing": 2}
-    assert row(table, "samples_per_segment-60", "ivae")["metrics"] == load(
-        grid / "samples_per_segment-60" / "ivae" / "summary.json")["stats"]
+    assert (
+        row(table, "samples_per_segment-60", "ivae")["metrics"]
+        == load(grid / "samples_per_segment-60" / "ivae" / "summary.json")["stats"]
+    )
 
 
 def test_a_grid_and_a_plain_run_together_are_diffed(runs):
@@ -277,7 +294,11 @@ def test_csv_output(runs):
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert [(Path(r["run"]).name, r["label"]) for r in rows] == [
-        ("s40", "ivae"), ("s40", "vade"), ("s60", "ivae"), ("s60", "vade")]
+        ("s40", "ivae"),
+        ("s40", "vade"),
+        ("s60", "ivae"),
+        ("s60", "vade"),
+    ]
     stats = load(runs / "s60" / "ivae" / "summary.json")["stats"]
     finished = rows[2]
     assert finished["data.samples_per_segment"] == "60" and finished["partial"] == "false"
@@ -299,8 +320,12 @@ def test_index_lists_runs_and_is_replaced_whole(runs):
     s40, s60 = index["runs"]
     assert s40["status"] == "finished" and s60["status"] == "stopped"
     assert s40["summary"] == "s40/summary.json" and s60["summary"] is None
-    assert s60["models"]["vade"] == {"model": "vade", "status": "stopped", "summary": None,
-                                     "seeds": {"0": "finished", "1": "stopped"}}
+    assert s60["models"]["vade"] == {
+        "model": "vade",
+        "status": "stopped",
+        "summary": None,
+        "seeds": {"0": "finished", "1": "stopped"},
+    }
     assert s60["models"]["ivae"]["summary"] == "s60/ivae/summary.json"
     for entry in index["runs"]:
         assert (runs / entry["spec"]).is_file()
@@ -359,8 +384,9 @@ def test_missing_and_empty_directories(tmp_path):
         find_runs([tmp_path / "empty"])
 
 
-@pytest.mark.parametrize("broken", ["s40/ivae/summary.json", "s60/spec.json", "s60/summary.json",
-                                    "s40/vade/seeds/1/result.json"])
+@pytest.mark.parametrize(
+    "broken", ["s40/ivae/summary.json", "s60/spec.json", "s60/summary.json", "s40/vade/seeds/1/result.json"]
+)
 def test_corrupt_files_are_named(runs, broken):
     (runs / broken).write_text('{"stats": {')
     assert_clean_error(invoke(runs), broken.split("/")[-1], str(runs / broken))

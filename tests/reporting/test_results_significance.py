@@ -22,11 +22,11 @@ from ica.cli.results import results_command
 from ica.components.protocols import MetricRecord
 from ica.evaluation.seeds import summarise
 from ica.evaluation.inference import compare, estimate
-from ica.reporting.read import load_experiment
+from ica.reporting.experiment import load_experiment
 from ica.reporting.render import render_markdown
 from ica.reporting.report import document, write_report
 from ica.reporting.results import metric_order, results_table, split_control
-from ica.reporting.runs import find_runs
+from ica.reporting.finder import find_runs
 from ica.reporting.tables import FLOOR_TOLERANCE
 
 runner = CliRunner()
@@ -52,23 +52,37 @@ def model_values(label: str, seeds: int, controls: bool) -> dict[str, dict]:
     rng = np.random.default_rng({"good": 1, "poor": 2}[label])
     centre = {"good": 0.9, "poor": 0.5}[label]
     effects = rng.normal(0, 0.02, size=seeds)
-    values = {"mcc": {s: centre + 0.02 * rng.normal() for s in range(seeds)},
-              "elbo_train": {s: -10 + rng.normal() for s in range(seeds)},
-              "cca_mcc_out": {(i, j): 0.97 + effects[i] + effects[j]
-                              for i in range(seeds) for j in range(i + 1, seeds)}}
+    values = {
+        "mcc": {s: centre + 0.02 * rng.normal() for s in range(seeds)},
+        "elbo_train": {s: -10 + rng.normal() for s in range(seeds)},
+        "cca_mcc_out": {(i, j): 0.97 + effects[i] + effects[j] for i in range(seeds) for j in range(i + 1, seeds)},
+    }
     if controls:
         values["mcc_untrained"] = {s: 0.3 + 0.02 * rng.normal() for s in range(seeds)}
         values["cca_mcc_out_untrained"] = {p: v + 0.001 * rng.normal() for p, v in values["cca_mcc_out"].items()}
     return values
 
 
-def write_run(directory: Path, labels=("good", "poor"), seeds: int = SEEDS, controls: bool = True,
-              failed: dict[str, int] | None = None) -> dict[str, dict]:
+def write_run(
+    directory: Path,
+    labels=("good", "poor"),
+    seeds: int = SEEDS,
+    controls: bool = True,
+    failed: dict[str, int] | None = None,
+) -> dict[str, dict]:
     """A finished run: spec.json, each seed's result.json and the run's summary.json (no per-model summaries, as a
     run of an older version may have); ``failed`` makes one seed of a label fail (its values NaN)."""
     models = {"good": {"name": "ivae"}, "poor": {"name": "vade"}}
-    spec = {"name": "fake", "data": {"name": "tcl"}, "models": {label: models[label] for label in labels},
-            "training": {}, "seeds": seeds, "evaluation": {"split": "eval"}, "device": "cpu", "spec_hash": "0"}
+    spec = {
+        "name": "fake",
+        "data": {"name": "tcl"},
+        "models": {label: models[label] for label in labels},
+        "training": {},
+        "seeds": seeds,
+        "evaluation": {"split": "eval"},
+        "device": "cpu",
+        "spec_hash": "0",
+    }
     directory.mkdir(parents=True)
     (directory / "spec.json").write_text(json.dumps(spec))
     cells, chosen = {}, {}
@@ -83,16 +97,27 @@ def write_run(directory: Path, labels=("good", "poor"), seeds: int = SEEDS, cont
                 records.append(MetricRecord(metric, math.nan if broken else value, **where))
         if controls:
             records += [MetricRecord(name, value) for name, value in FLOORS.items()]
-        cells[label] = {"model": models[label]["name"], **summarise(records),
-                        "status": {str(s): "failed" if s == bad else "finished" for s in range(seeds)}}
+        cells[label] = {
+            "model": models[label]["name"],
+            **summarise(records),
+            "status": {str(s): "failed" if s == bad else "finished" for s in range(seeds)},
+        }
         for s in range(seeds):
             folder = directory / label / "seeds" / str(s)
             folder.mkdir(parents=True)
-            result = {"seed": s, "status": "failed", "steps": 3, "error": "non-finite loss"} if s == bad else \
-                {"seed": s, "status": "finished", "steps": 3, "elbo": {"train": -10.0, "eval": -11.0}}
+            result = (
+                {"seed": s, "status": "failed", "steps": 3, "error": "non-finite loss"}
+                if s == bad
+                else {"seed": s, "status": "finished", "steps": 3, "elbo": {"train": -10.0, "eval": -11.0}}
+            )
             (folder / "result.json").write_text(json.dumps(result))
-        chosen[label] = {m: {k: (math.nan if bad is not None and (k == bad or (isinstance(k, tuple) and bad in k))
-                                 else v) for k, v in by.items()} for m, by in values.items()}
+        chosen[label] = {
+            m: {
+                k: (math.nan if bad is not None and (k == bad or (isinstance(k, tuple) and bad in k)) else v)
+                for k, v in by.items()
+            }
+            for m, by in values.items()
+        }
     summary = {"name": "fake", "spec_hash": "0", "device": "cpu", "split": "eval", "data": {}, "cells": cells}
     (directory / "summary.json").write_text(json.dumps(summary, allow_nan=False))
     return chosen
@@ -106,10 +131,30 @@ def run(tmp_path) -> tuple[Path, dict]:
 
 # --------------------------------------------------------------------------------- ordering
 def test_controls_are_grouped_beside_their_metric():
-    names = {"cca_mcc_out_untrained", "mcc_untrained", "affine_r2", "affine_r2_pca", "mcc", "cca_mcc_out",
-             "mcc_fastica", "mcc_observations", "elbo_train", "mcc_pca"}
-    assert metric_order(names) == ["mcc", "mcc_untrained", "mcc_observations", "mcc_pca", "mcc_fastica",
-                                   "cca_mcc_out", "cca_mcc_out_untrained", "elbo_train", "affine_r2", "affine_r2_pca"]
+    names = {
+        "cca_mcc_out_untrained",
+        "mcc_untrained",
+        "affine_r2",
+        "affine_r2_pca",
+        "mcc",
+        "cca_mcc_out",
+        "mcc_fastica",
+        "mcc_observations",
+        "elbo_train",
+        "mcc_pca",
+    }
+    assert metric_order(names) == [
+        "mcc",
+        "mcc_untrained",
+        "mcc_observations",
+        "mcc_pca",
+        "mcc_fastica",
+        "cca_mcc_out",
+        "cca_mcc_out_untrained",
+        "elbo_train",
+        "affine_r2",
+        "affine_r2_pca",
+    ]
     assert split_control("cca_mcc_out_untrained") == ("cca_mcc_out", "untrained")
     assert split_control("mcc") == ("mcc", None) and split_control("_pca") == ("_pca", None)
 
@@ -145,11 +190,21 @@ def test_json_and_csv_give_the_intervals_in_full(run):
     row = next(r for r in records if r["label"] == "good")
     assert float(row["mcc_ci_low"]) == good["ci"]["mcc"]["low"]
     assert float(row["mcc_ci_high"]) == good["ci"]["mcc"]["high"]
-    assert float(row["mcc_observations"]) == 0.5 and float(row["mcc_untrained_median"]) == \
-        good["metrics"]["mcc_untrained"]["median"]
+    assert (
+        float(row["mcc_observations"]) == 0.5
+        and float(row["mcc_untrained_median"]) == good["metrics"]["mcc_untrained"]["median"]
+    )
     at = header.index
-    assert at("mcc_median") < at("mcc_ci_high") < at("mcc_untrained_median") < at("mcc_observations") < \
-        at("mcc_fastica") < at("cca_mcc_out_median") < at("cca_mcc_out_untrained_median") < at("elbo_train_median")
+    assert (
+        at("mcc_median")
+        < at("mcc_ci_high")
+        < at("mcc_untrained_median")
+        < at("mcc_observations")
+        < at("mcc_fastica")
+        < at("cca_mcc_out_median")
+        < at("cca_mcc_out_untrained_median")
+        < at("elbo_train_median")
+    )
 
 
 def test_the_table_shows_intervals_and_controls_in_the_metric_column(run, monkeypatch):
@@ -192,8 +247,21 @@ def test_compare_two_models_of_each_run(run, monkeypatch):
     assert out.exit_code == 0, out.output
     assert "good against poor" in out.output and f"{mcc['p_value']:.2g}" in out.output
     assert "Holm over the 3 comparisons shown" in out.output and "good better" in out.output
-    margin = json.loads(invoke(directory, "--compare", "good", "poor", "--json", "--margin", "0.5",
-                               "--correction", "bh", "--metric", "cca_mcc_out").stdout)
+    margin = json.loads(
+        invoke(
+            directory,
+            "--compare",
+            "good",
+            "poor",
+            "--json",
+            "--margin",
+            "0.5",
+            "--correction",
+            "bh",
+            "--metric",
+            "cca_mcc_out",
+        ).stdout
+    )
     assert [r["metric"] for r in margin] == ["cca_mcc_out"] and margin[0]["margin"] == 0.5
     assert margin[0]["verdict"] == "equivalent within ±0.5" and margin[0]["correction"] == "Benjamini-Hochberg"
     bad = invoke(directory, "--compare", "good", "poor", "--correction", "bonferoni")
@@ -247,8 +315,10 @@ def test_report_shows_controls_beside_each_metric_and_says_what_is_at_a_control(
     good_cca = np.median(list(chosen["good"]["cca_mcc_out"].values()))
     untrained = json.loads((directory / "summary.json").read_text())["cells"]["good"]["stats"]["cca_mcc_out_untrained"]
     assert untrained["q25"] <= good_cca <= untrained["q75"]
-    assert (f"- good: median cca_mcc_out {good_cca:.4g} is within the untrained networks' range (q25–q75 "
-            f"{untrained['q25']:.4g}–{untrained['q75']:.4g})") in controls
+    assert (
+        f"- good: median cca_mcc_out {good_cca:.4g} is within the untrained networks' range (q25–q75 "
+        f"{untrained['q25']:.4g}–{untrained['q75']:.4g})"
+    ) in controls
     poor_mcc = np.nanmedian(list(chosen["poor"]["mcc"].values()))
     assert abs(poor_mcc - 0.5) <= FLOOR_TOLERANCE
     assert f"- poor: median mcc {poor_mcc:.4g} is within {FLOOR_TOLERANCE:g} of the raw observations' 0.5" in controls
@@ -277,6 +347,7 @@ def test_report_of_an_old_single_model_run_has_neither(tmp_path):
     assert "## Results" in text
 
 
+@pytest.mark.slow
 def test_report_file_is_written_with_the_new_sections(run):
     directory, _ = run
     written = write_report(directory)
@@ -285,14 +356,16 @@ def test_report_file_is_written_with_the_new_sections(run):
     assert re.search(r"good − poor \| MCC to sources \| \+0\.\d+ \[", text)
 
 
+@pytest.mark.slow
 def test_report_comparisons_take_the_margin_correction_and_metrics_given(run):
     from ica.cli.app import app
     from ica.reporting.comparisons import ComparisonOptions
 
     directory, _ = run
     options = ComparisonOptions(margin=0.5, correction="bh", metrics=("cca_mcc_out",))
-    comparison = section(render_markdown(document(load_experiment(directory), [], options), "files"),
-                         "Model comparison")
+    comparison = section(
+        render_markdown(document(load_experiment(directory), [], options), "files"), "Model comparison"
+    )
     rows = [line for line in comparison.splitlines() if "good − poor" in line]
     assert len(rows) == 1 and "CCA-MCC out of sample" in rows[0] and "equivalent within ±0.5" in rows[0]
     assert "Benjamini-Hochberg" in comparison and "±0.5" in comparison and "Only cca_mcc_out compared" in comparison

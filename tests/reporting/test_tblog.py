@@ -6,6 +6,8 @@ import pytest
 
 import ica
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 

@@ -184,8 +184,7 @@ def fault_spec(tiny_spec: dict, keep: int) -> dict:
     """iVAE, three seeds trained as one batched model, a checkpoint every 5 of 40 steps."""
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     tiny_spec["seeds"] = 3
-    tiny_spec["training"].update(steps=40, log_every=5, checkpoint_every=5, checkpoint_keep=keep,
-                                 batch_seeds=True)
+    tiny_spec["training"].update(steps=40, log_every=5, checkpoint_every=5, checkpoint_keep=keep, batch_seeds=True)
     return tiny_spec
 
 
@@ -213,15 +212,21 @@ E2E = [
     ("final rename", 3, {"checkpoint.1.pt": 15, "checkpoint.2.pt": 10}),  # the newest only at checkpoint.1.pt
     ("final rename", 2, {"checkpoint.1.pt": 15}),  # ... and no other
 ]
-SEED0_AFTER = {2: {"checkpoint.pt": 20, "checkpoint.1.pt": 15},
-               3: {"checkpoint.pt": 20, "checkpoint.1.pt": 15, "checkpoint.2.pt": 10}}
-SEED2_AFTER = {2: {"checkpoint.pt": 15, "checkpoint.1.pt": 10},
-               3: {"checkpoint.pt": 15, "checkpoint.1.pt": 10, "checkpoint.2.pt": 5}}
+SEED0_AFTER = {
+    2: {"checkpoint.pt": 20, "checkpoint.1.pt": 15},
+    3: {"checkpoint.pt": 20, "checkpoint.1.pt": 15, "checkpoint.2.pt": 10},
+}
+SEED2_AFTER = {
+    2: {"checkpoint.pt": 15, "checkpoint.1.pt": 10},
+    3: {"checkpoint.pt": 15, "checkpoint.1.pt": 10, "checkpoint.2.pt": 5},
+}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point, keep, seed1_after", E2E, ids=[f"{p}, keep {k}" for p, k, _ in E2E])
 def test_a_run_whose_disk_filled_during_one_seeds_save_resumes_to_the_same_results(
-        tiny_spec, tmp_path, tmp_path_factory, monkeypatch, point, keep, seed1_after):
+    tiny_spec, tmp_path, tmp_path_factory, monkeypatch, point, keep, seed1_after
+):
     spec = fault_spec(tiny_spec, keep)
     whole = reference(spec, tmp_path_factory)
     out = tmp_path / "full"
@@ -243,8 +248,9 @@ def test_a_run_whose_disk_filled_during_one_seeds_save_resumes_to_the_same_resul
     assert [i["step"] for name, i in events if name == "resumed"] == [15]
     for seed in (0, 1, 2):
         rel = f"ivae/seeds/{seed}"
-        np.testing.assert_array_equal(np.load(out / rel / "latents.npz")["latents"],
-                                      np.load(whole / rel / "latents.npz")["latents"])
+        np.testing.assert_array_equal(
+            np.load(out / rel / "latents.npz")["latents"], np.load(whole / rel / "latents.npz")["latents"]
+        )
         assert (out / rel / "metrics.jsonl").read_bytes() == (whole / rel / "metrics.jsonl").read_bytes()
         assert kept_steps(out / rel, keep)["checkpoint.pt"] == 40
     assert summary["cells"] == json.loads((whole / "summary.json").read_text())["cells"]

@@ -35,6 +35,8 @@ from ica.spec.hashing import json_digest
 
 from test_fuzz_rundir import raw_damages, json_damages
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 LABEL = "vade"
 SEED0, SEED1 = f"{LABEL}/seeds/0", f"{LABEL}/seeds/1"
 COUNTS: collections.Counter = collections.Counter()
@@ -52,8 +54,13 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     ica.run({**spec, "seeds": [0, 1], "data": {**spec["data"], "data_seed": 8}}, out=root / "other")
     x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
     np.savez(root / "points.npz", x=x)
-    return {"root": root, "run": root / "run", "other": root / "other", "points": root / "points.npz",
-            "latents": ica.load(root / "run", model=LABEL).transform(x)}
+    return {
+        "root": root,
+        "run": root / "run",
+        "other": root / "other",
+        "points": root / "points.npz",
+        "latents": ica.load(root / "run", model=LABEL).transform(x),
+    }
 
 
 # ------------------------------------------------------------------------------------------ damages
@@ -65,6 +72,7 @@ def _edit_json(path: Path, change: Callable[[dict], None], rehash: bool = False)
             data.pop("spec_hash", None)
             data["spec_hash"] = json_digest(data)
         path.write_text(json.dumps(data, indent=2))
+
     return apply
 
 
@@ -73,6 +81,7 @@ def _set(*keys: str, value: Any) -> Callable[[dict], None]:
         for key in keys[:-1]:
             data = data[key]
         data[keys[-1]] = value
+
     return change
 
 
@@ -82,13 +91,16 @@ def _swap(a: Path, b: Path) -> Callable[[], None]:
         a.rename(tmp)
         b.rename(a)
         tmp.rename(b)
+
     return apply
 
 
 def _weights(path: Path, change: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], None]:
     """Every tensor of a weights file changed (a first tensor alone may be the decoder's: encoding ignores it)."""
+
     def apply() -> None:
         save_file({name: change(tensor) for name, tensor in load_file(path).items()}, path)
+
     return apply
 
 
@@ -110,35 +122,46 @@ def meaning_damages(case: Path, other: Path) -> dict[str, Callable[[], None]]:
         damages[f"spec {name}"] = _edit_json(spec, change)
         if name != "spec_hash":
             damages[f"spec {name} (hash matched)"] = _edit_json(spec, change, rehash=True)
-    for name, change in {"mean[0] 5.0": lambda d: d["standardize"]["mean"].__setitem__(0, 5.0),
-                         "std[1] 0.5": lambda d: d["standardize"]["std"].__setitem__(1, 0.5),
-                         "standardize off": _set("standardize", value=None),
-                         "binarize threshold": _set("binarize", value="threshold"),
-                         "n_u 5": _set("n_u", value=5),
-                         "unit_interval": _set("unit_interval", value=True)}.items():
+    for name, change in {
+        "mean[0] 5.0": lambda d: d["standardize"]["mean"].__setitem__(0, 5.0),
+        "std[1] 0.5": lambda d: d["standardize"]["std"].__setitem__(1, 0.5),
+        "standardize off": _set("standardize", value=None),
+        "binarize threshold": _set("binarize", value="threshold"),
+        "n_u 5": _set("n_u", value=5),
+        "unit_interval": _set("unit_interval", value=True),
+    }.items():
         damages[f"preprocessing {name}"] = _edit_json(pre, change)
-    damages.update({
-        "weights swapped 0<->1": _swap(w0, w1),
-        "weights of ivae": lambda: shutil.copy(case / "ivae/seeds/0/model.safetensors", w0),
-        "weights of another run": lambda: shutil.copy(other / SEED0 / "model.safetensors", w0),
-        "weights NaN": _weights(w0, lambda t: t * float("nan")),
-        "weights nudged": _weights(w0, lambda t: t * 1.01),
-        "spec.json of another run": lambda: shutil.copy(other / "spec.json", spec),
-        "preprocessing.json of another run": lambda: shutil.copy(other / "preprocessing.json", pre),
-        "seed directories swapped": _swap(case / SEED0, case / SEED1),
-        "result.json of another run": lambda: shutil.copy(other / SEED0 / "result.json", case / SEED0 / "result.json"),
-        "seed 1's result.json in seed 0": lambda: shutil.copy(case / SEED1 / "result.json",
-                                                              case / SEED0 / "result.json"),
-        "preprocessing.json deleted": lambda: pre.unlink(),
-    })
+    damages.update(
+        {
+            "weights swapped 0<->1": _swap(w0, w1),
+            "weights of ivae": lambda: shutil.copy(case / "ivae/seeds/0/model.safetensors", w0),
+            "weights of another run": lambda: shutil.copy(other / SEED0 / "model.safetensors", w0),
+            "weights NaN": _weights(w0, lambda t: t * float("nan")),
+            "weights nudged": _weights(w0, lambda t: t * 1.01),
+            "spec.json of another run": lambda: shutil.copy(other / "spec.json", spec),
+            "preprocessing.json of another run": lambda: shutil.copy(other / "preprocessing.json", pre),
+            "seed directories swapped": _swap(case / SEED0, case / SEED1),
+            "result.json of another run": lambda: shutil.copy(
+                other / SEED0 / "result.json", case / SEED0 / "result.json"
+            ),
+            "seed 1's result.json in seed 0": lambda: shutil.copy(
+                case / SEED1 / "result.json", case / SEED0 / "result.json"
+            ),
+            "preprocessing.json deleted": lambda: pre.unlink(),
+        }
+    )
     return damages
 
 
 def all_damages(case: Path, other: Path) -> dict[str, Callable[[], None]]:
-    found = {f"{name} [{damage}]": apply for name in ("spec.json", "preprocessing.json", f"{SEED0}/model.safetensors",
-                                                      f"{SEED0}/result.json")
-             for damage, apply in {**raw_damages(case / name),
-                                   **(json_damages(case / name) if name.endswith(".json") else {})}.items()}
+    found = {
+        f"{name} [{damage}]": apply
+        for name in ("spec.json", "preprocessing.json", f"{SEED0}/model.safetensors", f"{SEED0}/result.json")
+        for damage, apply in {
+            **raw_damages(case / name),
+            **(json_damages(case / name) if name.endswith(".json") else {}),
+        }.items()
+    }
     found.update(meaning_damages(case, other))
     return found
 
@@ -186,8 +209,10 @@ def test_every_damage_to_what_a_model_is_rebuilt_from_is_refused_or_changes_noth
         case = tmp_path / f"case-{i}" / "run"
         shutil.copytree(runs["run"], case)
         all_damages(case, runs["other"])[name]()
-        outcomes = {"ica.load": loaded_outcome(case, runs["points"], runs["latents"]),
-                    "ica encode": encoded_outcome(case, runs["points"], runs["latents"], tmp_path / f"z-{i}.npz")}
+        outcomes = {
+            "ica.load": loaded_outcome(case, runs["points"], runs["latents"]),
+            "ica encode": encoded_outcome(case, runs["points"], runs["latents"], tmp_path / f"z-{i}.npz"),
+        }
         for where, outcome in outcomes.items():
             COUNTS[f"{where} {outcome if outcome in ('identical', 'refused', 'DIFFERENT') else 'BAD'}"] += 1
             if outcome not in ("identical", "refused"):

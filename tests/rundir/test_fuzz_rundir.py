@@ -18,7 +18,7 @@ assignments), and the same run stopped at its last checkpoint (no result.json, l
 * Damaged checkpoints keep a consistent digest (`ica.rundir.checkpoints.state_digest`) where they still hold a dict, so
   that the schema checks, not the digest, have to catch them; random bytes and flipped bytes are left as they are.
 
-Figures are left out of the report (they only draw what `ica.reporting.read` has read and checked) except for
+Figures are left out of the report (they only draw what `ica.reporting.rundirs` has read and checked) except for
 damaged training logs, whose curves reach the figure code. The counts are printed at the end (``-s``).
 """
 
@@ -43,10 +43,13 @@ from ica.rundir.checkpoints import state_digest
 
 from conftest import finished_vade_run
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 SEED = "vade/seeds/0"
 JSON_FILES = ["spec.json", "env.json", "summary.json", "vade/summary.json", f"{SEED}/result.json"]
-FINISHED_FILES = JSON_FILES + [f"{SEED}/{n}" for n in ("latents.npz", "metrics.jsonl", "checkpoint.pt",
-                                                      "checkpoint.1.pt", "model.safetensors")]
+FINISHED_FILES = JSON_FILES + [
+    f"{SEED}/{n}" for n in ("latents.npz", "metrics.jsonl", "checkpoint.pt", "checkpoint.1.pt", "model.safetensors")
+]
 STOPPED_FILES = [f"{SEED}/{n}" for n in ("checkpoint.pt", "checkpoint.1.pt", "metrics.jsonl")]
 COUNTS: collections.Counter = collections.Counter()
 GOOD = ("identical", "clear error", "different (allowed)")
@@ -115,6 +118,7 @@ def npz_damages(path: Path) -> dict[str, Callable[[], None]]:
         def apply() -> None:
             new = {**arrays, **changed}
             np.savez(path, **{k: v for k, v in new.items() if v is not None})
+
         return apply
 
     z, u = arrays["latents"], arrays["assignments"]
@@ -140,6 +144,7 @@ def checkpoint_damages(path: Path) -> dict[str, Callable[[], None]]:
             if isinstance(changed, dict) and "digest" in changed:
                 changed["digest"] = state_digest(changed)
             torch.save(changed, path)
+
         return apply
 
     damages = {"torch []": write([]), "torch {}": write({})}
@@ -160,8 +165,9 @@ def log_damages(path: Path) -> dict[str, Callable[[], None]]:
     lines = data.split(b"\n")
     return {
         "junk line": lambda: path.write_bytes(b"\n".join([lines[0], b"\x00\x9f\xff junk", *lines[1:]])),
-        "step: wrong type": lambda: path.write_bytes(b"\n".join([lines[0], b'{"step": "abc", "loss": 1.0}',
-                                                                   *lines[1:]])),
+        "step: wrong type": lambda: path.write_bytes(
+            b"\n".join([lines[0], b'{"step": "abc", "loss": 1.0}', *lines[1:]])
+        ),
         "torn": lambda: path.write_bytes(data + b'{"step": 40, "lo'),
     }
 
@@ -192,8 +198,11 @@ def invoke(*args: Any) -> Any:
 def readers(out: Path) -> dict[str, Any]:
     """What status, results and report make of ``out``: (exit code, output, normalised text of what they show)."""
     shown = {}
-    for name, args in (("status", ["status", out, "--json"]), ("results", ["results", out, "--json", "--no-index"]),
-                       ("report", ["report", out])):
+    for name, args in (
+        ("status", ["status", out, "--json"]),
+        ("results", ["results", out, "--json", "--no-index"]),
+        ("report", ["report", out]),
+    ):
         result = invoke(*args)
         text = result.output
         if name == "report" and result.exit_code == 0:
@@ -206,8 +215,10 @@ def run_outcome(spec_path: Path, out: Path, reference: Path) -> tuple[Any, bool]
     result = invoke("run", spec_path, "--out", out)
     if result.exit_code != 0:
         return result, False
-    same = json.loads((out / "summary.json").read_text())["cells"] == \
-        json.loads((reference / "summary.json").read_text())["cells"]
+    same = (
+        json.loads((out / "summary.json").read_text())["cells"]
+        == json.loads((reference / "summary.json").read_text())["cells"]
+    )
     for seed in (0, 1):
         rel = f"vade/seeds/{seed}/latents.npz"
         same = same and np.array_equal(np.load(out / rel)["latents"], np.load(reference / rel)["latents"])
@@ -249,8 +260,12 @@ def bases(tmp_path_factory) -> dict[str, Any]:
 def counts():
     yield
     if COUNTS:
-        print("\nrun-directory fuzz:", sum(COUNTS.values()) // 4, "damaged directories;",
-              ", ".join(f"{k}: {v}" for k, v in sorted(COUNTS.items())))
+        print(
+            "\nrun-directory fuzz:",
+            sum(COUNTS.values()) // 4,
+            "damaged directories;",
+            ", ".join(f"{k}: {v}" for k, v in sorted(COUNTS.items())),
+        )
 
 
 def fuzz(bases: dict[str, Any], base: str, name: str, tmp_path: Path) -> list[str]:
@@ -288,14 +303,14 @@ def no_figures(monkeypatch, request):
 
 
 @pytest.mark.parametrize("name", FINISHED_FILES)
-def test_a_damaged_file_of_a_finished_run_gives_the_same_results_or_one_clear_error(bases, name, tmp_path,
-                                                                                  no_figures):
+def test_a_damaged_file_of_a_finished_run_gives_the_same_results_or_one_clear_error(bases, name, tmp_path, no_figures):
     problems = fuzz(bases, "finished", name, tmp_path)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("name", STOPPED_FILES)
 def test_a_damaged_checkpoint_or_log_of_a_stopped_run_resumes_identically_or_is_one_clear_error(
-        bases, name, tmp_path, no_figures):
+    bases, name, tmp_path, no_figures
+):
     problems = fuzz(bases, "stopped", name, tmp_path)
     assert not problems, "\n".join(problems)

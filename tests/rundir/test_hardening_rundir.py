@@ -21,6 +21,8 @@ from ica.rundir.checkpoints import state_digest
 
 from conftest import finished_vade_run
 
+pytestmark = pytest.mark.slow  # every test reads or damages a copy of the run trained by the module fixture made
+
 
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
@@ -224,10 +226,13 @@ def test_an_undamaged_checkpoint_still_resumes_to_the_same_results(made, run):
     reference = made[1]
     for seed in (0, 1):
         rel = f"vade/seeds/{seed}"
-        np.testing.assert_array_equal(np.load(out / rel / "latents.npz")["latents"],
-                                      np.load(reference / rel / "latents.npz")["latents"])
-    assert json.loads((out / "summary.json").read_text())["cells"] == \
-        json.loads((reference / "summary.json").read_text())["cells"]
+        np.testing.assert_array_equal(
+            np.load(out / rel / "latents.npz")["latents"], np.load(reference / rel / "latents.npz")["latents"]
+        )
+    assert (
+        json.loads((out / "summary.json").read_text())["cells"]
+        == json.loads((reference / "summary.json").read_text())["cells"]
+    )
 
 
 # ------------------------------------------------------------------------------ metrics.jsonl
@@ -275,8 +280,9 @@ def test_a_damaged_cell_summary_is_written_again_by_ica_run(made, run):
     spec_path, out = run
     edit_json(out / "vade" / "summary.json", SUMMARY_DAMAGES["vade/summary.json"])
     assert invoke("run", spec_path, "--out", out).exit_code == 0
-    assert json.loads((out / "vade" / "summary.json").read_text()) == \
-        json.loads((made[1] / "vade" / "summary.json").read_text())
+    assert json.loads((out / "vade" / "summary.json").read_text()) == json.loads(
+        (made[1] / "vade" / "summary.json").read_text()
+    )
 
 
 # ------------------------------------------------------------------------------------ grid.json
@@ -284,8 +290,7 @@ def make_grid(made, root: Path, cells) -> Path:
     grid = root / "grid"
     grid.mkdir()
     shutil.copytree(made[1], grid / "cell-a")
-    (grid / "grid.json").write_text(json.dumps({"name": "g", "spec_hash": "0", "axes": {"seeds": [2]},
-                                                "cells": cells}))
+    (grid / "grid.json").write_text(json.dumps({"name": "g", "spec_hash": "0", "axes": {"seeds": [2]}, "cells": cells}))
     return grid
 
 
@@ -302,9 +307,19 @@ def test_a_grid_cell_outside_the_grid_or_with_bad_settings_is_refused(made, tmp_
     cell's settings; ``settings: [1]`` gave a traceback."""
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(made[1], elsewhere)
-    cell = {"name": "b", "settings": {"seeds": 2}, "dir": {
-        "absolute": str(elsewhere), "dotdot": "../elsewhere", "separator": "cell-a/vade", "symlink": "link",
-        "dot": ".", "duplicate": "cell-a", "settings": "cell-a"}[where]}
+    cell = {
+        "name": "b",
+        "settings": {"seeds": 2},
+        "dir": {
+            "absolute": str(elsewhere),
+            "dotdot": "../elsewhere",
+            "separator": "cell-a/vade",
+            "symlink": "link",
+            "dot": ".",
+            "duplicate": "cell-a",
+            "settings": "cell-a",
+        }[where],
+    }
     if where == "settings":
         cell["settings"] = [1]
     grid = make_grid(made, tmp_path, [{"name": "a", "dir": "cell-a", "settings": {"seeds": 2}}, cell])

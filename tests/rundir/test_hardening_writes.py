@@ -106,6 +106,7 @@ def test_a_seeds_directory_that_is_a_link_receives_nothing(tmp_path):
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_training_log_that_is_a_link_is_never_written_through(finished, tmp_path):
     """A resumed seed rewrites its log (dropping lines after the checkpoint) and appends to it: neither may
     reach the file a planted link points at."""
@@ -139,6 +140,7 @@ def test_appending_to_a_log_refuses_a_link_and_a_fifo(tmp_path):
     assert user.read_text() == "mine" and (tmp_path / "log.jsonl").read_text() == "a\nb\n"
 
 
+@pytest.mark.slow
 def test_the_run_root_itself_may_be_a_link(tmp_path):
     """Clusters link scratch space: the directory the user named is followed, nothing inside it is."""
     scratch = tmp_path / "scratch"
@@ -202,7 +204,9 @@ def test_of_two_different_specs_claiming_one_new_directory_exactly_one_wins(tmp_
     short, long = load_spec(small(steps=200), reg), load_spec(small(steps=3000), reg)
     for attempt in range(12):
         layout = RunLayout(tmp_path / f"R{attempt}")
-        outcome = race(lambda: claim_directory(layout, short), lambda: claim_directory(layout, long))
+        outcome = race(
+            lambda layout=layout: claim_directory(layout, short), lambda layout=layout: claim_directory(layout, long)
+        )
         assert sum(e is None for e in outcome) == 1, outcome
         loser = next(e for e in outcome if e is not None)
         assert isinstance(loser, IcaError) and str(layout.root) in str(loser)
@@ -225,7 +229,7 @@ def test_of_two_different_grids_claiming_one_new_directory_exactly_one_wins(tmp_
     a, b = load_spec(grid_spec([40, 50]), reg), load_spec(grid_spec([40, 60]), reg)
     for attempt in range(3):
         root = tmp_path / f"G{attempt}"
-        outcome = race(lambda: claim_grid(a, root, reg), lambda: claim_grid(b, root, reg))
+        outcome = race(lambda root=root: claim_grid(a, root, reg), lambda root=root: claim_grid(b, root, reg))
         assert sum(e is None for e in outcome) == 1, outcome
         assert isinstance(next(e for e in outcome if e is not None), IcaError)
 
@@ -254,20 +258,27 @@ def test_a_damaged_spec_json_is_one_error_naming_it(tmp_path, content):
 def test_a_damaged_grid_json_is_one_error_naming_it(tmp_path):
     (tmp_path / "G").mkdir()
     (tmp_path / "G" / "grid.json").write_text("[]")
-    one_error(cli("run", str(write_spec(tmp_path, grid_spec([40, 50]))), "--out", str(tmp_path / "G")),
-              "grid.json", "damaged")
+    one_error(
+        cli("run", str(write_spec(tmp_path, grid_spec([40, 50]))), "--out", str(tmp_path / "G")), "grid.json", "damaged"
+    )
 
 
 # ------------------------------------------------------------------ 3. report and schema outputs
+@pytest.mark.slow
 def test_a_report_into_a_run_directory_is_refused_and_its_files_kept(finished, tmp_path):
-    for target in (finished / "spec.json", finished / "ivae" / "seeds" / "0" / "result.json",
-                   finished / "ivae" / "notes.md", finished / "other.md"):
+    for target in (
+        finished / "spec.json",
+        finished / "ivae" / "seeds" / "0" / "result.json",
+        finished / "ivae" / "notes.md",
+        finished / "other.md",
+    ):
         before = target.read_bytes() if target.exists() else None
         with pytest.raises(IcaError, match="inside the run directory"):
             write_report(finished, out=target)
         assert (target.read_bytes() if target.exists() else None) == before
 
 
+@pytest.mark.slow
 def test_a_report_over_a_users_file_is_refused(finished, tmp_path):
     spec = tmp_path / "rep" / "myspec.json"
     spec.parent.mkdir()
@@ -277,6 +288,7 @@ def test_a_report_over_a_users_file_is_refused(finished, tmp_path):
     assert spec.read_text() == '{"mine": true}'
 
 
+@pytest.mark.slow
 def test_a_report_leaves_the_users_files_in_its_figure_folder(finished, tmp_path):
     folder = tmp_path / "rep" / "u_files"
     folder.mkdir(parents=True)
@@ -293,6 +305,7 @@ def test_a_report_leaves_the_users_files_in_its_figure_folder(finished, tmp_path
     assert (folder / "cluster_agreement.png").read_bytes() == b"the user's"
 
 
+@pytest.mark.slow
 def test_a_report_does_not_overwrite_a_users_file_named_like_a_figure(finished, tmp_path):
     folder = tmp_path / "rep" / "u_files"
     folder.mkdir(parents=True)
@@ -302,6 +315,7 @@ def test_a_report_does_not_overwrite_a_users_file_named_like_a_figure(finished, 
     assert (folder / "mcc.png").read_bytes() == b"the user's" and not (tmp_path / "rep" / "u.md").exists()
 
 
+@pytest.mark.slow
 def test_the_runs_own_report_is_written_and_rewritten(finished):
     for _ in range(2):
         written = write_report(finished)
@@ -310,6 +324,7 @@ def test_the_runs_own_report_is_written_and_rewritten(finished):
     assert html.startswith("<!DOCTYPE html><!-- written by ica report")
 
 
+@pytest.mark.slow
 def test_a_report_into_a_directory_is_one_clear_message(finished):
     text = one_error(cli("report", str(finished), "--out", str(finished / "ivae")), "is a directory")
     assert "tmp" not in text.replace(str(finished), "")
@@ -328,6 +343,7 @@ def test_schema_into_a_directory_is_refused_without_mentioning_temporary_files(t
     assert json.loads((tmp_path / "s.json").read_text())["title"]
 
 
+@pytest.mark.slow
 def test_schema_never_overwrites_a_run_file_or_a_users_spec(finished, tmp_path):
     before = (finished / "spec.json").read_bytes()
     one_error(cli("schema", "-o", str(finished / "spec.json")), "inside the run directory")
@@ -374,8 +390,7 @@ def test_a_plain_spec_into_a_grids_directory_is_refused(tmp_path):
 def test_a_grid_spec_into_a_plain_runs_directory_is_refused(tmp_path):
     claim_directory(RunLayout(tmp_path / "R"), load_spec(small(), registry()))
     before = tree(tmp_path / "R")
-    one_error(cli("run", str(write_spec(tmp_path, grid_spec([40, 50]))), "--out", str(tmp_path / "R")),
-              "plain run")
+    one_error(cli("run", str(write_spec(tmp_path, grid_spec([40, 50]))), "--out", str(tmp_path / "R")), "plain run")
     assert tree(tmp_path / "R") == before
 
 
@@ -385,8 +400,13 @@ def test_cell_directories_are_plain_short_unique_names():
     taken: set[str] = set()
     names = [unique(safe_name("x" * 300 + suffix), taken) for suffix in ("a", "b", "c")]
     assert len(set(names)) == 3 and all(len(n) <= 100 for n in names)
-    assert [safe_name(t) for t in ("..", "...", "/", "report_files", "grid.json")] == \
-        ["cell", "cell", "cell", "report_files-cell", "grid.json-cell"]
+    assert [safe_name(t) for t in ("..", "...", "/", "report_files", "grid.json")] == [
+        "cell",
+        "cell",
+        "cell",
+        "report_files-cell",
+        "grid.json-cell",
+    ]
     for name in names + ["report_files-cell", "samples_per_segment-40_latent_dim-3"]:
         check_cell_directory(name)
     cells = grid_cells(load_spec(grid_spec([40, 50]), registry()))

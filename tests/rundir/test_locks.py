@@ -19,6 +19,7 @@ from conftest import assert_same_runs, go, ready_ica
 pytest.importorskip("fcntl")
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_spec, tmp_path):
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
     tiny_spec["training"].update(steps=2500, log_every=10, checkpoint_every=100)
@@ -29,8 +30,9 @@ def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_
     out = tmp_path / "run"
     args = ["run", str(path), "--out", str(out)]
     second = ready_ica(*args)  # started now, so that it reaches the lock at once while the first trains
-    first = subprocess.Popen([sys.executable, "-m", "ica", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "ica", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     metrics = out / "vade" / "seeds" / "0" / "metrics.jsonl"
     deadline = time.time() + 60
     while not (metrics.exists() and metrics.read_text().count("\n") >= 5) and time.time() < deadline:
@@ -49,11 +51,21 @@ def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_
     assert_same_runs(out, reference, (".",), labels=("vade",))
 
 
+@pytest.mark.slow
 def test_a_lock_dies_with_its_process_even_on_sigkill(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time, pathlib; from ica.running.locks import training_lock\n"
-        f"with training_lock(pathlib.Path({str(tmp_path)!r}), print):\n"
-        "    print('locked', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time, pathlib; from ica.running.locks import training_lock\n"
+                f"with training_lock(pathlib.Path({str(tmp_path)!r}), print):\n"
+                "    print('locked', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     found = lock_holder(tmp_path)
     assert found["pid"] == holder.pid and found["host"]

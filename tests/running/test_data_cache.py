@@ -47,8 +47,11 @@ def test_equal_data_specs_are_built_once_inside_the_block(tiny_spec, data_builds
 
 def test_different_data_specs_are_built_separately(tiny_spec, data_builds):
     reg = ica.registry()
-    raw, bigger, scaled = spec_with(tiny_spec), spec_with(tiny_spec, samples_per_segment=60), \
-        spec_with(tiny_spec, standardize=True)
+    raw, bigger, scaled = (
+        spec_with(tiny_spec),
+        spec_with(tiny_spec, samples_per_segment=60),
+        spec_with(tiny_spec, standardize=True),
+    )
     with shared_data(keep=3):
         a, b, c = (prepare_data(s, reg) for s in (raw, bigger, scaled))
         assert [prepare_data(s, reg) for s in (raw, bigger, scaled)] == [a, b, c]  # now all kept
@@ -79,14 +82,14 @@ def test_the_cache_keeps_only_the_most_recently_used_data_sets(tiny_spec, data_b
     assert SHARED_DATA_SETS == 2  # the counts below are worked out for 2
     a, b, c = (spec_with(tiny_spec, samples_per_segment=n) for n in (40, 50, 60))
     with shared_data():
-        first = weakref.ref(prepare_data(a, reg))   # build a          kept: a
-        prepare_data(b, reg)                        # build b          kept: a b
-        prepare_data(a, reg)                        # hit              kept: b a
-        prepare_data(c, reg)                        # build c, drop b  kept: a c
-        assert first() is prepare_data(a, reg)      # hit: a was used more recently than b
+        first = weakref.ref(prepare_data(a, reg))  # build a          kept: a
+        prepare_data(b, reg)  # build b          kept: a b
+        prepare_data(a, reg)  # hit              kept: b a
+        prepare_data(c, reg)  # build c, drop b  kept: a c
+        assert first() is prepare_data(a, reg)  # hit: a was used more recently than b
         second_b = weakref.ref(prepare_data(b, reg))  # build b, drop c  kept: a b
         assert [o.samples_per_segment for o in data_builds] == [40, 50, 60, 50]
-        prepare_data(c, reg)                        # build c, drop a  kept: b c
+        prepare_data(c, reg)  # build c, drop a  kept: b c
         gc.collect()
         assert first() is None, "a dropped data set is not kept alive"
         assert second_b() is not None
@@ -130,9 +133,15 @@ def test_fig6_cell_order_loads_each_data_set_once_per_pass(tiny_spec, data_build
     """The access pattern of a grid run: the pre-flight check of every cell, then every cell's run.
     specs/fig6-resnet.json has a linked data axis of 3 values first and 3 latent sizes second."""
     reg = ica.registry()
-    spec = ica.load_spec({**tiny_spec, "grid": {
-        "data.samples_per_segment, models.vade.prior.components": [[40, 3], [50, 4], [60, 5]],
-        "models.*.latent_dim": [2, 3, 4]}})
+    spec = ica.load_spec(
+        {
+            **tiny_spec,
+            "grid": {
+                "data.samples_per_segment, models.vade.prior.components": [[40, 3], [50, 4], [60, 5]],
+                "models.*.latent_dim": [2, 3, 4],
+            },
+        }
+    )
     cells = grid_cells(spec, reg)
     assert len(cells) == 9
     with shared_data():
@@ -142,15 +151,18 @@ def test_fig6_cell_order_loads_each_data_set_once_per_pass(tiny_spec, data_build
     assert [o.samples_per_segment for o in data_builds] == [40, 50, 60, 40, 50, 60]
 
 
+@pytest.mark.slow
 def test_a_run_leaves_the_shared_data_unchanged(tiny_spec, tmp_path, data_builds):
     """Shared splits must be read-only downstream: training, evaluation and every default metric
     (mcc with its FastICA floor included) leave the tensors exactly as built."""
-    spec = {**tiny_spec, "data": {**tiny_spec["data"], "standardize": True},
-            "models": {"ivae": tiny_spec["models"]["ivae"]}}
+    spec = {
+        **tiny_spec,
+        "data": {**tiny_spec["data"], "standardize": True},
+        "models": {"ivae": tiny_spec["models"]["ivae"]},
+    }
     with shared_data():
         data = prepare_data(ica.load_spec(spec), ica.registry())
-        before = [t.clone() for t in (data.train.x, data.train.u, data.train.s, data.eval.x, data.eval.u,
-                                      data.eval.s)]
+        before = [t.clone() for t in (data.train.x, data.train.u, data.train.s, data.eval.x, data.eval.u, data.eval.s)]
         summary = ica.run(spec, out=tmp_path)
     assert len(data_builds) == 1, "the run was handed the shared data set"
     assert set(summary["cells"]["ivae"]["status"].values()) == {"finished"}
@@ -159,11 +171,16 @@ def test_a_run_leaves_the_shared_data_unchanged(tiny_spec, tmp_path, data_builds
         assert torch.equal(old, new)
 
 
+@pytest.mark.slow
 def test_a_grid_run_builds_its_data_once(tiny_spec, tmp_path, data_builds):
     """End to end: a grid whose cells differ only in latent size builds its data once, for the pre-flight
     check and both runs (`ica.running.runner.run_grid` runs inside `shared_data()`)."""
-    spec = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "seeds": 1,
-            "grid": {"models.*.latent_dim": [2, 3]}}
+    spec = {
+        **tiny_spec,
+        "models": {"ivae": tiny_spec["models"]["ivae"]},
+        "seeds": 1,
+        "grid": {"models.*.latent_dim": [2, 3]},
+    }
     summary = ica.run(spec, out=tmp_path)
     assert len(summary["runs"]) == 2
     assert len(data_builds) == 1, f"data built {len(data_builds)} times (4 without shared_data in run_grid)"

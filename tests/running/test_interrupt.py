@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, spec_file_and_reference
+from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, shared_spec_and_reference
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def stoppable(tmp_path_factory):
     spec = copy.deepcopy(TINY_SPEC)
     spec["models"] = {"vade": spec["models"]["vade"]}
     spec["training"].update(steps=1000, log_every=10, checkpoint_every=125)
-    return spec_file_and_reference(tmp_path_factory.mktemp("stoppable"), spec)
+    return shared_spec_and_reference(tmp_path_factory, "stoppable", spec)
 
 
 def ready(spec_path, out):

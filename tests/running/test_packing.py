@@ -12,9 +12,12 @@ import signal
 import pytest
 
 import ica
+from ica.running.runner import train_label
 from ica.training.signals import Interrupted
 
 from conftest import assert_same_runs
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60", "samples_per_segment-80")
 
@@ -94,7 +97,8 @@ def test_a_pack_takes_only_the_seeds_left_to_train(tiny_spec, tmp_path):
 def test_a_grid_run_for_one_model_packs_only_that_model(tiny_spec, tmp_path):
     spec = grid_spec(tiny_spec)
     events = []
-    assert ica.run(spec, out=tmp_path, only="vade", on_event=recorder(events))["runs"]
+    assert train_label(spec, tmp_path, "vade", on_event=recorder(events)) is None
+    assert (tmp_path / "grid.json").exists() and not any(tmp_path.glob("*/summary.json"))
     said = notices(events)
     assert "vade: training 6 seeds of 3 grid cells together (training.pack_cells)" in said
     assert not any(message.startswith("ivae") for message in said)
@@ -177,7 +181,8 @@ def test_a_pack_too_large_for_memory_trains_cell_by_cell(tiny_spec, tmp_path, mo
     events = []
     ica.run(spec, out=tmp_path / "cells", on_event=recorder(events))
     said = notices(events)
-    assert any(m.startswith("ivae: not packing 3 grid cells (training would need more memory for 6 seeds)")
-               for m in said), said
+    assert any(
+        m.startswith("ivae: not packing 3 grid cells (training would need more memory for 6 seeds)") for m in said
+    ), said
     assert not any("together (training.pack_cells)" in m for m in said)
     assert sum(name == "train_start" for name, _ in events) == 6, "one training loop per model and cell"

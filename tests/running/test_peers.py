@@ -14,14 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import ica
 from conftest import TINY_SPEC
 from ica.components.protocols import is_fitted_peer
 from ica.components.registry import Registry
 from ica.errors import IcaError, SpecError
-from ica.nn.seeding import NotBatchable
 from ica.plugin import BuildContext, Options, hookimpl
 from ica.running.building import build_model, model_context, prepare_data
 from ica.spec.load import load_spec
@@ -94,8 +92,9 @@ def test_fastica_is_seeded_with_random_state_seed_and_never_sees_u():
     expected = FastICA(n_components=3, whiten="unit-variance", max_iter=1000, random_state=7).fit(data.train.x.numpy())
     peer, _ = built_peer("fastica")
     peer.fit(data.train.x.numpy(), None, seed=7, device="cpu")
-    np.testing.assert_allclose(peer.transform(data.eval.x.numpy()), expected.transform(data.eval.x.numpy()),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        peer.transform(data.eval.x.numpy()), expected.transform(data.eval.x.numpy()), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_array_equal(peer.transform(data.eval.x.numpy()), fitted_latents("fastica", 7))  # u unused
 
 
@@ -108,6 +107,7 @@ def test_fastica_latent_size_follows_the_options_and_is_checked():
 
 
 # ------------------------------------------------------------------------------------- through ica.run
+@pytest.mark.slow
 def test_fastica_runs_beside_ivae_with_the_same_metrics(tmp_path):
     events = []
     spec = tiny({"ivae": TINY_SPEC["models"]["ivae"], "fastica": {"name": "fastica"}})
@@ -135,8 +135,11 @@ def test_fastica_runs_beside_ivae_with_the_same_metrics(tmp_path):
 
 def test_no_notice_where_seeds_are_trained_one_at_a_time_anyway(tmp_path):
     events = []
-    ica.run(tiny({"fastica": {"name": "fastica"}}, batch_seeds=False), out=tmp_path,
-            on_event=lambda name, **info: events.append(name))
+    ica.run(
+        tiny({"fastica": {"name": "fastica"}}, batch_seeds=False),
+        out=tmp_path,
+        on_event=lambda name, **info: events.append(name),
+    )
     assert "notice" not in events
 
 
@@ -145,8 +148,9 @@ def test_a_finished_peer_seed_is_read_back_not_refitted(tmp_path, monkeypatch):
 
     fits = []
     original = fastica.FastICAPeer.fit
-    monkeypatch.setattr(fastica.FastICAPeer, "fit", lambda self, x, u, **kw: (fits.append(kw["seed"]),
-                                                                                original(self, x, u, **kw))[1])
+    monkeypatch.setattr(
+        fastica.FastICAPeer, "fit", lambda self, x, u, **kw: (fits.append(kw["seed"]), original(self, x, u, **kw))[1]
+    )
     spec = tiny({"fastica": {"name": "fastica"}}, seeds=3)
     first = ica.run(spec, out=tmp_path)
     assert sorted(fits) == [0, 1, 2]

@@ -11,9 +11,8 @@ import torch
 from torch import nn
 
 import ica
-from ica.plugin import Field, Options, hookimpl
+from ica.plugin import Options, hookimpl
 from ica.components.registry import Registry
-from ica.components.protocols import LossOutput, Representation
 from ica.running.building import prepare_data
 from ica.spec.load import load_spec
 
@@ -32,6 +31,7 @@ def test_standardize_uses_training_statistics_for_both_splits(tiny_spec):
     assert torch.equal(data.eval.s, raw.eval.s), "sources are never rescaled"
 
 
+@pytest.mark.slow
 def test_a_failed_seed_is_counted_in_every_statistic(tiny_spec, tmp_path):
     reg = Registry.load(entry_points=False, extra=[("tests", failing_plugin())])
     tiny_spec["models"] = {"failing": {"name": "failing", "fail_index": 1}}
@@ -67,6 +67,7 @@ class PlainPrior(nn.Module):
         return diagonal_normal(mean, log_var)
 
 
+@pytest.mark.slow
 def test_a_component_without_the_seed_axis_falls_back_to_one_seed_at_a_time(tiny_spec, tmp_path):
     module = types.ModuleType("plain_prior")
 
@@ -87,15 +88,21 @@ def test_a_component_without_the_seed_axis_falls_back_to_one_seed_at_a_time(tiny
 
 DIGITS_SPEC = {
     "data": {"name": "digits", "binarize": "threshold"},
-    "model": {"name": "vade", "latent_dim": 3, "prior": {"name": "gmm", "components": 4},
-              "encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]},
-              "likelihood": {"name": "bernoulli"}},
+    "model": {
+        "name": "vade",
+        "latent_dim": 3,
+        "prior": {"name": "gmm", "components": 4},
+        "encoder": {"name": "mlp", "hidden": [16]},
+        "decoder": {"name": "mlp", "hidden": [16]},
+        "likelihood": {"name": "bernoulli"},
+    },
     "training": {"steps": 10, "log_every": 5},
     "seeds": 2,
     "device": "cpu",
 }
 
 
+@pytest.mark.slow
 def test_discrete_likelihoods_report_bits_per_dimension_and_skip_grid_metrics(tmp_path):
     summary = ica.run(DIGITS_SPEC, out=tmp_path)
     stats = summary["cells"]["vade"]["stats"]
@@ -117,10 +124,13 @@ def test_a_discrete_likelihood_on_standardised_data_is_refused():
         raise AssertionError("a Bernoulli likelihood on z-scored data must be refused")
 
 
+@pytest.mark.slow
 def test_auto_batching_trains_large_models_one_seed_at_a_time_on_the_cpu(tiny_spec, tmp_path):
     big = {"name": "mlp", "hidden": [400, 400]}  # about 330k parameters per seed: above the CPU limit
-    tiny_spec["models"] = {"big": {"name": "ivae", "encoder": big, "decoder": big},
-                           "small": tiny_spec["models"]["ivae"]}
+    tiny_spec["models"] = {
+        "big": {"name": "ivae", "encoder": big, "decoder": big},
+        "small": tiny_spec["models"]["ivae"],
+    }
     tiny_spec["training"]["steps"] = 2
     events = []
     ica.run(tiny_spec, out=tmp_path, on_event=lambda name, **info: events.append((name, info)))
@@ -135,6 +145,7 @@ def test_auto_batching_trains_large_models_one_seed_at_a_time_on_the_cpu(tiny_sp
     assert ica.check(tiny_spec)["models"]["small"]["why_not_batched"] == "training.batch_seeds is false"
 
 
+@pytest.mark.slow
 def test_validate_lists_only_the_metrics_each_model_will_report(tiny_spec, tmp_path):
     """With the default metric list, a model without grid latents reports no grid_mcc, a fitted peer no ELBO:
     ica validate lists what ica run then writes into each summary."""
@@ -144,17 +155,23 @@ def test_validate_lists_only_the_metrics_each_model_will_report(tiny_spec, tmp_p
     checked = ica.check(tiny_spec)
     summary = ica.run(tiny_spec, out=tmp_path)
     for label in ("ivae", "vade", "fastica"):
-        reported = {name.split("_")[0] for name in summary["cells"][label]["stats"]} | \
-            {name.split("_")[0] for name in summary["cells"][label].get("cell", {})}
+        reported = {name.split("_")[0] for name in summary["cells"][label]["stats"]} | {
+            name.split("_")[0] for name in summary["cells"][label].get("cell", {})
+        }
         listed = checked["models"][label]["metrics"]
-        prefix = {"clusters": {"cluster"}, "cca_mcc": {"cca"}, "consistency_r2": {"consistency"},
-                  "effective_rank": {"active", "participation", "latent"}}
+        prefix = {
+            "clusters": {"cluster"},
+            "cca_mcc": {"cca"},
+            "consistency_r2": {"consistency"},
+            "effective_rank": {"active", "participation", "latent"},
+        }
         # every listed metric wrote numbers, no other
         assert reported == set().union(*(prefix.get(m, {m}) for m in listed)), label
     assert "elbo" in checked["models"]["vade"]["metrics"] and "elbo" not in checked["models"]["fastica"]["metrics"]
     assert "grid_mcc" not in checked["metrics"]
 
 
+@pytest.mark.slow
 def test_a_diverged_seed_is_retried_alone_at_a_lower_learning_rate(tiny_spec, tmp_path):
     reg = Registry.load(entry_points=False, extra=[("tests", failing_plugin())])
     # The test model sends seed index 1 of a batch to NaN; trained alone (index 0) it recovers.
@@ -173,6 +190,7 @@ def test_a_diverged_seed_is_retried_alone_at_a_lower_learning_rate(tiny_spec, tm
     assert all(abs(json.loads(line)["lr"] - 0.0005) < 1e-9 for line in lines), "the log is the retry's alone"
 
 
+@pytest.mark.slow
 def test_a_spec_whose_data_fail_leaves_no_run_directory_and_the_fixed_spec_runs_there(tiny_spec, tmp_path):
     """The checks (data, metrics, models) come before the directory is claimed: otherwise its spec.json
     would refuse the corrected spec as 'a different spec'."""
@@ -192,6 +210,7 @@ def test_a_spec_whose_data_fail_leaves_no_run_directory_and_the_fixed_spec_runs_
     assert set(ica.run(fixed, out=out)["cells"]) == {"ivae", "vade"}
 
 
+@pytest.mark.slow
 def test_a_run_directory_of_ica_0_2_0_resumes_after_training_compile_changed_its_default(tiny_spec, tmp_path):
     """0.2.0 wrote training.compile false into spec.json and hashed it so; this version's default is "auto".
     The same spec file still resumes the directory (and a different spec is still refused)."""

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ica.cli.app import app
+from ica.running.runner import train_label
 from ica.running.locks import training_lock
 
 pytest.importorskip("submitit")
@@ -44,7 +45,9 @@ def fake_sbatch(tmp_path, monkeypatch):
     write_executable(bin_dir / "srun", "#!/bin/sh\necho 'fake srun must not run here' >&2\nexit 1\n")
     captured = tmp_path / "captured"
     captured.mkdir()
-    write_executable(bin_dir / "sbatch", textwrap.dedent(f"""\
+    write_executable(
+        bin_dir / "sbatch",
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import json, pathlib, shutil, sys
         captured = pathlib.Path({str(captured)!r})
@@ -53,7 +56,8 @@ def fake_sbatch(tmp_path, monkeypatch):
         (captured / f"call-{{n}}.json").write_text(json.dumps(sys.argv[1:]))
         shutil.copy(sys.argv[-1], captured / f"script-{{n}}.sh")
         print("Submitted batch job {JOB_ID}")
-        """))
+        """),
+    )
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     return captured
 
@@ -84,9 +88,28 @@ def no_seed_trained(out) -> bool:
 def test_the_cli_options_become_one_sbatch_job_array(tiny_spec, tmp_path, fake_sbatch):
     spec = grid_spec_file(tiny_spec, tmp_path)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", str(spec), "--out", str(out), "--executor", "slurm", "--partition", "gpu", "--time", "90",
-        "--gpus", "1", "--cpus", "4", "--array-parallelism", "2", "--no-wait"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(spec),
+            "--out",
+            str(out),
+            "--executor",
+            "slurm",
+            "--partition",
+            "gpu",
+            "--time",
+            "90",
+            "--gpus",
+            "1",
+            "--cpus",
+            "4",
+            "--array-parallelism",
+            "2",
+            "--no-wait",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
 
@@ -168,18 +191,17 @@ def test_packed_cells_go_as_one_task_per_model(tiny_spec, tmp_path, fake_sbatch)
         assert all(p.label == unit.label for p in unit.parts)
 
 
+@pytest.mark.slow
 def test_a_resubmitted_sweep_sends_only_the_models_left_to_train(tiny_spec, tmp_path, fake_sbatch):
     """Two of the four units finished (trained here) and a third is being trained elsewhere: the same command
     submits an array of the last one; once every unfinished unit is being trained, it submits nothing."""
-    import ica
-
     spec = grid_spec_file(tiny_spec, tmp_path)
     out = tmp_path / "run"
     full = json.loads(spec.read_text())
     for cell, samples in zip(CELLS, (40, 60)):
         one_cell = {**full, "data": {**full["data"], "samples_per_segment": samples}}
         one_cell.pop("grid")
-        ica.run(one_cell, out=tmp_path / "elsewhere" / cell, only="ivae")
+        train_label(one_cell, tmp_path / "elsewhere" / cell, "ivae")
     first = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--executor", "slurm", "--no-wait"])
     assert first.exit_code == 0, first.output
     for cell in CELLS:  # the ivae units finish (as if their array tasks ran)
@@ -205,8 +227,9 @@ def submitit_unit(out, job_id):
     return submitit.core.utils.DelayedSubmission.load(path).args[0]
 
 
-@pytest.mark.parametrize("option, value", [("--time", "0"), ("--cpus", "0"), ("--array-parallelism", "0"),
-                                           ("--gpus", "-1")])
+@pytest.mark.parametrize(
+    "option, value", [("--time", "0"), ("--cpus", "0"), ("--array-parallelism", "0"), ("--gpus", "-1")]
+)
 def test_options_slurm_would_reject_or_misread_are_clear_errors(tiny_spec, tmp_path, fake_sbatch, option, value):
     spec = grid_spec_file(tiny_spec, tmp_path)
     out = tmp_path / "run"

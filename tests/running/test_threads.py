@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
 import ica
 from ica.cli.app import app
 from ica.running import processes
-from ica.training.compiled import AUTO_STEPS
+from ica.running import dispatch
 
 
 def one_core_each(monkeypatch, cores: int = 2) -> None:
@@ -61,6 +62,7 @@ def test_threads_below_one_is_one_clear_message(tmp_path, tiny_spec):
     assert result.exit_code == 2 and "--threads" in result.output and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_threads_are_honoured_recorded_and_given_back(monkeypatch, tmp_path, tiny_spec):
     one_core_each(monkeypatch)
     before = torch.get_num_threads()
@@ -74,6 +76,7 @@ def test_threads_are_honoured_recorded_and_given_back(monkeypatch, tmp_path, tin
     assert torch.get_num_threads() == before  # the caller's count is given back
 
 
+@pytest.mark.slow
 def test_the_default_records_one_thread_and_the_compile_decision(monkeypatch, tmp_path, tiny_spec):
     one_core_each(monkeypatch)
     result = run_cli(tmp_path, tiny_spec)
@@ -81,14 +84,24 @@ def test_the_default_records_one_thread_and_the_compile_decision(monkeypatch, tm
     env = env_json(tmp_path)
     assert env["threads"] == 1 and env["threads_why"].startswith("one thread")
     assert env["workers"] == 1 and env["workers_why"].startswith("one process")
-    assert env["compile"] == {"setting": "auto", "steps": 30, "auto_steps": AUTO_STEPS, "compiles": False,
-                              "why": env["compile"]["why"]}
-    assert f"30 steps < {AUTO_STEPS:,}" in env["compile"]["why"]
+    assert env["compile"] == {
+        "setting": "auto",
+        "steps": 30,
+        "seeds": 2,
+        "compiles": False,
+        "why": env["compile"]["why"],
+        "expected_saving_s": env["compile"]["expected_saving_s"],
+        "compile_cost_s": env["compile"]["compile_cost_s"],
+        "cache": env["compile"]["cache"],
+    }
+    assert env["compile"]["expected_saving_s"] < env["compile"]["compile_cost_s"]
+    assert "over 30 steps of 2 seed(s), less than it costs" in env["compile"]["why"]
     for key in ("python", "torch", "device", "git_commit", "plugins"):  # what readers had before stays
         assert key in env
 
 
-def test_ica_run_from_python_leaves_the_callers_threads_and_says_so(monkeypatch, tmp_path, tiny_spec):
+@pytest.mark.slow
+def test_ica_run_from_python_decides_threads_as_the_command_and_gives_them_back(monkeypatch, tmp_path, tiny_spec):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     before = torch.get_num_threads()
     spec = {**tiny_spec, "training": {**tiny_spec["training"], "compile": False, "epochs": 1}}
@@ -99,3 +112,68 @@ def test_ica_run_from_python_leaves_the_callers_threads_and_says_so(monkeypatch,
     assert env["threads_why"] == "OMP_NUM_THREADS=1 (the environment's)"
     assert env["compile"]["setting"] is False and env["compile"]["compiles"] is False
     assert env["compile"]["steps"] == 160 // 16  # one epoch of whole batches of the training split
+
+
+@pytest.mark.slow
+def test_ica_run_and_the_command_choose_the_same_threads_workers_and_compiling(monkeypatch, tmp_path, tiny_spec):
+    one_core_each(monkeypatch)
+    before = torch.get_num_threads()
+    (tmp_path / "cli").mkdir()
+    assert run_cli(tmp_path / "cli", tiny_spec).exit_code == 0
+    result = ica.run(tiny_spec, out=tmp_path / "api" / "out")
+    cli, api = env_json(tmp_path / "cli"), env_json(tmp_path / "api")
+    for key in ("threads", "threads_why", "workers", "workers_why"):
+        assert cli[key] == api[key], key
+    assert cli["compile"]["compiles"] == api["compile"]["compiles"] == result.decisions.compile["compiles"]
+    assert result.decisions.threads == api["threads"] == 1 and torch.get_num_threads() == before
+    assert result.runs[0].summary == result.summary and result["cells"] == result.summary["cells"]
+
+
+def test_ica_run_and_the_command_start_the_same_workers(monkeypatch, tmp_path, tiny_spec):
+    """Where the decision is to train in workers, both paths hand the spec to the same executor."""
+    one_core_each(monkeypatch)
+    monkeypatch.setattr(processes, "auto_workers", lambda *a: (2, "2 worker processes (test)"))
+    calls = []
+
+    def fake_workers(spec, out, workers, *, device=None, on_event=None):
+        calls.append(workers)
+        return {"name": None, "cells": {}, "split": "eval"}
+
+    monkeypatch.setattr("ica.running.executor.run_with_workers", fake_workers)
+    result = run_cli(tmp_path, tiny_spec)
+    assert result.exit_code == 0, result.output
+    assert "training in 2 worker processes (test) (--workers 1: all in this process)" in result.output
+    assert ica.run(tiny_spec, out=tmp_path / "api").decisions.workers == 2
+    assert calls == [2, 2]
+
+
+def test_a_registry_from_python_trains_in_this_process(tiny_spec):
+    """Worker processes load the installed plugins; a registry built in this process cannot reach them."""
+    custom = type(ica.registry()).load(entry_points=False)
+    decided = dispatch.decide(tiny_spec, reg=custom)
+    assert decided.workers == 1 and decided.workers_why == "one process (a registry passed from Python)"
+    with pytest.raises(ica.IcaError, match="worker processes load the installed plugins only"):
+        dispatch.decide(tiny_spec, reg=custom, workers=2)
+
+
+@pytest.mark.slow
+def test_ica_run_and_the_command_pack_the_same_grid_cells(monkeypatch, tmp_path, tiny_spec):
+    """Both paths reach the same packing decision: the same model labels of the same cells train together."""
+    from ica.running import packing
+
+    one_core_each(monkeypatch)
+    tiny_spec["grid"] = {"data.samples_per_segment": [40, 60]}
+    tiny_spec["training"]["steps"] = 2
+    packed = []
+    real_groups = packing.pack_groups
+
+    def recording(reg, cells):
+        groups = real_groups(reg, cells)
+        packed.append(sorted((label, tuple(c.name for c in group)) for label, group in groups))
+        return groups
+
+    monkeypatch.setattr(packing, "pack_groups", recording)
+    (tmp_path / "cli").mkdir()
+    assert run_cli(tmp_path / "cli", tiny_spec).exit_code == 0
+    ica.run(tiny_spec, out=tmp_path / "api")
+    assert len(packed) == 2 and packed[0] == packed[1] and {label for label, _ in packed[0]} == {"ivae", "vade"}

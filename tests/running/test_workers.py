@@ -8,11 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 import ica
+from ica.running.runner import train_label
 from ica.cli.app import app
 
 from conftest import assert_same_runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pack", [True, False], ids=["cells packed", "cell by cell"])
 def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path, pack):
     """Packed, a unit is one model label of both cells (2 units); cell by cell, one model of one cell (4)."""
@@ -36,8 +38,9 @@ def test_two_workers_give_exactly_the_serial_results(tiny_spec, tmp_path, pack):
     assert_same_runs(tmp_path / "parallel", tmp_path / "serial", ("samples_per_segment-40", "samples_per_segment-60"))
 
 
-def test_only_trains_one_label_and_writes_no_summary(tiny_spec, tmp_path):
-    assert ica.run(tiny_spec, out=tmp_path, only="vade") == {}
+@pytest.mark.slow
+def test_a_unit_of_work_trains_one_label_and_writes_no_summary(tiny_spec, tmp_path):
+    assert train_label(tiny_spec, tmp_path, "vade") is None
     assert (tmp_path / "vade" / "seeds" / "0" / "result.json").exists()
     assert not (tmp_path / "ivae").exists() and not (tmp_path / "summary.json").exists()
 
@@ -59,6 +62,7 @@ def visible_devices():
     return os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
+@pytest.mark.slow
 def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
     """The worker initialiser as `run_with_workers` uses it, with two GPUs said to exist (none are needed:
     only the environment each worker is given is checked)."""
@@ -71,8 +75,9 @@ def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
     slots, pids = context.Queue(), context.Queue()
     for slot in range(2):
         slots.put(slot)
-    with ProcessPoolExecutor(2, mp_context=context, initializer=_start_worker,
-                             initargs=(slots, pids, context.Queue(), 2, 1)) as pool:
+    with ProcessPoolExecutor(
+        2, mp_context=context, initializer=_start_worker, initargs=(slots, pids, context.Queue(), 2, 1)
+    ) as pool:
         seen = [f.result() for f in [pool.submit(visible_devices) for _ in range(2)]]
     assert sorted(seen) == ["0", "1"]
 
@@ -86,8 +91,12 @@ def test_ica_run_trains_in_parallel_workers_only_where_each_unit_has_enough_work
     workers, why = processes.auto_workers("specs/fig2-tcl.json", "cpu")
     assert workers == 2 and "2 worker processes of 1 thread(s) each, for 2 units" == why
     assert processes.auto_workers(tiny_spec, "cpu")[0] == 1  # 2 models x 2 seeds x 30 steps
-    long_one = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "seeds": 50,
-                "training": {**tiny_spec["training"], "steps": 70_000}}
+    long_one = {
+        **tiny_spec,
+        "models": {"ivae": tiny_spec["models"]["ivae"]},
+        "seeds": 50,
+        "training": {**tiny_spec["training"], "steps": 70_000},
+    }
     assert processes.auto_workers(long_one, "cpu") == (1, "one process (one unit to train)")
     monkeypatch.setattr(processes.os, "cpu_count", lambda: 1)
     assert processes.auto_workers("specs/fig2-tcl.json", "cpu")[0] == 1

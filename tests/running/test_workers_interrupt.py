@@ -13,7 +13,9 @@ import time
 
 import pytest
 
-from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, spec_file_and_reference
+from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, shared_spec_and_reference
+
+pytestmark = pytest.mark.slow  # every test here trains
 
 CELLS = ("samples_per_segment-40", "samples_per_segment-60")
 LABELS = ("ivae", "vade")
@@ -28,7 +30,7 @@ def sweep(tmp_path_factory):
     # 1,500 steps: a signal sent at step 150 meets both workers still training, also on a loaded machine (at
     # 600 a worker could finish its unit before the parent had passed the signal on)
     spec["training"].update(steps=1500, log_every=50, checkpoint_every=100, pack_cells=False)
-    return spec_file_and_reference(tmp_path_factory.mktemp("sweep"), spec)
+    return shared_spec_and_reference(tmp_path_factory, "sweep", spec)
 
 
 def ready(path, out):
@@ -80,8 +82,7 @@ def test_killed_workers_end_the_sweep_with_one_message_and_it_resumes_to_the_ser
 
 
 @pytest.mark.parametrize("how", ["ctrl-c to the process group", "sigterm to the parent"])
-def test_a_signal_stops_every_worker_at_a_checkpoint_and_the_sweep_resumes_to_the_serial_results(
-        sweep, tmp_path, how):
+def test_a_signal_stops_every_worker_at_a_checkpoint_and_the_sweep_resumes_to_the_serial_results(sweep, tmp_path, how):
     path, serial = sweep
     out = tmp_path / "stopped"
     process, finish = ready(path, out), ready(path, out)

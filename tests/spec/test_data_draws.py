@@ -25,32 +25,78 @@ from ica.spec.grid import grid_cells, grid_json, has_grid
 from ica.spec.limits import MAX_GRID_CELLS, MAX_SEED
 from ica.spec.load import accepted_hashes, spec_hash, spec_json
 from ica.reporting.draws import group_draws, without_draw
-from ica.reporting.read import load_experiment
-from ica.reporting.runs import find_runs
+from ica.reporting.experiment import load_experiment
+from ica.reporting.finder import find_runs
 
 OLD_SPEC_JSON = {  # a run's spec.json as ica wrote it before data_draws existed
-    "$schema": None, "name": "old",
-    "data": {"standardize": False, "shuffle_u": False, "segments": 4, "samples_per_segment": 40,
-             "eval_samples_per_segment": 20, "dim": 3, "mixing_layers": 4, "negative_slope": 0.2,
-             "mixing": "original", "max_condition": None, "condition_draws": None, "condition_percentile": None,
-             "mean_range": [-3.0, 3.0], "std_range": [0.01, 3.0], "data_seed": 7, "name": "tcl"},
-    "models": {"ivae": {
-        "latent_dim": None,
-        "encoder": {"hidden": [50, 50], "activation": "leaky_relu", "negative_slope": 0.2, "dropout": 0.0,
-                    "dropout_after": [], "name": "mlp"},
-        "decoder": {"hidden": [50, 50], "activation": "leaky_relu", "negative_slope": 0.2, "dropout": 0.0,
-                    "dropout_after": [], "name": "mlp"},
-        "likelihood": {"scale": 0.1, "learn_scale": False, "name": "gaussian"},
-        "prior": {"parameterisation": "table", "hidden": [50], "name": "conditional"},
-        "kl": "analytic", "name": "ivae"}},
-    "training": {"steps": 20, "epochs": None, "batch_size": 64, "lr": 0.001, "betas": [0.9, 0.999],
-                 "scheduler": {"factor": 0.5, "patience": 5, "interval": 1000, "threshold": 0.0001, "min_lr": 1e-06},
-                 "batch_seeds": "auto", "pack_cells": True, "compile": "auto", "retry_nan": 0, "retry_lr_factor": 0.1,
-                 "identifiability": {"monitor": True, "remedy": "none", "threshold": 1000000.0, "noise": 0.01,
-                                     "alpha": 0.001},
-                 "logger": "none", "log_every": 100, "checkpoint_every": 5000, "checkpoint_keep": 2},
-    "seeds": 2, "evaluation": {"metrics": None, "split": "eval", "controls": ["untrained", "observations"]},
-    "device": "cpu", "grid": None, "spec_hash": "ffc6b15535e697b6",
+    "$schema": None,
+    "name": "old",
+    "data": {
+        "standardize": False,
+        "shuffle_u": False,
+        "segments": 4,
+        "samples_per_segment": 40,
+        "eval_samples_per_segment": 20,
+        "dim": 3,
+        "mixing_layers": 4,
+        "negative_slope": 0.2,
+        "mixing": "original",
+        "max_condition": None,
+        "condition_draws": None,
+        "condition_percentile": None,
+        "mean_range": [-3.0, 3.0],
+        "std_range": [0.01, 3.0],
+        "data_seed": 7,
+        "name": "tcl",
+    },
+    "models": {
+        "ivae": {
+            "latent_dim": None,
+            "encoder": {
+                "hidden": [50, 50],
+                "activation": "leaky_relu",
+                "negative_slope": 0.2,
+                "dropout": 0.0,
+                "dropout_after": [],
+                "name": "mlp",
+            },
+            "decoder": {
+                "hidden": [50, 50],
+                "activation": "leaky_relu",
+                "negative_slope": 0.2,
+                "dropout": 0.0,
+                "dropout_after": [],
+                "name": "mlp",
+            },
+            "likelihood": {"scale": 0.1, "learn_scale": False, "name": "gaussian"},
+            "prior": {"parameterisation": "table", "hidden": [50], "name": "conditional"},
+            "kl": "analytic",
+            "name": "ivae",
+        }
+    },
+    "training": {
+        "steps": 20,
+        "epochs": None,
+        "batch_size": 64,
+        "lr": 0.001,
+        "betas": [0.9, 0.999],
+        "scheduler": {"factor": 0.5, "patience": 5, "interval": 1000, "threshold": 0.0001, "min_lr": 1e-06},
+        "batch_seeds": "auto",
+        "pack_cells": True,
+        "compile": "auto",
+        "retry_nan": 0,
+        "retry_lr_factor": 0.1,
+        "identifiability": {"monitor": True, "remedy": "none", "threshold": 1000000.0, "noise": 0.01, "alpha": 0.001},
+        "logger": "none",
+        "log_every": 100,
+        "checkpoint_every": 5000,
+        "checkpoint_keep": 2,
+    },
+    "seeds": 2,
+    "evaluation": {"metrics": None, "split": "eval", "controls": ["untrained", "observations"]},
+    "device": "cpu",
+    "grid": None,
+    "spec_hash": "ffc6b15535e697b6",
 }
 OLD_BODY = {k: v for k, v in OLD_SPEC_JSON.items() if k != "spec_hash"}
 OLD_GRID_SPEC = {**OLD_BODY, "grid": {"data.samples_per_segment": [40, 60]}}  # a grid's spec, as ica wrote it
@@ -76,12 +122,16 @@ def test_an_old_grid_json_keeps_its_hash_and_still_reads(tmp_path):
     assert spec_json(spec) == OLD_GRID_SPEC and spec_hash(spec) == OLD_GRID_HASH
     assert not has_grid(ica.load_spec(OLD_BODY))
     cells = grid_cells(spec)
-    old = {"name": "old", "spec_hash": OLD_GRID_HASH, "axes": OLD_GRID_SPEC["grid"],
-           "cells": [{"name": c.name, "dir": c.directory, "settings": c.settings} for c in cells]}
+    old = {
+        "name": "old",
+        "spec_hash": OLD_GRID_HASH,
+        "axes": OLD_GRID_SPEC["grid"],
+        "cells": [{"name": c.name, "dir": c.directory, "settings": c.settings} for c in cells],
+    }
     assert grid_json(spec, cells, OLD_GRID_HASH) == old, "a grid without draws writes grid.json as before"
     (tmp_path / "grid.json").write_text(json.dumps(old))
     check_grid_directory(tmp_path, accepted_hashes(spec))
-    grid, _ = read_grid(tmp_path)
+    grid = read_grid(tmp_path)
     assert grid.draw_axis is None and grid.draws is None
 
 
@@ -110,8 +160,12 @@ def test_a_count_draws_from_the_data_seed_on_as_cells_of_their_own(tiny_spec):
 def test_a_list_names_the_data_seeds_and_the_draws_are_the_innermost_axis(tiny_spec):
     spec = ica.load_spec(drawn(tiny_spec, [11, 3], grid={"models.*.latent_dim": [2, 3]}))
     assert grid_axes(spec) == {"models.*.latent_dim": [2, 3], DRAW_AXIS: [11, 3]}
-    assert [c.name for c in grid_cells(spec)] == ["latent_dim=2 data_seed=11", "latent_dim=2 data_seed=3",
-                                                  "latent_dim=3 data_seed=11", "latent_dim=3 data_seed=3"]
+    assert [c.name for c in grid_cells(spec)] == [
+        "latent_dim=2 data_seed=11",
+        "latent_dim=2 data_seed=3",
+        "latent_dim=3 data_seed=11",
+        "latent_dim=3 data_seed=3",
+    ]
     assert grid_cells(spec)[1].directory == "latent_dim-2_data_seed-3"
 
 
@@ -130,19 +184,22 @@ def test_a_data_axis_may_change_the_data_set_under_the_draws(tiny_spec):
 
 
 # ------------------------------------------------------------------------------------ refusals
-@pytest.mark.parametrize("draws, fragment", [
-    (0, "at least 1"),
-    (-2, "at least 1"),
-    (MAX_GRID_CELLS + 1, "at most 1,000"),
-    (10**12, "data draws; at most"),
-    ([], "empty"),
-    ([3, 4, 3], "data_draws[2]: repeats the data seed 3"),
-    ([1, -1], "data_draws[1]: a data seed must be non-negative"),
-    ([MAX_SEED + 1], "data_draws[0]: a data seed is at most"),
-    ([0] * (MAX_GRID_CELLS + 1), "at most 1,000"),
-    (True, "data_draws"),
-    ("2", "data_draws"),
-])
+@pytest.mark.parametrize(
+    "draws, fragment",
+    [
+        (0, "at least 1"),
+        (-2, "at least 1"),
+        (MAX_GRID_CELLS + 1, "at most 1,000"),
+        (10**12, "data draws; at most"),
+        ([], "empty"),
+        ([3, 4, 3], "data_draws[2]: repeats the data seed 3"),
+        ([1, -1], "data_draws[1]: a data seed must be non-negative"),
+        ([MAX_SEED + 1], "data_draws[0]: a data seed is at most"),
+        ([0] * (MAX_GRID_CELLS + 1), "at most 1,000"),
+        (True, "data_draws"),
+        ("2", "data_draws"),
+    ],
+)
 def test_bad_draws_are_refused_naming_the_field(tiny_spec, draws, fragment):
     with pytest.raises(ica.SpecError) as info:
         ica.load_spec(drawn(tiny_spec, draws))
@@ -156,11 +213,9 @@ def test_the_last_data_seed_must_stay_a_seed(tiny_spec):
         ica.load_spec(drawn(tiny_spec, 2))
 
 
-@pytest.mark.parametrize("grid", [
-    {"data.data_seed": [1, 2]},
-    {"data.*": [{}]},
-    {"models.*.latent_dim, data.data_seed": [[2, 1]]},
-])
+@pytest.mark.parametrize(
+    "grid", [{"data.data_seed": [1, 2]}, {"data.*": [{}]}, {"models.*.latent_dim, data.data_seed": [[2, 1]]}]
+)
 def test_a_grid_axis_that_sets_the_data_seed_is_refused(tiny_spec, grid):
     with pytest.raises(ica.SpecError, match=r"data_draws: the grid axis .* sets data.data_seed"):
         ica.load_spec(drawn(tiny_spec, 2, grid=grid))
@@ -205,7 +260,8 @@ def test_grid_json_records_the_draw_axis_and_the_draws(tiny_spec, tmp_path):
     assert record["axes"] == {"data.samples_per_segment": [40, 60], DRAW_AXIS: [5, 2]}
     assert record["draw_axis"] == DRAW_AXIS and record["draws"] == [5, 2]
     claim_grid(spec, tmp_path, registry())
-    grid, data = read_grid(tmp_path)
+    grid = read_grid(tmp_path)
+    data = grid.plain()
     assert grid.draw_axis == DRAW_AXIS and grid.draws == [5, 2]
     data["cells"][1]["settings"].pop(DRAW_AXIS)
     (tmp_path / "grid.json").write_text(json.dumps(data))
@@ -247,8 +303,12 @@ def test_pending_cells_read_back_with_their_draws(tiny_spec, tmp_path):
     assert [g.draws for g in groups] == [[4, 9], [4, 9]]
     assert [[r.settings["models.*.latent_dim"] for r in g.items] for g in groups] == [[2, 2], [3, 3]]
     runs = load_experiment(tmp_path).runs
-    assert [(r.draw_axis, r.draw, r.settings.get("models.*.latent_dim")) for r in runs] == \
-        [(DRAW_AXIS, 4, 2), (DRAW_AXIS, 9, 2), (DRAW_AXIS, 4, 3), (DRAW_AXIS, 9, 3)]
+    assert [(r.draw_axis, r.draw, r.settings.get("models.*.latent_dim")) for r in runs] == [
+        (DRAW_AXIS, 4, 2),
+        (DRAW_AXIS, 9, 2),
+        (DRAW_AXIS, 4, 3),
+        (DRAW_AXIS, 9, 3),
+    ]
 
 
 def test_the_results_table_does_not_show_the_draw_axis_as_a_setting(tiny_spec, tmp_path):
@@ -266,7 +326,10 @@ def test_grouping_keeps_the_first_seen_order_and_each_members_draw():
     items = [("b", 1), ("a", 1), ("b", 2), ("c", None), ("a", 2)]
     groups = group_draws(items, lambda item: item)
     assert [(g.key, g.items, g.draws) for g in groups] == [
-        ("b", [("b", 1), ("b", 2)], [1, 2]), ("a", [("a", 1), ("a", 2)], [1, 2]), ("c", [("c", None)], [None])]
+        ("b", [("b", 1), ("b", 2)], [1, 2]),
+        ("a", [("a", 1), ("a", 2)], [1, 2]),
+        ("c", [("c", None)], [None]),
+    ]
     assert group_draws([], lambda item: item) == []
 
 

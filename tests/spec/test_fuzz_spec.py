@@ -2,10 +2,11 @@
 types, huge, negative, zero, non-finite, empty, unicode, rich markup, a lone surrogate. Every outcome must
 be exit 0 or 2 with one message and no traceback, in bounded memory (issue #11).
 
-The mutations run in one subprocess (its peak RSS is what is bounded). Sizes are shrunk first so that
-the specs that generate their data (TCL) build it in milliseconds; image data sets are pointed at an
-empty folder with downloads off, so they fail at once with a DataError. A deterministic sample keeps the
-test within its time budget; the counts are printed for the record.
+The mutations run in subprocesses (their peak RSS is what is bounded), one per shard of a deterministic
+sample, so that pytest-xdist spreads them over its workers. Sizes are shrunk first so that the specs that
+generate their data (TCL) build it in milliseconds and a grid of data draws validates a few runs, not dozens;
+image data sets are pointed at an empty folder with downloads off, so they fail at once with a DataError. The
+sample keeps the test within its time budget; the counts are printed for the record.
 """
 
 from __future__ import annotations
@@ -15,19 +16,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # thousands of `ica validate` calls in a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 MAX_RSS_MB = 3000
 BUDGET = 2500
 """Mutations run, at most (a deterministic sample of all of them when there are more)."""
+SHARDS = 2
+"""The sample is split into this many tests, each its own subprocess (every shard's outcomes are checked)."""
 
 WORKER = r'''
 import copy, json, random, resource, sys, tempfile
 from pathlib import Path
+import typer.testing
 from typer.testing import CliRunner
 from ica.cli.app import app
 
-ROOT, BUDGET = Path(sys.argv[1]), int(sys.argv[2])
+COMMAND = typer.testing._get_command(app)
+typer.testing._get_command = lambda _: COMMAND  # built once, not on every invoke (a third of the time)
+
+ROOT, BUDGET, SHARD, SHARDS = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 SURROGATE = "@@SURROGATE@@"
 RAW = {"Infinity": "Infinity", "-Infinity": "-Infinity", "NaN": "NaN", "1e999": "1e999"}
 
@@ -40,6 +51,11 @@ def shrunk(spec, folder):
     if "download" in data or "root" in data:
         data.update(download=False, root=str(folder / "no-data"))
     spec["seeds"] = 2
+    draws = spec.get("data_draws")
+    if isinstance(draws, list):
+        spec["data_draws"] = draws[:2]
+    elif isinstance(draws, int):
+        spec["data_draws"] = min(draws, 2)
     training = spec.setdefault("training", {})
     if "epochs" in training:
         training["epochs"] = 1
@@ -106,6 +122,7 @@ def main():
     total = len(cases)
     if total > BUDGET:
         cases = random.Random(0).sample(cases, BUDGET)
+    cases = cases[SHARD::SHARDS]
     runner, outcomes, bad = CliRunner(), {0: 0, 2: 0}, []
     target = folder / "spec.json"
     for name, path, new, base in cases:
@@ -129,13 +146,23 @@ main()
 '''
 
 
-def test_every_leaf_of_every_shipped_spec_mutated_gives_exit_0_or_2_and_one_message():
-    proc = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), str(BUDGET)], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_leaf_of_every_shipped_spec_mutated_gives_exit_0_or_2_and_one_message(shard):
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(ROOT), str(BUDGET), str(shard), str(SHARDS)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"fuzz: {report['total']} mutations, {report['tried']} tried: {report['exit0']} exit 0, "
-          f"{report['exit2']} exit 2, {len(report['bad'])} bad; peak RSS {report['rss_mb']:.0f} MB")
+    print(
+        f"fuzz shard {shard + 1}/{SHARDS}: {report['total']} mutations, {report['tried']} tried: "
+        f"{report['exit0']} exit 0, {report['exit2']} exit 2, {len(report['bad'])} bad; "
+        f"peak RSS {report['rss_mb']:.0f} MB"
+    )
     assert not report["bad"], json.dumps(report["bad"][:10], indent=1)
     assert report["rss_mb"] < MAX_RSS_MB
     assert report["exit0"] > 0 and report["exit2"] > 0

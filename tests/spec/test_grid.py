@@ -18,8 +18,12 @@ def grid_spec(tiny_spec, grid):
 
 def test_cells_are_the_product_of_the_axes_in_order(tiny_spec):
     cells = grid_cells(grid_spec(tiny_spec, {"data.samples_per_segment": [40, 80], "models.*.latent_dim": [2, 3]}))
-    assert [c.name for c in cells] == ["samples_per_segment=40 latent_dim=2", "samples_per_segment=40 latent_dim=3",
-                                       "samples_per_segment=80 latent_dim=2", "samples_per_segment=80 latent_dim=3"]
+    assert [c.name for c in cells] == [
+        "samples_per_segment=40 latent_dim=2",
+        "samples_per_segment=40 latent_dim=3",
+        "samples_per_segment=80 latent_dim=2",
+        "samples_per_segment=80 latent_dim=3",
+    ]
     assert cells[0].directory == "samples_per_segment-40_latent_dim-2"
     last = cells[-1].spec
     assert last.data.samples_per_segment == 80
@@ -28,8 +32,11 @@ def test_cells_are_the_product_of_the_axes_in_order(tiny_spec):
 
 
 def test_whole_components_can_be_grid_values(tiny_spec):
-    cells = grid_cells(grid_spec(tiny_spec, {"models.vade.prior": [{"name": "gmm", "components": 5},
-                                                                   {"name": "rademacher", "bits": 2}]}))
+    cells = grid_cells(
+        grid_spec(
+            tiny_spec, {"models.vade.prior": [{"name": "gmm", "components": 5}, {"name": "rademacher", "bits": 2}]}
+        )
+    )
     assert [c.name for c in cells] == ["prior=gmm", "prior=rademacher"]
     assert cells[1].spec.models["vade"].prior.name == "rademacher"
 
@@ -39,12 +46,15 @@ def test_axes_with_the_same_last_name_get_longer_labels(tiny_spec):
     assert cells[0].name == "ivae.latent_dim=2 vade.latent_dim=3"
 
 
-@pytest.mark.parametrize("grid, fragments", [
-    ({"data.samples_per_segment": [40, -1]}, ["grid cell 'samples_per_segment=-1'", "data.samples_per_segment"]),
-    ({"models.nope.latent_dim": [2]}, ["'models.nope' is not a section"]),
-    ({"data.samples_per_segment": []}, ["has no values"]),
-    ({"colour": [1]}, ["not a dotted path"]),
-])
+@pytest.mark.parametrize(
+    "grid, fragments",
+    [
+        ({"data.samples_per_segment": [40, -1]}, ["grid cell 'samples_per_segment=-1'", "data.samples_per_segment"]),
+        ({"models.nope.latent_dim": [2]}, ["'models.nope' is not a section"]),
+        ({"data.samples_per_segment": []}, ["has no values"]),
+        ({"colour": [1]}, ["not a dotted path"]),
+    ],
+)
 def test_bad_grids_name_the_axis_or_cell(tiny_spec, grid, fragments):
     with pytest.raises(ica.SpecError) as info:
         grid_cells(grid_spec(tiny_spec, grid))
@@ -52,8 +62,13 @@ def test_bad_grids_name_the_axis_or_cell(tiny_spec, grid, fragments):
         assert fragment in str(info.value)
 
 
+@pytest.mark.slow
 def test_a_grid_runs_every_cell_into_its_directory_and_resumes(tiny_spec, tmp_path):
-    spec = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "grid": {"data.samples_per_segment": [40, 60]}}
+    spec = {
+        **tiny_spec,
+        "models": {"ivae": tiny_spec["models"]["ivae"]},
+        "grid": {"data.samples_per_segment": [40, 60]},
+    }
     events = []
     summary = ica.run(spec, out=tmp_path, on_event=lambda name, **info: events.append(name))
     index = json.loads((tmp_path / "grid.json").read_text())
@@ -88,8 +103,15 @@ def test_dry_run_and_validate_list_every_cell(tiny_spec, tmp_path):
 
 
 def test_linked_axes_change_options_together(tiny_spec):
-    cells = grid_cells(grid_spec(tiny_spec, {"data.samples_per_segment, models.vade.prior.components": [[40, 3], [80, 6]],
-                                             "models.*.latent_dim": [2, 3]}))
+    cells = grid_cells(
+        grid_spec(
+            tiny_spec,
+            {
+                "data.samples_per_segment, models.vade.prior.components": [[40, 3], [80, 6]],
+                "models.*.latent_dim": [2, 3],
+            },
+        )
+    )
     assert len(cells) == 4
     assert cells[2].name == "samples_per_segment=80 components=6 latent_dim=2"
     assert cells[2].spec.models["vade"].prior.components == 6 and cells[2].spec.data.samples_per_segment == 80

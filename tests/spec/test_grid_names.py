@@ -20,10 +20,16 @@ def cells_of(tiny_spec, grid):
 
 def test_same_named_components_show_the_options_that_differ(tiny_spec):
     cells = cells_of(tiny_spec, {"models.vade.likelihood": GAUSSIANS + [{"name": "bernoulli"}]})
-    assert [c.name for c in cells] == ["likelihood=gaussian(scale=0.1)", "likelihood=gaussian(scale=1.0)",
-                                       "likelihood=bernoulli"]
-    assert [c.directory for c in cells] == ["likelihood-gaussian-scale=0.1", "likelihood-gaussian-scale=1.0",
-                                            "likelihood-bernoulli"]
+    assert [c.name for c in cells] == [
+        "likelihood=gaussian(scale=0.1)",
+        "likelihood=gaussian(scale=1.0)",
+        "likelihood=bernoulli",
+    ]
+    assert [c.directory for c in cells] == [
+        "likelihood-gaussian-scale=0.1",
+        "likelihood-gaussian-scale=1.0",
+        "likelihood-bernoulli",
+    ]
     assert cells[1].spec.models["vade"].likelihood.scale == 1.0
 
 
@@ -32,8 +38,10 @@ def test_only_differing_keys_are_shown_nested_dotted_and_sorted(tiny_spec):
     small = {**vade, "latent_dim": 2, "prior": {"name": "gmm", "components": 3}}
     large = {**vade, "latent_dim": 3, "prior": {"name": "gmm", "components": 6}}
     cells = cells_of(tiny_spec, {"models.vade": [small, large], "training.lr": [0.01]})
-    assert [c.name for c in cells] == ["vade=vade(latent_dim=2,prior.components=3) lr=0.01",
-                                       "vade=vade(latent_dim=3,prior.components=6) lr=0.01"]
+    assert [c.name for c in cells] == [
+        "vade=vade(latent_dim=2,prior.components=3) lr=0.01",
+        "vade=vade(latent_dim=3,prior.components=6) lr=0.01",
+    ]
     assert cells[0].directory == "vade-vade-latent_dim=2,prior.components=3_lr-0.01"
 
 
@@ -48,15 +56,27 @@ def test_scalars_that_read_alike_are_shown_as_json():
     assert (texts[canonical(1)], texts[canonical("1")], texts[canonical(2)]) == ("1", '"1"', "2")
 
 
-@pytest.mark.parametrize("grid, names, directories", [
-    ({"models.vade.prior": [{"name": "gmm", "components": 5}, {"name": "rademacher", "bits": 2}]},
-     ["prior=gmm", "prior=rademacher"], ["prior-gmm", "prior-rademacher"]),
-    ({"data.samples_per_segment, models.vade.prior": [[40, {"name": "gmm", "components": 3}],
-                                                      [80, {"name": "gmm", "components": 3}]]},
-     ["samples_per_segment=40 prior=gmm", "samples_per_segment=80 prior=gmm"],
-     ["samples_per_segment-40_prior-gmm", "samples_per_segment-80_prior-gmm"]),
-    ({"models.*.latent_dim": [2, 3]}, ["latent_dim=2", "latent_dim=3"], ["latent_dim-2", "latent_dim-3"]),
-])
+@pytest.mark.parametrize(
+    "grid, names, directories",
+    [
+        (
+            {"models.vade.prior": [{"name": "gmm", "components": 5}, {"name": "rademacher", "bits": 2}]},
+            ["prior=gmm", "prior=rademacher"],
+            ["prior-gmm", "prior-rademacher"],
+        ),
+        (
+            {
+                "data.samples_per_segment, models.vade.prior": [
+                    [40, {"name": "gmm", "components": 3}],
+                    [80, {"name": "gmm", "components": 3}],
+                ]
+            },
+            ["samples_per_segment=40 prior=gmm", "samples_per_segment=80 prior=gmm"],
+            ["samples_per_segment-40_prior-gmm", "samples_per_segment-80_prior-gmm"],
+        ),
+        ({"models.*.latent_dim": [2, 3]}, ["latent_dim=2", "latent_dim=3"], ["latent_dim-2", "latent_dim-3"]),
+    ],
+)
 def test_names_unique_by_component_are_as_before(tiny_spec, grid, names, directories):
     cells = cells_of(tiny_spec, grid)
     assert [c.name for c in cells] == names and [c.directory for c in cells] == directories
@@ -65,8 +85,12 @@ def test_names_unique_by_component_are_as_before(tiny_spec, grid, names, directo
 def older_grid_root(tiny_spec, root):
     """A finished grid root laid out as versions before distinct names did: both cells named
     'likelihood=gaussian', in 'likelihood-gaussian' and 'likelihood-gaussian-2'."""
-    spec = {**tiny_spec, "models": {"ivae": tiny_spec["models"]["ivae"]}, "seeds": 1,
-            "grid": {"models.ivae.likelihood": GAUSSIANS}}
+    spec = {
+        **tiny_spec,
+        "models": {"ivae": tiny_spec["models"]["ivae"]},
+        "seeds": 1,
+        "grid": {"models.ivae.likelihood": GAUSSIANS},
+    }
     ica.run(spec, out=root)
     index = json.loads((root / "grid.json").read_text())
     for cell, old in zip(index["cells"], ["likelihood-gaussian", "likelihood-gaussian-2"]):
@@ -76,6 +100,7 @@ def older_grid_root(tiny_spec, root):
     return spec
 
 
+@pytest.mark.slow
 def test_a_grid_root_made_by_an_older_version_resumes_in_its_directories(tiny_spec, tmp_path):
     spec = older_grid_root(tiny_spec, tmp_path)
     events = []
@@ -84,12 +109,14 @@ def test_a_grid_root_made_by_an_older_version_resumes_in_its_directories(tiny_sp
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["likelihood-gaussian", "likelihood-gaussian-2"]
     assert {name: run["dir"] for name, run in summary["runs"].items()} == {
         "likelihood=gaussian(scale=0.1)": "likelihood-gaussian",
-        "likelihood=gaussian(scale=1.0)": "likelihood-gaussian-2"}
+        "likelihood=gaussian(scale=1.0)": "likelihood-gaussian-2",
+    }
     index = json.loads((tmp_path / "grid.json").read_text())
     assert [c["name"] for c in index["cells"]] == ["likelihood=gaussian(scale=0.1)", "likelihood=gaussian(scale=1.0)"]
     assert [c["dir"] for c in index["cells"]] == ["likelihood-gaussian", "likelihood-gaussian-2"]
 
 
+@pytest.mark.slow
 def test_a_recorded_directory_two_cells_would_share_is_a_clear_error(tiny_spec, tmp_path):
     spec = older_grid_root(tiny_spec, tmp_path)
     index = json.loads((tmp_path / "grid.json").read_text())

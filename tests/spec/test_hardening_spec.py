@@ -91,8 +91,7 @@ def placed(tiny_spec: dict, reg: Registry, kind: str, options: dict) -> tuple[di
     if kind == "metric":
         spec["evaluation"] = {"metrics": [options]}
         return spec, "evaluation.metrics[0]"
-    host = next(c for c in reg.of_kind("model")
-                if any(slot_kind(f) == kind for f in c.options.model_fields.values()))
+    host = next(c for c in reg.of_kind("model") if any(slot_kind(f) == kind for f in c.options.model_fields.values()))
     slot = next(n for n, f in host.options.model_fields.items() if slot_kind(f) == kind)
     spec["models"] = {"m": {"name": host.name, slot: options}}
     return spec, f"models.m.{slot}"
@@ -126,13 +125,29 @@ def test_every_registered_option_refuses_a_value_of_another_type(tiny_spec, plug
     print(f"strict options: {tried} wrong-typed values over {len(components)} components refused")
 
 
-@pytest.mark.parametrize("path, wrong", [
-    ("seeds", True), ("seeds", "2"), ("seeds", 2.0), ("seeds", [0, True]), ("training.steps", True),
-    ("training.steps", "200"), ("training.steps", 200.0), ("training.lr", "1e-3"), ("training.lr", True),
-    ("training.betas", ["0.9", 0.99]), ("training.compile", 1), ("training.batch_seeds", 1),
-    ("training.scheduler.patience", 5.0), ("training.identifiability.monitor", "yes"),
-    ("data.standardize", "yes"), ("data.standardize", 1), ("name", 5), ("evaluation.split", 1),
-])
+@pytest.mark.parametrize(
+    "path, wrong",
+    [
+        ("seeds", True),
+        ("seeds", "2"),
+        ("seeds", 2.0),
+        ("seeds", [0, True]),
+        ("training.steps", True),
+        ("training.steps", "200"),
+        ("training.steps", 200.0),
+        ("training.lr", "1e-3"),
+        ("training.lr", True),
+        ("training.betas", ["0.9", 0.99]),
+        ("training.compile", 1),
+        ("training.batch_seeds", 1),
+        ("training.scheduler.patience", 5.0),
+        ("training.identifiability.monitor", "yes"),
+        ("data.standardize", "yes"),
+        ("data.standardize", 1),
+        ("name", 5),
+        ("evaluation.split", 1),
+    ],
+)
 def test_spec_sections_are_strict_too(tiny_spec, path, wrong):
     *parents, last = path.split(".")
     node = tiny_spec
@@ -150,22 +165,41 @@ def test_a_float_option_may_be_written_as_an_int_and_a_pair_as_a_list(tiny_spec)
 
 
 # --------------------------------------------------------------------------------- 9: repeated keys
-@pytest.mark.parametrize("text, where", [
-    ('{"seeds": 2, "data": DATA, "models": MODELS, "seeds": 3}', "(top level): key 'seeds'"),
-    ('{"data": DATA, "models": MODELS, "training": {"steps": 30, "steps": 3000}}', "training: key 'steps'"),
-    ('{"data": DATA, "models": {"a": {"name": "ivae"}, "a": {"name": "vade"}}}', "models: key 'a'"),
-    ('{"data": {"name": "tcl", "dim": 3, "dim": 4}, "models": MODELS}', "data: key 'dim'"),
-])
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ('{"seeds": 2, "data": DATA, "models": MODELS, "seeds": 3}', "(top level): key 'seeds'"),
+        ('{"data": DATA, "models": MODELS, "training": {"steps": 30, "steps": 3000}}', "training: key 'steps'"),
+        ('{"data": DATA, "models": {"a": {"name": "ivae"}, "a": {"name": "vade"}}}', "models: key 'a'"),
+        ('{"data": {"name": "tcl", "dim": 3, "dim": 4}, "models": MODELS}', "data: key 'dim'"),
+    ],
+)
 def test_a_key_given_twice_is_refused_naming_it_and_its_path(tmp_path, tiny_spec, text, where):
     path = tmp_path / "spec.json"
-    path.write_text(text.replace("DATA", json.dumps(tiny_spec["data"])).replace("MODELS", json.dumps(tiny_spec["models"])))
+    path.write_text(
+        text.replace("DATA", json.dumps(tiny_spec["data"])).replace("MODELS", json.dumps(tiny_spec["models"]))
+    )
     message = _one_message(_cli("validate", str(path)))
     assert where in message and "twice" in message
 
 
 # ------------------------------------------------------------------------------ 10: reserved labels
-@pytest.mark.parametrize("label", ["spec.json", "env.json", "summary.json", "grid.json", "index.json", "report.md",
-                                   "report.html", "report_files", "Summary.JSON", "SPEC.json", "submitit"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "spec.json",
+        "env.json",
+        "summary.json",
+        "grid.json",
+        "index.json",
+        "report.md",
+        "report.html",
+        "report_files",
+        "Summary.JSON",
+        "SPEC.json",
+        "submitit",
+    ],
+)
 def test_a_label_the_run_directory_uses_is_refused(tiny_spec, label):
     tiny_spec["models"][label] = tiny_spec["models"].pop("ivae")
     message = _error(tiny_spec)
@@ -181,10 +215,18 @@ def test_an_over_long_label_and_labels_equal_but_for_case_are_refused(tiny_spec)
 
 
 # ------------------------------------------------------------------------ 11: non-finite numbers
-@pytest.mark.parametrize("path, literal", [("training.lr", "Infinity"), ("training.scheduler.min_lr", "Infinity"),
-                                           ("training.identifiability.threshold", "Infinity"),
-                                           ("data.max_condition", "Infinity"), ("training.lr", "NaN"),
-                                           ("training.scheduler.threshold", "-Infinity"), ("data.dim", "1e999")])
+@pytest.mark.parametrize(
+    "path, literal",
+    [
+        ("training.lr", "Infinity"),
+        ("training.scheduler.min_lr", "Infinity"),
+        ("training.identifiability.threshold", "Infinity"),
+        ("data.max_condition", "Infinity"),
+        ("training.lr", "NaN"),
+        ("training.scheduler.threshold", "-Infinity"),
+        ("data.dim", "1e999"),
+    ],
+)
 def test_non_finite_numbers_are_refused_with_their_path(tmp_path, tiny_spec, path, literal):
     *parents, last = path.split(".")
     node = tiny_spec
@@ -206,6 +248,7 @@ def test_show_a_component_with_a_required_option():
     assert "path" in result.output and "(required)" in result.output
 
 
+@pytest.mark.slow
 def test_user_text_is_never_read_as_markup(tiny_spec, tmp_path):
     tiny_spec.update(name="[/] [red]x", seeds=1)
     tiny_spec["training"]["steps"] = 10
@@ -298,17 +341,31 @@ def test_a_huge_seed_count_is_refused_before_a_list_is_built(tiny_spec, tmp_path
     _fast_refusal(tiny_spec, tmp_path, "at most 10,000")
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (lambda s: s["models"]["ivae"]["encoder"].update(hidden=[10**6, 10**6]), "models.ivae: training would need"),
-    (lambda s: s["models"]["ivae"].update(latent_dim=10**9), "models.ivae: training would need"),
-    (lambda s: (s["models"]["vade"]["encoder"].update(hidden=[4000, 4000]), s.update(seeds=5000),
-                s["training"].update(batch_seeds=True)), "5000 seeds trained together"),
-    (lambda s: s["models"]["ivae"]["encoder"].update(hidden=[10**18]), "models.ivae: sizes too large"),
-    (lambda s: s.update(models={"g": {"name": "gmmflow", "transforms": 10**18}}),  # zuko cannot build on meta
-     "models.g: the model is too large to build: it creates more than 10,000 modules"),
-    (lambda s: s.update(models={"g": {"name": "gmmflow", "hidden": [10**6, 10**6]}}),
-     "models.g: there is not enough memory to build this model"),
-])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda s: s["models"]["ivae"]["encoder"].update(hidden=[10**6, 10**6]), "models.ivae: training would need"),
+        (lambda s: s["models"]["ivae"].update(latent_dim=10**9), "models.ivae: training would need"),
+        (
+            lambda s: (
+                s["models"]["vade"]["encoder"].update(hidden=[4000, 4000]),
+                s.update(seeds=5000),
+                s["training"].update(batch_seeds=True),
+            ),
+            "5000 seeds trained together",
+        ),
+        (lambda s: s["models"]["ivae"]["encoder"].update(hidden=[10**18]), "models.ivae: sizes too large"),
+        (
+            lambda s: s.update(models={"g": {"name": "gmmflow", "transforms": 10**18}}),  # zuko cannot build on meta
+            "models.g: the model is too large to build: it creates more than 10,000 modules",
+        ),
+        (
+            lambda s: s.update(models={"g": {"name": "gmmflow", "hidden": [10**6, 10**6]}}),
+            "models.g: there is not enough memory to build this model",
+        ),
+    ],
+)
 def test_a_model_too_large_for_memory_is_refused_without_allocating_it(tiny_spec, tmp_path, change, fragment):
     change(tiny_spec)
     message = _fast_refusal(tiny_spec, tmp_path, fragment)
@@ -319,8 +376,11 @@ def test_a_data_set_too_large_for_memory_is_refused_before_it_is_built(tiny_spec
     tcl = type(load_spec(tiny_spec).data).__mro__[1]
     built = []
     monkeypatch.setattr(tcl, "estimated_bytes", lambda self: 10**15 if self.segments > 100 else None)
-    monkeypatch.setattr(ica.components.registry.Registry, "build",
-                        lambda self, o, ctx, real=Registry.build: built.append(o) or real(self, o, ctx))
+    monkeypatch.setattr(
+        ica.components.registry.Registry,
+        "build",
+        lambda self, o, ctx, real=Registry.build: built.append(o) or real(self, o, ctx),
+    )
     tiny_spec["data"]["segments"] = 10**9
     assert "data: the data set would take about 1.0 PB" in _fast_refusal(tiny_spec, tmp_path, "available")
     assert not built
@@ -332,10 +392,15 @@ def _tcl_estimates() -> bool:
     return getattr(TCLOptions, "estimated_bytes", None) is not getattr(DatasetOptions, "estimated_bytes", None)
 
 
-@pytest.mark.skipif(not _tcl_estimates(), reason="TCLOptions.estimated_bytes (the datasets' part of issue #11) "
-                    "is not there yet; without it these would allocate")
-@pytest.mark.parametrize("option, value", [("segments", 10**9), ("dim", 10**6), ("samples_per_segment", 10**12),
-                                           ("eval_samples_per_segment", 10**12)])
+@pytest.mark.skipif(
+    not _tcl_estimates(),
+    reason="TCLOptions.estimated_bytes (the datasets' part of issue #11) "
+    "is not there yet; without it these would allocate",
+)
+@pytest.mark.parametrize(
+    "option, value",
+    [("segments", 10**9), ("dim", 10**6), ("samples_per_segment", 10**12), ("eval_samples_per_segment", 10**12)],
+)
 def test_tcl_sizes_beyond_memory_are_refused_before_generating(tiny_spec, tmp_path, option, value):
     tiny_spec["data"][option] = value
     _fast_refusal(tiny_spec, tmp_path, "data")
@@ -389,7 +454,9 @@ def remote_plugin(marker: Path) -> types.ModuleType:
             raise DownloadNeeded("the files are not there yet", files=["a.bin", "b.bin"], root=options.root)
         marker.write_text("downloaded")  # what a real download would do
         x = torch.zeros(20, 3)
-        return DataSplits(Split(x, torch.zeros(20, dtype=torch.long)), Split(x[:10], torch.zeros(10, dtype=torch.long)), 1)
+        return DataSplits(
+            Split(x, torch.zeros(20, dtype=torch.long)), Split(x[:10], torch.zeros(10, dtype=torch.long)), 1
+        )
 
     module = types.ModuleType("remote_plugin")
     module.ica_register = hookimpl(lambda register: register("dataset", "remote", RemoteOptions, build))

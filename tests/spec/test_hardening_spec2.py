@@ -67,8 +67,10 @@ def test_a_grid_beyond_the_limit_is_refused_before_any_cell_is_made(tiny_spec, t
         raise AssertionError("a cell was made before the grid's size was checked")
 
     monkeypatch.setattr(ica.spec.grid, "load_spec", expanded)
-    tiny_spec["grid"] = {"data.samples_per_segment": list(range(10, 110)), "training.lr": [0.1 / k for k in
-                                                                                        range(1, 101)]}
+    tiny_spec["grid"] = {
+        "data.samples_per_segment": list(range(10, 110)),
+        "training.lr": [0.1 / k for k in range(1, 101)],
+    }
     for command in (["validate"], ["run", "--dry-run"]):
         start = time.perf_counter()
         message = cli_refusal(tmp_path, *command, spec=tiny_spec)
@@ -81,21 +83,32 @@ def test_a_grid_at_the_limit_is_accepted(tiny_spec):
     assert len(load_spec(tiny_spec).grid["training.lr"]) == MAX_GRID_CELLS
 
 
-@pytest.mark.parametrize("grid, fragment", [
-    ({"data.samples_per_segment": [40, 50, 40]}, "grid.data.samples_per_segment[2]: repeats the value 40 of entry [0]"),
-    ({"models.*.prior": [{"name": "gmm", "components": 3}, {"components": 3, "name": "gmm"}]},
-     'grid.models.*.prior[1]: repeats the value {"components": 3, "name": "gmm"} of entry [0]'),
-    ({"data.dim, training.lr": [[3, 0.1], [3, 0.1]]}, "grid.data.dim, training.lr[1]: repeats the value [3, 0.1]"),
-])
+@pytest.mark.parametrize(
+    "grid, fragment",
+    [
+        (
+            {"data.samples_per_segment": [40, 50, 40]},
+            "grid.data.samples_per_segment[2]: repeats the value 40 of entry [0]",
+        ),
+        (
+            {"models.*.prior": [{"name": "gmm", "components": 3}, {"components": 3, "name": "gmm"}]},
+            'grid.models.*.prior[1]: repeats the value {"components": 3, "name": "gmm"} of entry [0]',
+        ),
+        ({"data.dim, training.lr": [[3, 0.1], [3, 0.1]]}, "grid.data.dim, training.lr[1]: repeats the value [3, 0.1]"),
+    ],
+)
 def test_a_value_repeated_on_a_grid_axis_is_refused(tiny_spec, grid, fragment):
     tiny_spec["grid"] = grid
     assert fragment in refusal(tiny_spec)
 
 
-@pytest.mark.parametrize("grid", [
-    {"training.lr": [1, 1.0]},
-    {"models.vade.prior": [{"name": "gmm", "components": 5}, {"name": "gmm"}, {"name": "gmm", "components": 40}]},
-])
+@pytest.mark.parametrize(
+    "grid",
+    [
+        {"training.lr": [1, 1.0]},
+        {"models.vade.prior": [{"name": "gmm", "components": 5}, {"name": "gmm"}, {"name": "gmm", "components": 40}]},
+    ],
+)
 def test_values_that_validate_to_the_same_run_are_refused(tiny_spec, grid):
     """1 and 1.0, or a default spelled out: different JSON, the same cell."""
     tiny_spec["grid"] = grid
@@ -104,10 +117,18 @@ def test_values_that_validate_to_the_same_run_are_refused(tiny_spec, grid):
     assert info.value.where == "grid"
 
 
-@pytest.mark.parametrize("field, value", [
-    ("steps", 10**30), ("epochs", 10**30), ("batch_size", 10**30), ("log_every", 10**30),
-    ("checkpoint_every", 10**30), ("checkpoint_keep", 10**9), ("retry_nan", 10**9),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("steps", 10**30),
+        ("epochs", 10**30),
+        ("batch_size", 10**30),
+        ("log_every", 10**30),
+        ("checkpoint_every", 10**30),
+        ("checkpoint_keep", 10**9),
+        ("retry_nan", 10**9),
+    ],
+)
 def test_counts_that_drive_loops_or_allocations_are_bounded(tiny_spec, field, value):
     tiny_spec["training"][field] = value
     assert f"training.{field}: Input should be less than or equal to" in refusal(tiny_spec)
@@ -133,9 +154,10 @@ def test_epochs_are_bounded_by_the_steps_they_make(tiny_spec):
     assert check(tiny_spec)["steps"] == 160 * 10**6
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"mixing_layers": 10**6}, "data.mixing_layers"), ({"condition_draws": 10**12}, "data.condition_draws"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [({"mixing_layers": 10**6}, "data.mixing_layers"), ({"condition_draws": 10**12}, "data.condition_draws")],
+)
 def test_tcl_loop_counts_are_bounded(tiny_spec, data, field):
     tiny_spec["data"].update(data)
     assert f"{field}: Input should be less than or equal to" in refusal(tiny_spec)
@@ -214,10 +236,14 @@ def test_measuring_stops_once_the_step_passes_the_memory_left(monkeypatch):
     """So measuring a step too large for memory costs no more than the memory there is."""
     assert resources.activation_bytes(Masked, (3,), seeds=1, batch=64, budget=5000) == (5000, True)
     monkeypatch.setattr(resources, "device_available", lambda device: (60_000, "a small machine"))
-    with pytest.raises(SpecError, match="would need more than 60.0 kB of memory .* more than the 12.0 kB left for one "
-                                        "step's activations on 64 examples per seed"):
-        resources.check_model_memory(Masked(), label="m", seeds=1, batch=64, x_shape=(3,),
-                                     device=torch.device("cpu"), build_one=Masked)
+    with pytest.raises(
+        SpecError,
+        match="would need more than 60.0 kB of memory .* more than the 12.0 kB left for one "
+        "step's activations on 64 examples per seed",
+    ):
+        resources.check_model_memory(
+            Masked(), label="m", seeds=1, batch=64, x_shape=(3,), device=torch.device("cpu"), build_one=Masked
+        )
 
 
 def test_a_huge_vade_estimator_is_refused_before_training(small_machine):
@@ -228,11 +254,14 @@ def test_a_huge_vade_estimator_is_refused_before_training(small_machine):
 
 
 # ------------------------------------------------------------------- 12: the symbolic-link message
-@pytest.mark.parametrize("refuse", [
-    lambda link: check_target(link),
-    lambda link: safe_dir(link.parent, link.name),
-    lambda link: open_regular(link, 0, "is not a file"),
-])
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        lambda link: check_target(link),
+        lambda link: safe_dir(link.parent, link.name),
+        lambda link: open_regular(link, 0, "is not a file"),
+    ],
+)
 def test_the_link_message_claims_no_run_directory_it_does_not_know_of(tmp_path, refuse):
     """Reports, ica schema -o and --out files are written with these too: none of them is a run directory."""
     (tmp_path / "elsewhere").mkdir()

@@ -20,8 +20,17 @@ IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "svhn": (3, 32, 32
 
 def test_the_figures_have_specs():
     names = {p.stem for p in SPECS}
-    assert {"quickstart", "digits", "fig2-tcl", "fig4-mlp", "fig5-convnet", "fig6-resnet", "figB1-vq-cifar10",
-            "figC2-rademacher-cifar10", "figD3-gmmflow-tcl"} <= names
+    assert {
+        "quickstart",
+        "digits",
+        "fig2-tcl",
+        "fig4-mlp",
+        "fig5-convnet",
+        "fig6-resnet",
+        "figB1-vq-cifar10",
+        "figC2-rademacher-cifar10",
+        "figD3-gmmflow-tcl",
+    } <= names
 
 
 def checked_cells(spec):
@@ -38,6 +47,7 @@ def checked_cells(spec):
     return cells
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_shipped_spec_is_valid(path):
     spec = ica.load_spec(path)
@@ -46,7 +56,7 @@ def test_shipped_spec_is_valid(path):
         if shape is None:  # synthetic or bundled data: the complete check, data and a forward pass included
             ica.check(run_spec)
             continue
-        fake = lambda: Split(torch.rand(2, *shape), torch.arange(2))  # noqa: E731
+        fake = lambda shape=shape: Split(torch.rand(2, *shape), torch.arange(2))  # noqa: E731
         data = DataSplits(fake(), fake(), n_u=10)
         for label, options in run_spec.models.items():
             build_model(ica.registry(), options, data, [0], label)
@@ -54,10 +64,18 @@ def test_shipped_spec_is_valid(path):
 
 def test_figure_grids_have_the_papers_cells():
     fig4 = grid_cells(ica.load_spec(Path(__file__).parents[2] / "specs" / "fig4-mlp.json"))
-    settings = {(c.spec.data.name, c.spec.models["vade"].latent_dim, c.spec.models["vade"].prior.components,
-                 c.spec.models["ivae"].likelihood.name) for c in fig4}
+    settings = {
+        (
+            c.spec.data.name,
+            c.spec.models["vade"].latent_dim,
+            c.spec.models["vade"].prior.components,
+            c.spec.models["ivae"].likelihood.name,
+        )
+        for c in fig4
+    }
     assert len(fig4) == 9 and {(d, z) for d, z, _, _ in settings} == {
-        (d, z) for d in ("mnist", "cifar10", "svhn") for z in (50, 90, 200)}
+        (d, z) for d in ("mnist", "cifar10", "svhn") for z in (50, 90, 200)
+    }
     assert all(k == (40 if d == "mnist" else 100) for d, _, k, _ in settings)
     fig2 = grid_cells(ica.load_spec(Path(__file__).parents[2] / "specs" / "fig2-tcl.json"))
     assert [c.spec.data.samples_per_segment for c in fig2] == [100, 200, 500, 1000, 2000]

@@ -10,6 +10,7 @@ from ica.errors import SpecError
 from ica.components.registry import registry
 from ica.spec.load import load_spec, spec_hash, spec_json
 from ica.spec.models import spec_models
+from pydantic import ValidationError
 
 
 def test_a_complete_spec_validates_and_fills_defaults(tiny_spec):
@@ -40,7 +41,7 @@ def test_round_trip_through_json_is_identity(tiny_spec):
 
 def test_specs_are_immutable(tiny_spec):
     spec = load_spec(tiny_spec)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         spec.training.steps = 5
 
 
@@ -82,12 +83,15 @@ def test_typo_in_an_option_is_rejected(tiny_spec):
     assert "did you mean 'hidden'?" in message
 
 
-@pytest.mark.parametrize("where, typo, meant", [
-    (("models", "vade", "prior"), "componets", "components"),  # a component chosen by a union tag
-    (("training",), "step", "steps"),
-    (("data",), "segmnets", "segments"),
-    ((), "trianing", "training"),
-])
+@pytest.mark.parametrize(
+    "where, typo, meant",
+    [
+        (("models", "vade", "prior"), "componets", "components"),  # a component chosen by a union tag
+        (("training",), "step", "steps"),
+        (("data",), "segmnets", "segments"),
+        ((), "trianing", "training"),
+    ],
+)
 def test_a_misspelled_option_gets_did_you_mean_wherever_it_is(tiny_spec, where, typo, meant):
     node = tiny_spec
     for key in where:
@@ -113,8 +117,9 @@ def test_missing_name(tiny_spec):
     assert "data" in _error(tiny_spec) and "name" in _error(tiny_spec)
 
 
-@pytest.mark.parametrize("seeds, fragment", [(0, "at least 1"), ([], "empty"), ([1, 1], "repeated"),
-                                             ([-1], "non-negative")])
+@pytest.mark.parametrize(
+    "seeds, fragment", [(0, "at least 1"), ([], "empty"), ([1, 1], "repeated"), ([-1], "non-negative")]
+)
 def test_bad_seeds(tiny_spec, seeds, fragment):
     tiny_spec["seeds"] = seeds
     assert fragment in _error(tiny_spec)

@@ -28,15 +28,37 @@ EXAMPLE = ROOT / "tests" / "example_plugin"
 
 
 def pip_target(target: Path, *packages: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps",
-                    "--no-build-isolation", "--target", str(target), *map(str, packages)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "-q",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *map(str, packages),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def pytest_in(env_path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(env_path), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], env=env,
-                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 # ------------------------------------------------------------------------------ the checks can fail
@@ -88,7 +110,7 @@ class UnsummedLikelihood(nn.Module):
         super().__init__()
 
     def log_prob(self, x, params):
-        return -(x - params) ** 2
+        return -((x - params) ** 2)
 
     def mean(self, params):
         return params
@@ -121,13 +143,16 @@ def ica_register(register):
 BROKEN = Registry.load(entry_points=False, extra=[("broken", types.SimpleNamespace(ica_register=ica_register))])
 
 
-@pytest.mark.parametrize("kind, name, check, words", [
-    ("prior", "flat_batch", "prior_contract", "batch shape (2,) does not broadcast to [S, B] = (2, 7)"),
-    ("encoder", "shared_weight", "encoder_contract", "seed axis"),
-    ("encoder", "dead_layer", "encoder_contract", "no gradient reached the parameter unused.weight"),
-    ("metric", "dropping", "metric_contract", "no record for the failed seed"),
-    ("likelihood", "unsummed", "likelihood_contract", "log_prob has shape (2, 7, 4), expected (2, 7)"),
-])
+@pytest.mark.parametrize(
+    "kind, name, check, words",
+    [
+        ("prior", "flat_batch", "prior_contract", "batch shape (2,) does not broadcast to [S, B] = (2, 7)"),
+        ("encoder", "shared_weight", "encoder_contract", "seed axis"),
+        ("encoder", "dead_layer", "encoder_contract", "no gradient reached the parameter unused.weight"),
+        ("metric", "dropping", "metric_contract", "no record for the failed seed"),
+        ("likelihood", "unsummed", "likelihood_contract", "log_prob has shape (2, 7, 4), expected (2, 7)"),
+    ],
+)
 def test_a_broken_component_fails_naming_the_check(kind, name, check, words):
     with pytest.raises(ContractError) as caught:
         check_component(kind, name, reg=BROKEN)
@@ -144,6 +169,7 @@ def test_a_built_in_passes_and_the_report_says_what_ran():
 
 
 # ------------------------------------------------------------------- ica new plugin, installed and checked
+@pytest.mark.slow
 def test_ica_new_plugin_writes_packages_that_install_and_pass_the_kit(tmp_path):
     runner = CliRunner()
     for kind in KINDS:
@@ -158,11 +184,12 @@ def test_ica_new_plugin_writes_packages_that_install_and_pass_the_kit(tmp_path):
     kit = pytest_in(site, "--pyargs", "ica.testing", "-rs", *selection, cwd=tmp_path)
     assert kit.returncode == 0, kit.stdout + kit.stderr
     # per kind: the options round trip and the kind's checks; the model's two checks that do not apply skip
-    assert "15 passed, 2 skipped" in kit.stdout, kit.stdout
+    assert "16 passed, 2 skipped" in kit.stdout, kit.stdout
     own = pytest_in(site, *map(str, sorted(tmp_path.glob("ica-my-*/tests"))), cwd=tmp_path)
     assert own.returncode == 0 and f"{2 * len(KINDS)} passed" in own.stdout, own.stdout + own.stderr
 
 
+@pytest.mark.slow
 def test_the_example_plugin_runs_the_kit_in_its_own_tests(tmp_path):
     site = tmp_path / "site"
     pip_target(site, EXAMPLE)
@@ -176,8 +203,12 @@ def test_the_example_plugin_runs_the_kit_in_its_own_tests(tmp_path):
 
 def test_ica_new_plugin_refuses_bad_input_and_writes_nothing(tmp_path):
     runner = CliRunner()
-    cases = [(["bad name", "--kind", "prior"], "NAME"), (["ica-x", "--kind", "flow"], "unknown kind 'flow'"),
-             (["ica-x", "--kind", "prior", "--component", "Bad-Name"], "--component"), (["ica", "--kind", "prior"], "shadows")]
+    cases = [
+        (["bad name", "--kind", "prior"], "NAME"),
+        (["ica-x", "--kind", "flow"], "unknown kind 'flow'"),
+        (["ica-x", "--kind", "prior", "--component", "Bad-Name"], "--component"),
+        (["ica", "--kind", "prior"], "shadows"),
+    ]
     for args, words in cases:
         result = runner.invoke(app, ["new", "plugin", *args, "--out", str(tmp_path / "out")])
         assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output, result.output
@@ -188,4 +219,5 @@ def test_ica_new_plugin_refuses_bad_input_and_writes_nothing(tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
     assert (tmp_path / "ica-x" / "ica_x.py").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ica-x", "out"] or sorted(
-        p.name for p in tmp_path.iterdir()) == ["ica-x"], "no scratch directory is left behind"
+        p.name for p in tmp_path.iterdir()
+    ) == ["ica-x"], "no scratch directory is left behind"

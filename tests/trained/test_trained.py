@@ -26,6 +26,7 @@ def runs(trained_runs):
 CASES = [("tcl", label) for label in TCL_MODELS] + [("digits", label) for label in DIGITS_MODELS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run, label", CASES)
 def test_a_loaded_model_encodes_the_evaluation_points_to_the_saved_latents_exactly(runs, run, label):
     model = ica.load(runs / run, model=label)
@@ -40,6 +41,7 @@ def test_a_loaded_model_encodes_the_evaluation_points_to_the_saved_latents_exact
             np.testing.assert_array_equal(model.assign(x, u)[i], saved["assignments"])
 
 
+@pytest.mark.slow
 def test_one_seed_alone_gives_its_own_latents_without_the_seed_axis(runs):
     both = ica.load(runs / "tcl", model="vade")
     one = ica.load(runs / "tcl", model="vade", seeds=[1])
@@ -48,6 +50,7 @@ def test_one_seed_alone_gives_its_own_latents_without_the_seed_axis(runs):
     assert one.transform(x).ndim == 2
 
 
+@pytest.mark.slow
 def test_standardize_is_applied_to_new_data_with_the_training_statistics(runs):
     model = ica.load(runs / "tcl", model="vade")
     assert model.inputs.stats is not None
@@ -59,6 +62,7 @@ def test_standardize_is_applied_to_new_data_with_the_training_statistics(runs):
     assert not np.allclose(model.transform(shifted), model.transform(raw.eval.x))
 
 
+@pytest.mark.slow
 def test_a_model_without_discrete_u_says_so_when_asked_to_assign(runs):
     model = ica.load(runs / "digits", model="ae")
     x = raw_data(model.spec, ica.registry()).eval.x[:4]
@@ -66,6 +70,7 @@ def test_a_model_without_discrete_u_says_so_when_asked_to_assign(runs):
         model.assign(x)
 
 
+@pytest.mark.slow
 def test_new_data_of_the_wrong_kind_is_one_clear_error(runs):
     model = ica.load(runs / "tcl", model="ivae")
     x = raw_data(model.spec, ica.registry()).eval.x[:8].numpy()
@@ -84,6 +89,7 @@ def test_new_data_of_the_wrong_kind_is_one_clear_error(runs):
             model.transform(xs, us)
 
 
+@pytest.mark.slow
 def test_what_cannot_be_loaded_is_one_error_naming_it(runs, tmp_path):
     with pytest.raises(IcaError, match="has 4 models"):
         ica.load(runs / "tcl")
@@ -120,6 +126,7 @@ def write_spec(run_dir, spec):
     (run_dir / "spec.json").write_text(json.dumps({**body, "spec_hash": json_digest(body)}))
 
 
+@pytest.mark.slow
 def test_weights_that_do_not_fit_the_spec_are_refused(runs, tmp_path):
     copy_dir = tmp_path / "copy"
     shutil.copytree(runs / "tcl", copy_dir)
@@ -142,6 +149,7 @@ def encode(*args):
     return CliRunner().invoke(app, ["encode", *map(str, args)])
 
 
+@pytest.mark.slow
 def test_ica_encode_writes_the_latents_and_assignments_of_new_data(runs, tmp_path):
     model = ica.load(runs / "tcl", model="vade")
     raw = raw_data(model.spec, ica.registry())
@@ -154,12 +162,14 @@ def test_ica_encode_writes_the_latents_and_assignments_of_new_data(runs, tmp_pat
         saved = np.load(runs / "tcl" / "vade" / "seeds" / str(i) / "latents.npz")
         np.testing.assert_array_equal(written["latents"][i], saved["latents"])
         np.testing.assert_array_equal(written["assignments"][i], saved["assignments"])
-    one = encode(runs / "tcl", "--data", tmp_path / "new.npz", "--model", "vade", "--seeds", "1",
-                 "--out", tmp_path / "one.npz")
+    one = encode(
+        runs / "tcl", "--data", tmp_path / "new.npz", "--model", "vade", "--seeds", "1", "--out", tmp_path / "one.npz"
+    )
     assert one.exit_code == 0, one.output
     np.testing.assert_array_equal(np.load(tmp_path / "one.npz")["latents"][0], written["latents"][1])
 
 
+@pytest.mark.slow
 def test_ica_encode_shows_a_progress_bar_on_a_terminal_and_encodes_the_same(runs, tmp_path, monkeypatch):
     import io
 
@@ -180,6 +190,7 @@ def test_ica_encode_shows_a_progress_bar_on_a_terminal_and_encodes_the_same(runs
     np.testing.assert_array_equal(np.load(tmp_path / "z.npz")["latents"], expected)
 
 
+@pytest.mark.slow
 def test_ica_encode_turns_every_bad_input_into_one_message_and_exit_2(runs, tmp_path):
     x = raw_data(ica.load(runs / "tcl", model="vade").spec, ica.registry()).eval.x.numpy()
     np.savez(tmp_path / "good.npz", x=x)
@@ -232,17 +243,26 @@ def test_score_of_independent_noise_is_near_zero_out_of_sample():
     assert stats["cca_mcc_in"]["median"] > stats["cca_mcc_out"]["median"], "in-sample CCA fits the noise a little"
 
 
+@pytest.mark.slow
 def test_score_of_a_runs_saved_latents_equals_the_runs_own_summary(runs):
     summary = json.loads((runs / "tcl" / "summary.json").read_text())["cells"]["vade"]
     model = ica.load(runs / "tcl", model="vade")
     points = raw_data(model.spec, ica.registry()).eval
     saved = [np.load(runs / "tcl" / "vade" / "seeds" / str(s) / "latents.npz") for s in model.seeds]
-    scored = ica.score([f["latents"] for f in saved], sources=points.s, labels=points.u,
-                       assignments=np.stack([f["assignments"] for f in saved]), seeds=model.seeds)
+    scored = ica.score(
+        [f["latents"] for f in saved],
+        sources=points.s,
+        labels=points.u,
+        assignments=np.stack([f["assignments"] for f in saved]),
+        seeds=model.seeds,
+    )
     # Scoring has embeddings, not networks: no ELBO and no untrained-network controls to compare; and given no
     # observations, no observation controls.
-    expected = {k: v for k, v in summary["stats"].items()
-                if not k.startswith(("elbo", "bpd")) and not k.endswith(("_untrained", "_observations"))}
+    expected = {
+        k: v
+        for k, v in summary["stats"].items()
+        if not k.startswith(("elbo", "bpd")) and not k.endswith(("_untrained", "_observations"))
+    }
     assert set(expected) >= {"mcc", "cca_mcc_out", "cluster_ari", "cluster_ari_truth", "affine_r2", "consistency_r2"}
     assert scored["stats"] == expected
     trained_pairs = [{k: v for k, v in p.items() if not k.endswith("_untrained")} for p in summary["pairs"]]
@@ -277,6 +297,7 @@ def test_score_with_the_observations_gives_the_floors_a_run_reports_beside_mcc()
 
 
 # ------------------------------------------------------------------------------- posterior and ELBO
+@pytest.mark.slow
 @pytest.mark.parametrize("label", ["ivae", "vade", "hashed"])
 def test_the_posterior_mean_is_the_representation_and_the_elbo_is_the_runs(runs, label):
     model = ica.load(runs / "tcl", model=label)
@@ -291,6 +312,7 @@ def test_the_posterior_mean_is_the_representation_and_the_elbo_is_the_runs(runs,
         assert elbo[i].astype(np.float64).mean() == pytest.approx(result["elbo"]["train"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_flow_has_no_posterior_but_an_elbo(runs):
     model = ica.load(runs / "tcl", model="flow")
     x = raw_data(model.spec, ica.registry()).eval.x[:16]

@@ -13,6 +13,9 @@ import ica
 from ica.errors import DataError
 from ica.running.building import raw_data
 
+pytestmark = pytest.mark.slow  # every test reads the runs of conftest.trained_runs
+
+
 @pytest.fixture
 def runs(trained_runs):
     """The runs test_trained reads too (`conftest.trained_runs`: trained once per session)."""
@@ -93,12 +96,18 @@ def test_what_cannot_be_decoded_or_sampled_is_one_clear_error(runs):
     with pytest.raises(DataError, match="cannot sample"):
         ae.sample(3)
     vade = ica.load(runs / "tcl", model="vade")
-    for z, fragment in [(np.zeros((3, 3, 3)), r"\[2 seeds, N, d_z\]"), (np.full((2, 3), np.nan), "non-finite"),
-                        (np.zeros((4, 7)), "does not fit the decoder")]:
+    for z, fragment in [
+        (np.zeros((3, 3, 3)), r"\[2 seeds, N, d_z\]"),
+        (np.full((2, 3), np.nan), "non-finite"),
+        (np.zeros((4, 7)), "does not fit the decoder"),
+    ]:
         with pytest.raises(DataError, match=fragment):
             vade.decode(z)
-    for kwargs, fragment in [({"n": 0}, "n must be"), ({"n": 2, "seed": -1}, "seed must be"),
-                             ({"n": 2, "u": [0, 1]}, "conditional prior")]:
+    for kwargs, fragment in [
+        ({"n": 0}, "n must be"),
+        ({"n": 2, "seed": -1}, "seed must be"),
+        ({"n": 2, "u": [0, 1]}, "conditional prior"),
+    ]:
         with pytest.raises(DataError, match=fragment):
             vade.sample_latents(**kwargs)
     ivae = ica.load(runs / "tcl", model="ivae")

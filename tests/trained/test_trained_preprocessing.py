@@ -28,14 +28,20 @@ def npz_run(root, labels=(10, 20, 35)):
     x = rng.normal(size=(len(u), 4)) + u[:, None] / 10
     path = root / "data.npz"
     np.savez(path, x=x, u=u)
-    spec = {"data": {"name": "npz", "path": str(path), "standardize": True}, "seeds": 2, "device": "cpu",
-            "models": {"ivae": {"name": "ivae", "latent_dim": 2, **MLP}}, "training": TRAINING}
+    spec = {
+        "data": {"name": "npz", "path": str(path), "standardize": True},
+        "seeds": 2,
+        "device": "cpu",
+        "models": {"ivae": {"name": "ivae", "latent_dim": 2, **MLP}},
+        "training": TRAINING,
+    }
     ica.run(spec, out=root / "run")
     evaluation = slice(len(u) - round(len(u) * 0.2), None)  # the npz set's default: the last 20% of rows
     path.unlink()
     return root / "run", x[evaluation], u[evaluation]
 
 
+@pytest.mark.slow
 def test_a_model_loads_and_encodes_without_its_training_data_labels_mapped_as_in_training(tmp_path):
     run, x, u = npz_run(tmp_path)
     stored = json.loads((run / "preprocessing.json").read_text())
@@ -48,10 +54,22 @@ def test_a_model_loads_and_encodes_without_its_training_data_labels_mapped_as_in
         model.transform(x, np.full(len(x), 11))
 
 
+@pytest.mark.slow
 def test_a_run_without_preprocessing_json_builds_its_data_again(tmp_path):
-    spec = {"data": {"name": "tcl", "segments": 3, "samples_per_segment": 30, "eval_samples_per_segment": 10,
-                     "dim": 2, "standardize": True}, "seeds": 1, "device": "cpu",
-            "models": {"vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 3}}}, "training": TRAINING}
+    spec = {
+        "data": {
+            "name": "tcl",
+            "segments": 3,
+            "samples_per_segment": 30,
+            "eval_samples_per_segment": 10,
+            "dim": 2,
+            "standardize": True,
+        },
+        "seeds": 1,
+        "device": "cpu",
+        "models": {"vade": {"name": "vade", **MLP, "prior": {"name": "gmm", "components": 3}}},
+        "training": TRAINING,
+    }
     ica.run(spec, out=tmp_path / "run")
     x = raw_data(ica.load(tmp_path / "run").spec, ica.registry()).eval.x
     z = ica.load(tmp_path / "run").transform(x)
@@ -68,8 +86,13 @@ def digits_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("binarised")
     grids = {"channels": 4, "latent_dim": 2, "residual_blocks": 1, "likelihood": {"name": "bernoulli"}}
     for mode in ("threshold", "sample"):
-        spec = {"data": {"name": "digits", "binarize": mode, "binarize_seed": 3}, "seeds": 1, "device": "cpu",
-                "models": {"ae": {"name": "ae", **grids}}, "training": TRAINING}
+        spec = {
+            "data": {"name": "digits", "binarize": mode, "binarize_seed": 3},
+            "seeds": 1,
+            "device": "cpu",
+            "models": {"ae": {"name": "ae", **grids}},
+            "training": TRAINING,
+        }
         ica.run(spec, out=root / mode)
     return root
 
@@ -79,6 +102,7 @@ def grey_levels(model):
     return raw_data(spec, ica.registry()).eval.x.numpy()
 
 
+@pytest.mark.slow
 def test_grey_pixels_are_thresholded_as_in_training(digits_runs):
     model = ica.load(digits_runs / "threshold")
     grey = grey_levels(model)
@@ -89,6 +113,7 @@ def test_grey_pixels_are_thresholded_as_in_training(digits_runs):
         model.transform(grey * 255)
 
 
+@pytest.mark.slow
 def test_sample_binarisation_of_new_data_is_one_fixed_draw(digits_runs):
     model = ica.load(digits_runs / "sample")
     grey = grey_levels(model)
@@ -99,6 +124,7 @@ def test_sample_binarisation_of_new_data_is_one_fixed_draw(digits_runs):
     assert not np.array_equal(model.transform(grey), saved)  # its own stream, not the evaluation split's
 
 
+@pytest.mark.slow
 def test_a_preprocessing_json_of_another_format_or_damaged_is_one_error_naming_it(tmp_path):
     run, _, _ = npz_run(tmp_path)
     path = run / "preprocessing.json"
@@ -107,8 +133,11 @@ def test_a_preprocessing_json_of_another_format_or_damaged_is_one_error_naming_i
     with pytest.raises(IcaError, match="version of ica this one cannot read") as caught:
         ica.load(run)
     assert caught.value.where == str(path)
-    for damage, fragment in [({"standardize": {"mean": [0.0] * 4, "std": [-1.0] * 4}}, "greater than 0"),
-                             ({"x_shape": [5]}, "4 means"), ({"u_labels": [1, 2]}, "u_labels names 2")]:
+    for damage, fragment in [
+        ({"standardize": {"mean": [0.0] * 4, "std": [-1.0] * 4}}, "greater than 0"),
+        ({"x_shape": [5]}, "4 means"),
+        ({"u_labels": [1, 2]}, "u_labels names 2"),
+    ]:
         path.write_text(json.dumps({**good, **damage}))
         with pytest.raises(RunFileError, match=fragment):
             ica.load(run)

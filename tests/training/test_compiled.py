@@ -14,12 +14,14 @@ import torch
 from torch import nn
 
 import ica
-from conftest import TINY_SPEC
+from conftest import TINY_SPEC, built_once
 from ica.components.protocols import LossOutput, Representation, Split
 from ica.running.building import build_model, prepare_data
 from ica.spec.load import load_spec
-from ica.training.compiled import AUTO_STEPS, compiles
+from ica.training import compile_choice as compile_choice_module
+from ica.training.compile_choice import compile_choice
 from ica.training.loop import Trainer
+
 
 def _compile_failure() -> str | None:
     """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None."""
@@ -58,14 +60,24 @@ def losses(run, label, seed):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compiled")
-    notices = []
-    ica.run(spec(False), out=root / "eager")
-    ica.run(spec(True), out=root / "compiled",
-            on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None)
-    return root, notices
+    """The models trained eagerly and compiled, and the compiled run's notices: once per session, however
+    pytest-xdist spreads this module's tests (`conftest.built_once`)."""
+
+    def train(root):
+        notices = []
+        ica.run(spec(False), out=root / "eager")
+        ica.run(
+            spec(True),
+            out=root / "compiled",
+            on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None,
+        )
+        (root / "notices.json").write_text(json.dumps(notices))
+
+    root = built_once(tmp_path_factory, "compiled", train)
+    return root, json.loads((root / "notices.json").read_text())
 
 
+@pytest.mark.slow
 @needs_compiler
 @pytest.mark.parametrize("label", list(MODELS))
 def test_the_compiled_step_trains_what_the_eager_step_trains(runs, label):
@@ -74,14 +86,19 @@ def test_the_compiled_step_trains_what_the_eager_step_trains(runs, label):
     for seed in (0, 1):
         result = json.loads((root / "compiled" / label / "seeds" / str(seed) / "result.json").read_text())
         assert result["step_mode"] == "compiled" and result["compile_seconds"] > 0
-        assert json.loads((root / "eager" / label / "seeds" / str(seed) / "result.json").read_text())["step_mode"] \
+        assert (
+            json.loads((root / "eager" / label / "seeds" / str(seed) / "result.json").read_text())["step_mode"]
             == "eager"
-        np.testing.assert_allclose(losses(root / "compiled", label, seed), losses(root / "eager", label, seed),
-                                   rtol=1e-5)
-        np.testing.assert_allclose(latents(root / "compiled", label, seed), latents(root / "eager", label, seed),
-                                   rtol=0, atol=1e-5)
+        )
+        np.testing.assert_allclose(
+            losses(root / "compiled", label, seed), losses(root / "eager", label, seed), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            latents(root / "compiled", label, seed), latents(root / "eager", label, seed), rtol=0, atol=1e-5
+        )
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_a_seed_batched_equals_the_seed_alone_compiled(runs, tmp_path):
     root, _ = runs
@@ -89,14 +106,16 @@ def test_a_seed_batched_equals_the_seed_alone_compiled(runs, tmp_path):
     alone["models"] = {"vade": MODELS["vade"]}
     ica.run(alone, out=tmp_path / "alone")
     for seed in (0, 1):
-        np.testing.assert_allclose(latents(tmp_path / "alone", "vade", seed), latents(root / "compiled", "vade", seed),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            latents(tmp_path / "alone", "vade", seed), latents(root / "compiled", "vade", seed), rtol=1e-4, atol=1e-5
+        )
 
 
 class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_an_interrupted_compiled_run_resumes_to_the_uninterrupted_result(tmp_path):
     one = spec(True, steps=40, checkpoint_every=10, log_every=5)
@@ -111,7 +130,9 @@ def test_an_interrupted_compiled_run_resumes_to_the_uninterrupted_result(tmp_pat
         ica.run(one, out=tmp_path / "cut", on_event=stop_midway)
     ica.run(one, out=tmp_path / "cut")
     for seed in (0, 1):
-        np.testing.assert_array_equal(latents(tmp_path / "cut", "ivae", seed), latents(tmp_path / "whole", "ivae", seed))
+        np.testing.assert_array_equal(
+            latents(tmp_path / "cut", "ivae", seed), latents(tmp_path / "whole", "ivae", seed)
+        )
         assert losses(tmp_path / "cut", "ivae", seed) == losses(tmp_path / "whole", "ivae", seed)
 
 
@@ -136,12 +157,17 @@ class Shrinking(nn.Module):
         return Representation(batch.x + self.w)
 
 
+@pytest.mark.slow
 @needs_compiler
 @pytest.mark.parametrize("compile", [False, True])
 def test_a_diverging_seed_fails_alone_in_either_mode(compile):
-    training = load_spec({"data": {"name": "tcl"}, "model": {"name": "ivae"},
-                          "training": {"steps": 30, "batch_size": 4, "log_every": 5, "scheduler": None,
-                                       "compile": compile}}).training
+    training = load_spec(
+        {
+            "data": {"name": "tcl"},
+            "model": {"name": "ivae"},
+            "training": {"steps": 30, "batch_size": 4, "log_every": 5, "scheduler": None, "compile": compile},
+        }
+    ).training
     train = Split(torch.randn(20, 2, generator=torch.Generator().manual_seed(0)))
     model = Shrinking([1.0, 0.004, 1.0])
     trainer = Trainer(model, train, [0, 1, 2], training)
@@ -154,52 +180,94 @@ def test_a_diverging_seed_fails_alone_in_either_mode(compile):
     torch.testing.assert_close(model.w.detach()[[0, 2]], reference.w.detach(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_compile_trains_eagerly_with_one_notice():
     data = prepare_data(load_spec(spec(True)), ica.registry())
     notices = []
     flow = load_spec({**spec(True), "models": {"flow": {"name": "gmmflow", "transforms": 1, "hidden": [8]}}})
     model = build_model(ica.registry(), flow.models["flow"], data, [0, 1], "flow")
-    trainer = Trainer(model, data.train, [0, 1], flow.training.model_copy(update={"steps": 3}),
-                      on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None)
+    trainer = Trainer(
+        model,
+        data.train,
+        [0, 1],
+        flow.training.model_copy(update={"steps": 3}),
+        on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None,
+    )
     trainer.run()
     assert trainer.step_mode == "eager" and len([n for n in notices if "did not compile" in n]) == 1
     assert trainer.optimizer.step_count == 3  # the failed attempt did not count a step
 
 
+def test_auto_compiles_where_the_expected_saving_pays_for_compiling(monkeypatch):
+    """The quick start's size (20,000 steps of 3 seeds, about 27 s saved) compiles only with a warm cache
+    (8 s) and not with a cold one (35 s); Fig. 2's cells (70,000 steps of 10 seeds) compile either way."""
+    for cache, quick_start in (("cold", False), ("warm", True)):
+        monkeypatch.setattr(compile_choice_module, "compile_cache_state", lambda cache=cache: cache)
+        quick = compile_choice("auto", 20_000, seeds=3)
+        assert quick.compiles is quick_start and quick.cache == cache, quick
+        assert quick.compile_cost_s == compile_choice_module.COMPILE_SECONDS[cache]
+        assert compile_choice("auto", 70_000, seeds=10).compiles
+        assert not compile_choice("auto", 30, seeds=2).compiles
+    assert 20 < compile_choice("auto", 20_000, seeds=3).expected_saving_s < 35
+    assert compile_choice(True, 1).compiles and not compile_choice(False, 10**6).compiles
+    assert not compile_choice("auto", None).compiles  # epochs whose steps are not known yet
+    assert (
+        compile_choice("auto", 20_000, device="cuda").compiles
+        and not compile_choice("auto", 100, device="cuda").compiles
+    )
+    saving = [compile_choice_module.expected_saving_per_step(s) for s in (1, 2, 3, 10, 30, 50, 100)]
+    assert saving == sorted(saving), "more seeds together never save less per step"
+
+
 @needs_compiler
-def test_auto_compiles_long_runs_only():
-    assert not compiles("auto", AUTO_STEPS - 1) and compiles("auto", AUTO_STEPS)
-    assert compiles(True, 1) and not compiles(False, 10**6)
-    long = load_spec(spec("auto", steps=AUTO_STEPS))
+def test_a_trainer_compiles_as_the_choice_says(monkeypatch):
+    monkeypatch.setattr(compile_choice_module, "compile_cache_state", lambda: "warm")
+    long = load_spec(spec("auto", steps=20_000))
     data = prepare_data(long, ica.registry())
     model = build_model(ica.registry(), long.models["ivae"], data, [0], "ivae")
     assert Trainer(model, data.train, [0], long.training).step_mode == "compiled"
+    monkeypatch.setattr(compile_choice_module, "compile_cache_state", lambda: "cold")
+    assert Trainer(model, data.train, [0], long.training).step_mode == "eager"
     assert load_spec(TINY_SPEC).training.compile == "auto"
 
 
-@pytest.mark.parametrize("encoder, reason", [({"name": "mlp", "hidden": [16], "dropout": 0.2, "dropout_after": [1]}, "dropout")])
+@pytest.mark.parametrize(
+    "encoder, reason", [({"name": "mlp", "hidden": [16], "dropout": 0.2, "dropout_after": [1]}, "dropout")]
+)
 def test_in_step_randomness_of_the_seeds_own_streams_keeps_a_model_eager(encoder, reason):
     """Dropout masks come from each seed's generator; a graph would draw them from one stream of its own."""
     dropped = load_spec({**spec(True), "models": {"ivae": {"name": "ivae", "encoder": encoder}}})
     data = prepare_data(dropped, ica.registry())
     model = build_model(ica.registry(), dropped.models["ivae"], data, [0, 1], "ivae")
     notices = []
-    trainer = Trainer(model, data.train, [0, 1], dropped.training,
-                      on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None)
+    trainer = Trainer(
+        model,
+        data.train,
+        [0, 1],
+        dropped.training,
+        on_event=lambda name, **info: notices.append(info["message"]) if name == "notice" else None,
+    )
     assert trainer.step_mode == "eager" and any(reason in n for n in notices), notices
 
 
+@pytest.mark.slow
 @needs_compiler
 def test_batch_norm_running_statistics_are_kept_by_the_compiled_step(tmp_path):
     """Batch norm changes its buffers in every training step; the compiled step is used only where a trial
     shows it changes them as the eager step does, and then trains the grid models like eager."""
     grids = {"channels": 4, "latent_dim": 2, "residual_blocks": 1, "batch_norm": True}
-    digits = {"data": {"name": "digits"}, "models": {"ae": {"name": "ae", **grids}}, "seeds": 2, "device": "cpu",
-              "training": {"steps": 10, "batch_size": 16, "log_every": 5}}
+    digits = {
+        "data": {"name": "digits"},
+        "models": {"ae": {"name": "ae", **grids}},
+        "seeds": 2,
+        "device": "cpu",
+        "training": {"steps": 10, "batch_size": 16, "log_every": 5},
+    }
     for mode in (False, True):
         ica.run({**digits, "training": {**digits["training"], "compile": mode}}, out=tmp_path / str(mode))
     for seed in (0, 1):
         result = json.loads((tmp_path / "True" / "ae" / "seeds" / str(seed) / "result.json").read_text())
         assert result["step_mode"] == "compiled"
-        np.testing.assert_allclose(latents(tmp_path / "True", "ae", seed), latents(tmp_path / "False", "ae", seed),
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            latents(tmp_path / "True", "ae", seed), latents(tmp_path / "False", "ae", seed), rtol=0, atol=1e-5
+        )

@@ -26,6 +26,7 @@ def _operands(layout: str):
 def _loss(product):
     def loss(x, w):
         return (product(x, w).tanh() ** 2).sum()
+
     return loss
 
 
@@ -89,6 +90,7 @@ def test_the_mixture_log_density_is_the_textbook_one(layout):
     logits = torch.randn(seeds, 1, k, generator=g)
     z = torch.randn(seeds, 5, d, generator=g)
     ours = DiagonalGaussianMixture(logits, mean.unsqueeze(1), log_var.unsqueeze(1))
-    textbook = MixtureSameFamily(Categorical(logits=logits),
-                                 Independent(Normal(mean.unsqueeze(1), torch.exp(0.5 * log_var.unsqueeze(1))), 1))
+    textbook = MixtureSameFamily(
+        Categorical(logits=logits), Independent(Normal(mean.unsqueeze(1), torch.exp(0.5 * log_var.unsqueeze(1))), 1)
+    )
     torch.testing.assert_close(ours.log_prob(z), textbook.log_prob(z))

@@ -15,7 +15,7 @@ import ica
 from conftest import TINY_SPEC
 from ica.reporting import plots
 from ica.reporting.curves import training_figure
-from ica.reporting.read import load_experiment
+from ica.reporting.experiment import load_experiment
 from ica.rundir.layout import SeedFiles
 from ica.running.building import build_model, prepare_data
 from ica.spec.load import load_spec
@@ -55,12 +55,14 @@ def assert_scale_logged(trainer, lines):
     assert lines[0][-1]["likelihood_scale"] != lines[1][-1]["likelihood_scale"], "each seed logs its own σ"
 
 
+@pytest.mark.slow
 def test_the_learnt_scale_is_logged_at_every_log_step_eagerly(tmp_path):
     trainer, lines = train(tiny(), tmp_path)
     assert trainer.step_mode == "eager"
     assert_scale_logged(trainer, lines)
 
 
+@pytest.mark.slow
 def test_a_fixed_scale_logs_nothing_more(tmp_path):
     _, fixed = train(tiny(likelihood={"name": "gaussian", "scale": 0.5}), tmp_path / "fixed")
     _, learnt = train(tiny(), tmp_path / "learnt")
@@ -68,6 +70,7 @@ def test_a_fixed_scale_logs_nothing_more(tmp_path):
     assert set(fixed[0][-1]) == set(learnt[0][-1]) - {"likelihood_scale"}
 
 
+@pytest.mark.slow
 def test_the_learnt_scale_is_logged_when_the_step_is_compiled(tmp_path):
     try:  # checked here, not at import, so that collecting this file compiles nothing
         torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
@@ -78,6 +81,7 @@ def test_the_learnt_scale_is_logged_when_the_step_is_compiled(tmp_path):
     assert_scale_logged(trainer, lines)
 
 
+@pytest.mark.slow
 def test_the_report_draws_the_learnt_scale(tmp_path):
     ica.run(tiny(), out=tmp_path / "learnt")
     exp = load_experiment(tmp_path / "learnt")
@@ -102,8 +106,7 @@ def test_a_key_already_taken_is_written_under_the_modules_path():
     model.a = Logs({"loss": torch.tensor([1.0, 2.0]), "scale": torch.tensor([[1.0, 3.0], [2.0, 4.0]])})
     model.b = Logs({"scale": torch.tensor([5.0, 6.0])})
     model.c = nn.Linear(1, 1)  # no hook: not asked
-    assert logged_values(model, 2, {"loss", "lr"}) == {"a.loss": [1.0, 2.0], "scale": [2.0, 3.0],
-                                                       "b.scale": [5.0, 6.0]}
+    assert logged_values(model, 2, {"loss", "lr"}) == {"a.loss": [1.0, 2.0], "scale": [2.0, 3.0], "b.scale": [5.0, 6.0]}
 
 
 def test_a_value_that_is_not_one_per_seed_is_a_clear_error():

@@ -86,8 +86,10 @@ def test_seeds_with_their_own_splits_draw_what_each_would_draw_alone_and_resume_
     """Packed grid cells: seed 3 draws from rows 0-9, seed 5 from rows 10-24 of the concatenated splits."""
     cpu = torch.device("cpu")
     packed = SeedSampler(n=[10, 15], batch_size=4, seeds=[3, 5], device=cpu, offsets=[0, 10])
-    alone = [SeedSampler(n=10, batch_size=4, seeds=[3], device=cpu), SeedSampler(n=15, batch_size=4, seeds=[5],
-                                                                                 device=cpu)]
+    alone = [
+        SeedSampler(n=10, batch_size=4, seeds=[3], device=cpu),
+        SeedSampler(n=15, batch_size=4, seeds=[5], device=cpu),
+    ]
     steps = [packed.next() for _ in range(7)]  # seed 3: 2 batches per epoch, seed 5: 3
     for i, (sampler, offset) in enumerate(zip(alone, (0, 10))):
         for step in steps:
@@ -101,6 +103,7 @@ def test_seeds_with_their_own_splits_draw_what_each_would_draw_alone_and_resume_
         SeedSampler(n=[10, 3], batch_size=4, seeds=[0, 1], device=cpu, offsets=[0, 10])
 
 
+@pytest.mark.slow
 def test_same_spec_and_seed_give_identical_latents(tiny_spec, tmp_path):
     ica.run(tiny_spec, out=tmp_path / "a")
     ica.run(tiny_spec, out=tmp_path / "b")
@@ -114,12 +117,15 @@ def test_same_spec_and_seed_give_identical_latents(tiny_spec, tmp_path):
     assert not np.array_equal(a, b), "different seeds must give different runs"
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss(tiny_spec, tmp_path):
     tiny_spec["training"].update(steps=300, log_every=50, checkpoint_every=300)
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     tiny_spec["seeds"] = 1
     ica.run(tiny_spec, out=tmp_path)
-    lines = [json.loads(line) for line in (tmp_path / "ivae" / "seeds" / "0" / "metrics.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line) for line in (tmp_path / "ivae" / "seeds" / "0" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [line["step"] for line in lines] == [50, 100, 150, 200, 250, 300]
     assert lines[-1]["loss"] < lines[0]["loss"]
     assert {"loss", "log_likelihood", "kl", "lr"} <= set(lines[0])
@@ -129,6 +135,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_result(tiny_spec, tmp_path):
     tiny_spec["training"].update(steps=40, checkpoint_every=10, log_every=5)
     ica.run(tiny_spec, out=tmp_path / "whole")
@@ -158,6 +165,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_spec, tmp_path):
     assert whole["cells"] == summary["cells"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["newest", "all"])
 def test_an_unreadable_checkpoint_falls_back_to_an_older_one_or_is_a_clear_error(tiny_spec, tmp_path, damage):
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
@@ -187,10 +195,13 @@ def test_an_unreadable_checkpoint_falls_back_to_an_older_one_or_is_a_clear_error
     assert any("checkpoint.pt is unreadable" in i["message"] for n, i in events if n == "notice")
     for seed in (0, 1):
         rel = f"vade/seeds/{seed}"
-        np.testing.assert_array_equal(np.load(tmp_path / "whole" / rel / "latents.npz")["latents"],
-                                      np.load(tmp_path / "cut" / rel / "latents.npz")["latents"])
-        assert (tmp_path / "whole" / rel / "metrics.jsonl").read_text() == \
-            (tmp_path / "cut" / rel / "metrics.jsonl").read_text()
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "whole" / rel / "latents.npz")["latents"],
+            np.load(tmp_path / "cut" / rel / "latents.npz")["latents"],
+        )
+        assert (tmp_path / "whole" / rel / "metrics.jsonl").read_text() == (
+            tmp_path / "cut" / rel / "metrics.jsonl"
+        ).read_text()
 
 
 class FlakyModel(nn.Module):
@@ -219,10 +230,16 @@ class FlakyModel(nn.Module):
         return Representation(batch.x + self.w)
 
 
+@pytest.mark.slow
 def test_a_diverging_seed_is_marked_failed_and_the_others_continue():
     model = FlakyModel(seeds=3)
-    spec = load_spec({"data": {"name": "tcl"}, "model": {"name": "ivae"},
-                      "training": {"steps": 30, "batch_size": 4, "log_every": 5, "scheduler": None}})
+    spec = load_spec(
+        {
+            "data": {"name": "tcl"},
+            "model": {"name": "ivae"},
+            "training": {"steps": 30, "batch_size": 4, "log_every": 5, "scheduler": None},
+        }
+    )
     train = Split(torch.randn(20, 2))
     statuses = Trainer(model, train, [0, 1, 2], spec.training).run()
     assert [s.failed for s in statuses] == [False, True, False]
@@ -230,6 +247,7 @@ def test_a_diverging_seed_is_marked_failed_and_the_others_continue():
     assert torch.isfinite(model.w[0]).all() and torch.isfinite(model.w[2]).all()
 
 
+@pytest.mark.slow
 def test_a_seed_trained_in_a_batch_matches_the_seed_trained_alone(tiny_spec, tmp_path):
     tiny_spec["training"]["steps"] = 60
     tiny_spec["seeds"] = [0, 1, 2]
@@ -265,6 +283,7 @@ def test_a_training_step_on_cuda_never_waits_for_the_device(tiny_spec):
         torch.cuda.set_sync_debug_mode("default")
 
 
+@pytest.mark.slow
 def test_epochs_count_whole_passes_over_the_training_split(tiny_spec, tmp_path):
     tiny_spec["models"] = {"ivae": tiny_spec["models"]["ivae"]}
     tiny_spec["training"].update(epochs=3, log_every=1)  # 4 segments x 40 = 160 points, batch 16: 10 per epoch
@@ -283,6 +302,7 @@ def test_resume_drops_a_log_line_torn_by_a_kill(tmp_path):
     assert files.metrics.read_text() == '{"step": 10, "loss": 1.0}\n{"step": 20, "loss": 0.5}\n'
 
 
+@pytest.mark.slow
 def test_a_seeds_checkpoint_holds_only_its_own_state(tiny_spec, tmp_path):
     """torch.save writes the whole storage behind a view: a seed's slice of the stacked state must be copied,
     or each of S checkpoints would hold all S seeds' state (S times the disk and the time)."""

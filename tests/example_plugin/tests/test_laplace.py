@@ -13,8 +13,14 @@ def test_laplace_honours_the_prior_contract():
 def test_laplace_trains_in_an_ivae(tmp_path):
     spec = {
         "data": {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2},
-        "models": {"ivae": {"name": "ivae", "prior": {"name": "laplace"}, "encoder": {"name": "mlp", "hidden": [8]},
-                            "decoder": {"name": "mlp", "hidden": [8]}}},
+        "models": {
+            "ivae": {
+                "name": "ivae",
+                "prior": {"name": "laplace"},
+                "encoder": {"name": "mlp", "hidden": [8]},
+                "decoder": {"name": "mlp", "hidden": [8]},
+            }
+        },
         "training": {"steps": 20, "batch_size": 8},
         "seeds": 2,
         "device": "cpu",

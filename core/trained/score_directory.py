@@ -25,8 +25,10 @@ import numpy as np
 from ica.errors import IcaError
 from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.layout import RunLayout
-from ica.rundir.schemas import plain_name
-from ica.rundir.writing import safe_dir, write_json
+from ica.rundir.record import write_record
+from ica.rundir.names import plain_name
+from ica.rundir.schemas import CellSummary, ResultFile, RunSpecFile, RunSummary
+from ica.rundir.writing import safe_dir
 from ica.running.outcomes import save_latents
 from ica.spec.load import json_digest
 from ica.spec.models import MAX_LABEL_LENGTH, RESERVED_NAMES
@@ -36,15 +38,18 @@ def check_out(out: Path) -> None:
     """``out`` may become a scored directory: new or empty (a link to one is followed, as the root a user names
     may be: clusters link scratch space), and not inside a run's directory."""
     if out.is_symlink() and not out.exists():
-        raise IcaError(f"is a symbolic link to {os.readlink(out)}, which does not exist; create that folder or "
-                       "choose another --out", where=str(out))
+        raise IcaError(
+            f"is a symbolic link to {os.readlink(out)}, which does not exist; create that folder or "
+            "choose another --out",
+            where=str(out),
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise IcaError("already exists and is not an empty directory; choose a new directory for the scores",
-                       where=str(out))
+        raise IcaError(
+            "already exists and is not an empty directory; choose a new directory for the scores", where=str(out)
+        )
     inside = enclosing_run_directory(out / "summary.json")
     if inside is not None:
-        raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record",
-                       where=str(out))
+        raise IcaError(f"lies inside the run directory {inside}, whose files are the run's record", where=str(out))
 
 
 OWN_NAMES = RESERVED_NAMES
@@ -60,20 +65,31 @@ def check_name(name: str, where: str) -> str:
         raise IcaError(str(exc), where=where) from None
     odd = next((c for c in name if unicodedata.category(c).startswith("C")), None)
     if odd is not None:
-        raise IcaError(f"the method's name {name!r} holds the control character {odd!r}; use printable characters",
-                       where=where)
+        raise IcaError(
+            f"the method's name {name!r} holds the control character {odd!r}; use printable characters", where=where
+        )
     if name.startswith("."):
         raise IcaError(f"the method's name {name!r} starts with '.': it would be a hidden folder", where=where)
     if name.casefold() in OWN_NAMES:
-        raise IcaError(f"the method's name {name!r} is a name the directory uses for its own files "
-                       f"({', '.join(sorted(OWN_NAMES))}); choose another", where=where)
+        raise IcaError(
+            f"the method's name {name!r} is a name the directory uses for its own files "
+            f"({', '.join(sorted(OWN_NAMES))}); choose another",
+            where=where,
+        )
     if len(name) > MAX_LABEL_LENGTH:
         raise IcaError(f"the method's name is {len(name)} characters; at most {MAX_LABEL_LENGTH}", where=where)
     return name
 
 
-def write_scored(out: Path, summary: dict[str, Any], embeddings: Sequence[np.ndarray], seeds: Sequence[int],
-                 assignments: np.ndarray | None, label: str, inputs: dict[str, Any]) -> None:
+def write_scored(
+    out: Path,
+    summary: dict[str, Any],
+    embeddings: Sequence[np.ndarray],
+    seeds: Sequence[int],
+    assignments: np.ndarray | None,
+    label: str,
+    inputs: dict[str, Any],
+) -> None:
     """Write the directory of ``summary`` (what `ica.score` returned) for ``embeddings`` of ``seeds``.
 
     It is built in a hidden folder beside it (``.<name>.partial-<pid>``) and renamed into place once complete;
@@ -114,7 +130,7 @@ def remove_stale(out: Path) -> None:
     except OSError:
         return
     for folder in found:
-        pid = folder.name[len(prefix):]
+        pid = folder.name[len(prefix) :]
         if pid.isdigit() and pid.isascii() and not _running(int(pid)) and _stale_scores(folder):
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -132,7 +148,8 @@ def _running(pid: int) -> bool:
 
 def _stale_scores(folder: Path) -> bool:
     """Whether ``folder`` is a real folder, unchanged for `STALE_AFTER` seconds, of what `_write` writes only."""
-    paths, unreadable = [folder], []
+    paths: list[Path] = [folder]
+    unreadable: list[OSError] = []
     for root, dirs, files in os.walk(folder, onerror=unreadable.append):  # links are not followed
         paths += [Path(root, name) for name in dirs + files]
         if len(paths) > MAX_ENTRIES or unreadable:
@@ -167,26 +184,43 @@ def _scored_path(parts: tuple[str, ...], is_dir: bool) -> bool:
     return in_seeds and name in WRITTEN.get(len(parts), set())
 
 
-def _write(out: Path, summary: dict[str, Any], embeddings: Sequence[np.ndarray], seeds: Sequence[int],
-           assignments: np.ndarray | None, label: str, inputs: dict[str, Any]) -> None:
+def _write(
+    out: Path,
+    summary: dict[str, Any],
+    embeddings: Sequence[np.ndarray],
+    seeds: Sequence[int],
+    assignments: np.ndarray | None,
+    label: str,
+    inputs: dict[str, Any],
+) -> None:
     layout = RunLayout(out)
     seeds = [int(s) for s in seeds]
     n, dims = int(embeddings[0].shape[0]), [int(e.shape[1]) for e in embeddings]
-    body = {"name": label, "scored": True, "data": {"name": "scored embeddings", "points": n, **inputs},
-            "models": {label: {"name": label, "dims": dims}}, "training": {}, "seeds": seeds,
-            "evaluation": {"split": "eval", "metrics": None}, "device": "cpu"}
+    body: dict[str, Any] = {
+        "name": label,
+        "scored": True,
+        "data": {"name": "scored embeddings", "points": n, **inputs},
+        "models": {label: {"name": label, "dims": dims}},
+        "training": {},
+        "seeds": seeds,
+        "evaluation": {"split": "eval", "metrics": None},
+        "device": "cpu",
+    }
     digest = json_digest(body)
-    cell = {"model": label, **summary, "status": {str(s): "finished" for s in seeds}}
+    cell = CellSummary(model=label, **summary, status={str(s): "finished" for s in seeds})
     for i, seed in enumerate(seeds):
         safe_dir(out, label, "seeds", str(seed))
         files = layout.seed(label, seed)
         arrays = {"latents": np.asarray(embeddings[i], dtype=np.float32)}
         if assignments is not None:
             arrays["assignments"] = np.asarray(assignments[i], dtype=np.int64)
-        digest = save_latents(files.latents, arrays)  # recorded, so a reader checks it as a run's latents
-        write_json(files.result, {"seed": seed, "status": "finished", "steps": 0, "scored": True,
-                                  "latents_sha256": digest})
-    write_json(layout.cell_summary(label), cell)
-    write_json(layout.spec, {**body, "spec_hash": digest})
-    write_json(layout.summary, {"name": label, "spec_hash": digest, "device": "cpu", "split": "eval",
-                                "data": body["data"], "cells": {label: cell}})
+        latents_digest = save_latents(files.latents, arrays)  # recorded, so a reader checks it as a run's latents
+        write_record(
+            files.result, ResultFile(seed=seed, status="finished", steps=0, scored=True, latents_sha256=latents_digest)
+        )
+    write_record(layout.cell_summary(label), cell)
+    write_record(layout.spec, RunSpecFile(**body, spec_hash=digest))
+    write_record(
+        layout.summary,
+        RunSummary(name=label, spec_hash=digest, device="cpu", split="eval", data=body["data"], cells={label: cell}),
+    )
