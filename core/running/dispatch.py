@@ -19,7 +19,9 @@ from ica.running import processes
 from ica.running.building import resolve_device
 from ica.running.claims import run_root
 from ica.running.environment import spec_compile_decision
+from ica.running.runner import models_trained
 from ica.spec.load import load_spec
+from ica.training.compile_choice import planned_models
 from ica.spec.experiment import SpecSource
 
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
@@ -119,7 +121,8 @@ def decide(
     check_options(device, workers, threads, executor)
     custom = reg is not None and reg is not registry()
     validated = load_spec(spec, reg or registry())
-    compile_record = spec_compile_decision(validated, resolve_device(device or validated.device).type)
+    with planned_models(models_trained(validated)):
+        compile_record = spec_compile_decision(validated, resolve_device(device or validated.device).type)
     if executor != "local":
         return Decisions(executor, 1, f"{executor} tasks", None, "each task its own share", compile_record)
     if workers is not None:

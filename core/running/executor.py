@@ -278,13 +278,15 @@ def train_unit(unit: Unit, device: str | None, on_event: Callable[..., None] | N
     """One unit of work: train a model label's unfinished seeds (resuming), write no summary. A packed
     unit first trains its cells together; each cell then finishes whatever the pack did not take."""
     from ica.running.runner import train_label
+    from ica.training.compile_choice import planned_models
 
-    if unit.packed_with:
-        from ica.running.packing import train_packed_unit
+    with planned_models(len(unit.parts)):
+        if unit.packed_with:
+            from ica.running.packing import train_packed_unit
 
-        train_packed_unit(unit, device, on_event or (lambda *a, **k: None))
-    for part in unit.parts:
-        train_label(part.spec, part.out, part.label, device=device, on_event=on_event)
+            train_packed_unit(unit, device, on_event or (lambda *a, **k: None))
+        for part in unit.parts:
+            train_label(part.spec, part.out, part.label, device=device, on_event=on_event)
     return unit.name
 
 

@@ -30,6 +30,7 @@ from ica.running.seed_training import model_lock, train_seeds, train_unfinished
 from ica.spec.draws import grid_axes
 from ica.spec.grid import has_grid
 from ica.spec.load import load_spec, spec_hash
+from ica.training.compile_choice import planned_models
 from ica.training.tensorboard import require_tensorboard
 from ica.spec.experiment import ExperimentSpec, SpecSource
 
@@ -56,9 +57,19 @@ def run(
     reg = reg or registry()
     validated = load_spec(spec, reg)
     root = run_root(spec, out)
-    if has_grid(validated):
-        return run_grid(validated, root, device=device, on_event=on_event or _ignore, reg=reg)
-    return run_single(validated, root, device=device, on_event=on_event or _ignore, reg=reg)
+    with planned_models(models_trained(validated)):  # the cold compile is paid once for all of them
+        if has_grid(validated):
+            return run_grid(validated, root, device=device, on_event=on_event or _ignore, reg=reg)
+        return run_single(validated, root, device=device, on_event=on_event or _ignore, reg=reg)
+
+
+def models_trained(spec: ExperimentSpec) -> int:
+    """How many models a run of ``spec`` trains in one process: each model of each grid cell (cells that pack
+    train fewer, so this is the most)."""
+    cells = 1
+    for values in grid_axes(spec).values():
+        cells *= len(values)
+    return cells * len(spec.models)
 
 
 def run_single(

@@ -117,9 +117,9 @@ class TrainingSpec(BaseModel):
     compile: bool | Literal["auto"] = Field(
         default="auto",
         description="Train through one compiled step (gather, forward, backward and Adam in one torch.compile "
-        "graph; `ica.training.compiled`): true, false (eager, e.g. for debugging), or 'auto': compiled from "
-        "20,000 steps on, where the ~20 s of compiling pays for itself (benchmarks/README.md). A model that "
-        "cannot compile trains eagerly with a one-line notice.",
+        "graph; `ica.training.compiled`): true, false (eager, e.g. for debugging), or 'auto': compiled where the "
+        "time it is expected to save beats what compiling costs (`ica.training.compile_choice`; env.json says "
+        "why). A model that cannot compile trains eagerly with a one-line notice.",
     )
     retry_nan: int = Field(
         default=0,

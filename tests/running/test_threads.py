@@ -93,6 +93,7 @@ def test_the_default_records_one_thread_and_the_compile_decision(monkeypatch, tm
         "expected_saving_s": env["compile"]["expected_saving_s"],
         "compile_cost_s": env["compile"]["compile_cost_s"],
         "cache": env["compile"]["cache"],
+        "models": 2,
     }
     assert env["compile"]["expected_saving_s"] < env["compile"]["compile_cost_s"]
     assert "over 30 steps of 2 seed(s), less than it costs" in env["compile"]["why"]
