@@ -99,7 +99,7 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Pa
     """``build(folder)`` run once per pytest session, by whichever pytest-xdist worker asks first; the other
     workers wait for it and share the folder, which tests must only read. (pytest-xdist's documented recipe:
     the workers' temporary folders share a parent; a file lock orders them.)"""
-    from filelock import FileLock  # a dependency of torch
+    from filelock import FileLock  # in the test extra (and a dependency of torch)
 
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
