@@ -30,8 +30,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class Decisions:
-    """How a spec trains here, each choice with why. ``threads`` is the torch threads of training in this
-    process (None where workers or SLURM tasks train and get their own share)."""
+    """How a spec trains here, each choice with why. ``threads`` is the torch threads of each training process
+    (None for SLURM tasks, which take their own)."""
 
     executor: str
     workers: int
@@ -49,7 +49,7 @@ class Decisions:
         if self.executor != "local":
             return {}
         return {
-            "threads": self.threads if self.threads is not None else processes.cpu_share(self.workers),
+            "threads": self.threads,
             "threads_why": self.threads_why,
             "workers": self.workers,
             "workers_why": self.workers_why,
@@ -140,7 +140,7 @@ def decide(
     else:
         workers, why = processes.auto_workers(validated, device, reg)
     count, threads_why = processes.threads_for(validated, device, workers, threads, reg)
-    return Decisions("local", workers, why, count if workers == 1 else None, threads_why, compile_record)
+    return Decisions("local", workers, why, count, threads_why, compile_record)
 
 
 def execute(
@@ -168,25 +168,28 @@ def execute(
         reg: a registry other than the installed plugins' (trains in this process).
     """
     on_event = on_event or (lambda *a, **k: None)
-    decisions = decide(spec, device=device, workers=workers, threads=threads, executor=executor, reg=reg)
-    root = run_root(spec, out)
+    check_options(device, workers, threads, executor)
+    validated = load_spec(spec, reg or registry())  # read and validated once, for the decisions and the run
+    root = run_root(spec, out)  # from the source: a spec file's stem names the default directory
+    decisions = decide(validated, device=device, workers=workers, threads=threads, executor=executor, reg=reg)
     on_event("decided", decisions=decisions)
-    with processes.deciding(**decisions.record()), processes.torch_threads(decisions.threads):
+    in_process = decisions.threads if decisions.in_process else None  # workers set their own share
+    with processes.deciding(**decisions.record()), processes.torch_threads(in_process):
         if executor != "local":
             from ica.running.slurm import SlurmOptions, run_on_slurm
 
             options = slurm or SlurmOptions(cluster=executor.removeprefix("submitit-"))
-            summary = run_on_slurm(spec, root, options, device=device, on_event=on_event)
+            summary = run_on_slurm(validated, root, options, device=device, on_event=on_event)
             if "submitted" in summary:
                 return RunResult(root, decisions, {}, summary)
         elif decisions.workers > 1:
             from ica.running.executor import run_with_workers
 
-            summary = run_with_workers(spec, root, decisions.workers, device=device, on_event=on_event)
+            summary = run_with_workers(validated, root, decisions.workers, device=device, on_event=on_event)
         else:
             from ica.running.runner import run
 
-            summary = run(spec, root, device=device, on_event=on_event, reg=reg)
+            summary = run(validated, root, device=device, on_event=on_event, reg=reg)
     return RunResult(root, decisions, summary)
 
 

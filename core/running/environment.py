@@ -66,10 +66,15 @@ def compile_decision(training: Any, n_train: int | None, seeds: int = 1, device:
     return compile_choice(training.compile, _steps(training, n_train), seeds, device).record()
 
 
+def batched_seeds(spec: ExperimentSpec) -> int:
+    """How many seeds of a model train together, as they batch by default (one with ``batch_seeds: false``)."""
+    return 1 if spec.training.batch_seeds is False else len(spec.seed_list)
+
+
 def spec_compile_decision(spec: ExperimentSpec, device: str = "cpu") -> dict[str, Any]:
     """`compile_decision` for a validated spec before its data is built: its seeds together, as they batch by
     default (a run of ``epochs`` is decided once its data is built)."""
-    seeds = 1 if spec.training.batch_seeds is False else len(spec.seed_list)
+    seeds = batched_seeds(spec)
     return compile_decision(spec.training, None, seeds, device)
 
 

@@ -9,6 +9,7 @@ and claiming it for this spec in `ica.running.claims`.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +24,7 @@ from ica.rundir.writing import safe_dir
 from ica.running.building import build_metrics, build_model, prepare_data, requirements_met, resolve_device, shared_data
 from ica.running.controls import control_records, untrained_outcomes
 from ica.running.claims import check_directory, claim_directory, claim_grid, confirm_claim, run_root
-from ica.running.environment import environment
+from ica.running.environment import batched_seeds, environment
 from ica.running import preprocessing
 from ica.running.outcomes import log_hparams
 from ica.running.seed_training import model_lock, train_seeds, train_unfinished
@@ -66,10 +67,7 @@ def run(
 def models_trained(spec: ExperimentSpec) -> int:
     """How many models a run of ``spec`` trains in one process: each model of each grid cell (cells that pack
     train fewer, so this is the most)."""
-    cells = 1
-    for values in grid_axes(spec).values():
-        cells *= len(values)
-    return cells * len(spec.models)
+    return math.prod(len(values) for values in grid_axes(spec).values()) * len(spec.models)
 
 
 def run_single(
@@ -149,8 +147,8 @@ def _prepare(
     for label, options in spec.models.items():  # fail before training anything if a model cannot be built
         build_model(reg, options, data, spec.seed_list[:1], label)
     claim_directory(layout, spec)
-    seeds = 1 if spec.training.batch_seeds is False else len(spec.seed_list)
-    write_record(layout.env, EnvFile(**environment(torch_device, reg, spec.training, len(data.train), seeds)))
+    environment_record = environment(torch_device, reg, spec.training, len(data.train), batched_seeds(spec))
+    write_record(layout.env, EnvFile(**environment_record))
     preprocessing.keep_record(layout, data)
     on_event("run_start", out=str(layout.root), cells=list(spec.models), seeds=spec.seed_list)
     device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)

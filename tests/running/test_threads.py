@@ -178,3 +178,12 @@ def test_ica_run_and_the_command_pack_the_same_grid_cells(monkeypatch, tmp_path,
     assert run_cli(tmp_path / "cli", tiny_spec).exit_code == 0
     ica.run(tiny_spec, out=tmp_path / "api")
     assert len(packed) == 2 and packed[0] == packed[1] and {label for label, _ in packed[0]} == {"ivae", "vade"}
+
+
+def test_the_recorded_threads_of_workers_are_the_ones_the_reason_names(monkeypatch, tiny_spec):
+    """A user's OMP_NUM_THREADS is what env.json records for workers, as its reason says, not an equal share."""
+    one_core_each(monkeypatch, cores=4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    record = dispatch.decide(tiny_spec, workers=2).record()
+    assert record["threads"] == torch.get_num_threads() == 1 and processes.cpu_share(2) == 2
+    assert record["threads_why"] == "OMP_NUM_THREADS=1 (the environment's)" and record["workers"] == 2
