@@ -30,7 +30,8 @@ from ica.reporting.comparisons import ComparisonOptions, compare_groups
 from ica.reporting.figures import FigureFile, is_finite_number
 from ica.reporting.experiment import Experiment
 from ica.reporting.rundirs import CellRecord, RunRecord
-from ica.reporting.tables import comparison_groups, setting_groups
+from ica.reporting.draws import setting_groups
+from ica.reporting.tables import comparison_groups
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -141,7 +142,7 @@ def phase_figure(
     marks = verdicts(exp, [m for m, _ in metrics], options)
     margin = f"±{options.margin:g}" if options.margin is not None else "no margin (no equivalence test)"
     correction = NAMES[options.correction]
-    first = {id(run): str(g.items[0].directory) for g in setting_groups(exp) for run in g.items}
+    first = {id(run): str(g.items[0].directory) for g in setting_groups(exp.runs) for run in g.items}
     columns = min(3, len(panels) + 1)  # legend columns that fit the figure's width
     legend_inches = 0.22 * math.ceil(10 / columns) + 0.3  # at most 10 entries
     height = 3.4 * len(metrics) + 0.5 + legend_inches

@@ -25,7 +25,7 @@ from ica.reporting.comparisons import (
     p_text,
     pooled_stats,
 )
-from ica.reporting.draws import DrawGroup, group_draws, without_draw
+from ica.reporting.draws import DrawGroup, setting_groups
 from ica.reporting.experiment import Experiment
 from ica.reporting.rundirs import CellRecord as Cell, RunRecord as Run
 from ica.reporting.results import FLOORS, interval, known_measures, metric_order, metrics_compared, split_control
@@ -63,7 +63,7 @@ def metrics_table(exp: Experiment) -> Table:
     metrics = table_metrics(exp)
     header = _setting(exp) + ["model", "seeds"] + [known_measures().title(m) for m in metrics]
     rows = []
-    for group in setting_groups(exp):
+    for group in setting_groups(exp.runs):
         if len(group.items) == 1:
             run = group.items[0]
             for cell in run.cells:
@@ -218,14 +218,6 @@ def control_sentences(exp: Experiment) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- comparison
-def setting_groups(exp: Experiment) -> list[DrawGroup[Run]]:
-    """The experiment's runs by setting: a grid's runs that differ only in their data draw form one group."""
-    return group_draws(
-        exp.runs,
-        lambda r: ((without_draw(r.settings, r.draw_axis),), r.draw) if r.draw_axis else ((str(r.directory),), None),
-    )
-
-
 def setting_text(group: DrawGroup[Run]) -> str:
     """How a setting is named: its run's setting, or with draws that of its first draw without the draw
     (the innermost axis, last in the name) and how many draws there are."""
@@ -241,7 +233,7 @@ def setting_text(group: DrawGroup[Run]) -> str:
 def comparison_groups(exp: Experiment) -> list[Group]:
     """Each setting as a `Group`: every finished model's summary per draw."""
     found = []
-    for group in setting_groups(exp):
+    for group in setting_groups(exp.runs):
         first = group.items[0]
         g = Group(setting_text(group), str(first.directory))
         for draw, run in zip(group.draws, group.items):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ica.spec.limits import MAX_DRAWS, MAX_GRID_CELLS, MAX_SEED, AtEntry
+from ica.spec.limits import MAX_DRAWS, MAX_GRID_CELLS, MAX_SEED, AtEntry, axis_paths
 
 DRAW_AXIS = "data.data_seed"
 """The option each draw sets: the grid axis the draws form."""
@@ -78,7 +78,7 @@ def _too_many(count: int) -> str:
 
 
 def _paths(grid: dict[str, list[Any]] | None) -> set[str]:
-    return {path.strip() for key in grid or {} for path in key.split(",")}
+    return {path for key in grid or {} for path in axis_paths(key)}
 
 
 def no_data_seed(name: str) -> str:

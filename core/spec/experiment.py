@@ -17,6 +17,7 @@ from ica.components.options import Options
 from ica.spec.draw_checks import check_data_draws
 from ica.spec.limits import (
     MAX_CHECKPOINTS_KEPT,
+    axis_paths,
     MAX_RETRIES,
     MAX_STEPS,
     check_distinct_metrics,
@@ -219,7 +220,7 @@ class ExperimentSpec(BaseModel):
     @classmethod
     def _valid_grid(cls, v: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
         for key, values in (v or {}).items():
-            for path in (p.strip() for p in key.split(",")):
+            for path in axis_paths(key):
                 if not re.match(GRID_PATH_PATTERN, path):
                     raise ValueError(
                         f"'{path}' is not a dotted path into the spec, such as "

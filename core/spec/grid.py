@@ -48,6 +48,7 @@ from ica.spec.cell_names import (  # noqa: F401 - names offered here, where grid
     value_texts,
 )
 from ica.spec.experiment import ExperimentSpec
+from ica.spec.limits import axis_paths
 from ica.spec.models import spec_models
 
 
@@ -122,11 +123,6 @@ def run_key(cell_spec: ExperimentSpec) -> str:
     body = spec_json(cell_spec)
     body.pop("name", None)
     return canonical(body)
-
-
-def axis_paths(key: str) -> list[str]:
-    """The option paths an axis sets: one, or several for a linked axis ('a.b, c.d')."""
-    return [p.strip() for p in key.split(",")]
 
 
 def linked_settings(key: str, value: Any) -> dict[str, Any]:

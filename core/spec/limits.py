@@ -128,3 +128,8 @@ def check_grid_size(grid: dict[str, list[Any]] | None) -> dict[str, list[Any]] |
             "is a run of its own, checked before any trains): split it into several specs"
         )
     return grid
+
+
+def axis_paths(key: str) -> list[str]:
+    """The option paths a grid axis sets: one, or several for a linked axis ('a.b, c.d')."""
+    return [p.strip() for p in key.split(",")]
