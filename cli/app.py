@@ -193,9 +193,9 @@ def run(
     """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
     (resumes if it exists)."""
     from ica.cli.run_output import announcing, run_result
-    from ica.running.dispatch import check_options, execute
+    from ica.running.dispatch import check_run_options, execute
 
-    check_options(device, workers, threads, executor)
+    check_run_options(device, workers, threads, executor)
     if dry_run:
         import ica
         from ica.running.validate import plan, plan_packs

@@ -118,7 +118,7 @@ def decide(
     this process, so it trains here. ``threads`` None: an ``OMP_NUM_THREADS`` the user set, else one thread for
     small models on the CPU and this process's cores for convolutional ones (`processes.threads_for`).
     """
-    check_options(device, workers, threads, executor)
+    check_run_options(device, workers, threads, executor)
     custom = reg is not None and reg is not registry()
     validated = load_spec(spec, reg or registry())
     with planned_models(models_trained(validated)):
@@ -168,7 +168,7 @@ def execute(
         reg: a registry other than the installed plugins' (trains in this process).
     """
     on_event = on_event or (lambda *a, **k: None)
-    check_options(device, workers, threads, executor)
+    check_run_options(device, workers, threads, executor)
     validated = load_spec(spec, reg or registry())  # read and validated once, for the decisions and the run
     root = run_root(spec, out)  # from the source: a spec file's stem names the default directory
     decisions = decide(validated, device=device, workers=workers, threads=threads, executor=executor, reg=reg)
@@ -205,7 +205,7 @@ def run(
     return execute(spec, out, device=device, on_event=on_event, reg=reg)
 
 
-def check_options(device: str | None, workers: int | None, threads: int | None, executor: str) -> None:
+def check_run_options(device: str | None, workers: int | None, threads: int | None, executor: str) -> None:
     """The options of `execute`, each checked alone, before a spec is read (also for ``ica run --dry-run``)."""
     if device is not None and device not in DEVICES:
         raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
