@@ -170,12 +170,13 @@ def claim_directory(layout: RunLayout, spec: ExperimentSpec) -> None:
     spec.json is created exclusively (`ica.rundir.writing.create_exclusive`): of two different specs started at
     once on one new directory exactly one claims it, and the other is refused here.
     """
+    check_directory(layout, spec)  # a grid's directory or another spec's run is refused before anything is made
+    if not layout.spec.exists():
+        layout.root.mkdir(parents=True, exist_ok=True)
+        if create_exclusive(layout.spec, RunSpecFile(**spec_json(spec), spec_hash=spec_hash(spec)).json_bytes()):
+            return
+    # Claimed earlier, or by another run since the check above: fine only if of this very spec.
     check_directory(layout, spec)
-    if layout.spec.exists():
-        return
-    layout.root.mkdir(parents=True, exist_ok=True)
-    if not create_exclusive(layout.spec, RunSpecFile(**spec_json(spec), spec_hash=spec_hash(spec)).json_bytes()):
-        check_directory(layout, spec)  # claimed a moment ago by another run: fine only if of the same spec
 
 
 def confirm_claim(layout: RunLayout, spec: ExperimentSpec) -> None:

@@ -199,6 +199,27 @@ def race(*calls) -> list[BaseException | None]:
     return outcome
 
 
+def test_a_claim_made_between_the_check_and_the_write_is_checked_too(tmp_path, monkeypatch):
+    """The window the race above finds only sometimes: another spec claims the directory right after this run
+    checked it and before it writes spec.json. This run must then be refused, not take the other's claim."""
+    from ica.running import claims
+
+    reg = registry()
+    short, long = load_spec(small(steps=200), reg), load_spec(small(steps=3000), reg)
+    layout, real, lost = RunLayout(tmp_path / "R"), claims.check_directory, []
+
+    def check_then_lose_the_race(checked, spec):
+        real(checked, spec)
+        if not lost:
+            lost.append(True)
+            claims.claim_directory(checked, long)
+
+    monkeypatch.setattr(claims, "check_directory", check_then_lose_the_race)
+    with pytest.raises(IcaError, match="made from a different spec"):
+        claims.claim_directory(layout, short)
+    assert json.loads(layout.spec.read_text())["training"]["steps"] == 3000
+
+
 def test_of_two_different_specs_claiming_one_new_directory_exactly_one_wins(tmp_path):
     reg = registry()
     short, long = load_spec(small(steps=200), reg), load_spec(small(steps=3000), reg)
