@@ -48,6 +48,15 @@ _build_each_cli_once()
 # The example plugin's own tests run with the plugin installed (test_plugin_kit.py does that), not here.
 collect_ignore = ["example_plugin"]
 
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Modules with tests marked slow run first, each module's tests kept together (so module fixtures are
+    built once): pytest-xdist hands out tests in this order, and a long test started last would leave the
+    other workers idle at the end."""
+    has_slow = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in has_slow)
+
+
 TINY_DATA = {
     "name": "tcl",
     "segments": 4,

@@ -22,9 +22,9 @@ pytest.importorskip("fcntl")
 @pytest.mark.slow
 def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_spec, tmp_path):
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
-    tiny_spec["training"].update(steps=2500, log_every=10, checkpoint_every=100)
+    tiny_spec["training"].update(steps=1500, log_every=10, checkpoint_every=100)
     # long enough that the second process (which checks the spec, ~1 s, before it reaches the lock) finds
-    # the first still training, even on a loaded 2-core machine
+    # the first still training, even on a loaded 2-core machine: some 6 s of training are left at step 50
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(tiny_spec))
     out = tmp_path / "run"

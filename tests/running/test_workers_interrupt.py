@@ -17,7 +17,7 @@ from conftest import TINY_SPEC, assert_same_runs, go, ready_ica, shared_spec_and
 
 pytestmark = pytest.mark.slow  # every test here trains
 
-CELLS = ("samples_per_segment-40", "samples_per_segment-60")
+CELLS = ("steps-1500", "steps-200")
 LABELS = ("ivae", "vade")
 
 
@@ -25,11 +25,12 @@ LABELS = ("ivae", "vade")
 def sweep(tmp_path_factory):
     """The spec file of a 2-cell grid (4 units of work) and its uninterrupted serial run."""
     spec = copy.deepcopy(TINY_SPEC)
-    spec["grid"] = {"data.samples_per_segment": [40, 60]}
-    # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit)
-    # 1,500 steps: a signal sent at step 150 meets both workers still training, also on a loaded machine (at
-    # 600 a worker could finish its unit before the parent had passed the signal on)
-    spec["training"].update(steps=1500, log_every=50, checkpoint_every=100, pack_cells=False)
+    # cell by cell: 4 units for 2 workers, so that some wait in the queue (packed, each model would be 1 unit).
+    # The first cell's 1,500 steps: a signal sent at step 150 meets both workers still training, also on a
+    # loaded machine (at 600 a worker could finish its unit before the parent had passed the signal on). The
+    # second cell's units only have to be queued when the signal comes, so they are short.
+    spec["grid"] = {"training.steps": [1500, 200]}
+    spec["training"].update(log_every=50, checkpoint_every=100, pack_cells=False)
     return shared_spec_and_reference(tmp_path_factory, "sweep", spec)
 
 
