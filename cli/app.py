@@ -14,6 +14,7 @@ import typer
 
 from ica.cli import render
 from ica.errors import IcaError
+from ica.spec.devices import DEVICE_HELP
 from ica.spec.models import spec_models
 
 app = typer.Typer(
@@ -161,7 +162,7 @@ def _is_schema_file(path: Path) -> bool:
 def run(
     spec: Path = typer.Argument(..., help="The experiment spec (JSON)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<spec name>)."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the spec)."),
+    device: Optional[str] = typer.Option(None, help=f"{DEVICE_HELP}, as torch writes it (overrides the spec)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, seeds and steps; train nothing."),
     workers: Optional[int] = typer.Option(
         None,
@@ -189,11 +190,18 @@ def run(
     cpus: int = typer.Option(2, help="slurm: CPUs per task."),
     array_parallelism: int = typer.Option(64, help="slurm: array tasks running at once."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the array and write the summaries."),
+    extend: bool = typer.Option(
+        False,
+        "--extend",
+        help="Continue a finished run made from this spec with fewer training.steps (or epochs) to the spec's "
+        "length, every seed from its final checkpoint (recorded in extensions.json).",
+    ),
 ) -> None:
     """Train every model and seed of a spec (every cell of its grid), evaluate, and write the run directory
     (resumes if it exists)."""
     from ica.cli.run_output import announcing, run_result
     from ica.running.dispatch import check_run_options, execute
+    from ica.running.extension import extend as extend_run
 
     check_run_options(device, workers, threads, executor)
     if dry_run:
@@ -217,7 +225,7 @@ def run(
             wait=wait,
         )
     with render.RunProgress() as progress:
-        result = execute(
+        result = (extend_run if extend else execute)(
             spec,
             out,
             device=device,

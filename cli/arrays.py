@@ -8,7 +8,8 @@ expands to, cannot hold more: a header claiming more is a damaged file) and agai
 available (a small compressed file may expand to gigabytes): a file that claims ``(10**11, 5)`` is refused
 from its header, before anything is allocated. Arrays come back in the machine's byte order. An array is
 picked by the key the user gave, else the conventional key (``x``, ``u``, ``s``, ``latents``), else the file's
-only array. Every failure is one `DataError` naming the file.
+only array; an ``.npy`` holds one array, named by the file's stem (`ArrayFile.single`). Every failure is one
+`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -78,11 +79,12 @@ class Header:
 
 
 class ArrayFile:
-    """An ``.npz`` or ``.npy`` input: every array's header read when opened, an array's data when loaded."""
+    """An ``.npz`` or ``.npy`` input: every array's header read when opened, an array's data when loaded.
+    ``single``: an ``.npy``, one array whose key is only the file's stem (never a conventional name)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.headers, self._open = _headers(path)
+        self.headers, self._open, self.single = _headers(path)
 
     def __contains__(self, key: str) -> bool:
         return key in self.headers
@@ -148,15 +150,16 @@ def read_arrays(path: Path) -> ArrayFile:
     return ArrayFile(path)
 
 
-def _headers(path: Path) -> tuple[dict[str, Header], Opener]:
-    """Every array's header, and how to open an array's bytes, by the file's first bytes (not its name)."""
+def _headers(path: Path) -> tuple[dict[str, Header], Opener, bool]:
+    """Every array's header, how to open an array's bytes, and whether it is an .npy, by the file's first bytes
+    (not its name)."""
     try:
         with path.open("rb") as f:
             start = f.read(len(NPY_MAGIC))
         if start.startswith(NPY_MAGIC):
-            return _npy_headers(path)
+            return (*_npy_headers(path), True)
         if start[:4] in ZIP_MAGICS:
-            return _npz_headers(path)
+            return (*_npz_headers(path), False)
     except UNREADABLE as exc:
         raise DataError(
             f"cannot be read as an .npz or .npy of plain arrays ({type(exc).__name__}: {exc})", where=str(path)
@@ -218,8 +221,9 @@ class _Member:
         self.zf.close()
 
 
-def pick(arrays: ArrayFile, path: Path, key: str | None, conventional: str) -> np.ndarray:
-    """The array named ``key``, else the one named ``conventional``, else the file's only array (numbers)."""
+def pick(arrays: ArrayFile, path: Path, key: str | None, conventional: str, option: str | None = None) -> np.ndarray:
+    """The array named ``key``, else the one named ``conventional``, else the file's only array (numbers);
+    ``option``: the command's option that names the key, for the message when none of these is found."""
     if key is not None:
         if key not in arrays:
             raise DataError(
@@ -232,7 +236,8 @@ def pick(arrays: ArrayFile, path: Path, key: str | None, conventional: str) -> n
         return arrays.load(arrays.names()[0])
     raise DataError(
         f"holds {len(arrays.names())} arrays ({', '.join(arrays.names()) or 'none'}) and none is named "
-        f"{conventional!r}: say which with its --*-key option",
+        f"{conventional!r}: "
+        + (f"say which with {option}" if option else f"name it {conventional!r}, or keep it alone in the file"),
         where=str(path),
     )
 

@@ -1,7 +1,9 @@
 """``ica encode RUN_DIR --data new.npz --out latents.npz``: a trained model of a run applied to new data.
 
-The input is an ``.npz`` with the observations under ``x`` (and u under ``u`` where the model needs it),
-as the ``npz`` data set reads them; nothing in it may execute code (``allow_pickle=False``). The output,
+The input is read as ``ica score`` reads its files (`ica.cli.arrays`): an ``.npz`` with the observations under
+``x`` (or its only array; ``--x-key`` names another) and u under ``u`` where the model needs it, or an ``.npy``
+holding x alone, with u, where needed, in a file of its own (``--u``: an ``.npy``, or an ``.npz`` with ``u`` or
+one array); nothing in them may execute code (``allow_pickle=False``). u given twice is refused. The output,
 written atomically and never inside a run directory, holds ``latents`` ``[S, N, d_z]`` (the seed axis always
 there, in the order of ``seeds``), ``seeds``, and ``assignments`` ``[S, N]`` where the model has discrete u. On a
 terminal, inputs of 100,000 rows or more show a progress bar.
@@ -28,18 +30,25 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ica.cli import render
-from ica.cli.arrays import check_memory, pick, read_arrays, seed_list, size
+from ica.cli.arrays import ArrayFile, check_memory, pick, read_arrays, seed_list, size
 from ica.errors import DataError, IcaError, SpecError
 
 
 def encode_command(
     run_dir: Path = typer.Argument(..., help="The run directory (a grid's cell: its sub-directory)."),
-    data: Path = typer.Option(..., "--data", help="The .npz of new observations."),
+    data: Path = typer.Option(..., "--data", help="The .npz (x, and u where needed) or .npy (x) of new observations."),
     out: Path = typer.Option(..., "--out", help="Where to write the latents (.npz)."),
     model: Optional[str] = typer.Option(None, "--model", help="The model's label (needed when the run has several)."),
     seeds: str = typer.Option("all", "--seeds", help="'all', or the seeds to use, e.g. 0,3."),
-    x_key: str = typer.Option("x", "--x-key", help="Key of the observations in --data."),
-    u_key: str = typer.Option("u", "--u-key", help="Key of u in --data, used where it is present."),
+    x_key: Optional[str] = typer.Option(
+        None, "--x-key", help="Key of the observations in --data (default x, or its only array)."
+    ),
+    u_key: Optional[str] = typer.Option(
+        None, "--u-key", help="Key of u in --u, or in an .npz --data (default u, used where present)."
+    ),
+    u_file: Optional[Path] = typer.Option(
+        None, "--u", help="A file holding u (.npy, or .npz with u or one array), where --data does not hold it."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
 ) -> None:
     """Encode new data with a trained model: posterior means per seed, and cluster assignments."""
@@ -47,13 +56,22 @@ def encode_command(
     from ica.rundir.writing import save_npz
 
     check_device(device)
-    check_out(out, data)
+    check_out(out, data, u_file)
     chosen = None if seeds == "all" else seed_list(seeds, "'all' or integers separated by commas")
     inputs = read_arrays(data)
-    arrays = {"x": pick(inputs, data, x_key, "x")}
-    if u_key in inputs:
-        arrays["u"] = inputs.load(u_key)
+    arrays = {"x": pick(inputs, data, x_key, "x", "--x-key")}
+    u = read_u(inputs, u_file, u_key)
+    if u is not None:
+        arrays["u"] = u
     trained = ica.load(run_dir, model=model, seeds=chosen, device=device)
+    if u is None and trained.needs_u:
+        where = "it holds x alone" if inputs.single else "it has no array 'u'"
+        what = "one whole number per row" if trained.u_dim is None else f"[N, {trained.u_dim}] numbers"
+        raise IcaError(
+            f"model {trained.label!r} encodes x together with u, and --data gives none ({where}): give u "
+            f"({what}) with --u FILE, or under 'u' in an .npz --data",
+            where="--u",
+        )
     check_memory_for(trained, arrays, data)
     with rows_progress(rows(arrays["x"]), f"encoding with {trained.label}") as advance:
         rep = trained.represent(arrays["x"], arrays.get("u"), progress=advance)
@@ -64,7 +82,7 @@ def encode_command(
     }
     if rep.assignments is not None:
         result["assignments"] = rep.assignments.numpy()
-    check_out(out, data)  # again: the file may have appeared while encoding
+    check_out(out, data, u_file)  # again: the file may have appeared while encoding
     save_npz(out, **result)
     render.console.print(
         f"encoded {rep.latents.shape[1]} rows with {trained.label!r} "
@@ -77,6 +95,23 @@ MARKER, LAYOUT = "ica_encode", 1
 OUTPUT_ARRAYS = {"latents", "seeds", "assignments"}
 
 
+def read_u(inputs: ArrayFile, u_file: Path | None, u_key: str | None) -> np.ndarray | None:
+    """u from ``--u`` (``u_key``, else ``u``, else its only array), else from an .npz ``--data`` under ``u_key``
+    (default ``u``, used where present); an .npy ``--data`` holds x alone. u in both is refused."""
+    key = None if inputs.single else (u_key or "u")
+    if u_file is not None:
+        if key is not None and key in inputs:
+            raise IcaError(
+                f"{inputs.path} holds u too (array {key!r}); give u once: in --data, or with --u", where="--u"
+            )
+        return pick(read_arrays(u_file), u_file, u_key, "u", "--u-key")
+    if inputs.single and u_key is not None:
+        raise IcaError(f"{inputs.path} is an .npy, which holds x alone: give u with --u FILE", where="--u-key")
+    if key is not None and (key in inputs or u_key is not None):
+        return pick(inputs, inputs.path, key, "u", "--u-key")  # a --u-key that names no array is said, never ignored
+    return None
+
+
 def check_device(device: str) -> None:
     """``--device`` as a run resolves it (`ica.running.building.resolve_device`), said before any file is read."""
     from ica.running.building import resolve_device
@@ -87,8 +122,8 @@ def check_device(device: str) -> None:
         raise IcaError(exc.message, where="--device") from None
 
 
-def check_out(out: Path, data: Path) -> None:
-    """``out`` may be written: not a directory, a link, a run directory's file, the input, or a file of someone
+def check_out(out: Path, data: Path, u_file: Path | None = None) -> None:
+    """``out`` may be written: not a directory, a link, a run directory's file, an input, or a file of someone
     else's (only an earlier output of ``ica encode`` is replaced)."""
     from ica.rundir.enclosing import enclosing_run_directory
 
@@ -109,8 +144,9 @@ def check_out(out: Path, data: Path) -> None:
         raise IcaError(f"the folder {out.parent} does not exist", where=str(out))
     if not out.exists():
         return
-    if _same_file(out, data):
-        raise IcaError("is the --data file itself; write the latents to another file", where=str(out))
+    for option, given in (("--data", data), ("--u", u_file)):
+        if given is not None and _same_file(out, given):
+            raise IcaError(f"is the {option} file itself; write the latents to another file", where=str(out))
     if not is_encode_output(out):
         raise IcaError(
             "exists and is not an output of ica encode; refusing to replace it (choose another --out, "

@@ -29,7 +29,7 @@ def validation(report: dict[str, Any]) -> None:
         "[green]valid[/]: "
         + escape(
             f"data {data['name']} x{tuple(data['x_shape'])}, {data['n_train']} train / {data['n_eval']} eval points, "
-            f"u values: {data['n_u']}, sources: {data['sources']}"
+            f"{u_text(data)}, sources: {data['sources']}"
         )
     )
     for label, m in report["models"].items():
@@ -127,3 +127,10 @@ def plan_table(
             "as one batched model (where its seeds are batched)"
         )
     sys.stdout.flush()
+
+
+def u_text(data: dict) -> str:
+    """What the data's u is: the number of its values, or the columns of a continuous u."""
+    if data.get("u_dim"):
+        return f"u: continuous, {data['u_dim']} column(s)"
+    return f"u values: {data['n_u']}"

@@ -121,7 +121,7 @@ def _embeddings(
     origins: list[str] = []
     for path in paths:
         arrays = files.arrays(path)
-        array = pick(arrays, path, key, "latents")
+        array = pick(arrays, path, key, "latents", "--key")
         if array.ndim not in (2, 3):
             raise DataError(
                 f"holds an embedding of shape {list(array.shape)}; give [N, d] or [S, N, d]", where=str(path)

@@ -11,6 +11,9 @@ Public API::
     ica.mcc(latents, sources)                      # mean correlation coefficient
     ica.cca_mcc(z_seed0, z_seed1).out_of_sample    # between-seed MCC after CCA
     ica.score(embeddings, sources=s)               # a run's metrics for embeddings from anywhere [S, N, d]
+    ica.consistency([z_a, z_b, z_c], observations=x)  # pairwise CCA-MCC and consistency R², held out
+    ica.plot_embedding(z, color=labels, sources=s) # scatter of an embedding (matplotlib Axes)
+    ica.extend(spec, out="runs/x")                 # continue a finished run to the spec's larger steps
     ica.estimators.VaDE(n_components=2).fit(X)     # scikit-learn estimators (fit = ica run on X)
 """
 
@@ -32,6 +35,9 @@ from ica.spec.load import load_spec  # noqa: E402
 from ica.running.validate import check  # noqa: E402
 from ica.trained.loading import load  # noqa: E402
 from ica.trained.scoring import score  # noqa: E402
+from ica.trained.consistency import consistency  # noqa: E402
+from ica.reporting.embedding import plot_embedding  # noqa: E402
+from ica.running.extension import extend  # noqa: E402
 from ica import _moved  # noqa: E402
 
 _moved.install()
@@ -50,6 +56,7 @@ __all__ = [
     "__version__",
     "run",
     "execute",
+    "extend",
     "load",
     "score",
     "load_spec",
@@ -57,6 +64,8 @@ __all__ = [
     "check",
     "mcc",
     "cca_mcc",
+    "consistency",
+    "plot_embedding",
     "IcaError",
     "SpecError",
     "DataError",

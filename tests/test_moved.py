@@ -121,8 +121,8 @@ def test_the_rooms_named_like_old_modules_export_what_plugins_and_users_imported
 def test_a_plugin_written_against_the_flat_core_still_registers(tmp_path):
     """The example plugin as it was in 0.1 (importing ``ica.protocols``) loads and builds, with a warning."""
     old_source = EXAMPLE.read_text().replace(
-        "from ica.plugin import BuildContext, Field, Options, hookimpl\n",
-        "from ica.plugin import Field, Options, hookimpl\nfrom ica.protocols import BuildContext\n",
+        "from ica.plugin import BuildContext, Field, Options, SpecError, hookimpl\n",
+        "from ica.plugin import Field, Options, SpecError, hookimpl\nfrom ica.protocols import BuildContext\n",
     )
     assert "from ica.protocols import BuildContext" in old_source
     path = tmp_path / "old_style_laplace.py"

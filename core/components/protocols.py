@@ -28,7 +28,8 @@ class Split:
 
     Attributes:
         x: observations, ``[N, *x_shape]`` float32.
-        u: auxiliary variable / class / segment index, ``[N]`` int64, or None.
+        u: auxiliary variable: a class / segment index ``[N]`` int64 (discrete u), or ``[N, d_u]`` float32
+            (continuous u, always 2-D), or None.
         s: ground-truth sources, ``[N, d_s]`` float32, or None.
     """
 
@@ -51,14 +52,20 @@ class DataSplits:
     Attributes:
         train: the data models are fitted on.
         eval: held-out data every metric is computed on (never seen in training).
-        n_u: number of distinct values of ``u`` (segments, classes), or None without ``u``.
+        n_u: number of distinct values of a discrete ``u`` (segments, classes), else None.
         info: free-form facts worth recording in the run directory (generator settings, file names).
+        u_dim: d_u, the columns of a continuous ``u`` (declared by the data set, never guessed), else None.
     """
 
     train: Split
     eval: Split
     n_u: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    u_dim: int | None = None
+
+    def to(self, device: torch.device | str) -> "DataSplits":
+        """Both splits on ``device``; every other field as it is."""
+        return replace(self, train=self.train.to(device), eval=self.eval.to(device))
 
     @property
     def x_shape(self) -> tuple[int, ...]:
@@ -71,7 +78,8 @@ class DataSplits:
 
 @dataclass(frozen=True)
 class Batch:
-    """A mini-batch for ``S`` seeds at once: ``x`` is ``[S, B, *x_shape]``, ``u`` is ``[S, B]`` or None."""
+    """A mini-batch for ``S`` seeds at once: ``x`` is ``[S, B, *x_shape]``, ``u`` is ``[S, B]`` (int64, discrete),
+    ``[S, B, d_u]`` (float32, continuous) or None."""
 
     x: Tensor
     u: Tensor | None = None
@@ -84,6 +92,7 @@ class BuildContext:
 
     Builders read only the fields their kind needs (see each protocol). ``build`` builds a nested
     component from its validated options (a model builds its encoder, decoder, prior, likelihood).
+    ``n_u`` and ``u_dim`` are the data's (`DataSplits`): at most one is set.
     """
 
     seeds: int = 1
@@ -93,6 +102,12 @@ class BuildContext:
     cond_dim: int = 0
     out_multiplier: int = 1
     build: Callable[..., Any] | None = None
+    u_dim: int | None = None
+
+    @property
+    def u_width(self) -> int:
+        """Columns u takes as a network's input: ``n_u`` (one-hot, discrete u), ``u_dim`` (continuous), or 0."""
+        return self.u_dim if self.u_dim is not None else (self.n_u or 0)
 
     def with_(self, **changes: Any) -> "BuildContext":
         return replace(self, **changes)
@@ -109,7 +124,8 @@ class BuildContext:
 class Encoder(Protocol):
     """Maps observations (and optionally u) to a diagonal Gaussian posterior.
 
-    Built with ``ctx.x_shape``, ``ctx.latent_dim`` and ``ctx.cond_dim`` (0 when there is no u).
+    Built with ``ctx.x_shape``, ``ctx.latent_dim`` and ``ctx.cond_dim`` (0 when there is no u; ``n_u`` for a
+    discrete u, given one-hot; ``u_dim`` for a continuous u, given as it is).
     ``forward(x [S,B,*x_shape], cond [S,B,cond_dim] | None) -> (mean, log_var)``, each ``[S,B,d_z]``.
     """
 
@@ -132,10 +148,11 @@ class Decoder(Protocol):
 class Prior(Protocol):
     """A module that returns a ``torch.distributions.Distribution`` over latents, given optional context.
 
-    Built with ``ctx.latent_dim``, ``ctx.n_u`` and ``ctx.seeds``. ``forward(cond)`` takes the one-hot u
-    ``[S,B,n_u]`` (or None) and returns a distribution whose batch shape broadcasts to ``[S, B]`` and whose
-    event shape is ``[d_z]``. Mixture priors return ``MixtureSameFamily``, which is how VaDE finds its
-    clusters; ``conditional`` says whether the prior needs u.
+    Built with ``ctx.latent_dim``, ``ctx.n_u``, ``ctx.u_dim`` and ``ctx.seeds``. ``forward(cond)`` takes the
+    one-hot u ``[S,B,n_u]`` of a discrete u, the continuous u ``[S,B,d_u]`` itself (float), or None, and returns
+    a distribution whose batch shape broadcasts to ``[S, B]`` and whose event shape is ``[d_z]``. Mixture priors
+    return ``MixtureSameFamily``, which is how VaDE finds its clusters; ``conditional`` says whether the prior
+    needs u. A conditional prior that cannot take a continuous u refuses it when built (an ``IcaError``).
     """
 
     conditional: bool
@@ -149,6 +166,14 @@ class Likelihood(Protocol):
 
     Built with ``ctx.x_shape``. ``multiplier`` is how many decoder outputs it needs per observed value.
     ``log_prob(x [S,B,*x_shape], params) -> [S,B]`` sums over the observed dimensions.
+
+    Optional attributes: ``discrete`` (true when ``log_prob`` is a probability of discrete values, so bits per
+    dimension are meaningful), and ``support``, the data it can describe, as a `torch.distributions.constraints`
+    object (``support = constraints.nonnegative_integer`` for counts, ``constraints.unit_interval`` for values in
+    [0, 1]). ``ica validate`` and the runs it checks refuse data outside the declared support before anything
+    trains, as the model would see them (after ``standardize``), naming the likelihood, the data set and what
+    lies outside (`ica.components.support`); the plugin kit tests the likelihood on data inside it and checks
+    that data outside it are refused. Without ``support`` any data are accepted.
     """
 
     multiplier: int
@@ -195,7 +220,8 @@ class Representation:
 
     Attributes:
         latents: the representation compared across runs (posterior means for VAEs), ``[S, B, d_z]``.
-        assignments: the discrete u each example is given (cluster index, or the known u), ``[S, B]``.
+        assignments: the discrete u each example is given (cluster index, or the known u), ``[S, B]``; None
+            where there is none (a continuous u is not an assignment).
         grid_shape: for spatially arranged latents (App. B: a VQ-VAE's 8×8 grid of vectors), the grid's
             shape ``(*positions, d)``: each example's ``d_z = prod(grid_shape)`` latents are that grid
             flattened position-major (row-major over the positions, the d features of a position side by
@@ -274,10 +300,11 @@ class FittedPeer(Protocol):
     A ``model`` plugin may return one instead of a module; it is then fitted seed by seed
     (`ica.running.peers`) rather than trained by the loop, and has no seed axis, no loss and no ELBO.
     ``fit(x, u, seed=, device=)`` fits on the training split: ``x`` ``[N, D]`` float32 numpy (observations
-    flattened), ``u`` ``[N]`` int64 or None, every random draw from ``seed``, computing on ``device``
-    ('cpu', 'cuda') where the estimator can choose. ``transform(x)`` gives the latents ``[N, d_z]`` of
-    other points ``[N, D]``. An optional ``fit_info`` dict (JSON values: convergence, final loss) set by
-    ``fit`` is recorded in the seed's result.json.
+    flattened), ``u`` ``[N]`` int64 (discrete), ``[N, d_u]`` float32 (continuous) or None, every random draw
+    from ``seed``, computing on ``device`` (a torch device string: 'cpu', 'cuda:0') where the estimator can
+    choose. ``transform(x)`` gives the latents ``[N, d_z]`` of other points ``[N, D]``. An optional
+    ``fit_info`` dict (JSON values: convergence, final loss) set by ``fit`` is recorded in the seed's
+    result.json.
     """
 
     def fit(self, x: Any, u: Any, *, seed: int, device: str) -> None: ...

@@ -2,9 +2,10 @@
 
 Owns: the estimator a spec's model becomes (`base`: ``fit`` is ``ica run`` on the user's arrays, then
 ``ica.load``; scikit-learn's input checks, tags, pickling, ``save`` to a run directory), what ``fit`` writes
-and runs (`fitting`: the arrays as an ``npz`` data set, the spec, the run directory kept or temporary), and
-the paper's models with named parameters (`models`). An estimator and ``ica run`` with the same settings and
-seeds train the same model.
+and runs (`fitting`: the arrays as an ``npz`` data set, the spec, the run directory kept or temporary), the
+model's spec entry from named parameters, each setting given once (`options`), what a fit shows while it trains
+(`progress`: ``verbose``), and the paper's models with named parameters (`models`). An estimator and
+``ica run`` with the same settings and seeds train the same model.
 May import: ica.errors, ica.spec, ica.rundir, ica.running, ica.trained
 Exports: ``IcaEstimator``, ``IVAE``, ``VaDE``, ``GMMFlow``.
 """

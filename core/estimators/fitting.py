@@ -27,7 +27,8 @@ from ica.rundir.json_files import read_result
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import atomic_write, save_npz
 from ica.spec.models import MAX_SEED, MAX_SEEDS, too_many_seeds
-from ica.running.runner import run
+from ica.running.building import resolve_device
+from ica.running.runner import Event, run
 from ica.trained.loading import load
 from ica.trained.model import TrainedModel
 
@@ -95,15 +96,22 @@ def training_options(named: dict[str, Any], training: Any) -> dict[str, Any]:
         raise InvalidParameter(f"must be a dict of a spec's training options, got {training!r}", where="training")
     extra = copy.deepcopy(training or {})
     given = {key: value for key, value in named.items() if value is not None}
-    twice = [key for key in given if key in extra]
-    if twice:
-        key = twice[0]
-        raise InvalidParameter(
-            f"{key}={given[key]!r} and training={{{key!r}: {extra[key]!r}}} both set the "
-            f"training's {key}; give it in one place",
-            where=f"{key} and training.{key}",
-        )
+    for key in given:
+        if key in extra:
+            raise given_twice(key, given[key], "training", extra[key], f"the training's {key}", key)
     return {**TRAINING_DEFAULTS, **extra, **given}
+
+
+def given_twice(
+    parameter: str, value: Any, holder: str, held: Any, what: str, key: str | None = None
+) -> InvalidParameter:
+    """The error for a setting given both as ``parameter`` and inside the dict parameter ``holder`` (as ``key``):
+    it names both, since one of them would otherwise be silently ignored."""
+    key = key or parameter
+    return InvalidParameter(
+        f"{parameter}={value!r} and {holder}={{{key!r}: {held!r}}} both set {what}; give it in one place",
+        where=f"{parameter} and {holder}.{key}",
+    )
 
 
 def experiment(
@@ -111,6 +119,7 @@ def experiment(
     data_path: Path,
     *,
     has_u: bool,
+    continuous_u: bool = False,
     standardize: bool,
     seeds: list[int],
     device: str,
@@ -126,6 +135,7 @@ def experiment(
             "eval_path": str(data_path),
             "x_key": "x",
             "u_key": "u" if has_u else None,
+            **({"u_kind": "continuous"} if continuous_u else {}),
             "sources_key": None,
             "standardize": bool(standardize),
         },
@@ -136,19 +146,29 @@ def experiment(
     }
 
 
-def fit_run(spec_for, x: np.ndarray, u: np.ndarray | None, run_dir: Any) -> Fitted:
-    """Write ``x`` (and ``u``), run ``spec_for(data_path)`` into the run directory and load its model."""
+def check_device(device: Any) -> None:
+    """``device`` names a device this machine has (`ica.running.building.resolve_device`), checked before ``fit``
+    copies an array or writes a file: ``"cuda:3"`` on a machine of two GPUs is refused here, naming it."""
+    try:
+        resolve_device(device)
+    except SpecError as exc:
+        raise InvalidParameter(exc.message, where="device") from None
+
+
+def fit_run(spec_for, x: np.ndarray, u: np.ndarray | None, run_dir: Any, on_event: Event | None = None) -> Fitted:
+    """Write ``x`` (and ``u``), run ``spec_for(data_path)`` into the run directory and load its model;
+    ``on_event`` gets the run's progress events (`ica.estimators.progress`)."""
     if run_dir is None:
         root = Path(tempfile.mkdtemp(prefix="ica-estimator-"))
         try:
-            return _fit_into(spec_for, x, u, root / "run")
+            return _fit_into(spec_for, x, u, root / "run", on_event)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     root = Path(run_dir)
     check_new_run_directory(root, "run_dir", "fit trains afresh and never resumes or mixes with an earlier run")
     existed = root.exists()
     try:
-        return _fit_into(spec_for, x, u, root)
+        return _fit_into(spec_for, x, u, root, on_event)
     except BaseException:
         if not RunLayout(root).spec.exists():  # refused before the run claimed it: leave no trace of fit
             (root / DATA_FILE).unlink(missing_ok=True)
@@ -173,14 +193,14 @@ def check_new_run_directory(root: Path, name: str, why: str) -> None:
         )
 
 
-def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path) -> Fitted:
+def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path, on_event: Event | None) -> Fitted:
     root.mkdir(parents=True, exist_ok=True)
     data_path = (root / DATA_FILE).resolve()
     arrays = {"x": x} if u is None else {"x": x, "u": u}
     save_npz(data_path, **arrays)
     spec = spec_for(data_path)
     try:
-        summary = run(spec, out=root)
+        summary = run(spec, out=root, on_event=on_event)
         cell = summary["cells"][LABEL]
         model = load(root, model=LABEL, seeds=_finished(root, cell, spec["seeds"]), device=spec["device"])
     except SpecError as exc:

@@ -176,7 +176,7 @@ def broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
     """Rows ``rows`` of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``, views, no copies)."""
     x = split.x[rows]
     u = None if split.u is None else split.u[rows]
-    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), None if u is None else u.unsqueeze(0).expand(seeds, -1))
+    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), None if u is None else u.unsqueeze(0).expand(seeds, *u.shape))
 
 
 def _seed_count(model: torch.nn.Module) -> int:

@@ -5,11 +5,13 @@ finding runs below the folders named (`finder`, walking them: `walk`), a setting
 the results table (`results`) and index.json (`index`), formerly `collect`; every comparison of two models,
 corrected and with a verdict (`comparisons`); collapsed dimensions in words (`collapse`); the report's runs
 placed by their settings (`experiment`, `settings`), its tables, figures and rendering (`report` and its parts);
-figures drawn headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`). It only
-reads run directories (and writes its own report and index), so it sits at the end of the chain.
+figures drawn headless from plain numbers (`plots`) and the least-squares line of Fig. 3 (`line_fit`); the scatter
+of an embedding (`embedding`, ``ica.plot_embedding``), through the directions that best match the sources or
+labels (`directions`), and the report's embedding figures (`embedding_figure`). It only reads run directories
+(and writes its own report and index), so it sits at the end of the chain.
 May import: ica.errors, ica.components, ica.spec, ica.rundir, ica.evaluation, ica.running
-Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, loaded on first use: the report
-needs matplotlib and scipy, which ``ica status`` and every worker start should not pay for.
+Exports: ``find_runs``, ``results_table``, ``write_index``, ``write_report``, ``plot_embedding``, loaded on first
+use: the report needs matplotlib and scipy, which ``ica status`` and every worker start should not pay for.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ _EXPORTS = {
     "results_table": "ica.reporting.results",
     "write_index": "ica.reporting.index",
     "write_report": "ica.reporting.report",
+    "plot_embedding": "ica.reporting.embedding",
 }
 
 __all__ = list(_EXPORTS)

@@ -31,11 +31,16 @@ def document(
     seeds = sum(len(c.seeds) for r in exp.runs for c in r.cells)
     failed = sum(c.count("failed") for r in exp.runs for c in r.cells)
     what = "a single run" if exp.kind == "run" else f"{runs} runs ({exp.axis})"
+    where = (
+        f"Experiment directories {', '.join(map(str, exp.directories))}"
+        if len(exp.directories) > 1
+        else f"Experiment directory {exp.root}"
+    )
     blocks = [
         Block("heading", f"Report: {exp.name}", level=1),
         Block(
             "text",
-            f"Experiment directory {exp.root}: {what}; models {', '.join(exp.labels)}; "
+            f"{where}: {what}; models {', '.join(exp.labels)}; "
             f"{seeds} trained seeds, {failed} failed; metrics on the {exp.split} split.",
         ),
         Block("heading", "Results"),

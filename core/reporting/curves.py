@@ -7,7 +7,7 @@ likelihood's learnt σ, ``likelihood_scale``) are curves like any other.
 from __future__ import annotations
 
 from ica.reporting import plots
-from ica.reporting.figures import FigureFile, is_finite_number
+from ica.reporting.figures import FigureFile, is_finite_number, run_slug
 from ica.reporting.experiment import Experiment
 from ica.reporting.rundirs import RunRecord
 
@@ -77,8 +77,7 @@ def training_figure(exp: Experiment, run: RunRecord, colours: dict[str, str]) ->
     legend = [(text, colours[cell.label]) for text, cell in zip(counts, run.cells)]
     where = run.setting or exp.name
     png = plots.curves(panels, f"Training curves ({where}), one line per seed", legend)
-    slug = "".join(ch if ch.isalnum() or ch in "-_.=" else "-" for ch in run.directory.name)
-    name = "training.png" if exp.kind == "run" else f"training_{slug}.png"
+    name = "training.png" if exp.kind == "run" else f"training_{run_slug(exp.root, run.directory)}.png"
     caption = (
         f"Training curves of {where}: {', '.join(p.title for p in panels)} against the step, one line per "
         f"seed ({'; '.join(counts)})."

@@ -1,7 +1,9 @@
-"""The runs ``ica report`` shows, read from one directory and placed for its tables and figures: `load_experiment`.
+"""The runs ``ica report`` shows, read from one directory and placed for its tables and figures: `load_experiment`
+(several directories: `load_experiments`).
 
 A directory is one run (spec.json), a grid (grid.json: its cells in its order, each placed by its settings), or a
-folder of runs side by side (placed by the spec options that differ between them). Each run is read into the
+folder of runs side by side (placed by the spec options that differ between them); the runs of several
+directories are placed side by side too. Each run is read into the
 model status and results read too (`ica.reporting.rundirs.read_run`), with every seed found: a run still training
 is read from what is there (a missing summary is ``None``, a seed's status is told by its files), so a report can
 be made at any time and a failed seed is never dropped.
@@ -10,8 +12,10 @@ be made at any time and a failed seed is never dropped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from ica.errors import IcaError
 from ica.reporting.rundirs import RunRecord, read_run
@@ -30,6 +34,7 @@ class Experiment:
     kind: str  # run | grid | runs
     axis: str  # what the settings are, for the x axis
     runs: list[RunRecord]
+    directories: list[Path] = field(default_factory=list)  # the directories named, when several (else root)
 
     @property
     def labels(self) -> list[str]:
@@ -74,7 +79,7 @@ def _load_grid(root: Path) -> Experiment:
         settings = cell.settings or {}
         setting = cell.name or " ".join(named(axis, settings, texts) for axis in axes) or cell.dir
         run = load_run(root / cell.dir, setting, Placement.of(axes, settings, texts))
-        run.settings, run.draw_axis = dict(settings), grid.draw_axis
+        run.settings, run.draw_axis, run.grid = dict(settings), grid.draw_axis, root  # draws pool within a grid
         run.draw = settings.get(run.draw_axis) if run.draw_axis else None
         runs.append(run)
     return Experiment(root, grid.name or root.name, "grid", Placement.axis_name(axes), runs)
@@ -82,27 +87,75 @@ def _load_grid(root: Path) -> Experiment:
 
 def _load_runs(root: Path, subdirs: list[Path]) -> Experiment:
     """Runs side by side without grid.json: the settings are the spec options that differ between them."""
-    found = [load_run(d, d.name) for d in subdirs]
-    flats = [flatten(run.spec or {}) for run in found]
-    keys = sorted(set().union(*flats) - {"name", "spec_hash", "$schema"})
-    varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+    runs, axis = side_by_side([load_run(d, d.name) for d in subdirs], [d.name for d in subdirs])
+    return Experiment(root, root.name, "runs", axis, runs)
+
+
+def side_by_side(found: list[RunRecord], names: list[str]) -> tuple[list[RunRecord], str]:
+    """Runs placed by the spec options that differ between them (not a data draw's seed: draws are replicates),
+    in the order of those settings, and the axis's name; beyond `MAX_AXES` options, or with none, each run is
+    told apart by its name. A run without spec.json yet (a grid cell not started) comes last, by its name."""
+    flats = [flatten(run.spec) if run.spec is not None else None for run in found]
+    draws = {run.draw_axis for run in found if run.draw_axis}
+    present = [f for f in flats if f is not None]
+    keys = sorted(set().union(*present) - {"name", "spec_hash", "$schema"} - draws) if present else []
+    varying = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in present}) > 1]
     order = sorted(
-        range(len(subdirs)), key=lambda i: tuple(sort_key(flats[i].get(k)) for k in varying) + (subdirs[i].name,)
+        range(len(found)),
+        key=lambda i: (flats[i] is None, tuple(sort_key((flats[i] or {}).get(k)) for k in varying), names[i]),
     )
     axes = [[k] for k in varying]
     readable = 0 < len(varying) <= MAX_AXES  # else the runs are told apart by their directory names
-    texts = axis_texts(axes, [{k: f.get(k) for k in varying} for f in flats])
+    texts = axis_texts(axes, [{k: f.get(k) for k in varying} for f in present])
     runs = []
     for i in order:
-        settings = {k: flats[i].get(k) for k in varying}
-        run = found[i]
-        run.setting = (
-            " ".join(dict.fromkeys(named(axis, settings, texts) for axis in axes)) if readable else subdirs[i].name
-        )
-        place = Placement.of(axes, settings, texts) if readable else Placement("", subdirs[i].name)
+        run, flat = found[i], flats[i]
+        if readable and flat is not None:
+            settings = {k: flat.get(k) for k in varying}
+            run.setting = " ".join(dict.fromkeys(named(axis, settings, texts) for axis in axes))
+            place = Placement.of(axes, settings, texts)
+        else:
+            run.setting, place = names[i], Placement("", names[i])
         run.panel, run.group = place.panel, place.group
         runs.append(run)
-    return Experiment(root, root.name, "runs", Placement.axis_name(axes) if readable else "run", runs)
+    return runs, Placement.axis_name(axes) if readable else "run"
+
+
+def load_experiments(directories: Sequence[Path]) -> Experiment:
+    """The runs of one directory (`load_experiment`) or of several, reported together as ``ica results`` tables
+    them: every run each holds (itself, a grid's cells, a folder's runs; one found twice is read once), placed
+    side by side by the spec options that differ between them (`side_by_side`) and named by their paths below
+    the directories' common folder."""
+    given = list(dict.fromkeys(Path(d) for d in directories))
+    if not given:
+        raise IcaError("name at least one run directory", where="DIRECTORIES")
+    if len(given) == 1:
+        return load_experiment(given[0])
+    parts = [load_experiment(d) for d in given]  # each checked: a missing directory or one without runs fails
+    try:
+        root = Path(os.path.commonpath([p.root.resolve() for p in parts]))
+    except ValueError:  # different drives: no common folder
+        root = Path(os.path.abspath(os.sep))
+    found, seen = [], set()
+    for part in parts:
+        for run in part.runs:
+            if run.path.resolve() not in seen:
+                seen.add(run.path.resolve())
+                found.append(run)
+    if len(found) == 1 and len(parts[0].runs) == 1:  # the same run named twice (e.g. through a link)
+        return parts[0]
+    names = [_below(root, run.path) for run in found]
+    runs, axis = side_by_side(found, names)
+    name = " + ".join(p.name for p in parts) if len(parts) <= 3 else f"{len(parts)} directories"
+    return Experiment(root, name, "runs", axis, runs, [p.root for p in parts])
+
+
+def _below(root: Path, path: Path) -> str:
+    try:
+        relative = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+    return relative if relative != "." else path.name
 
 
 def load_run(directory: Path, setting: str, place: Placement | None = None) -> RunRecord:

@@ -2,7 +2,8 @@
 least-squares line, the 95% confidence band of its fitted mean, and Pearson r as the report writes it.
 
 Numbers only, no drawing: ``ica.reporting.plots`` draws the line and band, ``ica.reporting.scatter`` quotes r
-in its captions.
+in its captions. A line is drawn only through `MIN_LINE_POINTS` points or more (`line_to_draw`): through three
+points its 95% band rests on one degree of freedom (t = 12.7) and says nothing a reader should look at.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
+
+
+MIN_LINE_POINTS = 5
+"""Fewest points a figure draws a least-squares line and its band through (the points themselves are drawn)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,19 @@ def fit_line(x: ArrayLike, y: ArrayLike) -> LineFit | None:
     residuals = ys - (intercept + slope * xs)
     s = math.sqrt(float((residuals**2).sum()) / (n - 2)) if n > 2 else math.nan
     return LineFit(n, slope, intercept, r, float(x_mean), sxx, s)
+
+
+def line_to_draw(x: ArrayLike, y: ArrayLike) -> LineFit | None:
+    """The least-squares line a figure draws through (x, y): None below `MIN_LINE_POINTS` points (or without a
+    line at all), so that no line or band is drawn through two, three or four points."""
+    if len(np.asarray(x)) < MIN_LINE_POINTS:
+        return None
+    return fit_line(x, y)
+
+
+def no_line_text(n: int) -> str:
+    """Why a panel has points but no line, for its legend and the caption."""
+    return f"no line: {n} point{'s' if n != 1 else ''}, fewer than {MIN_LINE_POINTS}"
 
 
 def pearson_text(fit: LineFit | None) -> str:

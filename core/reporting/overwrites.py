@@ -61,9 +61,10 @@ def read_marker(path: Path) -> list[str] | None:
     return [n for n in names if isinstance(n, str) and n.strip(".") and "/" not in n and "\\" not in n]
 
 
-def check_output(directory: Path, path: Path) -> bool:
+def check_output(directory: Path | None, path: Path) -> bool:
     """Refuse a report path that would overwrite what ``ica report`` did not write; True when ``path`` is the
-    experiment's own report (``report.md`` / ``report.html`` at its root).
+    experiment's own report (``report.md`` / ``report.html`` at its root; a report of several directories,
+    ``directory`` None, is none's own).
 
     Inside a run directory (one holding a run's spec.json or a grid's grid.json) only those own report files
     are written. Elsewhere an existing file is replaced only if it carries the marker of an earlier report.
@@ -72,7 +73,7 @@ def check_output(directory: Path, path: Path) -> bool:
         raise IcaError("is a symbolic link; ica report writes only plain files it made", where=str(path))
     if path.is_dir():
         raise IcaError("is a directory; --out names the report file to write (e.g. report.md)", where=str(path))
-    own = path.name in REPORT_NAMES and _same_dir(path.parent, directory)
+    own = directory is not None and path.name in REPORT_NAMES and _same_dir(path.parent, directory)
     if not own:
         inside = enclosing_run_directory(path)
         if inside is not None:

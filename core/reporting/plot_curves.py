@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
-from ica.reporting.plot_canvas import DPI, FAILED_COLOUR, _png, _tight
+from ica.reporting.plot_canvas import DPI, FAILED_COLOUR, _png, readable_ticks
 
 
 @dataclass
@@ -39,7 +38,8 @@ def curves(panels: list[CurvePanel], title: str, legend: list[tuple[str, str]]) 
     """One panel per quantity, one line per seed (colour per model); × marks where a seed failed."""
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.2 * rows + 0.9), dpi=DPI)
+    # At most 10.5 inches wide: the HTML report shows it at (nearly) its own size, its labels as drawn.
+    fig = Figure(figsize=(3.5 * columns, 2.8 * rows + 0.6), dpi=DPI, layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -70,7 +70,7 @@ def curves(panels: list[CurvePanel], title: str, legend: list[tuple[str, str]]) 
         ax.set_title(panel.title, fontsize=9.5)
         ax.set_ylabel(panel.ylabel, fontsize=8.5)
         ax.set_xlabel("training step", fontsize=8.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+        readable_ticks(ax, steps_on_x=True)
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=c, label=text) for text, c in legend]
     if any(c.failed_at is not None for p in panels for c in p.curves):
@@ -81,7 +81,6 @@ def curves(panels: list[CurvePanel], title: str, legend: list[tuple[str, str]]) 
         )
     if any(c.marked_steps for p in panels for c in p.curves):
         handles.append(Line2D([], [], color="0.3", marker="v", linestyle="none", label="L perturbed"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=11)
-    _tight(fig, (0, 0.07, 1, 0.95))
     return _png(fig)

@@ -27,8 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ica.reporting.line_fit import fit_line, pearson_text
-from ica.reporting.plot_canvas import DPI, FAILED_COLOUR, _png, _tight
+from ica.reporting.line_fit import MIN_LINE_POINTS, line_to_draw, no_line_text, pearson_text
+from ica.reporting.plot_canvas import DPI, FAILED_COLOUR, _png, _tight, readable_ticks
 
 # re-exported: ica.reporting.curves (and the old name ica.plots) find the curve figure here
 from ica.reporting.plot_curves import Curve as Curve, CurvePanel as CurvePanel, curves as curves
@@ -190,7 +190,8 @@ class ScatterPanel:
 
 
 def scatter_fits(panels: list[ScatterPanel], title: str, columns: int) -> bytes:
-    """Each group's points, its least-squares line, the 95% band of the fitted mean and Pearson r with n."""
+    """Each group's points, its least-squares line, the 95% band of the fitted mean and Pearson r with n; a group
+    of fewer than `MIN_LINE_POINTS` points gets no line or band, and its legend says so."""
     columns = max(1, min(columns, len(panels)))
     rows = math.ceil(len(panels) / columns)
     width = max(4.8 * columns, 6.5)
@@ -212,8 +213,10 @@ def scatter_fits(panels: list[ScatterPanel], title: str, columns: int) -> bytes:
                 zorder=3,
                 label=f"{group.label} ({counts})",
             )
-            fit = fit_line(x, y) if group.fit else None
+            fit = line_to_draw(x, y) if group.fit else None
             if fit is None:
+                if group.fit and 0 < len(x) < MIN_LINE_POINTS:  # said in the legend, not drawn
+                    ax.plot([], [], linestyle="none", label=no_line_text(len(x)))
                 continue
             grid = np.linspace(x.min(), x.max(), 100)
             lower, upper = fit.band(grid)
@@ -232,6 +235,8 @@ def scatter_fits(panels: list[ScatterPanel], title: str, columns: int) -> bytes:
         ax.set_title(panel.title, fontsize=9.5)
         ax.set_xlabel(panel.xlabel, fontsize=8.5)
         ax.set_ylabel(panel.ylabel, fontsize=8.5)
+        readable_ticks(ax, x_bins=4)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=11)

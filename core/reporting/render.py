@@ -58,9 +58,13 @@ def _md(text: str) -> str:
 
 
 HTML_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
-th,td{border:1px solid #bbb;padding:3px 6px;text-align:left}th{background:#eee}
+.table-wrap{overflow-x:auto;max-width:100%;margin:1em 0}
+table{border-collapse:collapse;font-size:0.85em}
+th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;background:#fff}th{background:#eee}
+.table-wrap th:first-child,.table-wrap td:first-child{position:sticky;left:0;z-index:1}
 figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:0.9em;color:#444}"""
+"""Every table sits in a ``.table-wrap`` that scrolls sideways when the table is wider than the page (its first
+column, the model, stays in view) instead of running off the page's right edge."""
 
 
 def render_html(blocks: list[Block]) -> str:
@@ -80,7 +84,8 @@ def render_html(blocks: list[Block]) -> str:
         elif b.kind == "table":
             head = "".join(f"<th>{e(h)}</th>" for h in b.header)
             body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            out.append(f'<div class="table-wrap">{table}</div>')
         elif b.kind == "figure":
             fig = b.shown
             data = base64.b64encode(fig.png).decode("ascii")

@@ -1,7 +1,8 @@
-"""`ica report DIR`: the paper's figures and tables from a finished experiment (the paper's §4, Figs. 2-6).
+"""`ica report DIR...`: the paper's figures and tables from a finished experiment (the paper's §4, Figs. 2-6).
 
-An experiment is one run directory, a grid directory (``grid.json`` names each run's settings), or a
-folder of run directories (their settings found by diffing their spec.json files). ``ica.reporting.experiment``
+An experiment is one run directory, a grid directory (``grid.json`` names each run's settings), a
+folder of run directories (their settings found by diffing their spec.json files), or the runs of several such
+directories together (placed as a folder's are). ``ica.reporting.experiment``
 reads those files (summary.json, spec.json, result.json, metrics.jsonl: ``ica.reporting.rundirs``) and places
 the runs by setting; ``ica.reporting.boxplots``, ``ica.reporting.scatter`` and
 ``ica.reporting.curves`` draw the figures (through ``ica.reporting.plots``), ``ica.reporting.tables`` makes the
@@ -13,10 +14,12 @@ What is shown, and from what:
 
 1. MCC to the ground-truth sources per seed (Fig. 2), where the data set has sources;
 2. CCA-MCC between pairs of seeds in and out of sample (Figs. 4-6), also grid MCC where logged;
-3. ELBO (train) against MCC per seed with a least-squares line and its 95% band (Fig. 3);
+3. ELBO (train) against MCC per seed with a least-squares line and its 95% band, through five seeds or more
+   (Fig. 3);
 4. cluster agreement between pairs of seeds (ARI, NMI) and ARI against CCA-MCC (§3: the same
    partition should give the same representation), where the cluster metrics were computed;
-5. training curves of every seed (loss and its terms, learning rate, CN(L));
+5. the embedding of each model (its first finished seed's latents; ``ica.reporting.embedding_figure``) and the
+   training curves of every seed (loss and its terms, learning rate, CN(L));
 6. a table of every metric: median [q25, q75] n=… with failures counted, equal to summary.json's;
 7. each metric beside its controls (untrained networks, floors) with a sentence where a median lies within a
    control's range, and a comparison of every two models of a run with p-values (two medians alone cannot say
@@ -30,8 +33,10 @@ A failed seed is never dropped: it is counted in every caption, box and table ce
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from ica.reporting.comparisons import ComparisonOptions
 from ica.reporting import plots
@@ -46,9 +51,11 @@ from ica.reporting.boxplots import (
     pairwise_figure,
 )
 from ica.reporting.contents import document, significance_blocks
+from ica.reporting.draws import setting_groups
+from ica.reporting.embedding_figure import Truth, embedding_figure
 from ica.reporting.figures import FigureFile
 from ica.reporting.phase import phase_figure
-from ica.reporting.experiment import MAX_AXES, Experiment, load_experiment, load_run
+from ica.reporting.experiment import MAX_AXES, Experiment, load_experiment, load_experiments, load_run
 from ica.reporting.overwrites import (
     MARKER,
     OUR_FIGURES,
@@ -100,6 +107,7 @@ __all__ = [  # the names `ica.reporting.report` has always offered, wherever the
     "flatten",
     "label_counts",
     "load_experiment",
+    "load_experiments",
     "load_run",
     "make_figures",
     "mark",
@@ -136,6 +144,8 @@ def make_figures(exp: Experiment, comparison: ComparisonOptions = ComparisonOpti
         cluster_figure(exp, colours),
         cluster_scatter_figure(exp, colours),
     ]
+    truths: dict[str, Truth] = {}  # each data set built once for the embeddings of every run that shares it
+    figures += [embedding_figure(exp, g.items[0], truths, len(g.items)) for g in setting_groups(exp.runs)]
     figures += [training_figure(exp, run, colours) for run in exp.runs]
     return [f for f in figures if f is not None]
 
@@ -163,24 +173,33 @@ def resolve_output(directory: Path, out: Path | None, format: str | None) -> tup
 
 
 def write_report(
-    directory: Path,
+    directory: Path | Sequence[Path],
     out: Path | None = None,
     format: str | None = None,
     comparison: ComparisonOptions = ComparisonOptions(),
 ) -> Written:
-    """Read the experiment in ``directory`` and write its report: figures first, then the document.
+    """Read the experiment in ``directory`` (or the runs of several directories, together: `load_experiments`)
+    and write its report: figures first, then the document.
 
     Markdown: ``<out>`` plus ``<out stem>_files/*.png`` (default ``DIR/report.md``, ``DIR/report_files/``),
-    referred to by relative paths. HTML: one file with every PNG embedded as base64. Only files an earlier
-    report wrote are replaced or removed (`check_output`, `remove_stale_figures`): nothing of the user's, and
-    nothing of a run directory but its own report files.
+    referred to by relative paths. HTML: one file with every PNG embedded as base64. Several directories have no
+    one place for a report: ``out`` must name it. Only files an earlier report wrote are replaced or removed
+    (`check_output`, `remove_stale_figures`): nothing of the user's, and nothing of a run directory but its own
+    report files.
     """
-    directory = Path(directory)
-    exp = load_experiment(directory)
+    given = [Path(directory)] if isinstance(directory, (str, os.PathLike)) else [Path(d) for d in directory]
+    exp = load_experiments(given)
+    several = len(exp.directories) > 1
     if not any(c.summary is not None or any(s.curve for s in c.seeds) for r in exp.runs for c in r.cells):
-        raise IcaError("no results yet: no summary.json and no training log in any run", where=str(directory))
-    path, fmt = resolve_output(directory, out, format)
-    own = check_output(directory, path)
+        where = ", ".join(map(str, exp.directories)) if several else str(given[0])
+        raise IcaError("no results yet: no summary.json and no training log in any run", where=where)
+    if several and out is None:
+        raise IcaError(
+            "several directories make one report, which belongs to none of them: name its file, e.g. --out report.html",
+            where="--out",
+        )
+    path, fmt = resolve_output(given[0], out, format)
+    own = check_output(None if several else given[0], path)
     figures = make_figures(exp, comparison)
     blocks = document(exp, figures, comparison)
     if fmt == "html":

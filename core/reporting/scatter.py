@@ -1,6 +1,7 @@
 """The scatter figures of `ica report`, one point per seed or pair with a least-squares line, its 95% band
-and Pearson r: ELBO against MCC (Fig. 3: is a better fit more identifiable?) and cluster ARI against
-CCA-MCC (§3: the same partition should give the same representation).
+(through five points or more: `ica.reporting.line_fit.line_to_draw`) and Pearson r: ELBO against MCC (Fig. 3:
+is a better fit more identifiable?) and cluster ARI against CCA-MCC (§3: the same partition should give the
+same representation).
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from ica.reporting import line_fit, plots
 from ica.reporting.figures import FigureFile, is_finite_number
 from ica.reporting.experiment import Experiment
 from ica.reporting.rundirs import CellRecord
+
+
+def _no_line(n: int) -> str:
+    """A caption's note where a model's points are too few for a line (`ica.reporting.line_fit.line_to_draw`)."""
+    return f" ({line_fit.no_line_text(n)})" if 0 < n < line_fit.MIN_LINE_POINTS else ""
 
 
 def finite_pairs(xs: list[Any], ys: list[Any]) -> tuple[list[float], list[float]]:
@@ -56,20 +62,23 @@ def elbo_figure(exp: Experiment, colours: dict[str, str]) -> FigureFile | None:
             panels.append(plots.ScatterPanel(where, "ELBO on the training split (nats per example)", ylabel, [group]))
             fit = line_fit.fit_line(xs, ys)
             seeds = plots.count_text(len(xs), len(cell.seeds), "seeds")
-            notes.append(f"{where}: {line_fit.pearson_text(fit)}, {seeds}")
+            notes.append(f"{where}: {line_fit.pearson_text(fit)}, {seeds}{_no_line(len(xs))}")
     if not panels:
         return None
     # One row per panel of the boxplots (e.g. per data set) when that fits, else one column per model.
     per_row = len(exp.labels) * sum(r.panel == exp.runs[0].panel for r in exp.runs) if exp.runs[0].panel else 99
     png = plots.scatter_fits(
         panels,
-        "ELBO (train) against MCC, one point per seed; band: 95% CI of the fitted mean",
+        "ELBO (train) against MCC, one point per seed; least-squares line and 95% CI of the fitted mean "
+        f"(through {line_fit.MIN_LINE_POINTS} points or more)",
         columns=per_row if per_row <= 6 else len(exp.labels),
     )
     caption = (
         "ELBO on the training split against MCC per seed (MCC to sources where the data has them, else "
-        "the seed's mean pairwise CCA-MCC out of sample), least-squares line, 95% t-interval of the "
-        "fitted mean and Pearson r: " + "; ".join(notes) + "."
+        "the seed's mean pairwise CCA-MCC out of sample), least-squares line and 95% t-interval of the "
+        f"fitted mean (drawn through {line_fit.MIN_LINE_POINTS} points or more), and Pearson r: "
+        + "; ".join(notes)
+        + "."
     )
     return FigureFile("elbo_vs_mcc.png", "ELBO against MCC (Fig. 3)", caption, png)
 
@@ -89,7 +98,7 @@ def cluster_scatter_figure(exp: Experiment, colours: dict[str, str]) -> FigureFi
             notes.append(
                 f"{cell.label}"
                 + (f" ({run.setting})" if run.setting else "")
-                + f" {plots.count_text(len(xs), len(ari), 'pairs')}, {line_fit.pearson_text(fit)}"
+                + f" {plots.count_text(len(xs), len(ari), 'pairs')}, {line_fit.pearson_text(fit)}{_no_line(len(xs))}"
             )
         if groups:
             panels.append(
@@ -107,6 +116,8 @@ def cluster_scatter_figure(exp: Experiment, colours: dict[str, str]) -> FigureFi
     )
     caption = (
         "Cluster ARI against CCA-MCC out of sample for every pair of seeds, least-squares line with 95% "
-        "band and Pearson r per model: " + "; ".join(notes) + "."
+        f"band (drawn through {line_fit.MIN_LINE_POINTS} points or more) and Pearson r per model: "
+        + "; ".join(notes)
+        + "."
     )
     return FigureFile("cluster_ari_vs_cca_mcc.png", "Cluster agreement against CCA-MCC (§3)", caption, png)

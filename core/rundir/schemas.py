@@ -248,6 +248,9 @@ class PreprocessingFile(Record):
     binarize_seed: Optional[NonNegative]
     unit_interval: bool
     u_labels: Optional[list[Any]]
+    # A continuous u (its columns): written only then, so that files of a discrete u (and older ones) lack them.
+    u_kind: Literal["discrete", "continuous"] = "discrete"
+    u_dim: Optional[Annotated[int, Field(ge=1)]] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "PreprocessingFile":
@@ -261,6 +264,11 @@ class PreprocessingFile(Record):
             )
         if self.u_labels is not None and (self.n_u is None or len(self.u_labels) != self.n_u):
             raise ValueError(f"u_labels names {len(self.u_labels)} labels for n_u = {self.n_u}")
+        if (self.u_kind == "continuous") != (self.u_dim is not None) or (self.u_dim is not None and self.n_u):
+            raise ValueError(
+                f"u_kind {self.u_kind!r} with u_dim = {self.u_dim} and n_u = {self.n_u}: a continuous u has u_dim "
+                "(its columns) and no n_u, a discrete one the reverse"
+            )
         if self.binarize == "sample" and self.binarize_seed is None:
             raise ValueError("binarize 'sample' needs its binarize_seed")
         return self

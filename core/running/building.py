@@ -4,7 +4,7 @@ train together)."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 from functools import partial
 from typing import Any, Callable
 
@@ -18,6 +18,7 @@ from ica.running.data_cache import SHARED_DATA_SETS, current_cache, data_key, sh
 from ica.running.data_limits import check_evaluation_points, check_splits, check_step_count
 from ica.running.resources import check_data_memory, check_model_memory, module_budget, on_meta, out_of_memory
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis
+from ica.spec.devices import check_device
 from ica.spec.models import spec_models
 from ica.spec.experiment import ExperimentSpec
 
@@ -25,19 +26,35 @@ Event = Callable[..., None]
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when available, else the CPU; asking for CUDA without it, for a GPU the machine does not
-    have (``cuda:N``), or for a device ica does not train on (``tpu``, ``mps``), is a clear error."""
+    """The torch device ``name`` (`ica.spec.devices.check_device`: 'auto', 'cpu', 'cuda', 'cuda:N', 'mps') is on
+    this machine. 'auto' is CUDA when available, else the CPU (never MPS, which is used only when named).
+    A device this machine lacks (CUDA without a GPU, ``cuda:3`` with two GPUs, MPS off Apple or in a torch built
+    without it) is a SpecError naming it, said before anything trains."""
+    try:
+        check_device(name)
+    except ValueError as exc:
+        raise SpecError(str(exc), where="device") from None
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not re.fullmatch(r"cuda:[0-9]{1,3}", str(name)):
-        raise SpecError(f"unknown device {name!r}; expected cpu, cuda or auto (or cuda:N, one GPU)", where="device")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError("CUDA was asked for, but no CUDA device is available", where="device")
-    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise SpecError(
-            f"{name} was asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)", where="device"
-        )
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SpecError(f"CUDA was asked for ({name}), but no CUDA device is available here", where="device")
+        if device.index is not None and device.index >= count:
+            raise SpecError(
+                f"{name} was asked for, but this machine has {count} CUDA device(s): "
+                + ", ".join(f"cuda:{i}" for i in range(min(count, 8)))
+                + (", ..." if count > 8 else ""),
+                where="device",
+            )
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            built = mps is not None and mps.is_built()
+            why = "this machine has no Apple GPU" if built else "this torch was built without MPS (Apple's GPU)"
+            raise SpecError(f"{name} was asked for, but {why}", where="device")
+    return device
 
 
 def prepare_data(spec: ExperimentSpec, reg: Registry) -> DataSplits:
@@ -82,7 +99,7 @@ def u_shuffled(data: DataSplits) -> DataSplits:
         return Split(split.x, split.u[order], split.s)
 
     info = {**data.info, "u_shuffled": dict(SHUFFLE_U_SEEDS)}
-    return DataSplits(shuffle(data.train, "train"), shuffle(data.eval, "eval"), data.n_u, info)
+    return replace(data, train=shuffle(data.train, "train"), eval=shuffle(data.eval, "eval"), info=info)
 
 
 def raw_data(spec: ExperimentSpec, reg: Registry) -> DataSplits:
@@ -110,11 +127,11 @@ def standardized(data: DataSplits) -> DataSplits:
     mean, std = standardization(data.train.x)
     scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
     info = {**data.info, "standardized": True, "standardization": (mean, std)}  # preprocessing.json records them
-    return DataSplits(scale(data.train), scale(data.eval), data.n_u, info)
+    return replace(data, train=scale(data.train), eval=scale(data.eval), info=info)
 
 
 def model_context(data: DataSplits) -> BuildContext:
-    return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u)
+    return BuildContext(seeds=1, x_shape=data.x_shape, latent_dim=data.source_dim or 0, n_u=data.n_u, u_dim=data.u_dim)
 
 
 def check_training_memory(spec: ExperimentSpec, reg: Registry, data: DataSplits) -> None:
@@ -170,8 +187,12 @@ MLP trains 1.7x faster batched, a 342k one 0.95x, the App. A image networks 0.6-
 
 
 def planned_device(name: str) -> torch.device:
-    """The device a spec's ``device`` names ('cuda' without CUDA is `resolve_device`'s error, not this one)."""
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    """The device a spec's ``device`` names, for plans (memory, batching): a GPU this machine lacks plans as the
+    CPU (refusing it is `resolve_device`'s error, not this one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    return device if device.type != "cuda" or torch.cuda.is_available() else torch.device("cpu")
 
 
 def seeds_together(batch_seeds: bool | str, seeds: int, per_seed: int, device: torch.device) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ica.components.registry import Registry
+from ica.components.registry import Registry, component_of
+from ica.components.support import check_likelihood_data
 from ica.errors import IcaError, SpecError
 from ica.rundir.enclosing import enclosing_run_directory
 from ica.rundir.layout import RunLayout
@@ -23,6 +24,7 @@ from ica.rundir.names import is_plain_name
 from ica.rundir.schemas import GridFile, RunSpecFile
 from ica.running.building import build_metrics, build_model, prepare_data
 from ica.spec.grid import grid_cells, grid_json, keep_recorded_directories
+from ica.spec.hashing import LengthChange, length_change
 from ica.spec.load import accepted_hashes, spec_hash, spec_json
 from ica.spec.experiment import ExperimentSpec, SpecSource
 
@@ -37,7 +39,7 @@ def claim_grid(spec: ExperimentSpec, root: Path, reg: Registry) -> list:
     cells = grid_cells(spec, reg)
     digest = spec_hash(spec)
     grid_file = root / GRID_FILE
-    check_grid_directory(root, accepted_hashes(spec))
+    check_grid_directory(root, accepted_hashes(spec), spec)
     if grid_file.exists():
         cells = recorded_cells(root, cells)
     for cell in cells:
@@ -46,6 +48,7 @@ def claim_grid(spec: ExperimentSpec, root: Path, reg: Registry) -> list:
         data = prepare_data(cell.spec, reg)
         build_metrics(cell.spec, reg, data)
         for label, options in cell.spec.models.items():
+            check_likelihood_data(reg, options, data, component_of(cell.spec.data)[1], f"models.{label}")
             build_model(reg, options, data, cell.spec.seed_list[:1], f"{label} (grid cell '{cell.name}')")
     root.mkdir(parents=True, exist_ok=True)
     if create_exclusive(
@@ -55,7 +58,7 @@ def claim_grid(spec: ExperimentSpec, root: Path, reg: Registry) -> list:
             grid_file.unlink()
             raise _plain_run_there(root)
     else:
-        check_grid_directory(root, accepted_hashes(spec))  # claimed first by another grid: refused unless the same spec
+        check_grid_directory(root, accepted_hashes(spec), spec)  # claimed first by another grid: only the same spec
         cells = recorded_cells(root, cells)
     return cells
 
@@ -78,14 +81,17 @@ def recorded_cells(root: Path, cells: list) -> list:
 GRID_FILE = "grid.json"
 
 
-def check_grid_directory(root: Path, digests: set[str]) -> None:
-    """Refuse a grid's directory that holds a plain run, or a grid of another spec."""
+def check_grid_directory(root: Path, digests: set[str], spec: ExperimentSpec | None = None) -> None:
+    """Refuse a grid's directory that holds a plain run, or a grid of another spec (saying, where ``spec`` differs
+    from it only in its length, how to extend it or that it cannot be shortened)."""
     if (root / "spec.json").exists():
         raise _plain_run_there(root)
     grid_file = root / GRID_FILE
     if grid_file.exists() and claimed_hash(grid_file) not in digests:
         raise SpecError(
-            "this directory holds a grid made from a different spec; choose another --out or remove it", where=str(root)
+            f"this directory holds a grid made from a different spec{_length_hint(grid_file, spec)}; choose "
+            "another --out or remove it",
+            where=str(root),
         )
 
 
@@ -100,6 +106,11 @@ def _plain_run_there(root: Path) -> IcaError:
 def claimed_hash(path: Path) -> str:
     """The ``spec_hash`` a run's spec.json (or a grid's grid.json) records, read before anything else of it is
     checked; a damaged file is one error naming it (`ica.rundir.json_files.read_json_file`)."""
+    return claimed(path)["spec_hash"]
+
+
+def claimed(path: Path) -> dict:
+    """A run's spec.json (or a grid's grid.json) as JSON, with its string ``spec_hash``."""
     data = read_json_file(path, GRID_ADVICE if path.name == GRID_FILE else SPEC_ADVICE)
     if not isinstance(data, dict) or not isinstance(data.get("spec_hash"), str):
         raise IcaError(
@@ -107,7 +118,28 @@ def claimed_hash(path: Path) -> str:
             "run directory and run again",
             where=str(path),
         )
-    return data["spec_hash"]
+    return data
+
+
+def claimed_change(path: Path, spec: ExperimentSpec) -> LengthChange | None:
+    """How ``spec`` differs from the spec ``path`` (spec.json, or grid.json's ``spec``) records, if only in its
+    length (`ica.spec.hashing.length_change`)."""
+    data = claimed(path)
+    recorded = data.get("spec") if path.name == GRID_FILE else data
+    return length_change(recorded, data["spec_hash"], spec)
+
+
+def _length_hint(path: Path, spec: ExperimentSpec | None) -> str:
+    """What to do where only the length differs: extend a run to more steps, never shorten it."""
+    change = None if spec is None else claimed_change(path, spec)
+    if change is None:
+        return ""
+    if change.after < change.before:
+        return f" ({change.difference()}): a run can be extended, never shortened"
+    return (
+        f" ({change.difference()}); to continue its seeds to {change.after} {change.unit}, run it with --extend "
+        "(`ica.extend` in Python)"
+    )
 
 
 def run_root(spec: SpecSource, out: str | Path | None) -> Path:
@@ -159,7 +191,8 @@ def check_directory(layout: RunLayout, spec: ExperimentSpec) -> None:
         )
     if layout.spec.exists() and claimed_hash(layout.spec) not in accepted_hashes(spec):
         raise IcaError(
-            "this run directory was made from a different spec; choose another --out, or delete it",
+            f"this run directory was made from a different spec{_length_hint(layout.spec, spec)}; choose another "
+            "--out, or delete it",
             where=str(layout.root),
         )
 

@@ -20,12 +20,12 @@ from ica.running.building import resolve_device
 from ica.running.claims import run_root
 from ica.running.environment import spec_compile_decision
 from ica.running.runner import models_trained
+from ica.spec.devices import check_device
 from ica.spec.load import load_spec
 from ica.training.compile_choice import planned_models
 from ica.spec.experiment import SpecSource
 
 EXECUTORS = ("local", "slurm", "submitit-local", "submitit-debug")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,9 @@ def execute(
 
     Args:
         spec: a path to a JSON spec, a dict, or a validated spec.
-        device: overrides the spec's device ('auto', 'cpu', 'cuda').
-        workers, threads: as ``ica run --workers/--threads`` (None: `decide` chooses).
+        device: overrides the spec's device ('auto', 'cpu', 'cuda', 'cuda:1', 'mps', as torch writes them).
+        workers: as ``ica run --workers`` (None: `decide` chooses).
+        threads: as ``ica run --threads`` (None: `decide` chooses).
         executor: 'local', 'slurm', 'submitit-local' or 'submitit-debug'; ``slurm`` its
             `ica.running.slurm.SlurmOptions` (defaults where None).
         on_event: progress callback ``on_event(name, **info)``; the first event is ``"decided"``.
@@ -207,8 +208,11 @@ def run(
 
 def check_run_options(device: str | None, workers: int | None, threads: int | None, executor: str) -> None:
     """The options of `execute`, each checked alone, before a spec is read (also for ``ica run --dry-run``)."""
-    if device is not None and device not in DEVICES:
-        raise IcaError(f"unknown device {device!r}; expected auto, cpu or cuda", where="--device")
+    if device is not None:
+        try:
+            check_device(device)
+        except ValueError as exc:
+            raise IcaError(str(exc), where="--device") from None
     if threads is not None and threads < 1:
         raise IcaError(f"--threads must be at least 1, got {threads}", where="--threads")
     if workers is not None and workers < 1:

@@ -122,14 +122,7 @@ def members(reg: Any, cells: list[tuple[Any, Path]], device: str | None) -> list
         claim_directory(layout, spec)
         data, torch_device = prepare_data(spec, reg), resolve_device(device or spec.device)
         keep_record(layout, data)  # before any seed finishes: each records its digest
-        found.append(
-            Member(
-                spec,
-                layout,
-                DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info),
-                [],
-            )
-        )
+        found.append(Member(spec, layout, data.to(torch_device), []))
     return found
 
 
@@ -148,11 +141,12 @@ def _pack_key(spec: ExperimentSpec, label: str) -> str:
 
 
 def _shape_key(spec: ExperimentSpec, data: DataSplits) -> str:
-    """Same observed shape, number of segments and source dimension: the networks come out the same shape.
+    """Same observed shape, number of segments (or columns of a continuous u) and source dimension: the networks
+    come out the same shape.
     A training split smaller than a batch would give that seed smaller batches: it trains alone."""
     if spec.training.batch_size > len(data.train):
         return f"alone:{id(spec)}"
-    return json.dumps([list(data.x_shape), data.n_u, data.source_dim, data.train.u is None])
+    return json.dumps([list(data.x_shape), data.n_u, data.source_dim, data.train.u is None, data.u_dim])
 
 
 def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> None:

@@ -45,7 +45,7 @@ def fit_seed(
     started = time.perf_counter()
     z, error = None, None
     try:
-        peer.fit(x, u, seed=seed, device=data.train.x.device.type)
+        peer.fit(x, u, seed=seed, device=str(data.train.x.device))  # "cuda:1" stays GPU 1
         z = np.asarray(peer.transform(peer_input(points.x)), dtype=np.float32)
         error = latents_problem(z, len(points))
     except IcaError:

@@ -1,11 +1,11 @@
 """What a run's training did to its data, written to ``preprocessing.json`` so its models outlive the data.
 
 A trained model needs two things from the data it was trained on: the shapes its networks were built for
-(``x_shape``, ``n_u``, the number of sources that sets a default latent size) and what was done to x and u
-before training (``standardize``'s training-split statistics, an image set's binarisation, the npz set's
-relabelling of u). `record` writes them down when a run starts; `shell` turns them back into the zero-row
-`DataSplits` that building a model reads, so `ica.load` rebuilds a model without building the data set again
-(which may be large, slow or gone).
+(``x_shape``, ``n_u``, a continuous u's ``u_kind`` and ``u_dim``, the number of sources that sets a default
+latent size) and what was done to x and u before training (``standardize``'s training-split statistics, an
+image set's binarisation, the npz set's relabelling of u). `record` writes them down when a run starts; `shell`
+turns them back into the zero-row `DataSplits` that building a model reads, so `ica.load` rebuilds a model
+without building the data set again (which may be large, slow or gone).
 
 The file is written once, by the first invocation (`keep_record`): every finished seed records its digest, so
 rewriting it would orphan them; a later invocation whose data set prepares differently (the npz replaced, other
@@ -47,6 +47,8 @@ def record(data: DataSplits) -> PreprocessingFile:
             # The image sets give pixels k/levels in [0, 1] (their info says so under "pixels").
             "unit_interval": "pixels" in info,
             "u_labels": info.get("u_labels") if data.n_u is not None else None,
+            # Written only for a continuous u: a discrete run's file stays as it always was (and reads as one).
+            **({} if data.u_dim is None else {"u_kind": "continuous", "u_dim": data.u_dim}),
         }
     )
 
@@ -90,7 +92,7 @@ def shell(pre: PreprocessingFile) -> DataSplits:
     x = torch.empty(0, *pre.x_shape)
     s = None if pre.source_dim is None else torch.empty(0, pre.source_dim)
     empty = Split(x, None, s)
-    return DataSplits(empty, empty, pre.n_u, {"standardized": pre.standardize is not None})
+    return DataSplits(empty, empty, pre.n_u, {"standardized": pre.standardize is not None}, u_dim=pre.u_dim)
 
 
 def standardization(pre: PreprocessingFile) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -2,7 +2,8 @@
 its GPU and its share of the CPU; and how many threads a run that stays in one process uses (`threads_for`).
 
 `ica.running.executor` spawns the workers with `_start_worker` as their initialiser: each takes a slot,
-and with it one GPU through ``CUDA_VISIBLE_DEVICES`` (where there are GPUs) and an equal share of the CPU
+and with it one GPU through ``CUDA_VISIBLE_DEVICES`` (where there are GPUs and the device names none of them:
+``cuda:1`` keeps every worker on GPU 1, `worker_gpu`) and an equal share of the CPU
 threads (`cpu_share`, also what each SLURM array task is given), and keeps the queue its progress events
 go to (`_events`, read as ``processes._events`` by a worker's unit of work, `ica.running.executor._work`).
 """
@@ -171,11 +172,24 @@ def decided() -> dict[str, Any]:
 
 
 def _gpu_count(device: str) -> int:
-    if device == "cpu":
+    """The GPUs worker processes are spread over, one each: every visible one for 'auto' and 'cuda' (any GPU
+    will do), none for a device that names one GPU ('cuda:1': every worker trains on it, as asked, never
+    silently on another), the CPU or MPS."""
+    if device not in ("auto", "cuda"):
         return 0
     import torch
 
     return torch.cuda.device_count()
+
+
+def worker_gpu(slot: int, gpus: int) -> str:
+    """``CUDA_VISIBLE_DEVICES`` for the worker in ``slot``: one of the ``gpus`` this process sees, named as this
+    process's own ``CUDA_VISIBLE_DEVICES`` names it where it is set (``2,3``: the workers take 2 and 3, not the
+    machine's 0 and 1)."""
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if visible:
+        return visible[(slot % gpus) % len(visible)]
+    return str(slot % gpus)
 
 
 def _start_worker(slots: Any, pids: Any, events: Any, gpus: int, threads: int) -> None:
@@ -190,7 +204,7 @@ def _start_worker(slots: Any, pids: Any, events: Any, gpus: int, threads: int) -
     events.cancel_join_thread()  # progress is not worth a worker hanging at exit on an undrained queue
     slot = slots.get()
     if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+        os.environ["CUDA_VISIBLE_DEVICES"] = worker_gpu(slot, gpus)
     import torch
 
     torch.set_num_threads(threads)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ica.components.protocols import DataSplits
 from ica.components.registry import Registry, component_of, registry
+from ica.components.support import check_likelihood_data
 from ica.errors import SpecError
 from ica.evaluation.seeds import Evaluation, summarise
 from ica.rundir.layout import RunLayout
@@ -89,6 +90,7 @@ def run_single(
             "name": component_of(spec.data)[1],
             "x_shape": list(data.x_shape),
             "n_u": data.n_u,
+            **({} if data.u_dim is None else {"u_dim": data.u_dim}),  # a continuous u's columns
             "n_train": len(data.train),
             "n_eval": len(data.eval),
             "generated": preprocessing.generated_record(data.info),
@@ -145,13 +147,14 @@ def _prepare(
     data = prepare_data(spec, reg)
     metrics = build_metrics(spec, reg, data)
     for label, options in spec.models.items():  # fail before training anything if a model cannot be built
+        check_likelihood_data(reg, options, data, component_of(spec.data)[1], f"models.{label}")
         build_model(reg, options, data, spec.seed_list[:1], label)
     claim_directory(layout, spec)
     environment_record = environment(torch_device, reg, spec.training, len(data.train), batched_seeds(spec))
     write_record(layout.env, EnvFile(**environment_record))
     preprocessing.keep_record(layout, data)
     on_event("run_start", out=str(layout.root), cells=list(spec.models), seeds=spec.seed_list)
-    device_data = DataSplits(data.train.to(torch_device), data.eval.to(torch_device), data.n_u, data.info)
+    device_data = data.to(torch_device)
     return layout, torch_device, data, device_data, metrics
 
 
@@ -234,4 +237,4 @@ def run_cell(
 
 
 def _cpu(data: DataSplits) -> DataSplits:
-    return DataSplits(data.train.to("cpu"), data.eval.to("cpu"), data.n_u, data.info)
+    return data.to("cpu")

@@ -1,8 +1,9 @@
 """``ica validate``: everything ``ica run`` would reject, found before any training.
 
-Beyond the spec's own schema this loads the data, builds every model for one seed and runs one
-forward pass on two training examples, so unknown names, bad files and shapes that do not fit all
-surface here, as one message with exit code 2, and nothing is written.
+Beyond the spec's own schema this loads the data, checks them against what each model's likelihood can
+describe (its declared ``support``: `ica.components.support`), builds every model for one seed and runs one
+forward pass on two training examples, so unknown names, bad files, data a likelihood cannot describe and
+shapes that do not fit all surface here, as one message with exit code 2, and nothing is written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError, IcaError
 from ica.components.protocols import Batch, Model, count_parameters, is_fitted_peer
 from ica.components.registry import Registry, component_of, registry
+from ica.components.support import check_likelihood_data
 from ica.spec.grid import grid_cells, has_grid
 from ica.running.batching import batching_decision
 from ica.running.building import build_metrics, build_model, prepare_data, requirements_met, resolve_device, shared_data
@@ -57,6 +59,7 @@ def _check(spec: SpecSource, reg: Registry) -> dict[str, Any]:
     cuda = resolve_device(validated.device).type == "cuda"
     models = {}
     for label, options in validated.models.items():
+        check_likelihood_data(reg, options, data, component_of(validated.data)[1], f"models.{label}")
         model = build_model(reg, options, data, validated.seed_list[:1], label)
         peer = is_fitted_peer(model)  # fitted per seed, not trained: no loss to try (`ica.running.peers`)
         rep = None if peer else dry_run(model, data, label)
@@ -76,6 +79,7 @@ def _check(spec: SpecSource, reg: Registry) -> dict[str, Any]:
             "name": validated.data.name,
             "x_shape": data.x_shape,
             "n_u": data.n_u,
+            "u_dim": data.u_dim,
             "n_train": len(data.train),
             "n_eval": len(data.eval),
             "sources": data.source_dim,

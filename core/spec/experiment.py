@@ -14,6 +14,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer
 
 from ica.components.options import Options
+from ica.spec.devices import DEVICE_PATTERN, check_device
 from ica.spec.draw_checks import check_data_draws
 from ica.spec.limits import (
     MAX_CHECKPOINTS_KEPT,
@@ -38,6 +39,7 @@ RESERVED_NAMES = frozenset(
         "grid.json",
         "index.json",  # RunLayout, ica.reporting.index
         "preprocessing.json",  # RunLayout: what a trained model is rebuilt from
+        "extensions.json",  # ica.running.extension: each time the run was extended to more steps
         "report.md",
         "report.html",
         "report.htm",
@@ -191,8 +193,11 @@ class ExperimentSpec(BaseModel):
         default=3, description="A count n (seeds 0..n-1) or an explicit list of distinct seeds."
     )
     evaluation: EvaluationBase = Field(default_factory=EvaluationBase)
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="'auto' uses CUDA when present, the CPU otherwise."
+    device: str = Field(
+        default="auto",
+        description="Where to train, as torch writes it: 'cpu', 'cuda' (the current GPU), 'cuda:1' (one GPU of "
+        "several), 'mps' (Apple's GPU); 'auto' uses CUDA when present, the CPU otherwise.",
+        json_schema_extra={"pattern": DEVICE_PATTERN, "examples": ["auto", "cpu", "cuda", "cuda:1", "mps"]},
     )
     grid: dict[str, list[Any]] | None = Field(
         default=None,
@@ -215,6 +220,11 @@ class ExperimentSpec(BaseModel):
     @classmethod
     def _valid_seeds(cls, v: int | list[int]) -> int | list[int]:
         return check_seeds(v)
+
+    @field_validator("device")
+    @classmethod
+    def _valid_device(cls, v: str) -> str:
+        return check_device(v)
 
     @field_validator("grid")
     @classmethod

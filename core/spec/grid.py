@@ -82,6 +82,9 @@ def grid_cells(spec: ExperimentSpec, reg: Registry | None = None) -> list[GridCe
     base = spec_json(spec)
     base.pop("grid", None)
     base.pop("data_draws", None)
+    # the data options as the user wrote them: a data set may tell an option given from its default (the npz
+    # set requires a key named explicitly, and takes a default key only where the file has it)
+    base["data"] = spec.data.model_dump(by_alias=True, mode="json", exclude_unset=True)
     labels = short_labels([p for key in axes for p in axis_paths(key)])
     texts = {path: value_texts(values) for key, axis in axes.items() for path, values in axis_values(key, axis).items()}
     cells: list[GridCell] = []

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -47,18 +48,23 @@ ADDED_FIELDS: tuple[tuple[str, Any], ...] = (
     ("evaluation.metrics[].pairing", "assignment"),
     ("evaluation.metrics[].spearman", ANY),  # what is measured, never what is trained
     ("evaluation.metrics[].observations", ANY),
+    ("data.u_kind", "discrete"),
 )
-"""Options added since runs were first written, as dotted paths (``[]``: every element of a list) with the
-value that behaves as before (`ANY`: the option changes no trained result). A run directory written before
-an option existed carries the hash of the spec without it; the same spec may resume it while the option
-holds that value."""
+"""Options added since runs were first written, in the order they were added, as dotted paths (``[]``: every
+element of a list) with the value that behaves as before (`ANY`: the option changes no trained result). A run
+directory written before an option existed carries the hash of the spec without it and without every option
+added after it; the same spec may resume it while those options hold that value."""
 
 
 def accepted_hashes(spec: BaseModel) -> set[str]:
     """The hashes of a run directory that ``spec`` may resume: its own; those it had before any of the defaults
     that changed (`EARLIER_DEFAULTS`, each alone or together); and, for each, the hash without the options added
     since (`ADDED_FIELDS`) where they behave as before, so that upgrading does not strand a sweep."""
-    data = spec_json(spec)
+    return _accepted(spec_json(spec))
+
+
+def _accepted(data: dict[str, Any]) -> set[str]:
+    """`accepted_hashes` of spec JSON ``data``."""
     variants = [data]
     for (section, field), (now, before) in EARLIER_DEFAULTS.items():  # each changed default, alone or with others
         for variant in list(variants):
@@ -73,13 +79,15 @@ def accepted_hashes(spec: BaseModel) -> set[str]:
                 earlier = json.loads(json.dumps(variant))
                 earlier[section][field] = before
                 variants.append(earlier)
-    return {json_digest(d) for base in variants for d in (base, without_added_fields(base))}
+    added = range(len(ADDED_FIELDS) + 1)
+    return {json_digest(without_added_fields(base, since)) for base in variants for since in added}
 
 
-def without_added_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of spec JSON without the `ADDED_FIELDS` that hold their earlier behaviour."""
+def without_added_fields(data: dict[str, Any], since: int = 0) -> dict[str, Any]:
+    """A copy of spec JSON without the `ADDED_FIELDS` from the ``since``-th on that hold their earlier behaviour:
+    the spec as a version of ``ica`` that knew only the fields before them wrote it."""
     copy = json.loads(json.dumps(data))
-    for path, before in ADDED_FIELDS:
+    for path, before in ADDED_FIELDS[since:]:
         _drop(copy, path.split("."), before)
     return copy
 
@@ -103,3 +111,41 @@ def json_digest(data: Any) -> str:
     """A short, stable digest of JSON data (keys sorted): what spec hashes are made of."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LengthChange:
+    """A spec that is a run directory's own but for its length: ``training.<unit>`` was ``before``, is ``after``."""
+
+    unit: Literal["steps", "epochs"]  # "epochs" where the run counts epochs
+    before: int
+    after: int
+
+    def difference(self) -> str:
+        return f"the same but for training.{self.unit}: {self.before} there, {self.after} here"
+
+
+def run_length(training: Any) -> tuple[Literal["steps", "epochs"], int] | None:
+    """How long a spec's ``training`` section trains: ``("epochs", n)`` where it counts epochs, else
+    ``("steps", n)``; None for something that is no training section."""
+    if not isinstance(training, dict):
+        return None
+    unit: Literal["steps", "epochs"] = "steps" if training.get("epochs") is None else "epochs"
+    value = training.get(unit)
+    return (unit, value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def length_change(recorded: Any, recorded_hash: str, spec: BaseModel) -> LengthChange | None:
+    """How ``spec`` differs from the spec a run directory recorded (its JSON ``recorded``, hashed
+    ``recorded_hash``) if only in its length (``steps``, or ``epochs`` where both count epochs), else None.
+
+    The recorded hash must be one ``spec`` would resume (`accepted_hashes`) once given the recorded length, so
+    a directory an earlier ica made is judged as it is resumed."""
+    data = spec_json(spec)
+    now = run_length(data.get("training"))
+    then = run_length(recorded.get("training")) if isinstance(recorded, dict) else None
+    if now is None or then is None or now[0] != then[0] or now[1] == then[1]:
+        return None
+    shorter = json.loads(json.dumps(data))
+    shorter["training"][now[0]] = then[1]
+    return LengthChange(now[0], then[1], now[1]) if recorded_hash in _accepted(shorter) else None

@@ -30,7 +30,7 @@ def component_checks(kind: str) -> list[Check]:
         "encoder": [module_checks.encoder_contract],
         "decoder": [module_checks.decoder_contract],
         "prior": [module_checks.prior_contract],
-        "likelihood": [module_checks.likelihood_contract],
+        "likelihood": [module_checks.likelihood_contract, data_checks.likelihood_support],
         "model": [
             model_checks.model_contract,
             model_checks.generative_methods,

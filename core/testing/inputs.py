@@ -11,8 +11,8 @@ from ica.components.registry import Registry
 from ica.spec.models import spec_models
 from ica.testing.contract import require, required
 
-S, B, D, K_U, DZ = 2, 7, 4, 3, 3
-"""Seeds, batch, flat observed size, values of u, latent size."""
+S, B, D, K_U, DZ, D_U = 2, 7, 4, 3, 3, 2
+"""Seeds, batch, flat observed size, values of a discrete u, latent size, columns of a continuous u."""
 
 X_SHAPES = [(D,), (1, 8, 8), (3, 8, 8)]
 """Flat data, a grey 8x8 image and a colour one: an architecture may refuse some with a SpecError at build time
@@ -40,13 +40,17 @@ class Inputs:
         return cls.model_validate({"name": name, **TEST_OPTIONS.get((kind, name), {}), **self.extra, **more})
 
 
-def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,)) -> DataSplits:
-    """Random observations in [0, 1), u cycling over K_U values, Gaussian sources: enough for shapes and grads."""
+def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,), continuous_u: bool = False) -> DataSplits:
+    """Random observations in [0, 1), u cycling over K_U values (or, ``continuous_u``, uniform in [0, 1)^D_U),
+    Gaussian sources: enough for shapes and grads."""
     g = torch.Generator().manual_seed(0)
 
     def split(m: int) -> Split:
-        return Split(torch.rand(m, *x_shape, generator=g), torch.arange(m) % K_U, torch.randn(m, DZ, generator=g))
+        u = torch.rand(m, D_U, generator=g) if continuous_u else torch.arange(m) % K_U
+        return Split(torch.rand(m, *x_shape, generator=g), u, torch.randn(m, DZ, generator=g))
 
+    if continuous_u:
+        return DataSplits(split(n), split(n), u_dim=D_U)
     return DataSplits(split(n), split(n), n_u=K_U)
 
 

@@ -11,9 +11,10 @@ def pytest_addoption(parser) -> None:
         "--ica-plugin",
         action="append",
         default=[],
-        metavar="DISTRIBUTION",
-        help="check only the components this installed package provides (its distribution name, "
-        "as 'ica list' shows it; 'ica' for the built-ins); repeatable. Default: every component.",
+        metavar="PLUGIN",
+        help="check only the components this installed package provides, named by its distribution "
+        "(as 'ica list' shows it, e.g. ica-poisson; 'ica' for the built-ins), its module (ica_poisson) or "
+        "the name of a component (poisson); repeatable. Default: every component.",
     )
     group.addoption(
         "--ica-component",

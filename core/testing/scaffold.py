@@ -16,7 +16,7 @@ from typing import Any
 
 from ica.errors import IcaError
 from ica.rundir.enclosing import enclosing_run_directory
-from ica.testing.templates import HEADER, REGISTER, SKELETONS
+from ica.testing.templates import HEADER, REGISTER, RUN_DATA, SKELETONS
 
 KINDS = tuple(SKELETONS)
 DISTRIBUTION = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$|^[A-Za-z]$")
@@ -47,7 +47,7 @@ TESTS = '''"""The checks ica runs on its own components (`ica.testing`), and one
 
 import ica
 from ica.testing import check_component
-
+$imports
 
 def test_${component}_honours_the_${kind}_contract():
     report = check_component("$kind", "$component")
@@ -56,6 +56,7 @@ def test_${component}_honours_the_${kind}_contract():
 
 def test_${component}_trains_in_a_run(tmp_path):
     spec = $spec
+$data    ica.check(spec)  # what ica run would refuse, found before training
     summary = ica.run(spec, out=tmp_path / "run")
     for cell in summary["cells"].values():
         assert set(cell["status"].values()) == {"finished"}, cell["status"]
@@ -198,7 +199,7 @@ def component_source(kind: str, values: dict[str, str]) -> str:
 def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str]:
     """The values the templates are filled with, the test's spec among them."""
     klass = "".join(part.capitalize() for part in component.split("_") if part)
-    data = {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2}
+    data: dict[str, Any] = dict(RUN_DATA)
     mlp = {"name": "mlp", "hidden": [8]}
     model: dict[str, Any] = {"name": "ivae", "encoder": mlp, "decoder": mlp}
     evaluation = None
@@ -219,6 +220,10 @@ def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str
         **({"evaluation": evaluation} if evaluation else {}),
     }
     extra = '    assert summary["cells"]["m"]["stats"]["%s"]["n_failed"] == 0\n' % component if kind == "metric" else ""
+    likelihood = kind == "likelihood"
+    imports = "from ica.testing.data_checks import likelihood_data\n" if likelihood else ""
+    # the run's data mapped into what the likelihood declares it can describe (its ``support``): counts for counts
+    data_line = f'    spec["data"] = likelihood_data("{component}", tmp_path, spec["data"])\n' if likelihood else ""
     usage = {
         "prior": f'`"prior": {{"name": "{component}"}}` in an iVAE or VaDE model.',
         "encoder": f'`"encoder": {{"name": "{component}"}}` in a model.',
@@ -238,6 +243,8 @@ def fill_ins(name: str, kind: str, component: str, module: str) -> dict[str, str
         "summary": SKELETONS[kind][1],
         "spec": repr(spec),
         "extra": extra,
+        "imports": imports,
+        "data": data_line,
         "usage": usage,
         "builder": builder,
     }

@@ -102,6 +102,7 @@ class $Class(nn.Module):
 LIKELIHOOD = '''import math
 
 from torch import nn
+from torch.distributions import constraints
 
 from ica.plugin import BuildContext, Field, Options, hookimpl
 
@@ -110,9 +111,12 @@ class ${Class}Options(Options):
 
 
 class $Class(nn.Module):
-    """p(x|z) a Laplace per observed dimension: the decoder gives a location and a log-scale for each."""
+    """p(x|z): per observed dimension, a density with a location and a log-scale the decoder gives for each."""
 
     multiplier = 2  # decoder outputs per observed dimension
+    # The data it can describe, as a torch constraint: ica refuses other data before training, and the kit
+    # tests it on data inside and checks the refusal (e.g. constraints.nonnegative_integer for counts).
+    support = constraints.real
 
     def __init__(self, options: ${Class}Options, ctx: BuildContext):
         super().__init__()
@@ -121,6 +125,7 @@ class $Class(nn.Module):
     def log_prob(self, x, params):  # x [S, B, *x_shape], params [S, B, 2 * x_shape[0], ...] -> [S, B]
         loc, log_scale = params.chunk(2, dim=2)
         log_scale = log_scale.clamp(min=self.min_log_scale)
+        # log of the Laplace density exp(-|x - loc| / b) / (2b): replace it with your own
         return (-(x - loc).abs() / log_scale.exp() - log_scale - math.log(2.0)).flatten(2).sum(-1)
 
     def mean(self, params):
@@ -245,12 +250,16 @@ SKELETONS = {
     "prior": (PRIOR, "a Gaussian prior p(z|u) with learnt means and scales, or one p(z)."),
     "encoder": (ENCODER, "an encoder q(z|x[,u]): one hidden layer, seed-batched."),
     "decoder": (DECODER, "a decoder from z to the likelihood's parameters: one hidden layer, seed-batched."),
-    "likelihood": (LIKELIHOOD, "a Laplace likelihood p(x|z), location and log-scale per dimension."),
+    "likelihood": (LIKELIHOOD, "a likelihood p(x|z): a location and a log-scale per observed dimension."),
     "model": (MODEL, "a small VAE with a standard normal prior, written from scratch."),
     "metric": (METRIC, "the per-seed mean correlation of latents with the true sources."),
     "dataset": (DATASET, "Laplace sources with segment-wise scales, mixed by a random matrix and a tanh."),
 }
 """Per kind: the component's code (after `HEADER`) and the one-line summary its docstring starts with."""
+
+RUN_DATA = {"name": "tcl", "segments": 4, "samples_per_segment": 30, "eval_samples_per_segment": 10, "dim": 2}
+"""The data of a package's small run (its test ``..._trains_in_a_run``); a likelihood's run maps them into the
+data it can describe (`ica.testing.data_checks.likelihood_data`)."""
 
 REGISTER = """
 

@@ -2,7 +2,9 @@
 
 A wrong file must be one clear error, not a silently meaningless embedding, so x is held against the
 observation shape the networks were built for, must be finite, and (for the image sets, whose pixels are
-k/levels) must lie in [0, 1]; u must be whole numbers among those training saw. Then the run's own
+k/levels) must lie in [0, 1]; u must be whole numbers among those training saw, or, for a model trained with a
+continuous u, finite numbers of the width it had (``[N, d_u]``, or ``[N]`` where d_u = 1), taken as they are.
+Then the run's own
 preprocessing (``preprocessing.json``) is applied: the npz set's labels become 0..n_u-1 in the same sorted
 order, an image set's binarisation is applied (``"threshold"`` as in training; ``"sample"`` with a stream of
 its own, the third child of ``binarize_seed``'s seed sequence after the training and evaluation splits', so
@@ -81,13 +83,15 @@ class Inputs:
     def _u(self, u: Any, n: int) -> torch.Tensor | None:
         if u is None:
             if self.needs_u:
+                what = "one integer per row" if self.pre.u_dim is None else f"[N, {self.pre.u_dim}] numbers"
                 raise DataError(
-                    f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): "
-                    "give u, one integer per row",
+                    f"model {self.label!r} encodes x together with u (it needs u, as iVAE does): give u, {what}",
                     where="u",
                 )
             return None
         u = as_tensor(u, "u")
+        if self.pre.u_dim is not None:
+            return self.continuous(u, n)
         if u.dim() == 2 and u.shape[1] == 1:  # [N, 1], as the npz data set accepts
             u = u[:, 0]
         if u.dim() != 1 or u.shape[0] != n or (u.dtype.is_floating_point and not torch.equal(u, u.round())):
@@ -96,6 +100,38 @@ class Inputs:
                 where="u",
             )
         return self.relabelled(u)
+
+    def continuous(self, u: torch.Tensor, rows: int) -> torch.Tensor:
+        """A continuous u as float32 ``[rows, d_u]``: the width training had, finite; nothing is relabelled."""
+        width = self.pre.u_dim
+        if u.dim() == 1 and width == 1:
+            u = u[:, None]
+        if u.dim() != 2 or tuple(u.shape) != (rows, width):
+            raise DataError(
+                f"u has shape {tuple(u.shape)}; model {self.label!r} was trained with a continuous u of {width} "
+                f"column(s): give [{rows}, {width}] numbers, one row per row of x",
+                where="u",
+            )
+        u = u.to(torch.float32)  # float64 beyond float32's range becomes infinite, and is refused here
+        if not torch.isfinite(u).all():
+            raise DataError("u holds non-finite values (NaN, infinity, or beyond float32's range)", where="u")
+        return u
+
+    def sampling_u(self, u: Any, n: int) -> torch.Tensor | None:
+        """The u that ``n`` draws from the prior are made at: training's codes of a discrete u (None: drawn
+        uniformly over its values), or a continuous u ``[n, d_u]``, which a model that needs u must be given:
+        it learnt no p(u) to draw one from."""
+        if self.pre.u_dim is None:
+            return None if u is None else self.relabelled(as_tensor(u, "u").reshape(-1))
+        if u is None:
+            if self.needs_u:
+                raise DataError(
+                    f"model {self.label!r} was trained with a continuous u and learnt no p(u) to draw one from: "
+                    f"give u, [{n}, {self.pre.u_dim}], the values to draw z ~ p(z|u) at",
+                    where="u",
+                )
+            return None
+        return self.continuous(as_tensor(u, "u"), n)
 
     def relabelled(self, u: torch.Tensor) -> torch.Tensor:
         """u as training's 0..n_u-1: the npz set's labels mapped in their sorted order, others checked in range."""

@@ -46,12 +46,27 @@ Groups = list[tuple[list[int], Generative]]
 
 @dataclass
 class TrainedModel:
-    """One model label of a finished run: ``groups`` of (seeds, module), in the run's seed order.
+    """One model of a finished run with all of its seeds, as ``ica.load`` returns it, in eval mode.
+
+    Methods take arrays (numpy, torch or lists) of new data ``x`` ``[N, *x_shape]`` (and, where `needs_u`, ``u``:
+    ``[N]`` labels, or ``[N, u_dim]`` for a continuous u), check them against what the model was trained on,
+    prepare them as training did, and return numpy arrays with a leading seed axis ``S``, dropped when one seed
+    is loaded:
+
+    ```python
+    model = ica.load("runs/quickstart", model="vade")
+    z = model.transform(x_new)        # posterior means [S, N, d_z]
+    clusters = model.assign(x_new)    # [S, N]
+    x_hat = model.decode(z)           # [S, N, *x_shape], in the data's units
+    ```
 
     Attributes:
-        label: the model's label in the run's spec; ``seeds`` the seeds it holds, in order.
+        label: the model's label in the run's spec.
+        seeds: the seeds it holds, in the run's order (the order of the seed axis).
+        groups: the networks: (seeds, module) pairs, each module holding its seeds batched.
         inputs: what it accepts and how new data are prepared (``x_shape``, ``needs_u``, preprocessing).
         spec: the validated spec of the run.
+        device: where it computes.
     """
 
     label: str
@@ -63,14 +78,22 @@ class TrainedModel:
 
     @property
     def x_shape(self) -> tuple[int, ...]:
+        """The shape of one example x, as the model was trained on it."""
         return self.inputs.x_shape
 
     @property
     def n_u(self) -> int | None:
+        """How many values of u the model was trained with (coded ``0..n_u-1``); None without a discrete u."""
         return self.inputs.pre.n_u
 
     @property
+    def u_dim(self) -> int | None:
+        """Columns of the continuous u the model was trained with (``u`` is then ``[N, u_dim]`` floats); else None."""
+        return self.inputs.pre.u_dim
+
+    @property
     def needs_u(self) -> bool:
+        """Whether encoding needs u (iVAE's encoder q(z|x,u)): then ``transform`` and the rest take ``u`` too."""
         return self.inputs.needs_u
 
     def transform(self, x: Any, u: Any = None) -> np.ndarray:
@@ -166,7 +189,8 @@ class TrainedModel:
 
         Each model seed draws from its own stream, made from the pair (model seed, ``seed``): the draws do
         not depend on which seeds are loaded together. ``u`` (``[n]``) fixes the component of a conditional
-        prior (iVAE), which otherwise is drawn uniformly over its values.
+        prior (iVAE), which otherwise is drawn uniformly over its values; a model trained with a continuous u
+        must be given it (``[n, d_u]``), having learnt no p(u) to draw it from.
         """
         return self._draw(self._check_draws(n, seed, decoded=False), n, seed, u)
 
@@ -179,7 +203,7 @@ class TrainedModel:
     @torch.no_grad()
     def _draw(self, groups: Groups, n: int, seed: int, u: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """`sample_latents` once its arguments are checked."""
-        given = None if u is None else self.inputs.relabelled(as_tensor(u, "u").reshape(-1))
+        given = self.inputs.sampling_u(u, n)  # a continuous u [n, d_u] must be given: there is no p(u)
         if given is not None and (not self.needs_u or given.shape[0] != n):
             raise DataError(
                 f"u can be given only to a model with a conditional prior, one value per draw ({n})", where="u"
@@ -187,7 +211,7 @@ class TrainedModel:
         zs, us = [], []
         for group, module in groups:
             streams = [_sampling_generator(s, int(seed), self.device) for s in group]
-            fixed = None if given is None else given.to(self.device).expand(len(group), -1)
+            fixed = None if given is None else given.to(self.device).expand(len(group), *given.shape)
             with seed_generators(streams):
                 z, drawn = module.sample_latents(n, fixed)
             zs.append(z.float().cpu())
@@ -221,7 +245,9 @@ class TrainedModel:
         """Numbers in one draw of z of one seed, found by drawing one with a generator of its own."""
         group, module = first
         with seed_generators([torch.Generator(device=self.device) for _ in group]):
-            z, _ = module.sample_latents(1, None)
+            width = self.inputs.pre.u_dim  # a continuous u has no default to draw at: a probe of zeros
+            probe = None if width is None or not self.needs_u else torch.zeros(len(group), 1, width, device=self.device)
+            z, _ = module.sample_latents(1, probe)
         return int(z[0].numel())
 
     def prepared(self, x: Any, u: Any = None) -> Split:

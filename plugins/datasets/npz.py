@@ -1,17 +1,20 @@
 """`npz`: the user's own arrays, from a NumPy ``.npz`` archive (``numpy.savez``), checked before any training.
 
 Keys: ``x`` (``[N, ...]``, numeric; extra axes are kept as ``x_shape``), optionally ``u`` (``[N]`` or ``[N, 1]``,
-non-negative whole numbers) and ``s`` (ground-truth sources ``[N, d_s]``). A default key that is absent means
-the variable is absent; a key the user set explicitly must exist. Which variables exist is decided by the
-training file: an evaluation file must hold them too (its other keys are ignored).
+non-negative whole numbers; with ``u_kind: "continuous"``, ``[N]`` or ``[N, d_u]`` finite real numbers) and ``s``
+(ground-truth sources ``[N, d_s]``). A default key that is absent means the variable is absent; a key the user
+set explicitly must exist. Which variables exist is decided by the training file: an evaluation file must hold
+them too (its other keys are ignored).
 
 Evaluation split: the arrays of ``eval_path`` when given; otherwise the LAST ``round(N · eval_fraction)`` rows
 of the file in file order (halves round up), the first rows being the training split. Nothing is shuffled.
 
 Labels ``u`` are relabelled ``0..n_u-1`` in sorted order of the training split's distinct values
 (``numpy.unique``); the evaluation split uses the same mapping, and a label it has that training lacks is an
-error. The original labels are recorded in ``info["u_labels"]``. Files are read with ``allow_pickle=False``.
-Standardisation is not done here (the core applies ``standardize``).
+error. The original labels are recorded in ``info["u_labels"]``. A continuous u (``u_kind``, declared, never
+guessed from the values) is kept as it is, as float32 ``[N, d_u]``; both splits must have the same ``d_u``.
+Files are read with ``allow_pickle=False``. Standardisation is not done here (the core applies ``standardize``,
+to x only: a continuous u is given to the networks in the user's own units).
 
 Opening the file safely is `npz_files`'s job, reading array headers before the arrays `npz_headers`'s, reading and
 checking one file's arrays `npz_arrays`'s; this module splits and relabels them and registers the data set.
@@ -20,7 +23,7 @@ checking one file's arrays `npz_arrays`'s; this module splits and relabels them 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -37,7 +40,15 @@ class NPZOptions(DatasetOptions):
     path: str = Field(description="The .npz file (relative paths are resolved from the working directory).")
     x_key: str = Field("x", min_length=1, description="Key of the observations [N, ...].")
     u_key: str | None = Field(
-        "u", min_length=1, description="Key of the auxiliary variable [N] (whole numbers ≥ 0); null for none."
+        "u",
+        min_length=1,
+        description="Key of the auxiliary variable: [N] whole numbers ≥ 0, or with u_kind 'continuous' [N] or "
+        "[N, d_u] real numbers; null for none.",
+    )
+    u_kind: Literal["discrete", "continuous"] = Field(
+        "discrete",
+        description="'discrete': u is a label (segment, class, state), relabelled 0..n_u-1. 'continuous': u is "
+        "a measurement (position, speed, time), [N] or [N, d_u] finite numbers, used as it is.",
     )
     sources_key: str | None = Field("s", min_length=1, description="Key of the true sources [N, d_s]; null for none.")
     eval_path: str | None = Field(None, description="A second .npz with the same keys used as the evaluation split.")
@@ -125,9 +136,17 @@ def load_npz(options: NPZOptions) -> DataSplits:
         train, evaluation = _rows(train, slice(0, n_train)), _rows(train, slice(n_train, n))
         eval_split = f"last {n_eval} of {n} rows"
 
-    n_u = None
+    n_u = u_dim = None
     labels: list[int] | None = None
-    if train["u"] is not None:
+    if train["u"] is not None and options.u_kind == "continuous":
+        u_dim = int(train["u"].shape[1])
+        if evaluation["u"].shape[1] != u_dim:
+            raise DataError(
+                f"{evaluation['file']}: {options.u_key!r} has {evaluation['u'].shape[1]} columns, "
+                f"the training file's has {u_dim}",
+                where="data.eval_path",
+            )
+    elif train["u"] is not None:
         uniques = np.unique(train["u"])
         unseen = np.setdiff1d(evaluation["u"], uniques)
         if unseen.size:
@@ -156,8 +175,9 @@ def load_npz(options: NPZOptions) -> DataSplits:
         "n_eval": int(evaluation["x"].shape[0]),
         "n_u": n_u,
         "u_labels": labels,
+        **({} if u_dim is None else {"u_kind": "continuous", "u_dim": u_dim}),
     }
-    return DataSplits(train=_split(train), eval=_split(evaluation), n_u=n_u, info=info)
+    return DataSplits(train=_split(train), eval=_split(evaluation), n_u=n_u, info=info, u_dim=u_dim)
 
 
 def build(options: NPZOptions, ctx: BuildContext) -> DataSplits:

@@ -1,13 +1,13 @@
 """The arrays of one ``.npz`` file, read and checked: observations and sources as finite float32, labels as
-non-negative int64 whole numbers, all with the same number of rows; each refusal is a `DataError` naming the key
-option of the array at fault."""
+non-negative int64 whole numbers (a continuous u as finite float32 ``[N, d_u]``), all with the same number of
+rows; each refusal is a `DataError` naming the key option of the array at fault."""
 
 from __future__ import annotations
 
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class ArrayKeys(Protocol):
     x_key: str
     u_key: str | None
     sources_key: str | None
+    u_kind: Literal["discrete", "continuous"]
 
 
 def read_array(archive: Any, file: Path, key: str, where: str) -> np.ndarray:
@@ -105,7 +106,8 @@ def as_labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
             bad = np.flatnonzero(~whole)
             raise DataError(
                 f"{file}: array {key!r} must hold whole numbers; {bad.size} value(s) are not, "
-                f"the first {array[bad[0]]!r} in row {int(bad[0])}",
+                f"the first {array[bad[0]]!r} in row {int(bad[0])} (a continuous u, such as a position or "
+                'a speed, is declared with "u_kind": "continuous")',
                 where=where,
             )
         refuse_large(array, np.abs(array) >= 2.0**62, file, key, "2**62 in size as floats")
@@ -121,6 +123,16 @@ def as_labels(array: np.ndarray, file: Path, key: str) -> np.ndarray:
     return labels
 
 
+def as_continuous(array: np.ndarray, file: Path, key: str) -> np.ndarray:
+    """A continuous u as finite float32 ``[N, d_u]`` (``[N]`` becomes one column); nothing is relabelled."""
+    if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[1] == 0):
+        raise DataError(
+            f"{file}: array {key!r} must have shape [N] or [N, d_u] with d_u >= 1, got {list(array.shape)}",
+            where="data.u_key",
+        )
+    return as_floats(array.reshape(array.shape[0], -1), file, key, "u")
+
+
 def refuse_large(array: np.ndarray, large: np.ndarray, file: Path, key: str, limit: str) -> None:
     """One error for labels beyond what int64 labels can hold (``limit`` says the bound)."""
     rows = np.flatnonzero(large)
@@ -133,7 +145,8 @@ def refuse_large(array: np.ndarray, large: np.ndarray, file: Path, key: str, lim
 
 
 def checked(raw: dict[str, Any], options: ArrayKeys) -> dict[str, Any]:
-    """Arrays of one file as x float32 [N, ...], u int64 [N] or None, s float32 [N, d_s] or None."""
+    """Arrays of one file as x float32 [N, ...], u int64 [N] (continuous: float32 [N, d_u]) or None, s float32
+    [N, d_s] or None."""
     file = raw["file"]
     x = raw["x"]
     if x.ndim < 2:
@@ -149,7 +162,11 @@ def checked(raw: dict[str, Any], options: ArrayKeys) -> dict[str, Any]:
         )
     x = as_floats(x, file, options.x_key, "x")
     # `load_file` reads u and s only by their keys: a null key leaves them None
-    u = None if raw["u"] is None or options.u_key is None else as_labels(raw["u"], file, options.u_key)
+    u, u_key = raw["u"], options.u_key
+    if u is None or u_key is None:
+        u = None
+    else:
+        u = as_continuous(u, file, u_key) if options.u_kind == "continuous" else as_labels(u, file, u_key)
     s = raw["s"]
     if s is not None and options.sources_key is not None:
         if s.ndim != 2:

@@ -7,13 +7,15 @@ give finite values and gradients.
 Data in [0, 1] that are not binary (grey levels) are accepted: the score is then the cross-entropy
 x·log p + (1-x)·log(1-p), the usual "Bernoulli" loss of image VAEs, which is *not* a normalised density
 over [0, 1] (the continuous Bernoulli would add its normaliser). Binarise the data when the number must be
-a log-likelihood (e.g. to report bits per dimension).
+a log-likelihood (e.g. to report bits per dimension). Data outside [0, 1] are refused before training (its
+``support``): the cross-entropy is unbounded there, and standardised images land there.
 """
 
 from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.distributions import constraints
 
 from ica.plugin import BuildContext, hookimpl, Options
 
@@ -27,6 +29,7 @@ class BernoulliLikelihood(nn.Module):
 
     multiplier = 1
     discrete = True
+    support = constraints.unit_interval  # grey levels are scored too (see above); other data are refused
 
     def __init__(self, options: BernoulliOptions, ctx: BuildContext):
         super().__init__()

@@ -26,6 +26,10 @@ Rademacher prior (App. C) hashes x with a projection drawn per seed and never tr
 scores measure how much two independent random hashes agree. Models without a discrete u give no
 records (``requires_assignments``). A failed seed gives NaN records with an error for every pair it is
 in and for its truth records, so every median is over the full S(S-1)/2 pairs.
+
+A continuous u (``DataSplits.u_dim``) is no partition: the truth scores are skipped, and so are the pair scores of
+a model that assigns nothing because its u is given and continuous (iVAE). A skipped score is one per-cell record,
+NaN with the reason (`CONTINUOUS_U`), so that summary.json says why it is missing; no seed counts as failed.
 """
 
 from __future__ import annotations
@@ -90,6 +94,16 @@ def _same_partition(table: np.ndarray) -> bool:
 
 
 # ------------------------------------------------------------------------------------ the metric
+CONTINUOUS_U = "needs discrete u; this data set's u is continuous"
+"""Why a cluster score is skipped on data with a continuous u."""
+PAIR_KEYS, TRUTH_KEYS = ("cluster_ari", "cluster_nmi"), ("cluster_ari_truth", "cluster_nmi_truth")
+
+
+def skipped(keys: tuple[str, ...], evaluation: Evaluation, why: str = CONTINUOUS_U) -> list[MetricRecord]:
+    """One per-cell NaN record per key, with ``why``: said once for the trained seeds, not for a control."""
+    return [] if evaluation.control is not None else [MetricRecord(key, math.nan, error=why) for key in keys]
+
+
 class ClustersOptions(Options):
     """No options: the scores are fixed (ARI; NMI with the arithmetic mean)."""
 
@@ -106,8 +120,9 @@ class ClusterReproducibility:
 
     def __call__(self, evaluation: Evaluation) -> list[MetricRecord]:
         outcomes = evaluation.seeds
+        continuous = evaluation.data.u_dim is not None
         if not any(o.status == "finished" and o.assignments is not None for o in outcomes):
-            return []
+            return skipped(PAIR_KEYS + TRUTH_KEYS, evaluation) if continuous else []
         n = len(evaluation.points)
         labels = {o.seed: _labels(o, n) for o in outcomes}  # seed -> (assignments or None, why not)
         records = []
@@ -116,7 +131,9 @@ class ClusterReproducibility:
             why = None if la is not None and lb is not None else f"seed {a if la is None else b}: {why_a or why_b}"
             records += _scored("cluster_ari", "cluster_nmi", la, lb, why, pair=(a, b))
         truth = evaluation.points.u
-        if truth is not None:
+        if continuous:
+            records += skipped(TRUTH_KEYS, evaluation)
+        elif truth is not None:
             u = np.asarray(truth.cpu().numpy() if hasattr(truth, "cpu") else truth).ravel()
             for o in outcomes:
                 la, why = labels[o.seed]

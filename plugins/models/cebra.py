@@ -172,7 +172,9 @@ def seeded(seed: int, device: str) -> Iterator[None]:
     """Within the block, torch's, numpy's and Python's global generators start from ``seed`` (each its own
     stream); outside it they are as they were."""
     numpy_state, python_state = np.random.get_state(), random.getstate()
-    devices = [torch.cuda.current_device()] if device == "cuda" and torch.cuda.is_available() else []
+    chosen = torch.device(device)
+    on_gpu = chosen.type == "cuda" and torch.cuda.is_available()
+    devices = [chosen.index if chosen.index is not None else torch.cuda.current_device()] if on_gpu else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(stream_seed(seed, 0))
         np.random.seed(np.random.SeedSequence([seed, 1]).generate_state(4))
@@ -189,6 +191,12 @@ def build(options: CEBRAOptions, ctx: BuildContext) -> CEBRAPeer:
     if importlib.util.find_spec("cebra") is None:
         raise IcaError(f"the cebra model needs the cebra package, which is not installed; {INSTALL}", where="cebra")
     if options.conditional == "discrete":
+        if ctx.u_dim is not None:
+            raise SpecError(
+                "conditional 'discrete' contrasts examples that share a value of u, and needs discrete u; this "
+                "data set's u is continuous; use conditional 'time'",
+                where="cebra.conditional",
+            )
         if not ctx.n_u:
             raise SpecError(
                 "conditional 'discrete' contrasts examples by u, and the data set provides none; use conditional "

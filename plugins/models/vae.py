@@ -1,7 +1,9 @@
 """The one VAE that iVAE and VaDE are made of: encoder + decoder + prior + likelihood.
 
 iVAE and VaDE differ only in what the encoder and prior are conditioned on and in how u is read
-back (given, or the mixture's responsibilities), so the ELBO is written once, here.
+back (given, or the mixture's responsibilities), so the ELBO is written once, here. A discrete u enters the
+networks one-hot; a continuous u (``[.., d_u]`` floats) enters as it is, and is no assignment: a model given one
+assigns nothing, and drawing from its prior needs u given (there is no p(u) to draw it from).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from torch.distributions import Distribution, MixtureSameFamily, kl_divergence
 from ica.plugin import (
     Batch,
     BuildContext,
+    DataError,
     Decoder,
     diagonal_normal,
     Encoder,
     Field,
+    IcaError,
     Likelihood,
     LossOutput,
     one_hot,
@@ -52,7 +56,9 @@ class VAEOptions(Options):
     """The parts every VAE of this family has; each model adds its prior (with its own default)."""
 
     latent_dim: int | None = Field(None, ge=1, description="d_z; defaults to the number of true sources.")
-    encoder: Part = slot("encoder", {"name": "mlp"}, description="q(z|x[,u]); u enters as one-hot.")
+    encoder: Part = slot(
+        "encoder", {"name": "mlp"}, description="q(z|x[,u]); a discrete u enters one-hot, a continuous u as it is."
+    )
     decoder: Part = slot("decoder", {"name": "mlp"}, description="Maps z to the parameters of p(x|z).")
     likelihood: Part = slot("likelihood", {"name": "gaussian"}, description="p(x|z).")
 
@@ -77,10 +83,11 @@ class VAE(nn.Module):
         n_u: int | None,
         condition_encoder: bool,
         kl: Literal["analytic", "sample"],
+        u_dim: int | None = None,
     ):
         super().__init__()
         self.encoder, self.decoder, self.prior, self.likelihood = encoder, decoder, prior, likelihood
-        self.latent_dim, self.n_u = latent_dim, n_u
+        self.latent_dim, self.n_u, self.u_dim = latent_dim, n_u, u_dim
         self.condition_encoder = condition_encoder
         self.kl = kl
         self.needs_u = condition_encoder or bool(getattr(prior, "conditional", False))
@@ -95,6 +102,8 @@ class VAE(nn.Module):
             return None
         if batch.u is None:
             raise ValueError("this model needs u, but the batch has none")
+        if self.u_dim is not None:  # a continuous u [S, B, d_u] is the networks' input as it is
+            return batch.u.to(torch.get_default_dtype())
         return one_hot(batch.u, self._u_values())
 
     def _u_values(self) -> int:
@@ -150,7 +159,8 @@ class VAE(nn.Module):
     def represent(self, batch: Batch) -> Representation:
         mean, _ = self.posterior(batch)
         if self.condition_encoder or self.prior.conditional:
-            assignments = batch.u  # iVAE: u is given, q(u|x) is a lookup (Eq. 4)
+            # iVAE: u is given, q(u|x) is a lookup (Eq. 4); a continuous u is no assignment
+            assignments = batch.u if self.u_dim is None else None
         elif self.hashed_u:
             assignments = self._hashed_prior().assign(batch.x)
         else:
@@ -166,12 +176,22 @@ class VAE(nn.Module):
     def sample_latents(self, n: int, u: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``n`` draws of z per seed from the prior, with the u each came from (``[S, n, d_z]``, ``[S, n]``).
 
-        A conditional prior draws z ~ p(z|u) at the given u (``[S, n]``), or at u uniform over its values:
-        iVAE learns no p(u). A mixture prior draws u from its weights, then z. Randomness comes from
+        A conditional prior draws z ~ p(z|u) at the given u (``[S, n]``; a continuous u ``[S, n, d_u]``), or at u
+        uniform over its values: iVAE learns no p(u), and for a continuous u there is no such default, so u
+        must be given. A mixture prior draws u from its weights, then z. Randomness comes from
         `seed_rand` / `seed_randn`, so each seed's draws come from its own generator.
         """
         first = next(self.parameters())  # every parameter starts with the seed axis
         seeds, device = int(first.shape[0]), first.device
+        if self.needs_u and self.u_dim is not None:
+            if u is None:
+                raise DataError(
+                    f"this model was trained with a continuous u ({self.u_dim} column(s)) and learnt no p(u) to "
+                    f"draw it from: give u, [n, {self.u_dim}], the values to draw z ~ p(z|u) at",
+                    where="u",
+                )
+            z, _ = seed_sample(self.prior(u.to(first.dtype)), n)
+            return z, u
         if self.needs_u:
             n_u = self._u_values()
             if u is None:
@@ -192,17 +212,34 @@ def resolve_latent_dim(requested: int | None, ctx: BuildContext, model: str) -> 
     )
 
 
+def built_prior(options, ctx: BuildContext, name: str) -> Prior:
+    """The model's prior; one that fails to build for a continuous u (written for a discrete one only, without
+    refusing the other) is refused as a SpecError saying so, not a crash."""
+    try:
+        return ctx.build_part(options.prior)
+    except IcaError:
+        raise
+    except Exception as exc:
+        if ctx.u_dim is None:
+            raise
+        raise SpecError(
+            f"prior {options.prior.name!r} cannot be built for this data set's continuous u ({type(exc).__name__}: "
+            f"{exc}); it needs a discrete u",
+            where=f"{name}.prior",
+        ) from None
+
+
 def build_vae(
     options, ctx: BuildContext, *, condition_encoder: bool, kl: Literal["analytic", "sample"], name: str
 ) -> VAE:
     """Build the parts named by a model's options and compose them into a VAE."""
     latent_dim = resolve_latent_dim(options.latent_dim, ctx, name)
     ctx = ctx.with_(latent_dim=latent_dim)
-    prior = ctx.build_part(options.prior)
+    prior = built_prior(options, ctx, name)
     if condition_encoder or prior.conditional:  # the model needs u
-        if not ctx.n_u:
+        if not ctx.n_u and not ctx.u_dim:
             raise SpecError(f"{name} needs u (segment or class labels) and the data set provides none", where=name)
-        if ctx.n_u < 2:
+        if ctx.n_u is not None and ctx.n_u < 2:
             raise SpecError(
                 f"{name} needs u to take at least 2 values, and the data set's u takes only one: p(z|u) "
                 "could not depend on it, which leaves a plain VAE with nothing that makes it identifiable "
@@ -210,7 +247,7 @@ def build_vae(
                 where=name,
             )
     likelihood = ctx.build_part(options.likelihood)
-    encoder = ctx.build_part(options.encoder, cond_dim=ctx.n_u if condition_encoder else 0)
+    encoder = ctx.build_part(options.encoder, cond_dim=ctx.u_width if condition_encoder else 0)
     decoder = ctx.build_part(options.decoder, out_multiplier=likelihood.multiplier)
     return VAE(
         encoder,
@@ -221,4 +258,5 @@ def build_vae(
         n_u=ctx.n_u,
         condition_encoder=condition_encoder,
         kl=kl,
+        u_dim=ctx.u_dim,
     )

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.distributions import Independent, Laplace
 
-from ica.plugin import BuildContext, Field, Options, hookimpl
+from ica.plugin import BuildContext, Field, Options, SpecError, hookimpl
 
 
 class LaplaceOptions(Options):
@@ -28,6 +28,8 @@ class ConditionalLaplace(nn.Module):
 
     def __init__(self, options: LaplaceOptions, ctx: BuildContext):
         super().__init__()
+        if not ctx.n_u:  # one row per value of u: a continuous u (ctx.u_dim) has none
+            raise SpecError("the laplace prior needs a discrete u", where="prior")
         shape = (ctx.seeds, ctx.n_u, ctx.latent_dim)
         self.loc = nn.Parameter(0.1 * torch.randn(shape))
         self.log_scale = nn.Parameter(torch.full(shape, math.log(options.init_scale)))

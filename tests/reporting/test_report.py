@@ -36,7 +36,7 @@ from failing_model import failing_plugin
 pytestmark = pytest.mark.slow  # most tests read the runs trained by the module fixture made
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-BASE_FIGURES = {"mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "training.png"}
+BASE_FIGURES = {"mcc.png", "pairwise_mcc.png", "elbo_vs_mcc.png", "embedding.png", "training.png"}
 
 
 def spec_with(samples: int = 40, seeds: int = 3) -> dict:
@@ -116,7 +116,7 @@ def test_markdown_report_of_a_run_has_every_figure_as_a_valid_png(fresh):
     (run / "report_files" / "cluster_agreement.png").write_bytes(b"from an earlier report")
     (run / "report_files" / "mine.txt").write_text("not the report's")
     written = write_report(run)
-    assert written.path == run / "report.md" and written.count == 4
+    assert written.path == run / "report.md" and written.count == 5
     assert (run / "report_files" / "mine.txt").exists()
     (run / "report_files" / "mine.txt").unlink()
     text = written.path.read_text()
@@ -127,7 +127,7 @@ def test_markdown_report_of_a_run_has_every_figure_as_a_valid_png(fresh):
         data = (run / "report_files" / name).read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 5000
     captions = re.findall(r"^\*Figure (\d+)\. (.+)\*$", text, flags=re.M)
-    assert [int(n) for n, _ in captions] == [1, 2, 3, 4]
+    assert [int(n) for n, _ in captions] == [1, 2, 3, 4, 5]
     mcc_caption = captions[0][1]
     assert "ivae n=3 seeds" in mcc_caption and "vade n=3 seeds" in mcc_caption
     assert "ivae n=3 pairs" in captions[1][1]  # 3 seeds: 3 pairs
@@ -176,7 +176,7 @@ def test_html_report_is_one_self_contained_file(made, tmp_path):
     assert list(tmp_path.iterdir()) == [out]
     text = out.read_text()
     images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) == 4 == len(re.findall(r"<figcaption>", text))
+    assert len(images) == 5 == len(re.findall(r"<figcaption>", text))
     for data in images:
         assert base64.b64decode(data).startswith(PNG_SIGNATURE)
     assert "report_files" not in text and 'src="http' not in text
@@ -196,6 +196,8 @@ def test_grid_report_has_a_box_per_setting_and_curves_per_run(made, tmp_path):
         "mcc.png",
         "pairwise_mcc.png",
         "elbo_vs_mcc.png",  # a numeric axis: the phase diagram
+        "embedding_samples_per_segment-40.png",
+        "embedding_samples_per_segment-60.png",
         "training_samples_per_segment-40.png",
         "training_samples_per_segment-60.png",
     }
@@ -284,7 +286,7 @@ def test_cluster_metrics_add_a_boxplot_and_an_ari_against_cca_scatter(fresh):
     written = write_report(run)
     assert {p.name for p in written.figures} == BASE_FIGURES | {"cluster_agreement.png", "cluster_ari_vs_cca_mcc.png"}
     text = written.path.read_text()
-    assert len(referenced(text)) == 6
+    assert len(referenced(text)) == 7
     assert "vade n=2 of 3 pairs, 1 failed" in text
     assert "ivae" not in re.search(r"\*Figure \d\. Cluster ARI and NMI(.+)\*", text).group(1)
     rows = {row[0]: row for row in table_rows(text)[2:]}
