@@ -81,15 +81,15 @@ def work_units(spec: ExperimentSpec, root: Path, reg: Any) -> list[Unit]:
     from ica.spec.grid import has_grid
     from ica.running.packing import pack_groups
     from ica.running.claims import claim_grid
-    from ica.spec.load import spec_json
+    from ica.spec.hashing import spec_source
 
     if not has_grid(spec):
-        return [Unit(spec_json(spec), str(root), label, tuple(spec.seed_list)) for label in spec.models]
+        return [Unit(spec_source(spec), str(root), label, tuple(spec.seed_list)) for label in spec.models]
     with shared_data():
         cells = claim_grid(spec, root, reg)
         groups = pack_groups(reg, cells)
     in_pack = {(c.directory, label) for label, group in groups for c in group}
-    unit = lambda c, label: Unit(spec_json(c.spec), str(root / c.directory), label, tuple(c.spec.seed_list))  # noqa: E731
+    unit = lambda c, label: Unit(spec_source(c.spec), str(root / c.directory), label, tuple(c.spec.seed_list))  # noqa: E731
     units = [together([unit(c, label) for c in group]) for label, group in groups]  # packs hold two or more
     return units + [unit(c, label) for c in cells for label in c.spec.models if (c.directory, label) not in in_pack]
 

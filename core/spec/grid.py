@@ -33,6 +33,7 @@ from ica.errors import SpecError
 from ica.components.registry import Registry, registry
 from ica.spec.draws import check_cell_data, draw_list, draws_record, grid_axes
 from ica.spec.load import load_spec, spec_json
+from ica.spec.hashing import spec_source
 from ica.spec.cell_names import (  # noqa: F401 - names offered here, where grids are
     MAX_DIRECTORY,
     RESERVED,
@@ -79,12 +80,9 @@ def grid_cells(spec: ExperimentSpec, reg: Registry | None = None) -> list[GridCe
     reg = reg or registry()
     axes: dict[str, list[Any]] = grid_axes(spec)  # the draws, if any, the innermost axis
     drawn = draw_list(spec) is not None
-    base = spec_json(spec)
+    base = spec_source(spec)
     base.pop("grid", None)
     base.pop("data_draws", None)
-    # the data options as the user wrote them: a data set may tell an option given from its default (the npz
-    # set requires a key named explicitly, and takes a default key only where the file has it)
-    base["data"] = spec.data.model_dump(by_alias=True, mode="json", exclude_unset=True)
     labels = short_labels([p for key in axes for p in axis_paths(key)])
     texts = {path: value_texts(values) for key, axis in axes.items() for path, values in axis_values(key, axis).items()}
     cells: list[GridCell] = []

@@ -16,6 +16,14 @@ def spec_json(spec: BaseModel) -> dict[str, Any]:
     return spec.model_dump(by_alias=True, mode="json", exclude_none=False)
 
 
+def spec_source(spec: Any) -> dict[str, Any]:
+    """The validated spec as JSON to be validated again elsewhere (a grid cell, a worker's unit): `spec_json`,
+    but with only the data options the user gave, since a data set may tell an option given from its default
+    (the ``npz`` set requires a key that is named, and takes a default key only where the file has it). It
+    validates to the same spec, and so to the same hash."""
+    return {**spec_json(spec), "data": spec.data.model_dump(by_alias=True, mode="json", exclude_unset=True)}
+
+
 def spec_hash(spec: BaseModel) -> str:
     """A stable digest of the validated spec, to recognise a run directory made from another spec."""
     return json_digest(spec_json(spec))

@@ -60,3 +60,25 @@ def test_grid_cells_keep_which_data_options_were_given(tmp_path):
     spec["data"]["u_key"] = "u"  # named: required, in every cell
     with pytest.raises(ica.DataError, match="no array 'u'"):
         ica.check(grid_cells(ica.load_spec(spec))[0].spec)
+
+
+def test_a_workers_unit_keeps_which_data_options_were_given(tmp_path):
+    """``ica run --workers`` sends each worker its unit's spec as JSON: validated again there, it is the same
+    spec (the same hash), and an npz file without u still has none (it once failed with "has no array 'u'")."""
+    from ica.running.executor import work_units
+    from ica.spec.hashing import spec_source
+
+    data = tmp_path / "x.npz"
+    np.savez(data, x=np.random.default_rng(0).poisson(2, size=(40, 3)).astype(np.float32))
+    spec = ica.load_spec(
+        {
+            "data": {"name": "npz", "path": str(data)},
+            "models": {"a": {"name": "vade", "latent_dim": 2}, "b": {"name": "gmmflow"}},
+            "device": "cpu",
+        }
+    )
+    units = work_units(spec, tmp_path / "run", ica.registry())
+    assert [u.spec for u in units] == [spec_source(spec)] * 2 and "u_key" not in units[0].spec["data"]
+    again = ica.load_spec(units[0].spec)
+    assert spec_hash(again) == spec_hash(spec) and spec_json(again) == spec_json(spec)
+    assert ica.check(again)["data"]["n_u"] is None
