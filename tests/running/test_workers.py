@@ -53,12 +53,12 @@ def test_a_worker_count_below_one_is_a_clear_error(tiny_spec, tmp_path):
     assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
 
 
-def visible_devices():
-    """In a worker: the GPUs it may see, after a pause that lets the other worker take the second task."""
+def visible_devices(both_started):
+    """In a worker: the GPUs it may see, once the other worker holds the other task (a pause alone let one
+    worker take both tasks where the second was still starting on a loaded machine)."""
     import os
-    import time
 
-    time.sleep(0.5)
+    both_started.wait(timeout=120)
     return os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
@@ -75,10 +75,14 @@ def test_each_worker_gets_its_own_gpu_through_cuda_visible_devices():
     slots, pids = context.Queue(), context.Queue()
     for slot in range(2):
         slots.put(slot)
-    with ProcessPoolExecutor(
-        2, mp_context=context, initializer=_start_worker, initargs=(slots, pids, context.Queue(), 2, 1)
-    ) as pool:
-        seen = [f.result() for f in [pool.submit(visible_devices) for _ in range(2)]]
+    with (
+        context.Manager() as manager,
+        ProcessPoolExecutor(
+            2, mp_context=context, initializer=_start_worker, initargs=(slots, pids, context.Queue(), 2, 1)
+        ) as pool,
+    ):
+        both_started = manager.Barrier(2)
+        seen = [f.result() for f in [pool.submit(visible_devices, both_started) for _ in range(2)]]
     assert sorted(seen) == ["0", "1"]
 
 
