@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from ica.components.peers import FittedPeer, is_fitted_peer  # noqa: F401 - part of this contract's surface
+
 KINDS = ("dataset", "encoder", "decoder", "prior", "likelihood", "model", "metric")
 """The component kinds a plugin may register."""
 
@@ -31,18 +33,29 @@ class Split:
         u: auxiliary variable: a class / segment index ``[N]`` int64 (discrete u), or ``[N, d_u]`` float32
             (continuous u, always 2-D), or None.
         s: ground-truth sources, ``[N, d_s]`` float32, or None.
+        sequence: time order, where the data have one: ``[N]`` int64, the recording (trial, sequence) each row
+            belongs to; the rows of one recording are contiguous and in time order (`ica.components.sequences`).
+        previous: each row's observation one step earlier in its recording, ``[N, *x_shape]``: only in the
+            training split of a model that reads pairs in time (PCL), which then holds the rows that have one.
     """
 
     x: Tensor
     u: Tensor | None = None
     s: Tensor | None = None
+    sequence: Tensor | None = None
+    previous: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def to(self, device: torch.device | str) -> "Split":
-        u, s = self.u, self.s
-        return Split(self.x.to(device), None if u is None else u.to(device), None if s is None else s.to(device))
+        moved = {k: None if v is None else v.to(device) for k, v in vars(self).items()}
+        return Split(**moved)
+
+    def batch(self, rows: Tensor) -> "Batch":
+        """The rows ``rows`` (``[S, B]`` indices) as a mini-batch of S seeds."""
+        pick = lambda t: None if t is None else t[rows]  # noqa: E731
+        return Batch(self.x[rows], pick(self.u), pick(self.previous))
 
 
 @dataclass(frozen=True)
@@ -79,10 +92,12 @@ class DataSplits:
 @dataclass(frozen=True)
 class Batch:
     """A mini-batch for ``S`` seeds at once: ``x`` is ``[S, B, *x_shape]``, ``u`` is ``[S, B]`` (int64, discrete),
-    ``[S, B, d_u]`` (float32, continuous) or None."""
+    ``[S, B, d_u]`` (float32, continuous) or None; ``previous`` is each example's observation one step earlier in
+    time, ``[S, B, *x_shape]``, for a model that reads pairs (``reads_pairs``), else None."""
 
     x: Tensor
     u: Tensor | None = None
+    previous: Tensor | None = None
 
 
 # ------------------------------------------------------------------------------------ building
@@ -167,13 +182,10 @@ class Likelihood(Protocol):
     Built with ``ctx.x_shape``. ``multiplier`` is how many decoder outputs it needs per observed value.
     ``log_prob(x [S,B,*x_shape], params) -> [S,B]`` sums over the observed dimensions.
 
-    Optional attributes: ``discrete`` (true when ``log_prob`` is a probability of discrete values, so bits per
-    dimension are meaningful), and ``support``, the data it can describe, as a `torch.distributions.constraints`
-    object (``support = constraints.nonnegative_integer`` for counts, ``constraints.unit_interval`` for values in
-    [0, 1]). ``ica validate`` and the runs it checks refuse data outside the declared support before anything
-    trains, as the model would see them (after ``standardize``), naming the likelihood, the data set and what
-    lies outside (`ica.components.support`); the plugin kit tests the likelihood on data inside it and checks
-    that data outside it are refused. Without ``support`` any data are accepted.
+    Optional attributes: ``discrete`` (``log_prob`` is a probability of discrete values, so bits per dimension
+    mean something) and ``support``, the data it can describe, a `torch.distributions.constraints` object
+    (``constraints.nonnegative_integer`` for counts): data outside it, as the model would see them, are refused
+    before anything trains (`ica.components.support`). Without ``support`` any data are accepted.
     """
 
     multiplier: int
@@ -185,17 +197,14 @@ class Likelihood(Protocol):
 
 @runtime_checkable
 class LogsValues(Protocol):
-    """The optional hook of any module of a model (encoder, decoder, prior, likelihood, the model itself):
-    values worth following while it trains, which ``loss`` cannot give as a per-example term.
+    """The optional hook of any module of a model: values worth following while it trains, which ``loss`` cannot
+    give as a per-example term.
 
-    ``logged() -> {key: Tensor[S]}``: one number per seed (a per-dimension quantity is the component's to
-    summarise, e.g. by its mean; the trainer averages any further dimensions). The trainer calls it at log
-    steps only, after the step, outside any compiled graph and without gradients, and writes each value to
-    the seed's ``metrics.jsonl`` line beside the loss (`ica.training.loop.Trainer.log`), so it costs nothing
-    between log steps; ``ica report`` draws every logged key as a training curve. Return ``{}`` when nothing
-    is worth logging (a fixed value the spec already states). A key that another module, the loss terms or
-    the trainer (``loss``, ``lr``, ...) already use is written as ``<module path>.<key>``. The Gaussian
-    likelihood with ``learn_scale`` logs ``likelihood_scale``, its learnt σ.
+    ``logged() -> {key: Tensor[S]}``: one number per seed. The trainer calls it at log steps only, after the step,
+    outside any compiled graph and without gradients, and writes each value to the seed's ``metrics.jsonl`` line
+    beside the loss (`ica.training.loop.Trainer.log`); ``ica report`` draws every logged key as a training curve.
+    A key already used (by another module, the loss terms or the trainer) is written as ``<module path>.<key>``.
+    The Gaussian likelihood with ``learn_scale`` logs ``likelihood_scale``, its learnt σ.
     """
 
     def logged(self) -> dict[str, Tensor]: ...
@@ -240,7 +249,9 @@ class Model(Protocol):
     ``noise_shape(B)`` says what standard-normal noise one seed needs per step (None for none); the
     trainer draws it from each seed's own generator so results never depend on how seeds are batched.
     ``loss(batch, noise)`` returns a ``LossOutput``; ``represent(batch)`` returns a ``Representation``.
-    ``needs_u`` says whether the model must be given u (iVAE) or infers it (VaDE).
+    ``needs_u`` says whether the model must be given u (iVAE) or infers it (VaDE). An optional ``reads_pairs``,
+    when true, asks for each training example's predecessor in time (``Batch.previous``; PCL): such a model trains
+    only on data with time order (`ica.components.sequences`).
     """
 
     needs_u: bool
@@ -289,29 +300,3 @@ def count_parameters(module: nn.Module) -> int:
     for p in module.parameters():
         total += p.numel() // max(1, p.shape[0]) if p.dim() else 1
     return total
-
-
-# ------------------------------------------------------------------------------------- peers
-@runtime_checkable
-class FittedPeer(Protocol):
-    """A model that is a fitted estimator, not a torch module: a baseline from outside (FastICA, CEBRA) that
-    one spec compares with the models on the same data, seeds and metrics.
-
-    A ``model`` plugin may return one instead of a module; it is then fitted seed by seed
-    (`ica.running.peers`) rather than trained by the loop, and has no seed axis, no loss and no ELBO.
-    ``fit(x, u, seed=, device=)`` fits on the training split: ``x`` ``[N, D]`` float32 numpy (observations
-    flattened), ``u`` ``[N]`` int64 (discrete), ``[N, d_u]`` float32 (continuous) or None, every random draw
-    from ``seed``, computing on ``device`` (a torch device string: 'cpu', 'cuda:0') where the estimator can
-    choose. ``transform(x)`` gives the latents ``[N, d_z]`` of other points ``[N, D]``. An optional
-    ``fit_info`` dict (JSON values: convergence, final loss) set by ``fit`` is recorded in the seed's
-    result.json.
-    """
-
-    def fit(self, x: Any, u: Any, *, seed: int, device: str) -> None: ...
-
-    def transform(self, x: Any) -> Any: ...
-
-
-def is_fitted_peer(model: Any) -> bool:
-    """Whether a built model is a `FittedPeer` (fitted seed by seed) rather than a module the loop trains."""
-    return isinstance(model, FittedPeer) and not isinstance(model, nn.Module)

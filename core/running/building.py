@@ -96,7 +96,7 @@ def u_shuffled(data: DataSplits) -> DataSplits:
         if split.u is None:
             return split
         order = torch.from_numpy(np.random.default_rng(SHUFFLE_U_SEEDS[name]).permutation(len(split)))
-        return Split(split.x, split.u[order], split.s)
+        return replace(split, u=split.u[order])
 
     info = {**data.info, "u_shuffled": dict(SHUFFLE_U_SEEDS)}
     return replace(data, train=shuffle(data.train, "train"), eval=shuffle(data.eval, "eval"), info=info)
@@ -125,7 +125,7 @@ def standardization(train_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def standardized(data: DataSplits) -> DataSplits:
     """z-scores of every observed dimension, with means and deviations of the training split only."""
     mean, std = standardization(data.train.x)
-    scale = lambda split: Split((split.x - mean) / std, split.u, split.s)  # noqa: E731
+    scale = lambda split: replace(split, x=(split.x - mean) / std)  # noqa: E731
     info = {**data.info, "standardized": True, "standardization": (mean, std)}  # preprocessing.json records them
     return replace(data, train=scale(data.train), eval=scale(data.eval), info=info)
 

@@ -28,6 +28,7 @@ from ica.running.batching import small_enough_to_batch
 from ica.running.building import build_model, planned_device, prepare_data, resolve_device
 from ica.running.outcomes import finish_group, load_outcome
 from ica.components.protocols import DataSplits, Split
+from ica.components.sequences import training_split
 from ica.rundir.layout import RunLayout
 from ica.rundir.writing import safe_dir
 from ica.training.loop import Trainer
@@ -185,12 +186,13 @@ def train_pack(reg: Any, label: str, members: list[Member], on_event: Event) -> 
             message=f"{label}: training {len(seeds)} seeds of {len(members)} grid cells together (training.pack_cells)",
         )
         model = model.to(first.data.train.x.device)
+        splits = [training_split(model, m.data.train, f"models.{label}") for m in members]  # pairs: each cell's own
         sizes, offsets, start = [], [], 0
-        for m in members:
-            sizes += [len(m.data.train)] * len(m.todo)
+        for m, split in zip(members, splits):
+            sizes += [len(split)] * len(m.todo)
             offsets += [start] * len(m.todo)
-            start += len(m.data.train)
-        train = _concatenated([m.data.train for m in members])
+            start += len(split)
+        train = _concatenated(splits)
         files = [m.layout.seed(label, s) for m in members for s in m.todo]
         for m in members:
             for s in m.todo:
@@ -241,10 +243,15 @@ def pack_fits(reg: Any, options: Any, members: list[Member], seeds: int, label: 
 
 
 def _concatenated(splits: list[Split]) -> Split:
-    """The cells' training splits one after another (sources are not needed for training)."""
-    us = [s.u for s in splits if s.u is not None]  # all or none: cells pack only so (`_shape_key`)
-    u = torch.cat(us) if us else None
-    return Split(torch.cat([s.x for s in splits]), u, None)
+    """The cells' training splits one after another (sources are not needed for training; a model that reads
+    pairs gets each cell's pairs, made before joining, so no pair spans two cells)."""
+
+    def joined(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+        given = [p for p in parts if p is not None]  # all or none: cells pack only so (`_shape_key`)
+        return torch.cat(given) if given else None
+
+    x = torch.cat([s.x for s in splits])
+    return Split(x, joined([s.u for s in splits]), previous=joined([s.previous for s in splits]))
 
 
 def train_packed_unit(unit: Any, device: str | None, on_event: Event) -> None:

@@ -166,6 +166,7 @@ def saved_bytes(model: nn.Module, x_shape: tuple[int, ...], n: int, limit: float
     weights). Raises `_Enough` once they pass ``limit``, so that measuring a model too large for memory stops
     early."""
     from ica.components.protocols import Batch, Model
+    from ica.components.sequences import reads_pairs
 
     own = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
     held: dict[int, Any] = {}  # the storages themselves: a freed one's address cannot be reused while measuring
@@ -187,7 +188,8 @@ def saved_bytes(model: nn.Module, x_shape: tuple[int, ...], n: int, limit: float
     shape = trained.noise_shape(n)
     noise = None if shape is None else torch.zeros(1, *shape)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        trained.loss(Batch(torch.zeros(1, n, *x_shape), torch.zeros(1, n, dtype=torch.long)), noise)
+        x = torch.zeros(1, n, *x_shape)
+        trained.loss(Batch(x, torch.zeros(1, n, dtype=torch.long), x.clone() if reads_pairs(model) else None), noise)
     return total, largest
 
 

@@ -15,6 +15,7 @@ import torch
 from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError, IcaError
 from ica.components.protocols import Batch, Model, count_parameters, is_fitted_peer
+from ica.components.sequences import training_split
 from ica.components.registry import Registry, component_of, registry
 from ica.components.support import check_likelihood_data
 from ica.spec.grid import grid_cells, has_grid
@@ -211,19 +212,19 @@ def plan_row(name: str | None, directory: str | None, run_spec: ExperimentSpec, 
 def dry_run(model: torch.nn.Module, data: Any, label: str) -> Any:
     """One loss and one representation on two training examples (returned: what the model's outputs are);
     any failure names the model."""
-    n = min(2, len(data.train))
-    x = data.train.x[:n].unsqueeze(0)
-    u = None if data.train.u is None else data.train.u[:n].unsqueeze(0)
+    train = training_split(model, data.train, f"models.{label}")
+    n = min(2, len(train))
+    batch = train.batch(torch.arange(n)[None])
     trained = cast(Model, model)  # a model plugin's module: it keeps the training contract
     try:
         shape = trained.noise_shape(n)
         noise = None if shape is None else torch.zeros(1, *shape)
-        out = trained.loss(Batch(x, u), noise)
+        out = trained.loss(batch, noise)
         if tuple(out.loss.shape) != (1, n):
             raise ValueError(f"loss has shape {tuple(out.loss.shape)}, expected (seeds, batch) = (1, {n})")
         model.eval()
         with torch.no_grad():
-            rep = trained.represent(Batch(x, u))
+            rep = trained.represent(Batch(batch.x, batch.u))
         if rep.latents.dim() != 3 or rep.latents.shape[:2] != (1, n):
             raise ValueError(f"latents have shape {tuple(rep.latents.shape)}, expected (1, {n}, d_z)")
         return rep

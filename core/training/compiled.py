@@ -42,8 +42,10 @@ class _Loss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: Tensor, u: Tensor | None, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
-        out = cast(Model, self.model).loss(Batch(x, u), noise)
+    def forward(
+        self, x: Tensor, u: Tensor | None, previous: Tensor | None, noise: Tensor | None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        out = cast(Model, self.model).loss(Batch(x, u, previous), noise)
         return out.loss.mean(1), {k: v.mean(1) for k, v in out.terms.items()}
 
 
@@ -82,12 +84,11 @@ class CompiledStep:
         index: Tensor,
         noise: Tensor | None,
     ):
-        x = self.train.x[index]
-        u = None if self.train.u is None else self.train.u[index]
+        batch = self.train.batch(index)
         fixed = {**self.frozen, **self.buffers}
 
         def total(p: dict[str, Tensor]):
-            per_seed, terms = functional_call(self.wrapper, {**p, **fixed}, (x, u, noise))
+            per_seed, terms = functional_call(self.wrapper, {**p, **fixed}, (batch.x, batch.u, batch.previous, noise))
             return per_seed.sum(), (per_seed, terms)
 
         grads, (per_seed, terms) = grad(total, has_aux=True)(params)
@@ -119,7 +120,7 @@ def why_not_compiled(model: nn.Module, train: Split, constrained: bool) -> str |
     streams = [torch.Generator(device=train.x.device).manual_seed(0) for _ in range(rows.shape[0])]
     start = [g.get_state() for g in streams]
     with torch.no_grad(), seed_generators(streams):
-        cast(Model, trial).loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+        cast(Model, trial).loss(train.batch(rows), noise)
     if any(not torch.equal(g.get_state(), s) for g, s in zip(streams, start)):
         return "it draws randomness inside the step from each seed's stream (dropout)"
     changed = [k for k, v in trial.state_dict().items() if not torch.equal(v, before[k])]
@@ -151,7 +152,7 @@ def _steps_agree(model: nn.Module, train: Split) -> bool:
     rows, noise = _trial_batch(eager, train)
     seeds, lr, betas = rows.shape[0], 0.0, (0.9, 0.999)
     optimizer = SeedAdam(eager.parameters(), seeds, lr, betas)
-    out = cast(Model, eager).loss(Batch(train.x[rows], None if train.u is None else train.u[rows]), noise)
+    out = cast(Model, eager).loss(train.batch(rows), noise)
     out.loss.mean(1).sum().backward()
     optimizer.step()
     named = trainable(compiled)

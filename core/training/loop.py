@@ -27,7 +27,8 @@ from ica.training.noise import NoiseBlocks
 from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
 from ica.training.sampling import SeedSampler
 from ica.training.seed_state import Accumulator, SeedStatus
-from ica.components.protocols import Batch, Model, Split
+from ica.components.protocols import Model, Split
+from ica.components.sequences import paired, reads_pairs
 from ica.rundir.layout import SeedFiles
 from ica.rundir.writing import append_text
 from ica.rundir.checkpoints import CheckpointExpectation
@@ -67,6 +68,9 @@ class Trainer:
         on_event: called as ``on_event(name, **info)`` for progress display.
         sizes, offsets: for seeds of packed grid cells, each seed's training split is ``train``'s rows
             ``offsets[i]`` to ``offsets[i] + sizes[i]`` (`ica.running.packing`); by default all seeds share ``train``.
+
+    A model that reads pairs in time trains on ``train``'s pairs (`ica.components.sequences.paired`), unless
+    ``train`` already holds them (``previous``, as packed cells give it).
     """
 
     def __init__(
@@ -80,6 +84,8 @@ class Trainer:
         sizes: list[int] | None = None,
         offsets: list[int] | None = None,
     ):
+        if reads_pairs(model) and train.previous is None:
+            train = paired(train, "models")
         self.model, self.train, self.seeds, self.spec = model, train, seeds, training
         self.files, self.on_event = files, on_event or (lambda *a, **k: None)
         self.device = next(model.parameters()).device
@@ -227,10 +233,8 @@ class Trainer:
             else:
                 self._record(per_seed, terms)
                 return
-        x = self.train.x[index]
-        u = None if self.train.u is None else self.train.u[index]
         with seed_generators(self.noise):  # dropout and other in-step randomness: per seed, like the noise
-            out = cast(Model, self.model).loss(Batch(x, u), noise)
+            out = cast(Model, self.model).loss(self.train.batch(index), noise)
         per_seed = out.loss.mean(dim=1)
         penalty = self.constraint.penalty() if self.constraint else None
         if penalty is not None:
