@@ -274,6 +274,7 @@ class Metric(Protocol):
     ``ica`` also calls the metric on each seed's *untrained* network (``evaluation.control == "untrained"``)
     and records its per-seed and per-pair values as ``<metric>_untrained``, the null control every reported
     consistency is read against; such a call should skip per-cell floors (they do not depend on the seeds).
+    ``by_default = False`` leaves the metric out of a spec that names no metrics (it runs only where named).
     """
 
     def __call__(self, evaluation: Any) -> list["MetricRecord"]: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ica.evaluation.corrections import NAMES
 from ica.evaluation.inference import MIN_UNITS
+from ica.reporting.benchmark import benchmark_table
 from ica.reporting.comparisons import ComparisonOptions
 from ica.reporting.experiment import Experiment
 from ica.reporting.figures import FigureFile
@@ -43,6 +44,9 @@ def document(
             f"{where}: {what}; models {', '.join(exp.labels)}; "
             f"{seeds} trained seeds, {failed} failed; metrics on the {exp.split} split.",
         ),
+    ]
+    blocks += benchmark_blocks(exp, comparison)
+    blocks += [
         Block("heading", "Results"),
         Block(
             "text",
@@ -74,6 +78,27 @@ def document(
     for i, fig in enumerate(figures, 1):
         blocks += [Block("heading", fig.heading, level=3), Block("figure", figure=fig, number=i)]
     return blocks
+
+
+def benchmark_blocks(exp: Experiment, options: ComparisonOptions = ComparisonOptions()) -> list[Block]:
+    """The lead table of an experiment over several data sets: every model on every data set beside its controls
+    (`ica.reporting.benchmark`); nothing for one data set."""
+    found = benchmark_table(exp, options.margin)
+    if found is None:
+        return []
+    header, rows, tests = found
+    margin = "no equivalence test" if options.margin is None else f"equivalence within ±{options.margin:g} MCC by TOST"
+    return [
+        Block("heading", "Every model on every data set"),
+        Block(
+            "text",
+            "Means over data draws (each draw's mean over its seeds) with 95% intervals. The last two columns "
+            "compare each model's MCC with its untrained networks' and with the observations' on the same points: "
+            f"the mean difference over draws, its interval, and a verdict from a paired t test over draws ({margin}), "
+            f"p corrected by Holm over the table's {tests} comparisons; 'inconclusive' is not 'the same'.",
+        ),
+        Block("table", header=header, rows=rows),
+    ]
 
 
 def significance_blocks(exp: Experiment, options: ComparisonOptions = ComparisonOptions()) -> list[Block]:

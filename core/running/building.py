@@ -282,8 +282,10 @@ def build_metrics(spec: ExperimentSpec, reg: Registry, data: DataSplits) -> list
 
 
 def default_metric_options(reg: Registry) -> list[Any]:
-    """Every registered metric with its default options: a spec's metrics when it names none."""
-    return [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
+    """Every registered metric with its default options, but those that say ``by_default = False`` (computed only
+    when a spec names them): a spec's metrics when it names none."""
+    options = [spec_models(reg).default("metric", c.name) for c in reg.of_kind("metric")]
+    return [o for o in options if getattr(reg.build(o, BuildContext()), "by_default", True)]
 
 
 def requirements_met(metric: Any, present: dict[str, bool]) -> bool:

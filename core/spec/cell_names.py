@@ -28,8 +28,11 @@ def short_labels(paths: list[str]) -> dict[str, str]:
 
 
 def describe(value: Any) -> str:
-    """A short readable form of a grid value: scalars as written, components by name."""
+    """A short readable form of a grid value: scalars as written, components by name, a set of labelled
+    components (a grid's ``models``) by its labels joined with '+'."""
     if isinstance(value, dict):
+        if "name" not in value and value and all(isinstance(v, dict) and "name" in v for v in value.values()):
+            return "+".join(value)
         return str(value.get("name", json.dumps(value, sort_keys=True)))
     if isinstance(value, (list, tuple)):
         return ",".join(describe(v) for v in value)

@@ -56,6 +56,15 @@ def test_scalars_that_read_alike_are_shown_as_json():
     assert (texts[canonical(1)], texts[canonical("1")], texts[canonical(2)]) == ("1", '"1"', "2")
 
 
+def test_a_set_of_models_on_a_linked_axis_is_shown_by_its_labels(tiny_spec):
+    vade, data = tiny_spec["models"]["vade"], tiny_spec["data"]
+    other = {**data, "data_seed": data.get("data_seed", 0) + 1}
+    cells = cells_of(tiny_spec, {"data, models": [[data, {"vade": vade}], [other, {"vade": vade, "ae": vade}]]})
+    assert [c.name.split(" ")[-1] for c in cells] == ["models=vade", "models=vade+ae"]
+    assert cells[1].directory.endswith("models-vade-ae")
+    assert list(cells[1].spec.models) == ["vade", "ae"]
+
+
 @pytest.mark.parametrize(
     "grid, names, directories",
     [

@@ -1,0 +1,88 @@
+"""The report's lead table over several data sets: one row per (data set, model), means over draws equal to those
+computed here from summary.json, each model's MCC against its controls with a corrected verdict; an experiment
+over one data set has no such table."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import ica
+from conftest import TINY_SPEC
+from ica.reporting.benchmark import benchmark_rows, benchmark_table
+from ica.reporting.experiment import load_experiment
+from ica.reporting.report import write_report
+
+pytestmark = pytest.mark.slow  # trains a small grid once
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    spec = copy.deepcopy(TINY_SPEC)
+    spec["models"] = {"ivae": spec["models"]["ivae"], "fastica": {"name": "fastica"}}
+    spec.update(seeds=2, data_draws=3, grid={"data.mixing": ["paper", "ivae"]})
+    spec["data"]["data_seed"] = 0
+    out = tmp_path_factory.mktemp("benchmark") / "grid"
+    ica.run(spec, out)
+    return out
+
+
+def draw_means(root, mixing, label, metric):
+    means = []
+    for draw in range(3):
+        summary = json.loads((root / f"mixing-{mixing}_data_seed-{draw}" / "summary.json").read_text())
+        cell = summary["cells"][label]
+        if metric == "mcc_observations":
+            means.append(cell["cell"]["mcc_observations"])
+        else:
+            means.append(np.mean([seed[metric] for seed in cell["seeds"].values()]))
+    return np.array(means)
+
+
+def test_one_row_per_data_set_and_model_with_the_means_over_draws(grid):
+    rows = benchmark_rows(load_experiment(grid))
+    assert [(r["data"], r["label"]) for r in rows] == [
+        ("tcl(mixing=paper)", "ivae"),
+        ("tcl(mixing=paper)", "fastica"),
+        ("tcl(mixing=ivae)", "ivae"),
+        ("tcl(mixing=ivae)", "fastica"),
+    ]
+    for row in rows:
+        mixing = row["data"].split("=")[1].rstrip(")")
+        for metric in ("mcc", "mcc_spearman", "affine_mcc"):
+            assert row[metric]["mean"] == pytest.approx(draw_means(grid, mixing, row["label"], metric).mean())
+        assert row["draws"] == 3
+
+
+def test_each_model_is_compared_with_its_controls_paired_over_draws_and_corrected_together(grid):
+    rows = benchmark_rows(load_experiment(grid))
+    ivae = rows[0]
+    untrained, observations = ivae["controls"]
+    mcc = draw_means(grid, "paper", "ivae", "mcc")
+    assert untrained["difference"] == pytest.approx(np.mean(mcc - draw_means(grid, "paper", "ivae", "mcc_untrained")))
+    floors = draw_means(grid, "paper", "ivae", "mcc_observations")
+    assert observations["difference"] == pytest.approx(np.mean(mcc - floors))
+    entries = [c for r in rows for c in r["controls"] if c["p_value"] is not None]
+    ordered = sorted(entries, key=lambda c: c["p_value"])
+    m = len(entries)
+    assert ordered[0]["p_adjusted"] == pytest.approx(min(1.0, m * ordered[0]["p_value"]))  # Holm's first step
+    assert all(c["p_adjusted"] >= c["p_value"] for c in entries)
+    assert rows[1]["controls"][0]["verdict"] == "too few seeds"  # FastICA has no untrained network
+
+
+def test_the_table_and_the_report_lead_with_it(grid, tmp_path):
+    header, body, tests = benchmark_table(load_experiment(grid))
+    assert header[:3] == ["data", "model", "draws"] and len(body) == 4 and tests == 8
+    assert all(cell.count("[") == 1 for cell in body[0][3:6])
+    out = tmp_path / "report.md"
+    write_report(grid, out)
+    text = out.read_text()
+    assert text.index("Every model on every data set") < text.index("## Results")
+
+
+def test_one_data_set_has_no_benchmark_table(grid):
+    one = load_experiment(grid / "mixing-paper_data_seed-0")
+    assert benchmark_table(one) is None
