@@ -36,7 +36,8 @@ What is here, by what a plugin writes:
   `data_digest`);
 * **data** (``ica.components``): `DownloadNeeded` and `is_checking` (``ica validate`` never downloads),
   `host_available` and `format_bytes` (a loader's own memory check; `human` is its old name, kept with a warning
-  until ica 0.4.0), `binarized` (an image set's ``binarize`` option);
+  until ica 0.4.0), `binarized` (an image set's ``binarize`` option), `sequence_problem` (what is wrong with a
+  data set's time order, ``Split.sequence``);
 * **errors**: `SpecError` (an option that cannot work), `DataError` (a file or data set that is wrong),
   `IcaError`.
 """
@@ -73,6 +74,7 @@ from ica.components.protocols import (
     count_parameters,
     is_fitted_peer,
 )
+from ica.components.sequences import sequence_problem
 from ica.errors import DataError, IcaError, SpecError
 from ica.evaluation.affine import affine_recovery, consistency_r2
 from ica.evaluation.cca_pairs import cca_mcc, pairwise_cca_mcc
@@ -188,6 +190,7 @@ __all__ = [
     "host_available",
     "format_bytes",
     "binarized",
+    "sequence_problem",
     # errors
     "SpecError",
     "DataError",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ica.components.protocols import DataSplits
+from ica.components.sequences import sequence_problem
 from ica.errors import DataError, SpecError
 from ica.spec.limits import MAX_STEPS
 from ica.spec.experiment import ExperimentSpec
@@ -37,8 +38,9 @@ MIN_SPLIT = 2
 
 def check_splits(data: DataSplits, name: str) -> None:
     """Refuse data that carries nothing to learn or measure, whichever plugin made it: a split with fewer than
-    `MIN_SPLIT` examples, observations with an axis of size 0 (no features), sources with no columns, or
-    splits whose examples differ in shape."""
+    `MIN_SPLIT` examples, observations with an axis of size 0 (no features), sources with no columns, splits
+    whose examples differ in shape, or a time order (``sequence``) that is not one whole number per row with each
+    recording's rows contiguous (`ica.components.sequences.sequence_problem`)."""
     for split, part in (("training", data.train), ("evaluation", data.eval)):
         if len(part) < MIN_SPLIT:
             raise DataError(
@@ -58,6 +60,10 @@ def check_splits(data: DataSplits, name: str) -> None:
             f"{list(data.x_shape)}",
             where="data",
         )
+    for split, part in (("training", data.train), ("evaluation", data.eval)):
+        problem = None if part.sequence is None else sequence_problem(part.sequence, len(part))
+        if problem is not None:
+            raise DataError(f"{name}: the {split} split's time order (sequence): {problem}", where="data")
 
 
 def check_evaluation_points(spec: ExperimentSpec, data: DataSplits, options: list[Any]) -> None:

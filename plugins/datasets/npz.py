@@ -1,13 +1,17 @@
 """`npz`: the user's own arrays, from a NumPy ``.npz`` archive (``numpy.savez``), checked before any training.
 
 Keys: ``x`` (``[N, ...]``, numeric; extra axes are kept as ``x_shape``), optionally ``u`` (``[N]`` or ``[N, 1]``,
-non-negative whole numbers; with ``u_kind: "continuous"``, ``[N]`` or ``[N, d_u]`` finite real numbers) and ``s``
-(ground-truth sources ``[N, d_s]``). A default key that is absent means the variable is absent; a key the user
-set explicitly must exist. Which variables exist is decided by the training file: an evaluation file must hold
-them too (its other keys are ignored).
+non-negative whole numbers; with ``u_kind: "continuous"``, ``[N]`` or ``[N, d_u]`` finite real numbers), ``s``
+(ground-truth sources ``[N, d_s]``) and ``sequence`` (the time order: ``[N]`` integers, the recording, trial or
+sequence each row belongs to, each recording's rows contiguous and in time order; what a model that reads pairs
+in time, such as PCL, needs; ``Split.sequence`` of both splits). A default key that is absent means the variable
+is absent; a key the user set explicitly must exist. Which variables exist is decided by the training file: an
+evaluation file must hold them too (its other keys are ignored).
 
 Evaluation split: the arrays of ``eval_path`` when given; otherwise the LAST ``round(N · eval_fraction)`` rows
-of the file in file order (halves round up), the first rows being the training split. Nothing is shuffled.
+of the file in file order (halves round up), the first rows being the training split. Nothing is shuffled, so
+time order is kept: a recording cut by the split continues in the evaluation split, each part contiguous and
+in order, and no pair in time spans the two splits (pairs are taken within a split).
 
 Labels ``u`` are relabelled ``0..n_u-1`` in sorted order of the training split's distinct values
 (``numpy.unique``); the evaluation split uses the same mapping, and a label it has that training lacks is an
@@ -51,6 +55,12 @@ class NPZOptions(DatasetOptions):
         "a measurement (position, speed, time), [N] or [N, d_u] finite numbers, used as it is.",
     )
     sources_key: str | None = Field("s", min_length=1, description="Key of the true sources [N, d_s]; null for none.")
+    sequence_key: str | None = Field(
+        "sequence",
+        min_length=1,
+        description="Key of the time order: [N] integers, the recording (trial, sequence) of each row, each "
+        "recording's rows contiguous and in time order; null for none.",
+    )
     eval_path: str | None = Field(None, description="A second .npz with the same keys used as the evaluation split.")
     eval_fraction: float = Field(
         0.2, gt=0, lt=1, description="Without eval_path: the last fraction of rows (in file order) held out."
@@ -58,14 +68,15 @@ class NPZOptions(DatasetOptions):
     require_u: bool = Field(False, description="Fail unless the file provides u.")
 
     def estimated_bytes(self) -> int | None:
-        """Memory loading takes, from the arrays' .npy headers alone (nothing is loaded): each of x, u and s
-        as stored plus as converted (float32 x and s, int64 u, and u's relabelled copy), both files. None when
-        a file cannot be read: loading it then reports why."""
+        """Memory loading takes, from the arrays' .npy headers alone (nothing is loaded): each of x, u, s and
+        sequence as stored plus as converted (float32 x and s, int64 u and sequence, and u's relabelled copy),
+        both files. None when a file cannot be read: loading it then reports why."""
         total = 0
+        keys = {"x": self.x_key, "u": self.u_key, "s": self.sources_key, "sequence": self.sequence_key}
         for path in (self.path, self.eval_path):
             if path is None:
                 continue
-            headers = file_headers(path, {"x": self.x_key, "u": self.u_key, "s": self.sources_key})
+            headers = file_headers(path, keys)
             if headers is None:
                 return None
             total += sum(loaded_bytes(var, header) for var, header in headers.items())
@@ -85,7 +96,13 @@ def _rows(arrays: dict[str, Any], rows: slice) -> dict[str, Any]:
 def _split(arrays: dict[str, Any]) -> Split:
     tensor = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     x = torch.from_numpy(np.ascontiguousarray(arrays["x"]))  # x is always there
-    return Split(x=x, u=tensor(arrays["u"]), s=tensor(arrays["s"]))
+    return Split(x=x, u=tensor(arrays["u"]), s=tensor(arrays["s"]), sequence=tensor(arrays["sequence"]))
+
+
+def _recordings(train: dict[str, Any], evaluation: dict[str, Any]) -> dict[str, int]:
+    """Recordings in each split (one cut by ``eval_fraction`` counts in both)."""
+    count = lambda seq: int(1 + np.count_nonzero(seq[1:] != seq[:-1]))  # noqa: E731 - contiguous recordings
+    return {"train": count(train["sequence"]), "eval": count(evaluation["sequence"])}
 
 
 def load_npz(options: NPZOptions) -> DataSplits:
@@ -95,6 +112,7 @@ def load_npz(options: NPZOptions) -> DataSplits:
         "x": True,
         "u": options.require_u or "u_key" in explicit,
         "s": "sources_key" in explicit,
+        "sequence": "sequence_key" in explicit,
     }
     train = checked(load_file(options, options.path, "data.path", wanted), options)
     if options.eval_path is not None:
@@ -103,6 +121,7 @@ def load_npz(options: NPZOptions) -> DataSplits:
             "x": True,
             "u": True if train["u"] is not None else None,
             "s": True if train["s"] is not None else None,
+            "sequence": True if train["sequence"] is not None else None,
         }
         evaluation = checked(load_file(options, options.eval_path, "data.eval_path", wanted_eval), options)
         if evaluation["x"].shape[1:] != train["x"].shape[1:]:
@@ -169,12 +188,14 @@ def load_npz(options: NPZOptions) -> DataSplits:
             "x": options.x_key,
             "u": options.u_key if train["u"] is not None else None,
             "s": options.sources_key if train["s"] is not None else None,
+            **({} if train["sequence"] is None else {"sequence": options.sequence_key}),
         },
         "x_shape": list(train["x"].shape[1:]),
         "n_train": int(train["x"].shape[0]),
         "n_eval": int(evaluation["x"].shape[0]),
         "n_u": n_u,
         "u_labels": labels,
+        **({} if train["sequence"] is None else {"recordings": _recordings(train, evaluation)}),
         **({} if u_dim is None else {"u_kind": "continuous", "u_dim": u_dim}),
     }
     return DataSplits(train=_split(train), eval=_split(evaluation), n_u=n_u, info=info, u_dim=u_dim)
@@ -187,4 +208,10 @@ def build(options: NPZOptions, ctx: BuildContext) -> DataSplits:
 
 @hookimpl
 def ica_register(register):
-    register("dataset", "npz", NPZOptions, build, description="Your own arrays from a .npz file (x, optional u and s).")
+    register(
+        "dataset",
+        "npz",
+        NPZOptions,
+        build,
+        description="Your own arrays from a .npz file (x, optional u, s and time order).",
+    )

@@ -1,6 +1,7 @@
 """The arrays of one ``.npz`` file, read and checked: observations and sources as finite float32, labels as
-non-negative int64 whole numbers (a continuous u as finite float32 ``[N, d_u]``), all with the same number of
-rows; each refusal is a `DataError` naming the key option of the array at fault."""
+non-negative int64 whole numbers (a continuous u as finite float32 ``[N, d_u]``), the time order as int64
+recording indices ``[N]`` whose recordings are each contiguous, all with the same number of rows; each refusal
+is a `DataError` naming the key option of the array at fault."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+import torch
 
-from ica.plugin import DataError
+from ica.plugin import DataError, sequence_problem
 from ica.plugins.datasets.npz_files import opened_archive
 from ica.plugins.datasets.npz_headers import check_header
 
@@ -22,6 +24,7 @@ class ArrayKeys(Protocol):
     x_key: str
     u_key: str | None
     sources_key: str | None
+    sequence_key: str | None
     u_kind: Literal["discrete", "continuous"]
 
 
@@ -44,7 +47,7 @@ def read_array(archive: Any, file: Path, key: str, where: str) -> np.ndarray:
 def load_file(options: ArrayKeys, path: str, where: str, wanted: dict[str, bool | None]) -> dict[str, Any]:
     """The arrays of one file: ``wanted`` maps each variable to True (must be present), False (read when
     present) or None (not read)."""
-    keys = {"x": options.x_key, "u": options.u_key, "s": options.sources_key}
+    keys = {"x": options.x_key, "u": options.u_key, "s": options.sources_key, "sequence": options.sequence_key}
     with opened_archive(path, where) as (file, archive):
         out: dict[str, Any] = {"file": file}
         present = sorted(archive.files)
@@ -64,7 +67,7 @@ def load_file(options: ArrayKeys, path: str, where: str, wanted: dict[str, bool 
 
 
 def key_field(var: str) -> str:
-    return {"x": "x_key", "u": "u_key", "s": "sources_key"}[var]
+    return {"x": "x_key", "u": "u_key", "s": "sources_key", "sequence": "sequence_key"}[var]
 
 
 def first_bad_row(bad: np.ndarray) -> int:
@@ -133,20 +136,46 @@ def as_continuous(array: np.ndarray, file: Path, key: str) -> np.ndarray:
     return as_floats(array.reshape(array.shape[0], -1), file, key, "u")
 
 
-def refuse_large(array: np.ndarray, large: np.ndarray, file: Path, key: str, limit: str) -> None:
+def as_sequence(array: np.ndarray, file: Path, key: str, rows: int) -> np.ndarray:
+    """The time order as int64 ``[N]``: whole numbers (integer dtypes only), one per row, each recording's rows
+    contiguous (`sequence_problem`); anything else is one `DataError` naming the file and the array."""
+    where = "data.sequence_key"
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise DataError(
+            f"{file}: array {key!r} has dtype {array.dtype}; a sequence holds whole numbers (an integer dtype), "
+            "the recording of each row (an array of that name that is not a time order is ignored with "
+            '"sequence_key": null)',
+            where=where,
+        )
+    if np.issubdtype(array.dtype, np.unsignedinteger):
+        refuse_large(array, array > np.iinfo(np.int64).max, file, key, "2**63 - 1", where=where)
+    sequence = np.ascontiguousarray(array, dtype=np.int64)
+    problem = sequence_problem(torch.from_numpy(sequence), rows)
+    if problem is not None:
+        raise DataError(
+            f"{file}: array {key!r} (the time order of the {rows} rows): {problem} (an array of that name that is "
+            'not a time order is ignored with "sequence_key": null)',
+            where=where,
+        )
+    return sequence
+
+
+def refuse_large(
+    array: np.ndarray, large: np.ndarray, file: Path, key: str, limit: str, where: str = "data.u_key"
+) -> None:
     """One error for labels beyond what int64 labels can hold (``limit`` says the bound)."""
     rows = np.flatnonzero(large)
     if rows.size:
         raise DataError(
             f"{file}: array {key!r} has {rows.size} label(s) too large (above {limit}), the first "
             f"{array[rows[0]].item()!r} in row {int(rows[0])}",
-            where="data.u_key",
+            where=where,
         )
 
 
 def checked(raw: dict[str, Any], options: ArrayKeys) -> dict[str, Any]:
     """Arrays of one file as x float32 [N, ...], u int64 [N] (continuous: float32 [N, d_u]) or None, s float32
-    [N, d_s] or None."""
+    [N, d_s] or None, sequence int64 [N] or None."""
     file = raw["file"]
     x = raw["x"]
     if x.ndim < 2:
@@ -187,4 +216,7 @@ def checked(raw: dict[str, Any], options: ArrayKeys) -> dict[str, Any]:
                 f"{file}: array {key!r} has {array.shape[0]} rows but {options.x_key!r} has {x.shape[0]}",
                 where=f"data.{key_field(var)}",
             )
-    return {"file": file, "x": x, "u": u, "s": s}
+    sequence = raw.get("sequence")
+    if sequence is not None and options.sequence_key is not None:
+        sequence = as_sequence(sequence, file, options.sequence_key, x.shape[0])
+    return {"file": file, "x": x, "u": u, "s": s, "sequence": sequence}

@@ -97,7 +97,8 @@ def file_headers(path: str, keys: dict[str, str | None]) -> dict[str, Header] | 
 
 
 def loaded_bytes(var: str, header: Header) -> int:
-    """Bytes variable ``var`` takes once loaded: as stored, plus its float32 (x, s) or int64 (u, twice) copy."""
+    """Bytes variable ``var`` takes once loaded: as stored, plus its float32 (x, s) or int64 (u twice, sequence
+    once) copy."""
     count = math.prod(header.shape)
-    converted = count * 8 * 2 if var == "u" else count * 4
+    converted = count * {"u": 16, "sequence": 8}.get(var, 4)
     return (0 if header.dtype.hasobject else header.nbytes) + converted
