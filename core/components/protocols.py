@@ -251,7 +251,8 @@ class Model(Protocol):
     ``loss(batch, noise)`` returns a ``LossOutput``; ``represent(batch)`` returns a ``Representation``.
     ``needs_u`` says whether the model must be given u (iVAE) or infers it (VaDE). An optional ``reads_pairs``,
     when true, asks for each training example's predecessor in time (``Batch.previous``; PCL): such a model trains
-    only on data with time order (`ica.components.sequences`).
+    only on data with time order (`ica.components.sequences`). An optional ``represents_with_u = False`` says that
+    a model that needs u to train represents new data without it (TCL: u is its classifier's target).
     """
 
     needs_u: bool

@@ -194,10 +194,15 @@ class IcaEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             u = None
         self._fit_u = uses_u
         with progress:
-            fitted = fit_run(lambda path: self._spec(path, u is not None), X, u, self.run_dir, progress.event)
+            spec_for = lambda path: self._spec(path, u is not None)  # noqa: E731
+            fitted = fit_run(spec_for, X, u, self.run_dir, progress.event, self._fit_arrays(X))
         self._set_fitted(fitted)
         self.run_dir_ = None if self.run_dir is None else Path(self.run_dir)
         return self
+
+    def _fit_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays ``fit`` writes beside x and u (a model that reads time order: its ``sequence``)."""
+        return {}
 
     def _set_fitted(self, fitted: Fitted) -> None:
         self.model_ = fitted.model

@@ -155,20 +155,28 @@ def check_device(device: Any) -> None:
         raise InvalidParameter(exc.message, where="device") from None
 
 
-def fit_run(spec_for, x: np.ndarray, u: np.ndarray | None, run_dir: Any, on_event: Event | None = None) -> Fitted:
-    """Write ``x`` (and ``u``), run ``spec_for(data_path)`` into the run directory and load its model;
-    ``on_event`` gets the run's progress events (`ica.estimators.progress`)."""
+def fit_run(
+    spec_for,
+    x: np.ndarray,
+    u: np.ndarray | None,
+    run_dir: Any,
+    on_event: Event | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+) -> Fitted:
+    """Write ``x`` (and ``u``, and the ``extra`` arrays: a time order's ``sequence``), run ``spec_for(data_path)``
+    into the run directory and load its model; ``on_event`` gets the run's progress events
+    (`ica.estimators.progress`)."""
     if run_dir is None:
         root = Path(tempfile.mkdtemp(prefix="ica-estimator-"))
         try:
-            return _fit_into(spec_for, x, u, root / "run", on_event)
+            return _fit_into(spec_for, x, u, root / "run", on_event, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     root = Path(run_dir)
     check_new_run_directory(root, "run_dir", "fit trains afresh and never resumes or mixes with an earlier run")
     existed = root.exists()
     try:
-        return _fit_into(spec_for, x, u, root, on_event)
+        return _fit_into(spec_for, x, u, root, on_event, extra)
     except BaseException:
         if not RunLayout(root).spec.exists():  # refused before the run claimed it: leave no trace of fit
             (root / DATA_FILE).unlink(missing_ok=True)
@@ -193,10 +201,12 @@ def check_new_run_directory(root: Path, name: str, why: str) -> None:
         )
 
 
-def _fit_into(spec_for, x: np.ndarray, u: np.ndarray | None, root: Path, on_event: Event | None) -> Fitted:
+def _fit_into(
+    spec_for, x: np.ndarray, u: np.ndarray | None, root: Path, on_event: Event | None, extra: dict | None
+) -> Fitted:
     root.mkdir(parents=True, exist_ok=True)
     data_path = (root / DATA_FILE).resolve()
-    arrays = {"x": x} if u is None else {"x": x, "u": u}
+    arrays = {"x": x, **({} if u is None else {"u": u}), **(extra or {})}
     save_npz(data_path, **arrays)
     spec = spec_for(data_path)
     try:

@@ -8,7 +8,7 @@ metrics are NaN records, counted as failures, never silently dropped from median
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, cast
 
@@ -17,6 +17,7 @@ import torch
 
 from ica.errors import IcaError
 from ica.components.protocols import Batch, DataSplits, MetricRecord, Model, Representation, Split
+from ica.components.sequences import reads_pairs, training_split
 from ica.rundir.damage import LATENTS_ADVICE
 
 
@@ -152,7 +153,13 @@ def elbo_per_example(
 def _elbo_chunks(
     model: torch.nn.Module, split: Split, generators: list[torch.Generator], chunk: int
 ) -> Iterator[torch.Tensor]:
-    """The ELBO ``[S, B]`` of each chunk of ``split``, in eval mode, each seed's noise from its generator."""
+    """The ELBO ``[S, B]`` of each chunk of ``split``, in eval mode, each seed's noise from its generator: for a
+    model without a likelihood (TCL, PCL), minus its loss, the objective it was trained on; for one that reads
+    pairs in time, over the split's pairs (`ica.components.sequences.paired`); new data without a time order are
+    read as one recording, rows in time order (as PCL's estimator reads X)."""
+    if reads_pairs(model) and split.sequence is None:
+        split = replace(split, sequence=torch.zeros(len(split), dtype=torch.long, device=split.x.device))
+    split = training_split(model, split, "models")
     was_training = model.training
     model.eval()
     seeds = _seed_count(model)
@@ -174,9 +181,11 @@ def _elbo_chunks(
 
 def broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
     """Rows ``rows`` of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``, views, no copies)."""
-    x = split.x[rows]
-    u = None if split.u is None else split.u[rows]
-    return Batch(x.unsqueeze(0).expand(seeds, *x.shape), None if u is None else u.unsqueeze(0).expand(seeds, *u.shape))
+
+    def spread(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t[rows].unsqueeze(0).expand(seeds, *t[rows].shape)
+
+    return Batch(cast(torch.Tensor, spread(split.x)), spread(split.u), spread(split.previous))
 
 
 def _seed_count(model: torch.nn.Module) -> int:

@@ -40,14 +40,18 @@ class Inputs:
         return cls.model_validate({"name": name, **TEST_OPTIONS.get((kind, name), {}), **self.extra, **more})
 
 
-def tiny_data(n: int = 12, x_shape: tuple[int, ...] = (D,), continuous_u: bool = False) -> DataSplits:
+def tiny_data(
+    n: int = 12, x_shape: tuple[int, ...] = (D,), continuous_u: bool = False, ordered: bool = False
+) -> DataSplits:
     """Random observations in [0, 1), u cycling over K_U values (or, ``continuous_u``, uniform in [0, 1)^D_U),
-    Gaussian sources: enough for shapes and grads."""
+    Gaussian sources: enough for shapes and grads. ``ordered`` declares time order (``Split.sequence``): two
+    recordings, the first half of the rows and the second, for a model that reads pairs in time."""
     g = torch.Generator().manual_seed(0)
 
     def split(m: int) -> Split:
         u = torch.rand(m, D_U, generator=g) if continuous_u else torch.arange(m) % K_U
-        return Split(torch.rand(m, *x_shape, generator=g), u, torch.randn(m, DZ, generator=g))
+        sequence = (torch.arange(m) >= m // 2).long() if ordered else None
+        return Split(torch.rand(m, *x_shape, generator=g), u, torch.randn(m, DZ, generator=g), sequence)
 
     if continuous_u:
         return DataSplits(split(n), split(n), u_dim=D_U)

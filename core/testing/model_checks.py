@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ica.components.protocols import Batch, Model, is_fitted_peer
+from ica.components.sequences import training_split
 from ica.errors import SpecError
 from ica.nn.seeding import NotBatchable, build_seeded, check_seed_axis, seed_generators
 from ica.running.building import build_model, model_context
@@ -20,10 +21,11 @@ from ica.testing.inputs import B, D, S, Inputs, grads_reach_every_parameter, tin
 
 def built(reg: Any, name: str, extra: dict | None, seeds: list[int], n: int = 12):
     """``(model for seeds, data of n points, build)`` on flat data, or on 3x8x8 images for a model that takes
-    images only; the model is None for a fitted peer."""
+    images only; the model is None for a fitted peer. The data have time order (two recordings), which only a
+    model that reads pairs in time reads."""
     inputs = Inputs(reg, extra)
     for x_shape in ((D,), (3, 8, 8)):
-        data = tiny_data(n, x_shape=x_shape)
+        data = tiny_data(n, x_shape=x_shape, ordered=True)
         ctx = model_context(data)
 
         def build(count: int, ctx=ctx):
@@ -45,8 +47,11 @@ def trained_module(reg: Any, name: str, extra: dict | None, seeds: list[int]):
     return model, data, build
 
 
-def batch_of(data: Any) -> Batch:
-    return Batch(data.train.x[:B].expand(S, B, *data.x_shape), data.train.u[:B].expand(S, B))
+def batch_of(model: Any, data: Any) -> Batch:
+    """The first B training rows for each of S seeds; for a model that reads pairs in time, the first B rows that
+    have a predecessor, each with it (`Batch.previous`), as the trainer gives them."""
+    split = training_split(model, data.train, "data")
+    return split.batch(torch.arange(B).expand(S, B))
 
 
 def model_contract(reg: Any, name: str, extra: dict | None = None) -> None:
@@ -56,7 +61,7 @@ def model_contract(reg: Any, name: str, extra: dict | None = None) -> None:
     model, data, build = trained_module(reg, name, extra, [0, 1])
     check_seed_axis(model, S)
     require(hasattr(model, "needs_u"), "a model must say whether it needs u: the attribute `needs_u`")
-    batch = batch_of(data)
+    batch = batch_of(model, data)
     shape = model.noise_shape(B)
     out = model.loss(batch, None if shape is None else torch.randn(S, *shape))
     require(out.loss.shape == (S, B), f"loss has shape {tuple(out.loss.shape)}, expected (seeds, batch) {(S, B)}")
@@ -100,7 +105,7 @@ def generative_methods(reg: Any, name: str, extra: dict | None = None) -> None:
         raise NotApplicable("neither decodes nor samples (both are optional)")
     model.eval()
     with torch.no_grad():
-        latents = model.represent(batch_of(data)).latents
+        latents = model.represent(batch_of(model, data)).latents
         if hasattr(model, "decode"):
             got = tuple(model.decode(latents).shape)
             require(got == (S, B, *data.x_shape), f"decode gives {got}, expected {(S, B, *data.x_shape)}")

@@ -71,7 +71,9 @@ def load(
     target = resolve_device(device)
     modules = seed_groups(reg, options, shell(pre), chosen, True, label, on_event=lambda *args, **info: None)
     groups = [(group, _loaded(module, layout, label, group, results).to(target).eval()) for group, module in modules]
-    inputs = Inputs.of(label, pre, bool(getattr(groups[0][1], "needs_u", False)))
+    module = groups[0][1]
+    needs_u = bool(getattr(module, "needs_u", False)) and bool(getattr(module, "represents_with_u", True))
+    inputs = Inputs.of(label, pre, needs_u)  # TCL trains on u and represents without it
     return TrainedModel(label=label, seeds=chosen, groups=groups, inputs=inputs, spec=spec, device=target)
 
 
