@@ -49,8 +49,8 @@ class Split:
         return int(self.x.shape[0])
 
     def to(self, device: torch.device | str) -> "Split":
-        moved = {k: None if v is None else v.to(device) for k, v in vars(self).items()}
-        return Split(**moved)
+        moved = {k: v.to(device) for k, v in vars(self).items() if k != "x" and v is not None}
+        return replace(self, x=self.x.to(device), **moved)
 
     def batch(self, rows: Tensor) -> "Batch":
         """The rows ``rows`` (``[S, B]`` indices) as a mini-batch of S seeds."""

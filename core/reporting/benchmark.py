@@ -25,6 +25,9 @@ from ica.spec.cell_names import canonical, value_texts
 SHOWN = (("mcc", "MCC"), ("mcc_spearman", "Spearman MCC"), ("affine_mcc", "affine MCC"))
 """The recovery measures of the table, in its column order."""
 
+STATISTICS = (("mcc_square", "MCC to s²"), ("affine_r2_sufficient", "affine R² to [s, s²]"))
+"""Recovery of the sufficient statistics TCL's theory names (the `statistics` metric), shown where it was run."""
+
 FLOORS = ("mcc_observations", "mcc_pca")
 """The observation control of MCC: the raw observations, or their PCA where d_x ≠ d_s."""
 
@@ -79,14 +82,16 @@ def benchmark_rows(exp: Experiment, margin: float | None = DEFAULT_MARGIN) -> li
         for label in labels_of(group):
             summaries = {d: c.summary for d, _, c in members(group, label) if c.summary is not None}
             row: dict[str, Any] = {"data": data, "label": label, "draws": len(summaries), "controls": []}
-            row.update({m: pooled_estimate(summaries, m) if summaries else None for m, _ in SHOWN})
+            row.update({m: pooled_estimate(summaries, m) if summaries else None for m, _ in SHOWN + STATISTICS})
             mcc = _values(group, label, "mcc")
             for control, values in (
                 ("untrained", _values(group, label, "mcc_untrained")),
                 ("observations", _observations(group, label)),
             ):
-                found = compare(mcc, values, margin) if mcc and values else None
-                entry = _comparison(label, control, found, margin)
+                if not values:  # FastICA has no untrained network: nothing to compare, and nothing to correct
+                    row["controls"].append({"a": label, "b": control, "difference": None, "verdict": "no such control"})
+                    continue
+                entry = _comparison(label, control, compare(mcc, values, margin) if mcc else None, margin)
                 row["controls"].append(entry)
                 comparisons.append(entry)
             rows.append(row)
@@ -115,9 +120,12 @@ def _estimate_text(found: dict[str, Any] | None) -> str:
 
 
 def _control_text(entry: dict[str, Any]) -> str:
+    """The difference from the control, its interval and the verdict in the control's terms: above, below,
+    equivalent within the margin, or inconclusive."""
     if entry["difference"] is None:
         return entry["verdict"]
-    return f"{entry['difference']:+.3f} [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]: {entry['verdict']}"
+    said = {f"{entry['a']} better": "above", f"{entry['b']} better": "below"}.get(entry["verdict"], entry["verdict"])
+    return f"{entry['difference']:+.3f} [{entry['ci_low']:+.2f}, {entry['ci_high']:+.2f}]: {said}"
 
 
 def benchmark_table(
@@ -128,15 +136,16 @@ def benchmark_table(
     rows = benchmark_rows(exp, margin)
     if rows is None:
         return None
-    header = ["data", "model", "draws", *(title for _, title in SHOWN), "MCC − untrained", "MCC − observations"]
+    shown = SHOWN + tuple((m, title) for m, title in STATISTICS if any(r[m] is not None for r in rows))
+    header = ["data", "model", "draws", *(title for _, title in shown), "MCC − untrained", "MCC − observations"]
     body = [
         [
             r["data"],
             r["label"],
             str(r["draws"]),
-            *(_estimate_text(r[m]) for m, _ in SHOWN),
+            *(_estimate_text(r[m]) for m, _ in shown),
             *(_control_text(c) for c in r["controls"]),
         ]
         for r in rows
     ]
-    return header, body, sum(len(r["controls"]) for r in rows)
+    return header, body, sum(1 for r in rows for c in r["controls"] if "p_value" in c)

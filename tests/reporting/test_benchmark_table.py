@@ -65,17 +65,18 @@ def test_each_model_is_compared_with_its_controls_paired_over_draws_and_correcte
     assert untrained["difference"] == pytest.approx(np.mean(mcc - draw_means(grid, "paper", "ivae", "mcc_untrained")))
     floors = draw_means(grid, "paper", "ivae", "mcc_observations")
     assert observations["difference"] == pytest.approx(np.mean(mcc - floors))
-    entries = [c for r in rows for c in r["controls"] if c["p_value"] is not None]
+    entries = [c for r in rows for c in r["controls"] if c.get("p_value") is not None]
     ordered = sorted(entries, key=lambda c: c["p_value"])
     m = len(entries)
     assert ordered[0]["p_adjusted"] == pytest.approx(min(1.0, m * ordered[0]["p_value"]))  # Holm's first step
     assert all(c["p_adjusted"] >= c["p_value"] for c in entries)
-    assert rows[1]["controls"][0]["verdict"] == "too few seeds"  # FastICA has no untrained network
+    assert rows[1]["controls"][0]["verdict"] == "no such control"  # FastICA has no untrained network
+    assert "p_value" not in rows[1]["controls"][0]  # and that is no comparison to correct for
 
 
 def test_the_table_and_the_report_lead_with_it(grid, tmp_path):
     header, body, tests = benchmark_table(load_experiment(grid))
-    assert header[:3] == ["data", "model", "draws"] and len(body) == 4 and tests == 8
+    assert header[:3] == ["data", "model", "draws"] and len(body) == 4 and tests == 6
     assert all(cell.count("[") == 1 for cell in body[0][3:6])
     out = tmp_path / "report.md"
     write_report(grid, out)
@@ -86,3 +87,12 @@ def test_the_table_and_the_report_lead_with_it(grid, tmp_path):
 def test_one_data_set_has_no_benchmark_table(grid):
     one = load_experiment(grid / "mixing-paper_data_seed-0")
     assert benchmark_table(one) is None
+
+
+def test_a_verdict_is_said_in_the_controls_terms():
+    from ica.reporting.benchmark import _control_text
+
+    entry = {"a": "pcl", "b": "untrained", "difference": 0.3, "ci_low": 0.2, "ci_high": 0.4}
+    assert _control_text({**entry, "verdict": "pcl better"}) == "+0.300 [+0.20, +0.40]: above"
+    assert _control_text({**entry, "verdict": "untrained better"}).endswith(": below")
+    assert _control_text({**entry, "verdict": "inconclusive"}).endswith(": inconclusive")
