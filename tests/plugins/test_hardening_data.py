@@ -31,6 +31,8 @@ from ica.plugins.datasets.mnist import MNISTOptions, load_mnist
 from ica.plugins.datasets.npz import NPZOptions, load_npz
 from ica.plugins.datasets.svhn import SVHNOptions, load_svhn
 from ica.plugins.datasets.tcl import TCLOptions, generate_tcl
+from ica.plugins.datasets.sprites import SpritesOptions
+from ica.plugins.datasets.ts_options import TSOptions
 
 LABELS = {"train": [3, 0, 4, 1, 5, 9], "test": [2, 6, 0, 7]}
 
@@ -205,7 +207,7 @@ def test_no_image_loader_unpickles_or_torch_loads(tmp_path, monkeypatch):
 
 
 # ============================================================================ 7: sizes first
-BUILT_IN = [TCLOptions, NPZOptions, DigitsOptions, MNISTOptions, CIFAR10Options, SVHNOptions]
+BUILT_IN = [TCLOptions, NPZOptions, DigitsOptions, MNISTOptions, CIFAR10Options, SVHNOptions, TSOptions, SpritesOptions]
 
 
 @pytest.mark.parametrize("options", BUILT_IN)
