@@ -213,7 +213,7 @@ def build_model(reg: Registry, options: Any, data: DataSplits, seeds: list[int],
 
     It is first built on the meta device, so that one too large for this machine is refused without
     allocating it (`build_seeded` holds each seed's copy and the stacked model at once: twice the weights).
-    A fitted peer (`ica.components.protocols.FittedPeer`) is built for one seed only: it has no seed axis, so
+    A fitted peer (`ica.components.peers.FittedPeer`) is built for one seed only: it has no seed axis, so
     asking for more is `NotBatchable`.
     """
     ctx = model_context(data)

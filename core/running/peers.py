@@ -1,4 +1,4 @@
-"""Fitting a peer seed by seed: a model that is a fitted estimator (`ica.components.protocols.FittedPeer`:
+"""Fitting a peer seed by seed: a model that is a fitted estimator (`ica.components.peers.FittedPeer`:
 FastICA, CEBRA), compared with the trained models on the same data, seeds and metrics.
 
 A peer has no seed axis and no loss, so the training loop has nothing to do with it: each seed is fitted
