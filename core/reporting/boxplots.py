@@ -41,31 +41,38 @@ def _cell(run: RunRecord, label: str) -> CellRecord | None:
     return next((c for c in run.cells if c.label == label), None)
 
 
-def _only_label(run: RunRecord, shown: str) -> Callable[[str], CellRecord | None]:
+def _cells(runs: list[RunRecord], label: str) -> list[CellRecord]:
+    """The cells of model ``label`` in ``runs`` (one setting's draws)."""
+    return [c for c in (_cell(r, label) for r in runs) if c is not None]
+
+
+def _only_label(run: RunRecord, shown: str) -> Callable[[str], list[CellRecord]]:
     """A lone run's x group ``shown``: the cell of that model label, and nothing for the others."""
-    return lambda label: _cell(run, label) if label == shown else None
+    return lambda label: [c for c in [_cell(run, label)] if c is not None and label == shown]
 
 
 def box_panels(
     exp: Experiment, colours: dict[str, str], parts: list[Part], title: str, ylabel: str
 ) -> list[plots.BoxPanel]:
     """One panel per value of the first grid axis (when there are two or more), x groups = the other axes'
-    values (or the model labels of a lone run, Fig. 2's layout), a box per model (and part) in each group."""
+    values (or the model labels of a lone run, Fig. 2's layout), a box per model (and part) in each group. A
+    setting's data draws share its group: their seeds are pooled in one box, as the tables pool them."""
     panels = []
     for key in dict.fromkeys(r.panel for r in exp.runs):
         runs = [r for r in exp.runs if r.panel == key]
-        cells_at: list[Callable[[str], CellRecord | None]]
+        cells_at: list[Callable[[str], list[CellRecord]]]
         if exp.kind == "run":
             groups, cells_at = exp.labels, [_only_label(runs[0], g) for g in exp.labels]
         else:
-            groups, cells_at = [r.group for r in runs], [functools.partial(_cell, r) for r in runs]
+            groups = list(dict.fromkeys(r.group for r in runs))
+            cells_at = [functools.partial(_cells, [r for r in runs if r.group == g]) for g in groups]
         series = []
         for label in exp.labels:
             for part in parts:
                 values = []
-                for cell_of in cells_at:
-                    cell = cell_of(label)
-                    values.append(None if cell is None else part.values_of(cell))
+                for cells_of in cells_at:
+                    found = [v for v in (part.values_of(c) for c in cells_of(label)) if v is not None]
+                    values.append([x for v in found for x in v] if found else None)
                 if any(v is not None for v in values):
                     series.append(plots.Series(label + part.suffix, colours[label], values, part.hatch, part.faded))
         if series:

@@ -80,6 +80,13 @@ class BoxPanel:
     xlabel: str = ""
 
 
+def wrapped(label: str, boxes: float) -> str:
+    """An x group's label broken into lines about as wide as its ``boxes`` boxes, so that long settings (a data set
+    with its options, a set of models) do not run into their neighbours'."""
+    width = max(12, int(7 * boxes))
+    return "\n".join(textwrap.fill(line, width) or line for line in label.split("\n"))
+
+
 def boxplots(panels: list[BoxPanel], title: str, legend: list[tuple[str, str, str, bool]]) -> bytes:
     """Boxes (median, quartiles, 1.5 IQR whiskers) with every value drawn on top as a point.
 
@@ -140,7 +147,7 @@ def boxplots(panels: list[BoxPanel], title: str, legend: list[tuple[str, str, st
                     color=FAILED_COLOUR if n_ok < n_total else "0.25",
                 )
                 position += 1
-            ticks.append(((start + position - 1) / 2, group))
+            ticks.append(((start + position - 1) / 2, wrapped(group, position - start)))
             position += 0.8
         ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
         ax.set_xlim(-0.8, position - 0.6)

@@ -96,3 +96,23 @@ def test_a_verdict_is_said_in_the_controls_terms():
     assert _control_text({**entry, "verdict": "pcl better"}) == "+0.300 [+0.20, +0.40]: above"
     assert _control_text({**entry, "verdict": "untrained better"}).endswith(": below")
     assert _control_text({**entry, "verdict": "inconclusive"}).endswith(": inconclusive")
+
+
+def test_a_settings_draws_share_one_box_in_the_figures(grid):
+    from ica.reporting.boxplots import Part, box_panels
+
+    exp = load_experiment(grid)
+    (panel,) = box_panels(exp, {"ivae": "C0", "fastica": "C1"}, [Part(lambda c: c.seed_values("mcc"))], "t", "y")
+    assert panel.groups == ["paper", "ivae"], panel.groups  # one group per setting, not one per draw
+    ivae = next(s for s in panel.series if s.label == "ivae")
+    assert [len(v) for v in ivae.values] == [6, 6]  # 3 draws x 2 seeds pooled per setting
+    pooled = sorted(ivae.values[0])
+    assert pooled == pytest.approx(sorted(draw_values(grid, "paper", "ivae", "mcc")))
+
+
+def draw_values(root, mixing, label, metric):
+    found = []
+    for draw in range(3):
+        summary = json.loads((root / f"mixing-{mixing}_data_seed-{draw}" / "summary.json").read_text())
+        found += [seed[metric] for seed in summary["cells"][label]["seeds"].values()]
+    return found
