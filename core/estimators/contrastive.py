@@ -37,8 +37,17 @@ class TCL(IcaEstimator):
             its widths, and giving them in both is an error naming both.
         feature_nonlinearity (str): the features' last nonlinearity, ``"abs"`` (the original's), ``"square"`` or
             ``"none"``.
-        n_seeds, steps, batch_size, lr, random_state, standardize, device, verbose, run_dir: as in
-            [`IVAE`][ica.estimators.IVAE].
+        n_seeds (int): seeds trained together as one batched model; ``consistency_`` compares them.
+        steps (int): training steps.
+        batch_size (int): rows per step (clipped to the rows of X).
+        lr (float): the learning rate.
+        random_state (int | None): the first seed (seeds ``random_state .. random_state + n_seeds - 1``); None
+            means 0.
+        standardize (bool): z-score each feature with the statistics of X (kept, and applied to new data).
+        device (str): ``"auto"`` (CUDA when present, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        verbose (bool | int | None): show the fit's progress (False: nothing), as in `IcaEstimator`.
+        run_dir (str | Path | None): a new or empty directory to keep the run in; None trains in a temporary
+            directory that ``fit`` removes.
 
     Attributes, methods and the rest: as in [`IcaEstimator`][ica.estimators.IcaEstimator].
     """
@@ -104,8 +113,17 @@ class PCL(IcaEstimator):
         hidden (list[int] | None): widths of the feature MLP (None: the plugin's).
         encoder (str | dict | None): the feature network by name or as its options (None: an MLP); ``hidden`` sets
             its widths, and giving them in both is an error naming both.
-        n_seeds, steps, batch_size, lr, random_state, standardize, device, verbose, run_dir: as in
-            [`IVAE`][ica.estimators.IVAE].
+        n_seeds (int): seeds trained together as one batched model; ``consistency_`` compares them.
+        steps (int): training steps.
+        batch_size (int): rows per step (clipped to the rows of X): pairs of consecutive rows.
+        lr (float): the learning rate.
+        random_state (int | None): the first seed (seeds ``random_state .. random_state + n_seeds - 1``); None
+            means 0.
+        standardize (bool): z-score each feature with the statistics of X (kept, and applied to new data).
+        device (str): ``"auto"`` (CUDA when present, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        verbose (bool | int | None): show the fit's progress (False: nothing), as in `IcaEstimator`.
+        run_dir (str | Path | None): a new or empty directory to keep the run in; None trains in a temporary
+            directory that ``fit`` removes.
 
     Attributes, methods and the rest: as in [`IcaEstimator`][ica.estimators.IcaEstimator].
     """
