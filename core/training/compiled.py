@@ -35,6 +35,13 @@ from ica.training.compile_choice import mark_compiled
 from ica.training.optim import StackedAdam
 
 
+RECOMPILE_LIMIT = 64
+"""Compiled variants of the training step one process may keep. Every CompiledStep compiles the same function,
+so torch counts each model, seed count and batch size as one more variant of it; at torch's default of 8 the
+ninth model of a long-lived process (a worker's packs, a notebook's fits, the test suite) failed to compile and
+trained eagerly."""
+
+
 class _Loss(nn.Module):
     """The model's per-seed mean loss and the per-seed means of its terms, as one module's forward."""
 
@@ -59,6 +66,8 @@ class CompiledStep:
         self.buffers = {f"model.{k}": b for k, b in model.named_buffers()}
         # torch says, on every CPU-only machine, that it found no CUDA runtime while it compiles: not news here.
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
         self.compiled = torch.compile(self._step, fullgraph=True, dynamic=False)
         self.ran = False  # after one step has run compiled, a failure is an error, not a reason to fall back
         self.compile_seconds: float | None = None

@@ -54,7 +54,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 
 from ica.plugin import BuildContext, DataSplits, hookimpl, Split
 from ica.plugins.datasets.tcl_recipes import Drawn, mix_by
@@ -85,6 +84,8 @@ def recording(
     eps *= math.sqrt(1.0 - rho * rho)
     eps[:burn_in] = eps[:burn_in] * scales[0] + (1.0 - rho) * levels[0]
     eps[burn_in:] = eps[burn_in:] * scales + (1.0 - rho) * levels
+    from scipy.signal import lfilter  # imported on use: loading the plugins stays quick (`ica --help`, workers)
+
     s, _ = lfilter([1.0], [1.0, -rho], eps, axis=0, zi=(rho * start)[None, :])
     return s[burn_in:]
 
