@@ -104,6 +104,19 @@ DIGITS_MODELS = {
 }
 
 
+@pytest.fixture(scope="session")
+def example_plugin_site(tmp_path_factory) -> Path:
+    """tests/example_plugin installed by pip (dist-info, entry point) into a folder of its own, once per session
+    for every test that puts it on a path; tests only read it."""
+
+    def install(site: Path) -> None:
+        example = Path(__file__).parent / "example_plugin"
+        command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps"]
+        subprocess.run([*command, "--no-build-isolation", "--target", str(site), str(example)], check=True, timeout=300)
+
+    return built_once(tmp_path_factory, "example_plugin_site", install)
+
+
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     """``build(folder)`` run once per pytest session, by whichever pytest-xdist worker asks first; the other
     workers wait for it and share the folder, which tests must only read. (pytest-xdist's documented recipe:

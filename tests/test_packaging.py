@@ -37,12 +37,10 @@ def ica_cli(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def plugin_env(tmp_path_factory) -> dict:
+def plugin_env(example_plugin_site) -> dict:
     """An environment whose path holds the example plugin, installed by pip (dist-info, entry point)."""
-    target = tmp_path_factory.mktemp("site")
-    pip("install", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE))
-    assert list(target.glob("ica_example_laplace-*.dist-info"))
-    return {**os.environ, "PYTHONPATH": str(target)}
+    assert list(example_plugin_site.glob("ica_example_laplace-*.dist-info"))
+    return {**os.environ, "PYTHONPATH": str(example_plugin_site)}
 
 
 def test_installed_plugin_appears_in_ica_list(plugin_env, tmp_path):

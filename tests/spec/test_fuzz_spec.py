@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # thousands of `ica validate` calls in a subproce
 ROOT = Path(__file__).resolve().parents[2]
 
 MAX_RSS_MB = 3000
-BUDGET = 2500
+BUDGET = 2000
 """Mutations run, at most (a deterministic sample of all of them when there are more)."""
 SHARDS = 2
 """The sample is split into this many tests, each its own subprocess (every shard's outcomes are checked)."""

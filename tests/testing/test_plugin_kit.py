@@ -191,9 +191,8 @@ def test_ica_new_plugin_writes_packages_that_install_and_pass_the_kit(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_example_plugin_runs_the_kit_in_its_own_tests(tmp_path):
-    site = tmp_path / "site"
-    pip_target(site, EXAMPLE)
+def test_the_example_plugin_runs_the_kit_in_its_own_tests(example_plugin_site, tmp_path):
+    site = example_plugin_site
     # its own tests and the kit in one pytest process
     both = pytest_in(
         site,
