@@ -50,6 +50,25 @@ def test_packed_cells_give_exactly_the_results_of_training_cell_by_cell(tiny_spe
     assert_same_runs(tmp_path / "packed", tmp_path / "cells", CELLS)
 
 
+def test_a_model_that_reads_pairs_packs_each_cells_own_pairs(tmp_path):
+    """PCL packed over cells of time series of different lengths: each seed trains on its own cell's pairs (none
+    spans two cells), exactly as cell by cell."""
+    spec = {
+        "data": {"name": "ts", "dim": 3, "length": 120, "eval_length": 60, "mixing_layers": 1},
+        "models": {"pcl": {"name": "pcl", "encoder": {"name": "mlp", "hidden": [8]}}},
+        "training": {"steps": 20, "batch_size": 16, "log_every": 10, "scheduler": None},
+        "seeds": 2,
+        "device": "cpu",
+        "grid": {"data.length": [120, 200]},
+    }
+    events = []
+    ica.run(spec, out=tmp_path / "packed", on_event=recorder(events))
+    assert "pcl: training 4 seeds of 2 grid cells together (training.pack_cells)" in notices(events)
+    spec["training"]["pack_cells"] = False
+    ica.run(spec, out=tmp_path / "cells")
+    assert_same_runs(tmp_path / "packed", tmp_path / "cells", ("length-120", "length-200"), labels=("pcl",))
+
+
 def test_an_interrupted_pack_resumes_to_the_same_results(tiny_spec, tmp_path):
     spec = grid_spec(tiny_spec, checkpoint_every=10, log_every=10)
     ica.run(spec, out=tmp_path / "reference")
