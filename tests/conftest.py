@@ -117,6 +117,18 @@ def example_plugin_site(tmp_path_factory) -> Path:
     return built_once(tmp_path_factory, "example_plugin_site", install)
 
 
+def compile_failure() -> str | None:
+    """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None: the tests of the
+    compiled step skip with it, since the compiled path falls back to eager there."""
+    import torch
+
+    try:
+        torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
+    except Exception as exc:  # noqa: BLE001 - any failure means the compiled path falls back here
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
+    return None
+
+
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     """``build(folder)`` run once per pytest session, by whichever pytest-xdist worker asks first; the other
     workers wait for it and share the folder, which tests must only read. (pytest-xdist's documented recipe:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import ica
-from conftest import TINY_SPEC
+from conftest import TINY_SPEC, compile_failure
 from ica.components.protocols import Batch, DataSplits, Split
 from ica.errors import DataError
 from ica.evaluation.correlation import mcc
@@ -144,17 +144,9 @@ def test_a_seed_trained_beside_another_trains_as_it_would_alone():
     torch.testing.assert_close(representation(pair, data.eval).latents[1:], representation(alone, data.eval).latents)
 
 
-def _compile_failure() -> str | None:
-    try:
-        torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
-    except Exception as exc:  # noqa: BLE001 - any failure means the compiled path falls back here
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
-    return None
-
-
 @pytest.mark.slow
 def test_the_compiled_step_trains_what_the_eager_step_trains():
-    why_not = _compile_failure()
+    why_not = compile_failure()
     if why_not:
         pytest.skip(f"torch.compile cannot build kernels here ({why_not})")
     data = recordings(60, 20)

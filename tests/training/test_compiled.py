@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import ica
-from conftest import TINY_SPEC, built_once
+from conftest import TINY_SPEC, built_once, compile_failure
 from ica.components.protocols import LossOutput, Representation, Split
 from ica.running.building import build_model, prepare_data
 from ica.spec.load import load_spec
@@ -23,16 +23,7 @@ from ica.training.compile_choice import compile_choice
 from ica.training.loop import Trainer
 
 
-def _compile_failure() -> str | None:
-    """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None."""
-    try:
-        torch.compile(lambda x: x * 2 + 1, fullgraph=True)(torch.ones(3))
-    except Exception as exc:  # noqa: BLE001 - any failure means the compiled path falls back here
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
-    return None
-
-
-WHY_NOT = _compile_failure()
+WHY_NOT = compile_failure()
 needs_compiler = pytest.mark.skipif(WHY_NOT is not None, reason=f"torch.compile cannot build kernels here ({WHY_NOT})")
 
 MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
