@@ -269,15 +269,20 @@ def test_batch_norm_running_statistics_are_kept_by_the_compiled_step(tmp_path):
         )
 
 
-def test_a_compiled_step_lets_a_long_lived_process_keep_many_compiled_models(monkeypatch):
+def test_a_compiled_step_lets_a_long_lived_process_keep_many_compiled_models():
     """Every CompiledStep compiles one function; torch's default of 8 variants made the ninth model of one process
     train eagerly (seen in the test suite), so building a compiled step raises the limit to RECOMPILE_LIMIT."""
     from ica.training.compiled import RECOMPILE_LIMIT
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)
-    data = prepare_data(load_spec(spec(True)), ica.registry())
-    ivae = load_spec(spec(True)).models["ivae"]
-    model = build_model(ica.registry(), ivae, data, [0, 1], "ivae")
-    trainer = Trainer(model, data.train, [0, 1], load_spec(spec(True)).training)
-    assert trainer.compiled is not None  # nothing compiles until the first step: this test stays quick
-    assert torch._dynamo.config.recompile_limit == RECOMPILE_LIMIT
+    dynamo = torch._dynamo.config  # set and restored by hand: monkeypatch would delete the option on undoing
+    before = dynamo.recompile_limit
+    dynamo.recompile_limit = 8
+    try:
+        data = prepare_data(load_spec(spec(True)), ica.registry())
+        ivae = load_spec(spec(True)).models["ivae"]
+        model = build_model(ica.registry(), ivae, data, [0, 1], "ivae")
+        trainer = Trainer(model, data.train, [0, 1], load_spec(spec(True)).training)
+        assert trainer.compiled is not None  # nothing compiles until the first step: this test stays quick
+        assert dynamo.recompile_limit == RECOMPILE_LIMIT
+    finally:
+        dynamo.recompile_limit = before
