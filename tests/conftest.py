@@ -117,6 +117,23 @@ def example_plugin_site(tmp_path_factory) -> Path:
     return built_once(tmp_path_factory, "example_plugin_site", install)
 
 
+def cli(*args):
+    """``ica ARGS`` in this process (typer's runner): its exit code and output."""
+    from typer.testing import CliRunner
+
+    from ica.cli.app import app
+
+    return CliRunner().invoke(app, [*map(str, args)])
+
+
+def refused(done, *fragments):
+    """Exit 2 with one message holding every fragment, and no traceback."""
+    assert done.exit_code == 2, done.output
+    assert "Traceback" not in done.output and done.output.count("error:") == 1, done.output
+    for fragment in fragments:
+        assert fragment in done.output, (fragment, done.output)
+
+
 def compile_failure() -> str | None:
     """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None: the tests of the
     compiled step skip with it, since the compiled path falls back to eager there."""

@@ -49,8 +49,15 @@ class Split:
         return int(self.x.shape[0])
 
     def to(self, device: torch.device | str) -> "Split":
-        moved = {k: v.to(device) for k, v in vars(self).items() if k != "x" and v is not None}
-        return replace(self, x=self.x.to(device), **moved)
+        return self._mapped(lambda t: t.to(device))
+
+    def rows(self, rows: Tensor | slice) -> "Split":
+        """The examples ``rows`` of the split, every field of each."""
+        return self._mapped(lambda t: t[rows])
+
+    def _mapped(self, change: Callable[[Tensor], Tensor]) -> "Split":
+        fields: dict[str, Any] = {k: None if v is None else change(v) for k, v in vars(self).items()}
+        return replace(self, **fields)
 
     def batch(self, rows: Tensor) -> "Batch":
         """The rows ``rows`` (``[S, B]`` indices) as a mini-batch of S seeds."""

@@ -65,9 +65,7 @@ def paired(split: Split, where: str) -> Split:
             "predecessor in the same recording; it needs at least 2",
             where=where,
         )
-    pick = lambda t: None if t is None else t[rows]  # noqa: E731
-    kept = {"u": pick(split.u), "s": pick(split.s), "sequence": pick(split.sequence)}
-    return replace(split, x=split.x[rows], previous=split.x[rows - 1], **kept)
+    return replace(split.rows(rows), previous=split.x[rows - 1])
 
 
 def training_split(model: Any, split: Split, where: str) -> Split:

@@ -11,17 +11,7 @@ import numpy as np
 
 from ica.estimators.base import IcaEstimator
 from ica.estimators.fitting import InvalidData
-from ica.estimators.options import set_inside, with_parts
-
-ENCODER = ("encoder",)
-
-
-def feature_options(estimator: Any, name: str) -> dict[str, Any]:
-    """A contrastive model's entry: its feature size, its feature network, and ``hidden`` inside it."""
-    options = with_parts({"name": name, "latent_dim": estimator.n_components}, estimator, "model", ENCODER)
-    if estimator.hidden is not None:
-        set_inside(options, "encoder", {"name": "mlp"}, "hidden", list(estimator.hidden), "hidden")
-    return options
+from ica.estimators.options import vae_options
 
 
 class TCL(IcaEstimator):
@@ -85,7 +75,8 @@ class TCL(IcaEstimator):
         self.run_dir = run_dir
 
     def _model_options(self) -> dict[str, Any]:
-        return {**feature_options(self, "tcl"), "feature_nonlinearity": self.feature_nonlinearity}
+        options = vae_options(self, "tcl", self.hidden, ("encoder",))
+        return {**options, "feature_nonlinearity": self.feature_nonlinearity}
 
     def score(self, X, y=None):
         """The mean log-probability the classifier gives each row's segment y, minus the weight penalty (higher
@@ -160,7 +151,7 @@ class PCL(IcaEstimator):
         self.run_dir = run_dir
 
     def _model_options(self) -> dict[str, Any]:
-        return feature_options(self, "pcl")
+        return vae_options(self, "pcl", self.hidden, ("encoder",))
 
     def fit(self, X, y=None, sequence=None):
         """Train on X's rows in time order: ``sequence`` (``[n_samples]`` integers, each recording's rows

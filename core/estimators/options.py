@@ -58,11 +58,14 @@ def set_inside(
     options[slot] = {**inner, key: value}
 
 
-def vae_options(estimator: Any, name: str, hidden: Any) -> dict[str, Any]:
-    """A VAE's entry (iVAE, VaDE): its latent size, its parts, and ``hidden`` in both MLPs where given."""
+def vae_options(
+    estimator: Any, name: str, hidden: Any, networks: tuple[str, ...] = ("encoder", "decoder")
+) -> dict[str, Any]:
+    """A model's entry with a latent size (iVAE, VaDE; TCL and PCL, whose one network is the encoder): its latent
+    size, its parts, and ``hidden`` in each of its ``networks`` where given."""
     options = with_parts({"name": name, "latent_dim": estimator.n_components}, estimator, "model")
     if hidden is not None:
-        for slot in ("encoder", "decoder"):
+        for slot in networks:
             set_inside(options, slot, {"name": "mlp"}, "hidden", list(hidden), "hidden")
     return options
 

@@ -182,10 +182,12 @@ def _elbo_chunks(
 def broadcast_batch(split: Split, rows: slice, seeds: int) -> Batch:
     """Rows ``rows`` of ``split`` given to each of ``seeds`` seeds (``[S, B, ...]``, views, no copies)."""
 
-    def spread(t: torch.Tensor | None) -> torch.Tensor | None:
-        return None if t is None else t[rows].unsqueeze(0).expand(seeds, *t[rows].shape)
+    part = split.rows(rows)
 
-    return Batch(cast(torch.Tensor, spread(split.x)), spread(split.u), spread(split.previous))
+    def spread(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.unsqueeze(0).expand(seeds, *t.shape)
+
+    return Batch(cast(torch.Tensor, spread(part.x)), spread(part.u), spread(part.previous))
 
 
 def _seed_count(model: torch.nn.Module) -> int:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ica.evaluation.inference import compare
-from ica.evaluation.significance import metric_values
-from ica.reporting.comparisons import DEFAULT_MARGIN, correct, pooled_estimate
+from ica.reporting.comparisons import DEFAULT_MARGIN, correct, drawn_values, pooled_estimate
 from ica.reporting.draws import DrawGroup, labels_of, members, setting_groups
 from ica.reporting.experiment import Experiment
 from ica.reporting.rundirs import RunRecord
@@ -51,23 +50,14 @@ def data_groups(exp: Experiment) -> list[tuple[str, DrawGroup[RunRecord]]] | Non
     return [(texts.get(canonical(d), "?") if d is not None else "?", g) for d, g in zip(data, groups)]
 
 
-def _observations(group: DrawGroup[RunRecord], label: str) -> dict[Any, dict[int, float]]:
-    """The observation floor of each draw, as one value per draw."""
+def _observations(summaries: dict[Any, dict[str, Any]]) -> dict[Any, dict[int, float]]:
+    """The observation floor of each draw (a value per cell, not per seed), as one value per draw."""
     found = {}
-    for draw, _, cell in members(group, label):
-        floors = (cell.summary or {}).get("cell") or {}
+    for draw, summary in summaries.items():
+        floors = summary.get("cell") or {}
         value = next((floors[k] for k in FLOORS if isinstance(floors.get(k), (int, float))), None)
         if value is not None:
             found[draw] = {0: float(value)}
-    return found
-
-
-def _values(group: DrawGroup[RunRecord], label: str, metric: str) -> dict[Any, dict[Any, float]]:
-    found = {}
-    for draw, _, cell in members(group, label):
-        values = metric_values(cell.summary or {}, metric)
-        if values:
-            found[draw] = values
     return found
 
 
@@ -83,10 +73,10 @@ def benchmark_rows(exp: Experiment, margin: float | None = DEFAULT_MARGIN) -> li
             summaries = {d: c.summary for d, _, c in members(group, label) if c.summary is not None}
             row: dict[str, Any] = {"data": data, "label": label, "draws": len(summaries), "controls": []}
             row.update({m: pooled_estimate(summaries, m) if summaries else None for m, _ in SHOWN + STATISTICS})
-            mcc = _values(group, label, "mcc")
+            mcc = drawn_values(summaries, "mcc")
             for control, values in (
-                ("untrained", _values(group, label, "mcc_untrained")),
-                ("observations", _observations(group, label)),
+                ("untrained", drawn_values(summaries, "mcc_untrained")),
+                ("observations", _observations(summaries)),
             ):
                 if not values:  # FastICA has no untrained network: nothing to compare, and nothing to correct
                     row["controls"].append({"a": label, "b": control, "difference": None, "verdict": "no such control"})

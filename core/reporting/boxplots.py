@@ -48,7 +48,7 @@ def _cells(runs: list[RunRecord], label: str) -> list[CellRecord]:
 
 def _only_label(run: RunRecord, shown: str) -> Callable[[str], list[CellRecord]]:
     """A lone run's x group ``shown``: the cell of that model label, and nothing for the others."""
-    return lambda label: [c for c in [_cell(run, label)] if c is not None and label == shown]
+    return lambda label: _cells([run], label) if label == shown else []
 
 
 def box_panels(

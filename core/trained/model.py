@@ -140,7 +140,7 @@ class TrainedModel:
         pieces = []
         for start in range(0, len(split), step):
             rows = slice(start, start + step)
-            piece = Split(split.x[rows], *(None if t is None else t[rows] for t in (split.u, split.s)))
+            piece = split.rows(rows)
             parts = [representation(module, piece, CHUNK) for _, module in self.groups]
             pieces.append(
                 Representation(

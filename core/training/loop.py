@@ -28,7 +28,7 @@ from ica.training.optim import SeedAdam, SeedPlateau, StackedAdam
 from ica.training.sampling import SeedSampler
 from ica.training.seed_state import Accumulator, SeedStatus
 from ica.components.protocols import Model, Split
-from ica.components.sequences import paired, reads_pairs
+from ica.components.sequences import training_split
 from ica.rundir.layout import SeedFiles
 from ica.rundir.writing import append_text
 from ica.rundir.checkpoints import CheckpointExpectation
@@ -84,8 +84,8 @@ class Trainer:
         sizes: list[int] | None = None,
         offsets: list[int] | None = None,
     ):
-        if reads_pairs(model) and train.previous is None:
-            train = paired(train, "models")
+        if train.previous is None:  # packed cells come paired already, each cell on its own
+            train = training_split(model, train, "models")
         self.model, self.train, self.seeds, self.spec = model, train, seeds, training
         self.files, self.on_event = files, on_event or (lambda *a, **k: None)
         self.device = next(model.parameters()).device

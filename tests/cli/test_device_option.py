@@ -6,13 +6,8 @@ from __future__ import annotations
 import json
 
 import torch
-from typer.testing import CliRunner
 
-from ica.cli.app import app
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
+from conftest import cli
 
 
 def one_message(result) -> str:

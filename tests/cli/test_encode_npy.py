@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from ica.cli.app import app
+from conftest import cli, refused
 
 pytestmark = pytest.mark.slow  # the trained runs are trained once per session
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
-
-
-def refused(done, *fragments):
-    assert done.exit_code == 2, done.output
-    assert "Traceback" not in done.output and done.output.count("error:") == 1, done.output
-    for fragment in fragments:
-        assert fragment in done.output, (fragment, done.output)
 
 
 @pytest.fixture

@@ -18,14 +18,10 @@ import typer
 from typer.testing import CliRunner
 
 import ica
-from conftest import TINY_SPEC, unrecorded
-from ica.cli.app import app, user_errors
+from conftest import TINY_SPEC, cli, unrecorded
+from ica.cli.app import user_errors
 from ica.reporting.finder import find_runs
 from ica.training.signals import Interrupted
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
 
 
 def refused(result, *fragments: str) -> str:

@@ -15,21 +15,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from ica.cli.app import app
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
-
-
-def refused(done, *fragments):
-    """Exit 2 with one message holding every fragment, and no traceback."""
-    assert done.exit_code == 2, done.output
-    assert "Traceback" not in done.output and done.output.count("error:") == 1, done.output
-    for fragment in fragments:
-        assert fragment in done.output, (fragment, done.output)
+from conftest import cli, refused
 
 
 @pytest.fixture

@@ -9,18 +9,12 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import ica
-from conftest import TINY_SPEC
-from ica.cli.app import app
+from conftest import TINY_SPEC, cli
 from ica.errors import IcaError
 from ica.running.building import raw_data
 from ica.spec.load import json_digest
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
 
 
 def copies(tmp_path, noise=0.0, seeds=3):

@@ -15,11 +15,9 @@ import time
 import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
-from typer.testing import CliRunner
 
 import ica
-from conftest import unrecorded
-from ica.cli.app import app
+from conftest import cli, unrecorded
 from ica.errors import DataError, IcaError, UnverifiedRunWarning
 from ica.estimators import IcaEstimator, VaDE
 
@@ -30,10 +28,6 @@ VADE = {
     "decoder": {"name": "mlp", "hidden": [8]},
     "prior": {"name": "gmm", "components": 3},
 }
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [*map(str, args)])
 
 
 @pytest.fixture
