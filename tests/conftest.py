@@ -135,8 +135,8 @@ def refused(done, *fragments):
 
 
 def compile_failure() -> str | None:
-    """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None: the tests of the
-    compiled step skip with it, since the compiled path falls back to eager there."""
+    """Why torch.compile cannot build CPU kernels on this machine (no C++ compiler, say), or None: the tests of
+    inductor's compiled step skip with it, since the compiled path falls back to eager there."""
     import torch
 
     try:
@@ -144,6 +144,18 @@ def compile_failure() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means the compiled path falls back here
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
     return None
+
+
+@pytest.fixture
+def traced_compile(monkeypatch):
+    """The compiled step on torch.compile's ``aot_eager`` backend (`ica.training.compiled.BACKEND`): the same
+    graph, traced whole, functionalised and differentiated, run with torch's own kernels. For tests of the
+    step's logic (state, resumption, seeds, each model's graph): about a second each, where a cold inductor
+    compile costs 10-50 s on 2 cores; and no C++ compiler is needed. tests/training/test_compiled.py checks
+    inductor's generated code."""
+    import ica.training.compiled
+
+    monkeypatch.setattr(ica.training.compiled, "BACKEND", "aot_eager")
 
 
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:

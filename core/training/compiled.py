@@ -41,6 +41,12 @@ so torch counts each model, seed count and batch size as one more variant of it;
 ninth model of a long-lived process (a worker's packs, a notebook's fits, the test suite) failed to compile and
 trained eagerly."""
 
+BACKEND = "inductor"
+"""torch.compile's backend. Inductor generates the fused kernels that make the step fast; ``"aot_eager"`` traces
+the same graph (functionalised, differentiated) and runs it with torch's own kernels, without generating code:
+what to set when a compiled run and an eager run disagree (is the graph wrong, or the generated code?), and
+what tests of the step's logic use, since it costs a second where inductor's cold first compile costs tens."""
+
 
 class _Loss(nn.Module):
     """The model's per-seed mean loss and the per-seed means of its terms, as one module's forward."""
@@ -68,7 +74,7 @@ class CompiledStep:
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         dynamo = torch._dynamo.config
         dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
-        self.compiled = torch.compile(self._step, fullgraph=True, dynamic=False)
+        self.compiled = torch.compile(self._step, fullgraph=True, dynamic=False, backend=BACKEND)
         self.ran = False  # after one step has run compiled, a failure is an error, not a reason to fall back
         self.compile_seconds: float | None = None
 

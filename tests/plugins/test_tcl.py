@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional as F
 
 import ica
-from conftest import TINY_SPEC, compile_failure
+from conftest import TINY_SPEC
 from ica.components.protocols import Batch, DataSplits, Split
 from ica.errors import SpecError
 from ica.evaluation.correlation import mcc
@@ -108,10 +108,7 @@ def test_a_seed_trained_beside_another_trains_as_it_would_alone():
 
 
 @pytest.mark.slow
-def test_the_compiled_step_trains_what_the_eager_step_trains(tmp_path):
-    why_not = compile_failure()
-    if why_not:
-        pytest.skip(f"torch.compile cannot build kernels here ({why_not})")
+def test_the_compiled_step_trains_what_the_eager_step_trains(traced_compile, tmp_path):
     latents = {}
     for compiled in (False, True):
         spec = copy.deepcopy(TINY_SPEC)
