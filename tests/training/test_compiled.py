@@ -25,7 +25,6 @@ from ica.training.compile_choice import compile_choice
 from ica.training.loop import Trainer
 
 
-
 MLP = {"encoder": {"name": "mlp", "hidden": [16]}, "decoder": {"name": "mlp", "hidden": [16]}}
 MODELS = {
     "ivae": {"name": "ivae", **MLP},
