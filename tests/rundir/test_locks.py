@@ -4,6 +4,8 @@ first, then finds its seeds finished; a lock never outlives its process, however
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,9 +24,8 @@ pytest.importorskip("fcntl")
 @pytest.mark.slow
 def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_spec, tmp_path):
     tiny_spec["models"] = {"vade": tiny_spec["models"]["vade"]}
-    tiny_spec["training"].update(steps=1500, log_every=10, checkpoint_every=100)
-    # long enough that the second process (which checks the spec, ~1 s, before it reaches the lock) finds
-    # the first still training, even on a loaded 2-core machine: some 6 s of training are left at step 50
+    # 600 steps: some 0.9 s of training left at step 20 for the 50 ms poll below to pause it
+    tiny_spec["training"].update(steps=600, log_every=10, checkpoint_every=100)
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(tiny_spec))
     out = tmp_path / "run"
@@ -35,11 +36,16 @@ def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_
     )
     metrics = out / "vade" / "seeds" / "0" / "metrics.jsonl"
     deadline = time.time() + 60
-    while not (metrics.exists() and metrics.read_text().count("\n") >= 5) and time.time() < deadline:
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 3) and time.time() < deadline:
         time.sleep(0.05)
+    # the first paused mid-training until the second has said it waits for it: so on any load
+    first.send_signal(signal.SIGSTOP)
     assert lock_holder(out / "vade")["pid"] == first.pid
     go(second)
+    waiting = output_until(second, f"waiting for process {first.pid}")
+    first.send_signal(signal.SIGCONT)
     said, _ = second.communicate(timeout=120)
+    said = waiting + said
     output, _ = first.communicate(timeout=120)
     assert first.returncode == 0, output
     assert second.returncode == 0, said
@@ -49,6 +55,18 @@ def test_a_second_run_on_the_same_directory_waits_and_trains_nothing_twice(tiny_
     reference = tmp_path / "reference"
     ica.run(tiny_spec, out=reference)
     assert_same_runs(out, reference, (".",), labels=("vade",))
+
+
+def output_until(process, words, timeout=60):
+    """What ``process`` has printed up to the first time it has printed ``words`` (however its lines wrap)."""
+    said, deadline = "", time.time() + timeout
+    while " ".join(words.split()) not in " ".join(said.split()):
+        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.time()))
+        chunk = os.read(process.stdout.fileno(), 4096).decode() if ready else ""
+        if not chunk:
+            pytest.fail(f"{words!r} was not printed: {said}")
+        said += chunk
+    return said
 
 
 @pytest.mark.slow
