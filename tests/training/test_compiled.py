@@ -93,10 +93,10 @@ def test_the_compiled_step_trains_what_the_eager_step_trains(runs, label):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("label", sorted(set(MODELS) - set(INDUCTOR)))
-def test_the_traced_step_trains_what_the_eager_step_trains(runs, traced_compile, tmp_path, label):
-    root, _ = runs
-    ica.run(spec(True, (label,)), out=tmp_path)
-    assert_trained_alike(tmp_path, root / "eager", label)
+def test_the_traced_step_trains_what_the_eager_step_trains(traced_compile, tmp_path, label):
+    for compiled in (False, True):
+        ica.run(spec(compiled, (label,)), out=tmp_path / str(compiled))
+    assert_trained_alike(tmp_path / "True", tmp_path / "False", label)
 
 
 @pytest.mark.slow
