@@ -126,12 +126,13 @@ def cli(*args):
     return CliRunner().invoke(app, [*map(str, args)])
 
 
-def refused(done, *fragments):
-    """Exit 2 with one message holding every fragment, and no traceback."""
+def refused(done, *fragments) -> str:
+    """Exit 2 with one message holding every fragment, and no traceback; the output."""
     assert done.exit_code == 2, done.output
     assert "Traceback" not in done.output and done.output.count("error:") == 1, done.output
     for fragment in fragments:
         assert fragment in done.output, (fragment, done.output)
+    return done.output
 
 
 def compile_failure() -> str | None:

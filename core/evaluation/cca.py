@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ica.evaluation.correlation import _as_matrix, _as_pair
+from ica.evaluation.correlation import as_matrix, _as_pair
 
 __all__ = ["DEFAULT_RTOL", "CCA", "fit_cca"]
 
@@ -63,7 +63,7 @@ class CCA:
         Raises:
             ValueError: non-finite values, different N, or column counts that do not match the fit.
         """
-        x, y = _as_matrix(z1, "z1"), _as_matrix(z2, "z2")
+        x, y = as_matrix(z1, "z1"), as_matrix(z2, "z2")
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"z1 has {x.shape[0]} rows but z2 has {y.shape[0]}")
         for name, arr, mean in (("z1", x, self.mean1), ("z2", y, self.mean2)):

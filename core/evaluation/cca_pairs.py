@@ -29,7 +29,7 @@ import numpy as np
 
 from ica.evaluation.cca import DEFAULT_RTOL, _canonical_directions, _Whitening, fit_cca
 from ica.evaluation.correlation import (
-    _as_matrix,
+    as_matrix,
     _as_pair,
     _check_method,
     _correlation,
@@ -204,7 +204,7 @@ def pairwise_cca_mcc(
     _check_pairing(pairing)
     if hasattr(latents, "detach"):
         latents = latents.detach().cpu().numpy()
-    runs = [_as_matrix(z, f"latents[{i}]") for i, z in enumerate(latents)]
+    runs = [as_matrix(z, f"latents[{i}]") for i, z in enumerate(latents)]
     if len(runs) < 2:
         return {}
     n = runs[0].shape[0]

@@ -39,20 +39,21 @@ _CONSTANT_RTOL = 1e-12
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_matrix(a: Any, name: str) -> np.ndarray:
-    """``a`` as a finite float64 matrix ``[N, d]`` (a vector becomes one column)."""
+def as_matrix(a: Any, name: str) -> np.ndarray:
+    """``a`` as a finite float64 matrix ``[N, d]`` with N, d >= 1 (a vector becomes one column), or a ValueError
+    naming it."""
     if hasattr(a, "detach"):  # torch.Tensor, without importing torch
         a = a.detach().cpu().numpy()
     try:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} cannot be read as a float matrix: {exc}") from None
+        raise ValueError(f"{name} cannot be read as numbers: {exc}") from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a matrix [N, d], got an array of shape {arr.shape}")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has no columns")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} has no {'rows' if arr.shape[0] == 0 else 'columns'}: its shape is {arr.shape}")
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValueError(f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf)")
@@ -61,7 +62,7 @@ def _as_matrix(a: Any, name: str) -> np.ndarray:
 
 def _as_pair(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Two matrices over the same N >= 2 rows."""
-    x, y = _as_matrix(a, names[0]), _as_matrix(b, names[1])
+    x, y = as_matrix(a, names[0]), as_matrix(b, names[1])
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"{names[0]} has {x.shape[0]} rows but {names[1]} has {y.shape[0]}; "

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ica.evaluation.cca import fit_cca
+from ica.evaluation.correlation import as_matrix as matrix
 
 METHODS = ("auto", "sources", "labels", "pca")
 
@@ -42,21 +43,11 @@ class Projection:
 
 
 def as_matrix(values: Any, name: str, rows: int | None = None) -> np.ndarray:
-    """``values`` as a finite float matrix ``[N, d]`` (a vector is one column), or a ValueError naming it."""
-    if hasattr(values, "detach"):  # a torch tensor, without importing torch
-        values = values.detach().cpu().numpy()
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} cannot be read as numbers: {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must be a matrix [N, d] with N, d >= 1, got an array of shape {arr.shape}")
+    """``values`` as a finite float matrix ``[N, d]`` (`ica.evaluation.correlation.as_matrix`), with ``rows``
+    rows where given (one per point of z), or a ValueError naming it."""
+    arr = matrix(values, name)
     if rows is not None and arr.shape[0] != rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows but z has {rows}: one row per point of z is needed")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} non-finite value(s) (NaN or inf)")
     return arr
 
 

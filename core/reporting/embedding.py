@@ -194,7 +194,7 @@ def _colour_values(color: Any, n: int, kind: str) -> tuple[np.ndarray | None, st
         except (TypeError, ValueError):
             raise ValueError("color_kind='continuous' needs numbers in color") from None
         if not np.isfinite(numbers).all():
-            raise ValueError(f"color holds {int((~np.isfinite(numbers)).sum())} non-finite value(s)")
+            raise ValueError(f"color has {int((~np.isfinite(numbers)).sum())} non-finite value(s)")
     return values, ""
 
 

@@ -18,18 +18,10 @@ import typer
 from typer.testing import CliRunner
 
 import ica
-from conftest import TINY_SPEC, cli, unrecorded
+from conftest import TINY_SPEC, cli, refused, unrecorded
 from ica.cli.app import user_errors
 from ica.reporting.finder import find_runs
 from ica.training.signals import Interrupted
-
-
-def refused(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output, result.output
-    return result.output
 
 
 @pytest.fixture(scope="module")

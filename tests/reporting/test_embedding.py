@@ -165,7 +165,7 @@ def test_a_one_dimensional_embedding_is_drawn_against_the_point_index():
         ({"color": np.arange(9)}, "color has 9 values but z has 10 rows"),
         ({"color": np.zeros((10, 2))}, "color must hold one value per point"),
         ({"color": "not-a-colour"}, "not a matplotlib colour"),
-        ({"color": np.array([np.nan] + [0.0] * 9)}, "color holds 1 non-finite"),
+        ({"color": np.array([np.nan] + [0.0] * 9)}, "color has 1 non-finite"),
         ({"sources": np.zeros((8, 2))}, "sources has 8 rows but z has 10"),
         ({"labels": np.arange(7)}, "labels has 7 values but z has 10 rows"),
         ({"directions": "ica"}, "directions must be one of"),
@@ -186,7 +186,7 @@ def test_bad_inputs_are_clear_value_errors(kwargs, message):
 
 
 def test_bad_embeddings_are_clear_value_errors():
-    with pytest.raises(ValueError, match="z holds 1 non-finite"):
+    with pytest.raises(ValueError, match="z has 1 non-finite"):
         plot_embedding(np.array([[0.0, np.nan], [1.0, 2.0]]), ax=panel())
     with pytest.raises(ValueError, match="z must be a matrix"):
         plot_embedding(np.zeros((2, 2, 2)), ax=panel())
