@@ -100,6 +100,7 @@ from ica.nn.conv import (
 from ica.nn.distributions import (
     DiagonalGaussianMixture,
     diagonal_normal,
+    gives_mixture,
     is_mixture,
     joint_log_prob,
     responsibilities,
@@ -165,6 +166,7 @@ __all__ = [
     "diagonal_normal",
     "DiagonalGaussianMixture",
     "is_mixture",
+    "gives_mixture",
     "joint_log_prob",
     "responsibilities",
     "xavier_uniform_",

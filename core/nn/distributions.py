@@ -7,6 +7,7 @@ off any ``MixtureSameFamily``, so third-party mixture priors work with it unchan
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -64,6 +65,16 @@ class DiagonalGaussianMixture(MixtureSameFamily):
 
 def is_mixture(dist: Distribution) -> bool:
     return isinstance(dist, MixtureSameFamily)
+
+
+def gives_mixture(prior: Callable[[None], Distribution]) -> bool:
+    """Whether the unconditional ``prior`` gives a mixture (``prior(None)``), for models that need one. Built on
+    the meta device (memory estimates: shapes only) it is taken on trust and the real build checks it:
+    arithmetic on meta tensors runs torch's Python meta kernels, whose first call imports torch._dynamo, about
+    a second of every process's start-up."""
+    if torch.get_default_device().type == "meta":
+        return True
+    return is_mixture(prior(None))
 
 
 def joint_log_prob(mixture: MixtureSameFamily, z: Tensor) -> Tensor:

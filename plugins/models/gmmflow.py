@@ -35,7 +35,7 @@ from ica.plugin import (
     BuildContext,
     Field,
     hookimpl,
-    is_mixture,
+    gives_mixture,
     LossOutput,
     Options,
     Representation,
@@ -156,7 +156,7 @@ def build(options: GMMFlowOptions, ctx: BuildContext) -> GMMFlow:
         )
     features = ctx.x_shape[0]
     prior = ctx.build_part(options.prior, latent_dim=features)
-    if getattr(prior, "conditional", False) or not is_mixture(prior(None)):
+    if getattr(prior, "conditional", False) or not gives_mixture(prior):
         raise SpecError(
             f"gmmflow needs an unconditional mixture prior (one returning MixtureSameFamily); "
             f"{options.prior.name!r} is not one",

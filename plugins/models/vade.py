@@ -7,7 +7,7 @@ assignments for evaluation are the argmax of p(u|z) at the posterior mean.
 
 from __future__ import annotations
 
-from ica.plugin import BuildContext, hookimpl, is_mixture, Part, slot, SpecError
+from ica.plugin import BuildContext, gives_mixture, hookimpl, Part, slot, SpecError
 
 from .vae import VAE, VAEOptions, build_vae
 
@@ -21,7 +21,7 @@ class VaDEOptions(VAEOptions):
 def build(options: VaDEOptions, ctx: BuildContext) -> VAE:
     """VaDE: learnt mixture prior, u inferred (Eq. 6)."""
     model = build_vae(options, ctx, condition_encoder=False, kl="sample", name="vade")
-    if model.prior.conditional or not is_mixture(model.prior(None)):
+    if model.prior.conditional or not gives_mixture(model.prior):
         raise SpecError(
             f"vade needs an unconditional mixture prior (one returning MixtureSameFamily); "
             f"{options.prior.name!r} is not one",

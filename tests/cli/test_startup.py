@@ -29,3 +29,16 @@ def test_loading_ica_and_every_plugin_imports_no_heavy_library():
 def test_the_probe_sees_a_heavy_import():
     """The check above can fail: a plugin that uses a library loads it."""
     assert imported_after("import ica\nica.mcc([[0.0], [1.0], [3.0]], [[1.0], [0.0], [2.0]])") == ["scipy"]
+
+
+def test_checking_a_vades_training_memory_imports_no_torch_dynamo():
+    """The memory check builds each model on the meta device, where arithmetic runs torch's Python meta kernels
+    and their first call imports torch._dynamo (about a second of every start). VaDE's build does none there."""
+    code = (
+        "import sys, json; sys.path.insert(0, 'tests'); from conftest import TINY_SPEC; import ica\n"
+        "from ica.running.building import prepare_data; from ica.spec.load import load_spec\n"
+        "prepare_data(load_spec({**TINY_SPEC, 'models': {'vade': TINY_SPEC['models']['vade']}}), ica.registry())\n"
+        "print(json.dumps('torch._dynamo' in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(found.stdout.splitlines()[-1]) is False

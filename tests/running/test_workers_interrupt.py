@@ -55,7 +55,9 @@ def pause_workers_mid_unit(out, timeout=90):
         for label in set(LABELS) - set(paused):
             log = out / CELLS[0] / label / "seeds" / "0" / "metrics.jsonl"
             if log.exists() and len(log.read_text().splitlines()) >= 2:
-                paused[label] = lock_holder(out / CELLS[0] / label)["pid"]
+                holder = lock_holder(out / CELLS[0] / label)
+                assert holder is not None, f"{label}'s unit ended before its worker could be paused"
+                paused[label] = holder["pid"]
                 os.kill(paused[label], signal.SIGSTOP)
         time.sleep(0.05)
     if len(paused) < len(LABELS):
