@@ -41,6 +41,7 @@ from pydantic import field_validator, ValidationInfo
 
 from ica.plugin import binarized, BuildContext, DataSplits, Field, hookimpl, Split
 from ica.plugins.datasets.images import ImageOptions
+from ica.plugins.datasets.tcl_options import TCLOptions
 from ica.plugins.datasets.sprites_render import (
     CHUNK,
     DISC_FROM,
@@ -95,15 +96,13 @@ class SpritesOptions(ImageOptions):
 
     @field_validator("mean_range", "std_range")
     @classmethod
-    def _finite_ordered(cls, v: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
-        low, high = v
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise ValueError("both ends must be finite")
-        if info.field_name == "std_range" and not 0 < low < high:
-            raise ValueError(f"need 0 < low < high for standard deviations, got ({low}, {high})")
-        if not low <= high:
-            raise ValueError(f"low must not be above high, got ({low}, {high})")
-        return v
+    def _finite_ordered(cls, v: tuple[float, float], info: ValidationInfo) -> tuple[float, float] | None:
+        return TCLOptions._finite_ordered(v, info)
+
+    @field_validator("std_range")
+    @classmethod
+    def _positive_std(cls, v: tuple[float, float]) -> tuple[float, float] | None:
+        return TCLOptions._positive_std(v)
 
     @field_validator("dim")
     @classmethod
