@@ -293,13 +293,19 @@ def go(process: "subprocess.Popen") -> None:
     process.stdin.flush()
 
 
-def peak_bytes(make) -> int:
-    """The peak of Python-tracked memory while ``make()`` runs: what a memory estimate must cover."""
+def made_and_peak(make):
+    """What ``make()`` returns, and the peak of Python-tracked memory while it ran: what a memory estimate must
+    cover."""
     import tracemalloc
 
     tracemalloc.start()
     try:
-        make()
-        return tracemalloc.get_traced_memory()[1]
+        made = make()
+        return made, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def peak_bytes(make) -> int:
+    """The peak of Python-tracked memory while ``make()`` runs (`made_and_peak`)."""
+    return made_and_peak(make)[1]

@@ -10,7 +10,6 @@ import pathlib
 import pickle
 import struct
 import threading
-import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import scipy.io
 import torch
 from torchvision import datasets
 
+from conftest import made_and_peak
 from ica.components.checking import DownloadNeeded, checking_only
 from ica.errors import DataError
 from ica.plugin import DatasetOptions
@@ -240,12 +240,7 @@ def test_small_estimates_cover_what_is_built():
     options = DigitsOptions()
     assert options.estimated_bytes() >= _built_bytes(load_digits(options))
     options = TCLOptions(segments=10, samples_per_segment=2000, dim=6)
-    tracemalloc.start()
-    try:
-        data = generate_tcl(options)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    data, peak = made_and_peak(lambda: generate_tcl(options))
     assert options.estimated_bytes() >= max(peak, _built_bytes(data))
 
 
@@ -260,12 +255,7 @@ def test_small_estimates_cover_what_is_built():
     ],
 )
 def test_tcl_estimates_huge_sizes_without_generating(changes, at_least):
-    tracemalloc.start()
-    try:
-        estimate = TCLOptions(**changes).estimated_bytes()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    estimate, peak = made_and_peak(TCLOptions(**changes).estimated_bytes)
     assert estimate >= at_least and peak < 10**6
 
 

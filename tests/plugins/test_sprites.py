@@ -20,6 +20,7 @@ ranges (rng seeds as in the tests) and are set at about half the smallest value 
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from scipy.spatial.distance import pdist
 from typer.testing import CliRunner
 
 import ica
+from conftest import made_and_peak
 from ica.cli.app import app
 from ica.errors import SpecError
 from ica.plugins.datasets import sprites_render
@@ -281,15 +283,8 @@ def test_infinite_ranges_are_refused_in_python_too():
 
 
 def test_the_memory_estimate_covers_the_build_and_grows_with_the_sizes():
-    import tracemalloc
-
     for options in (small(dim=8, samples_per_segment=400), small(image="32x32x3", samples_per_segment=400)):
-        tracemalloc.start()
-        try:
-            data = generate_sprites(options)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        data, peak = made_and_peak(partial(generate_sprites, options))
         built = sum(t.numel() * t.element_size() for sp in (data.train, data.eval) for t in (sp.x, sp.u, sp.s))
         assert options.estimated_bytes() >= max(peak, built)
     huge = SpritesOptions(samples_per_segment=10**9)
